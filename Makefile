@@ -1,0 +1,44 @@
+# Thin wrapper around CMake. The README's two commands: `make run` and `make test`.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all deps configure build run test test-asan install format clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS)
+
+configure: $(BUILD)/CMakeCache.txt
+
+build: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Generates text with the bundled default model (models/kjv-llama).
+run: build
+	$(BUILD)/apps/ttt/ttt generate --prompt "In the beginning" -n 48 --temperature 0
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) --no-tests=error
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer (run by .ci/run).
+test-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DTTT_SANITIZE=ON $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --no-tests=error -LE nosan
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+format:
+	find tt_transformers_v2 models apps tests bench -name '*.[ch]' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,15 @@
+/* Subcommands of the `ttt` program. Each takes argv after the subcommand name (argv[0] is the
+ * subcommand), prints a one-line error on stderr on failure, and returns the exit status. */
+#ifndef TTT_CLI_COMMANDS_H
+#define TTT_CLI_COMMANDS_H
+
+typedef struct ttt_cli_command {
+  const char *name;
+  const char *summary;
+  int (*run)(int argc, char **argv);
+} ttt_cli_command;
+
+int ttt_cmd_tokenize(int argc, char **argv);
+int ttt_cmd_detokenize(int argc, char **argv);
+
+#endif

@@ -1,0 +1,35 @@
+/* ttt: the command line of tt-transformers in C. */
+#include <stdio.h>
+#include <string.h>
+
+#include <ttt.h>
+
+#include "commands.h"
+
+static const ttt_cli_command commands[] = {
+    {"tokenize", "print the token ids of a text as a JSON array", ttt_cmd_tokenize},
+    {"detokenize", "print the text of token ids", ttt_cmd_detokenize},
+};
+
+static void print_help(FILE *out) {
+  fprintf(out, "ttt %s — tt-transformers in C\n\nusage: ttt <command> [options]\n\ncommands:\n",
+          ttt_version());
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n  ttt <command> --help   options of a command\n  ttt --version\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    print_help(stdout);
+    return argc < 2 ? 1 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("ttt %s\n", ttt_version());
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "ttt: unknown command '%s' (see ttt --help)\n", argv[1]);
+  return 2;
+}

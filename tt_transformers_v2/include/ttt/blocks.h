@@ -1,0 +1,373 @@
+/*
+ * ttt/blocks.h — building blocks: normalization, embeddings, rotary embedding, MLP / gated MLP, MoE,
+ * attention with an explicit KV cache, LM head.
+ *
+ * Part of the public API; include <ttt.h>, not this file directly.
+ *
+ * Every block X has the same face:
+ *   ttt_X_spec                 the math (dims, eps, activation...). Validate with ttt_X_spec_validate().
+ *   ttt_X_impl_config          how it runs. Zero-initialized fields mean "default".
+ *   ttt_X_default_impl_config  defaults for a device and mode (prefill: GEMM-style; decode: GEMV).
+ *   ttt_X_weights              non-owning views of the tensors the block reads.
+ *   forward functions          pure: all state (KV cache, scratch) is passed in explicitly.
+ *
+ * Conventions for all blocks:
+ *   - Activations are f32, row-major, tokens outermost: x is [T, hidden] (T tokens of one sequence).
+ *   - Linear weights use the HuggingFace layout [out_features, in_features] (each output row
+ *     contiguous), so y = x · Wᵀ + b. Their dtype must equal the impl config's weight_dtype
+ *     (convert with ttt_tensor_convert; the patterns do this when building a model).
+ *   - Norm weights and all biases are f32 vectors.
+ *   - Output tensors are caller-allocated f32 views of the documented shape.
+ *   - impl.threads caps the threads used (0 = all of the context's threads).
+ *   - activation_dtype: f32 (default), or q8_0 with q8_0 weights: activations are quantized per
+ *     32-value block and dot products run in int8 (the performance strategy).
+ */
+#ifndef TTT_BLOCKS_H
+#define TTT_BLOCKS_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Normalization: RMSNorm and LayerNorm over the last dim                                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum ttt_norm_type { TTT_NORM_RMS = 0, TTT_NORM_LAYER = 1 } ttt_norm_type;
+
+/* RMSNorm:   y = x / sqrt(mean(x²) + eps) * w          (w → 1 + w when weight_offset, as Gemma stores it)
+ * LayerNorm: y = (x - mean) / sqrt(var + eps) * w + b  (biased variance, as PyTorch)
+ * The input's last dim must equal `dim`; all leading dims are rows. A per-head norm (Qwen3 q/k norm)
+ * is this block with dim = head_dim applied to a [T, heads, head_dim] tensor. */
+typedef struct ttt_norm_spec {
+  ttt_norm_type type;
+  int64_t dim;
+  float eps;          /* > 0 */
+  bool weight_offset; /* RMSNorm only: scale by (1 + w) */
+  bool bias;          /* LayerNorm only: add b */
+} ttt_norm_spec;
+
+typedef struct ttt_norm_impl_config {
+  ttt_kernel kernel;
+  int32_t threads;
+} ttt_norm_impl_config;
+
+typedef struct ttt_norm_weights {
+  ttt_tensor weight; /* [dim] f32 */
+  ttt_tensor bias;   /* [dim] f32, LayerNorm with spec.bias */
+} ttt_norm_weights;
+
+TTT_API ttt_status ttt_norm_spec_validate(const ttt_norm_spec *spec);
+TTT_API ttt_norm_impl_config ttt_norm_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                          const ttt_norm_spec *spec);
+/* x: [..., dim] f32; out: same shape f32; out may equal x (in place). */
+TTT_API ttt_status ttt_norm_forward(ttt_context *ctx, const ttt_norm_spec *spec,
+                                    const ttt_norm_impl_config *impl, const ttt_norm_weights *weights,
+                                    const ttt_tensor *x, ttt_tensor *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Embedding: a learned lookup table (token, absolute position, or token-type embedding)              */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_embedding_spec {
+  int64_t vocab; /* rows of the table */
+  int64_t dim;
+  float scale; /* multiply looked-up rows by this; 0 means 1 (Gemma uses sqrt(dim)) */
+} ttt_embedding_spec;
+
+typedef struct ttt_embedding_impl_config {
+  ttt_dtype weight_dtype; /* f32, bf16, f16 or q8_0 table */
+  int32_t threads;
+} ttt_embedding_impl_config;
+
+typedef struct ttt_embedding_weights {
+  ttt_tensor table; /* [vocab, dim] */
+} ttt_embedding_weights;
+
+TTT_API ttt_status ttt_embedding_spec_validate(const ttt_embedding_spec *spec);
+TTT_API ttt_embedding_impl_config ttt_embedding_default_impl_config(const ttt_device *device,
+                                                                    ttt_mode mode,
+                                                                    const ttt_embedding_spec *spec);
+/* ids: n indices; an id outside [0, vocab) is TTT_ERR_OUT_OF_RANGE naming the id and its index.
+ * out: [n, dim] f32. When `accumulate` is true the rows are added to out (BERT sums word, position
+ * and token-type embeddings); otherwise out is overwritten. */
+TTT_API ttt_status ttt_embedding_forward(ttt_context *ctx, const ttt_embedding_spec *spec,
+                                         const ttt_embedding_impl_config *impl,
+                                         const ttt_embedding_weights *weights, const int32_t *ids,
+                                         int64_t n, bool accumulate, ttt_tensor *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Rotary position embedding                                                                         */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum ttt_rope_type {
+  TTT_ROPE_NONE = 0, /* no rotary embedding (BERT) */
+  TTT_ROPE_DEFAULT,  /* inv_freq[i] = theta^(-2i/rotary_dim) */
+  TTT_ROPE_LINEAR,   /* positions divided by factor */
+  TTT_ROPE_LLAMA3,   /* Llama 3.1 frequency-dependent scaling */
+  TTT_ROPE_DYNAMIC,  /* dynamic NTK: theta rescaled for max_positions (see below) */
+  TTT_ROPE_YARN      /* YaRN: ramp between interpolation and extrapolation, attention factor */
+} ttt_rope_type;
+
+/* Rotates pairs of the first rotary_dim values of each head. Layout "rotate half" (HF / NeoX): pair
+ * (i, i + rotary_dim/2); `interleaved` selects the GPT-J layout, pair (2i, 2i+1).
+ * DYNAMIC: HF recomputes theta from the current sequence length; here the tables are computed once
+ * for max_positions (theta' = theta·(factor·max/orig − (factor − 1))^(d/(d−2)) when max > orig),
+ * which equals HF once the sequence reaches max_positions and differs before. */
+typedef struct ttt_rope_spec {
+  ttt_rope_type type;
+  int64_t head_dim;
+  int64_t rotary_dim;     /* 0 → head_dim; partial rotary when smaller (even) */
+  int64_t max_positions;  /* table length: positions [0, max_positions) */
+  double theta;           /* base; 0 → 10000 */
+  double factor;          /* linear, llama3, dynamic, yarn */
+  double low_freq_factor; /* llama3 */
+  double high_freq_factor;
+  int64_t original_max_positions; /* llama3, dynamic, yarn */
+  double beta_fast;               /* yarn; 0 → 32 */
+  double beta_slow;               /* yarn; 0 → 1 */
+  double attention_factor;        /* yarn: cos/sin scale; 0 → 0.1·ln(factor) + 1 */
+  bool interleaved;
+} ttt_rope_spec;
+
+/* Precomputed cos/sin tables (read-only after creation; shareable across threads). */
+typedef struct ttt_rope ttt_rope;
+
+TTT_API ttt_status ttt_rope_spec_validate(const ttt_rope_spec *spec);
+TTT_API ttt_status ttt_rope_create(const ttt_rope_spec *spec, ttt_rope **out);
+TTT_API void ttt_rope_destroy(ttt_rope *rope);
+TTT_API const ttt_rope_spec *ttt_rope_get_spec(const ttt_rope *rope);
+/* The rotary_dim/2 inverse frequencies after scaling (what HF calls rope.inv_freq). */
+TTT_API ttt_status ttt_rope_inv_freq(const ttt_rope *rope, float *out, int64_t n);
+/* Rotates x in place: x is [T, heads, head_dim] f32; positions[t] in [0, max_positions). */
+TTT_API ttt_status ttt_rope_apply(ttt_context *ctx, const ttt_rope *rope, ttt_tensor *x,
+                                  const int32_t *positions);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* MLP: plain (down(act(up(x)))) or gated (down(act(gate(x)) * up(x)): SwiGLU with silu, GeGLU with gelu) */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum ttt_activation {
+  TTT_ACT_SILU = 0,
+  TTT_ACT_GELU,      /* exact, erf-based */
+  TTT_ACT_GELU_TANH, /* tanh approximation */
+  TTT_ACT_RELU
+} ttt_activation;
+
+typedef struct ttt_mlp_spec {
+  int64_t hidden;
+  int64_t intermediate;
+  ttt_activation activation;
+  bool gated; /* true: gate and up projections; false: up only */
+  bool bias;  /* biases on every projection */
+} ttt_mlp_spec;
+
+typedef struct ttt_mlp_impl_config {
+  ttt_dtype weight_dtype;
+  ttt_dtype activation_dtype;
+  ttt_kernel kernel;
+  int32_t threads;
+  bool fuse_gate_up; /* gated: gate and up in one parallel pass with act(g)*u fused in */
+} ttt_mlp_impl_config;
+
+typedef struct ttt_mlp_weights {
+  ttt_tensor gate; /* [intermediate, hidden]; gated only */
+  ttt_tensor up;   /* [intermediate, hidden] */
+  ttt_tensor down; /* [hidden, intermediate] */
+  ttt_tensor gate_bias, up_bias; /* [intermediate] f32, with spec.bias */
+  ttt_tensor down_bias;          /* [hidden] f32, with spec.bias */
+} ttt_mlp_weights;
+
+TTT_API ttt_status ttt_mlp_spec_validate(const ttt_mlp_spec *spec);
+TTT_API ttt_mlp_impl_config ttt_mlp_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                        const ttt_mlp_spec *spec);
+/* x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
+TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
+                                   const ttt_mlp_impl_config *impl, const ttt_mlp_weights *weights,
+                                   const ttt_tensor *x, ttt_tensor *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Mixture of experts: router → softmax → top-k → (renormalized) weighted sum of gated-MLP experts    */
+/* ------------------------------------------------------------------------------------------------ */
+
+#define TTT_MAX_EXPERTS 256
+
+typedef struct ttt_moe_spec {
+  ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias) */
+  int64_t n_experts;
+  int64_t top_k;
+  bool no_renormalize; /* false (Mixtral): the k softmax weights are rescaled to sum to 1 */
+} ttt_moe_spec;
+
+typedef struct ttt_moe_impl_config {
+  ttt_dtype weight_dtype; /* experts' weights; the router is always f32 */
+  ttt_dtype activation_dtype;
+  ttt_kernel kernel;
+  int32_t threads;
+  bool fuse_gate_up;
+  bool group_by_expert; /* prefill: gather the tokens routed to each expert and run one matmul per
+                           expert; false: each token runs its k experts (decode) */
+} ttt_moe_impl_config;
+
+typedef struct ttt_moe_weights {
+  ttt_tensor router;                       /* [n_experts, hidden] f32 */
+  const ttt_mlp_weights *experts;          /* n_experts entries (w1 = gate, w3 = up, w2 = down) */
+} ttt_moe_weights;
+
+TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);
+TTT_API ttt_moe_impl_config ttt_moe_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                        const ttt_moe_spec *spec);
+/* x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
+TTT_API ttt_status ttt_moe_forward(ttt_context *ctx, const ttt_moe_spec *spec,
+                                   const ttt_moe_impl_config *impl, const ttt_moe_weights *weights,
+                                   const ttt_tensor *x, ttt_tensor *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* LM head: logits = x · Wᵀ (+ b); W may be the token embedding table (tied)                         */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_lm_head_spec {
+  int64_t hidden;
+  int64_t vocab;
+  bool bias;
+  float softcap; /* 0 → none; otherwise logits = softcap · tanh(logits / softcap) */
+} ttt_lm_head_spec;
+
+typedef struct ttt_lm_head_impl_config {
+  ttt_dtype weight_dtype;
+  ttt_dtype activation_dtype;
+  ttt_kernel kernel;
+  int32_t threads;
+} ttt_lm_head_impl_config;
+
+typedef struct ttt_lm_head_weights {
+  ttt_tensor weight; /* [vocab, hidden] */
+  ttt_tensor bias;   /* [vocab] f32 with spec.bias */
+} ttt_lm_head_weights;
+
+TTT_API ttt_status ttt_lm_head_spec_validate(const ttt_lm_head_spec *spec);
+TTT_API ttt_lm_head_impl_config ttt_lm_head_default_impl_config(const ttt_device *device,
+                                                                ttt_mode mode,
+                                                                const ttt_lm_head_spec *spec);
+/* x: [T, hidden] f32. last_only: out is [1, vocab] with the logits of x's last row (what generation
+ * needs after a prefill); otherwise out is [T, vocab]. */
+TTT_API ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec *spec,
+                                       const ttt_lm_head_impl_config *impl,
+                                       const ttt_lm_head_weights *weights, const ttt_tensor *x,
+                                       bool last_only, ttt_tensor *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* KV cache                                                                                          */
+/* ------------------------------------------------------------------------------------------------ */
+
+#define TTT_MAX_LAYERS 128
+
+/* Keys and values of one sequence for every layer: per layer and kv head, `capacity` slots of
+ * head_dim values in the cache dtype (f32 or bf16). A layer with a sliding window w > 0 keeps a
+ * ring of min(w, max_positions) slots (position p lives in slot p mod w); other layers keep
+ * max_positions slots. Positions must be written in order from 0 (prefill [start, start+T), decode
+ * one at a time); writing position >= max_positions is TTT_ERR_CAPACITY.
+ * One cache serves one sequence; a batch of sequences uses one cache per sequence. */
+typedef struct ttt_kv_cache_spec {
+  int64_t n_layers;      /* 1..TTT_MAX_LAYERS */
+  int64_t n_kv_heads;
+  int64_t head_dim;
+  int64_t max_positions;
+  ttt_dtype dtype;                         /* f32 (default) or bf16 */
+  int64_t sliding_window[TTT_MAX_LAYERS]; /* per layer; 0 = full attention */
+} ttt_kv_cache_spec;
+
+typedef struct ttt_kv_cache ttt_kv_cache;
+
+TTT_API ttt_status ttt_kv_cache_create(const ttt_kv_cache_spec *spec, ttt_kv_cache **out);
+TTT_API void ttt_kv_cache_destroy(ttt_kv_cache *cache);
+/* Forgets all positions (the next write must be position 0). */
+TTT_API void ttt_kv_cache_reset(ttt_kv_cache *cache);
+/* Number of positions written so far for `layer` (the next position to write). */
+TTT_API int64_t ttt_kv_cache_length(const ttt_kv_cache *cache, int64_t layer);
+TTT_API const ttt_kv_cache_spec *ttt_kv_cache_get_spec(const ttt_kv_cache *cache);
+/* Bytes of key/value storage held. */
+TTT_API size_t ttt_kv_cache_bytes(const ttt_kv_cache *cache);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Attention: MHA / GQA / MQA with optional biases, q/k norm, RoPE, causal or bidirectional, window   */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_attention_spec {
+  int64_t hidden;
+  int64_t n_heads;
+  int64_t n_kv_heads; /* equal: MHA; divides n_heads: GQA; 1: MQA */
+  int64_t head_dim;   /* independent of hidden / n_heads (Qwen3); 0 → hidden / n_heads */
+  bool q_bias, k_bias, v_bias, o_bias;
+  bool qk_norm;         /* per-head RMSNorm of q and k before RoPE (Qwen3) */
+  float qk_norm_eps;    /* > 0 with qk_norm */
+  ttt_rope_spec rope;   /* type NONE: no rotary embedding */
+  bool bidirectional;   /* false: causal */
+  int64_t sliding_window; /* 0: none; else a query at position p sees keys in (p - window, p] */
+  float scale;          /* 0 → 1/sqrt(head_dim) */
+  float softcap;        /* 0 → none; scores = softcap · tanh(scores / softcap) */
+} ttt_attention_spec;
+
+typedef enum ttt_attention_algorithm {
+  TTT_ATTENTION_DEFAULT = 0,
+  TTT_ATTENTION_NAIVE, /* materialize one query's scores, softmax, weighted sum */
+  TTT_ATTENTION_TILED  /* flash-style: key blocks of block_size with an online softmax */
+} ttt_attention_algorithm;
+
+typedef struct ttt_attention_impl_config {
+  ttt_dtype weight_dtype;
+  ttt_dtype activation_dtype;
+  ttt_kernel kernel;
+  int32_t threads;
+  bool fuse_qkv; /* q, k and v projections in one parallel pass */
+  ttt_attention_algorithm algorithm;
+  int32_t block_size;  /* keys per tile for the tiled algorithm; 0 → 64 */
+  ttt_dtype kv_dtype;  /* cache dtype this config expects (f32 or bf16) */
+} ttt_attention_impl_config;
+
+typedef struct ttt_attention_weights {
+  ttt_tensor wq; /* [n_heads·head_dim, hidden] */
+  ttt_tensor wk; /* [n_kv_heads·head_dim, hidden] */
+  ttt_tensor wv; /* [n_kv_heads·head_dim, hidden] */
+  ttt_tensor wo; /* [hidden, n_heads·head_dim] */
+  ttt_tensor bq, bk, bv, bo;   /* f32 biases of the matching out dims, when the spec has them */
+  ttt_tensor q_norm, k_norm;   /* [head_dim] f32 with qk_norm */
+} ttt_attention_weights;
+
+TTT_API ttt_status ttt_attention_spec_validate(const ttt_attention_spec *spec);
+TTT_API ttt_attention_impl_config ttt_attention_default_impl_config(const ttt_device *device,
+                                                                    ttt_mode mode,
+                                                                    const ttt_attention_spec *spec);
+/* Causal attention of T new tokens at positions [start_pos, start_pos + T) of the sequence in
+ * `cache` (layer `layer`); their keys/values are appended to the cache first. start_pos must equal
+ * ttt_kv_cache_length(cache, layer). rope: tables for spec.rope (NULL when type is NONE).
+ * x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
+TTT_API ttt_status ttt_attention_prefill_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                                 const ttt_attention_impl_config *impl,
+                                                 const ttt_attention_weights *weights,
+                                                 const ttt_rope *rope, ttt_kv_cache *cache,
+                                                 int64_t layer, const ttt_tensor *x,
+                                                 int64_t start_pos, ttt_tensor *out);
+/* One token at `pos` (== cache length): x and out are [1, hidden]. */
+TTT_API ttt_status ttt_attention_decode_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                                const ttt_attention_impl_config *impl,
+                                                const ttt_attention_weights *weights,
+                                                const ttt_rope *rope, ttt_kv_cache *cache,
+                                                int64_t layer, const ttt_tensor *x, int64_t pos,
+                                                ttt_tensor *out);
+/* Cache-less attention over a batch (encoders): x [B, T, hidden]; key_mask [B·T] with 1 = attend,
+ * 0 = padding (NULL: all attend); positions 0..T-1 for RoPE; causal unless spec.bidirectional.
+ * out: [B, T, hidden]. Rows of padded queries are computed like any other (callers ignore them). */
+TTT_API ttt_status ttt_attention_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                         const ttt_attention_impl_config *impl,
+                                         const ttt_attention_weights *weights, const ttt_rope *rope,
+                                         const ttt_tensor *x, const uint8_t *key_mask,
+                                         ttt_tensor *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTT_BLOCKS_H */

@@ -1,0 +1,242 @@
+/*
+ * ttt/core.h — version, status and errors, dtypes, tensors, device, execution context.
+ *
+ * Part of the public API; include <ttt.h>, not this file directly.
+ *
+ * Threading rules (whole library):
+ *   - Functions without a handle argument (conversions, version, status strings) are thread-safe.
+ *   - ttt_last_error() is per thread: it reports the last failure of a call made on the same thread.
+ *   - A ttt_context runs one forward at a time: calls that take the same context must not overlap.
+ *     Different contexts may be used concurrently from different threads.
+ *   - Read-only objects (ttt_rope, model weights) may be shared by concurrent calls on different contexts.
+ *   - A KV cache belongs to one sequence and is written by forwards: never share one between concurrent calls.
+ */
+#ifndef TTT_CORE_H
+#define TTT_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TTT_VERSION_MAJOR 0
+#define TTT_VERSION_MINOR 1
+#define TTT_VERSION_PATCH 0
+
+#if defined(TTT_BUILDING_LIBRARY)
+#define TTT_API __attribute__((visibility("default")))
+#else
+#define TTT_API
+#endif
+
+#if defined(__GNUC__)
+#define TTT_PRINTF(fmt_index, args_index) __attribute__((format(printf, fmt_index, args_index)))
+#else
+#define TTT_PRINTF(fmt_index, args_index)
+#endif
+
+/* "MAJOR.MINOR.PATCH" of the library actually linked; equals the TTT_VERSION_* macros of its header. */
+TTT_API const char *ttt_version(void);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Status and errors                                                                                 */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Every fallible function returns a ttt_status; TTT_OK is 0. On failure ttt_last_error() holds a
+ * message naming the offending argument, field, file or tensor. The library never aborts on bad input. */
+typedef enum ttt_status {
+  TTT_OK = 0,
+  TTT_ERR_INVALID_ARGUMENT, /* a NULL pointer, a bad value, an invalid spec field */
+  TTT_ERR_SHAPE,            /* tensor shapes do not agree with the spec or each other */
+  TTT_ERR_DTYPE,            /* a dtype that this operation or configuration does not accept */
+  TTT_ERR_OUT_OF_RANGE,     /* an index (token id, position, layer) outside its valid range */
+  TTT_ERR_CAPACITY,         /* a fixed-size resource (KV cache, table) would overflow */
+  TTT_ERR_UNSUPPORTED,      /* a valid request this build or device does not implement */
+  TTT_ERR_OUT_OF_MEMORY,
+  TTT_ERR_IO,               /* a file could not be opened, read, mapped or written */
+  TTT_ERR_FORMAT,           /* a file's content is malformed, truncated or inconsistent */
+  TTT_ERR_NOT_FOUND,        /* a named item (tensor, path, field) does not exist */
+  TTT_ERR_INTERNAL,
+  TTT_STATUS_COUNT
+} ttt_status;
+
+/* A short constant name for a status ("invalid argument"); "unknown status" for other values. */
+TTT_API const char *ttt_status_str(ttt_status status);
+
+/* The message of the last failure on the calling thread ("" if none). Valid until the next failing
+ * call on this thread. */
+TTT_API const char *ttt_last_error(void);
+
+/* Records a failure message for the calling thread and returns `status` (for `return ttt_set_error(...)`).
+ * Public so that callbacks and adapters outside the core report errors the same way. Messages longer
+ * than 1023 bytes are truncated. */
+TTT_API ttt_status ttt_set_error(ttt_status status, const char *fmt, ...) TTT_PRINTF(2, 3);
+
+/* Prepends "prefix: " to the calling thread's last error (to add context such as a file name) and
+ * returns `status`. */
+TTT_API ttt_status ttt_error_prefix(ttt_status status, const char *fmt, ...) TTT_PRINTF(2, 3);
+
+/* Clears the calling thread's last error. */
+TTT_API void ttt_clear_error(void);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Dtypes and tensors                                                                                */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* TTT_DTYPE_DEFAULT (0) means "not set": in an impl config it asks for the default; a tensor view
+ * with it is invalid. */
+typedef enum ttt_dtype {
+  TTT_DTYPE_DEFAULT = 0,
+  TTT_F32,
+  TTT_F16,
+  TTT_BF16,
+  TTT_Q8_0, /* blocks of 32 values along the last dim: one f16 scale then 32 int8 (34 bytes a block) */
+  TTT_I32,
+  TTT_I64,
+  TTT_F64,
+  TTT_DTYPE_COUNT
+} ttt_dtype;
+
+#define TTT_MAX_DIMS 4
+#define TTT_Q8_0_BLOCK 32       /* values per q8_0 block */
+#define TTT_Q8_0_BLOCK_BYTES 34 /* 2-byte f16 scale + 32 int8 */
+
+/* "f32", "f16", "bf16", "q8_0", "i32", "i64", "f64"; "default" for TTT_DTYPE_DEFAULT. */
+TTT_API const char *ttt_dtype_name(ttt_dtype dtype);
+/* Parses a name as printed by ttt_dtype_name (also accepts "float32", "bfloat16", "float16"). */
+TTT_API ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out);
+
+/* A non-owning view of a dense row-major tensor (the last dim is contiguous). `shape[0..ndim-1]`
+ * are the dims, outermost first; unused dims are ignored. For q8_0 the shape counts values and the
+ * last dim must be a multiple of 32. A zero-initialized view (data NULL) means "absent". */
+typedef struct ttt_tensor {
+  ttt_dtype dtype;
+  int32_t ndim;
+  int64_t shape[TTT_MAX_DIMS];
+  void *data;
+} ttt_tensor;
+
+/* Builds a view; dims beyond ndim are set to 1. */
+TTT_API ttt_tensor ttt_tensor_view(ttt_dtype dtype, void *data, int32_t ndim, const int64_t *shape);
+TTT_API ttt_tensor ttt_tensor_1d(ttt_dtype dtype, void *data, int64_t d0);
+TTT_API ttt_tensor ttt_tensor_2d(ttt_dtype dtype, void *data, int64_t d0, int64_t d1);
+TTT_API ttt_tensor ttt_tensor_3d(ttt_dtype dtype, void *data, int64_t d0, int64_t d1, int64_t d2);
+
+/* Number of values (product of the dims); 0 for an invalid view. */
+TTT_API int64_t ttt_tensor_numel(const ttt_tensor *t);
+/* Storage size in bytes for `numel` values of `dtype` laid out in rows of `row_len` values
+ * (q8_0 needs row_len % 32 == 0); 0 if impossible. */
+TTT_API size_t ttt_dtype_bytes(ttt_dtype dtype, int64_t numel, int64_t row_len);
+/* Storage size of a tensor's data; 0 for an invalid view. */
+TTT_API size_t ttt_tensor_nbytes(const ttt_tensor *t);
+/* TTT_OK if the view is well-formed (dtype set, 1 <= ndim <= 4, dims >= 1, q8_0 rows of 32k, data
+ * non-NULL); otherwise an error naming `what` (e.g. "attention.wq"). */
+TTT_API ttt_status ttt_tensor_check(const ttt_tensor *t, const char *what);
+
+/* Allocates a zeroed, 64-byte aligned owning tensor. Free with ttt_tensor_free. */
+TTT_API ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t ndim, const int64_t *shape);
+/* Frees data allocated by ttt_tensor_alloc / ttt_tensor_convert and zeroes the view. NULL-safe. */
+TTT_API void ttt_tensor_free(ttt_tensor *t);
+/* Allocates `out` with src's shape in `dtype` and converts the values (via f32; bf16 and f16 round to
+ * nearest even; q8_0 scales are max|x|/127 per block). Integer dtypes convert only to themselves. */
+TTT_API ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor *out);
+
+/* Scalar conversions (round to nearest even; NaN stays NaN). */
+TTT_API float ttt_bf16_to_f32(uint16_t v);
+TTT_API uint16_t ttt_f32_to_bf16(float v);
+TTT_API float ttt_f16_to_f32(uint16_t v);
+TTT_API uint16_t ttt_f32_to_f16(float v);
+/* q8_0: `n` (a multiple of 32) floats to n/32 blocks of 34 bytes, and back. */
+TTT_API ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst);
+TTT_API ttt_status ttt_dequantize_q8_0(const void *src, int64_t n, float *dst);
+/* Reads element `i` (row-major flat index) of any float dtype (or integer dtype) as double. */
+TTT_API double ttt_tensor_get(const ttt_tensor *t, int64_t i);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Device                                                                                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum ttt_device_kind { TTT_DEVICE_CPU = 0 } ttt_device_kind;
+
+/* Instruction-set features, detected at run time (bits of ttt_device.isa). */
+enum {
+  TTT_ISA_AVX2 = 1u << 0,
+  TTT_ISA_FMA = 1u << 1,
+  TTT_ISA_F16C = 1u << 2,
+  TTT_ISA_AVX512F = 1u << 3,
+  TTT_ISA_AVX512BW = 1u << 4,
+  TTT_ISA_AVX512VL = 1u << 5,
+  TTT_ISA_AVX512VNNI = 1u << 6,
+  TTT_ISA_AVX512BF16 = 1u << 7,
+  TTT_ISA_AVXVNNI = 1u << 8,
+  TTT_ISA_NEON = 1u << 9
+};
+
+/* What the code runs on. Fill with ttt_device_cpu(); a caller may clear `isa` bits (e.g. isa = 0
+ * forces the portable scalar kernels) or lower `n_threads` before creating a context. */
+typedef struct ttt_device {
+  ttt_device_kind kind;
+  uint32_t isa;          /* TTT_ISA_* bits usable by this process (CPU and OS support both checked) */
+  int32_t n_cores;       /* online logical CPUs */
+  int32_t n_threads;     /* threads a context on this device runs (>= 1) */
+  int64_t l1d_bytes;     /* per-core data cache sizes; 0 when unknown */
+  int64_t l2_bytes;
+  int64_t l3_bytes;
+  char name[64];         /* CPU model name */
+} ttt_device;
+
+/* Detects the CPU. `n_threads` 0 means one thread per online core. */
+TTT_API ttt_status ttt_device_cpu(ttt_device *out, int32_t n_threads);
+/* Writes a one-line description ("Intel Xeon, 2 cores, 2 threads, avx2 fma avx512f ..."). */
+TTT_API void ttt_device_describe(const ttt_device *device, char *buf, size_t size);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Execution context: a device, its persistent thread pool and a reusable scratch workspace           */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_context ttt_context;
+
+/* Starts device->n_threads - 1 worker threads (the caller's thread is the first worker). */
+TTT_API ttt_status ttt_context_create(const ttt_device *device, ttt_context **out);
+/* Joins the workers and frees the workspace. NULL is a no-op. */
+TTT_API void ttt_context_destroy(ttt_context *ctx);
+TTT_API const ttt_device *ttt_context_device(const ttt_context *ctx);
+
+/* Counters that prove where memory is allocated (e.g. none during decode once warmed up). */
+typedef struct ttt_context_stats {
+  int64_t scratch_allocations; /* times the scratch workspace had to grow (a heap allocation each) */
+  int64_t scratch_bytes;       /* current workspace capacity */
+  int64_t parallel_regions;    /* thread-pool dispatches so far */
+} ttt_context_stats;
+TTT_API ttt_context_stats ttt_context_get_stats(const ttt_context *ctx);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Modes, strategies and kernel choices shared by every block's impl config                          */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum ttt_mode { TTT_MODE_PREFILL = 0, TTT_MODE_DECODE = 1 } ttt_mode;
+
+/* accuracy: f32 activations, weights kept in f32 (or bf16 where the checkpoint is bf16).
+ * performance: q8_0 weights with int8 activations where supported, bf16 KV cache. */
+typedef enum ttt_strategy { TTT_STRATEGY_ACCURACY = 0, TTT_STRATEGY_PERFORMANCE = 1 } ttt_strategy;
+
+/* Matmul kernel family. DEFAULT lets the library choose (SIMD when the device has it). */
+typedef enum ttt_kernel {
+  TTT_KERNEL_DEFAULT = 0,
+  TTT_KERNEL_REFERENCE, /* portable scalar loops */
+  TTT_KERNEL_SIMD       /* AVX2/AVX-512 paths chosen from ttt_device.isa; scalar if none */
+} ttt_kernel;
+
+TTT_API const char *ttt_mode_name(ttt_mode mode);
+TTT_API const char *ttt_strategy_name(ttt_strategy strategy);
+TTT_API ttt_status ttt_strategy_parse(const char *name, ttt_strategy *out);
+TTT_API const char *ttt_kernel_name(ttt_kernel kernel);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTT_CORE_H */

@@ -1,0 +1,267 @@
+/*
+ * Execution context: a persistent thread pool with a spin-then-sleep wake-up and completion
+ * barrier, and a scratch workspace made of a few chunks that coalesce into one once idle.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime.h"
+
+enum {
+  MAX_CHUNKS = 32,
+  /* Spins before a worker sleeps on the condition variable: decode dispatches hundreds of tiny
+   * regions per token, and a sleep/wake costs tens of microseconds. */
+  SPIN_ITERATIONS = 20000
+};
+
+typedef struct scratch_chunk {
+  uint8_t *data;
+  size_t capacity;
+} scratch_chunk;
+
+typedef struct pool_job {
+  ttt_range_fn fn;
+  void *arg;
+  int64_t n;
+  int64_t grain;
+  int32_t ranges; /* ranges in this job, one per participating thread */
+} pool_job;
+
+struct ttt_context {
+  ttt_device device;
+  int32_t n_threads;
+  pthread_t *workers; /* n_threads - 1 */
+
+  pool_job job;
+  _Atomic uint64_t generation; /* bumped once per dispatched job */
+  _Atomic int32_t pending;     /* ranges not yet finished */
+  _Atomic bool stop;
+  pthread_mutex_t mutex;
+  pthread_cond_t wake;
+  _Atomic int32_t sleepers;
+
+  scratch_chunk chunks[MAX_CHUNKS];
+  int32_t n_chunks;
+  int32_t current; /* chunk being bump-allocated */
+  size_t offset;   /* bytes used in chunks[current] */
+  ttt_context_stats stats;
+};
+
+typedef struct worker_start {
+  ttt_context *ctx;
+  int32_t index;
+} worker_start;
+
+
+static void range_of(const pool_job *job, int32_t index, int64_t *begin, int64_t *end) {
+  int64_t blocks = (job->n + job->grain - 1) / job->grain;
+  int64_t per = blocks / job->ranges, extra = blocks % job->ranges;
+  int64_t first = index * per + (index < extra ? index : extra);
+  int64_t count = per + (index < extra ? 1 : 0);
+  *begin = first * job->grain;
+  *end = (first + count) * job->grain;
+  if (*end > job->n) *end = job->n;
+  if (*begin > job->n) *begin = job->n;
+}
+
+static void run_range(ttt_context *ctx, int32_t index) {
+  int64_t begin, end;
+  range_of(&ctx->job, index, &begin, &end);
+  if (begin < end) ctx->job.fn(ctx->job.arg, begin, end, index);
+}
+
+/* Waits until generation differs from `seen`; spins first, then sleeps. Returns the new value. */
+static uint64_t wait_for_job(ttt_context *ctx, uint64_t seen) {
+  for (int i = 0; i < SPIN_ITERATIONS; i++) {
+    uint64_t g = atomic_load_explicit(&ctx->generation, memory_order_acquire);
+    if (g != seen || atomic_load(&ctx->stop)) return g;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+  pthread_mutex_lock(&ctx->mutex);
+  atomic_fetch_add(&ctx->sleepers, 1);
+  uint64_t g;
+  while ((g = atomic_load_explicit(&ctx->generation, memory_order_acquire)) == seen &&
+         !atomic_load(&ctx->stop))
+    pthread_cond_wait(&ctx->wake, &ctx->mutex);
+  atomic_fetch_sub(&ctx->sleepers, 1);
+  pthread_mutex_unlock(&ctx->mutex);
+  return g;
+}
+
+static void *worker_main(void *p) {
+  worker_start start = *(worker_start *)p;
+  free(p);
+  ttt_context *ctx = start.ctx;
+  uint64_t seen = 0;
+  for (;;) {
+    seen = wait_for_job(ctx, seen);
+    if (atomic_load(&ctx->stop)) return NULL;
+    /* Every worker acknowledges every job, so none can still be reading ctx->job when the next
+     * one is written. */
+    if (start.index < ctx->job.ranges) run_range(ctx, start.index);
+    atomic_fetch_sub_explicit(&ctx->pending, 1, memory_order_acq_rel);
+  }
+}
+
+int32_t ttt_context_threads(const ttt_context *ctx, int32_t requested) {
+  if (requested <= 0 || requested > ctx->n_threads) return ctx->n_threads;
+  return requested;
+}
+
+void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grain, ttt_range_fn fn,
+                      void *arg) {
+  if (n <= 0) return;
+  if (grain < 1) grain = 1;
+  int64_t blocks = (n + grain - 1) / grain;
+  int32_t ranges = ttt_context_threads(ctx, threads);
+  if (blocks < ranges) ranges = (int32_t)blocks;
+  ctx->stats.parallel_regions++;
+  if (ranges <= 1) {
+    fn(arg, 0, n, 0);
+    return;
+  }
+  ctx->job = (pool_job){.fn = fn, .arg = arg, .n = n, .grain = grain, .ranges = ranges};
+  atomic_store_explicit(&ctx->pending, ctx->n_threads - 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&ctx->generation, 1, memory_order_release);
+  if (atomic_load(&ctx->sleepers) > 0) {
+    pthread_mutex_lock(&ctx->mutex);
+    pthread_cond_broadcast(&ctx->wake);
+    pthread_mutex_unlock(&ctx->mutex);
+  }
+  run_range(ctx, 0);
+  while (atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+static void stop_workers(ttt_context *ctx, int32_t started) {
+  pthread_mutex_lock(&ctx->mutex);
+  atomic_store(&ctx->stop, true);
+  atomic_fetch_add(&ctx->generation, 1);
+  pthread_cond_broadcast(&ctx->wake);
+  pthread_mutex_unlock(&ctx->mutex);
+  for (int32_t i = 0; i < started; i++) pthread_join(ctx->workers[i], NULL);
+}
+
+ttt_status ttt_context_create(const ttt_device *device, ttt_context **out) {
+  if (!device || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_context_create: NULL argument");
+  if (device->n_threads < 1 || device->n_threads > 1024)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "ttt_context_create: device.n_threads is %d, expected 1..1024",
+                         (int)device->n_threads);
+  *out = NULL;
+  ttt_context *ctx = calloc(1, sizeof *ctx);
+  if (!ctx) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_context_create: out of memory");
+  ctx->device = *device;
+  ctx->n_threads = device->n_threads;
+  pthread_mutex_init(&ctx->mutex, NULL);
+  pthread_cond_init(&ctx->wake, NULL);
+  ctx->workers = calloc((size_t)ctx->n_threads, sizeof *ctx->workers);
+  if (!ctx->workers) {
+    ttt_context_destroy(ctx);
+    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_context_create: out of memory");
+  }
+  for (int32_t i = 1; i < ctx->n_threads; i++) {
+    worker_start *start = malloc(sizeof *start);
+    if (!start || pthread_create(&ctx->workers[i - 1], NULL, worker_main,
+                                 (*start = (worker_start){ctx, i}, start)) != 0) {
+      free(start);
+      stop_workers(ctx, i - 1);
+      ctx->n_threads = 1; /* nothing left to join */
+      ttt_context_destroy(ctx);
+      return ttt_set_error(TTT_ERR_INTERNAL, "ttt_context_create: cannot start worker thread %d",
+                           (int)i);
+    }
+  }
+  *out = ctx;
+  return TTT_OK;
+}
+
+void ttt_context_destroy(ttt_context *ctx) {
+  if (!ctx) return;
+  if (ctx->workers && ctx->n_threads > 1) stop_workers(ctx, ctx->n_threads - 1);
+  free(ctx->workers);
+  for (int32_t i = 0; i < ctx->n_chunks; i++) free(ctx->chunks[i].data);
+  pthread_mutex_destroy(&ctx->mutex);
+  pthread_cond_destroy(&ctx->wake);
+  free(ctx);
+}
+
+const ttt_device *ttt_context_device(const ttt_context *ctx) { return ctx ? &ctx->device : NULL; }
+
+ttt_context_stats ttt_context_get_stats(const ttt_context *ctx) {
+  ttt_context_stats none = {0};
+  return ctx ? ctx->stats : none;
+}
+
+/* ---- scratch ---- */
+
+ttt_scratch_mark ttt_scratch_save(ttt_context *ctx) {
+  return (ttt_scratch_mark){ctx->current, ctx->offset};
+}
+
+static bool add_chunk(ttt_context *ctx, size_t capacity) {
+  if (ctx->n_chunks == MAX_CHUNKS) return false;
+  uint8_t *data = aligned_alloc(64, capacity);
+  if (!data) return false;
+  ctx->chunks[ctx->n_chunks++] = (scratch_chunk){data, capacity};
+  ctx->stats.scratch_allocations++;
+  ctx->stats.scratch_bytes += (int64_t)capacity;
+  return true;
+}
+
+void *ttt_scratch_alloc(ttt_context *ctx, size_t bytes) {
+  size_t need = (bytes + 63) & ~(size_t)63;
+  if (need == 0) need = 64;
+  if (ctx->n_chunks > 0 && ctx->offset + need <= ctx->chunks[ctx->current].capacity) {
+    void *p = ctx->chunks[ctx->current].data + ctx->offset;
+    ctx->offset += need;
+    return p;
+  }
+  /* Move to the next chunk that fits, or add one (at least double the last one). */
+  for (int32_t c = ctx->n_chunks > 0 ? ctx->current + 1 : 0; c < ctx->n_chunks; c++) {
+    if (need <= ctx->chunks[c].capacity) {
+      ctx->current = c;
+      ctx->offset = need;
+      return ctx->chunks[c].data;
+    }
+  }
+  size_t last = ctx->n_chunks > 0 ? ctx->chunks[ctx->n_chunks - 1].capacity : 0;
+  size_t capacity = need > 2 * last ? need : 2 * last;
+  if (capacity < ((size_t)1 << 20)) capacity = (size_t)1 << 20;
+  if (!add_chunk(ctx, capacity)) {
+    ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "scratch workspace: cannot allocate %zu bytes", capacity);
+    return NULL;
+  }
+  ctx->current = ctx->n_chunks - 1;
+  ctx->offset = need;
+  return ctx->chunks[ctx->current].data;
+}
+
+/* When the workspace is empty and spread over several chunks, replace them by one chunk of the
+ * total size, so the next forward of the same shape fits in a single chunk. */
+static void coalesce(ttt_context *ctx) {
+  if (ctx->n_chunks <= 1) return;
+  size_t total = 0;
+  for (int32_t i = 0; i < ctx->n_chunks; i++) {
+    total += ctx->chunks[i].capacity;
+    free(ctx->chunks[i].data);
+  }
+  ctx->n_chunks = 0;
+  ctx->stats.scratch_bytes = 0;
+  ctx->current = 0;
+  ctx->offset = 0;
+  add_chunk(ctx, total); /* on failure the workspace simply starts empty again */
+}
+
+void ttt_scratch_restore(ttt_context *ctx, ttt_scratch_mark mark) {
+  ctx->current = mark.chunk;
+  ctx->offset = mark.offset;
+  if (mark.chunk == 0 && mark.offset == 0) coalesce(ctx);
+}

@@ -1,0 +1,84 @@
+/*
+ * kernels.h — internal compute kernels: GEMM/GEMV over weight dtypes, activation functions, softmax.
+ *
+ * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
+ * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
+ * k/32 blocks of 34 bytes). Activations are f32 rows of k values; with q8_0 activations they are
+ * pre-quantized rows (same block layout as q8_0 weights).
+ *
+ * Each kernel family has a portable reference version (kernels_ref.c) and SIMD versions compiled
+ * per ISA (files *_avx2.c, *_avx512.c) selected at run time by ttt_gemm_select().
+ */
+#ifndef TTT_KERNELS_H
+#define TTT_KERNELS_H
+
+#include <ttt.h>
+
+typedef struct ttt_gemm_problem {
+  const float *x;  /* [m, k] f32 activations (row stride k) */
+  const void *xq;  /* [m, k] q8_0 activations when the kernel takes them; else NULL */
+  int64_t m, k;
+  const void *w;   /* [n, k] weights */
+  const float *bias; /* [n] or NULL */
+  float *y;        /* output, row stride ldy */
+  int64_t ldy;
+} ttt_gemm_problem;
+
+/* Computes output columns [n0, n1) for all m rows. */
+typedef void (*ttt_gemm_fn)(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+
+typedef struct ttt_gemm_kernel {
+  ttt_gemm_fn fn;
+  bool quantized_input; /* needs p->xq (q8_0 activations) */
+  const char *name;     /* e.g. "bf16_avx512" */
+} ttt_gemm_kernel;
+
+/* Chooses the kernel for a weight dtype and activation dtype (f32 or q8_0) on `device`.
+ * kernel REFERENCE → portable code; DEFAULT/SIMD → best ISA available (portable if none).
+ * Returns TTT_ERR_DTYPE / TTT_ERR_UNSUPPORTED with a message when no kernel exists. */
+ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
+                           ttt_dtype activation_dtype, ttt_gemm_kernel *out);
+
+/* Reference kernels (kernels_ref.c). */
+void ttt_gemm_f32_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_f16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_bf16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q8_0_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);    /* f32 × q8_0 */
+void ttt_gemm_q8_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1); /* q8_0 × q8_0 */
+
+/* ---- linear layers on the context's thread pool ---- */
+
+typedef struct ttt_linear_config {
+  ttt_kernel kernel;
+  ttt_dtype activation_dtype; /* DEFAULT/F32, or Q8_0 (q8_0 weights only) */
+  int32_t threads;
+} ttt_linear_config;
+
+/* One projection: y[i, :n] = x[i, :] · wᵀ + bias, with y's row stride ldy (0 → n). */
+typedef struct ttt_linear_op {
+  const ttt_tensor *w; /* [n, k] */
+  const float *bias;   /* [n] or NULL */
+  float *y;
+  int64_t ldy;
+  const char *name; /* for error messages, e.g. "attention.wq" */
+} ttt_linear_op;
+
+/* Runs n_ops projections of the same input x [m, k] in ONE parallel region over the concatenated
+ * output columns (this is what "fused" q/k/v and gate/up mean here). */
+ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, const float *x,
+                            int64_t m, int64_t k, const ttt_linear_op *ops, int32_t n_ops);
+/* A single projection (n_ops = 1). */
+ttt_status ttt_linear(ttt_context *ctx, const ttt_linear_config *config, const float *x, int64_t m,
+                      int64_t k, const ttt_linear_op *op);
+
+/* ---- elementwise ---- */
+
+float ttt_activation_value(ttt_activation act, float x);
+/* x[i] = act(x[i]) */
+void ttt_activation_apply(ttt_activation act, float *x, int64_t n);
+/* x[i] = act(gate[i]) * x[i]  (gated MLP epilogue) */
+void ttt_activation_gate(ttt_activation act, const float *gate, float *x, int64_t n);
+/* In-place numerically stable softmax of n values. */
+void ttt_softmax(float *x, int64_t n);
+
+#endif

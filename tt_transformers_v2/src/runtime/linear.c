@@ -1,0 +1,164 @@
+/* Kernel selection, multi-projection linear layers on the thread pool, elementwise helpers. */
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "runtime.h"
+
+/* Available kernels, best first within each (weight, activation) pair. A SIMD entry is used only
+ * when the device has all of its `isa` bits and the caller did not ask for the reference path. */
+typedef struct gemm_entry {
+  ttt_dtype weight;
+  ttt_dtype activation;
+  uint32_t isa;
+  ttt_gemm_kernel kernel;
+} gemm_entry;
+
+static const gemm_entry gemm_table[] = {
+    {TTT_F32, TTT_F32, 0, {ttt_gemm_f32_ref, false, "f32_ref"}},
+    {TTT_F16, TTT_F32, 0, {ttt_gemm_f16_ref, false, "f16_ref"}},
+    {TTT_BF16, TTT_F32, 0, {ttt_gemm_bf16_ref, false, "bf16_ref"}},
+    {TTT_Q8_0, TTT_F32, 0, {ttt_gemm_q8_0_ref, false, "q8_0_ref"}},
+    {TTT_Q8_0, TTT_Q8_0, 0, {ttt_gemm_q8_0_q8_ref, true, "q8_0_q8_ref"}},
+};
+
+ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
+                           ttt_dtype activation_dtype, ttt_gemm_kernel *out) {
+  if (activation_dtype == TTT_DTYPE_DEFAULT) activation_dtype = TTT_F32;
+  uint32_t isa = (kernel == TTT_KERNEL_REFERENCE || !device) ? 0 : device->isa;
+  const gemm_entry *fallback = NULL;
+  for (size_t i = 0; i < sizeof gemm_table / sizeof gemm_table[0]; i++) {
+    const gemm_entry *e = &gemm_table[i];
+    if (e->weight != weight_dtype || e->activation != activation_dtype) continue;
+    if (e->isa == 0 && !fallback) fallback = e;
+    if (e->isa != 0 && (isa & e->isa) == e->isa) {
+      *out = e->kernel;
+      return TTT_OK;
+    }
+  }
+  if (fallback) {
+    *out = fallback->kernel;
+    return TTT_OK;
+  }
+  return ttt_set_error(TTT_ERR_DTYPE,
+                       "no matmul kernel for %s weights with %s activations (supported: f32, f16, "
+                       "bf16, q8_0 weights with f32 activations; q8_0 weights with q8_0 activations)",
+                       ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
+}
+
+enum { MAX_OPS = 8, COLUMN_GRAIN = 16 };
+
+typedef struct linear_job {
+  ttt_gemm_problem problems[MAX_OPS];
+  ttt_gemm_fn fns[MAX_OPS];
+  int64_t starts[MAX_OPS + 1]; /* prefix sums of output columns */
+  int32_t n_ops;
+} linear_job;
+
+/* Maps a range of the concatenated columns onto each projection's own columns. */
+static void linear_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const linear_job *job = arg;
+  for (int32_t o = 0; o < job->n_ops; o++) {
+    int64_t lo = begin > job->starts[o] ? begin : job->starts[o];
+    int64_t hi = end < job->starts[o + 1] ? end : job->starts[o + 1];
+    if (lo < hi) job->fns[o](&job->problems[o], lo - job->starts[o], hi - job->starts[o]);
+  }
+}
+
+static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
+  const char *name = op->name ? op->name : "linear weight";
+  ttt_status st = ttt_tensor_check(op->w, name);
+  if (st != TTT_OK) return st;
+  if (op->w->ndim != 2 || op->w->shape[1] != k)
+    return ttt_set_error(TTT_ERR_SHAPE, "%s: weight shape must be [n, %lld], got ndim %d, last dim %lld",
+                         name, (long long)k, (int)op->w->ndim,
+                         (long long)op->w->shape[op->w->ndim - 1]);
+  if (!op->y) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: NULL output", name);
+  return TTT_OK;
+}
+
+/* Quantizes m rows of x into q8_0 blocks in scratch memory. */
+static const void *quantize_rows(ttt_context *ctx, const float *x, int64_t m, int64_t k) {
+  size_t row_bytes = (size_t)(k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+  uint8_t *xq = ttt_scratch_alloc(ctx, row_bytes * (size_t)m);
+  if (!xq) return NULL;
+  for (int64_t i = 0; i < m; i++) ttt_quantize_q8_0(x + i * k, k, xq + (size_t)i * row_bytes);
+  return xq;
+}
+
+ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, const float *x,
+                            int64_t m, int64_t k, const ttt_linear_op *ops, int32_t n_ops) {
+  if (!ctx || !config || !x || !ops || n_ops < 1 || n_ops > MAX_OPS || m < 1 || k < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "linear: invalid arguments");
+  ttt_dtype act = config->activation_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : config->activation_dtype;
+  linear_job job = {.n_ops = n_ops};
+  bool needs_quantized = false;
+  for (int32_t o = 0; o < n_ops; o++) {
+    ttt_status st = check_op(&ops[o], k);
+    if (st != TTT_OK) return st;
+    ttt_gemm_kernel kernel;
+    st = ttt_gemm_select(ttt_context_device(ctx), config->kernel, ops[o].w->dtype, act, &kernel);
+    if (st != TTT_OK) return ttt_error_prefix(st, "%s", ops[o].name ? ops[o].name : "linear");
+    int64_t n = ops[o].w->shape[0];
+    job.fns[o] = kernel.fn;
+    needs_quantized |= kernel.quantized_input;
+    job.problems[o] = (ttt_gemm_problem){.x = x, .m = m, .k = k, .w = ops[o].w->data,
+                                         .bias = ops[o].bias, .y = ops[o].y,
+                                         .ldy = ops[o].ldy > 0 ? ops[o].ldy : n};
+    job.starts[o + 1] = job.starts[o] + n;
+  }
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  if (needs_quantized) {
+    if (k % TTT_Q8_0_BLOCK != 0)
+      return ttt_set_error(TTT_ERR_SHAPE, "linear: q8_0 activations need k %% 32 == 0, got %lld",
+                           (long long)k);
+    const void *xq = quantize_rows(ctx, x, m, k);
+    if (!xq) return TTT_ERR_OUT_OF_MEMORY;
+    for (int32_t o = 0; o < n_ops; o++) job.problems[o].xq = xq;
+  }
+  ttt_parallel_for(ctx, config->threads, job.starts[n_ops], COLUMN_GRAIN, linear_range, &job);
+  ttt_scratch_restore(ctx, mark);
+  return TTT_OK;
+}
+
+ttt_status ttt_linear(ttt_context *ctx, const ttt_linear_config *config, const float *x, int64_t m,
+                      int64_t k, const ttt_linear_op *op) {
+  return ttt_linear_multi(ctx, config, x, m, k, op, 1);
+}
+
+/* ---- elementwise ---- */
+
+float ttt_activation_value(ttt_activation act, float x) {
+  switch (act) {
+  case TTT_ACT_SILU:
+    return x / (1.0f + expf(-x));
+  case TTT_ACT_GELU:
+    return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+  case TTT_ACT_GELU_TANH:
+    return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+  case TTT_ACT_RELU:
+    return x > 0.0f ? x : 0.0f;
+  }
+  return x;
+}
+
+void ttt_activation_apply(ttt_activation act, float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = ttt_activation_value(act, x[i]);
+}
+
+void ttt_activation_gate(ttt_activation act, const float *gate, float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] *= ttt_activation_value(act, gate[i]);
+}
+
+void ttt_softmax(float *x, int64_t n) {
+  float max = -INFINITY;
+  for (int64_t i = 0; i < n; i++) max = x[i] > max ? x[i] : max;
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    x[i] = expf(x[i] - max);
+    sum += x[i];
+  }
+  float inverse = 1.0f / sum;
+  for (int64_t i = 0; i < n; i++) x[i] *= inverse;
+}

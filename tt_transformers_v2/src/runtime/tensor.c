@@ -1,0 +1,337 @@
+/* dtype names, tensor views, owning allocation, and dtype conversions. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ttt.h>
+
+static const char *const dtype_names[TTT_DTYPE_COUNT] = {
+    [TTT_DTYPE_DEFAULT] = "default", [TTT_F32] = "f32", [TTT_F16] = "f16",
+    [TTT_BF16] = "bf16",             [TTT_Q8_0] = "q8_0", [TTT_I32] = "i32",
+    [TTT_I64] = "i64",               [TTT_F64] = "f64",
+};
+
+/* Bytes per value for the dtypes that have a fixed element size (q8_0 has none). */
+static const size_t element_bytes[TTT_DTYPE_COUNT] = {
+    [TTT_F32] = 4, [TTT_F16] = 2, [TTT_BF16] = 2, [TTT_I32] = 4, [TTT_I64] = 8, [TTT_F64] = 8,
+};
+
+const char *ttt_dtype_name(ttt_dtype dtype) {
+  if ((unsigned)dtype >= TTT_DTYPE_COUNT) return "invalid";
+  return dtype_names[dtype];
+}
+
+static const struct {
+  const char *alias;
+  ttt_dtype dtype;
+} dtype_aliases[] = {
+    {"float32", TTT_F32},  {"float16", TTT_F16}, {"bfloat16", TTT_BF16},
+    {"int32", TTT_I32},    {"int64", TTT_I64},   {"float64", TTT_F64},
+};
+
+ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out) {
+  if (!name || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_dtype_parse: NULL argument");
+  for (int d = 0; d < TTT_DTYPE_COUNT; d++) {
+    if (strcmp(name, dtype_names[d]) == 0) {
+      *out = (ttt_dtype)d;
+      return TTT_OK;
+    }
+  }
+  for (size_t i = 0; i < sizeof dtype_aliases / sizeof dtype_aliases[0]; i++) {
+    if (strcmp(name, dtype_aliases[i].alias) == 0) {
+      *out = dtype_aliases[i].dtype;
+      return TTT_OK;
+    }
+  }
+  return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                       "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, i32, i64, f64)",
+                       name);
+}
+
+ttt_tensor ttt_tensor_view(ttt_dtype dtype, void *data, int32_t ndim, const int64_t *shape) {
+  ttt_tensor t = {.dtype = dtype, .ndim = ndim, .data = data};
+  for (int i = 0; i < TTT_MAX_DIMS; i++) t.shape[i] = (i < ndim && shape) ? shape[i] : 1;
+  return t;
+}
+
+ttt_tensor ttt_tensor_1d(ttt_dtype dtype, void *data, int64_t d0) {
+  return ttt_tensor_view(dtype, data, 1, (int64_t[]){d0});
+}
+
+ttt_tensor ttt_tensor_2d(ttt_dtype dtype, void *data, int64_t d0, int64_t d1) {
+  return ttt_tensor_view(dtype, data, 2, (int64_t[]){d0, d1});
+}
+
+ttt_tensor ttt_tensor_3d(ttt_dtype dtype, void *data, int64_t d0, int64_t d1, int64_t d2) {
+  return ttt_tensor_view(dtype, data, 3, (int64_t[]){d0, d1, d2});
+}
+
+/* Product of dims with overflow and sign checks; 0 when the shape is invalid. */
+static int64_t shape_numel(int32_t ndim, const int64_t *shape) {
+  if (ndim < 1 || ndim > TTT_MAX_DIMS) return 0;
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 1 || n > INT64_MAX / shape[i]) return 0;
+    n *= shape[i];
+  }
+  return n;
+}
+
+int64_t ttt_tensor_numel(const ttt_tensor *t) { return t ? shape_numel(t->ndim, t->shape) : 0; }
+
+size_t ttt_dtype_bytes(ttt_dtype dtype, int64_t numel, int64_t row_len) {
+  if (numel <= 0 || (unsigned)dtype >= TTT_DTYPE_COUNT) return 0;
+  if (dtype == TTT_Q8_0) {
+    if (row_len <= 0 || row_len % TTT_Q8_0_BLOCK != 0 || numel % row_len != 0) return 0;
+    return (size_t)(numel / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+  }
+  size_t size = element_bytes[dtype];
+  if (size == 0 || (uint64_t)numel > SIZE_MAX / size) return 0;
+  return (size_t)numel * size;
+}
+
+size_t ttt_tensor_nbytes(const ttt_tensor *t) {
+  int64_t n = ttt_tensor_numel(t);
+  if (n == 0) return 0;
+  return ttt_dtype_bytes(t->dtype, n, t->shape[t->ndim - 1]);
+}
+
+ttt_status ttt_tensor_check(const ttt_tensor *t, const char *what) {
+  if (!what) what = "tensor";
+  if (!t) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: NULL tensor", what);
+  if (t->dtype == TTT_DTYPE_DEFAULT || (unsigned)t->dtype >= TTT_DTYPE_COUNT)
+    return ttt_set_error(TTT_ERR_DTYPE, "%s: dtype is not set", what);
+  if (t->ndim < 1 || t->ndim > TTT_MAX_DIMS)
+    return ttt_set_error(TTT_ERR_SHAPE, "%s: ndim %d, expected 1..%d", what, (int)t->ndim,
+                         TTT_MAX_DIMS);
+  if (ttt_tensor_numel(t) == 0)
+    return ttt_set_error(TTT_ERR_SHAPE, "%s: every dim must be >= 1 (and the size must fit)", what);
+  if (ttt_tensor_nbytes(t) == 0)
+    return ttt_set_error(TTT_ERR_SHAPE, "%s: q8_0 needs a last dim that is a multiple of %d, got %lld",
+                         what, TTT_Q8_0_BLOCK, (long long)t->shape[t->ndim - 1]);
+  if (!t->data) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: data is NULL", what);
+  return TTT_OK;
+}
+
+ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t ndim, const int64_t *shape) {
+  if (!out || !shape) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_tensor_alloc: NULL argument");
+  ttt_tensor t = ttt_tensor_view(dtype, NULL, ndim, shape);
+  size_t bytes = ttt_tensor_nbytes(&t);
+  if (bytes == 0)
+    return ttt_set_error(TTT_ERR_SHAPE, "ttt_tensor_alloc: invalid shape or dtype %s",
+                         ttt_dtype_name(dtype));
+  size_t rounded = (bytes + 63) & ~(size_t)63;
+  t.data = aligned_alloc(64, rounded);
+  if (!t.data)
+    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_tensor_alloc: cannot allocate %zu bytes", bytes);
+  memset(t.data, 0, rounded);
+  *out = t;
+  return TTT_OK;
+}
+
+void ttt_tensor_free(ttt_tensor *t) {
+  if (!t) return;
+  free(t->data);
+  memset(t, 0, sizeof *t);
+}
+
+/* ---- scalar conversions ---- */
+
+static uint32_t f32_bits(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+static float bits_f32(uint32_t u) {
+  float v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+float ttt_bf16_to_f32(uint16_t v) { return bits_f32((uint32_t)v << 16); }
+
+uint16_t ttt_f32_to_bf16(float v) {
+  uint32_t u = f32_bits(v);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+  uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);                             /* nearest even */
+  return (uint16_t)((u + rounding) >> 16);
+}
+
+float ttt_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1fu;
+  uint32_t mantissa = h & 0x3ffu;
+  if (exponent == 0x1f) return bits_f32(sign | 0x7f800000u | (mantissa << 13)); /* inf / NaN */
+  if (exponent == 0) {                                                          /* zero / subnormal */
+    float magnitude = (float)mantissa * 0x1p-24f;
+    return sign ? -magnitude : magnitude;
+  }
+  return bits_f32(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+uint16_t ttt_f32_to_f16(float v) {
+  uint32_t u = f32_bits(v);
+  uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+  uint32_t abs_bits = u & 0x7fffffffu;
+  if (abs_bits > 0x7f800000u) return (uint16_t)(sign | 0x7e00u); /* NaN */
+  if (abs_bits >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to inf */
+  if (abs_bits < 0x38800000u) {
+    /* Subnormal half: value = m * 2^-24 with m rounded to nearest even. */
+    float magnitude = bits_f32(abs_bits);
+    float scaled = magnitude * 0x1p24f;
+    float rounded = nearbyintf(scaled); /* default rounding mode: nearest even */
+    return (uint16_t)(sign | (uint16_t)rounded);
+  }
+  /* Normal: drop 13 mantissa bits with round to nearest even; carries into the exponent are
+   * correct by construction. */
+  uint32_t rebased = abs_bits - (112u << 23);
+  uint32_t rounding = 0xfffu + ((rebased >> 13) & 1u);
+  return (uint16_t)(sign | ((rebased + rounding) >> 13));
+}
+
+ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst) {
+  if (!src || !dst || n <= 0 || n % TTT_Q8_0_BLOCK != 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "ttt_quantize_q8_0: need non-NULL buffers and n a positive multiple of 32 "
+                         "(got %lld)",
+                         (long long)n);
+  uint8_t *out = dst;
+  for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++) {
+    const float *x = src + b * TTT_Q8_0_BLOCK;
+    float amax = 0.0f;
+    for (int i = 0; i < TTT_Q8_0_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float scale = amax / 127.0f;
+    uint16_t scale_h = ttt_f32_to_f16(scale);
+    float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
+    uint8_t *block = out + b * TTT_Q8_0_BLOCK_BYTES;
+    memcpy(block, &scale_h, 2);
+    for (int i = 0; i < TTT_Q8_0_BLOCK; i++) {
+      float q = nearbyintf(x[i] * inverse);
+      q = fminf(127.0f, fmaxf(-127.0f, q));
+      block[2 + i] = (uint8_t)(int8_t)q;
+    }
+  }
+  return TTT_OK;
+}
+
+ttt_status ttt_dequantize_q8_0(const void *src, int64_t n, float *dst) {
+  if (!src || !dst || n <= 0 || n % TTT_Q8_0_BLOCK != 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "ttt_dequantize_q8_0: need non-NULL buffers and n a positive multiple of 32 "
+                         "(got %lld)",
+                         (long long)n);
+  const uint8_t *in = src;
+  for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++) {
+    const uint8_t *block = in + b * TTT_Q8_0_BLOCK_BYTES;
+    uint16_t scale_h;
+    memcpy(&scale_h, block, 2);
+    float scale = ttt_f16_to_f32(scale_h);
+    for (int i = 0; i < TTT_Q8_0_BLOCK; i++)
+      dst[b * TTT_Q8_0_BLOCK + i] = scale * (float)(int8_t)block[2 + i];
+  }
+  return TTT_OK;
+}
+
+double ttt_tensor_get(const ttt_tensor *t, int64_t i) {
+  const uint8_t *base = t->data;
+  switch (t->dtype) {
+  case TTT_F32: {
+    float v;
+    memcpy(&v, base + 4 * i, 4);
+    return v;
+  }
+  case TTT_F64: {
+    double v;
+    memcpy(&v, base + 8 * i, 8);
+    return v;
+  }
+  case TTT_F16:
+  case TTT_BF16: {
+    uint16_t v;
+    memcpy(&v, base + 2 * i, 2);
+    return t->dtype == TTT_F16 ? ttt_f16_to_f32(v) : ttt_bf16_to_f32(v);
+  }
+  case TTT_I32: {
+    int32_t v;
+    memcpy(&v, base + 4 * i, 4);
+    return v;
+  }
+  case TTT_I64: {
+    int64_t v;
+    memcpy(&v, base + 8 * i, 8);
+    return (double)v;
+  }
+  case TTT_Q8_0: {
+    const uint8_t *block = base + (i / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+    uint16_t scale_h;
+    memcpy(&scale_h, block, 2);
+    return ttt_f16_to_f32(scale_h) * (float)(int8_t)block[2 + i % TTT_Q8_0_BLOCK];
+  }
+  default:
+    return NAN;
+  }
+}
+
+/* Converts a float-valued row of `n` values (a multiple of 32 for q8_0) from src to dst dtype. */
+static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *row, int64_t row_len) {
+  int64_t rows = ttt_tensor_numel(src) / row_len;
+  size_t dst_row_bytes = ttt_dtype_bytes(dst->dtype, row_len, row_len);
+  for (int64_t r = 0; r < rows; r++) {
+    for (int64_t i = 0; i < row_len; i++) row[i] = (float)ttt_tensor_get(src, r * row_len + i);
+    uint8_t *out = (uint8_t *)dst->data + (size_t)r * dst_row_bytes;
+    switch (dst->dtype) {
+    case TTT_F32:
+      memcpy(out, row, (size_t)row_len * 4);
+      break;
+    case TTT_F64:
+      for (int64_t i = 0; i < row_len; i++) ((double *)(void *)out)[i] = row[i];
+      break;
+    case TTT_BF16:
+    case TTT_F16:
+      for (int64_t i = 0; i < row_len; i++) {
+        uint16_t h = dst->dtype == TTT_BF16 ? ttt_f32_to_bf16(row[i]) : ttt_f32_to_f16(row[i]);
+        memcpy(out + 2 * i, &h, 2);
+      }
+      break;
+    case TTT_Q8_0: {
+      ttt_status st = ttt_quantize_q8_0(row, row_len, out);
+      if (st != TTT_OK) return st;
+      break;
+    }
+    default:
+      return ttt_set_error(TTT_ERR_DTYPE, "ttt_tensor_convert: cannot convert to %s",
+                           ttt_dtype_name(dst->dtype));
+    }
+  }
+  return TTT_OK;
+}
+
+static bool is_integer_dtype(ttt_dtype d) { return d == TTT_I32 || d == TTT_I64; }
+
+ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor *out) {
+  ttt_status st = ttt_tensor_check(src, "ttt_tensor_convert source");
+  if (st != TTT_OK) return st;
+  if (!out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_tensor_convert: NULL output");
+  if (is_integer_dtype(src->dtype) || is_integer_dtype(dtype)) {
+    if (src->dtype != dtype)
+      return ttt_set_error(TTT_ERR_DTYPE, "ttt_tensor_convert: cannot convert %s to %s",
+                           ttt_dtype_name(src->dtype), ttt_dtype_name(dtype));
+  }
+  st = ttt_tensor_alloc(out, dtype, src->ndim, src->shape);
+  if (st != TTT_OK) return ttt_error_prefix(st, "ttt_tensor_convert to %s", ttt_dtype_name(dtype));
+  if (src->dtype == dtype) {
+    memcpy(out->data, src->data, ttt_tensor_nbytes(src));
+    return TTT_OK;
+  }
+  int64_t row_len = src->shape[src->ndim - 1];
+  float *row = malloc((size_t)row_len * sizeof *row);
+  if (!row) {
+    ttt_tensor_free(out);
+    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_tensor_convert: out of memory");
+  }
+  st = convert_floats(src, out, row, row_len);
+  free(row);
+  if (st != TTT_OK) ttt_tensor_free(out);
+  return st;
+}
