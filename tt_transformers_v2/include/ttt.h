@@ -13,5 +13,6 @@
 
 #include "ttt/core.h"
 #include "ttt/blocks.h"
+#include "ttt/testing.h"
 
 #endif /* TTT_H */
