@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs the build into a temporary prefix, then builds and runs a small program against it
+# twice: with pkg-config and with CMake's find_package(ttt).
+# usage: check_install.sh BUILD_DIR API_TEST_DIR
+set -eu
+build=$1
+api=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" > "$tmp/install.log"
+test -f "$tmp/prefix/include/ttt.h"
+test ! -e "$tmp/prefix/include/runtime.h" # internal headers are never installed
+libdir=$(ls -d "$tmp"/prefix/lib*/ | head -n 1)
+test -f "$libdir/libttt.a"
+test -f "$tmp/prefix/bin/ttt"
+
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+cc -std=c11 -Wall -Wextra -Werror "$api/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs ttt)
+LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"
+
+cmake -S "$api" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" > "$tmp/cmake.log"
+cmake --build "$tmp/cmake-build" > "$tmp/cmake-build.log"
+LD_LIBRARY_PATH="$libdir" "$tmp/cmake-build/consumer"
+echo "2 passed, 0 failed"
