@@ -13,6 +13,7 @@
 
 #include "ttt/core.h"
 #include "ttt/blocks.h"
+#include "ttt/patterns.h"
 #include "ttt/testing.h"
 
 #endif /* TTT_H */

@@ -1,0 +1,287 @@
+/*
+ * ttt/patterns.h — patterns composed of blocks: decoder layer, CausalLM, encoder (BERT-style).
+ *
+ * Part of the public API; include <ttt.h>, not this file directly.
+ *
+ * Patterns look exactly like blocks ("fractal" API): a pattern's spec holds its blocks' specs and
+ * its impl config holds their impl configs under the same field names, so the same path reaches a
+ * module in both trees: spec.layers[3].attention ↔ impl.decode.layers[3].attention.weight_dtype.
+ *
+ * Module paths (stable; used by observers, the string-path setter and weight resolvers):
+ *   CausalLM: embedding, layers.N, layers.N.attention_norm, layers.N.attention, layers.N.ffn_norm,
+ *             layers.N.ffn, norm, lm_head
+ *   Encoder:  embeddings, layers.N, layers.N.attention, layers.N.attention_norm, layers.N.ffn,
+ *             layers.N.ffn_norm, pooler
+ * Weight paths are a module path plus the field name of the block's weights struct:
+ *   embedding.table, layers.N.attention.{wq,wk,wv,wo,bq,bk,bv,bo,q_norm,k_norm},
+ *   layers.N.attention_norm.weight, layers.N.ffn_norm.weight,
+ *   layers.N.ffn.{gate,up,down,gate_bias,up_bias,down_bias}   (dense FFN)
+ *   layers.N.ffn.router, layers.N.ffn.experts.E.{gate,up,down} (MoE)
+ *   norm.weight, lm_head.weight (absent when tied), lm_head.bias
+ *   Encoder: embeddings.{word,position,token_type}.table, embeddings.norm.{weight,bias},
+ *            layers.N.attention_norm.{weight,bias}, layers.N.ffn_norm.{weight,bias},
+ *            layers.N.ffn.{up,down,up_bias,down_bias}, pooler.{weight,bias}
+ */
+#ifndef TTT_PATTERNS_H
+#define TTT_PATTERNS_H
+
+#include "blocks.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Feed-forward of a layer: a dense (possibly gated) MLP or a mixture of experts                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum ttt_ffn_kind { TTT_FFN_MLP = 0, TTT_FFN_MOE = 1 } ttt_ffn_kind;
+
+typedef struct ttt_ffn_spec {
+  ttt_ffn_kind kind;
+  ttt_mlp_spec mlp; /* kind MLP */
+  ttt_moe_spec moe; /* kind MOE */
+} ttt_ffn_spec;
+
+/* The union of the MLP and MoE impl-config fields (fields that do not apply are ignored). */
+typedef struct ttt_ffn_impl_config {
+  ttt_dtype weight_dtype;
+  ttt_dtype activation_dtype;
+  ttt_kernel kernel;
+  int32_t threads;
+  bool fuse_gate_up;
+  bool group_by_expert;
+} ttt_ffn_impl_config;
+
+typedef struct ttt_ffn_weights {
+  ttt_mlp_weights mlp;
+  ttt_moe_weights moe;
+} ttt_ffn_weights;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Observers: every module reports its input and output                                              */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_module_event {
+  const char *path;         /* module path, e.g. "layers.3.attention" */
+  ttt_mode mode;
+  int64_t start_pos;        /* position of the first row */
+  const ttt_tensor *input;  /* the module's input (token ids as i32 for embeddings) */
+  const ttt_tensor *output; /* the module's output */
+} ttt_module_event;
+
+/* Called synchronously after each module, in execution order, on the thread that runs the forward.
+ * The tensors are valid only during the call (copy what you keep). */
+typedef void (*ttt_observer_fn)(void *user, const ttt_module_event *event);
+
+typedef struct ttt_observer {
+  ttt_observer_fn fn; /* NULL: no observer (and no cost) */
+  void *user;
+} ttt_observer;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Decoder layer: h = x + attn(attention_norm(x)); out = h + ffn(ffn_norm(h))                         */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_decoder_layer_spec {
+  ttt_norm_spec attention_norm;
+  ttt_attention_spec attention;
+  ttt_norm_spec ffn_norm;
+  ttt_ffn_spec ffn;
+} ttt_decoder_layer_spec;
+
+typedef struct ttt_decoder_layer_impl_config {
+  ttt_norm_impl_config attention_norm;
+  ttt_attention_impl_config attention;
+  ttt_norm_impl_config ffn_norm;
+  ttt_ffn_impl_config ffn;
+} ttt_decoder_layer_impl_config;
+
+typedef struct ttt_decoder_layer_weights {
+  ttt_norm_weights attention_norm;
+  ttt_attention_weights attention;
+  ttt_norm_weights ffn_norm;
+  ttt_ffn_weights ffn;
+} ttt_decoder_layer_weights;
+
+TTT_API ttt_status ttt_decoder_layer_spec_validate(const ttt_decoder_layer_spec *spec);
+TTT_API ttt_decoder_layer_impl_config ttt_decoder_layer_default_impl_config(
+    const ttt_device *device, ttt_mode mode, const ttt_decoder_layer_spec *spec);
+/* x, out: [T, hidden] f32 at positions [start_pos, start_pos + T) of `cache` layer `layer`.
+ * mode selects prefill (any T) or decode (T = 1) attention. `path` (e.g. "layers.3") prefixes the
+ * observer's module paths; observer may be NULL. */
+TTT_API ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
+                                             const ttt_decoder_layer_spec *spec,
+                                             const ttt_decoder_layer_impl_config *impl,
+                                             const ttt_decoder_layer_weights *weights,
+                                             const ttt_rope *rope, ttt_kv_cache *cache,
+                                             int64_t layer, const ttt_tensor *x, int64_t start_pos,
+                                             ttt_tensor *out, const char *path,
+                                             const ttt_observer *observer);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* CausalLM: embedding → layers → norm → lm_head                                                     */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct ttt_causal_lm_spec {
+  ttt_embedding_spec embedding;
+  int64_t n_layers; /* 1..TTT_MAX_LAYERS */
+  ttt_decoder_layer_spec layers[TTT_MAX_LAYERS];
+  ttt_norm_spec norm;
+  ttt_lm_head_spec lm_head;
+  bool tie_embeddings;   /* lm_head reads the embedding table */
+  int64_t max_positions; /* context length */
+} ttt_causal_lm_spec;
+
+/* One mode's impl configs, mirroring the spec tree. */
+typedef struct ttt_causal_lm_mode_impl_config {
+  ttt_embedding_impl_config embedding;
+  ttt_decoder_layer_impl_config layers[TTT_MAX_LAYERS];
+  ttt_norm_impl_config norm;
+  ttt_lm_head_impl_config lm_head;
+} ttt_causal_lm_mode_impl_config;
+
+typedef struct ttt_causal_lm_impl_config {
+  ttt_causal_lm_mode_impl_config prefill;
+  ttt_causal_lm_mode_impl_config decode;
+} ttt_causal_lm_impl_config;
+
+TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
+
+/* Defaults for every module in both modes.
+ *   accuracy:    f32 activations; weights f32 (the lm head and embeddings too); KV cache f32.
+ *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
+ *                bf16 KV cache; norms and embeddings as in accuracy.
+ * `source_dtype` is the dtype the checkpoint stores (f32, bf16 or f16): the accuracy strategy keeps
+ * bf16/f16 weights as they are (no copy) and converts nothing it need not. */
+TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
+                                                     ttt_strategy strategy, ttt_dtype source_dtype,
+                                                     const ttt_causal_lm_spec *spec,
+                                                     ttt_causal_lm_impl_config *out);
+
+/* Sets one field by path: "[prefill.|decode.]MODULE.FIELD=VALUE" where MODULE is a module path
+ * (layers.N may be layers.* for all layers) and FIELD one of weight_dtype, activation_dtype,
+ * kv_dtype (dtype names), kernel (default|reference|simd), threads, fuse_qkv, fuse_gate_up,
+ * group_by_expert (true|false), algorithm (default|naive|tiled), block_size. Without a mode
+ * prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
+ * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2".
+ * Unknown paths, fields or values → TTT_ERR_INVALID_ARGUMENT naming them; `impl` is unchanged. */
+TTT_API ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl,
+                                          const ttt_causal_lm_spec *spec, const char *assignment);
+
+/* Resolves a weight path (see the top of this file) to a tensor view. Return TTT_ERR_NOT_FOUND
+ * (with ttt_set_error) when absent. The view must stay valid while the model lives. */
+typedef ttt_status (*ttt_weight_resolver)(void *user, const char *path, ttt_tensor *out);
+
+typedef struct ttt_causal_lm ttt_causal_lm;
+
+/* Builds a model: validates the spec and impl config, resolves every weight, checks each tensor's
+ * presence, dtype and shape against the spec (naming the first offender), and converts weights
+ * whose dtype differs from the impl config (copies; tensors already in the right dtype are used in
+ * place, e.g. straight from an mmapped checkpoint). Weights are shared by the two modes when their
+ * dtypes agree. The model is read-only afterwards and may serve several contexts concurrently. */
+TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
+                                        const ttt_causal_lm_impl_config *impl,
+                                        ttt_weight_resolver resolver, void *user,
+                                        ttt_causal_lm **out);
+TTT_API void ttt_causal_lm_destroy(ttt_causal_lm *model);
+TTT_API const ttt_causal_lm_spec *ttt_causal_lm_get_spec(const ttt_causal_lm *model);
+TTT_API const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt_causal_lm *model);
+/* Bytes of weights one decode step reads (what streams from memory per generated token). */
+TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
+TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
+
+/* A KV cache for this model: max_positions 0 → spec.max_positions; dtype from the decode impl
+ * config of layer 0's attention (kv_dtype). Sliding-window layers get rings. */
+TTT_API ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
+                                              ttt_kv_cache **out);
+
+/* Processes T tokens at positions [start_pos, start_pos + T) (start_pos must equal the cache
+ * length: chunked prefill is several calls). logits: [T, vocab] f32, or [1, vocab] when
+ * last_only (the logits of the last token). observer may be NULL. */
+TTT_API ttt_status ttt_causal_lm_prefill_forward(const ttt_causal_lm *model, ttt_context *ctx,
+                                                 ttt_kv_cache *cache, const int32_t *tokens,
+                                                 int64_t T, int64_t start_pos, bool last_only,
+                                                 ttt_tensor *logits, const ttt_observer *observer);
+/* One token at `pos` (== cache length); logits: [1, vocab] f32. */
+TTT_API ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_context *ctx,
+                                                ttt_kv_cache *cache, int32_t token, int64_t pos,
+                                                ttt_tensor *logits, const ttt_observer *observer);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Encoder (BERT): embeddings → post-norm layers → optional pooler                                   */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Post-norm layer: h = attention_norm(x + attn(x, mask)); out = ffn_norm(h + ffn(h)). */
+typedef struct ttt_encoder_layer_spec {
+  ttt_attention_spec attention; /* bidirectional, no rope, with biases */
+  ttt_norm_spec attention_norm; /* LayerNorm */
+  ttt_mlp_spec ffn;             /* plain MLP (gelu) with biases */
+  ttt_norm_spec ffn_norm;
+} ttt_encoder_layer_spec;
+
+typedef struct ttt_encoder_layer_impl_config {
+  ttt_attention_impl_config attention;
+  ttt_norm_impl_config attention_norm;
+  ttt_mlp_impl_config ffn;
+  ttt_norm_impl_config ffn_norm;
+} ttt_encoder_layer_impl_config;
+
+typedef struct ttt_encoder_layer_weights {
+  ttt_attention_weights attention;
+  ttt_norm_weights attention_norm;
+  ttt_mlp_weights ffn;
+  ttt_norm_weights ffn_norm;
+} ttt_encoder_layer_weights;
+
+/* x, out: [B, T, hidden]; key_mask [B·T] (1 = real token, 0 = padding; NULL = all real). */
+TTT_API ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder_layer_spec *spec,
+                                             const ttt_encoder_layer_impl_config *impl,
+                                             const ttt_encoder_layer_weights *weights,
+                                             const ttt_tensor *x, const uint8_t *key_mask,
+                                             ttt_tensor *out, const char *path,
+                                             const ttt_observer *observer);
+
+typedef struct ttt_encoder_spec {
+  ttt_embedding_spec word;       /* token ids */
+  ttt_embedding_spec position;   /* absolute positions 0..T-1 */
+  ttt_embedding_spec token_type; /* segment ids */
+  ttt_norm_spec embedding_norm;  /* LayerNorm over the summed embeddings */
+  int64_t n_layers;
+  ttt_encoder_layer_spec layers[TTT_MAX_LAYERS];
+  bool pooler; /* pooled = tanh(W · h[:, 0] + b) */
+} ttt_encoder_spec;
+
+typedef struct ttt_encoder_impl_config {
+  ttt_embedding_impl_config embeddings;
+  ttt_norm_impl_config embedding_norm;
+  ttt_encoder_layer_impl_config layers[TTT_MAX_LAYERS];
+  ttt_lm_head_impl_config pooler; /* the pooler's dense projection runs like an LM head */
+} ttt_encoder_impl_config;
+
+typedef struct ttt_encoder ttt_encoder;
+
+TTT_API ttt_status ttt_encoder_spec_validate(const ttt_encoder_spec *spec);
+TTT_API ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt_strategy strategy,
+                                                   const ttt_encoder_spec *spec,
+                                                   ttt_encoder_impl_config *out);
+/* Same contract as ttt_causal_lm_create (weight paths in the header comment above). */
+TTT_API ttt_status ttt_encoder_create(const ttt_encoder_spec *spec,
+                                      const ttt_encoder_impl_config *impl,
+                                      ttt_weight_resolver resolver, void *user, ttt_encoder **out);
+TTT_API void ttt_encoder_destroy(ttt_encoder *model);
+TTT_API const ttt_encoder_spec *ttt_encoder_get_spec(const ttt_encoder *model);
+/* input_ids, token_type_ids (NULL → 0), attention_mask (NULL → all 1): [B·T] row-major.
+ * hidden: [B, T, hidden] f32; pooled: [B, hidden] f32 or NULL (requires spec.pooler when given).
+ * Observer paths: embeddings, layers.N (+ .attention, .attention_norm, .ffn, .ffn_norm), pooler. */
+TTT_API ttt_status ttt_encoder_forward(const ttt_encoder *model, ttt_context *ctx,
+                                       const int32_t *input_ids, const int32_t *token_type_ids,
+                                       const uint8_t *attention_mask, int64_t B, int64_t T,
+                                       ttt_tensor *hidden, ttt_tensor *pooled,
+                                       const ttt_observer *observer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTT_PATTERNS_H */
