@@ -1,5 +1,6 @@
 /*
- * kernels.h — internal compute kernels: GEMM/GEMV over weight dtypes, activation functions, softmax.
+ * kernels.h — internal compute kernels: GEMM/GEMV over weight dtypes, activation functions,
+ * softmax.
  *
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
@@ -15,12 +16,12 @@
 #include <ttt.h>
 
 typedef struct ttt_gemm_problem {
-  const float *x;  /* [m, k] f32 activations (row stride k) */
-  const void *xq;  /* [m, k] q8_0 activations when the kernel takes them; else NULL */
+  const float *x; /* [m, k] f32 activations (row stride k) */
+  const void *xq; /* [m, k] q8_0 activations when the kernel takes them; else NULL */
   int64_t m, k;
-  const void *w;   /* [n, k] weights */
+  const void *w;     /* [n, k] weights */
   const float *bias; /* [n] or NULL */
-  float *y;        /* output, row stride ldy */
+  float *y;          /* output, row stride ldy */
   int64_t ldy;
 } ttt_gemm_problem;
 
@@ -45,6 +46,20 @@ void ttt_gemm_f16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_bf16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q8_0_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);    /* f32 × q8_0 */
 void ttt_gemm_q8_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1); /* q8_0 × q8_0 */
+
+/* SIMD kernels, same contracts as the reference ones. Call only when the device has the ISA bits
+ * of their gemm_table entry (linear.c). *_avx2: AVX2 + FMA + F16C (q8_0 × q8_0 via vpmaddubsw).
+ * *_avx512: AVX-512 F/BW/VL + FMA + F16C; q8_0 × q8_0 additionally needs AVX-512 VNNI. */
+void ttt_gemm_f32_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_f16_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_bf16_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q8_0_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q8_0_q8_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_f32_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_f16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_bf16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 
 /* ---- linear layers on the context's thread pool ---- */
 

@@ -14,11 +14,26 @@ typedef struct gemm_entry {
   ttt_gemm_kernel kernel;
 } gemm_entry;
 
+/* ISA sets the SIMD files are compiled for (see the CMake flags of *_avx2.c and *_avx512.c). */
+#define ISA_AVX2 (TTT_ISA_AVX2 | TTT_ISA_FMA | TTT_ISA_F16C)
+#define ISA_AVX512 (ISA_AVX2 | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL)
+#define ISA_AVX512_VNNI (ISA_AVX512 | TTT_ISA_AVX512VNNI)
+
 static const gemm_entry gemm_table[] = {
+    {TTT_F32, TTT_F32, ISA_AVX512, {ttt_gemm_f32_avx512, false, "f32_avx512"}},
+    {TTT_F32, TTT_F32, ISA_AVX2, {ttt_gemm_f32_avx2, false, "f32_avx2"}},
     {TTT_F32, TTT_F32, 0, {ttt_gemm_f32_ref, false, "f32_ref"}},
+    {TTT_F16, TTT_F32, ISA_AVX512, {ttt_gemm_f16_avx512, false, "f16_avx512"}},
+    {TTT_F16, TTT_F32, ISA_AVX2, {ttt_gemm_f16_avx2, false, "f16_avx2"}},
     {TTT_F16, TTT_F32, 0, {ttt_gemm_f16_ref, false, "f16_ref"}},
+    {TTT_BF16, TTT_F32, ISA_AVX512, {ttt_gemm_bf16_avx512, false, "bf16_avx512"}},
+    {TTT_BF16, TTT_F32, ISA_AVX2, {ttt_gemm_bf16_avx2, false, "bf16_avx2"}},
     {TTT_BF16, TTT_F32, 0, {ttt_gemm_bf16_ref, false, "bf16_ref"}},
+    {TTT_Q8_0, TTT_F32, ISA_AVX512, {ttt_gemm_q8_0_avx512, false, "q8_0_avx512"}},
+    {TTT_Q8_0, TTT_F32, ISA_AVX2, {ttt_gemm_q8_0_avx2, false, "q8_0_avx2"}},
     {TTT_Q8_0, TTT_F32, 0, {ttt_gemm_q8_0_ref, false, "q8_0_ref"}},
+    {TTT_Q8_0, TTT_Q8_0, ISA_AVX512_VNNI, {ttt_gemm_q8_0_q8_avx512, true, "q8_0_q8_avx512"}},
+    {TTT_Q8_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q8_0_q8_avx2, true, "q8_0_q8_avx2"}},
     {TTT_Q8_0, TTT_Q8_0, 0, {ttt_gemm_q8_0_q8_ref, true, "q8_0_q8_ref"}},
 };
 
@@ -40,10 +55,11 @@ ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtyp
     *out = fallback->kernel;
     return TTT_OK;
   }
-  return ttt_set_error(TTT_ERR_DTYPE,
-                       "no matmul kernel for %s weights with %s activations (supported: f32, f16, "
-                       "bf16, q8_0 weights with f32 activations; q8_0 weights with q8_0 activations)",
-                       ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
+  return ttt_set_error(
+      TTT_ERR_DTYPE,
+      "no matmul kernel for %s weights with %s activations (supported: f32, f16, "
+      "bf16, q8_0 weights with f32 activations; q8_0 weights with q8_0 activations)",
+      ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
 }
 
 enum { MAX_OPS = 8, COLUMN_GRAIN = 16 };
@@ -71,9 +87,9 @@ static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
   ttt_status st = ttt_tensor_check(op->w, name);
   if (st != TTT_OK) return st;
   if (op->w->ndim != 2 || op->w->shape[1] != k)
-    return ttt_set_error(TTT_ERR_SHAPE, "%s: weight shape must be [n, %lld], got ndim %d, last dim %lld",
-                         name, (long long)k, (int)op->w->ndim,
-                         (long long)op->w->shape[op->w->ndim - 1]);
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "%s: weight shape must be [n, %lld], got ndim %d, last dim %lld", name,
+                         (long long)k, (int)op->w->ndim, (long long)op->w->shape[op->w->ndim - 1]);
   if (!op->y) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: NULL output", name);
   return TTT_OK;
 }
@@ -91,7 +107,8 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
                             int64_t m, int64_t k, const ttt_linear_op *ops, int32_t n_ops) {
   if (!ctx || !config || !x || !ops || n_ops < 1 || n_ops > MAX_OPS || m < 1 || k < 1)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "linear: invalid arguments");
-  ttt_dtype act = config->activation_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : config->activation_dtype;
+  ttt_dtype act =
+      config->activation_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : config->activation_dtype;
   linear_job job = {.n_ops = n_ops};
   bool needs_quantized = false;
   for (int32_t o = 0; o < n_ops; o++) {
@@ -103,8 +120,12 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
     int64_t n = ops[o].w->shape[0];
     job.fns[o] = kernel.fn;
     needs_quantized |= kernel.quantized_input;
-    job.problems[o] = (ttt_gemm_problem){.x = x, .m = m, .k = k, .w = ops[o].w->data,
-                                         .bias = ops[o].bias, .y = ops[o].y,
+    job.problems[o] = (ttt_gemm_problem){.x = x,
+                                         .m = m,
+                                         .k = k,
+                                         .w = ops[o].w->data,
+                                         .bias = ops[o].bias,
+                                         .y = ops[o].y,
                                          .ldy = ops[o].ldy > 0 ? ops[o].ldy : n};
     job.starts[o + 1] = job.starts[o] + n;
   }

@@ -1,0 +1,283 @@
+/*
+ * AVX-512 GEMM/GEMV kernels. This file is compiled with -mavx512f/bw/vl/vnni/bf16 (and AVX2, FMA,
+ * F16C); its functions run only when the device has the ISA bits listed for them in linear.c's
+ * gemm_table.
+ *
+ * Register blocking: a tile is RW weight rows × RX activation rows. Every weight vector loaded (and
+ * widened to f32) feeds RX FMAs, every activation vector RW FMAs, and the RW·RX accumulators stay
+ * in registers for the whole dot product of length k.
+ *
+ * Loop order (drive): activation rows are cut into panels that fit in L2 (PANEL_BYTES); for each
+ * panel, the weight rows are visited RW at a time and each weight tile is used for all rows of the
+ * panel while it is in L1/L2. Decode (m = 1) is a single panel, so weights stream from memory once.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+enum {
+  RW = 4,     /* weight rows per tile */
+  RX = 4,     /* activation rows per tile */
+  VEC = 16,   /* f32 lanes */
+  CHUNK = 32, /* columns per inner step: two vectors, one q8_0 block */
+  PANEL_BYTES = 1 << 20
+};
+
+/* How weights are stored; a compile-time constant in every instantiation. */
+typedef enum weight_kind { W_F32, W_BF16, W_F16, W_Q8_0, W_Q8_0_Q8 } weight_kind;
+
+static float f16_scalar(const uint8_t *p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+/* Activation rows per panel: as many as fit in PANEL_BYTES, a multiple of RX, at least RX. */
+static int64_t panel_rows(int64_t row_bytes) {
+  int64_t rows = PANEL_BYTES / (row_bytes > 0 ? row_bytes : 1);
+  rows -= rows % RX;
+  return rows < RX ? RX : rows;
+}
+
+static size_t weight_row_bytes(weight_kind kind, int64_t k) {
+  switch (kind) {
+  case W_F32:
+    return (size_t)k * 4;
+  case W_BF16:
+  case W_F16:
+    return (size_t)k * 2;
+  case W_Q8_0:
+  case W_Q8_0_Q8:
+    break;
+  }
+  return (size_t)(k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+}
+
+/* 16 weights of a float-valued row starting at column t, widened to f32. `mask` selects lanes in
+ * the tail (masked lanes are not read and come back as 0). q8_0 values are not scaled here. */
+INLINE __m512 load_w(weight_kind kind, const uint8_t *row, int64_t t, bool masked, __mmask16 mask) {
+  switch (kind) {
+  case W_F32: {
+    const float *w = (const float *)(const void *)row + t;
+    return masked ? _mm512_maskz_loadu_ps(mask, w) : _mm512_loadu_ps(w);
+  }
+  case W_BF16: {
+    const uint16_t *w = (const uint16_t *)(const void *)row + t;
+    __m256i h = masked ? _mm256_maskz_loadu_epi16(mask, w) : _mm256_loadu_si256((const void *)w);
+    /* bf16 is the top half of an f32: widening is a shift. */
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  case W_F16: {
+    const uint16_t *w = (const uint16_t *)(const void *)row + t;
+    __m256i h = masked ? _mm256_maskz_loadu_epi16(mask, w) : _mm256_loadu_si256((const void *)w);
+    return _mm512_cvtph_ps(h);
+  }
+  case W_Q8_0:
+  case W_Q8_0_Q8:
+    break;
+  }
+  const uint8_t *block = row + (t / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+  __m128i q = _mm_loadu_si128((const void *)(block + 2 + t % TTT_Q8_0_BLOCK));
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
+}
+
+/* One CHUNK of columns starting at t for an rw × rx tile. In the tail (masked), m0/m1 select the
+ * valid lanes of the two vectors. */
+INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *const *x,
+                        __m512 acc[RW][RX], int rw, int rx, int64_t t, bool masked, __mmask16 m0,
+                        __mmask16 m1) {
+  __m512 scale[RW];
+  if (kind == W_Q8_0) {
+#pragma GCC unroll 4
+    for (int r = 0; r < rw; r++)
+      scale[r] = _mm512_set1_ps(f16_scalar(w[r] + (t / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES));
+  }
+#pragma GCC unroll 2
+  for (int v = 0; v < 2; v++) {
+    __mmask16 mask = v == 0 ? m0 : m1;
+    int64_t col = t + v * VEC;
+    __m512 xv[RX];
+#pragma GCC unroll 4
+    for (int c = 0; c < rx; c++)
+      xv[c] = masked ? _mm512_maskz_loadu_ps(mask, x[c] + col) : _mm512_loadu_ps(x[c] + col);
+#pragma GCC unroll 4
+    for (int r = 0; r < rw; r++) {
+      __m512 wv = load_w(kind, w[r], col, masked, mask);
+      if (kind == W_Q8_0) wv = _mm512_mul_ps(wv, scale[r]);
+#pragma GCC unroll 4
+      for (int c = 0; c < rx; c++) acc[r][c] = _mm512_fmadd_ps(xv[c], wv, acc[r][c]);
+    }
+  }
+}
+
+/* Writes y[i + c, j + r] = sum of acc[r][c] (+ bias[j + r]). */
+INLINE void store_tile(const ttt_gemm_problem *p, __m512 acc[RW][RX], int64_t j, int rw, int64_t i,
+                       int rx) {
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    float bias = p->bias ? p->bias[j + r] : 0.0f;
+#pragma GCC unroll 4
+    for (int c = 0; c < rx; c++)
+      p->y[(i + c) * p->ldy + j + r] = _mm512_reduce_add_ps(acc[r][c]) + bias;
+  }
+}
+
+/* y for weight rows [j, j + rw) × activation rows [i, i + rx), f32 activations. */
+INLINE void float_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i,
+                       int rx) {
+  size_t row_bytes = weight_row_bytes(kind, p->k);
+  const uint8_t *w[RW];
+  const float *x[RX];
+  __m512 acc[RW][RX];
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
+#pragma GCC unroll 4
+    for (int c = 0; c < rx; c++) acc[r][c] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < rx; c++) x[c] = p->x + (i + c) * p->k;
+  int64_t full = p->k - p->k % CHUNK; /* q8_0 rows are whole blocks: never a tail */
+  for (int64_t t = 0; t < full; t += CHUNK) float_chunk(kind, w, x, acc, rw, rx, t, false, 0, 0);
+  int64_t rest = p->k - full;
+  if (rest > 0) {
+    __mmask16 m0 = (__mmask16)(rest >= VEC ? 0xffffu : (1u << rest) - 1u);
+    __mmask16 m1 = (__mmask16)(rest > VEC ? (1u << (rest - VEC)) - 1u : 0u);
+    float_chunk(kind, w, x, acc, rw, rx, full, true, m0, m1);
+  }
+  store_tile(p, acc, j, rw, i, rx);
+}
+
+/* ---- q8_0 weights × q8_0 activations (VNNI) ----
+ * vpdpbusd multiplies unsigned by signed bytes. Activations are made unsigned by adding 128
+ * (x ^ 0x80; q8_0 values are in [-127, 127]), and the excess 128·Σw of each 4-byte group is
+ * subtracted by starting the accumulation from -128·Σw, computed once per weight row and reused
+ * for every activation row. Two blocks share one zmm: lanes 0-7 hold block b, lanes 8-15 block b+1.
+ */
+
+/* The 32 quants of one or two blocks starting at `block` (high half zero when single). */
+INLINE __m512i load_quants(const uint8_t *block, bool single) {
+  __m256i lo = _mm256_loadu_si256((const void *)(block + 2));
+  if (single) return _mm512_zextsi256_si512(lo);
+  __m256i hi = _mm256_loadu_si256((const void *)(block + TTT_Q8_0_BLOCK_BYTES + 2));
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* Lane scales: the f16 scale of block b in lanes 0-7 and of block b+1 in lanes 8-15 (0 if single).
+ * The scales sit at bytes 0 and 34, i.e. 16-bit words 0 and 17 of the 64 bytes at `block`. */
+static const uint16_t scale_words[32] = {0, 0, 0, 0, 0, 0, 0, 0, 17, 17, 17, 17, 17, 17, 17, 17};
+
+INLINE __m512 load_scales(const uint8_t *block, bool single) {
+  /* Single: only the 17 words of one block may be read. */
+  __m512i raw = single ? _mm512_maskz_loadu_epi16(0x1ffffu, block) : _mm512_loadu_si512(block);
+  __m512i words = _mm512_permutexvar_epi16(_mm512_loadu_si512(scale_words), raw);
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(words));
+}
+
+INLINE void q8_step(const uint8_t *const *w, const uint8_t *const *x, __m512 acc[RW][RX], int rw,
+                    int rx, size_t offset, bool single) {
+  const __m512i bias128 = _mm512_set1_epi8((char)0x80);
+  __m512i xu[RX];
+  __m512 xs[RX];
+#pragma GCC unroll 4
+  for (int c = 0; c < rx; c++) {
+    xu[c] = _mm512_xor_si512(load_quants(x[c] + offset, single), bias128);
+    xs[c] = load_scales(x[c] + offset, single);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    __m512i wq = load_quants(w[r] + offset, single);
+    __m512 ws = load_scales(w[r] + offset, single);
+    __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                     _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, wq));
+#pragma GCC unroll 4
+    for (int c = 0; c < rx; c++) {
+      __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu[c], wq));
+      acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(ws, xs[c]), acc[r][c]);
+    }
+  }
+}
+
+INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int rx) {
+  int64_t blocks = p->k / TTT_Q8_0_BLOCK;
+  size_t row_bytes = (size_t)blocks * TTT_Q8_0_BLOCK_BYTES;
+  const uint8_t *w[RW], *x[RX];
+  __m512 acc[RW][RX];
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
+#pragma GCC unroll 4
+    for (int c = 0; c < rx; c++) acc[r][c] = _mm512_setzero_ps();
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < rx; c++) x[c] = (const uint8_t *)p->xq + (size_t)(i + c) * row_bytes;
+  int64_t b = 0;
+  for (; b + 2 <= blocks; b += 2)
+    q8_step(w, x, acc, rw, rx, (size_t)b * TTT_Q8_0_BLOCK_BYTES, false);
+  if (b < blocks) q8_step(w, x, acc, rw, rx, (size_t)b * TTT_Q8_0_BLOCK_BYTES, true);
+  store_tile(p, acc, j, rw, i, rx);
+}
+
+/* ---- drivers ---- */
+
+INLINE void tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i,
+                 int rx) {
+  if (kind == W_Q8_0_Q8)
+    q8_tile(p, j, rw, i, rx);
+  else
+    float_tile(p, kind, j, rw, i, rx);
+}
+
+/* All activation rows [i0, i1) for weight rows [j, j + rw). */
+INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i0,
+                  int64_t i1) {
+  int64_t i = i0;
+  for (; i + RX <= i1; i += RX) tile(p, kind, j, rw, i, RX);
+  switch (i1 - i) {
+  case 3:
+    tile(p, kind, j, rw, i, 3);
+    break;
+  case 2:
+    tile(p, kind, j, rw, i, 2);
+    break;
+  case 1:
+    tile(p, kind, j, rw, i, 1);
+    break;
+  default:
+    break;
+  }
+}
+
+INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+  int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)weight_row_bytes(kind, p->k) : p->k * 4;
+  int64_t rows = panel_rows(x_row_bytes);
+  for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
+    int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
+    int64_t j = n0;
+    for (; j + RW <= n1; j += RW) panel(p, kind, j, RW, i0, i1);
+    for (; j < n1; j++) panel(p, kind, j, 1, i0, i1);
+  }
+}
+
+void ttt_gemm_f32_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  drive(p, n0, n1, W_F32);
+}
+
+void ttt_gemm_bf16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  drive(p, n0, n1, W_BF16);
+}
+
+void ttt_gemm_f16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  drive(p, n0, n1, W_F16);
+}
+
+void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  drive(p, n0, n1, W_Q8_0);
+}
+
+void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  drive(p, n0, n1, W_Q8_0_Q8);
+}

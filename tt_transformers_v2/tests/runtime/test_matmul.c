@@ -1,0 +1,386 @@
+/*
+ * Matmul kernels (reference, AVX2, AVX-512; every weight dtype; f32 and q8_0 activations) through
+ * ttt_linear / ttt_linear_multi with 1 and 2 threads, against a float64 reference written here.
+ *
+ * Kernels are chosen by masking ttt_device.isa: 0 → portable reference, AVX2+FMA+F16C → AVX2
+ * kernels, the full detected set → AVX-512 kernels. A variant the machine lacks is reported and
+ * skipped (its kernel-name check still runs through ttt_gemm_select).
+ *
+ * Error bounds, per output element, with S = Σ_t |x_t|·|w_t| + |bias| (computed in float64 on the
+ * exact values the kernel multiplies):
+ *   - f32, f16, bf16 weights: the products x·w of the stored (already rounded) weights are what the
+ *     reference sums exactly; the kernel's only error is f32 accumulation. Recursive or blocked
+ *     summation of k terms errs by at most (k-1)·u·S (u = 2^-24) in the worst case and ~√k·u·S for
+ *     random-sign data; 1e-5·S is ≥ 2.6·√4096·u·S, above the typical error for every k used here
+ *     and far below any real bug (a dropped or doubled term errs by ~S/k ≥ 2.4e-4·S).
+ *   - q8_0 weights, f32 activations: the reference uses the dequantized weights (f16 scale × int8,
+ *     exact in float64); the kernel adds one rounding per product (scale·q in f32): same bound.
+ *   - q8_0 weights and activations: the reference also uses the dequantized activations (the rows
+ *     ttt_quantize_q8_0 produces, which ttt_linear feeds the kernel); the int8 block dots are
+ * exact, then each block adds a few f32 roundings: same 1e-5·S bound.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/kernels.h"
+#include "runtime/runtime.h"
+#include "ttt_test.h"
+
+#define ISA_AVX2_SET (TTT_ISA_AVX2 | TTT_ISA_FMA | TTT_ISA_F16C)
+
+static const double tolerance = 1e-5;
+static const float sentinel = 12345.0f;
+
+typedef struct variant {
+  const char *name;  /* suffix of the expected kernel name */
+  uint32_t isa_keep; /* device.isa bits kept (all of them for avx512) */
+  ttt_kernel kernel;
+  uint32_t isa_needed; /* variant runs only when the machine has these bits */
+} variant;
+
+static const variant variants[] = {
+    {"ref", 0, TTT_KERNEL_REFERENCE, 0},
+    {"avx2", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
+    {"avx512", ~0u, TTT_KERNEL_DEFAULT,
+     ISA_AVX2_SET | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI},
+};
+enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
+
+typedef struct weight_case {
+  ttt_dtype weight;
+  ttt_dtype activation;
+} weight_case;
+
+static const weight_case weight_cases[] = {
+    {TTT_F32, TTT_F32},  {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},
+    {TTT_Q8_0, TTT_F32}, {TTT_Q8_0, TTT_Q8_0},
+};
+
+typedef struct shape {
+  int64_t m, k, n;
+} shape;
+
+/* Every m in {1, 3, 7, 17}, k in {7, 32, 33, 59, 64, 96, 123, 4096} and n in {1, 7, 33, 100, 4096}
+ * appears; tails of both tile dims occur. k = 7, 33, 59, 123 are not multiples of any vector width
+ * (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector); q8_0 skips them. */
+static const shape shapes[] = {
+    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},  {17, 64, 100},   {1, 4096, 33}, {3, 96, 4096},
+    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33}, {1, 4096, 4096}, {3, 59, 33},   {1, 123, 100},
+};
+
+/* ---- independent decoding of stored values (no library conversion code) ---- */
+
+static double decode_f16(uint16_t h) {
+  int sign = h >> 15, exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
+  double v = exponent == 0 ? ldexp(mantissa, -24) : ldexp(1024 + mantissa, exponent - 25);
+  return sign ? -v : v; /* finite values only: the tests never store inf/NaN weights */
+}
+
+static double decode_bf16(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+/* Value t of a row stored in `dtype` (row = start of the row's bytes). */
+static double stored_value(ttt_dtype dtype, const uint8_t *row, int64_t t) {
+  uint16_t h;
+  switch (dtype) {
+  case TTT_F32: {
+    float f;
+    memcpy(&f, row + 4 * t, 4);
+    return f;
+  }
+  case TTT_F16:
+    memcpy(&h, row + 2 * t, 2);
+    return decode_f16(h);
+  case TTT_BF16:
+    memcpy(&h, row + 2 * t, 2);
+    return decode_bf16(h);
+  default: {
+    const uint8_t *block = row + (t / 32) * 34;
+    memcpy(&h, block, 2);
+    return decode_f16(h) * (double)(int8_t)block[2 + t % 32];
+  }
+  }
+}
+
+static size_t row_bytes(ttt_dtype dtype, int64_t k) {
+  return dtype == TTT_Q8_0 ? (size_t)(k / 32) * 34 : (size_t)k * (dtype == TTT_F32 ? 4 : 2);
+}
+
+/* ---- problem setup and reference ---- */
+
+typedef struct problem {
+  shape s;
+  weight_case wc;
+  ttt_tensor w;
+  float *x, *bias;
+  double *ref, *bound; /* [m, n] */
+  int64_t ldy;
+} problem;
+
+static void problem_free(problem *p) {
+  ttt_tensor_free(&p->w);
+  free(p->x);
+  free(p->bias);
+  free(p->ref);
+  free(p->bound);
+}
+
+/* Activation values as the kernel sees them: f32, or the dequantized q8_0 rows. */
+static double *effective_activations(const problem *p) {
+  int64_t m = p->s.m, k = p->s.k;
+  double *xe = malloc(sizeof *xe * (size_t)(m * k));
+  if (p->wc.activation != TTT_Q8_0) {
+    for (int64_t i = 0; i < m * k; i++) xe[i] = p->x[i];
+    return xe;
+  }
+  uint8_t *q = malloc(row_bytes(TTT_Q8_0, k));
+  for (int64_t i = 0; i < m; i++) {
+    CHECK_OK(ttt_quantize_q8_0(p->x + i * k, k, q));
+    for (int64_t t = 0; t < k; t++) xe[i * k + t] = stored_value(TTT_Q8_0, q, t);
+  }
+  free(q);
+  return xe;
+}
+
+static void reference(problem *p) {
+  int64_t m = p->s.m, k = p->s.k, n = p->s.n;
+  double *xe = effective_activations(p);
+  size_t rb = row_bytes(p->wc.weight, k);
+  for (int64_t j = 0; j < n; j++) {
+    const uint8_t *row = (const uint8_t *)p->w.data + (size_t)j * rb;
+    for (int64_t i = 0; i < m; i++) {
+      double sum = 0.0, abs_sum = 0.0;
+      for (int64_t t = 0; t < k; t++) {
+        double product = xe[i * k + t] * stored_value(p->wc.weight, row, t);
+        sum += product;
+        abs_sum += fabs(product);
+      }
+      double b = p->bias ? p->bias[j] : 0.0;
+      p->ref[i * n + j] = sum + b;
+      p->bound[i * n + j] = tolerance * (abs_sum + fabs(b)) + 1e-30;
+    }
+  }
+  free(xe);
+}
+
+static void problem_make(problem *p, shape s, weight_case wc, bool with_bias, uint64_t seed) {
+  memset(p, 0, sizeof *p);
+  p->s = s;
+  p->wc = wc;
+  p->ldy = s.n + 3; /* padding columns must stay untouched */
+  ttt_test_rng rng = ttt_test_rng_make(seed);
+  float *w32 = malloc(sizeof *w32 * (size_t)(s.n * s.k));
+  ttt_test_fill_uniform(&rng, w32, s.n * s.k, -1.0f, 1.0f);
+  ttt_tensor master = ttt_tensor_2d(TTT_F32, w32, s.n, s.k);
+  CHECK_OK(ttt_tensor_convert(&master, wc.weight, &p->w));
+  free(w32);
+  p->x = malloc(sizeof *p->x * (size_t)(s.m * s.k));
+  ttt_test_fill_uniform(&rng, p->x, s.m * s.k, -1.0f, 1.0f);
+  if (with_bias) {
+    p->bias = malloc(sizeof *p->bias * (size_t)s.n);
+    ttt_test_fill_uniform(&rng, p->bias, s.n, -1.0f, 1.0f);
+  }
+  p->ref = malloc(sizeof *p->ref * (size_t)(s.m * s.n));
+  p->bound = malloc(sizeof *p->bound * (size_t)(s.m * s.n));
+  reference(p);
+}
+
+/* Compares y [m, ldy] with the reference; also checks the padding columns. Returns failures. */
+static int64_t check_output(const problem *p, const float *y, const char *what) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < p->s.m; i++) {
+    for (int64_t j = 0; j < p->ldy; j++) {
+      float v = y[i * p->ldy + j];
+      bool ok =
+          j < p->s.n ? fabs(v - p->ref[i * p->s.n + j]) <= p->bound[i * p->s.n + j] : v == sentinel;
+      if (!ok && bad++ < 3)
+        CHECK_MSG(false, "%s: y[%lld, %lld] = %.9g, expected %.9g (bound %.3g)", what, (long long)i,
+                  (long long)j, v, j < p->s.n ? p->ref[i * p->s.n + j] : sentinel,
+                  j < p->s.n ? p->bound[i * p->s.n + j] : 0.0);
+    }
+  }
+  ttt_test_global.checks++;
+  return bad;
+}
+
+static float *output_buffer(const problem *p) {
+  size_t count = (size_t)(p->s.m * p->ldy);
+  float *y = malloc(sizeof *y * count);
+  for (size_t i = 0; i < count; i++) y[i] = sentinel;
+  return y;
+}
+
+static ttt_context *variant_context(const variant *v, int32_t threads, bool *available) {
+  ttt_device device;
+  if (ttt_device_cpu(&device, threads) != TTT_OK) return NULL;
+  *available = (device.isa & v->isa_needed) == v->isa_needed;
+  device.isa &= v->isa_keep;
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  return ctx;
+}
+
+/* The masked device selects the kernel this variant is meant to test. */
+static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc) {
+  ttt_gemm_kernel kernel;
+  CHECK_OK(ttt_gemm_select(ttt_context_device(ctx), v->kernel, wc.weight, wc.activation, &kernel));
+  const char *suffix = strrchr(kernel.name, '_');
+  CHECK_MSG(suffix && strcmp(suffix + 1, v->name) == 0, "variant %s selected kernel %s", v->name,
+            kernel.name);
+  CHECK(kernel.quantized_input == (wc.activation == TTT_Q8_0));
+}
+
+static void run_problem(ttt_context *ctx, const variant *v, const problem *p, int32_t threads) {
+  ttt_linear_config config = {
+      .kernel = v->kernel, .activation_dtype = p->wc.activation, .threads = threads};
+  float *y = output_buffer(p);
+  ttt_linear_op op = {.w = &p->w, .bias = p->bias, .y = y, .ldy = p->ldy, .name = "test.w"};
+  CHECK_OK(ttt_linear(ctx, &config, p->x, p->s.m, p->s.k, &op));
+  char what[160];
+  snprintf(what, sizeof what, "%s %s×%s m=%lld k=%lld n=%lld threads=%d", v->name,
+           ttt_dtype_name(p->wc.weight), ttt_dtype_name(p->wc.activation), (long long)p->s.m,
+           (long long)p->s.k, (long long)p->s.n, (int)threads);
+  check_output(p, y, what);
+  free(y);
+}
+
+static void test_all_kernels_all_shapes(void) {
+  ttt_context *contexts[N_VARIANTS];
+  bool available[N_VARIANTS];
+  for (int v = 0; v < N_VARIANTS; v++) {
+    contexts[v] = variant_context(&variants[v], 2, &available[v]);
+    if (!available[v]) printf("  (machine lacks %s: variant skipped)\n", variants[v].name);
+  }
+  uint64_t seed = 1;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
+      if (weight_cases[c].weight == TTT_Q8_0 && shapes[s].k % 32 != 0) continue;
+      problem p;
+      problem_make(&p, shapes[s], weight_cases[c], (s + c) % 2 == 0, seed++);
+      for (int v = 0; v < N_VARIANTS; v++) {
+        if (!contexts[v]) continue;
+        check_kernel_name(contexts[v], &variants[v], weight_cases[c]);
+        if (!available[v]) continue;
+        for (int32_t threads = 1; threads <= 2; threads++)
+          run_problem(contexts[v], &variants[v], &p, threads);
+      }
+      problem_free(&p);
+    }
+  }
+  for (int v = 0; v < N_VARIANTS; v++) ttt_context_destroy(contexts[v]);
+}
+
+/* Calling a kernel directly on a column sub-range writes exactly those columns. */
+static void test_kernels_write_only_their_columns(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  shape s = {5, 96, 23};
+  for (int v = 0; v < N_VARIANTS; v++) {
+    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
+    ttt_device masked = device;
+    masked.isa &= variants[v].isa_keep;
+    for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
+      problem p;
+      problem_make(&p, s, weight_cases[c], true, 100 + c);
+      ttt_gemm_kernel kernel;
+      CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, p.wc.weight, p.wc.activation, &kernel));
+      uint8_t *xq = malloc(row_bytes(TTT_Q8_0, s.k) * (size_t)s.m);
+      for (int64_t i = 0; i < s.m; i++)
+        CHECK_OK(ttt_quantize_q8_0(p.x + i * s.k, s.k, xq + row_bytes(TTT_Q8_0, s.k) * (size_t)i));
+      float *y = output_buffer(&p);
+      ttt_gemm_problem gp = {.x = p.x,
+                             .xq = kernel.quantized_input ? xq : NULL,
+                             .m = s.m,
+                             .k = s.k,
+                             .w = p.w.data,
+                             .bias = p.bias,
+                             .y = y,
+                             .ldy = p.ldy};
+      int64_t n0 = 3, n1 = 18; /* not multiples of any tile size */
+      kernel.fn(&gp, n0, n1);
+      int64_t bad = 0;
+      for (int64_t i = 0; i < s.m; i++) {
+        for (int64_t j = 0; j < p.ldy; j++) {
+          float got = y[i * p.ldy + j];
+          bool inside = j >= n0 && j < n1;
+          bad += inside ? fabs(got - p.ref[i * s.n + j]) > p.bound[i * s.n + j] : got != sentinel;
+        }
+      }
+      CHECK_MSG(bad == 0, "%s: %lld wrong values for columns [3, 18)", kernel.name, (long long)bad);
+      free(y);
+      free(xq);
+      problem_free(&p);
+    }
+  }
+}
+
+/* One parallel region over three projections of different dtypes and widths. */
+static void test_linear_multi_fused(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 2));
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  if (!ctx) return;
+  shape shapes3[3] = {{7, 64, 7}, {7, 64, 33}, {7, 64, 100}};
+  weight_case cases3[3] = {{TTT_F32, TTT_F32}, {TTT_BF16, TTT_F32}, {TTT_Q8_0, TTT_F32}};
+  problem p[3];
+  float *y[3];
+  ttt_linear_op ops[3];
+  for (int o = 0; o < 3; o++) {
+    problem_make(&p[o], shapes3[o], cases3[o], o != 1, 200 + (uint64_t)o);
+    if (o > 0) memcpy(p[o].x, p[0].x, sizeof(float) * 7 * 64); /* one shared input */
+  }
+  for (int o = 0; o < 3; o++) {
+    reference(&p[o]);
+    y[o] = output_buffer(&p[o]);
+    ops[o] = (ttt_linear_op){
+        .w = &p[o].w, .bias = p[o].bias, .y = y[o], .ldy = p[o].ldy, .name = "fused"};
+  }
+  for (int32_t threads = 1; threads <= 2; threads++) {
+    ttt_linear_config config = {.threads = threads};
+    CHECK_OK(ttt_linear_multi(ctx, &config, p[0].x, 7, 64, ops, 3));
+    for (int o = 0; o < 3; o++) check_output(&p[o], y[o], "linear_multi");
+  }
+  for (int o = 0; o < 3; o++) {
+    free(y[o]);
+    problem_free(&p[o]);
+  }
+  ttt_context_destroy(ctx);
+}
+
+static void test_linear_errors(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  if (!ctx) return;
+  float w[4 * 32] = {0}, x[64] = {0}, y[8];
+  ttt_tensor wt = ttt_tensor_2d(TTT_F32, w, 4, 32);
+  ttt_linear_op op = {.w = &wt, .y = y, .name = "attention.wq"};
+  ttt_linear_config config = {0};
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 16, &op), TTT_ERR_SHAPE, "attention.wq");
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 16, &op), TTT_ERR_SHAPE, "[n, 16]");
+  config.activation_dtype = TTT_Q8_0;
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "f32 weights with q8_0");
+  config.activation_dtype = TTT_F32;
+  op.y = NULL;
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_INVALID_ARGUMENT, "NULL output");
+  op.y = y;
+  wt.dtype = TTT_I32;
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "i32");
+  CHECK_ERR(ttt_linear(ctx, &config, x, 0, 32, &op), TTT_ERR_INVALID_ARGUMENT, "linear");
+  ttt_context_destroy(ctx);
+}
+
+int main(void) {
+  TTT_RUN(test_all_kernels_all_shapes);
+  TTT_RUN(test_kernels_write_only_their_columns);
+  TTT_RUN(test_linear_multi_fused);
+  TTT_RUN(test_linear_errors);
+  return ttt_test_finish();
+}
