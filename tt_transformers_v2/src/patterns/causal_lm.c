@@ -1,0 +1,581 @@
+/*
+ * CausalLM: token embedding → N decoder layers → final norm → LM head.
+ *
+ * Weights are resolved once at creation through the caller's resolver, checked against the spec,
+ * and prepared per mode: a tensor is used in place when it already has the dtype the mode's impl
+ * config asks for, and converted (owned by the model) otherwise; the two modes share a tensor when
+ * they ask for the same dtype.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "patterns_internal.h"
+#include "runtime/runtime.h"
+
+enum { MODES = 2, MAX_OWNED_PER_SLOT = 2 };
+
+typedef struct mode_weights {
+  ttt_embedding_weights embedding;
+  ttt_decoder_layer_weights *layers; /* n_layers */
+  ttt_mlp_weights *experts;          /* n_layers × max_experts (MoE layers only) */
+  ttt_norm_weights norm;
+  ttt_lm_head_weights lm_head;
+} mode_weights;
+
+struct ttt_causal_lm {
+  ttt_causal_lm_spec spec;
+  ttt_causal_lm_impl_config impl;
+  mode_weights weights[MODES];
+  ttt_rope *ropes[TTT_MAX_LAYERS]; /* layers with equal rope specs share one (owned once) */
+  bool rope_owned[TTT_MAX_LAYERS];
+  ttt_tensor *owned; /* converted copies */
+  int64_t n_owned, owned_capacity;
+  int64_t max_experts; /* row length of mode_weights.experts */
+  int64_t decode_weight_bytes;
+  int64_t parameters;
+};
+
+/* ---- spec ---- */
+
+ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec) {
+  if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm spec: NULL");
+  if (spec->n_layers < 1 || spec->n_layers > TTT_MAX_LAYERS)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm spec: n_layers %lld not in 1..%d",
+                         (long long)spec->n_layers, TTT_MAX_LAYERS);
+  if (spec->max_positions < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm spec: max_positions must be >= 1");
+  ttt_status st = ttt_embedding_spec_validate(&spec->embedding);
+  if (st != TTT_OK) return ttt_error_prefix(st, "embedding");
+  int64_t hidden = spec->embedding.dim;
+  for (int64_t l = 0; l < spec->n_layers; l++) {
+    st = ttt_decoder_layer_spec_validate(&spec->layers[l]);
+    if (st != TTT_OK) return ttt_error_prefix(st, "layers.%lld", (long long)l);
+    if (spec->layers[l].attention.hidden != hidden)
+      return ttt_set_error(TTT_ERR_SHAPE,
+                           "layers.%lld: hidden %lld differs from embedding.dim %lld", (long long)l,
+                           (long long)spec->layers[l].attention.hidden, (long long)hidden);
+  }
+  st = ttt_norm_spec_validate(&spec->norm);
+  if (st != TTT_OK) return ttt_error_prefix(st, "norm");
+  st = ttt_lm_head_spec_validate(&spec->lm_head);
+  if (st != TTT_OK) return ttt_error_prefix(st, "lm_head");
+  if (spec->norm.dim != hidden || spec->lm_head.hidden != hidden)
+    return ttt_set_error(TTT_ERR_SHAPE, "norm.dim (%lld) and lm_head.hidden (%lld) must equal %lld",
+                         (long long)spec->norm.dim, (long long)spec->lm_head.hidden,
+                         (long long)hidden);
+  if (spec->tie_embeddings && spec->lm_head.vocab != spec->embedding.vocab)
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "tie_embeddings: lm_head.vocab %lld != embedding.vocab %lld",
+                         (long long)spec->lm_head.vocab, (long long)spec->embedding.vocab);
+  return TTT_OK;
+}
+
+/* ---- defaults ---- */
+
+/* Strategy choices, as data: what each strategy sets on top of the blocks' own defaults.
+ * DEFAULT weight dtype means "the checkpoint's dtype" (no conversion). */
+typedef struct strategy_defaults {
+  ttt_dtype projection_weights;
+  ttt_dtype projection_activations;
+  ttt_dtype kv_cache;
+} strategy_defaults;
+
+static const strategy_defaults strategy_table[] = {
+    [TTT_STRATEGY_ACCURACY] = {TTT_DTYPE_DEFAULT, TTT_F32, TTT_F32},
+    [TTT_STRATEGY_PERFORMANCE] = {TTT_Q8_0, TTT_Q8_0, TTT_BF16},
+};
+
+static ttt_dtype float_source(ttt_dtype source) {
+  return (source == TTT_BF16 || source == TTT_F16) ? source : TTT_F32;
+}
+
+static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
+                          ttt_dtype source, const ttt_causal_lm_spec *spec,
+                          ttt_causal_lm_mode_impl_config *out) {
+  ttt_dtype weights =
+      s->projection_weights == TTT_DTYPE_DEFAULT ? float_source(source) : s->projection_weights;
+  ttt_dtype activations = weights == TTT_Q8_0 ? s->projection_activations : TTT_F32;
+  out->embedding = ttt_embedding_default_impl_config(device, mode, &spec->embedding);
+  out->embedding.weight_dtype = float_source(source);
+  for (int64_t l = 0; l < spec->n_layers; l++) {
+    ttt_decoder_layer_impl_config *layer = &out->layers[l];
+    *layer = ttt_decoder_layer_default_impl_config(device, mode, &spec->layers[l]);
+    layer->attention.weight_dtype = weights;
+    layer->attention.activation_dtype = activations;
+    layer->attention.kv_dtype = s->kv_cache;
+    layer->ffn.weight_dtype = weights;
+    layer->ffn.activation_dtype = activations;
+  }
+  out->norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
+  out->lm_head = ttt_lm_head_default_impl_config(device, mode, &spec->lm_head);
+  out->lm_head.weight_dtype = weights;
+  out->lm_head.activation_dtype = activations;
+}
+
+ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strategy strategy,
+                                             ttt_dtype source_dtype, const ttt_causal_lm_spec *spec,
+                                             ttt_causal_lm_impl_config *out) {
+  if (!device || !spec || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm default impl config: NULL argument");
+  if ((unsigned)strategy > TTT_STRATEGY_PERFORMANCE)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "unknown strategy %d", (int)strategy);
+  ttt_status st = ttt_causal_lm_spec_validate(spec);
+  if (st != TTT_OK) return st;
+  memset(out, 0, sizeof *out);
+  mode_defaults(device, TTT_MODE_PREFILL, &strategy_table[strategy], source_dtype, spec,
+                &out->prefill);
+  mode_defaults(device, TTT_MODE_DECODE, &strategy_table[strategy], source_dtype, spec,
+                &out->decode);
+  return TTT_OK;
+}
+
+/* ---- weights ---- */
+
+/* One tensor the model needs: where to store it in each mode, its shape and target dtypes. */
+typedef struct weight_slot {
+  char path[80];
+  int32_t ndim;
+  int64_t shape[2];
+  ttt_tensor *dst[MODES];
+  ttt_dtype dtype[MODES]; /* DEFAULT: keep the source dtype (float dtypes only) */
+  bool lookup_only;       /* read a row at a time (embedding): not streamed per decoded token */
+  bool alias;             /* a second use of a tensor counted elsewhere (tied lm_head) */
+} weight_slot;
+
+typedef struct slot_list {
+  weight_slot *items;
+  int64_t count, capacity;
+} slot_list;
+
+static ttt_status add_slot(slot_list *list, const weight_slot *slot) {
+  if (list->count == list->capacity) {
+    int64_t capacity = list->capacity ? 2 * list->capacity : 64;
+    weight_slot *items = realloc(list->items, (size_t)capacity * sizeof *items);
+    if (!items) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "causal_lm: out of memory");
+    list->items = items;
+    list->capacity = capacity;
+  }
+  list->items[list->count++] = *slot;
+  return TTT_OK;
+}
+
+/* Adds `path` with a shape of 1 or 2 dims (d1 <= 0: 1-D) and per-mode destinations. */
+static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], const ttt_dtype dtype[MODES],
+                       int64_t d0, int64_t d1, const char *fmt, ...) TTT_PRINTF(6, 7);
+
+static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], const ttt_dtype dtype[MODES],
+                       int64_t d0, int64_t d1, const char *fmt, ...) {
+  weight_slot s = {.ndim = d1 > 0 ? 2 : 1, .shape = {d0, d1}};
+  va_list args;
+  va_start(args, fmt);
+  vsnprintf(s.path, sizeof s.path, fmt, args);
+  va_end(args);
+  for (int m = 0; m < MODES; m++) {
+    s.dst[m] = dst[m];
+    s.dtype[m] = dtype[m];
+  }
+  return add_slot(list, &s);
+}
+
+#define BOTH(model, member)                                                                        \
+  { &(model)->weights[0].member, &(model)->weights[1].member }
+#define F32_BOTH ((const ttt_dtype[MODES]){TTT_F32, TTT_F32})
+
+static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
+  const ttt_attention_spec *a = &model->spec.layers[l].attention;
+  int64_t hd = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  int64_t q = a->n_heads * hd, kv = a->n_kv_heads * hd;
+  const ttt_dtype w[MODES] = {model->impl.prefill.layers[l].attention.weight_dtype,
+                              model->impl.decode.layers[l].attention.weight_dtype};
+  ttt_attention_weights *p = &model->weights[0].layers[l].attention;
+  ttt_attention_weights *d = &model->weights[1].layers[l].attention;
+  ttt_status st = TTT_OK;
+#define ATT(field, dt, d0, d1, cond)                                                               \
+  if (st == TTT_OK && (cond))                                                                      \
+  st = slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1,                         \
+            "layers.%lld.attention." #field, (long long)l)
+  ATT(wq, w, q, a->hidden, true);
+  ATT(wk, w, kv, a->hidden, true);
+  ATT(wv, w, kv, a->hidden, true);
+  ATT(wo, w, a->hidden, q, true);
+  ATT(bq, F32_BOTH, q, 0, a->q_bias);
+  ATT(bk, F32_BOTH, kv, 0, a->k_bias);
+  ATT(bv, F32_BOTH, kv, 0, a->v_bias);
+  ATT(bo, F32_BOTH, a->hidden, 0, a->o_bias);
+  ATT(q_norm, F32_BOTH, hd, 0, a->qk_norm);
+  ATT(k_norm, F32_BOTH, hd, 0, a->qk_norm);
+#undef ATT
+  return st;
+}
+
+static ttt_status mlp_slots(slot_list *list, const ttt_mlp_spec *m, ttt_mlp_weights *p,
+                            ttt_mlp_weights *d, const ttt_dtype w[MODES], const char *prefix) {
+  ttt_status st = TTT_OK;
+#define MLP(field, dt, d0, d1, cond)                                                               \
+  if (st == TTT_OK && (cond))                                                                      \
+  st = slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1, "%s." #field, prefix)
+  MLP(gate, w, m->intermediate, m->hidden, m->gated);
+  MLP(up, w, m->intermediate, m->hidden, true);
+  MLP(down, w, m->hidden, m->intermediate, true);
+  MLP(gate_bias, F32_BOTH, m->intermediate, 0, m->gated && m->bias);
+  MLP(up_bias, F32_BOTH, m->intermediate, 0, m->bias);
+  MLP(down_bias, F32_BOTH, m->hidden, 0, m->bias);
+#undef MLP
+  return st;
+}
+
+static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
+  const ttt_ffn_spec *f = &model->spec.layers[l].ffn;
+  const ttt_dtype w[MODES] = {model->impl.prefill.layers[l].ffn.weight_dtype,
+                              model->impl.decode.layers[l].ffn.weight_dtype};
+  char prefix[64];
+  if (f->kind == TTT_FFN_MLP) {
+    snprintf(prefix, sizeof prefix, "layers.%lld.ffn", (long long)l);
+    return mlp_slots(list, &f->mlp, &model->weights[0].layers[l].ffn.mlp,
+                     &model->weights[1].layers[l].ffn.mlp, w, prefix);
+  }
+  int64_t experts = f->moe.n_experts;
+  ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router), F32_BOTH,
+                       experts, f->moe.expert.hidden, "layers.%lld.ffn.router", (long long)l);
+  for (int64_t e = 0; st == TTT_OK && e < experts; e++) {
+    snprintf(prefix, sizeof prefix, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
+    int64_t index = l * model->max_experts + e;
+    st = mlp_slots(list, &f->moe.expert, &model->weights[0].experts[index],
+                   &model->weights[1].experts[index], w, prefix);
+  }
+  return st;
+}
+
+static ttt_status build_slots(ttt_causal_lm *model, slot_list *list) {
+  const ttt_causal_lm_spec *s = &model->spec;
+  const ttt_dtype embedding_dtype[MODES] = {model->impl.prefill.embedding.weight_dtype,
+                                            model->impl.decode.embedding.weight_dtype};
+  ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, embedding.table), embedding_dtype,
+                       s->embedding.vocab, s->embedding.dim, "embedding.table");
+  if (st == TTT_OK) list->items[list->count - 1].lookup_only = true;
+  for (int64_t l = 0; st == TTT_OK && l < s->n_layers; l++) {
+    st =
+        slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].attention_norm.weight), F32_BOTH,
+             s->layers[l].attention_norm.dim, 0, "layers.%lld.attention_norm.weight", (long long)l);
+    if (st == TTT_OK) st = attention_slots(model, list, l);
+    if (st == TTT_OK)
+      st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn_norm.weight), F32_BOTH,
+                s->layers[l].ffn_norm.dim, 0, "layers.%lld.ffn_norm.weight", (long long)l);
+    if (st == TTT_OK) st = ffn_slots(model, list, l);
+  }
+  if (st == TTT_OK)
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, norm.weight), F32_BOTH, s->norm.dim, 0,
+              "norm.weight");
+  const ttt_dtype head_dtype[MODES] = {model->impl.prefill.lm_head.weight_dtype,
+                                       model->impl.decode.lm_head.weight_dtype};
+  if (st == TTT_OK)
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.weight), head_dtype, s->lm_head.vocab,
+              s->lm_head.hidden, s->tie_embeddings ? "embedding.table" : "lm_head.weight");
+  if (st == TTT_OK) list->items[list->count - 1].alias = s->tie_embeddings;
+  if (st == TTT_OK && s->lm_head.bias)
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.bias), F32_BOTH, s->lm_head.vocab, 0,
+              "lm_head.bias");
+  return st;
+}
+
+static ttt_status own(ttt_causal_lm *model, const ttt_tensor *t) {
+  if (model->n_owned == model->owned_capacity) {
+    int64_t capacity = model->owned_capacity ? 2 * model->owned_capacity : 64;
+    ttt_tensor *owned = realloc(model->owned, (size_t)capacity * sizeof *owned);
+    if (!owned) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "causal_lm: out of memory");
+    model->owned = owned;
+    model->owned_capacity = capacity;
+  }
+  model->owned[model->n_owned++] = *t;
+  return TTT_OK;
+}
+
+static bool is_float_weight(ttt_dtype d) {
+  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0;
+}
+
+static ttt_status check_resolved(const weight_slot *s, const ttt_tensor *t) {
+  ttt_status st = ttt_tensor_check(t, s->path);
+  if (st != TTT_OK) return st;
+  if (!is_float_weight(t->dtype))
+    return ttt_set_error(TTT_ERR_DTYPE, "weight '%s' has dtype %s, expected a float dtype", s->path,
+                         ttt_dtype_name(t->dtype));
+  bool same = t->ndim == s->ndim && t->shape[0] == s->shape[0] &&
+              (s->ndim == 1 || t->shape[1] == s->shape[1]);
+  if (same) return TTT_OK;
+  char got[64] = "", want[64];
+  for (int i = 0; i < t->ndim; i++) {
+    size_t len = strlen(got);
+    snprintf(got + len, sizeof got - len, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
+  }
+  if (s->ndim == 1)
+    snprintf(want, sizeof want, "%lld", (long long)s->shape[0]);
+  else
+    snprintf(want, sizeof want, "%lld, %lld", (long long)s->shape[0], (long long)s->shape[1]);
+  return ttt_set_error(TTT_ERR_SHAPE, "weight '%s' has shape [%s], expected [%s]", s->path, got,
+                       want);
+}
+
+/* Resolves one slot and stores per-mode views, converting where the dtype differs. */
+static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
+                               ttt_weight_resolver resolver, void *user) {
+  ttt_tensor source;
+  memset(&source, 0, sizeof source);
+  ttt_status st = resolver(user, s->path, &source);
+  if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
+  st = check_resolved(s, &source);
+  if (st != TTT_OK) return st;
+  ttt_tensor prepared[MODES];
+  for (int m = 0; m < MODES; m++) {
+    ttt_dtype want = s->dtype[m] == TTT_DTYPE_DEFAULT ? source.dtype : s->dtype[m];
+    if (want == source.dtype) {
+      prepared[m] = source;
+    } else if (m == 1 && want == prepared[0].dtype) {
+      prepared[m] = prepared[0];
+    } else {
+      st = ttt_tensor_convert(&source, want, &prepared[m]);
+      if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
+      st = own(model, &prepared[m]);
+      if (st != TTT_OK) {
+        ttt_tensor_free(&prepared[m]);
+        return st;
+      }
+    }
+    *s->dst[m] = prepared[m];
+  }
+  if (!s->lookup_only) model->decode_weight_bytes += (int64_t)ttt_tensor_nbytes(&prepared[1]);
+  if (!s->alias) model->parameters += ttt_tensor_numel(&source);
+  return TTT_OK;
+}
+
+static ttt_status create_ropes(ttt_causal_lm *model) {
+  for (int64_t l = 0; l < model->spec.n_layers; l++) {
+    const ttt_rope_spec *rs = &model->spec.layers[l].attention.rope;
+    if (rs->type == TTT_ROPE_NONE) continue;
+    for (int64_t prev = 0; prev < l && !model->ropes[l]; prev++)
+      if (model->ropes[prev] &&
+          memcmp(rs, &model->spec.layers[prev].attention.rope, sizeof *rs) == 0)
+        model->ropes[l] = model->ropes[prev];
+    if (model->ropes[l]) continue;
+    ttt_status st = ttt_rope_create(rs, &model->ropes[l]);
+    if (st != TTT_OK) return ttt_error_prefix(st, "layers.%lld.attention.rope", (long long)l);
+    model->rope_owned[l] = true;
+  }
+  return TTT_OK;
+}
+
+static ttt_status allocate_mode_weights(ttt_causal_lm *model) {
+  int64_t n = model->spec.n_layers;
+  for (int64_t l = 0; l < n; l++)
+    if (model->spec.layers[l].ffn.kind == TTT_FFN_MOE &&
+        model->spec.layers[l].ffn.moe.n_experts > model->max_experts)
+      model->max_experts = model->spec.layers[l].ffn.moe.n_experts;
+  bool moe = model->max_experts > 0;
+  for (int m = 0; m < MODES; m++) {
+    mode_weights *w = &model->weights[m];
+    w->layers = calloc((size_t)n, sizeof *w->layers);
+    if (moe) w->experts = calloc((size_t)(n * model->max_experts), sizeof *w->experts);
+    if (!w->layers || (moe && !w->experts))
+      return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "causal_lm: out of memory");
+    for (int64_t l = 0; moe && l < n; l++)
+      w->layers[l].ffn.moe.experts = &w->experts[l * model->max_experts];
+  }
+  return TTT_OK;
+}
+
+static ttt_status resolve_weights(ttt_causal_lm *model, ttt_weight_resolver resolver, void *user) {
+  slot_list list = {0};
+  ttt_status st = build_slots(model, &list);
+  for (int64_t i = 0; st == TTT_OK && i < list.count; i++)
+    st = prepare_slot(model, &list.items[i], resolver, user);
+  free(list.items);
+  return st;
+}
+
+ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
+                                const ttt_causal_lm_impl_config *impl, ttt_weight_resolver resolver,
+                                void *user, ttt_causal_lm **out) {
+  if (!spec || !impl || !resolver || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_causal_lm_create: NULL argument");
+  *out = NULL;
+  ttt_status st = ttt_causal_lm_spec_validate(spec);
+  if (st != TTT_OK) return st;
+  ttt_causal_lm *model = calloc(1, sizeof *model);
+  if (!model) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "causal_lm: out of memory");
+  model->spec = *spec;
+  model->impl = *impl;
+  st = allocate_mode_weights(model);
+  if (st == TTT_OK) st = resolve_weights(model, resolver, user);
+  if (st == TTT_OK) st = create_ropes(model);
+  if (st != TTT_OK) {
+    ttt_causal_lm_destroy(model);
+    return st;
+  }
+  *out = model;
+  return TTT_OK;
+}
+
+void ttt_causal_lm_destroy(ttt_causal_lm *model) {
+  if (!model) return;
+  for (int64_t i = 0; i < model->n_owned; i++) ttt_tensor_free(&model->owned[i]);
+  free(model->owned);
+  for (int m = 0; m < MODES; m++) {
+    free(model->weights[m].layers);
+    free(model->weights[m].experts);
+  }
+  for (int64_t l = 0; l < TTT_MAX_LAYERS; l++)
+    if (model->rope_owned[l]) ttt_rope_destroy(model->ropes[l]);
+  free(model);
+}
+
+const ttt_causal_lm_spec *ttt_causal_lm_get_spec(const ttt_causal_lm *model) {
+  return model ? &model->spec : NULL;
+}
+
+const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt_causal_lm *model) {
+  return model ? &model->impl : NULL;
+}
+
+int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model) {
+  return model ? model->decode_weight_bytes : 0;
+}
+
+int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model) {
+  return model ? model->parameters : 0;
+}
+
+ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
+                                      ttt_kv_cache **out) {
+  if (!model || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "create_cache: NULL argument");
+  const ttt_causal_lm_spec *s = &model->spec;
+  const ttt_attention_spec *a = &s->layers[0].attention;
+  ttt_kv_cache_spec cache = {
+      .n_layers = s->n_layers,
+      .n_kv_heads = a->n_kv_heads,
+      .head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads,
+      .max_positions = max_positions > 0 ? max_positions : s->max_positions,
+      .dtype = model->impl.decode.layers[0].attention.kv_dtype,
+  };
+  for (int64_t l = 0; l < s->n_layers; l++)
+    cache.sliding_window[l] = s->layers[l].attention.sliding_window;
+  return ttt_kv_cache_create(&cache, out);
+}
+
+/* ---- forward ---- */
+
+static ttt_status check_logits(const ttt_tensor *logits, int64_t rows, int64_t vocab) {
+  if (!logits || logits->dtype != TTT_F32 || logits->ndim != 2 || logits->shape[0] != rows ||
+      logits->shape[1] != vocab || !logits->data)
+    return ttt_set_error(TTT_ERR_SHAPE, "logits must be a [%lld, %lld] f32 tensor", (long long)rows,
+                         (long long)vocab);
+  return TTT_OK;
+}
+
+typedef struct forward_args {
+  const ttt_causal_lm *model;
+  ttt_context *ctx;
+  ttt_kv_cache *cache;
+  ttt_mode mode;
+  const int32_t *tokens;
+  int64_t T, start_pos;
+  bool last_only;
+  ttt_tensor *logits;
+  const ttt_observer *observer;
+} forward_args;
+
+/* Runs the layers on the residual stream, ping-ponging between two buffers; returns the buffer
+ * that holds the result in *result. */
+static ttt_status run_layers(const forward_args *a, float *x, float *y, float **result) {
+  const ttt_causal_lm *model = a->model;
+  const ttt_causal_lm_mode_impl_config *impl =
+      a->mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
+  const mode_weights *w = &model->weights[a->mode];
+  int64_t hidden = model->spec.embedding.dim;
+  for (int64_t l = 0; l < model->spec.n_layers; l++) {
+    ttt_tensor in = ttt_tensor_2d(TTT_F32, x, a->T, hidden),
+               out = ttt_tensor_2d(TTT_F32, y, a->T, hidden);
+    char path[32];
+    snprintf(path, sizeof path, "layers.%lld", (long long)l);
+    ttt_status st = ttt_decoder_layer_forward(
+        a->ctx, a->mode, &model->spec.layers[l], &impl->layers[l], &w->layers[l], model->ropes[l],
+        a->cache, l, &in, a->start_pos, &out, path, a->observer);
+    if (st != TTT_OK) return st;
+    float *swap = x;
+    x = y;
+    y = swap;
+  }
+  *result = x;
+  return TTT_OK;
+}
+
+static ttt_status forward(const forward_args *a) {
+  const ttt_causal_lm *model = a->model;
+  const ttt_causal_lm_spec *s = &model->spec;
+  const ttt_causal_lm_mode_impl_config *impl =
+      a->mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
+  const mode_weights *w = &model->weights[a->mode];
+  int64_t hidden = s->embedding.dim, T = a->T;
+  ttt_status st = check_logits(a->logits, a->last_only ? 1 : T, s->lm_head.vocab);
+  if (st != TTT_OK) return st;
+  ttt_scratch_mark mark = ttt_scratch_save(a->ctx);
+  float *x = ttt_scratch_alloc(a->ctx, (size_t)(T * hidden) * sizeof(float));
+  float *y = ttt_scratch_alloc(a->ctx, (size_t)(T * hidden) * sizeof(float));
+  if (!x || !y) {
+    ttt_scratch_restore(a->ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
+  }
+  ttt_tensor x_t = ttt_tensor_2d(TTT_F32, x, T, hidden);
+  st = ttt_embedding_forward(a->ctx, &s->embedding, &impl->embedding, &w->embedding, a->tokens, T,
+                             false, &x_t);
+  if (st != TTT_OK) {
+    ttt_scratch_restore(a->ctx, mark);
+    return ttt_error_prefix(st, "embedding");
+  }
+  ttt_tensor ids = ttt_tensor_1d(TTT_I32, (void *)a->tokens, T);
+  ttt_observe(a->observer, "embedding", NULL, a->mode, a->start_pos, &ids, &x_t);
+
+  float *h = NULL;
+  st = run_layers(a, x, y, &h);
+  if (st == TTT_OK) {
+    /* Only the last row is needed for last_only logits. */
+    int64_t rows = a->last_only ? 1 : T;
+    float *other = h == x ? y : x;
+    ttt_tensor h_t = ttt_tensor_2d(TTT_F32, h + (T - rows) * hidden, rows, hidden);
+    ttt_tensor n_t = ttt_tensor_2d(TTT_F32, other, rows, hidden);
+    st = ttt_norm_forward(a->ctx, &s->norm, &impl->norm, &w->norm, &h_t, &n_t);
+    if (st != TTT_OK) st = ttt_error_prefix(st, "norm");
+    if (st == TTT_OK) {
+      ttt_observe(a->observer, "norm", NULL, a->mode, a->start_pos + T - rows, &h_t, &n_t);
+      st = ttt_lm_head_forward(a->ctx, &s->lm_head, &impl->lm_head, &w->lm_head, &n_t, false,
+                               a->logits);
+      if (st != TTT_OK) st = ttt_error_prefix(st, "lm_head");
+    }
+    if (st == TTT_OK)
+      ttt_observe(a->observer, "lm_head", NULL, a->mode, a->start_pos + T - rows, &n_t, a->logits);
+  }
+  ttt_scratch_restore(a->ctx, mark);
+  return st;
+}
+
+ttt_status ttt_causal_lm_prefill_forward(const ttt_causal_lm *model, ttt_context *ctx,
+                                         ttt_kv_cache *cache, const int32_t *tokens, int64_t T,
+                                         int64_t start_pos, bool last_only, ttt_tensor *logits,
+                                         const ttt_observer *observer) {
+  if (!model || !ctx || !cache || !tokens || !logits)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill: NULL argument");
+  if (T < 1) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill: T must be >= 1");
+  forward_args a = {model, ctx,       cache,     TTT_MODE_PREFILL, tokens,
+                    T,     start_pos, last_only, logits,           observer};
+  return forward(&a);
+}
+
+ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_context *ctx,
+                                        ttt_kv_cache *cache, int32_t token, int64_t pos,
+                                        ttt_tensor *logits, const ttt_observer *observer) {
+  if (!model || !ctx || !cache || !logits)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm decode: NULL argument");
+  forward_args a = {model, ctx, cache, TTT_MODE_DECODE, &token, 1, pos, false, logits, observer};
+  return forward(&a);
+}

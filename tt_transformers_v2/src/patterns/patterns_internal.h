@@ -1,0 +1,18 @@
+/* patterns_internal.h — helpers shared by the patterns (not installed). */
+#ifndef TTT_PATTERNS_INTERNAL_H
+#define TTT_PATTERNS_INTERNAL_H
+
+#include <ttt.h>
+
+ttt_status ttt_ffn_spec_validate(const ttt_ffn_spec *spec);
+ttt_ffn_impl_config ttt_ffn_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                const ttt_ffn_spec *spec);
+ttt_status ttt_ffn_forward(ttt_context *ctx, const ttt_ffn_spec *spec,
+                           const ttt_ffn_impl_config *impl, const ttt_ffn_weights *weights,
+                           const ttt_tensor *x, ttt_tensor *out);
+
+/* Reports "prefix.name" (or whichever is non-NULL) to the observer; no-op without one. */
+void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
+                 int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output);
+
+#endif
