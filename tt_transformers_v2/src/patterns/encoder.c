@@ -1,0 +1,675 @@
+/*
+ * Encoder (BERT): word + position + token-type embeddings → LayerNorm → N post-norm layers →
+ * optional pooler tanh(W · h[:, 0] + b).
+ *
+ * Activations are [B, T, hidden] f32 (B sequences of T tokens, padded to the same length; the
+ * attention mask keeps padded keys out of every softmax). The layers ping-pong between the
+ * caller's `hidden` tensor and one scratch buffer; the first buffer is chosen from the parity of
+ * n_layers so that the last layer writes straight into `hidden` (no final copy).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "building_blocks/block_util.h"
+#include "runtime/runtime.h"
+
+/* Longest module or weight path: "layers.127.attention_norm.weight" and the like. */
+enum { PATH_MAX_LEN = 96 };
+
+struct ttt_encoder {
+  ttt_encoder_spec spec;
+  ttt_encoder_impl_config impl;
+  ttt_embedding_weights word, position, token_type;
+  ttt_norm_weights embedding_norm;
+  ttt_encoder_layer_weights *layers; /* spec.n_layers entries */
+  ttt_lm_head_spec pooler_spec;      /* [hidden, hidden] with bias, when spec.pooler */
+  ttt_lm_head_weights pooler;
+  /* Weights converted to the impl config's dtypes (the other views point into the caller's
+   * storage, e.g. an mmapped checkpoint). Freed by destroy. */
+  ttt_tensor *owned;
+  int64_t n_owned, cap_owned;
+};
+
+/* ------------------------------------------------------------------------------------------------
+ */
+/* Spec validation */
+/* ------------------------------------------------------------------------------------------------
+ */
+
+static ttt_status check_dim(const char *field, int64_t dim, int64_t hidden) {
+  if (dim == hidden) return TTT_OK;
+  return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                       "encoder spec: %s (%lld) must equal the hidden size word.dim (%lld)", field,
+                       (long long)dim, (long long)hidden);
+}
+
+/* `where` names the layer in messages ("layers[3]"). */
+static ttt_status validate_layer(const ttt_encoder_layer_spec *l, int64_t hidden,
+                                 const char *where) {
+  ttt_status st = ttt_attention_spec_validate(&l->attention);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.attention", where);
+  if (l->attention.rope.type != TTT_ROPE_NONE)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: %s.attention.rope.type must be none (the encoder adds "
+                         "absolute position embeddings instead)",
+                         where);
+  st = ttt_norm_spec_validate(&l->attention_norm);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.attention_norm", where);
+  st = ttt_mlp_spec_validate(&l->ffn);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.ffn", where);
+  st = ttt_norm_spec_validate(&l->ffn_norm);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.ffn_norm", where);
+
+  char field[PATH_MAX_LEN];
+  const struct {
+    const char *name;
+    int64_t dim;
+  } dims[] = {{"attention.hidden", l->attention.hidden},
+              {"attention_norm.dim", l->attention_norm.dim},
+              {"ffn.hidden", l->ffn.hidden},
+              {"ffn_norm.dim", l->ffn_norm.dim}};
+  for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+    snprintf(field, sizeof field, "%s.%s", where, dims[i].name);
+    st = check_dim(field, dims[i].dim, hidden);
+    if (st != TTT_OK) return st;
+  }
+  return TTT_OK;
+}
+
+ttt_status ttt_encoder_spec_validate(const ttt_encoder_spec *spec) {
+  if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder spec: NULL");
+  const struct {
+    const char *name;
+    const ttt_embedding_spec *emb;
+  } embeddings[] = {
+      {"word", &spec->word}, {"position", &spec->position}, {"token_type", &spec->token_type}};
+  for (size_t i = 0; i < sizeof embeddings / sizeof embeddings[0]; i++) {
+    ttt_status st = ttt_embedding_spec_validate(embeddings[i].emb);
+    if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s", embeddings[i].name);
+  }
+  int64_t hidden = spec->word.dim;
+  ttt_status st = check_dim("position.dim", spec->position.dim, hidden);
+  if (st == TTT_OK) st = check_dim("token_type.dim", spec->token_type.dim, hidden);
+  if (st != TTT_OK) return st;
+  st = ttt_norm_spec_validate(&spec->embedding_norm);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: embedding_norm");
+  st = check_dim("embedding_norm.dim", spec->embedding_norm.dim, hidden);
+  if (st != TTT_OK) return st;
+  if (spec->n_layers < 1 || spec->n_layers > TTT_MAX_LAYERS)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: n_layers (%lld) must be in [1, %d]",
+                         (long long)spec->n_layers, TTT_MAX_LAYERS);
+  for (int64_t i = 0; i < spec->n_layers; i++) {
+    char where[32];
+    snprintf(where, sizeof where, "layers[%lld]", (long long)i);
+    st = validate_layer(&spec->layers[i], hidden, where);
+    if (st != TTT_OK) return st;
+  }
+  return TTT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ */
+/* Default impl configs */
+/* ------------------------------------------------------------------------------------------------
+ */
+
+/* Projection dtypes per strategy (attention, ffn and pooler matmuls). Embedding tables and norms
+ * stay as the blocks' accuracy defaults in both strategies. */
+typedef struct projection_dtypes {
+  ttt_dtype weight_dtype;
+  ttt_dtype activation_dtype;
+} projection_dtypes;
+
+static const projection_dtypes projection_defaults[] = {
+    [TTT_STRATEGY_ACCURACY] = {TTT_F32, TTT_F32},
+    [TTT_STRATEGY_PERFORMANCE] = {TTT_Q8_0, TTT_Q8_0},
+};
+
+/* q8_0 blocks run along the input dim: when an input dim is not a multiple of 32 the performance
+ * strategy falls back to bf16 weights with f32 activations. */
+static const projection_dtypes q8_0_fallback = {TTT_BF16, TTT_F32};
+
+static projection_dtypes projection_for(ttt_strategy strategy, int64_t in_dim_a, int64_t in_dim_b) {
+  projection_dtypes d = projection_defaults[strategy];
+  if (d.weight_dtype == TTT_Q8_0 &&
+      (in_dim_a % TTT_Q8_0_BLOCK != 0 || in_dim_b % TTT_Q8_0_BLOCK != 0))
+    return q8_0_fallback;
+  return d;
+}
+
+static int64_t attention_q_dim(const ttt_attention_spec *a) {
+  int64_t head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  return a->n_heads * head_dim;
+}
+
+static ttt_encoder_layer_impl_config default_layer_impl(const ttt_device *device,
+                                                        ttt_strategy strategy,
+                                                        const ttt_encoder_layer_spec *l) {
+  const ttt_mode mode = TTT_MODE_PREFILL; /* an encoder processes whole sequences */
+  ttt_encoder_layer_impl_config c = {
+      .attention = ttt_attention_default_impl_config(device, mode, &l->attention),
+      .attention_norm = ttt_norm_default_impl_config(device, mode, &l->attention_norm),
+      .ffn = ttt_mlp_default_impl_config(device, mode, &l->ffn),
+      .ffn_norm = ttt_norm_default_impl_config(device, mode, &l->ffn_norm)};
+  projection_dtypes attn =
+      projection_for(strategy, l->attention.hidden, attention_q_dim(&l->attention));
+  c.attention.weight_dtype = attn.weight_dtype;
+  c.attention.activation_dtype = attn.activation_dtype;
+  projection_dtypes ffn = projection_for(strategy, l->ffn.hidden, l->ffn.intermediate);
+  c.ffn.weight_dtype = ffn.weight_dtype;
+  c.ffn.activation_dtype = ffn.activation_dtype;
+  return c;
+}
+
+static ttt_lm_head_spec pooler_spec_of(const ttt_encoder_spec *spec) {
+  return (ttt_lm_head_spec){.hidden = spec->word.dim, .vocab = spec->word.dim, .bias = true};
+}
+
+ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt_strategy strategy,
+                                           const ttt_encoder_spec *spec,
+                                           ttt_encoder_impl_config *out) {
+  if (!out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder default impl config: out is NULL");
+  if (strategy != TTT_STRATEGY_ACCURACY && strategy != TTT_STRATEGY_PERFORMANCE)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder default impl config: strategy (%d) is not accuracy or "
+                         "performance",
+                         (int)strategy);
+  ttt_status st = ttt_encoder_spec_validate(spec);
+  if (st != TTT_OK) return st;
+  const ttt_mode mode = TTT_MODE_PREFILL;
+  ttt_encoder_impl_config c;
+  memset(&c, 0, sizeof c);
+  c.embeddings = ttt_embedding_default_impl_config(device, mode, &spec->word);
+  c.embedding_norm = ttt_norm_default_impl_config(device, mode, &spec->embedding_norm);
+  for (int64_t i = 0; i < spec->n_layers; i++)
+    c.layers[i] = default_layer_impl(device, strategy, &spec->layers[i]);
+  ttt_lm_head_spec pooler = pooler_spec_of(spec);
+  c.pooler = ttt_lm_head_default_impl_config(device, mode, &pooler);
+  projection_dtypes p = projection_for(strategy, pooler.hidden, pooler.hidden);
+  c.pooler.weight_dtype = p.weight_dtype;
+  c.pooler.activation_dtype = p.activation_dtype;
+  *out = c;
+  return TTT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ */
+/* Encoder layer */
+/* ------------------------------------------------------------------------------------------------
+ */
+
+static void emit(const ttt_observer *observer, const char *prefix, const char *name,
+                 const ttt_tensor *input, const ttt_tensor *output) {
+  if (!observer || !observer->fn) return;
+  char path[PATH_MAX_LEN];
+  if (prefix && prefix[0] && name)
+    snprintf(path, sizeof path, "%s.%s", prefix, name);
+  else
+    snprintf(path, sizeof path, "%s", name ? name : (prefix ? prefix : ""));
+  ttt_module_event event = {
+      .path = path, .mode = TTT_MODE_PREFILL, .start_pos = 0, .input = input, .output = output};
+  observer->fn(observer->user, &event);
+}
+
+/* y[i] += x[i] (the residual connections). */
+static void add_into(float *y, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* An f32 [B, T, hidden] activation tensor. */
+static ttt_status check_activation(const ttt_tensor *t, const char *name, int64_t B, int64_t T,
+                                   int64_t hidden) {
+  ttt_status st = ttt_tensor_check(t, name);
+  if (st != TTT_OK) return st;
+  if (t->dtype != TTT_F32)
+    return ttt_set_error(TTT_ERR_DTYPE, "%s: dtype %s, expected f32", name,
+                         ttt_dtype_name(t->dtype));
+  if (t->ndim != 3 || (B >= 0 && t->shape[0] != B) || (T >= 0 && t->shape[1] != T) ||
+      t->shape[2] != hidden)
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "%s: shape must be [B, T, %lld]%s, got ndim %d [%lld, %lld, %lld]", name,
+                         (long long)hidden, B >= 0 ? " matching x" : "", (int)t->ndim,
+                         (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2]);
+  return TTT_OK;
+}
+
+/* The work of ttt_encoder_layer_forward once its arguments are checked; a and h are scratch
+ * [B, T, hidden] buffers (a: attention / MLP output and the residual sums; h: the post-attention
+ * hidden state). */
+static ttt_status layer_run(ttt_context *ctx, const ttt_encoder_layer_spec *spec,
+                            const ttt_encoder_layer_impl_config *impl,
+                            const ttt_encoder_layer_weights *w, const ttt_tensor *x,
+                            const uint8_t *key_mask, ttt_tensor *out, ttt_tensor *a, ttt_tensor *h,
+                            const char *path, const ttt_observer *observer) {
+  int64_t n = ttt_tensor_numel(x);
+  int64_t rows = x->shape[0] * x->shape[1], hidden = x->shape[2];
+  ttt_tensor h2 = ttt_tensor_2d(TTT_F32, h->data, rows, hidden);
+  ttt_tensor a2 = ttt_tensor_2d(TTT_F32, a->data, rows, hidden);
+
+  ttt_status st = ttt_attention_forward(ctx, &spec->attention, &impl->attention, &w->attention,
+                                        NULL, x, key_mask, a);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention", path);
+  emit(observer, path, "attention", x, a);
+
+  add_into(a->data, x->data, n);
+  st =
+      ttt_norm_forward(ctx, &spec->attention_norm, &impl->attention_norm, &w->attention_norm, a, h);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention_norm", path);
+  emit(observer, path, "attention_norm", a, h);
+
+  st = ttt_mlp_forward(ctx, &spec->ffn, &impl->ffn, &w->ffn, &h2, &a2);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn", path);
+  emit(observer, path, "ffn", h, a);
+
+  add_into(a->data, h->data, n);
+  st = ttt_norm_forward(ctx, &spec->ffn_norm, &impl->ffn_norm, &w->ffn_norm, a, out);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn_norm", path);
+  emit(observer, path, "ffn_norm", a, out);
+
+  emit(observer, path, NULL, x, out);
+  return TTT_OK;
+}
+
+ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder_layer_spec *spec,
+                                     const ttt_encoder_layer_impl_config *impl,
+                                     const ttt_encoder_layer_weights *weights, const ttt_tensor *x,
+                                     const uint8_t *key_mask, ttt_tensor *out, const char *path,
+                                     const ttt_observer *observer) {
+  if (!ctx || !spec || !impl || !weights || !x || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder layer forward: NULL ctx, spec, impl, weights, x or out");
+  const char *where = path && path[0] ? path : "encoder layer";
+  int64_t hidden = spec->attention.hidden;
+  ttt_status st = validate_layer(spec, hidden, where);
+  if (st == TTT_OK) st = check_activation(x, "encoder layer x", -1, -1, hidden);
+  if (st == TTT_OK)
+    st = check_activation(out, "encoder layer out", x->shape[0], x->shape[1], hidden);
+  if (st == TTT_OK) st = ttt_block_check_no_alias(out, x, "encoder layer");
+  if (st != TTT_OK) return st;
+
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  size_t bytes = (size_t)ttt_tensor_numel(x) * sizeof(float);
+  float *a_data = ttt_scratch_alloc(ctx, bytes);
+  float *h_data = a_data ? ttt_scratch_alloc(ctx, bytes) : NULL;
+  if (!h_data) {
+    ttt_scratch_restore(ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
+  }
+  ttt_tensor a = ttt_tensor_3d(TTT_F32, a_data, x->shape[0], x->shape[1], hidden);
+  ttt_tensor h = ttt_tensor_3d(TTT_F32, h_data, x->shape[0], x->shape[1], hidden);
+  st = layer_run(ctx, spec, impl, weights, x, key_mask, out, &a, &h, where, observer);
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ */
+/* Model creation: resolve, check and convert every weight */
+/* ------------------------------------------------------------------------------------------------
+ */
+
+/* One weight to resolve: a [rows, cols] matrix, or a [rows] vector when cols is 0. */
+typedef struct weight_slot {
+  const char *field; /* appended to the module path: "wq", "weight", ... */
+  ttt_tensor *dst;
+  int64_t rows, cols;
+  ttt_dtype dtype; /* what the block reads (resolved impl weight dtype, or f32) */
+  bool wanted;     /* false: the spec does not use this weight (it is not resolved) */
+} weight_slot;
+
+static ttt_status keep_owned(ttt_encoder *m, ttt_tensor t) {
+  if (m->n_owned == m->cap_owned) {
+    int64_t cap = m->cap_owned ? 2 * m->cap_owned : 32;
+    ttt_tensor *grown = realloc(m->owned, (size_t)cap * sizeof *grown);
+    if (!grown) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "encoder: cannot grow weight list");
+    m->owned = grown;
+    m->cap_owned = cap;
+  }
+  m->owned[m->n_owned++] = t;
+  return TTT_OK;
+}
+
+static ttt_status resolve_slot(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
+                               const char *module, const weight_slot *s) {
+  char path[PATH_MAX_LEN];
+  snprintf(path, sizeof path, "%s.%s", module, s->field);
+  ttt_tensor t;
+  memset(&t, 0, sizeof t);
+  ttt_status st = resolver(user, path, &t);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder weight %s", path);
+  if (!t.data)
+    return ttt_set_error(TTT_ERR_NOT_FOUND, "encoder weight %s: resolved to no data", path);
+  st = s->cols ? ttt_block_check_matrix(&t, path, TTT_DTYPE_DEFAULT, s->rows, s->cols)
+               : ttt_block_check_vector(&t, path, TTT_DTYPE_DEFAULT, s->rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "encoder weight");
+  if (t.dtype != s->dtype) {
+    ttt_tensor converted;
+    st = ttt_tensor_convert(&t, s->dtype, &converted);
+    if (st != TTT_OK)
+      return ttt_error_prefix(st, "encoder weight %s to %s", path, ttt_dtype_name(s->dtype));
+    st = keep_owned(m, converted);
+    if (st != TTT_OK) {
+      ttt_tensor_free(&converted);
+      return st;
+    }
+    t = converted;
+  }
+  *s->dst = t;
+  return TTT_OK;
+}
+
+static ttt_status resolve_slots(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
+                                const char *module, const weight_slot *slots, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (!slots[i].wanted) continue;
+    ttt_status st = resolve_slot(m, resolver, user, module, &slots[i]);
+    if (st != TTT_OK) return st;
+  }
+  return TTT_OK;
+}
+
+#define N_SLOTS(a) (sizeof(a) / sizeof((a)[0]))
+
+static ttt_status resolve_norm(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
+                               const char *module, const ttt_norm_spec *spec, ttt_norm_weights *w) {
+  const weight_slot slots[] = {{"weight", &w->weight, spec->dim, 0, TTT_F32, true},
+                               {"bias", &w->bias, spec->dim, 0, TTT_F32, spec->bias}};
+  return resolve_slots(m, resolver, user, module, slots, N_SLOTS(slots));
+}
+
+static ttt_status resolve_attention(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
+                                    const char *module, const ttt_attention_spec *a,
+                                    ttt_dtype dtype, ttt_attention_weights *w) {
+  int64_t head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  int64_t q = a->n_heads * head_dim, kv = a->n_kv_heads * head_dim, h = a->hidden;
+  const weight_slot slots[] = {{"wq", &w->wq, q, h, dtype, true},
+                               {"wk", &w->wk, kv, h, dtype, true},
+                               {"wv", &w->wv, kv, h, dtype, true},
+                               {"wo", &w->wo, h, q, dtype, true},
+                               {"bq", &w->bq, q, 0, TTT_F32, a->q_bias},
+                               {"bk", &w->bk, kv, 0, TTT_F32, a->k_bias},
+                               {"bv", &w->bv, kv, 0, TTT_F32, a->v_bias},
+                               {"bo", &w->bo, h, 0, TTT_F32, a->o_bias},
+                               {"q_norm", &w->q_norm, head_dim, 0, TTT_F32, a->qk_norm},
+                               {"k_norm", &w->k_norm, head_dim, 0, TTT_F32, a->qk_norm}};
+  return resolve_slots(m, resolver, user, module, slots, N_SLOTS(slots));
+}
+
+static ttt_status resolve_mlp(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
+                              const char *module, const ttt_mlp_spec *s, ttt_dtype dtype,
+                              ttt_mlp_weights *w) {
+  int64_t h = s->hidden, n = s->intermediate;
+  const weight_slot slots[] = {{"gate", &w->gate, n, h, dtype, s->gated},
+                               {"up", &w->up, n, h, dtype, true},
+                               {"down", &w->down, h, n, dtype, true},
+                               {"gate_bias", &w->gate_bias, n, 0, TTT_F32, s->bias && s->gated},
+                               {"up_bias", &w->up_bias, n, 0, TTT_F32, s->bias},
+                               {"down_bias", &w->down_bias, h, 0, TTT_F32, s->bias}};
+  return resolve_slots(m, resolver, user, module, slots, N_SLOTS(slots));
+}
+
+static ttt_status resolve_layer(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
+                                int64_t i) {
+  const ttt_encoder_layer_spec *s = &m->spec.layers[i];
+  const ttt_encoder_layer_impl_config *c = &m->impl.layers[i];
+  ttt_encoder_layer_weights *w = &m->layers[i];
+  char module[PATH_MAX_LEN];
+  snprintf(module, sizeof module, "layers.%lld.attention", (long long)i);
+  ttt_status st =
+      resolve_attention(m, resolver, user, module, &s->attention,
+                        ttt_block_weight_dtype(c->attention.weight_dtype), &w->attention);
+  if (st != TTT_OK) return st;
+  snprintf(module, sizeof module, "layers.%lld.attention_norm", (long long)i);
+  st = resolve_norm(m, resolver, user, module, &s->attention_norm, &w->attention_norm);
+  if (st != TTT_OK) return st;
+  snprintf(module, sizeof module, "layers.%lld.ffn", (long long)i);
+  st = resolve_mlp(m, resolver, user, module, &s->ffn, ttt_block_weight_dtype(c->ffn.weight_dtype),
+                   &w->ffn);
+  if (st != TTT_OK) return st;
+  snprintf(module, sizeof module, "layers.%lld.ffn_norm", (long long)i);
+  return resolve_norm(m, resolver, user, module, &s->ffn_norm, &w->ffn_norm);
+}
+
+static ttt_status resolve_embeddings(ttt_encoder *m, ttt_weight_resolver resolver, void *user) {
+  const ttt_encoder_spec *s = &m->spec;
+  ttt_dtype dtype = ttt_block_weight_dtype(m->impl.embeddings.weight_dtype);
+  const struct {
+    const char *module;
+    const ttt_embedding_spec *spec;
+    ttt_embedding_weights *w;
+  } tables[] = {{"embeddings.word", &s->word, &m->word},
+                {"embeddings.position", &s->position, &m->position},
+                {"embeddings.token_type", &s->token_type, &m->token_type}};
+  for (size_t i = 0; i < N_SLOTS(tables); i++) {
+    const weight_slot slot = {
+        "table", &tables[i].w->table, tables[i].spec->vocab, tables[i].spec->dim, dtype, true};
+    ttt_status st = resolve_slot(m, resolver, user, tables[i].module, &slot);
+    if (st != TTT_OK) return st;
+  }
+  return resolve_norm(m, resolver, user, "embeddings.norm", &s->embedding_norm, &m->embedding_norm);
+}
+
+static ttt_status resolve_pooler(ttt_encoder *m, ttt_weight_resolver resolver, void *user) {
+  int64_t h = m->pooler_spec.hidden;
+  const weight_slot slots[] = {{"weight", &m->pooler.weight, h, h,
+                                ttt_block_weight_dtype(m->impl.pooler.weight_dtype), true},
+                               {"bias", &m->pooler.bias, h, 0, TTT_F32, true}};
+  return resolve_slots(m, resolver, user, "pooler", slots, N_SLOTS(slots));
+}
+
+/* Checks the matmul settings of every projection before any weight is converted, so that a bad
+ * impl config fails fast and names its module path. */
+static ttt_status check_impl(const ttt_encoder_spec *spec, const ttt_encoder_impl_config *impl) {
+  ttt_dtype emb = ttt_block_weight_dtype(impl->embeddings.weight_dtype);
+  ttt_status st =
+      ttt_block_check_impl("encoder impl embeddings", emb, TTT_F32, TTT_KERNEL_REFERENCE);
+  if (st != TTT_OK) return st;
+  char what[PATH_MAX_LEN];
+  for (int64_t i = 0; i < spec->n_layers; i++) {
+    const ttt_attention_impl_config *a = &impl->layers[i].attention;
+    snprintf(what, sizeof what, "encoder impl layers.%lld.attention", (long long)i);
+    st = ttt_block_check_impl(what, ttt_block_weight_dtype(a->weight_dtype),
+                              ttt_block_activation_dtype(a->activation_dtype),
+                              ttt_block_kernel(a->kernel));
+    if (st != TTT_OK) return st;
+    const ttt_mlp_impl_config *f = &impl->layers[i].ffn;
+    snprintf(what, sizeof what, "encoder impl layers.%lld.ffn", (long long)i);
+    st = ttt_block_check_impl(what, ttt_block_weight_dtype(f->weight_dtype),
+                              ttt_block_activation_dtype(f->activation_dtype),
+                              ttt_block_kernel(f->kernel));
+    if (st != TTT_OK) return st;
+  }
+  if (!spec->pooler) return TTT_OK;
+  const ttt_lm_head_impl_config *p = &impl->pooler;
+  return ttt_block_check_impl("encoder impl pooler", ttt_block_weight_dtype(p->weight_dtype),
+                              ttt_block_activation_dtype(p->activation_dtype),
+                              ttt_block_kernel(p->kernel));
+}
+
+static ttt_status resolve_all(ttt_encoder *m, ttt_weight_resolver resolver, void *user) {
+  ttt_status st = resolve_embeddings(m, resolver, user);
+  for (int64_t i = 0; st == TTT_OK && i < m->spec.n_layers; i++)
+    st = resolve_layer(m, resolver, user, i);
+  if (st == TTT_OK && m->spec.pooler) st = resolve_pooler(m, resolver, user);
+  return st;
+}
+
+ttt_status ttt_encoder_create(const ttt_encoder_spec *spec, const ttt_encoder_impl_config *impl,
+                              ttt_weight_resolver resolver, void *user, ttt_encoder **out) {
+  if (!out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder create: out is NULL");
+  *out = NULL;
+  if (!impl || !resolver)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder create: NULL impl or resolver");
+  ttt_status st = ttt_encoder_spec_validate(spec);
+  if (st == TTT_OK) st = check_impl(spec, impl);
+  if (st != TTT_OK) return st;
+
+  ttt_encoder *m = calloc(1, sizeof *m);
+  if (!m) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "encoder create: out of memory");
+  m->spec = *spec;
+  m->impl = *impl;
+  m->pooler_spec = pooler_spec_of(spec);
+  m->layers = calloc((size_t)spec->n_layers, sizeof *m->layers);
+  if (!m->layers) {
+    ttt_encoder_destroy(m);
+    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "encoder create: out of memory");
+  }
+  st = resolve_all(m, resolver, user);
+  if (st != TTT_OK) {
+    ttt_encoder_destroy(m);
+    return st;
+  }
+  *out = m;
+  return TTT_OK;
+}
+
+void ttt_encoder_destroy(ttt_encoder *model) {
+  if (!model) return;
+  for (int64_t i = 0; i < model->n_owned; i++) ttt_tensor_free(&model->owned[i]);
+  free(model->owned);
+  free(model->layers);
+  free(model);
+}
+
+const ttt_encoder_spec *ttt_encoder_get_spec(const ttt_encoder *model) {
+  return model ? &model->spec : NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------
+ */
+/* Forward */
+/* ------------------------------------------------------------------------------------------------
+ */
+
+typedef struct forward_args {
+  const int32_t *input_ids, *token_type_ids;
+  const uint8_t *attention_mask;
+  int64_t B, T;
+  ttt_tensor *hidden, *pooled;
+  const ttt_observer *observer;
+} forward_args;
+
+static ttt_status check_forward(const ttt_encoder *m, const forward_args *a) {
+  const ttt_encoder_spec *s = &m->spec;
+  if (!a->input_ids || !a->hidden)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder forward: NULL input_ids or hidden");
+  if (a->B < 1 || a->T < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder forward: B (%lld) and T (%lld) must be >= 1", (long long)a->B,
+                         (long long)a->T);
+  if (a->T > s->position.vocab)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "encoder forward: T (%lld) exceeds the %lld position embeddings",
+                         (long long)a->T, (long long)s->position.vocab);
+  /* Bounds B·T·hidden (checked before the tensor check multiplies them). */
+  if (a->B > INT32_MAX / a->T)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder forward: B·T (%lld·%lld) too large",
+                         (long long)a->B, (long long)a->T);
+  ttt_status st = check_activation(a->hidden, "encoder hidden", a->B, a->T, s->word.dim);
+  if (st != TTT_OK || !a->pooled) return st;
+  if (!s->pooler)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder forward: pooled given, but the spec has no pooler");
+  return ttt_block_check_rows(a->pooled, "encoder pooled", a->B, s->word.dim);
+}
+
+/* hidden[b, 0, :] → pooled[b, :] = tanh(W · h + b). */
+static ttt_status pooler_run(const ttt_encoder *m, ttt_context *ctx, const forward_args *a,
+                             const float *hidden) {
+  int64_t H = m->spec.word.dim;
+  float *cls = ttt_scratch_alloc(ctx, (size_t)(a->B * H) * sizeof(float));
+  if (!cls) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t b = 0; b < a->B; b++)
+    memcpy(cls + b * H, hidden + b * a->T * H, (size_t)H * sizeof(float));
+  ttt_tensor x = ttt_tensor_2d(TTT_F32, cls, a->B, H);
+  ttt_status st =
+      ttt_lm_head_forward(ctx, &m->pooler_spec, &m->impl.pooler, &m->pooler, &x, false, a->pooled);
+  if (st != TTT_OK) return ttt_error_prefix(st, "pooler");
+  float *y = a->pooled->data;
+  for (int64_t i = 0; i < a->B * H; i++) y[i] = tanhf(y[i]);
+  emit(a->observer, NULL, "pooler", &x, a->pooled);
+  return TTT_OK;
+}
+
+/* Word + position + token-type embeddings, then the embedding LayerNorm, into `out`. */
+static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const forward_args *a,
+                                 float *out) {
+  const ttt_encoder_spec *s = &m->spec;
+  int64_t n = a->B * a->T;
+  int32_t *positions = ttt_scratch_alloc(ctx, (size_t)n * sizeof(int32_t));
+  if (!positions) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < n; i++) positions[i] = (int32_t)(i % a->T);
+  const int32_t *types = a->token_type_ids;
+  if (!types) {
+    int32_t *zeros = ttt_scratch_alloc(ctx, (size_t)n * sizeof(int32_t));
+    if (!zeros) return TTT_ERR_OUT_OF_MEMORY;
+    memset(zeros, 0, (size_t)n * sizeof(int32_t));
+    types = zeros;
+  }
+  ttt_tensor rows = ttt_tensor_2d(TTT_F32, out, n, s->word.dim);
+  const ttt_embedding_impl_config *c = &m->impl.embeddings;
+  ttt_status st = ttt_embedding_forward(ctx, &s->word, c, &m->word, a->input_ids, n, false, &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.word");
+  st = ttt_embedding_forward(ctx, &s->position, c, &m->position, positions, n, true, &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.position");
+  st = ttt_embedding_forward(ctx, &s->token_type, c, &m->token_type, types, n, true, &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.token_type");
+  st = ttt_norm_forward(ctx, &s->embedding_norm, &m->impl.embedding_norm, &m->embedding_norm, &rows,
+                        &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.norm");
+  if (a->observer && a->observer->fn) {
+    ttt_tensor ids = ttt_tensor_2d(TTT_I32, (void *)a->input_ids, a->B, a->T);
+    ttt_tensor y = ttt_tensor_3d(TTT_F32, out, a->B, a->T, s->word.dim);
+    emit(a->observer, NULL, "embeddings", &ids, &y);
+  }
+  return TTT_OK;
+}
+
+static ttt_status forward_run(const ttt_encoder *m, ttt_context *ctx, const forward_args *a) {
+  int64_t H = m->spec.word.dim, n_layers = m->spec.n_layers;
+  float *spare = ttt_scratch_alloc(ctx, (size_t)(a->B * a->T * H) * sizeof(float));
+  if (!spare) return TTT_ERR_OUT_OF_MEMORY;
+  /* Layer i reads buf[i % 2] and writes buf[(i + 1) % 2]; the last write lands in hidden. */
+  float *buf[2] = {spare, a->hidden->data};
+  if (n_layers % 2 == 0) {
+    buf[0] = a->hidden->data;
+    buf[1] = spare;
+  }
+  ttt_status st = embeddings_run(m, ctx, a, buf[0]);
+  for (int64_t i = 0; st == TTT_OK && i < n_layers; i++) {
+    ttt_tensor x = ttt_tensor_3d(TTT_F32, buf[i % 2], a->B, a->T, H);
+    ttt_tensor y = ttt_tensor_3d(TTT_F32, buf[(i + 1) % 2], a->B, a->T, H);
+    char path[PATH_MAX_LEN];
+    snprintf(path, sizeof path, "layers.%lld", (long long)i);
+    st = ttt_encoder_layer_forward(ctx, &m->spec.layers[i], &m->impl.layers[i], &m->layers[i], &x,
+                                   a->attention_mask, &y, path, a->observer);
+  }
+  if (st == TTT_OK && a->pooled) st = pooler_run(m, ctx, a, a->hidden->data);
+  return st;
+}
+
+ttt_status ttt_encoder_forward(const ttt_encoder *model, ttt_context *ctx, const int32_t *input_ids,
+                               const int32_t *token_type_ids, const uint8_t *attention_mask,
+                               int64_t B, int64_t T, ttt_tensor *hidden, ttt_tensor *pooled,
+                               const ttt_observer *observer) {
+  if (!model || !ctx)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder forward: NULL model or ctx");
+  forward_args a = {.input_ids = input_ids,
+                    .token_type_ids = token_type_ids,
+                    .attention_mask = attention_mask,
+                    .B = B,
+                    .T = T,
+                    .hidden = hidden,
+                    .pooled = pooled,
+                    .observer = observer};
+  ttt_status st = check_forward(model, &a);
+  if (st != TTT_OK) return st;
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  st = forward_run(model, ctx, &a);
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
