@@ -1,0 +1,44 @@
+/* Shared helpers of the ttt subcommands: option parsing, the default model, loading. */
+#ifndef TTT_CLI_UTIL_H
+#define TTT_CLI_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ttt_models.h"
+
+/* Options every model command accepts. */
+typedef struct cli_model_options {
+  const char *model_dir;     /* --model DIR (NULL: the bundled default model) */
+  ttt_strategy strategy;     /* --strategy accuracy|performance */
+  int32_t threads;           /* --threads N / -t N (0: all cores) */
+  const char *overrides[64]; /* --set PATH=VALUE (repeatable) */
+  int32_t n_overrides;
+} cli_model_options;
+
+/* If argv[*i] is one of the common model options, consumes it (and its value), stores it and
+ * returns 1; returns 0 if it is not one; -1 (error printed) if its value is missing or invalid. */
+int cli_parse_model_option(int argc, char **argv, int *i, cli_model_options *options);
+
+/* Returns argv[*i + 1] and advances *i, or prints "ttt CMD: OPTION needs a value" and returns NULL.
+ */
+const char *cli_value(int argc, char **argv, int *i, const char *command);
+/* Parses an integer / a double option value; prints an error naming the option on failure. */
+bool cli_int(const char *text, const char *option, const char *command, int64_t *out);
+bool cli_double(const char *text, const char *option, const char *command, double *out);
+
+/* The bundled kjv-llama folder: next to the build tree's models/ or the install prefix's
+ * share/ttt/models, whichever exists (checked in that order from the executable's location). */
+const char *cli_default_model_dir(void);
+
+/* Loads the model named by options (prints "ttt CMD: <error>" on failure). */
+ttt_status cli_load_model(const char *command, const cli_model_options *options, ttt_device *device,
+                          ttt_context **ctx, ttt_hf_model **model);
+
+/* Prints "ttt CMD: <ttt_last_error()>" to stderr and returns 1. */
+int cli_fail(const char *command);
+
+/* Reads a whole file into a malloc'd buffer (NUL-terminated); prints an error on failure. */
+char *cli_read_file(const char *command, const char *path, size_t *len);
+
+#endif
