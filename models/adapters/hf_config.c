@@ -1,0 +1,650 @@
+/* hf_config.c — config.json → ttt_hf_config → block specs (see ttt_hf_config.h). */
+#include "ttt_hf_config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hf_json.h"
+
+#define CONFIG_MAX_BYTES (16u * 1024u * 1024u)
+#define MAX_DIM 1e12 /* any dim beyond this is a corrupt config, not a model */
+
+/* Where fields are read from: the file (for messages), and the object plus its name ("" for the
+ * root, "rope_scaling", "rope_parameters") so nested fields are named "rope_scaling.factor". */
+typedef struct scope {
+  const char *src;
+  const cJSON *obj;
+  const char *name;
+} scope;
+
+static const char *dot(const scope *sc) { return sc->name[0] ? "." : ""; }
+
+/* The field, or NULL when absent or JSON null (HF writes null for "unset"). */
+static const cJSON *field(const scope *sc, const char *key) {
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive(sc->obj, key);
+  return cJSON_IsNull(item) ? NULL : item;
+}
+
+static ttt_status missing(const scope *sc, const char *key) {
+  return ttt_set_error(TTT_ERR_FORMAT, "%s: missing required field '%s%s%s'", sc->src, sc->name,
+                       dot(sc), key);
+}
+
+static ttt_status get_int(const scope *sc, const char *key, bool required, int64_t def, double min,
+                          double max, int64_t *out) {
+  const cJSON *item = field(sc, key);
+  if (!item) {
+    if (required) return missing(sc, key);
+    *out = def;
+    return TTT_OK;
+  }
+  if (!ttt_hfj_is_int(item, min, max))
+    return ttt_set_error(TTT_ERR_FORMAT,
+                         "%s: field '%s%s%s' must be an integer in [%.0f, %.0f], got %s", sc->src,
+                         sc->name, dot(sc), key, min, max, ttt_hfj_type_name(item));
+  *out = (int64_t)item->valuedouble;
+  return TTT_OK;
+}
+
+/* A finite number; `positive` also requires > 0. */
+static ttt_status get_num(const scope *sc, const char *key, bool required, double def,
+                          bool positive, double *out) {
+  const cJSON *item = field(sc, key);
+  if (!item) {
+    if (required) return missing(sc, key);
+    *out = def;
+    return TTT_OK;
+  }
+  if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) ||
+      (positive && !(item->valuedouble > 0)))
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: field '%s%s%s' must be a %snumber, got %s", sc->src,
+                         sc->name, dot(sc), key, positive ? "positive " : "",
+                         cJSON_IsNumber(item) ? "a non-positive one" : ttt_hfj_type_name(item));
+  *out = item->valuedouble;
+  return TTT_OK;
+}
+
+static ttt_status get_bool(const scope *sc, const char *key, bool def, bool *out) {
+  const cJSON *item = field(sc, key);
+  if (!item) {
+    *out = def;
+    return TTT_OK;
+  }
+  if (!cJSON_IsBool(item))
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: field '%s%s%s' must be a boolean, got %s", sc->src,
+                         sc->name, dot(sc), key, ttt_hfj_type_name(item));
+  *out = cJSON_IsTrue(item);
+  return TTT_OK;
+}
+
+/* A string field or NULL when absent/null. */
+static ttt_status get_str(const scope *sc, const char *key, const char **out) {
+  const cJSON *item = field(sc, key);
+  *out = NULL;
+  if (!item) return TTT_OK;
+  if (!cJSON_IsString(item))
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: field '%s%s%s' must be a string, got %s", sc->src,
+                         sc->name, dot(sc), key, ttt_hfj_type_name(item));
+  *out = item->valuestring;
+  return TTT_OK;
+}
+
+#define TRY(call)                                                                                  \
+  do {                                                                                             \
+    ttt_status try_status_ = (call);                                                               \
+    if (try_status_ != TTT_OK) return try_status_;                                                 \
+  } while (0)
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Names */
+/* ---------------------------------------------------------------------------------------------- */
+
+static const char *const model_type_names[] = {"llama", "mistral", "qwen2",
+                                               "qwen3", "mixtral", "bert"};
+#define MODEL_TYPE_LIST "llama, mistral, qwen2, qwen3, mixtral, bert"
+
+const char *ttt_hf_model_type_name(ttt_hf_model_type type) {
+  return (unsigned)type < sizeof model_type_names / sizeof model_type_names[0]
+             ? model_type_names[type]
+             : "unknown";
+}
+
+typedef struct act_name {
+  const char *name;
+  ttt_activation act;
+} act_name;
+
+/* HF's ACT2FN names; gelu_new, gelu_fast and gelu_pytorch_tanh are all the tanh approximation. */
+static const act_name activations[] = {
+    {"silu", TTT_ACT_SILU},           {"swish", TTT_ACT_SILU},
+    {"gelu", TTT_ACT_GELU},           {"gelu_new", TTT_ACT_GELU_TANH},
+    {"gelu_fast", TTT_ACT_GELU_TANH}, {"gelu_pytorch_tanh", TTT_ACT_GELU_TANH},
+    {"relu", TTT_ACT_RELU},
+};
+#define ACT_LIST "silu, swish, gelu, gelu_new, gelu_fast, gelu_pytorch_tanh, relu"
+
+typedef struct rope_name {
+  const char *name;
+  ttt_rope_type type;
+} rope_name;
+
+static const rope_name rope_types[] = {
+    {"default", TTT_ROPE_DEFAULT}, {"linear", TTT_ROPE_LINEAR}, {"dynamic", TTT_ROPE_DYNAMIC},
+    {"llama3", TTT_ROPE_LLAMA3},   {"yarn", TTT_ROPE_YARN},
+};
+#define ROPE_LIST "default, linear, dynamic, llama3, yarn"
+
+static const char *rope_type_name(ttt_rope_type type) {
+  for (size_t i = 0; i < sizeof rope_types / sizeof rope_types[0]; i++)
+    if (rope_types[i].type == type) return rope_types[i].name;
+  return "none";
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Parsing */
+/* ---------------------------------------------------------------------------------------------- */
+
+static ttt_status parse_model_type(const scope *sc, ttt_hf_config *cfg) {
+  const char *type;
+  TRY(get_str(sc, "model_type", &type));
+  if (!type) return missing(sc, "model_type");
+  for (size_t i = 0; i < sizeof model_type_names / sizeof model_type_names[0]; i++) {
+    if (strcmp(type, model_type_names[i]) == 0) {
+      cfg->model_type = (ttt_hf_model_type)i;
+      cfg->arch = cfg->model_type == TTT_HF_BERT ? TTT_HF_ENCODER : TTT_HF_DECODER;
+      return TTT_OK;
+    }
+  }
+  return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s: model_type '%s' is not supported (supported: %s)",
+                       sc->src, type, MODEL_TYPE_LIST);
+}
+
+static ttt_status parse_dims(const scope *sc, ttt_hf_config *cfg) {
+  TRY(get_int(sc, "vocab_size", true, 0, 1, MAX_DIM, &cfg->vocab_size));
+  TRY(get_int(sc, "hidden_size", true, 0, 1, MAX_DIM, &cfg->hidden_size));
+  TRY(get_int(sc, "intermediate_size", true, 0, 1, MAX_DIM, &cfg->intermediate_size));
+  TRY(get_int(sc, "num_hidden_layers", true, 0, 1, MAX_DIM, &cfg->num_hidden_layers));
+  TRY(get_int(sc, "num_attention_heads", true, 0, 1, MAX_DIM, &cfg->num_attention_heads));
+  TRY(get_int(sc, "max_position_embeddings", true, 0, 1, MAX_DIM, &cfg->max_position_embeddings));
+  if (cfg->num_hidden_layers > TTT_MAX_LAYERS)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s: num_hidden_layers %lld exceeds the %d supported",
+                         sc->src, (long long)cfg->num_hidden_layers, TTT_MAX_LAYERS);
+  int64_t heads = cfg->num_attention_heads;
+  TRY(get_int(sc, "num_key_value_heads", false, heads, 1, MAX_DIM, &cfg->num_key_value_heads));
+  if (heads % cfg->num_key_value_heads != 0)
+    return ttt_set_error(
+        TTT_ERR_FORMAT,
+        "%s: num_attention_heads %lld is not a multiple of num_key_value_heads %lld", sc->src,
+        (long long)heads, (long long)cfg->num_key_value_heads);
+  TRY(get_int(sc, "head_dim", false, 0, 1, MAX_DIM, &cfg->head_dim));
+  if (cfg->head_dim == 0) {
+    if (cfg->hidden_size % heads != 0)
+      return ttt_set_error(TTT_ERR_FORMAT,
+                           "%s: hidden_size %lld is not a multiple of num_attention_heads %lld "
+                           "(and head_dim is not given)",
+                           sc->src, (long long)cfg->hidden_size, (long long)heads);
+    cfg->head_dim = cfg->hidden_size / heads;
+  }
+  return TTT_OK;
+}
+
+static ttt_status parse_activation(const scope *sc, ttt_hf_config *cfg) {
+  const char *act;
+  TRY(get_str(sc, "hidden_act", &act));
+  if (!act) act = cfg->arch == TTT_HF_ENCODER ? "gelu" : "silu";
+  for (size_t i = 0; i < sizeof activations / sizeof activations[0]; i++) {
+    if (strcmp(act, activations[i].name) == 0) {
+      cfg->hidden_act = activations[i].act;
+      return TTT_OK;
+    }
+  }
+  return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s: hidden_act '%s' is not supported (supported: %s)",
+                       sc->src, act, ACT_LIST);
+}
+
+/* bos/pad: an id or null. eos: an id, a list of ids, or null. */
+static ttt_status parse_token_ids(const scope *sc, ttt_hf_config *cfg) {
+  TRY(get_int(sc, "bos_token_id", false, -1, 0, MAX_DIM, &cfg->bos_token_id));
+  TRY(get_int(sc, "pad_token_id", false, -1, 0, MAX_DIM, &cfg->pad_token_id));
+  const cJSON *eos = field(sc, "eos_token_id");
+  if (!eos) return TTT_OK;
+  if (!cJSON_IsArray(eos)) {
+    cfg->n_eos_token_ids = 1;
+    return get_int(sc, "eos_token_id", true, 0, 0, MAX_DIM, &cfg->eos_token_ids[0]);
+  }
+  int n = cJSON_GetArraySize(eos);
+  if (n > TTT_HF_MAX_EOS)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s: eos_token_id lists %d ids, at most %d supported",
+                         sc->src, n, TTT_HF_MAX_EOS);
+  for (const cJSON *id = eos->child; id; id = id->next) {
+    if (!ttt_hfj_is_int(id, 0, MAX_DIM))
+      return ttt_set_error(TTT_ERR_FORMAT, "%s: eos_token_id[%d] must be a non-negative integer",
+                           sc->src, cfg->n_eos_token_ids);
+    cfg->eos_token_ids[cfg->n_eos_token_ids++] = (int64_t)id->valuedouble;
+  }
+  return TTT_OK;
+}
+
+static ttt_status parse_rope_type(const scope *sc, ttt_hf_config *cfg) {
+  const char *type;
+  TRY(get_str(sc, "rope_type", &type));
+  if (!type) TRY(get_str(sc, "type", &type)); /* the older spelling of rope_scaling */
+  if (!type) type = "default";
+  for (size_t i = 0; i < sizeof rope_types / sizeof rope_types[0]; i++) {
+    if (strcmp(type, rope_types[i].name) == 0) {
+      cfg->rope_type = rope_types[i].type;
+      return TTT_OK;
+    }
+  }
+  return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                       "%s: %s.rope_type '%s' is not supported (supported: %s)", sc->src, sc->name,
+                       type, ROPE_LIST);
+}
+
+/* The scaling parameters of the rope type, read from rope_scaling or rope_parameters. */
+static ttt_status parse_rope_scaling(const scope *sc, ttt_hf_config *cfg) {
+  TRY(parse_rope_type(sc, cfg));
+  ttt_rope_type t = cfg->rope_type;
+  if (t == TTT_ROPE_DEFAULT) return TTT_OK;
+  TRY(get_num(sc, "factor", true, 0, true, &cfg->rope_factor));
+  bool llama3 = t == TTT_ROPE_LLAMA3;
+  TRY(get_int(sc, "original_max_position_embeddings", llama3, cfg->max_position_embeddings, 1,
+              MAX_DIM, &cfg->rope_original_max_positions));
+  if (llama3) {
+    TRY(get_num(sc, "low_freq_factor", true, 0, true, &cfg->rope_low_freq_factor));
+    TRY(get_num(sc, "high_freq_factor", true, 0, true, &cfg->rope_high_freq_factor));
+  }
+  if (t != TTT_ROPE_YARN) return TTT_OK;
+  if (field(sc, "mscale") || field(sc, "mscale_all_dim"))
+    return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                         "%s: %s: yarn with mscale/mscale_all_dim is not supported (supported yarn "
+                         "fields: factor, original_max_position_embeddings, beta_fast, beta_slow, "
+                         "attention_factor)",
+                         sc->src, sc->name);
+  TRY(get_num(sc, "beta_fast", false, 0, true, &cfg->rope_beta_fast));
+  TRY(get_num(sc, "beta_slow", false, 0, true, &cfg->rope_beta_slow));
+  return get_num(sc, "attention_factor", false, 0, true, &cfg->rope_attention_factor);
+}
+
+static ttt_status parse_rotary_dim(const scope *sc, const cJSON *params, ttt_hf_config *cfg) {
+  scope in_params = {sc->src, params, "rope_parameters"};
+  const scope *where = params && field(&in_params, "partial_rotary_factor") ? &in_params : sc;
+  double f;
+  TRY(get_num(where, "partial_rotary_factor", false, 1.0, true, &f));
+  double dim = f * (double)cfg->head_dim;
+  if (f > 1 || dim != floor(dim) || (int64_t)dim % 2 != 0 || dim < 2)
+    return ttt_set_error(
+        TTT_ERR_FORMAT,
+        "%s: partial_rotary_factor %g must give an even rotary dim <= head_dim %lld", sc->src, f,
+        (long long)cfg->head_dim);
+  cfg->rotary_dim = (int64_t)dim;
+  return TTT_OK;
+}
+
+static ttt_status parse_rope(const scope *sc, ttt_hf_config *cfg) {
+  double default_theta = cfg->model_type == TTT_HF_MIXTRAL ? 1e6 : 1e4;
+  const cJSON *params = field(sc, "rope_parameters");
+  const cJSON *scaling = field(sc, "rope_scaling");
+  double top_theta;
+  TRY(get_num(sc, "rope_theta", false, default_theta, true, &top_theta));
+  if (params) {
+    if (!cJSON_IsObject(params))
+      return ttt_set_error(TTT_ERR_FORMAT, "%s: field 'rope_parameters' must be an object, got %s",
+                           sc->src, ttt_hfj_type_name(params));
+    scope p = {sc->src, params, "rope_parameters"};
+    TRY(get_num(&p, "rope_theta", true, 0, true, &cfg->rope_theta));
+    if (field(sc, "rope_theta") && top_theta != cfg->rope_theta)
+      return ttt_set_error(TTT_ERR_FORMAT,
+                           "%s: rope_theta %g disagrees with rope_parameters.rope_theta %g",
+                           sc->src, top_theta, cfg->rope_theta);
+    TRY(parse_rope_scaling(&p, cfg));
+  } else {
+    cfg->rope_theta = top_theta;
+    if (scaling && !cJSON_IsObject(scaling))
+      return ttt_set_error(TTT_ERR_FORMAT,
+                           "%s: field 'rope_scaling' must be an object or null, got %s", sc->src,
+                           ttt_hfj_type_name(scaling));
+    scope s = {sc->src, scaling, "rope_scaling"};
+    if (scaling)
+      TRY(parse_rope_scaling(&s, cfg));
+    else
+      cfg->rope_type = TTT_ROPE_DEFAULT;
+  }
+  return parse_rotary_dim(sc, params, cfg);
+}
+
+static ttt_status parse_window_size(const scope *sc, int64_t *window) {
+  return get_int(sc, "sliding_window", false, 0, 1, MAX_DIM, window);
+}
+
+/* Qwen2/Qwen3: as transformers derives it — the window only counts with use_sliding_window, and
+ * layer_types (when given) says which layers slide, else layers >= max_window_layers do. */
+static ttt_status parse_qwen_windows(const scope *sc, ttt_hf_config *cfg) {
+  bool use;
+  int64_t window, max_window_layers;
+  TRY(get_bool(sc, "use_sliding_window", false, &use));
+  TRY(parse_window_size(sc, &window));
+  TRY(get_int(sc, "max_window_layers", false, 28, 0, MAX_DIM, &max_window_layers));
+  if (!use) window = 0;
+  const cJSON *types = field(sc, "layer_types");
+  if (types && (!cJSON_IsArray(types) || cJSON_GetArraySize(types) != cfg->num_hidden_layers))
+    return ttt_set_error(TTT_ERR_FORMAT,
+                         "%s: field 'layer_types' must be an array of num_hidden_layers (%lld) "
+                         "strings",
+                         sc->src, (long long)cfg->num_hidden_layers);
+  const cJSON *t = types ? types->child : NULL;
+  for (int64_t i = 0; i < cfg->num_hidden_layers; i++, t = t ? t->next : NULL) {
+    bool sliding = i >= max_window_layers;
+    if (t) {
+      bool full = cJSON_IsString(t) && strcmp(t->valuestring, "full_attention") == 0;
+      sliding = cJSON_IsString(t) && strcmp(t->valuestring, "sliding_attention") == 0;
+      if (!full && !sliding)
+        return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                             "%s: layer_types[%lld] is not supported (supported: full_attention, "
+                             "sliding_attention)",
+                             sc->src, (long long)i);
+    }
+    cfg->sliding_window[i] = sliding ? window : 0;
+  }
+  return TTT_OK;
+}
+
+static ttt_status parse_windows(const scope *sc, ttt_hf_config *cfg) {
+  switch (cfg->model_type) {
+  case TTT_HF_MISTRAL:
+  case TTT_HF_MIXTRAL: {
+    int64_t window;
+    TRY(parse_window_size(sc, &window));
+    for (int64_t i = 0; i < cfg->num_hidden_layers; i++) cfg->sliding_window[i] = window;
+    return TTT_OK;
+  }
+  case TTT_HF_QWEN2:
+  case TTT_HF_QWEN3:
+    return parse_qwen_windows(sc, cfg);
+  default:
+    return TTT_OK;
+  }
+}
+
+/* Which projections have biases, as each HF model class hard-codes or reads them. */
+static ttt_status parse_biases(const scope *sc, ttt_hf_config *cfg) {
+  bool attention_bias = false, mlp_bias = false;
+  switch (cfg->model_type) {
+  case TTT_HF_LLAMA:
+    TRY(get_bool(sc, "mlp_bias", false, &mlp_bias));
+    /* fallthrough */
+  case TTT_HF_QWEN3:
+    TRY(get_bool(sc, "attention_bias", false, &attention_bias));
+    cfg->q_bias = cfg->k_bias = cfg->v_bias = cfg->o_bias = attention_bias;
+    break;
+  case TTT_HF_QWEN2:
+    cfg->q_bias = cfg->k_bias = cfg->v_bias = true;
+    break;
+  case TTT_HF_BERT:
+    cfg->q_bias = cfg->k_bias = cfg->v_bias = cfg->o_bias = true;
+    mlp_bias = true;
+    break;
+  default:
+    break;
+  }
+  cfg->mlp_bias = mlp_bias;
+  return TTT_OK;
+}
+
+static ttt_status parse_moe(const scope *sc, ttt_hf_config *cfg) {
+  if (cfg->model_type != TTT_HF_MIXTRAL) return TTT_OK;
+  TRY(get_int(sc, "num_local_experts", true, 0, 1, TTT_MAX_EXPERTS, &cfg->num_local_experts));
+  TRY(get_int(sc, "num_experts_per_tok", true, 0, 1, (double)cfg->num_local_experts,
+              &cfg->num_experts_per_tok));
+  return TTT_OK;
+}
+
+/* BertModel options this library does not implement are refused rather than ignored. */
+static ttt_status parse_bert(const scope *sc, ttt_hf_config *cfg) {
+  const char *pos_type;
+  bool is_decoder, cross;
+  TRY(get_int(sc, "type_vocab_size", false, 2, 1, MAX_DIM, &cfg->type_vocab_size));
+  TRY(get_num(sc, "layer_norm_eps", false, 1e-12, true, &cfg->norm_eps));
+  TRY(get_str(sc, "position_embedding_type", &pos_type));
+  if (pos_type && strcmp(pos_type, "absolute") != 0)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                         "%s: position_embedding_type '%s' is not supported (supported: absolute)",
+                         sc->src, pos_type);
+  TRY(get_bool(sc, "is_decoder", false, &is_decoder));
+  TRY(get_bool(sc, "add_cross_attention", false, &cross));
+  if (is_decoder || cross)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                         "%s: bert with is_decoder or add_cross_attention is not supported "
+                         "(supported: the bidirectional encoder)",
+                         sc->src);
+  cfg->rope_type = TTT_ROPE_NONE;
+  return TTT_OK;
+}
+
+static ttt_status parse_decoder(const scope *sc, ttt_hf_config *cfg) {
+  double default_eps = cfg->model_type == TTT_HF_MIXTRAL ? 1e-5 : 1e-6;
+  TRY(get_num(sc, "rms_norm_eps", false, default_eps, true, &cfg->norm_eps));
+  cfg->qk_norm = cfg->model_type == TTT_HF_QWEN3;
+  TRY(parse_rope(sc, cfg));
+  TRY(parse_windows(sc, cfg));
+  return parse_moe(sc, cfg);
+}
+
+static ttt_status parse_root(const scope *sc, ttt_hf_config *cfg) {
+  TRY(parse_model_type(sc, cfg));
+  TRY(parse_dims(sc, cfg));
+  TRY(parse_activation(sc, cfg));
+  TRY(get_bool(sc, "tie_word_embeddings", cfg->arch == TTT_HF_ENCODER, &cfg->tie_word_embeddings));
+  TRY(parse_biases(sc, cfg));
+  TRY(parse_token_ids(sc, cfg));
+  return cfg->arch == TTT_HF_ENCODER ? parse_bert(sc, cfg) : parse_decoder(sc, cfg);
+}
+
+ttt_status ttt_hf_config_parse(const char *json, size_t json_len, const char *source,
+                               ttt_hf_config *out) {
+  if (!json || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_hf_config_parse: NULL json or out");
+  if (!source) source = "config.json";
+  cJSON *root;
+  TRY(ttt_hfj_parse(source, json, json_len, &root));
+  ttt_status s;
+  if (!cJSON_IsObject(root)) {
+    s = ttt_set_error(TTT_ERR_FORMAT, "%s: expected a JSON object, got %s", source,
+                      ttt_hfj_type_name(root));
+  } else {
+    ttt_hf_config cfg = {0};
+    scope sc = {source, root, ""};
+    s = parse_root(&sc, &cfg);
+    if (s == TTT_OK) *out = cfg;
+  }
+  cJSON_Delete(root);
+  return s;
+}
+
+ttt_status ttt_hf_config_load(const char *path, ttt_hf_config *out) {
+  if (!path || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_hf_config_load: NULL path or out");
+  char file[4096];
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    TRY(ttt_hfj_join(file, sizeof file, path, "config.json"));
+  else
+    snprintf(file, sizeof file, "%s", path);
+  char *text;
+  size_t len;
+  TRY(ttt_hfj_read_file(file, CONFIG_MAX_BYTES, &text, &len));
+  ttt_status s = ttt_hf_config_parse(text, len, file, out);
+  free(text);
+  return s;
+}
+
+void ttt_hf_config_describe(const ttt_hf_config *cfg, char *buf, size_t size) {
+  int n = snprintf(buf, size,
+                   "%s: %lld layers, hidden %lld, %lld heads (%lld kv, head_dim %lld), ffn %lld, "
+                   "vocab %lld",
+                   ttt_hf_model_type_name(cfg->model_type), (long long)cfg->num_hidden_layers,
+                   (long long)cfg->hidden_size, (long long)cfg->num_attention_heads,
+                   (long long)cfg->num_key_value_heads, (long long)cfg->head_dim,
+                   (long long)cfg->intermediate_size, (long long)cfg->vocab_size);
+  if (n < 0 || (size_t)n >= size) return;
+  if (cfg->num_local_experts > 0)
+    n += snprintf(buf + n, size - (size_t)n, ", %lld experts top-%lld",
+                  (long long)cfg->num_local_experts, (long long)cfg->num_experts_per_tok);
+  if (n < 0 || (size_t)n >= size || cfg->rope_type == TTT_ROPE_NONE) return;
+  snprintf(buf + n, size - (size_t)n, ", rope %s theta %g", rope_type_name(cfg->rope_type),
+           cfg->rope_theta);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Specs */
+/* ---------------------------------------------------------------------------------------------- */
+
+static ttt_status check_cfg(const ttt_hf_config *cfg, const void *out, const char *fn) {
+  if (!cfg || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: NULL config or out", fn);
+  return TTT_OK;
+}
+
+static ttt_status need_arch(const ttt_hf_config *cfg, ttt_hf_arch arch, const char *what) {
+  if (cfg->arch == arch) return TTT_OK;
+  return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: a %s model has no %s",
+                       ttt_hf_model_type_name(cfg->model_type),
+                       cfg->arch == TTT_HF_ENCODER ? "encoder" : "decoder", what);
+}
+
+ttt_status ttt_hf_rope_spec(const ttt_hf_config *cfg, ttt_rope_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_rope_spec"));
+  *out = (ttt_rope_spec){.type = cfg->rope_type};
+  if (cfg->rope_type == TTT_ROPE_NONE) return TTT_OK;
+  out->head_dim = cfg->head_dim;
+  out->rotary_dim = cfg->rotary_dim;
+  out->max_positions = cfg->max_position_embeddings;
+  out->theta = cfg->rope_theta;
+  out->factor = cfg->rope_factor;
+  out->low_freq_factor = cfg->rope_low_freq_factor;
+  out->high_freq_factor = cfg->rope_high_freq_factor;
+  out->original_max_positions = cfg->rope_original_max_positions;
+  out->beta_fast = cfg->rope_beta_fast;
+  out->beta_slow = cfg->rope_beta_slow;
+  out->attention_factor = cfg->rope_attention_factor;
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_attention_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_attention_spec"));
+  if (layer < 0 || layer >= cfg->num_hidden_layers)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE, "ttt_hf_attention_spec: layer %lld not in [0, %lld)",
+                         (long long)layer, (long long)cfg->num_hidden_layers);
+  *out = (ttt_attention_spec){
+      .hidden = cfg->hidden_size,
+      .n_heads = cfg->num_attention_heads,
+      .n_kv_heads = cfg->num_key_value_heads,
+      .head_dim = cfg->head_dim,
+      .q_bias = cfg->q_bias,
+      .k_bias = cfg->k_bias,
+      .v_bias = cfg->v_bias,
+      .o_bias = cfg->o_bias,
+      .qk_norm = cfg->qk_norm,
+      .qk_norm_eps = cfg->qk_norm ? (float)cfg->norm_eps : 0.0f,
+      .bidirectional = cfg->arch == TTT_HF_ENCODER,
+      .sliding_window = cfg->sliding_window[layer],
+  };
+  return ttt_hf_rope_spec(cfg, &out->rope);
+}
+
+ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_norm_spec"));
+  bool layer_norm = cfg->arch == TTT_HF_ENCODER;
+  *out = (ttt_norm_spec){
+      .type = layer_norm ? TTT_NORM_LAYER : TTT_NORM_RMS,
+      .dim = cfg->hidden_size,
+      .eps = (float)cfg->norm_eps,
+      .bias = layer_norm,
+  };
+  return TTT_OK;
+}
+
+bool ttt_hf_is_moe(const ttt_hf_config *cfg) { return cfg && cfg->num_local_experts > 0; }
+
+/* Decoder FFNs (and Mixtral's experts) are gated; BERT's is up → act → down. */
+static ttt_mlp_spec dense_mlp(const ttt_hf_config *cfg) {
+  return (ttt_mlp_spec){
+      .hidden = cfg->hidden_size,
+      .intermediate = cfg->intermediate_size,
+      .activation = cfg->hidden_act,
+      .gated = cfg->arch == TTT_HF_DECODER,
+      .bias = cfg->mlp_bias,
+  };
+}
+
+ttt_status ttt_hf_mlp_spec(const ttt_hf_config *cfg, ttt_mlp_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_mlp_spec"));
+  if (ttt_hf_is_moe(cfg))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "%s: the FFN is a mixture of experts (use ttt_hf_moe_spec)",
+                         ttt_hf_model_type_name(cfg->model_type));
+  *out = dense_mlp(cfg);
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_moe_spec(const ttt_hf_config *cfg, ttt_moe_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_moe_spec"));
+  if (!ttt_hf_is_moe(cfg))
+    return ttt_set_error(
+        TTT_ERR_INVALID_ARGUMENT,
+        "%s: the FFN is a dense MLP, not a mixture of experts (use ttt_hf_mlp_spec)",
+        ttt_hf_model_type_name(cfg->model_type));
+  *out = (ttt_moe_spec){
+      .expert = dense_mlp(cfg),
+      .n_experts = cfg->num_local_experts,
+      .top_k = cfg->num_experts_per_tok,
+  };
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_embedding_spec"));
+  *out = (ttt_embedding_spec){.vocab = cfg->vocab_size, .dim = cfg->hidden_size};
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_position_embedding_spec"));
+  TRY(need_arch(cfg, TTT_HF_ENCODER, "learned position embedding"));
+  *out = (ttt_embedding_spec){.vocab = cfg->max_position_embeddings, .dim = cfg->hidden_size};
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_token_type_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_token_type_embedding_spec"));
+  TRY(need_arch(cfg, TTT_HF_ENCODER, "token type embedding"));
+  *out = (ttt_embedding_spec){.vocab = cfg->type_vocab_size, .dim = cfg->hidden_size};
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_lm_head_spec(const ttt_hf_config *cfg, ttt_lm_head_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_lm_head_spec"));
+  TRY(need_arch(cfg, TTT_HF_DECODER, "lm_head"));
+  *out = (ttt_lm_head_spec){.hidden = cfg->hidden_size, .vocab = cfg->vocab_size};
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_kv_cache_spec(const ttt_hf_config *cfg, int64_t max_positions, ttt_dtype dtype,
+                                ttt_kv_cache_spec *out) {
+  TRY(check_cfg(cfg, out, "ttt_hf_kv_cache_spec"));
+  TRY(need_arch(cfg, TTT_HF_DECODER, "KV cache"));
+  if (max_positions < 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_hf_kv_cache_spec: max_positions %lld < 0",
+                         (long long)max_positions);
+  *out = (ttt_kv_cache_spec){
+      .n_layers = cfg->num_hidden_layers,
+      .n_kv_heads = cfg->num_key_value_heads,
+      .head_dim = cfg->head_dim,
+      .max_positions = max_positions ? max_positions : cfg->max_position_embeddings,
+      .dtype = dtype ? dtype : TTT_F32,
+  };
+  memcpy(out->sliding_window, cfg->sliding_window, sizeof out->sliding_window);
+  return TTT_OK;
+}

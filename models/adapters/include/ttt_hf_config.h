@@ -1,0 +1,143 @@
+/*
+ * ttt_hf_config.h — HuggingFace config.json → ttt_hf_config → the core's block specs.
+ *
+ * Not part of the core library. Supported model_type: llama, mistral, qwen2, qwen3, mixtral (causal
+ * decoders) and bert (encoder). Both spellings HF writes are accepted: the Hub's `rope_theta` +
+ * `rope_scaling` and transformers 5's `rope_parameters` (which holds rope_theta and rope_type).
+ *
+ * Defaults follow the transformers config classes where a field is absent (or null where HF
+ * allows null): num_key_value_heads → num_attention_heads, head_dim → hidden / heads,
+ * hidden_act → silu (bert: gelu), rope_theta → 10000 (mixtral: 1e6), rms_norm_eps → 1e-6 (mixtral:
+ * 1e-5), layer_norm_eps → 1e-12, type_vocab_size → 2, tie_word_embeddings → false (bert: true),
+ * use_sliding_window → false, max_window_layers → 28. vocab_size, hidden_size, intermediate_size,
+ * num_hidden_layers, num_attention_heads, max_position_embeddings (and for mixtral
+ * num_local_experts, num_experts_per_tok) are required.
+ *
+ * Errors name the file and the field: TTT_ERR_FORMAT for missing required fields, wrong JSON types
+ * and invalid values; TTT_ERR_UNSUPPORTED for a model_type, rope_type, hidden_act or option this
+ * library does not implement, with the list of what is supported.
+ */
+#ifndef TTT_HF_CONFIG_H
+#define TTT_HF_CONFIG_H
+
+#include <ttt.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ttt_hf_model_type {
+  TTT_HF_LLAMA = 0,
+  TTT_HF_MISTRAL,
+  TTT_HF_QWEN2,
+  TTT_HF_QWEN3,
+  TTT_HF_MIXTRAL,
+  TTT_HF_BERT
+} ttt_hf_model_type;
+
+typedef enum ttt_hf_arch {
+  TTT_HF_DECODER = 0, /* causal LM: embedding, pre-norm decoder layers, final norm, lm_head */
+  TTT_HF_ENCODER      /* BERT: word+position+token-type embeddings, post-norm layers, pooler */
+} ttt_hf_arch;
+
+#define TTT_HF_MAX_EOS 8
+
+typedef struct ttt_hf_config {
+  ttt_hf_model_type model_type;
+  ttt_hf_arch arch;
+  int64_t vocab_size;
+  int64_t hidden_size;
+  int64_t intermediate_size;
+  int64_t num_hidden_layers; /* 1..TTT_MAX_LAYERS */
+  int64_t num_attention_heads;
+  int64_t num_key_value_heads;
+  int64_t head_dim; /* resolved: never 0 */
+  int64_t max_position_embeddings;
+  ttt_activation hidden_act;
+  double norm_eps; /* rms_norm_eps for decoders, layer_norm_eps for bert */
+  bool tie_word_embeddings;
+  /* Which projections carry biases, resolved per model type (qwen2: q/k/v always; llama, qwen3:
+   * attention_bias on all four; mistral, mixtral: none; bert: all). */
+  bool q_bias, k_bias, v_bias, o_bias;
+  bool mlp_bias; /* llama's mlp_bias; bert: true */
+  bool qk_norm;  /* qwen3 */
+
+  /* Rotary embedding (bert: TTT_ROPE_NONE). */
+  ttt_rope_type rope_type;
+  double rope_theta;
+  double rope_factor;
+  double rope_low_freq_factor, rope_high_freq_factor;           /* llama3 */
+  int64_t rope_original_max_positions;                          /* llama3, dynamic, yarn */
+  double rope_beta_fast, rope_beta_slow, rope_attention_factor; /* yarn (0 = default) */
+  int64_t rotary_dim; /* partial_rotary_factor · head_dim; equals head_dim without it */
+
+  /* Sliding window per layer, 0 = full attention. Mistral: `sliding_window` on every layer.
+   * Qwen2/Qwen3: `layer_types` when present, else layers >= max_window_layers slide when
+   * use_sliding_window (as transformers derives layer_types). */
+  int64_t sliding_window[TTT_MAX_LAYERS];
+
+  /* Mixture of experts (mixtral); 0 experts = dense FFN. */
+  int64_t num_local_experts;
+  int64_t num_experts_per_tok;
+
+  /* bert */
+  int64_t type_vocab_size;
+
+  /* Special tokens; -1 when absent or null. */
+  int64_t bos_token_id;
+  int64_t pad_token_id;
+  int64_t eos_token_ids[TTT_HF_MAX_EOS];
+  int32_t n_eos_token_ids;
+} ttt_hf_config;
+
+/* Parses `json_len` bytes of JSON; `source` names it in errors (usually the file path). */
+ttt_status ttt_hf_config_parse(const char *json, size_t json_len, const char *source,
+                               ttt_hf_config *out);
+/* Reads a config file, or `path`/config.json when `path` is a folder. */
+ttt_status ttt_hf_config_load(const char *path, ttt_hf_config *out);
+
+/* "llama", "mistral", ... */
+const char *ttt_hf_model_type_name(ttt_hf_model_type type);
+/* One line: "llama: 2 layers, hidden 64, 4 heads (2 kv, head_dim 16), ffn 160, vocab 512, rope
+ * llama3 theta 500000". */
+void ttt_hf_config_describe(const ttt_hf_config *cfg, char *buf, size_t size);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Block specs. Values were checked when the config was parsed (positive dims, heads dividing, */
+/* eps > 0...); the core's ttt_X_spec_validate runs again when a block or model is built.       */
+/* ---------------------------------------------------------------------------------------------- */
+
+/* Rotary embedding of every layer (type NONE for bert); max_positions = max_position_embeddings. */
+ttt_status ttt_hf_rope_spec(const ttt_hf_config *cfg, ttt_rope_spec *out);
+/* Attention of layer `layer` (sliding windows differ per layer); TTT_ERR_OUT_OF_RANGE for a bad
+ * layer. BERT: bidirectional, all biases, no rope. */
+ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_attention_spec *out);
+/* Every norm of the model (attention_norm, ffn_norm, final norm; bert: embeddings.norm too):
+ * RMSNorm(rms_norm_eps) for decoders, LayerNorm with bias(layer_norm_eps) for bert. */
+ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out);
+/* True when layer FFNs are mixtures of experts (use ttt_hf_moe_spec), false for dense MLPs. */
+bool ttt_hf_is_moe(const ttt_hf_config *cfg);
+/* Dense FFN: gated (SwiGLU...) for decoders, plain up/down with biases for bert.
+ * TTT_ERR_INVALID_ARGUMENT for a MoE model. */
+ttt_status ttt_hf_mlp_spec(const ttt_hf_config *cfg, ttt_mlp_spec *out);
+/* MoE FFN (mixtral: gated silu experts of intermediate_size, softmax top-k, renormalized).
+ * TTT_ERR_INVALID_ARGUMENT for a dense model. */
+ttt_status ttt_hf_moe_spec(const ttt_hf_config *cfg, ttt_moe_spec *out);
+/* Token (word) embedding: [vocab_size, hidden_size]. */
+ttt_status ttt_hf_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out);
+/* bert only: absolute position [max_position_embeddings, hidden] and token type [type_vocab_size,
+ * hidden] embeddings. */
+ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out);
+ttt_status ttt_hf_token_type_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out);
+/* Decoders only: [vocab, hidden], no bias. */
+ttt_status ttt_hf_lm_head_spec(const ttt_hf_config *cfg, ttt_lm_head_spec *out);
+/* Decoders only: a KV cache for `max_positions` (0 → max_position_embeddings) positions in
+ * `dtype` (0 → f32) with the per-layer sliding windows. */
+ttt_status ttt_hf_kv_cache_spec(const ttt_hf_config *cfg, int64_t max_positions, ttt_dtype dtype,
+                                ttt_kv_cache_spec *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTT_HF_CONFIG_H */
