@@ -11,5 +11,7 @@ typedef struct ttt_cli_command {
 
 int ttt_cmd_tokenize(int argc, char **argv);
 int ttt_cmd_detokenize(int argc, char **argv);
+int ttt_cmd_logits(int argc, char **argv);
+int ttt_cmd_encode(int argc, char **argv);
 
 #endif

@@ -9,6 +9,10 @@
 static const ttt_cli_command commands[] = {
     {"tokenize", "print the token ids of a text as a JSON array", ttt_cmd_tokenize},
     {"detokenize", "print the text of token ids", ttt_cmd_detokenize},
+    {"logits", "write a causal LM's prefill and decode logits for ids in a safetensors file",
+     ttt_cmd_logits},
+    {"encode", "write an encoder's hidden states (and pooled output) for a batch of ids",
+     ttt_cmd_encode},
 };
 
 static void print_help(FILE *out) {
