@@ -1,0 +1,207 @@
+/*
+ * Mixture of experts: router logits (f32 matmul) → softmax over all experts → top-k → optionally
+ * renormalized weights → out[t] = Σ_k weight · expert_k(x[t]).
+ *
+ * Two execution paths with the same math:
+ *   group_by_expert (prefill): tokens routed to each expert are gathered into a dense block, the
+ *     expert runs once on that block (its weights stream once for all of its tokens), and its
+ *     rows are scattered back, weighted, into out.
+ *   per token (decode): each token runs its k experts on its own row.
+ * Top-k order: larger probability first; equal probabilities go to the lower expert index.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "block_util.h"
+#include "ffn_internal.h"
+#include "runtime/kernels.h"
+#include "runtime/runtime.h"
+
+ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec) {
+  if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe spec: NULL");
+  ttt_status st = ttt_mlp_spec_validate(&spec->expert);
+  if (st != TTT_OK) return ttt_error_prefix(st, "moe spec: expert");
+  if (spec->n_experts < 1 || spec->n_experts > TTT_MAX_EXPERTS)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: n_experts (%lld) must be in [1, %d] (TTT_MAX_EXPERTS)",
+                         (long long)spec->n_experts, TTT_MAX_EXPERTS);
+  if (spec->top_k < 1 || spec->top_k > spec->n_experts)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: top_k (%lld) must be in [1, n_experts (%lld)]",
+                         (long long)spec->top_k, (long long)spec->n_experts);
+  return TTT_OK;
+}
+
+ttt_moe_impl_config ttt_moe_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                const ttt_moe_spec *spec) {
+  (void)device;
+  (void)spec;
+  const ttt_block_defaults *d = ttt_block_defaults_for(mode);
+  return (ttt_moe_impl_config){.weight_dtype = d->weight_dtype,
+                               .activation_dtype = d->activation_dtype,
+                               .kernel = d->kernel,
+                               .threads = 0,
+                               .fuse_gate_up = d->fuse_projections,
+                               .group_by_expert = d->group_by_expert};
+}
+
+/* ---- routing ---- */
+
+/* The routing of T tokens: for token t, experts[t·k + r] with weights[t·k + r], r < k. */
+typedef struct moe_routes {
+  int32_t *experts;
+  float *weights;
+} moe_routes;
+
+/* Picks the k largest probabilities of one token (ties → lower index) and (re)normalizes. */
+static void select_top_k(const ttt_moe_spec *spec, const float *probs, int32_t *experts,
+                         float *weights) {
+  bool taken[TTT_MAX_EXPERTS] = {false};
+  float sum = 0.0f;
+  for (int64_t r = 0; r < spec->top_k; r++) {
+    int32_t best = -1;
+    for (int32_t e = 0; e < spec->n_experts; e++)
+      if (!taken[e] && (best < 0 || probs[e] > probs[best])) best = e;
+    taken[best] = true;
+    experts[r] = best;
+    weights[r] = probs[best];
+    sum += probs[best];
+  }
+  if (spec->no_renormalize) return;
+  for (int64_t r = 0; r < spec->top_k; r++) weights[r] /= sum;
+}
+
+static ttt_status route(ttt_context *ctx, const ttt_moe_spec *spec, const ttt_moe_impl_config *cfg,
+                        const ttt_tensor *router, const float *x, int64_t T, moe_routes *routes) {
+  int64_t E = spec->n_experts, k = spec->top_k;
+  float *logits = ttt_scratch_alloc(ctx, (size_t)(T * E) * sizeof(float));
+  routes->experts = ttt_scratch_alloc(ctx, (size_t)(T * k) * sizeof(int32_t));
+  routes->weights = ttt_scratch_alloc(ctx, (size_t)(T * k) * sizeof(float));
+  if (!logits || !routes->experts || !routes->weights) return TTT_ERR_OUT_OF_MEMORY;
+  /* The router is f32 with f32 activations whatever the experts use: routing decisions are
+   * discontinuous, so they get the most precise path. */
+  ttt_linear_config lc = {
+      .kernel = cfg->kernel, .activation_dtype = TTT_F32, .threads = cfg->threads};
+  ttt_linear_op op = {.w = router, .y = logits, .name = "moe.router"};
+  ttt_status st = ttt_linear(ctx, &lc, x, T, spec->expert.hidden, &op);
+  if (st != TTT_OK) return st;
+  for (int64_t t = 0; t < T; t++) {
+    ttt_softmax(logits + t * E, E);
+    select_top_k(spec, logits + t * E, routes->experts + t * k, routes->weights + t * k);
+  }
+  return TTT_OK;
+}
+
+/* ---- experts ---- */
+
+static void add_scaled(float *dst, const float *src, float w, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] += w * src[i];
+}
+
+/* Each token's k experts on its own row. */
+static ttt_status run_per_token(ttt_context *ctx, const ttt_moe_spec *spec,
+                                const ttt_mlp_impl_config *mcfg, const ttt_moe_weights *w,
+                                const moe_routes *routes, const float *x, int64_t T, float *out) {
+  int64_t H = spec->expert.hidden, k = spec->top_k;
+  float *y = ttt_scratch_alloc(ctx, (size_t)H * sizeof(float));
+  if (!y) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t t = 0; t < T; t++) {
+    for (int64_t r = 0; r < k; r++) {
+      const ttt_mlp_weights *expert = &w->experts[routes->experts[t * k + r]];
+      ttt_status st = ttt_mlp_run(ctx, &spec->expert, mcfg, expert, x + t * H, 1, y);
+      if (st != TTT_OK) return st;
+      add_scaled(out + t * H, y, routes->weights[t * k + r], H);
+    }
+  }
+  return TTT_OK;
+}
+
+/* Gathers the tokens of each expert (at most T: a token picks an expert once), runs the expert on
+ * the block, scatters the weighted rows back. Experts with no tokens are skipped. */
+static ttt_status run_grouped(ttt_context *ctx, const ttt_moe_spec *spec,
+                              const ttt_mlp_impl_config *mcfg, const ttt_moe_weights *w,
+                              const moe_routes *routes, const float *x, int64_t T, float *out) {
+  int64_t H = spec->expert.hidden, k = spec->top_k;
+  int64_t *tokens = ttt_scratch_alloc(ctx, (size_t)T * sizeof(int64_t));
+  float *gains = ttt_scratch_alloc(ctx, (size_t)T * sizeof(float));
+  float *xg = ttt_scratch_alloc(ctx, (size_t)(T * H) * sizeof(float));
+  float *yg = ttt_scratch_alloc(ctx, (size_t)(T * H) * sizeof(float));
+  if (!tokens || !gains || !xg || !yg) return TTT_ERR_OUT_OF_MEMORY;
+  for (int32_t e = 0; e < spec->n_experts; e++) {
+    int64_t count = 0;
+    for (int64_t i = 0; i < T * k; i++) {
+      if (routes->experts[i] != e) continue;
+      tokens[count] = i / k;
+      gains[count] = routes->weights[i];
+      memcpy(xg + count * H, x + (i / k) * H, (size_t)H * sizeof(float));
+      count++;
+    }
+    if (count == 0) continue;
+    ttt_status st = ttt_mlp_run(ctx, &spec->expert, mcfg, &w->experts[e], xg, count, yg);
+    if (st != TTT_OK) return st;
+    for (int64_t c = 0; c < count; c++) add_scaled(out + tokens[c] * H, yg + c * H, gains[c], H);
+  }
+  return TTT_OK;
+}
+
+ttt_status ttt_moe_check_weights(const ttt_moe_spec *spec, ttt_dtype weight_dtype,
+                                 const ttt_moe_weights *w) {
+  /* The optimized router is f32; a reference check (weight_dtype DEFAULT) takes any float. */
+  ttt_dtype router_dtype = weight_dtype == TTT_DTYPE_DEFAULT ? TTT_DTYPE_DEFAULT : TTT_F32;
+  ttt_status st = ttt_block_check_matrix(&w->router, "moe.router", router_dtype, spec->n_experts,
+                                         spec->expert.hidden);
+  if (st != TTT_OK) return st;
+  if (!w->experts)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe.experts: NULL (need %lld experts)",
+                         (long long)spec->n_experts);
+  for (int64_t e = 0; e < spec->n_experts; e++) {
+    char prefix[48];
+    snprintf(prefix, sizeof prefix, "moe.experts[%lld]", (long long)e);
+    st = ttt_mlp_check_weights(&spec->expert, weight_dtype, &w->experts[e], prefix);
+    if (st != TTT_OK) return st;
+  }
+  return TTT_OK;
+}
+
+static ttt_moe_impl_config resolve_impl(const ttt_moe_impl_config *impl) {
+  ttt_moe_impl_config cfg = impl ? *impl : (ttt_moe_impl_config){0};
+  cfg.weight_dtype = ttt_block_weight_dtype(cfg.weight_dtype);
+  cfg.activation_dtype = ttt_block_activation_dtype(cfg.activation_dtype);
+  cfg.kernel = ttt_block_kernel(cfg.kernel);
+  return cfg;
+}
+
+ttt_status ttt_moe_forward(ttt_context *ctx, const ttt_moe_spec *spec,
+                           const ttt_moe_impl_config *impl, const ttt_moe_weights *weights,
+                           const ttt_tensor *x, ttt_tensor *out) {
+  if (!ctx || !weights || !x || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe forward: NULL ctx, weights, x or out");
+  ttt_status st = ttt_moe_spec_validate(spec);
+  if (st != TTT_OK) return st;
+  ttt_moe_impl_config cfg = resolve_impl(impl);
+  int64_t H = spec->expert.hidden;
+  st = ttt_block_check_impl("moe impl", cfg.weight_dtype, cfg.activation_dtype, cfg.kernel);
+  if (st == TTT_OK) st = ttt_moe_check_weights(spec, cfg.weight_dtype, weights);
+  if (st == TTT_OK) st = ttt_block_check_rows(x, "moe x", -1, H);
+  if (st == TTT_OK) st = ttt_block_check_rows(out, "moe out", x->shape[0], H);
+  if (st == TTT_OK) st = ttt_block_check_no_alias(out, x, "moe");
+  if (st != TTT_OK) return st;
+
+  int64_t T = x->shape[0];
+  ttt_mlp_impl_config mcfg = {.weight_dtype = cfg.weight_dtype,
+                              .activation_dtype = cfg.activation_dtype,
+                              .kernel = cfg.kernel,
+                              .threads = cfg.threads,
+                              .fuse_gate_up = cfg.fuse_gate_up};
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  moe_routes routes;
+  st = route(ctx, spec, &cfg, &weights->router, x->data, T, &routes);
+  if (st == TTT_OK) {
+    memset(out->data, 0, (size_t)(T * H) * sizeof(float));
+    st = cfg.group_by_expert
+             ? run_grouped(ctx, spec, &mcfg, weights, &routes, x->data, T, out->data)
+             : run_per_token(ctx, spec, &mcfg, weights, &routes, x->data, T, out->data);
+  }
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}

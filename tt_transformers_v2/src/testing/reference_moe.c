@@ -1,0 +1,72 @@
+/*
+ * Float64 reference of the mixture of experts, one token at a time: router logits, softmax over
+ * all experts, the top_k largest (ties → lower index), renormalized unless no_renormalize, and the
+ * weighted sum of those experts' MLP outputs.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "building_blocks/block_util.h"
+#include "building_blocks/ffn_internal.h"
+#include "reference_util.h"
+
+/* probs = softmax(logits) over n experts. */
+static void softmax(const double *logits, int64_t n, double *probs) {
+  double max = logits[0];
+  for (int64_t e = 1; e < n; e++) max = logits[e] > max ? logits[e] : max;
+  double sum = 0.0;
+  for (int64_t e = 0; e < n; e++) {
+    probs[e] = exp(logits[e] - max);
+    sum += probs[e];
+  }
+  for (int64_t e = 0; e < n; e++) probs[e] /= sum;
+}
+
+/* One token: out = Σ over the chosen experts of weight · expert(x). */
+static ttt_status moe_token(const ttt_moe_spec *spec, const ttt_moe_weights *w, const double *x,
+                            double *probs, double *y, double *out) {
+  int64_t E = spec->n_experts, H = spec->expert.hidden;
+  double logits[TTT_MAX_EXPERTS];
+  ttt_status st = ttt_ref_linear(&w->router, NULL, x, 1, H, E, logits);
+  if (st != TTT_OK) return st;
+  softmax(logits, E, probs);
+
+  int64_t chosen[TTT_MAX_EXPERTS];
+  bool taken[TTT_MAX_EXPERTS] = {false};
+  double total = 0.0;
+  for (int64_t r = 0; r < spec->top_k; r++) {
+    int64_t best = -1;
+    for (int64_t e = 0; e < E; e++)
+      if (!taken[e] && (best < 0 || probs[e] > probs[best])) best = e;
+    taken[best] = true;
+    chosen[r] = best;
+    total += probs[best];
+  }
+  for (int64_t i = 0; i < H; i++) out[i] = 0.0;
+  for (int64_t r = 0; r < spec->top_k; r++) {
+    double weight = spec->no_renormalize ? probs[chosen[r]] : probs[chosen[r]] / total;
+    st = ttt_reference_mlp(&spec->expert, &w->experts[chosen[r]], x, 1, y);
+    if (st != TTT_OK) return st;
+    for (int64_t i = 0; i < H; i++) out[i] += weight * y[i];
+  }
+  return TTT_OK;
+}
+
+ttt_status ttt_reference_moe(const ttt_moe_spec *spec, const ttt_moe_weights *weights,
+                             const double *x, int64_t T, double *out) {
+  ttt_status st = ttt_moe_spec_validate(spec);
+  if (st != TTT_OK) return st;
+  if (!weights || !x || !out || T < 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference moe: NULL argument or T < 0");
+  st = ttt_moe_check_weights(spec, TTT_DTYPE_DEFAULT, weights);
+  if (st != TTT_OK) return st;
+
+  int64_t H = spec->expert.hidden;
+  double probs[TTT_MAX_EXPERTS];
+  double *y = malloc((size_t)H * sizeof(double));
+  if (!y) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "reference moe: out of memory");
+  for (int64_t t = 0; t < T && st == TTT_OK; t++)
+    st = moe_token(spec, weights, x + t * H, probs, y, out + t * H);
+  free(y);
+  return st;
+}
