@@ -324,7 +324,7 @@ typedef struct ttt_attention_impl_config {
   bool fuse_qkv; /* q, k and v projections in one parallel pass */
   ttt_attention_algorithm algorithm;
   int32_t block_size;  /* keys per tile for the tiled algorithm; 0 → 64 */
-  ttt_dtype kv_dtype;  /* cache dtype this config expects (f32 or bf16) */
+  ttt_dtype kv_dtype;  /* cache dtype this config expects (f32 or bf16; DEFAULT: the cache's) */
 } ttt_attention_impl_config;
 
 typedef struct ttt_attention_weights {
@@ -341,8 +341,10 @@ TTT_API ttt_attention_impl_config ttt_attention_default_impl_config(const ttt_de
                                                                     ttt_mode mode,
                                                                     const ttt_attention_spec *spec);
 /* Causal attention of T new tokens at positions [start_pos, start_pos + T) of the sequence in
- * `cache` (layer `layer`); their keys/values are appended to the cache first. start_pos must equal
- * ttt_kv_cache_length(cache, layer). rope: tables for spec.rope (NULL when type is NONE).
+ * `cache` (layer `layer`): they attend to the cached positions and causally to each other, and
+ * their keys/values are appended to the cache (after attending, so a chunk longer than a ring's
+ * window still sees every key it needs; a failed call leaves the cache unchanged). start_pos must
+ * equal ttt_kv_cache_length(cache, layer); start_pos + T > max_positions is TTT_ERR_CAPACITY. rope: tables for spec.rope (NULL when type is NONE).
  * x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
 TTT_API ttt_status ttt_attention_prefill_forward(ttt_context *ctx, const ttt_attention_spec *spec,
                                                  const ttt_attention_impl_config *impl,
@@ -359,7 +361,8 @@ TTT_API ttt_status ttt_attention_decode_forward(ttt_context *ctx, const ttt_atte
                                                 ttt_tensor *out);
 /* Cache-less attention over a batch (encoders): x [B, T, hidden]; key_mask [B·T] with 1 = attend,
  * 0 = padding (NULL: all attend); positions 0..T-1 for RoPE; causal unless spec.bidirectional.
- * out: [B, T, hidden]. Rows of padded queries are computed like any other (callers ignore them). */
+ * out: [B, T, hidden]. Rows of padded queries are computed like any other (callers ignore them);
+ * a query with no visible key (an all-padding sequence) gets a zero attention output. */
 TTT_API ttt_status ttt_attention_forward(ttt_context *ctx, const ttt_attention_spec *spec,
                                          const ttt_attention_impl_config *impl,
                                          const ttt_attention_weights *weights, const ttt_rope *rope,

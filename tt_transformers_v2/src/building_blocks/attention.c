@@ -1,0 +1,703 @@
+/*
+ * Attention: q/k/v projections (fused or not, with biases), per-head q/k RMSNorm, RoPE, a KV cache
+ * (f32 or bf16, full or sliding-window ring), scaled dot-product attention with GQA head sharing,
+ * causal / sliding-window / key-padding masks, optional soft-capping, and the output projection.
+ *
+ * Order of a cached forward of T tokens at positions [start, start + T):
+ *   1. project x → q [T, n_heads·hd], k and v [T, n_kv_heads·hd] (f32 scratch);
+ *   2. per-head RMSNorm of q and k (qk_norm), then RoPE at each token's position;
+ *   3. round k and v to the cache dtype (so this chunk sees exactly what later tokens will read);
+ *   4. attention: keys at positions < start come from the cache, keys of this chunk (>= start) from
+ *      the chunk's own k/v rows;
+ *   5. output projection;
+ *   6. only then append the chunk's k/v to the cache.
+ * Appending last is what makes sliding-window rings correct for chunks of any length: while the
+ * chunk attends, the ring still holds the positions before `start` that its first queries need
+ * ((start - window, start) at most, exactly the ring's content), and nothing of the chunk has been
+ * written over them yet. It also leaves the cache untouched when an error is reported.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "attention_internal.h"
+#include "block_util.h"
+#include "runtime/kernels.h"
+#include "runtime/runtime.h"
+
+/* ---- defaults ---------------------------------------------------------------------------------
+ */
+
+/* Algorithm defaults per mode (dtypes, kernel and fusion come from the shared block defaults).
+ * Prefill: TILED. Many queries see many keys; the online softmax needs only block_size scores per
+ * query, and one gathered (and, for bf16 caches, converted) key/value tile serves every query head
+ * of a GQA group.
+ * Decode: NAIVE. One query row per head: its scores are just the context length of floats, the
+ * single pass needs no rescaling, and the work splits over all n_heads query heads (more parallel
+ * items than the n_kv_heads groups the tiled path uses). */
+typedef struct attention_defaults {
+  ttt_attention_algorithm algorithm;
+  int32_t block_size;
+  ttt_dtype kv_dtype;
+} attention_defaults;
+
+static const attention_defaults defaults_by_mode[] = {
+    [TTT_MODE_PREFILL] = {TTT_ATTENTION_TILED, 64, TTT_F32},
+    [TTT_MODE_DECODE] = {TTT_ATTENTION_NAIVE, 64, TTT_F32},
+};
+
+static const attention_defaults *defaults_for(ttt_mode mode) {
+  return &defaults_by_mode[mode == TTT_MODE_DECODE ? TTT_MODE_DECODE : TTT_MODE_PREFILL];
+}
+
+ttt_attention_impl_config ttt_attention_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                            const ttt_attention_spec *spec) {
+  (void)device;
+  (void)spec;
+  const ttt_block_defaults *b = ttt_block_defaults_for(mode);
+  const attention_defaults *d = defaults_for(mode);
+  return (ttt_attention_impl_config){.weight_dtype = b->weight_dtype,
+                                     .activation_dtype = b->activation_dtype,
+                                     .kernel = b->kernel,
+                                     .threads = 0,
+                                     .fuse_qkv = b->fuse_projections,
+                                     .algorithm = d->algorithm,
+                                     .block_size = d->block_size,
+                                     .kv_dtype = d->kv_dtype};
+}
+
+/* ---- validation -------------------------------------------------------------------------------
+ */
+
+static int64_t head_dim_of(const ttt_attention_spec *s) {
+  return s->head_dim ? s->head_dim : s->hidden / s->n_heads;
+}
+
+static ttt_status validate_rope(const ttt_attention_spec *s) {
+  if (s->rope.type == TTT_ROPE_NONE) return TTT_OK;
+  ttt_status st = ttt_rope_spec_validate(&s->rope);
+  if (st != TTT_OK) return ttt_error_prefix(st, "attention spec");
+  if (s->rope.head_dim != head_dim_of(s))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: rope.head_dim (%lld) must equal head_dim (%lld)",
+                         (long long)s->rope.head_dim, (long long)head_dim_of(s));
+  return TTT_OK;
+}
+
+ttt_status ttt_attention_spec_validate(const ttt_attention_spec *s) {
+  if (!s) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention spec: NULL");
+  if (s->hidden < 1 || s->n_heads < 1 || s->n_kv_heads < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: hidden (%lld), n_heads (%lld) and n_kv_heads (%lld) must "
+                         "be >= 1",
+                         (long long)s->hidden, (long long)s->n_heads, (long long)s->n_kv_heads);
+  if (s->n_heads % s->n_kv_heads != 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: n_heads (%lld) is not a multiple of n_kv_heads (%lld)",
+                         (long long)s->n_heads, (long long)s->n_kv_heads);
+  if (s->head_dim < 0 || (s->head_dim == 0 && s->hidden % s->n_heads != 0))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: head_dim (%lld) must be > 0, or 0 with hidden (%lld) a "
+                         "multiple of n_heads (%lld)",
+                         (long long)s->head_dim, (long long)s->hidden, (long long)s->n_heads);
+  if (s->qk_norm && !(s->qk_norm_eps > 0.0f))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: qk_norm needs qk_norm_eps > 0, got %g",
+                         (double)s->qk_norm_eps);
+  if (s->sliding_window < 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: sliding_window (%lld) must be >= 0",
+                         (long long)s->sliding_window);
+  if (s->sliding_window > 0 && s->bidirectional)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: sliding_window needs causal attention (bidirectional is "
+                         "set)");
+  if (!(s->scale >= 0.0f && isfinite(s->scale)) || !(s->softcap >= 0.0f && isfinite(s->softcap)))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: scale (%g) and softcap (%g) must be finite and >= 0",
+                         (double)s->scale, (double)s->softcap);
+  return validate_rope(s);
+}
+
+/* An impl config with defaults filled in for `mode`. kv_dtype DEFAULT accepts the cache's dtype. */
+static ttt_status resolve_impl(const ttt_attention_impl_config *in, ttt_mode mode,
+                               ttt_attention_impl_config *out) {
+  if (!in) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: NULL impl config");
+  *out = *in;
+  out->weight_dtype = ttt_block_weight_dtype(out->weight_dtype);
+  out->activation_dtype = ttt_block_activation_dtype(out->activation_dtype);
+  out->kernel = ttt_block_kernel(out->kernel);
+  if (out->algorithm == TTT_ATTENTION_DEFAULT) out->algorithm = defaults_for(mode)->algorithm;
+  if (out->block_size == 0) out->block_size = defaults_for(mode)->block_size;
+  ttt_status st =
+      ttt_block_check_impl("attention impl", out->weight_dtype, out->activation_dtype, out->kernel);
+  if (st != TTT_OK) return st;
+  if (out->algorithm != TTT_ATTENTION_NAIVE && out->algorithm != TTT_ATTENTION_TILED)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention impl: unknown algorithm %d",
+                         (int)out->algorithm);
+  if (out->block_size < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention impl: block_size (%d) must be >= 1",
+                         (int)out->block_size);
+  if (out->kv_dtype != TTT_DTYPE_DEFAULT && out->kv_dtype != TTT_F32 && out->kv_dtype != TTT_BF16)
+    return ttt_set_error(TTT_ERR_DTYPE, "attention impl: kv_dtype %s is not supported (f32, bf16)",
+                         ttt_dtype_name(out->kv_dtype));
+  return TTT_OK;
+}
+
+/* An f32 [n] vector, present exactly when the spec flag `flag` is set. */
+static ttt_status check_optional_vector(const ttt_tensor *v, bool wanted, const char *name,
+                                        const char *flag, int64_t n) {
+  ttt_status st = ttt_block_check_optional(v, name, wanted, flag);
+  if (st != TTT_OK || !wanted) return st;
+  return ttt_block_check_vector(v, name, TTT_F32, n);
+}
+
+static ttt_status check_weights(const ttt_attention_spec *s, ttt_dtype dtype,
+                                const ttt_attention_weights *w) {
+  if (!w) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: NULL weights");
+  int64_t hd = head_dim_of(s), q_dim = s->n_heads * hd, kv_dim = s->n_kv_heads * hd;
+  ttt_status st;
+  if ((st = ttt_block_check_matrix(&w->wq, "attention.wq", dtype, q_dim, s->hidden)) != TTT_OK ||
+      (st = ttt_block_check_matrix(&w->wk, "attention.wk", dtype, kv_dim, s->hidden)) != TTT_OK ||
+      (st = ttt_block_check_matrix(&w->wv, "attention.wv", dtype, kv_dim, s->hidden)) != TTT_OK ||
+      (st = ttt_block_check_matrix(&w->wo, "attention.wo", dtype, s->hidden, q_dim)) != TTT_OK ||
+      (st = check_optional_vector(&w->bq, s->q_bias, "attention.bq", "spec.q_bias", q_dim)) ||
+      (st = check_optional_vector(&w->bk, s->k_bias, "attention.bk", "spec.k_bias", kv_dim)) ||
+      (st = check_optional_vector(&w->bv, s->v_bias, "attention.bv", "spec.v_bias", kv_dim)) ||
+      (st = check_optional_vector(&w->bo, s->o_bias, "attention.bo", "spec.o_bias", s->hidden)) ||
+      (st =
+           check_optional_vector(&w->q_norm, s->qk_norm, "attention.q_norm", "spec.qk_norm", hd)) ||
+      (st = check_optional_vector(&w->k_norm, s->qk_norm, "attention.k_norm", "spec.qk_norm", hd)))
+    return st;
+  return TTT_OK;
+}
+
+/* The rope tables must exist when the spec asks for them, match the spec, and cover the positions
+ * [0, end). */
+static ttt_status check_rope(const ttt_attention_spec *s, const ttt_rope *rope, int64_t end) {
+  if (s->rope.type == TTT_ROPE_NONE) return TTT_OK;
+  if (!rope)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention: spec.rope has a type but the rope tables are NULL");
+  const ttt_rope_spec *r = ttt_rope_get_spec(rope);
+  int64_t rotary = s->rope.rotary_dim ? s->rope.rotary_dim : s->rope.head_dim;
+  if (r->type != s->rope.type || r->head_dim != s->rope.head_dim || r->rotary_dim != rotary ||
+      r->interleaved != s->rope.interleaved)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention: rope tables (type %d, head_dim %lld, rotary_dim %lld) do not "
+                         "match spec.rope",
+                         (int)r->type, (long long)r->head_dim, (long long)r->rotary_dim);
+  if (end > r->max_positions)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "attention: positions up to %lld need rope tables longer than "
+                         "max_positions %lld",
+                         (long long)end - 1, (long long)r->max_positions);
+  return TTT_OK;
+}
+
+/* x and out: f32 with the given leading dims and hidden last; out must not alias x. */
+static ttt_status check_activations(const ttt_attention_spec *s, const ttt_tensor *x,
+                                    const ttt_tensor *out, int32_t ndim) {
+  if (!x || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: NULL x or out");
+  ttt_status st = ttt_tensor_check(x, "attention: x");
+  if (st == TTT_OK) st = ttt_tensor_check(out, "attention: out");
+  if (st != TTT_OK) return st;
+  if (x->dtype != TTT_F32 || out->dtype != TTT_F32)
+    return ttt_set_error(TTT_ERR_DTYPE, "attention: x and out must be f32 (got %s, %s)",
+                         ttt_dtype_name(x->dtype), ttt_dtype_name(out->dtype));
+  if (x->ndim != ndim || x->shape[ndim - 1] != s->hidden)
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "attention: x must have %d dims with last dim hidden "
+                         "(%lld), got ndim %d, last dim %lld",
+                         (int)ndim, (long long)s->hidden, (int)x->ndim,
+                         (long long)x->shape[x->ndim - 1]);
+  for (int32_t d = 0; d < ndim; d++)
+    if (out->ndim != ndim || out->shape[d] != x->shape[d])
+      return ttt_set_error(TTT_ERR_SHAPE, "attention: out must have the shape of x");
+  return ttt_block_check_no_alias(out, x, "attention");
+}
+
+/* The cache layer must hold this spec's kv heads in the dtype the impl expects, its window (if a
+ * ring) must be the spec's, start must be its length and [start, start + T) must fit. */
+static ttt_status check_cache(const ttt_attention_spec *s, const ttt_attention_impl_config *impl,
+                              ttt_kv_cache *cache, int64_t layer, int64_t start, int64_t T) {
+  const ttt_kv_cache_spec *cs = ttt_kv_cache_get_spec(cache);
+  if (!cs) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: NULL kv cache");
+  if (layer < 0 || layer >= cs->n_layers)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "attention: layer %lld is outside the cache's [0, %lld)", (long long)layer,
+                         (long long)cs->n_layers);
+  if (cs->n_kv_heads != s->n_kv_heads || cs->head_dim != head_dim_of(s))
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "attention: kv cache has %lld kv heads of %lld, spec needs %lld of %lld",
+                         (long long)cs->n_kv_heads, (long long)cs->head_dim,
+                         (long long)s->n_kv_heads, (long long)head_dim_of(s));
+  if (impl->kv_dtype != TTT_DTYPE_DEFAULT && impl->kv_dtype != cs->dtype)
+    return ttt_set_error(TTT_ERR_DTYPE, "attention: kv cache dtype %s, impl kv_dtype %s",
+                         ttt_dtype_name(cs->dtype), ttt_dtype_name(impl->kv_dtype));
+  int64_t ring = cs->sliding_window[layer];
+  if (ring > 0 && ring != s->sliding_window)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention: cache layer %lld is a ring of window %lld but the spec's "
+                         "sliding_window is %lld",
+                         (long long)layer, (long long)ring, (long long)s->sliding_window);
+  int64_t length = ttt_kv_cache_length(cache, layer);
+  if (start != length)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention: start position %lld must equal the cache length %lld of layer "
+                         "%lld",
+                         (long long)start, (long long)length, (long long)layer);
+  if (start + T > cs->max_positions)
+    return ttt_set_error(TTT_ERR_CAPACITY,
+                         "attention: positions [%lld, %lld) exceed the kv cache capacity of %lld "
+                         "positions",
+                         (long long)start, (long long)(start + T), (long long)cs->max_positions);
+  return TTT_OK;
+}
+
+/* ---- attention core ---------------------------------------------------------------------------
+ */
+
+/* The attention of one forward. Queries: B sequences of T rows, query (b, t) at position pos0 + t.
+ * Keys of a sequence: positions < split are in `cache`; positions split + i (i < T) are the rows i
+ * of this chunk's k/v. Visible keys of a query at p: causal (j <= p) unless bidirectional, within
+ * the window (j > p - window) when set, and not masked by key_mask[b·T + i]. */
+typedef struct attn_job {
+  int64_t B, T, pos0, split;
+  int64_t n_heads, n_kv_heads, rep, hd;
+  float scale, softcap;
+  bool causal;
+  int64_t window;
+  const float *q;     /* [B·T, n_heads·hd] */
+  const float *k, *v; /* [B·T, n_kv_heads·hd] */
+  const uint8_t *key_mask;
+  const ttt_kv_layer *cache; /* NULL when split == 0 */
+  float *o;                  /* [B·T, n_heads·hd] */
+  int64_t block;             /* keys per tile (TILED) */
+  uint8_t *scratch;          /* per-thread areas of scratch_stride bytes */
+  size_t scratch_stride;
+} attn_job;
+
+/* Row of key (value: false) or value (true) at position j for kv head h of sequence b, as f32: a
+ * pointer into f32 storage or `buf` holding a converted bf16 row. */
+static const float *kv_row(const attn_job *job, bool value, int64_t b, int64_t h, int64_t j,
+                           float *buf) {
+  if (j >= job->split) {
+    const float *base = value ? job->v : job->k;
+    return base + (b * job->T + j - job->split) * job->n_kv_heads * job->hd + h * job->hd;
+  }
+  const ttt_kv_layer *l = job->cache;
+  size_t off = (size_t)((h * l->slots + ttt_kv_slot(l, j)) * job->hd);
+  const void *base = value ? l->v : l->k;
+  if (l->dtype == TTT_F32) return (const float *)base + off;
+  const uint16_t *src = (const uint16_t *)base + off;
+  for (int64_t i = 0; i < job->hd; i++) buf[i] = ttt_bf16_to_f32(src[i]);
+  return buf;
+}
+
+static bool key_masked(const attn_job *job, int64_t b, int64_t j) {
+  return job->key_mask && j >= job->split && !job->key_mask[b * job->T + j - job->split];
+}
+
+/* Visible key range [lo, hi] of a query at position p. */
+static void key_range(const attn_job *job, int64_t p, int64_t *lo, int64_t *hi) {
+  *hi = job->causal ? p : job->split + job->T - 1;
+  *lo = (job->window > 0 && p - job->window + 1 > 0) ? p - job->window + 1 : 0;
+}
+
+static float dot(const float *a, const float *b, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; i++) acc += a[i] * b[i];
+  return acc;
+}
+
+static float score_of(const attn_job *job, const float *q, const float *k) {
+  float s = dot(q, k, job->hd) * job->scale;
+  return job->softcap > 0.0f ? job->softcap * tanhf(s / job->softcap) : s;
+}
+
+/* NAIVE: one (sequence, query, head): all scores of the visible range, softmax, weighted sum. */
+static void naive_item(const attn_job *job, int64_t b, int64_t t, int64_t h, float *scores,
+                       float *buf) {
+  int64_t row = b * job->T + t, kvh = h / job->rep, p = job->pos0 + t, lo, hi;
+  const float *q = job->q + row * job->n_heads * job->hd + h * job->hd;
+  float *o = job->o + row * job->n_heads * job->hd + h * job->hd;
+  key_range(job, p, &lo, &hi);
+  memset(o, 0, (size_t)job->hd * sizeof(float));
+  int64_t visible = 0;
+  for (int64_t j = lo; j <= hi; j++) {
+    bool masked = key_masked(job, b, j);
+    scores[j - lo] = masked ? -INFINITY : score_of(job, q, kv_row(job, false, b, kvh, j, buf));
+    visible += !masked;
+  }
+  if (visible == 0) return; /* no key to attend to: a zero output */
+  ttt_softmax(scores, hi - lo + 1);
+  for (int64_t j = lo; j <= hi; j++) {
+    if (scores[j - lo] == 0.0f) continue;
+    const float *v = kv_row(job, true, b, kvh, j, buf);
+    for (int64_t i = 0; i < job->hd; i++) o[i] += scores[j - lo] * v[i];
+  }
+}
+
+/* Per-thread state of the TILED path, carved from the thread's scratch area. */
+typedef struct tile_state {
+  float *m, *l;           /* [rep] running max and running sum of exp */
+  float *acc;             /* [rep][hd] running weighted sum of values */
+  float *s;               /* [block] scores of one head for the current tile */
+  float *kbuf, *vbuf;     /* [block][hd] converted bf16 rows */
+  const float **kp, **vp; /* [block] rows of the tile; NULL for masked keys */
+} tile_state;
+
+/* Bytes of one thread's TILED state (each piece 64-byte aligned). */
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+static size_t tile_state_bytes(int64_t rep, int64_t hd, int64_t block) {
+  size_t f = sizeof(float);
+  return align64(2 * (size_t)rep * f) + align64((size_t)(rep * hd) * f) +
+         align64((size_t)block * f) + 2 * align64((size_t)(block * hd) * f) +
+         2 * align64((size_t)block * sizeof(float *));
+}
+
+static tile_state tile_state_carve(uint8_t *p, int64_t rep, int64_t hd, int64_t block) {
+  tile_state ts;
+  size_t f = sizeof(float);
+  ts.m = (float *)(void *)p;
+  ts.l = ts.m + rep;
+  p += align64(2 * (size_t)rep * f);
+  ts.acc = (float *)(void *)p;
+  p += align64((size_t)(rep * hd) * f);
+  ts.s = (float *)(void *)p;
+  p += align64((size_t)block * f);
+  ts.kbuf = (float *)(void *)p;
+  p += align64((size_t)(block * hd) * f);
+  ts.vbuf = (float *)(void *)p;
+  p += align64((size_t)(block * hd) * f);
+  ts.kp = (const float **)(void *)p;
+  p += align64((size_t)block * sizeof(float *));
+  ts.vp = (const float **)(void *)p;
+  return ts;
+}
+
+/* Folds one tile of n keys into head r's running softmax state (online softmax): new max m', the
+ * old sum and accumulator rescaled by exp(m - m'), then the tile's exp(s - m') added. */
+static void tile_update(const attn_job *job, tile_state *ts, int64_t r, const float *q, int64_t n) {
+  float tile_max = -INFINITY;
+  for (int64_t i = 0; i < n; i++) {
+    ts->s[i] = ts->kp[i] ? score_of(job, q, ts->kp[i]) : -INFINITY;
+    tile_max = ts->s[i] > tile_max ? ts->s[i] : tile_max;
+  }
+  if (tile_max == -INFINITY) return; /* every key of the tile is masked */
+  float m_new = ts->m[r] > tile_max ? ts->m[r] : tile_max;
+  float correction = expf(ts->m[r] - m_new); /* 0 on the first visible tile (m = -inf) */
+  float *acc = ts->acc + r * job->hd;
+  ts->l[r] *= correction;
+  for (int64_t i = 0; i < job->hd; i++) acc[i] *= correction;
+  for (int64_t i = 0; i < n; i++) {
+    if (!ts->kp[i]) continue;
+    float w = expf(ts->s[i] - m_new);
+    ts->l[r] += w;
+    for (int64_t d = 0; d < job->hd; d++) acc[d] += w * ts->vp[i][d];
+  }
+  ts->m[r] = m_new;
+}
+
+/* TILED: one (sequence, query, kv group): the group's rep query heads share each key/value tile. */
+static void tiled_item(const attn_job *job, int64_t b, int64_t t, int64_t g, tile_state *ts) {
+  int64_t row = b * job->T + t, p = job->pos0 + t, lo, hi, hd = job->hd;
+  key_range(job, p, &lo, &hi);
+  for (int64_t r = 0; r < job->rep; r++) {
+    ts->m[r] = -INFINITY;
+    ts->l[r] = 0.0f;
+  }
+  memset(ts->acc, 0, (size_t)(job->rep * hd) * sizeof(float));
+  for (int64_t j0 = lo; j0 <= hi; j0 += job->block) {
+    int64_t n = hi - j0 + 1 < job->block ? hi - j0 + 1 : job->block;
+    for (int64_t i = 0; i < n; i++) {
+      bool masked = key_masked(job, b, j0 + i);
+      ts->kp[i] = masked ? NULL : kv_row(job, false, b, g, j0 + i, ts->kbuf + i * hd);
+      ts->vp[i] = masked ? NULL : kv_row(job, true, b, g, j0 + i, ts->vbuf + i * hd);
+    }
+    for (int64_t r = 0; r < job->rep; r++) {
+      const float *q = job->q + row * job->n_heads * hd + (g * job->rep + r) * hd;
+      tile_update(job, ts, r, q, n);
+    }
+  }
+  for (int64_t r = 0; r < job->rep; r++) {
+    float *o = job->o + row * job->n_heads * hd + (g * job->rep + r) * hd;
+    float inverse = ts->l[r] > 0.0f ? 1.0f / ts->l[r] : 0.0f; /* no visible key: zero output */
+    for (int64_t i = 0; i < hd; i++) o[i] = ts->acc[r * hd + i] * inverse;
+  }
+}
+
+/* Work items are ordered head-major, (head or group) × sequence × query, so that contiguous ranges
+ * give each thread whole heads: causal rows of every length land in every range (balanced) and a
+ * thread keeps re-reading the same kv head's keys. */
+static void naive_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  const attn_job *job = arg;
+  float *scores = (float *)(void *)(job->scratch + (size_t)thread * job->scratch_stride);
+  float *buf = scores + job->split + job->T;
+  int64_t rows = job->B * job->T;
+  for (int64_t item = begin; item < end; item++)
+    naive_item(job, (item % rows) / job->T, item % job->T, item / rows, scores, buf);
+}
+
+static void tiled_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  const attn_job *job = arg;
+  tile_state ts = tile_state_carve(job->scratch + (size_t)thread * job->scratch_stride, job->rep,
+                                   job->hd, job->block);
+  int64_t rows = job->B * job->T;
+  for (int64_t item = begin; item < end; item++)
+    tiled_item(job, (item % rows) / job->T, item % job->T, item / rows, &ts);
+}
+
+static ttt_status run_attention(ttt_context *ctx, const ttt_attention_impl_config *impl,
+                                attn_job *job) {
+  bool tiled = impl->algorithm == TTT_ATTENTION_TILED;
+  int32_t threads = ttt_context_threads(ctx, impl->threads);
+  /* NAIVE: every visible score of one query (at most split + T) and one converted row. */
+  job->scratch_stride = tiled ? tile_state_bytes(job->rep, job->hd, job->block)
+                              : align64((size_t)(job->split + job->T + job->hd) * sizeof(float));
+  job->scratch = ttt_scratch_alloc(ctx, job->scratch_stride * (size_t)threads);
+  if (!job->scratch) return TTT_ERR_OUT_OF_MEMORY;
+  int64_t groups = tiled ? job->n_kv_heads : job->n_heads;
+  ttt_parallel_for(ctx, threads, groups * job->B * job->T, 1, tiled ? tiled_range : naive_range,
+                   job);
+  return TTT_OK;
+}
+
+/* ---- projections and per-token work -----------------------------------------------------------
+ */
+
+typedef struct qkv_buffers {
+  float *q, *k, *v, *attn; /* [rows, q_dim], [rows, kv_dim] ×2, [rows, q_dim] */
+  int32_t *positions;      /* [rows] */
+} qkv_buffers;
+
+static ttt_status alloc_buffers(ttt_context *ctx, const ttt_attention_spec *s, int64_t rows,
+                                qkv_buffers *b) {
+  int64_t hd = head_dim_of(s);
+  size_t q_bytes = (size_t)(rows * s->n_heads * hd) * sizeof(float);
+  size_t kv_bytes = (size_t)(rows * s->n_kv_heads * hd) * sizeof(float);
+  b->q = ttt_scratch_alloc(ctx, q_bytes);
+  b->k = ttt_scratch_alloc(ctx, kv_bytes);
+  b->v = ttt_scratch_alloc(ctx, kv_bytes);
+  b->attn = ttt_scratch_alloc(ctx, q_bytes);
+  b->positions = ttt_scratch_alloc(ctx, (size_t)rows * sizeof(int32_t));
+  if (!b->q || !b->k || !b->v || !b->attn || !b->positions) return TTT_ERR_OUT_OF_MEMORY;
+  return TTT_OK;
+}
+
+static ttt_linear_config linear_config(const ttt_attention_impl_config *impl) {
+  return (ttt_linear_config){impl->kernel, impl->activation_dtype, impl->threads};
+}
+
+static const float *bias_of(const ttt_tensor *b, bool present) {
+  return present ? (const float *)b->data : NULL;
+}
+
+/* q, k, v = x·Wᵀ + b: one parallel pass over the three projections (fused) or three passes. */
+static ttt_status project_qkv(ttt_context *ctx, const ttt_attention_spec *s,
+                              const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
+                              const float *x, int64_t rows, qkv_buffers *b) {
+  ttt_linear_config lc = linear_config(impl);
+  ttt_linear_op ops[3] = {
+      {&w->wq, bias_of(&w->bq, s->q_bias), b->q, 0, "attention.wq"},
+      {&w->wk, bias_of(&w->bk, s->k_bias), b->k, 0, "attention.wk"},
+      {&w->wv, bias_of(&w->bv, s->v_bias), b->v, 0, "attention.wv"},
+  };
+  if (impl->fuse_qkv) return ttt_linear_multi(ctx, &lc, x, rows, s->hidden, ops, 3);
+  for (int32_t i = 0; i < 3; i++) {
+    ttt_status st = ttt_linear(ctx, &lc, x, rows, s->hidden, &ops[i]);
+    if (st != TTT_OK) return st;
+  }
+  return TTT_OK;
+}
+
+/* Per-head RMSNorm (dim = head_dim) of q and k in place, through the norm block. */
+static ttt_status qk_norm(ttt_context *ctx, const ttt_attention_spec *s,
+                          const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
+                          int64_t rows, qkv_buffers *b) {
+  int64_t hd = head_dim_of(s);
+  ttt_norm_spec ns = {.type = TTT_NORM_RMS, .dim = hd, .eps = s->qk_norm_eps};
+  ttt_norm_impl_config ni = {.kernel = impl->kernel, .threads = impl->threads};
+  ttt_norm_weights qw = {.weight = w->q_norm}, kw = {.weight = w->k_norm};
+  ttt_tensor q = ttt_tensor_2d(TTT_F32, b->q, rows * s->n_heads, hd);
+  ttt_tensor k = ttt_tensor_2d(TTT_F32, b->k, rows * s->n_kv_heads, hd);
+  ttt_status st = ttt_norm_forward(ctx, &ns, &ni, &qw, &q, &q);
+  if (st != TTT_OK) return ttt_error_prefix(st, "attention q_norm");
+  st = ttt_norm_forward(ctx, &ns, &ni, &kw, &k, &k);
+  return st != TTT_OK ? ttt_error_prefix(st, "attention k_norm") : TTT_OK;
+}
+
+/* Per token: RoPE on q and k, and rounding of k and v to bf16 precision when the cache is bf16. */
+typedef struct token_job {
+  const ttt_rope *rope;
+  qkv_buffers *b;
+  int64_t q_dim, kv_dim, n_heads, n_kv_heads;
+  bool round_bf16;
+} token_job;
+
+static void round_to_bf16(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = ttt_bf16_to_f32(ttt_f32_to_bf16(x[i]));
+}
+
+static void token_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const token_job *job = arg;
+  for (int64_t t = begin; t < end; t++) {
+    float *k = job->b->k + t * job->kv_dim;
+    if (job->rope) {
+      ttt_rope_rotate_token(job->rope, job->b->q + t * job->q_dim, job->n_heads,
+                            job->b->positions[t]);
+      ttt_rope_rotate_token(job->rope, k, job->n_kv_heads, job->b->positions[t]);
+    }
+    if (job->round_bf16) {
+      round_to_bf16(k, job->kv_dim);
+      round_to_bf16(job->b->v + t * job->kv_dim, job->kv_dim);
+    }
+  }
+}
+
+/* Everything up to the attention itself: projections, q/k norm, RoPE, cache-dtype rounding. */
+static ttt_status prepare_qkv(ttt_context *ctx, const ttt_attention_spec *s,
+                              const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
+                              const ttt_rope *rope, const float *x, int64_t rows, bool round_bf16,
+                              qkv_buffers *b) {
+  ttt_status st = project_qkv(ctx, s, impl, w, x, rows, b);
+  if (st == TTT_OK && s->qk_norm) st = qk_norm(ctx, s, impl, w, rows, b);
+  if (st != TTT_OK) return st;
+  int64_t hd = head_dim_of(s);
+  token_job job = {s->rope.type == TTT_ROPE_NONE ? NULL : rope,
+                   b,
+                   s->n_heads * hd,
+                   s->n_kv_heads * hd,
+                   s->n_heads,
+                   s->n_kv_heads,
+                   round_bf16};
+  if (job.rope || round_bf16) ttt_parallel_for(ctx, impl->threads, rows, 1, token_range, &job);
+  return TTT_OK;
+}
+
+static ttt_status project_out(ttt_context *ctx, const ttt_attention_spec *s,
+                              const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
+                              const float *attn, int64_t rows, float *out) {
+  ttt_linear_config lc = linear_config(impl);
+  ttt_linear_op op = {&w->wo, bias_of(&w->bo, s->o_bias), out, 0, "attention.wo"};
+  return ttt_linear(ctx, &lc, attn, rows, s->n_heads * head_dim_of(s), &op);
+}
+
+static attn_job make_job(const ttt_attention_spec *s, const ttt_attention_impl_config *impl,
+                         const qkv_buffers *b) {
+  int64_t hd = head_dim_of(s);
+  return (attn_job){.n_heads = s->n_heads,
+                    .n_kv_heads = s->n_kv_heads,
+                    .rep = s->n_heads / s->n_kv_heads,
+                    .hd = hd,
+                    .scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)hd),
+                    .softcap = s->softcap,
+                    .causal = !s->bidirectional,
+                    .window = s->sliding_window,
+                    .q = b->q,
+                    .k = b->k,
+                    .v = b->v,
+                    .o = b->attn,
+                    .block = impl->block_size};
+}
+
+/* ---- public forwards --------------------------------------------------------------------------
+ */
+
+static ttt_status check_common(ttt_context *ctx, const ttt_attention_spec *spec,
+                               const ttt_attention_impl_config *impl_in, ttt_mode mode,
+                               const ttt_attention_weights *weights,
+                               ttt_attention_impl_config *impl) {
+  if (!ctx) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: NULL context");
+  ttt_status st = ttt_attention_spec_validate(spec);
+  if (st == TTT_OK) st = resolve_impl(impl_in, mode, impl);
+  if (st == TTT_OK) st = check_weights(spec, impl->weight_dtype, weights);
+  return st;
+}
+
+static ttt_status cached_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                 const ttt_attention_impl_config *impl_in, ttt_mode mode,
+                                 const ttt_attention_weights *weights, const ttt_rope *rope,
+                                 ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+                                 int64_t start, ttt_tensor *out) {
+  ttt_attention_impl_config impl;
+  ttt_status st = check_common(ctx, spec, impl_in, mode, weights, &impl);
+  if (st == TTT_OK) st = check_activations(spec, x, out, 2);
+  if (st != TTT_OK) return st;
+  if (spec->bidirectional)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: a bidirectional spec has no "
+                                                   "cached path; use ttt_attention_forward");
+  int64_t T = x->shape[0];
+  if (mode == TTT_MODE_DECODE && T != 1)
+    return ttt_set_error(TTT_ERR_SHAPE, "attention decode: x must be [1, hidden], got %lld rows",
+                         (long long)T);
+  if (start < 0)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE, "attention: position %lld is negative",
+                         (long long)start);
+  if ((st = check_cache(spec, &impl, cache, layer, start, T)) != TTT_OK ||
+      (st = check_rope(spec, rope, start + T)) != TTT_OK)
+    return st;
+  ttt_kv_layer *kv = ttt_kv_cache_layer(cache, layer);
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  qkv_buffers b = {0};
+  st = alloc_buffers(ctx, spec, T, &b);
+  for (int64_t t = 0; st == TTT_OK && t < T; t++) b.positions[t] = (int32_t)(start + t);
+  if (st == TTT_OK)
+    st = prepare_qkv(ctx, spec, &impl, weights, rope, x->data, T, kv->dtype == TTT_BF16, &b);
+  attn_job job = make_job(spec, &impl, &b);
+  job.B = 1;
+  job.T = T;
+  job.pos0 = start;
+  job.split = start;
+  job.cache = kv;
+  if (st == TTT_OK) st = run_attention(ctx, &impl, &job);
+  if (st == TTT_OK) st = project_out(ctx, spec, &impl, weights, b.attn, T, out->data);
+  /* Appended last (see the top of this file): the chunk attended to its own rows above. */
+  if (st == TTT_OK) ttt_kv_cache_append(kv, b.k, b.v, T, spec->n_kv_heads * head_dim_of(spec));
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
+
+ttt_status ttt_attention_prefill_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                         const ttt_attention_impl_config *impl,
+                                         const ttt_attention_weights *weights, const ttt_rope *rope,
+                                         ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+                                         int64_t start_pos, ttt_tensor *out) {
+  return cached_forward(ctx, spec, impl, TTT_MODE_PREFILL, weights, rope, cache, layer, x,
+                        start_pos, out);
+}
+
+ttt_status ttt_attention_decode_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                        const ttt_attention_impl_config *impl,
+                                        const ttt_attention_weights *weights, const ttt_rope *rope,
+                                        ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+                                        int64_t pos, ttt_tensor *out) {
+  return cached_forward(ctx, spec, impl, TTT_MODE_DECODE, weights, rope, cache, layer, x, pos, out);
+}
+
+ttt_status ttt_attention_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                 const ttt_attention_impl_config *impl_in,
+                                 const ttt_attention_weights *weights, const ttt_rope *rope,
+                                 const ttt_tensor *x, const uint8_t *key_mask, ttt_tensor *out) {
+  ttt_attention_impl_config impl;
+  ttt_status st = check_common(ctx, spec, impl_in, TTT_MODE_PREFILL, weights, &impl);
+  if (st == TTT_OK) st = check_activations(spec, x, out, 3);
+  if (st != TTT_OK) return st;
+  int64_t B = x->shape[0], T = x->shape[1];
+  if ((st = check_rope(spec, rope, T)) != TTT_OK) return st;
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  qkv_buffers b = {0};
+  st = alloc_buffers(ctx, spec, B * T, &b);
+  for (int64_t r = 0; st == TTT_OK && r < B * T; r++) b.positions[r] = (int32_t)(r % T);
+  if (st == TTT_OK) st = prepare_qkv(ctx, spec, &impl, weights, rope, x->data, B * T, false, &b);
+  attn_job job = make_job(spec, &impl, &b);
+  job.B = B;
+  job.T = T;
+  job.key_mask = key_mask;
+  if (st == TTT_OK) st = run_attention(ctx, &impl, &job);
+  if (st == TTT_OK) st = project_out(ctx, spec, &impl, weights, b.attn, B * T, out->data);
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
