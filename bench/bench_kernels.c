@@ -1,0 +1,197 @@
+/*
+ * bench_kernels — matmul kernel throughput and thread-pool dispatch latency (a program, not a
+ * test).
+ *
+ *   bench_kernels [--quick] [--no-gemm]
+ *
+ * GEMV (m = 1, decode): Llama-3.2-1B shapes, reported as time per call and GB/s of weights streamed
+ * (weight bytes / time; the activations are tiny and stay in cache). Calls cycle through enough
+ * copies of the weights (≥ STREAM_BYTES in total) that they come from DRAM, not from the L3 cache,
+ * as in a real decode step where the whole model streams once per token. GEMM (m = 128, prefill):
+ * GFLOP/s = 2·m·n·k / time. Dispatch: the round trip of an empty ttt_parallel_for over all threads.
+ * Each figure is the best of several timed calls after a warm-up (timings on a shared machine are
+ * noisy; the best is the most repeatable). --quick skips the 128256-row lm head; --no-gemm the
+ * GEMMs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/kernels.h"
+#include "runtime/runtime.h"
+
+typedef struct weight_kind {
+  const char *name;
+  ttt_dtype weight;
+  ttt_dtype activation;
+} weight_kind;
+
+static const weight_kind kinds[] = {
+    {"f32", TTT_F32, TTT_F32},
+    {"bf16", TTT_BF16, TTT_F32},
+    {"q8_0", TTT_Q8_0, TTT_F32},
+    {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
+};
+
+typedef struct shape {
+  const char *what;
+  int64_t n, k;
+} shape;
+
+static const shape gemv_shapes[] = {
+    {"ffn down 2048x8192", 2048, 8192},
+    {"ffn up 8192x2048", 8192, 2048},
+    {"lm head 128256x2048", 128256, 2048},
+};
+
+static const shape gemm_shapes[] = {
+    {"attn 2048x2048", 2048, 2048},
+    {"ffn up 8192x2048", 8192, 2048},
+    {"ffn down 2048x8192", 2048, 8192},
+};
+
+enum { GEMM_M = 128, MIN_REPEATS = 3, MAX_COPIES = 64 };
+static const double stream_bytes = 1.0e9;
+static const double min_seconds = 0.4;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t next_random(uint64_t *state) {
+  *state ^= *state << 13;
+  *state ^= *state >> 7;
+  *state ^= *state << 17;
+  return *state;
+}
+
+/* Fills a weight tensor directly in its dtype with small random values (no f32 master copy: the
+ * lm head in f32 alone is 1 GB). */
+static void fill_weights(ttt_tensor *w) {
+  uint64_t state = 0x9e3779b97f4a7c15ull;
+  size_t bytes = ttt_tensor_nbytes(w);
+  uint8_t *data = w->data;
+  if (w->dtype == TTT_F32) {
+    for (size_t i = 0; i < bytes / 4; i++)
+      ((float *)w->data)[i] = (float)((int64_t)(next_random(&state) % 2001) - 1000) * 1e-5f;
+  } else if (w->dtype == TTT_BF16) {
+    for (size_t i = 0; i < bytes / 2; i++)
+      ((uint16_t *)w->data)[i] =
+          ttt_f32_to_bf16((float)((int64_t)(next_random(&state) % 2001) - 1000) * 1e-5f);
+  } else {
+    for (size_t i = 0; i < bytes; i++) data[i] = (uint8_t)next_random(&state);
+    uint16_t scale = ttt_f32_to_f16(1e-3f);
+    for (size_t b = 0; b < bytes / TTT_Q8_0_BLOCK_BYTES; b++)
+      memcpy(data + b * TTT_Q8_0_BLOCK_BYTES, &scale, 2);
+  }
+}
+
+/* Best seconds per ttt_linear call, cycling through `copies` weight tensors. */
+static double time_linear(ttt_context *ctx, const weight_kind *kind, const ttt_tensor *w,
+                          int copies, const float *x, int64_t m, float *y, int32_t threads) {
+  ttt_linear_config config = {.activation_dtype = kind->activation, .threads = threads};
+  ttt_linear_op op = {.w = &w[0], .y = y, .name = "bench"};
+  if (ttt_linear(ctx, &config, x, m, w->shape[1], &op) != TTT_OK) {
+    fprintf(stderr, "linear failed: %s\n", ttt_last_error());
+    exit(1);
+  }
+  double best = 1e30, start = now();
+  for (int r = 0; r < MIN_REPEATS || now() - start < min_seconds; r++) {
+    op.w = &w[(r + 1) % copies];
+    double t0 = now();
+    ttt_linear(ctx, &config, x, m, w->shape[1], &op);
+    double t = now() - t0;
+    best = t < best ? t : best;
+  }
+  return best;
+}
+
+static const char *kernel_name(ttt_context *ctx, const weight_kind *kind) {
+  ttt_gemm_kernel kernel;
+  if (ttt_gemm_select(ttt_context_device(ctx), TTT_KERNEL_DEFAULT, kind->weight, kind->activation,
+                      &kernel) != TTT_OK)
+    return "?";
+  return kernel.name;
+}
+
+static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv) {
+  float *x = malloc(sizeof *x * (size_t)(m * s->k));
+  float *y = malloc(sizeof *y * (size_t)(m * s->n));
+  for (int64_t i = 0; i < m * s->k; i++) x[i] = (float)(i % 17) * 0.01f - 0.08f;
+  for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+    ttt_tensor w[MAX_COPIES];
+    if (ttt_tensor_alloc(&w[0], kinds[c].weight, 2, (int64_t[]){s->n, s->k}) != TTT_OK) {
+      printf("  %-22s %-10s (cannot allocate: %s)\n", s->what, kinds[c].name, ttt_last_error());
+      continue;
+    }
+    fill_weights(&w[0]);
+    double bytes = (double)ttt_tensor_nbytes(&w[0]);
+    int copies = gemv ? (int)(stream_bytes / bytes) + 1 : 1;
+    if (copies > MAX_COPIES) copies = MAX_COPIES;
+    for (int i = 1; i < copies; i++) {
+      if (ttt_tensor_convert(&w[0], kinds[c].weight, &w[i]) != TTT_OK) copies = i;
+    }
+    printf("  %-22s %-10s %-15s", s->what, kinds[c].name, kernel_name(ctx, &kinds[c]));
+    for (int32_t threads = 1; threads <= 2; threads++) {
+      double t = time_linear(ctx, &kinds[c], w, copies, x, m, y, threads);
+      if (gemv)
+        printf("  t%d: %8.3f ms %6.1f GB/s", (int)threads, t * 1e3, bytes / t * 1e-9);
+      else
+        printf("  t%d: %8.2f ms %6.1f GFLOP/s", (int)threads, t * 1e3,
+               2.0 * (double)m * (double)s->n * (double)s->k / t * 1e-9);
+    }
+    printf("\n");
+    fflush(stdout);
+    for (int i = 0; i < copies; i++) ttt_tensor_free(&w[i]);
+  }
+  free(x);
+  free(y);
+}
+
+static void empty_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)arg, (void)begin, (void)end, (void)thread;
+}
+
+static void bench_dispatch(ttt_context *ctx) {
+  enum { ROUNDS = 5, CALLS = 20000 };
+  int32_t threads = ttt_context_threads(ctx, 0);
+  double best = 1e30;
+  for (int r = 0; r < ROUNDS; r++) {
+    double t0 = now();
+    for (int i = 0; i < CALLS; i++) ttt_parallel_for(ctx, 0, threads, 1, empty_range, NULL);
+    double t = (now() - t0) / CALLS;
+    best = t < best ? t : best;
+  }
+  printf("dispatch: empty ttt_parallel_for over %d threads: %.2f us per round trip (best of %d x "
+         "%d)\n",
+         (int)threads, best * 1e6, ROUNDS, CALLS);
+}
+
+int main(int argc, char **argv) {
+  bool quick = false, gemm = true;
+  for (int i = 1; i < argc; i++) {
+    quick |= strcmp(argv[i], "--quick") == 0;
+    gemm &= strcmp(argv[i], "--no-gemm") != 0;
+  }
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  if (ttt_device_cpu(&device, 2) != TTT_OK || ttt_context_create(&device, &ctx) != TTT_OK) {
+    fprintf(stderr, "bench_kernels: %s\n", ttt_last_error());
+    return 1;
+  }
+  char description[256];
+  ttt_device_describe(&device, description, sizeof description);
+  printf("device: %s\n", description);
+  bench_dispatch(ctx);
+  printf("GEMV (m=1), GB/s of weights streamed:\n");
+  size_t n_gemv = sizeof gemv_shapes / sizeof gemv_shapes[0] - (quick ? 1 : 0);
+  for (size_t s = 0; s < n_gemv; s++) bench_shape(ctx, &gemv_shapes[s], 1, true);
+  printf("GEMM (m=%d):\n", GEMM_M);
+  for (size_t s = 0; gemm && s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++)
+    bench_shape(ctx, &gemm_shapes[s], GEMM_M, false);
+  ttt_context_destroy(ctx);
+  return 0;
+}

@@ -1,0 +1,198 @@
+/*
+ * Thread pool (ttt_parallel_for): many tiny dispatches with every item processed exactly once,
+ * range boundaries and grain, completion barrier between dependent regions, thread-count capping.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+#include "ttt_test.h"
+
+/* Sanitizer builds run fewer dispatches (each is ~10x slower there). */
+#if defined(__SANITIZE_ADDRESS__)
+enum { TINY_DISPATCHES = 20000 };
+#else
+enum { TINY_DISPATCHES = 100000 };
+#endif
+
+enum { MAX_ITEMS = 64, MAX_RANGES = 16 };
+
+static ttt_context *make_context(int32_t threads) {
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_device_cpu(&device, threads));
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  return ctx;
+}
+
+typedef struct count_job {
+  _Atomic int32_t hits[MAX_ITEMS];
+} count_job;
+
+static void count_items(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  count_job *job = arg;
+  for (int64_t i = begin; i < end; i++)
+    atomic_fetch_add_explicit(&job->hits[i], 1, memory_order_relaxed);
+}
+
+static void test_many_tiny_jobs(void) {
+  ttt_context *ctx = make_context(2);
+  if (!ctx) return;
+  count_job job;
+  int64_t wrong = 0;
+  int64_t regions_before = ttt_context_get_stats(ctx).parallel_regions;
+  for (int d = 0; d < TINY_DISPATCHES; d++) {
+    int64_t n = 1 + d % 5; /* 1..5 items: both the inline and the pooled path */
+    for (int64_t i = 0; i < n; i++) atomic_store_explicit(&job.hits[i], 0, memory_order_relaxed);
+    ttt_parallel_for(ctx, 0, n, 1, count_items, &job);
+    for (int64_t i = 0; i < n; i++)
+      wrong += atomic_load_explicit(&job.hits[i], memory_order_relaxed) != 1;
+  }
+  CHECK_MSG(wrong == 0, "%lld items not processed exactly once", (long long)wrong);
+  CHECK(ttt_context_get_stats(ctx).parallel_regions - regions_before == TINY_DISPATCHES);
+  ttt_context_destroy(ctx);
+}
+
+typedef struct range_log {
+  int64_t begin[MAX_RANGES], end[MAX_RANGES];
+  _Atomic int32_t calls[MAX_RANGES]; /* per thread index */
+} range_log;
+
+static void log_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  range_log *log = arg;
+  if (thread < 0 || thread >= MAX_RANGES) return;
+  log->begin[thread] = begin;
+  log->end[thread] = end;
+  atomic_fetch_add(&log->calls[thread], 1);
+}
+
+/* Ranges are contiguous, cover [0, n), start at multiples of grain, number at most the requested
+ * threads, one per thread index, and the caller (thread 0) takes the first. */
+static void check_ranges(ttt_context *ctx, int32_t threads, int64_t n, int64_t grain) {
+  range_log log;
+  memset(&log, 0, sizeof log);
+  ttt_parallel_for(ctx, threads, n, grain, log_range, &log);
+  int32_t allowed = ttt_context_threads(ctx, threads);
+  int64_t next = 0;
+  int32_t used = 0;
+  bool ok = true;
+  for (int32_t t = 0; t < MAX_RANGES; t++) {
+    int32_t calls = atomic_load(&log.calls[t]);
+    if (calls == 0) continue;
+    used++;
+    ok &= calls == 1 && t < allowed && log.begin[t] == next && log.end[t] > log.begin[t];
+    ok &= log.begin[t] % (grain < 1 ? 1 : grain) == 0;
+    next = log.end[t];
+  }
+  ok &= next == n && used >= 1 && used <= allowed && atomic_load(&log.calls[0]) == 1;
+  CHECK_MSG(ok, "ranges wrong for threads=%d n=%lld grain=%lld (%d ranges, covered to %lld)",
+            (int)threads, (long long)n, (long long)grain, (int)used, (long long)next);
+}
+
+static void test_ranges_and_grain(void) {
+  ttt_context *ctx = make_context(4); /* more threads than cores is allowed */
+  if (!ctx) return;
+  const int64_t sizes[] = {1, 2, 3, 7, 16, 17, 100, 1001, 4096};
+  const int64_t grains[] = {0, 1, 4, 16, 33, 5000};
+  for (int32_t threads = 0; threads <= 6; threads++)
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+      for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++)
+        check_ranges(ctx, threads, sizes[s], grains[g]);
+  /* A large grain keeps everything in one range on the caller's thread. */
+  range_log log;
+  memset(&log, 0, sizeof log);
+  ttt_parallel_for(ctx, 4, 100, 1000, log_range, &log);
+  CHECK(atomic_load(&log.calls[0]) == 1 && log.end[0] == 100 && atomic_load(&log.calls[1]) == 0);
+  /* n = 0 calls nothing. */
+  memset(&log, 0, sizeof log);
+  ttt_parallel_for(ctx, 4, 0, 1, log_range, &log);
+  CHECK(atomic_load(&log.calls[0]) == 0);
+  ttt_context_destroy(ctx);
+}
+
+/* Dependent regions: the second reads what other threads wrote in the first, so each call must
+ * return only after every range has finished and its writes are visible. */
+typedef struct chain_job {
+  int64_t *a, *b;
+  int64_t n, round;
+  _Atomic int64_t errors;
+} chain_job;
+
+static void write_round(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  chain_job *job = arg;
+  for (int64_t i = begin; i < end; i++) {
+    volatile int64_t spin = (i % 7 == 0) ? 200 : 0; /* uneven work between ranges */
+    while (spin > 0) spin--;
+    job->a[i] = job->round * 1000 + i;
+  }
+}
+
+static void read_round(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  chain_job *job = arg;
+  for (int64_t i = begin; i < end; i++) {
+    int64_t j = job->n - 1 - i; /* written by the other end of the range split */
+    if (job->a[j] != job->round * 1000 + j) atomic_fetch_add(&job->errors, 1);
+    job->b[i] = job->a[j];
+  }
+}
+
+static void test_dependent_regions(void) {
+  ttt_context *ctx = make_context(2);
+  if (!ctx) return;
+  chain_job job = {.n = 257};
+  job.a = calloc((size_t)job.n, sizeof *job.a);
+  job.b = calloc((size_t)job.n, sizeof *job.b);
+  atomic_init(&job.errors, 0);
+  int64_t stale = 0;
+  for (job.round = 1; job.round <= 2000; job.round++) {
+    ttt_parallel_for(ctx, 0, job.n, 1, write_round, &job);
+    ttt_parallel_for(ctx, 0, job.n, 1, read_round, &job);
+    stale += job.b[0] != job.round * 1000 + job.n - 1; /* caller sees the workers' writes */
+  }
+  CHECK_MSG(atomic_load(&job.errors) == 0, "%lld stale reads", (long long)atomic_load(&job.errors));
+  CHECK(stale == 0);
+  free(job.a);
+  free(job.b);
+  ttt_context_destroy(ctx);
+}
+
+static void test_thread_request_capping(void) {
+  ttt_context *ctx = make_context(3);
+  if (!ctx) return;
+  CHECK(ttt_context_threads(ctx, 0) == 3);
+  CHECK(ttt_context_threads(ctx, -5) == 3);
+  CHECK(ttt_context_threads(ctx, 1) == 1);
+  CHECK(ttt_context_threads(ctx, 2) == 2);
+  CHECK(ttt_context_threads(ctx, 100) == 3);
+  check_ranges(ctx, 100, 1000, 1);
+  ttt_context_destroy(ctx);
+  ttt_context *single = make_context(1);
+  if (!single) return;
+  CHECK(ttt_context_threads(single, 8) == 1);
+  check_ranges(single, 8, 50, 3);
+  ttt_context_destroy(single);
+}
+
+static void test_context_errors(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  ttt_context *ctx = NULL;
+  device.n_threads = 0;
+  CHECK_ERR(ttt_context_create(&device, &ctx), TTT_ERR_INVALID_ARGUMENT, "n_threads is 0");
+  CHECK_ERR(ttt_context_create(NULL, &ctx), TTT_ERR_INVALID_ARGUMENT, "NULL");
+  CHECK_ERR(ttt_device_cpu(&device, -1), TTT_ERR_INVALID_ARGUMENT, "n_threads -1");
+  ttt_context_destroy(NULL);
+}
+
+int main(void) {
+  TTT_RUN(test_many_tiny_jobs);
+  TTT_RUN(test_ranges_and_grain);
+  TTT_RUN(test_dependent_regions);
+  TTT_RUN(test_thread_request_capping);
+  TTT_RUN(test_context_errors);
+  return ttt_test_finish();
+}
