@@ -245,6 +245,7 @@ static ttt_status layer_run(ttt_context *ctx, const ttt_encoder_layer_spec *spec
                             const ttt_encoder_layer_weights *w, const ttt_tensor *x,
                             const uint8_t *key_mask, ttt_tensor *out, ttt_tensor *a, ttt_tensor *h,
                             const char *path, const ttt_observer *observer) {
+  const char *where = path && path[0] ? path : "encoder layer"; /* for error messages */
   int64_t n = ttt_tensor_numel(x);
   int64_t rows = x->shape[0] * x->shape[1], hidden = x->shape[2];
   ttt_tensor h2 = ttt_tensor_2d(TTT_F32, h->data, rows, hidden);
@@ -252,25 +253,26 @@ static ttt_status layer_run(ttt_context *ctx, const ttt_encoder_layer_spec *spec
 
   ttt_status st = ttt_attention_forward(ctx, &spec->attention, &impl->attention, &w->attention,
                                         NULL, x, key_mask, a);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention", path);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention", where);
   emit(observer, path, "attention", x, a);
 
   add_into(a->data, x->data, n);
   st =
       ttt_norm_forward(ctx, &spec->attention_norm, &impl->attention_norm, &w->attention_norm, a, h);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention_norm", path);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention_norm", where);
   emit(observer, path, "attention_norm", a, h);
 
   st = ttt_mlp_forward(ctx, &spec->ffn, &impl->ffn, &w->ffn, &h2, &a2);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn", path);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn", where);
   emit(observer, path, "ffn", h, a);
 
   add_into(a->data, h->data, n);
   st = ttt_norm_forward(ctx, &spec->ffn_norm, &impl->ffn_norm, &w->ffn_norm, a, out);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn_norm", path);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn_norm", where);
   emit(observer, path, "ffn_norm", a, out);
 
-  emit(observer, path, NULL, x, out);
+  /* The layer itself; without a path it is the root module, reported as "". */
+  emit(observer, path ? path : "", NULL, x, out);
   return TTT_OK;
 }
 
@@ -301,7 +303,7 @@ ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder_layer_s
   }
   ttt_tensor a = ttt_tensor_3d(TTT_F32, a_data, x->shape[0], x->shape[1], hidden);
   ttt_tensor h = ttt_tensor_3d(TTT_F32, h_data, x->shape[0], x->shape[1], hidden);
-  st = layer_run(ctx, spec, impl, weights, x, key_mask, out, &a, &h, where, observer);
+  st = layer_run(ctx, spec, impl, weights, x, key_mask, out, &a, &h, path, observer);
   ttt_scratch_restore(ctx, mark);
   return st;
 }
@@ -565,7 +567,7 @@ static ttt_status check_forward(const ttt_encoder *m, const forward_args *a) {
     return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
                          "encoder forward: T (%lld) exceeds the %lld position embeddings",
                          (long long)a->T, (long long)s->position.vocab);
-  /* Bounds B·T·hidden (checked before the tensor check multiplies them). */
+  /* Positions are int32 and B·T·hidden sizes the buffers: keep B·T in int32 range. */
   if (a->B > INT32_MAX / a->T)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder forward: B·T (%lld·%lld) too large",
                          (long long)a->B, (long long)a->T);

@@ -644,11 +644,21 @@ static void test_observer(void) {
     residual_ok =
         ev[2].in[i] == ev[1].out[i] + ev[0].out[i] && ev[4].in[i] == ev[3].out[i] + ev[2].out[i];
   CHECK(residual_ok);
+  ttt_encoder_destroy(m);
+
+  /* One layer (odd count: the layers' ping-pong starts in the scratch buffer) must give exactly
+   * what layer 0 of the two-layer model produced. */
+  spec.n_layers = 1;
+  m = create(&spec, &impl);
+  if (m) {
+    CHECK_OK(run(m, ids, types, mask, &result_b, NULL));
+    CHECK(same_floats(result_b.hidden, ev[5].out, n));
+    ttt_encoder_destroy(m);
+  }
   for (int i = 0; i < rec.n; i++) {
     free(rec.ev[i].in);
     free(rec.ev[i].out);
   }
-  ttt_encoder_destroy(m);
 }
 
 /* The layer alone: shapes and aliasing are checked. */
@@ -677,8 +687,52 @@ static void test_layer_arguments(void) {
                                       "layers.0", NULL),
             TTT_ERR_INVALID_ARGUMENT, "layers.0.ffn");
   w.ffn = mlp_weights(0);
+  /* Without a path the submodules report bare names and the layer itself is the root "". */
+  static recorder rec;
+  ttt_observer obs = {record, &rec};
   CHECK_OK(ttt_encoder_layer_forward(ctx, &spec.layers[0], &impl.layers[0], &w, &x, mask, &out,
-                                     NULL, NULL));
+                                     NULL, &obs));
+  static const char *const expected[] = {"attention", "attention_norm", "ffn", "ffn_norm", ""};
+  CHECK(rec.n == 5);
+  for (int i = 0; i < rec.n && i < 5; i++) {
+    CHECK_MSG(strcmp(rec.ev[i].path, expected[i]) == 0, "event %d is '%s'", i, rec.ev[i].path);
+    free(rec.ev[i].in);
+    free(rec.ev[i].out);
+  }
+}
+
+/* The performance strategy uses q8_0 only where every input dim is a multiple of 32. */
+static void test_performance_fallback(void) {
+  ttt_encoder_spec s = make_spec();
+  s.word.dim = s.position.dim = s.token_type.dim = 48;
+  s.embedding_norm.dim = 48;
+  for (int i = 0; i < LAYERS; i++) {
+    s.layers[i].attention.hidden = 48;
+    s.layers[i].attention.n_heads = s.layers[i].attention.n_kv_heads = 4; /* divides 48 and 64 */
+    s.layers[i].attention_norm.dim = s.layers[i].ffn_norm.dim = 48;
+    s.layers[i].ffn.hidden = 48;
+    s.layers[i].ffn.intermediate = i == 0 ? 96 : 64;
+  }
+  ttt_encoder_impl_config impl;
+  CHECK_OK(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_PERFORMANCE, &s, &impl));
+  CHECK(impl.layers[0].attention.weight_dtype == TTT_BF16);
+  CHECK(impl.layers[0].attention.activation_dtype == TTT_F32);
+  CHECK(impl.layers[0].ffn.weight_dtype == TTT_BF16);
+  CHECK(impl.pooler.weight_dtype == TTT_BF16 && impl.pooler.activation_dtype == TTT_F32);
+  for (int i = 0; i < LAYERS; i++) {
+    s.layers[i].attention.hidden = 64;
+    s.layers[i].attention_norm.dim = s.layers[i].ffn_norm.dim = 64;
+    s.layers[i].ffn.hidden = 64;
+  }
+  s.word.dim = s.position.dim = s.token_type.dim = s.embedding_norm.dim = 64;
+  CHECK_OK(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_PERFORMANCE, &s, &impl));
+  CHECK(impl.layers[0].ffn.weight_dtype == TTT_Q8_0); /* 64 and 96 */
+  CHECK(impl.layers[1].ffn.weight_dtype == TTT_Q8_0); /* 64 and 64 */
+  CHECK(impl.layers[1].attention.weight_dtype == TTT_Q8_0);
+  s.layers[1].ffn.intermediate = 80; /* down's input dim is not a multiple of 32 */
+  CHECK_OK(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_PERFORMANCE, &s, &impl));
+  CHECK(impl.layers[1].ffn.weight_dtype == TTT_BF16);
+  CHECK(impl.layers[1].attention.weight_dtype == TTT_Q8_0);
 }
 
 int main(void) {
@@ -699,6 +753,7 @@ int main(void) {
   TTT_RUN(test_create_errors);
   TTT_RUN(test_observer);
   TTT_RUN(test_layer_arguments);
+  TTT_RUN(test_performance_fallback);
 
   for (int i = 0; i < store.n; i++) ttt_tensor_free(&store.e[i].t);
   ttt_context_destroy(ctx);
