@@ -7,6 +7,7 @@
 #include "commands.h"
 
 static const ttt_cli_command commands[] = {
+    {"generate", "continue a prompt with sampling, streaming the text", ttt_cmd_generate},
     {"tokenize", "print the token ids of a text as a JSON array", ttt_cmd_tokenize},
     {"detokenize", "print the text of token ids", ttt_cmd_detokenize},
     {"logits", "write a causal LM's prefill and decode logits for ids in a safetensors file",
