@@ -14,6 +14,8 @@ static const ttt_cli_command commands[] = {
      ttt_cmd_logits},
     {"encode", "write an encoder's hidden states (and pooled output) for a batch of ids",
      ttt_cmd_encode},
+    {"validate", "compare every module of a model with a HuggingFace golden file",
+     ttt_cmd_validate},
 };
 
 static void print_help(FILE *out) {
