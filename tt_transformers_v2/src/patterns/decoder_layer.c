@@ -77,7 +77,7 @@ void ttt_observe(const ttt_observer *observer, const char *prefix, const char *n
   if (prefix && name)
     snprintf(path, sizeof path, "%s.%s", prefix, name);
   else
-    snprintf(path, sizeof path, "%s", prefix ? prefix : name);
+    snprintf(path, sizeof path, "%s", prefix ? prefix : name ? name : "layer");
   ttt_module_event event = {path, mode, start_pos, input, output};
   observer->fn(observer->user, &event);
 }
