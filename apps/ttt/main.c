@@ -8,6 +8,9 @@
 
 static const ttt_cli_command commands[] = {
     {"generate", "continue a prompt with sampling, streaming the text", ttt_cmd_generate},
+    {"perplexity", "mean NLL and perplexity of a text or token ids", ttt_cmd_perplexity},
+    {"bench", "prefill and decode tokens/s, weight bandwidth per token", ttt_cmd_bench},
+    {"info", "spec tree, impl configs chosen for this device, sizes", ttt_cmd_info},
     {"tokenize", "print the token ids of a text as a JSON array", ttt_cmd_tokenize},
     {"detokenize", "print the text of token ids", ttt_cmd_detokenize},
     {"logits", "write a causal LM's prefill and decode logits for ids in a safetensors file",

@@ -5,7 +5,8 @@
  * Same structure as kernels_avx512.c: RW weight rows × RX activation rows per register tile, with
  * activation panels sized for L2 and each weight tile reused for every row of a panel. With 16 ymm
  * registers the tile is 4 × 2 (8 accumulators, 2 activation vectors, 1 weight vector).
- * Columns past the last whole chunk (k % 32 for f32/f16/bf16) are summed by a scalar tail.
+ * Columns past the last whole chunk (k % 32 for f32/f16/bf16) are summed by a scalar tail. The
+ * first activation tile over weight tile j prefetches tile j + 1, as in kernels_avx512.c.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -101,6 +102,17 @@ INLINE float load_w1(weight_kind kind, const uint8_t *row, int64_t t) {
   return 0.0f;
 }
 
+/* Prefetches `bytes` bytes at `offset` of each of the rw rows of the next weight tile (NULL: none).
+ */
+INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t offset,
+                          size_t bytes) {
+  if (!next) return;
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++)
+    for (size_t b = 0; b < bytes; b += 64)
+      _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
+}
+
 INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *const *x,
                         __m256 acc[RW][RX], int rw, int rx, int64_t t) {
   __m256 scale[RW];
@@ -126,7 +138,7 @@ INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *
 }
 
 INLINE void float_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i,
-                       int rx) {
+                       int rx, const uint8_t *next) {
   size_t row_bytes = weight_row_bytes(kind, p->k);
   const uint8_t *w[RW];
   const float *x[RX];
@@ -140,7 +152,11 @@ INLINE void float_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, i
 #pragma GCC unroll 2
   for (int c = 0; c < rx; c++) x[c] = p->x + (i + c) * p->k;
   int64_t full = p->k - p->k % CHUNK;
-  for (int64_t t = 0; t < full; t += CHUNK) float_chunk(kind, w, x, acc, rw, rx, t);
+  size_t chunk_bytes = weight_row_bytes(kind, CHUNK);
+  for (int64_t t = 0; t < full; t += CHUNK) {
+    prefetch_next(next, row_bytes, rw, weight_row_bytes(kind, t), chunk_bytes);
+    float_chunk(kind, w, x, acc, rw, rx, t);
+  }
 #pragma GCC unroll 4
   for (int r = 0; r < rw; r++) {
     float bias = p->bias ? p->bias[j + r] : 0.0f;
@@ -186,7 +202,8 @@ INLINE void q8_step(const uint8_t *const *w, const uint8_t *const *x, __m256 acc
   }
 }
 
-INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int rx) {
+INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int rx,
+                    const uint8_t *next) {
   int64_t blocks = p->k / TTT_Q8_0_BLOCK;
   size_t row_bytes = (size_t)blocks * TTT_Q8_0_BLOCK_BYTES;
   const uint8_t *w[RW], *x[RX];
@@ -199,7 +216,10 @@ INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int
   }
 #pragma GCC unroll 2
   for (int c = 0; c < rx; c++) x[c] = (const uint8_t *)p->xq + (size_t)(i + c) * row_bytes;
-  for (int64_t b = 0; b < blocks; b++) q8_step(w, x, acc, rw, rx, (size_t)b * TTT_Q8_0_BLOCK_BYTES);
+  for (int64_t b = 0; b < blocks; b++) {
+    prefetch_next(next, row_bytes, rw, (size_t)b * TTT_Q8_0_BLOCK_BYTES, TTT_Q8_0_BLOCK_BYTES);
+    q8_step(w, x, acc, rw, rx, (size_t)b * TTT_Q8_0_BLOCK_BYTES);
+  }
 #pragma GCC unroll 4
   for (int r = 0; r < rw; r++) {
     float bias = p->bias ? p->bias[j + r] : 0.0f;
@@ -210,29 +230,35 @@ INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int
 
 /* ---- drivers ---- */
 
-INLINE void tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i,
-                 int rx) {
+INLINE void tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i, int rx,
+                 const uint8_t *next) {
   if (kind == W_Q8_0_Q8)
-    q8_tile(p, j, rw, i, rx);
+    q8_tile(p, j, rw, i, rx, next);
   else
-    float_tile(p, kind, j, rw, i, rx);
+    float_tile(p, kind, j, rw, i, rx, next);
 }
 
 INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i0,
-                  int64_t i1) {
+                  int64_t i1, const uint8_t *next) {
   int64_t i = i0;
-  for (; i + RX <= i1; i += RX) tile(p, kind, j, rw, i, RX);
-  if (i < i1) tile(p, kind, j, rw, i, 1);
+  for (; i + RX <= i1; i += RX) tile(p, kind, j, rw, i, RX, i == i0 ? next : NULL);
+  if (i < i1) tile(p, kind, j, rw, i, 1, i == i0 ? next : NULL);
 }
 
 INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
-  int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)weight_row_bytes(kind, p->k) : p->k * 4;
+  size_t row_bytes = weight_row_bytes(kind, p->k);
+  int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)row_bytes : p->k * 4;
   int64_t rows = panel_rows(x_row_bytes);
+  const uint8_t *w = p->w;
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
     int64_t j = n0;
-    for (; j + RW <= n1; j += RW) panel(p, kind, j, RW, i0, i1);
-    for (; j < n1; j++) panel(p, kind, j, 1, i0, i1);
+    for (; j + RW <= n1; j += RW) {
+      const uint8_t *next = j + 2 * RW <= n1 ? w + (size_t)(j + RW) * row_bytes : NULL;
+      panel(p, kind, j, RW, i0, i1, next);
+    }
+    for (; j < n1; j++)
+      panel(p, kind, j, 1, i0, i1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
   }
 }
 

@@ -10,6 +10,11 @@
  * Loop order (drive): activation rows are cut into panels that fit in L2 (PANEL_BYTES); for each
  * panel, the weight rows are visited RW at a time and each weight tile is used for all rows of the
  * panel while it is in L1/L2. Decode (m = 1) is a single panel, so weights stream from memory once.
+ *
+ * Prefetch: rows are short (a 2048-wide q8_0 row is 2 KB), too short for the hardware prefetcher to
+ * ramp up on each new row. While the first activation tile of a panel runs over weight tile j, it
+ * prefetches tile j + 1 (into L2) at the same offsets, so the next tile's rows arrive one tile
+ * ahead.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -86,6 +91,17 @@ INLINE __m512 load_w(weight_kind kind, const uint8_t *row, int64_t t, bool maske
 
 /* One CHUNK of columns starting at t for an rw × rx tile. In the tail (masked), m0/m1 select the
  * valid lanes of the two vectors. */
+/* Prefetches `bytes` bytes at `offset` of each of the rw rows of the next weight tile (NULL: none).
+ */
+INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t offset,
+                          size_t bytes) {
+  if (!next) return;
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++)
+    for (size_t b = 0; b < bytes; b += 64)
+      _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
+}
+
 INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *const *x,
                         __m512 acc[RW][RX], int rw, int rx, int64_t t, bool masked, __mmask16 m0,
                         __mmask16 m1) {
@@ -127,7 +143,7 @@ INLINE void store_tile(const ttt_gemm_problem *p, __m512 acc[RW][RX], int64_t j,
 
 /* y for weight rows [j, j + rw) × activation rows [i, i + rx), f32 activations. */
 INLINE void float_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i,
-                       int rx) {
+                       int rx, const uint8_t *next) {
   size_t row_bytes = weight_row_bytes(kind, p->k);
   const uint8_t *w[RW];
   const float *x[RX];
@@ -141,7 +157,12 @@ INLINE void float_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, i
 #pragma GCC unroll 4
   for (int c = 0; c < rx; c++) x[c] = p->x + (i + c) * p->k;
   int64_t full = p->k - p->k % CHUNK; /* q8_0 rows are whole blocks: never a tail */
-  for (int64_t t = 0; t < full; t += CHUNK) float_chunk(kind, w, x, acc, rw, rx, t, false, 0, 0);
+  size_t chunk_bytes = weight_row_bytes(kind, CHUNK);
+  for (int64_t t = 0; t < full; t += CHUNK) {
+    /* The chunk's offset within a row (q8_0: t is a multiple of the block size). */
+    prefetch_next(next, row_bytes, rw, weight_row_bytes(kind, t), chunk_bytes);
+    float_chunk(kind, w, x, acc, rw, rx, t, false, 0, 0);
+  }
   int64_t rest = p->k - full;
   if (rest > 0) {
     __mmask16 m0 = (__mmask16)(rest >= VEC ? 0xffffu : (1u << rest) - 1u);
@@ -201,7 +222,8 @@ INLINE void q8_step(const uint8_t *const *w, const uint8_t *const *x, __m512 acc
   }
 }
 
-INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int rx) {
+INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int rx,
+                    const uint8_t *next) {
   int64_t blocks = p->k / TTT_Q8_0_BLOCK;
   size_t row_bytes = (size_t)blocks * TTT_Q8_0_BLOCK_BYTES;
   const uint8_t *w[RW], *x[RX];
@@ -215,36 +237,38 @@ INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int
 #pragma GCC unroll 4
   for (int c = 0; c < rx; c++) x[c] = (const uint8_t *)p->xq + (size_t)(i + c) * row_bytes;
   int64_t b = 0;
-  for (; b + 2 <= blocks; b += 2)
+  for (; b + 2 <= blocks; b += 2) {
+    prefetch_next(next, row_bytes, rw, (size_t)b * TTT_Q8_0_BLOCK_BYTES, 2 * TTT_Q8_0_BLOCK_BYTES);
     q8_step(w, x, acc, rw, rx, (size_t)b * TTT_Q8_0_BLOCK_BYTES, false);
+  }
   if (b < blocks) q8_step(w, x, acc, rw, rx, (size_t)b * TTT_Q8_0_BLOCK_BYTES, true);
   store_tile(p, acc, j, rw, i, rx);
 }
 
 /* ---- drivers ---- */
 
-INLINE void tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i,
-                 int rx) {
+INLINE void tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i, int rx,
+                 const uint8_t *next) {
   if (kind == W_Q8_0_Q8)
-    q8_tile(p, j, rw, i, rx);
+    q8_tile(p, j, rw, i, rx, next);
   else
-    float_tile(p, kind, j, rw, i, rx);
+    float_tile(p, kind, j, rw, i, rx, next);
 }
 
-/* All activation rows [i0, i1) for weight rows [j, j + rw). */
+/* All activation rows [i0, i1) for weight rows [j, j + rw); the first tile prefetches `next`. */
 INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i0,
-                  int64_t i1) {
+                  int64_t i1, const uint8_t *next) {
   int64_t i = i0;
-  for (; i + RX <= i1; i += RX) tile(p, kind, j, rw, i, RX);
+  for (; i + RX <= i1; i += RX) tile(p, kind, j, rw, i, RX, i == i0 ? next : NULL);
   switch (i1 - i) {
   case 3:
-    tile(p, kind, j, rw, i, 3);
+    tile(p, kind, j, rw, i, 3, i == i0 ? next : NULL);
     break;
   case 2:
-    tile(p, kind, j, rw, i, 2);
+    tile(p, kind, j, rw, i, 2, i == i0 ? next : NULL);
     break;
   case 1:
-    tile(p, kind, j, rw, i, 1);
+    tile(p, kind, j, rw, i, 1, i == i0 ? next : NULL);
     break;
   default:
     break;
@@ -252,13 +276,20 @@ INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw
 }
 
 INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
-  int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)weight_row_bytes(kind, p->k) : p->k * 4;
+  size_t row_bytes = weight_row_bytes(kind, p->k);
+  int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)row_bytes : p->k * 4;
   int64_t rows = panel_rows(x_row_bytes);
+  const uint8_t *w = p->w;
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
     int64_t j = n0;
-    for (; j + RW <= n1; j += RW) panel(p, kind, j, RW, i0, i1);
-    for (; j < n1; j++) panel(p, kind, j, 1, i0, i1);
+    for (; j + RW <= n1; j += RW) {
+      /* Prefetch only inside this call's columns [n0, n1) (a full next tile of RW rows). */
+      const uint8_t *next = j + 2 * RW <= n1 ? w + (size_t)(j + RW) * row_bytes : NULL;
+      panel(p, kind, j, RW, i0, i1, next);
+    }
+    for (; j < n1; j++)
+      panel(p, kind, j, 1, i0, i1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
   }
 }
 
