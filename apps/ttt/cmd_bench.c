@@ -1,0 +1,204 @@
+/* ttt bench: prefill and decode throughput, with the weight bandwidth decode implies. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli_util.h"
+#include "commands.h"
+
+static const char *const NAME = "bench";
+
+typedef struct bench_options {
+  cli_model_options model;
+  int64_t prompt, gen, reps;
+  bool json;
+} bench_options;
+
+static void print_help(void) {
+  printf(
+      "usage: ttt bench [--model DIR] [-p 128] [-n 32] [-t THREADS] [-r REPS]\n"
+      "                 [--strategy accuracy|performance] [--set PATH=VALUE]... [--json]\n\n"
+      "Prefill tokens/s for a p-token prompt (random ids) and decode tokens/s for n tokens after\n"
+      "it, mean ± stddev over REPS runs (after one untimed warm-up run), plus the weight bytes\n"
+      "one decode step streams and the bandwidth that implies.\n\n"
+      "  --model DIR       HuggingFace folder (default: the bundled kjv-llama)\n"
+      "  -p N              prompt tokens (default 128)\n"
+      "  -n N              decoded tokens (default 32)\n"
+      "  -r N              repetitions (default 5)\n"
+      "  -t N, --threads N threads (default: all cores)\n"
+      "  --strategy S      accuracy (default) or performance\n"
+      "  --set PATH=VALUE  override an impl-config field\n"
+      "  --json            print one JSON object instead of the table\n");
+}
+
+/* Parses "-p/-n/-r N" (N >= lo); returns 1 if consumed, 0 if not one, -1 on error. */
+static int parse_count(int argc, char **argv, int *i, bench_options *o) {
+  static const char *const names[] = {"-p", "-n", "-r"};
+  int64_t *const fields[] = {&o->prompt, &o->gen, &o->reps};
+  for (int f = 0; f < 3; f++) {
+    if (strcmp(argv[*i], names[f]) != 0) continue;
+    const char *value = cli_value(argc, argv, i, NAME);
+    if (!value || !cli_int(value, names[f], NAME, fields[f])) return -1;
+    if (*fields[f] < 1) {
+      fprintf(stderr, "ttt %s: %s must be >= 1\n", NAME, names[f]);
+      return -1;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+/* Returns 0 on success, 1 on error, -1 after --help. */
+static int parse(int argc, char **argv, bench_options *o) {
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    int r = cli_parse_model_option(argc, argv, &i, &o->model);
+    if (r == 0) r = parse_count(argc, argv, &i, o);
+    if (r < 0) return 1;
+    if (r > 0) continue;
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      print_help();
+      return -1;
+    } else if (strcmp(arg, "--json") == 0) {
+      o->json = true;
+    } else {
+      fprintf(stderr, "ttt %s: unknown option '%s' (see ttt %s --help)\n", NAME, arg, NAME);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct stat_acc {
+  double sum, sum_sq;
+  int64_t n;
+} stat_acc;
+
+static void stat_add(stat_acc *s, double v) {
+  s->sum += v;
+  s->sum_sq += v * v;
+  s->n++;
+}
+static double stat_mean(const stat_acc *s) { return s->sum / (double)s->n; }
+/* Sample standard deviation (0 for one value). */
+static double stat_stddev(const stat_acc *s) {
+  if (s->n < 2) return 0.0;
+  double m = stat_mean(s), var = (s->sum_sq - (double)s->n * m * m) / (double)(s->n - 1);
+  return var > 0 ? sqrt(var) : 0.0;
+}
+
+/* One run: prefill `prompt` ids, then decode n tokens taken from the same random ids
+ * (the ids themselves do not change the cost). Writes tokens/s of each phase. */
+static ttt_status run_once(const ttt_causal_lm *lm, ttt_context *ctx, ttt_kv_cache *cache,
+                           const int32_t *ids, const bench_options *o, ttt_tensor *logits,
+                           double *prefill_tps, double *decode_tps) {
+  ttt_kv_cache_reset(cache);
+  double t0 = now_seconds();
+  ttt_status st =
+      ttt_causal_lm_prefill_forward(lm, ctx, cache, ids, o->prompt, 0, true, logits, NULL);
+  double t1 = now_seconds();
+  for (int64_t i = 0; st == TTT_OK && i < o->gen; i++)
+    st = ttt_causal_lm_decode_forward(lm, ctx, cache, ids[o->prompt + i], o->prompt + i, logits,
+                                      NULL);
+  double t2 = now_seconds();
+  *prefill_tps = (double)o->prompt / (t1 - t0);
+  *decode_tps = (double)o->gen / (t2 - t1);
+  return st;
+}
+
+static void print_table(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
+                        const stat_acc *pp, const stat_acc *tg) {
+  int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm);
+  char device[256];
+  ttt_device_describe(dev, device, sizeof device);
+  printf("model: %s (%.2fM parameters)\ndevice: %s\n\n", model->dir,
+         (double)ttt_causal_lm_parameter_count(model->lm) / 1e6, device);
+  printf("| %-11s | %7s | %-8s | %16s | %12s | %8s |\n", "strategy", "threads", "test", "t/s",
+         "MB/token", "GB/s");
+  printf("| ----------- | ------: | -------- | ---------------: | -----------: | -------: |\n");
+  /* %17s: the rate holds a two-byte "±" that shows as one column. */
+  char test[32], rate[48];
+  snprintf(test, sizeof test, "pp%lld", (long long)o->prompt);
+  snprintf(rate, sizeof rate, "%.1f ± %.1f", stat_mean(pp), stat_stddev(pp));
+  printf("| %-11s | %7d | %-8s | %17s | %12s | %8s |\n", ttt_strategy_name(o->model.strategy),
+         dev->n_threads, test, rate, "", "");
+  snprintf(test, sizeof test, "tg%lld", (long long)o->gen);
+  snprintf(rate, sizeof rate, "%.1f ± %.1f", stat_mean(tg), stat_stddev(tg));
+  printf("| %-11s | %7d | %-8s | %17s | %12.2f | %8.2f |\n", ttt_strategy_name(o->model.strategy),
+         dev->n_threads, test, rate, (double)bytes / 1e6, (double)bytes * stat_mean(tg) / 1e9);
+}
+
+static void print_json(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
+                       const stat_acc *pp, const stat_acc *tg) {
+  int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm);
+  printf("{\"model\": \"%s\", \"parameters\": %lld, \"strategy\": \"%s\", \"threads\": %d, "
+         "\"device\": \"%s\", \"reps\": %lld,\n"
+         " \"prefill\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f},\n"
+         " \"decode\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f, "
+         "\"weight_bytes_per_token\": %lld, \"gb_s\": %.3f}}\n",
+         model->dir, (long long)ttt_causal_lm_parameter_count(model->lm),
+         ttt_strategy_name(o->model.strategy), dev->n_threads, dev->name, (long long)o->reps,
+         (long long)o->prompt, stat_mean(pp), stat_stddev(pp), (long long)o->gen, stat_mean(tg),
+         stat_stddev(tg), (long long)bytes, (double)bytes * stat_mean(tg) / 1e9);
+}
+
+int ttt_cmd_bench(int argc, char **argv) {
+  bench_options o = {.prompt = 128, .gen = 32, .reps = 5};
+  int r = parse(argc, argv, &o);
+  if (r != 0) return r < 0 ? 0 : 1;
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  ttt_hf_model *model = NULL;
+  if (cli_load_model(NAME, &o.model, &device, &ctx, &model) != TTT_OK) return 1;
+  int status = 1;
+  const ttt_causal_lm_spec *spec = model->lm ? ttt_causal_lm_get_spec(model->lm) : NULL;
+  ttt_kv_cache *cache = NULL;
+  ttt_tensor logits = {0};
+  int32_t *ids = NULL;
+  if (!spec) {
+    fprintf(stderr, "ttt %s: %s is not a causal LM\n", NAME, model->dir);
+  } else if (o.prompt + o.gen > spec->max_positions) {
+    fprintf(stderr, "ttt %s: -p %lld plus -n %lld exceeds the model's context (%lld)\n", NAME,
+            (long long)o.prompt, (long long)o.gen, (long long)spec->max_positions);
+  } else if (!(ids = malloc((size_t)(o.prompt + o.gen) * sizeof *ids)) ||
+             ttt_causal_lm_create_cache(model->lm, o.prompt + o.gen, &cache) != TTT_OK ||
+             ttt_tensor_alloc(&logits, TTT_F32, 2, (int64_t[]){1, spec->lm_head.vocab}) != TTT_OK) {
+    cli_fail(NAME);
+  } else {
+    /* Random ids from a fixed LCG: the cost does not depend on them, reproducibility is free. */
+    uint64_t x = 12345;
+    for (int64_t i = 0; i < o.prompt + o.gen; i++) {
+      x = x * 6364136223846793005ull + 1442695040888963407ull;
+      ids[i] = (int32_t)((x >> 33) % (uint64_t)spec->embedding.vocab);
+    }
+    stat_acc pp = {0}, tg = {0};
+    ttt_status st = TTT_OK;
+    for (int64_t rep = -1; st == TTT_OK && rep < o.reps; rep++) {
+      double p = 0, d = 0;
+      st = run_once(model->lm, ctx, cache, ids, &o, &logits, &p, &d);
+      if (rep < 0) continue; /* warm-up: page in the weights, size the scratch */
+      stat_add(&pp, p);
+      stat_add(&tg, d);
+    }
+    if (st != TTT_OK) {
+      cli_fail(NAME);
+    } else {
+      (o.json ? print_json : print_table)(&o, model, &device, &pp, &tg);
+      status = 0;
+    }
+  }
+  free(ids);
+  ttt_tensor_free(&logits);
+  ttt_kv_cache_destroy(cache);
+  ttt_hf_model_destroy(model);
+  ttt_context_destroy(ctx);
+  return status;
+}

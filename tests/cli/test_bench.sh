@@ -1,0 +1,21 @@
+#!/bin/sh
+# ttt bench: table and JSON shapes on a tiny run, errors. Usage: TTT_BINARY SOURCE_DIR
+set -u
+ttt=$1
+tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$ttt" bench --help | grep -q -- '--json' || fail "--help lacks --json"
+"$ttt" bench -p 16 -n 4 -r 2 -t 1 >"$tmp/out" 2>"$tmp/err" || fail "exit: $(cat "$tmp/err")"
+grep -Eq '^\| accuracy +\| +1 \| pp16 +\| +[0-9.]+ ± [0-9.]+ \|' "$tmp/out" || fail "pp row: $(cat "$tmp/out")"
+grep -Eq '^\| accuracy +\| +1 \| tg4 +\| +[0-9.]+ ± [0-9.]+ \| +12\.99 \| +[0-9.]+ \|$' "$tmp/out" ||
+  fail "tg row: $(cat "$tmp/out")"
+"$ttt" bench -p 16 -n 4 -r 1 --json >"$tmp/json" || fail "--json exit"
+grep -q '"weight_bytes_per_token": 12991104' "$tmp/json" || fail "json: $(cat "$tmp/json")"
+grep -Eq '"prefill": \{"tokens": 16, "tok_s": [0-9.]+' "$tmp/json" || fail "json prefill"
+"$ttt" bench -p 500 -n 100 >/dev/null 2>"$tmp/err" && fail "over-context run accepted"
+grep -q "exceeds the model's context (512)" "$tmp/err" || fail "context message"
+"$ttt" bench -r 0 >/dev/null 2>"$tmp/err" && fail "-r 0 accepted"
+"$ttt" bench --bogus >/dev/null 2>"$tmp/err" && fail "bad option"
+grep -q "unknown option '--bogus'" "$tmp/err" || fail "bad option message"
+echo "bench: ok"
