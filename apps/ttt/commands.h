@@ -17,6 +17,7 @@ int ttt_cmd_validate(int argc, char **argv);
 int ttt_cmd_generate(int argc, char **argv);
 int ttt_cmd_perplexity(int argc, char **argv);
 int ttt_cmd_bench(int argc, char **argv);
+int ttt_cmd_gen_model(int argc, char **argv);
 int ttt_cmd_info(int argc, char **argv);
 
 #endif
