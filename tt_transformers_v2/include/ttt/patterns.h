@@ -208,6 +208,38 @@ TTT_API ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_
                                                 ttt_kv_cache *cache, int32_t token, int64_t pos,
                                                 ttt_tensor *logits, const ttt_observer *observer);
 
+/* Read access to one module of a model (for test suites and tools): what block it is, its spec, the
+ * impl config and weights one mode runs it with, and the layer's rope tables. */
+typedef enum ttt_block_kind {
+  TTT_BLOCK_NONE = 0,
+  TTT_BLOCK_EMBEDDING,     /* spec ttt_embedding_spec, weights ttt_embedding_weights */
+  TTT_BLOCK_NORM,          /* ttt_norm_spec / ttt_norm_impl_config / ttt_norm_weights */
+  TTT_BLOCK_ATTENTION,     /* ttt_attention_* */
+  TTT_BLOCK_MLP,           /* ttt_mlp_* (standalone blocks; a model's ffn is TTT_BLOCK_FFN) */
+  TTT_BLOCK_MOE,           /* ttt_moe_* (standalone blocks) */
+  TTT_BLOCK_FFN,           /* ttt_ffn_* (a decoder layer's feed-forward: MLP or MoE) */
+  TTT_BLOCK_LM_HEAD,       /* ttt_lm_head_* */
+  TTT_BLOCK_DECODER_LAYER, /* ttt_decoder_layer_* */
+  TTT_BLOCK_KIND_COUNT
+} ttt_block_kind;
+
+/* "embedding", "norm", "attention", "mlp", "moe", "ffn", "lm_head", "decoder_layer"; "none". */
+TTT_API const char *ttt_block_kind_name(ttt_block_kind kind);
+
+typedef struct ttt_module_view {
+  ttt_block_kind kind;
+  const void *spec;     /* the block's spec struct (see ttt_block_kind) */
+  const void *impl;     /* the block's impl config for the requested mode */
+  const void *weights;  /* the block's weights as that mode runs them (after dtype conversion) */
+  int64_t layer;        /* N for layers.N and its modules (the KV-cache layer); -1 otherwise */
+  const ttt_rope *rope; /* attention and decoder layer: the layer's rope tables (NULL without) */
+} ttt_module_view;
+
+/* Looks up a module path (see the top of this file) of `model` for `mode`. The pointers stay valid
+ * while the model lives. Unknown paths → TTT_ERR_NOT_FOUND naming the path. */
+TTT_API ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const char *path,
+                                       ttt_module_view *out);
+
 /* ------------------------------------------------------------------------------------------------ */
 /* Encoder (BERT): embeddings → post-norm layers → optional pooler                                   */
 /* ------------------------------------------------------------------------------------------------ */

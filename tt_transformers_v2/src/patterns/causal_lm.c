@@ -579,3 +579,79 @@ ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_context 
   forward_args a = {model, ctx, cache, TTT_MODE_DECODE, &token, 1, pos, false, logits, observer};
   return forward(&a);
 }
+
+/* ---- module access ---- */
+
+static const char *const block_kind_names[TTT_BLOCK_KIND_COUNT] = {
+    [TTT_BLOCK_NONE] = "none",
+    [TTT_BLOCK_EMBEDDING] = "embedding",
+    [TTT_BLOCK_NORM] = "norm",
+    [TTT_BLOCK_ATTENTION] = "attention",
+    [TTT_BLOCK_MLP] = "mlp",
+    [TTT_BLOCK_MOE] = "moe",
+    [TTT_BLOCK_FFN] = "ffn",
+    [TTT_BLOCK_LM_HEAD] = "lm_head",
+    [TTT_BLOCK_DECODER_LAYER] = "decoder_layer",
+};
+
+const char *ttt_block_kind_name(ttt_block_kind kind) {
+  return (unsigned)kind < TTT_BLOCK_KIND_COUNT ? block_kind_names[kind] : "none";
+}
+
+/* The module of layer `l` named by `rest` ("" for the layer itself, or ".attention" etc.). */
+static bool layer_module(const ttt_causal_lm *model, ttt_mode mode, int64_t l, const char *rest,
+                         ttt_module_view *out) {
+  const ttt_decoder_layer_spec *s = &model->spec.layers[l];
+  const ttt_decoder_layer_impl_config *i =
+      mode == TTT_MODE_DECODE ? &model->impl.decode.layers[l] : &model->impl.prefill.layers[l];
+  const ttt_decoder_layer_weights *w = &model->weights[mode].layers[l];
+  *out = (ttt_module_view){.kind = TTT_BLOCK_NONE, .layer = -1};
+  if (strcmp(rest, "") == 0)
+    *out = (ttt_module_view){TTT_BLOCK_DECODER_LAYER, s, i, w, l, model->ropes[l]};
+  else if (strcmp(rest, ".attention_norm") == 0)
+    *out = (ttt_module_view){
+        TTT_BLOCK_NORM, &s->attention_norm, &i->attention_norm, &w->attention_norm, l, NULL};
+  else if (strcmp(rest, ".attention") == 0)
+    *out = (ttt_module_view){TTT_BLOCK_ATTENTION, &s->attention, &i->attention, &w->attention, l,
+                             model->ropes[l]};
+  else if (strcmp(rest, ".ffn_norm") == 0)
+    *out = (ttt_module_view){TTT_BLOCK_NORM, &s->ffn_norm, &i->ffn_norm, &w->ffn_norm, l, NULL};
+  else if (strcmp(rest, ".ffn") == 0)
+    *out = (ttt_module_view){TTT_BLOCK_FFN, &s->ffn, &i->ffn, &w->ffn, l, NULL};
+  return out->kind != TTT_BLOCK_NONE;
+}
+
+ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const char *path,
+                                ttt_module_view *out) {
+  if (!model || !path || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm module: NULL argument");
+  if (mode != TTT_MODE_PREFILL && mode != TTT_MODE_DECODE)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm module: unknown mode %d", (int)mode);
+  const ttt_causal_lm_mode_impl_config *impl =
+      mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
+  const mode_weights *w = &model->weights[mode];
+  if (strcmp(path, "embedding") == 0) {
+    *out = (ttt_module_view){
+        TTT_BLOCK_EMBEDDING, &model->spec.embedding, &impl->embedding, &w->embedding, -1, NULL};
+    return TTT_OK;
+  }
+  if (strcmp(path, "norm") == 0) {
+    *out = (ttt_module_view){TTT_BLOCK_NORM, &model->spec.norm, &impl->norm, &w->norm, -1, NULL};
+    return TTT_OK;
+  }
+  if (strcmp(path, "lm_head") == 0) {
+    *out = (ttt_module_view){
+        TTT_BLOCK_LM_HEAD, &model->spec.lm_head, &impl->lm_head, &w->lm_head, -1, NULL};
+    return TTT_OK;
+  }
+  if (strncmp(path, "layers.", 7) == 0 && path[7] >= '0' && path[7] <= '9') {
+    char *end = NULL;
+    long long l = strtoll(path + 7, &end, 10);
+    if (l < model->spec.n_layers && layer_module(model, mode, (int64_t)l, end, out)) return TTT_OK;
+  }
+  return ttt_set_error(TTT_ERR_NOT_FOUND,
+                       "causal_lm: no module '%s' (expected embedding, "
+                       "layers.N[.attention_norm|.attention|.ffn_norm|.ffn] with N < %lld, norm "
+                       "or lm_head)",
+                       path, (long long)model->spec.n_layers);
+}
