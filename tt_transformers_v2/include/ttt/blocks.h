@@ -327,6 +327,8 @@ typedef struct ttt_attention_impl_config {
   ttt_dtype kv_dtype;  /* cache dtype this config expects (f32 or bf16; DEFAULT: the cache's) */
 } ttt_attention_impl_config;
 
+/* Projection rows are head-major as in HuggingFace: row h·head_dim + i of wq is dim i of query
+ * head h (wk, wv: of kv head h). Query head h reads kv head h / (n_heads / n_kv_heads). */
 typedef struct ttt_attention_weights {
   ttt_tensor wq; /* [n_heads·head_dim, hidden] */
   ttt_tensor wk; /* [n_kv_heads·head_dim, hidden] */

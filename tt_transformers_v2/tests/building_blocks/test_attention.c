@@ -375,7 +375,7 @@ static void mini_matrix(ttt_attention_spec (*make)(void), uint64_t seed) {
               run_config rc = {.impl = {.weight_dtype = weight_axis[w].weights,
                                         .activation_dtype = weight_axis[w].activations,
                                         .threads = th + 1,
-                                        .fuse_qkv = config % 2 == 0,
+                                        .fuse_qkv = (w + (size_t)th) % 2 == 0,
                                         .algorithm = algorithms[a].algorithm,
                                         .block_size = algorithms[a].block,
                                         .kv_dtype = kv ? TTT_BF16 : TTT_F32},
@@ -432,7 +432,7 @@ static const full_config full_configs[] = {
     {TTT_Q8_0, TTT_F32, TTT_ATTENTION_TILED, 5, 1, 3, true},
 };
 
-static void full_dims(ttt_attention_spec (*make)(void), uint64_t seed) {
+static void full_dims(const char *name, ttt_attention_spec (*make)(void), uint64_t seed) {
   ttt_attention_spec spec = make();
   layer l;
   layer_init(&l, &spec, seed);
@@ -453,8 +453,12 @@ static void full_dims(ttt_attention_spec (*make)(void), uint64_t seed) {
     run_cached(ctx, &l, &rc, x, &fc->T, 1, fc->D, out);
     tolerance tol = tolerance_for(fc->weights, fc->kv);
     char what[96];
-    snprintf(what, sizeof what, "hidden %lld config %zu", (long long)spec.hidden, c);
+    snprintf(what, sizeof what, "%s config %zu", name, c);
     check_against(out, ref, fc->T + fc->D, spec.hidden, &tol, what);
+    verdict v = judge(out, ref, fc->T + fc->D, spec.hidden, &tol);
+    printf("  %s: weights %s, cache %s, %lld+%lld tokens: pcc %.8f, max abs / scale %.3g\n", what,
+           ttt_dtype_name(fc->weights), ttt_dtype_name(fc->kv), (long long)fc->T, (long long)fc->D,
+           v.pcc, v.rel_abs);
   }
   ttt_context_destroy(ctx);
   free(x);
@@ -463,10 +467,12 @@ static void full_dims(ttt_attention_spec (*make)(void), uint64_t seed) {
   layer_free(&l);
 }
 
-static void test_llama3_8b(void) { full_dims(llama3_8b, 11); }
-static void test_qwen25_7b(void) { full_dims(qwen25_7b, 12); }
-static void test_qwen3_8b(void) { full_dims(qwen3_8b, 13); }
-static void test_mistral_7b_window8(void) { full_dims(mistral_7b_window8, 14); }
+static void test_llama3_8b(void) { full_dims("Llama-3-8B", llama3_8b, 11); }
+static void test_qwen25_7b(void) { full_dims("Qwen2.5-7B", qwen25_7b, 12); }
+static void test_qwen3_8b(void) { full_dims("Qwen3-8B", qwen3_8b, 13); }
+static void test_mistral_7b_window8(void) {
+  full_dims("Mistral-7B window 8", mistral_7b_window8, 14);
+}
 
 /* ---- encoders: cache-less, bidirectional, key padding ---- */
 
