@@ -3,6 +3,7 @@
  * barrier, and a scratch workspace made of a few chunks that coalesce into one once idle.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,21 @@ static void *worker_main(void *p) {
   }
 }
 
+/* Waits for the workers to finish the current job: spins first (the common case is a few
+ * microseconds), then yields the core so that a descheduled worker can run when the machine is
+ * oversubscribed. */
+static void wait_for_workers(ttt_context *ctx) {
+  for (int i = 0; atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0; i++) {
+    if (i < SPIN_ITERATIONS) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      sched_yield();
+    }
+  }
+}
+
 int32_t ttt_context_threads(const ttt_context *ctx, int32_t requested) {
   if (requested <= 0 || requested > ctx->n_threads) return ctx->n_threads;
   return requested;
@@ -133,11 +149,7 @@ void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grai
     pthread_mutex_unlock(&ctx->mutex);
   }
   run_range(ctx, 0);
-  while (atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#endif
-  }
+  wait_for_workers(ctx);
 }
 
 static void stop_workers(ttt_context *ctx, int32_t started) {
