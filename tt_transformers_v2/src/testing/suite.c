@@ -45,6 +45,12 @@ void ttt_suite_destroy(ttt_suite *suite) {
   free(suite);
 }
 
+/* The case's strings point at the entry's own copies (NULL module stays NULL). */
+static void point_strings(suite_entry *e) {
+  e->c.name = e->name;
+  e->c.module = e->module[0] ? e->module : NULL;
+}
+
 ttt_status ttt_suite_add(ttt_suite *suite, const ttt_suite_case *c) {
   if (!suite || !c) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "suite_add: NULL argument");
   if (suite->count == suite->capacity) {
@@ -53,6 +59,7 @@ ttt_status ttt_suite_add(ttt_suite *suite, const ttt_suite_case *c) {
     if (!grown) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "suite_add: out of memory");
     suite->entries = grown;
     suite->capacity = capacity;
+    for (int64_t i = 0; i < suite->count; i++) point_strings(&grown[i]); /* entries moved */
   }
   suite_entry *e = &suite->entries[suite->count];
   memset(e, 0, sizeof *e);
@@ -64,9 +71,9 @@ ttt_status ttt_suite_add(ttt_suite *suite, const ttt_suite_case *c) {
   else
     snprintf(e->name, sizeof e->name, "case %lld", (long long)suite->count);
   if (c->module) snprintf(e->module, sizeof e->module, "%s", c->module);
-  e->c.name = e->name;
-  e->c.module = c->module ? e->module : NULL;
+  point_strings(e);
   suite->count++;
+  suite->ran = false; /* the new case has no result yet */
   return TTT_OK;
 }
 
@@ -79,7 +86,10 @@ ttt_status ttt_suite_get_result(const ttt_suite *suite, int64_t i, ttt_suite_res
   if (i < 0 || i >= suite->count)
     return ttt_set_error(TTT_ERR_OUT_OF_RANGE, "suite result: index %lld not in [0, %lld)",
                          (long long)i, (long long)suite->count);
-  *out = suite->entries[i].result;
+  const suite_entry *e = &suite->entries[i];
+  *out = e->result;
+  out->name = e->name; /* entries move when cases are added */
+  out->module = e->c.module;
   return TTT_OK;
 }
 
