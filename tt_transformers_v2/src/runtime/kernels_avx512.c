@@ -293,20 +293,151 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
   }
 }
 
+/* ---- prefill GEMM for f32/f16/bf16/q8_0 weights with f32 activations (m >= GEMM_MIN_M) ----
+ * Cache blocking: columns of k are taken KC at a time. For each block, a tile of GEMM_RW weight
+ * rows is widened once to f32 into an L1-resident buffer (so bf16/f16/q8_0 conversion is paid once,
+ * not once per activation row), then every activation row of the panel (m × KC floats, L2-resident)
+ * runs against it in GEMM_RW × GEMM_RX register tiles: each activation vector feeds 8 FMAs and each
+ * weight vector 3. Block partial sums are added into y (the first block writes sum + bias).
+ */
+enum { GEMM_RW = 8, GEMM_RX = 3, KC = 512, GEMM_MIN_M = 8 };
+
+/* Widens columns [t0, t0 + len) of weight rows [j, j + rw) into buf (rows of stride KC),
+ * zero-padding each row to a multiple of VEC. */
+INLINE void widen_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t t0,
+                       int64_t len, float *buf) {
+  size_t row_bytes = weight_row_bytes(kind, p->k);
+  for (int r = 0; r < rw; r++) {
+    const uint8_t *row = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
+    float *out = buf + r * KC;
+    for (int64_t t = 0; t < len; t += VEC) {
+      int64_t rest = len - t;
+      bool masked = rest < VEC;
+      __mmask16 mask = (__mmask16)(masked ? (1u << rest) - 1u : 0xffffu);
+      __m512 v = load_w(kind, row, t0 + t, masked, mask);
+      if (kind == W_Q8_0) {
+        const uint8_t *block = row + ((t0 + t) / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+        v = _mm512_mul_ps(v, _mm512_set1_ps(f16_scalar(block)));
+      }
+      _mm512_store_ps(out + t, v);
+    }
+  }
+}
+
+/* The 8 horizontal sums of a[0..7], in order. A transposing tree (23 shuffles and adds instead of
+ * 8 separate reductions of ~8 operations each). */
+INLINE __m256 reduce8(const __m512 *a) {
+  __m512 pair[4], quad[2];
+  for (int i = 0; i < 4; i++) /* lanes 0-7: a[2i] folded to 256 bits; lanes 8-15: a[2i+1] */
+    pair[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0x44),
+                            _mm512_shuffle_f32x4(a[2 * i], a[2 * i + 1], 0xee));
+  for (int i = 0; i < 2; i++) /* 128-bit lane q holds 4 partial sums of a[4i + q] */
+    quad[i] = _mm512_add_ps(_mm512_shuffle_f32x4(pair[2 * i], pair[2 * i + 1], 0x88),
+                            _mm512_shuffle_f32x4(pair[2 * i], pair[2 * i + 1], 0xdd));
+  /* Within each 128-bit lane q: element 0 = sum of a[q], element 1 = sum of a[4 + q]. */
+  __m512 v =
+      _mm512_add_ps(_mm512_unpacklo_ps(quad[0], quad[1]), _mm512_unpackhi_ps(quad[0], quad[1]));
+  v = _mm512_add_ps(v, _mm512_permute_ps(v, 0x4e));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+  return _mm512_castps512_ps256(_mm512_permutexvar_ps(order, v));
+}
+
+/* Activation rows [i, i + rx) against the widened tile; adds the block's sums into y. rw is GEMM_RW
+ * (8 adjacent output columns, reduced together) or 1. */
+INLINE void gemm_tile(const ttt_gemm_problem *p, const float *buf, int64_t j, int rw, int64_t i,
+                      int rx, int64_t t0, int64_t len) {
+  __m512 acc[GEMM_RW][GEMM_RX];
+  const float *x[GEMM_RX];
+#pragma GCC unroll 8
+  for (int r = 0; r < rw; r++)
+#pragma GCC unroll 3
+    for (int c = 0; c < rx; c++) acc[r][c] = _mm512_setzero_ps();
+#pragma GCC unroll 3
+  for (int c = 0; c < rx; c++) x[c] = p->x + (i + c) * p->k + t0;
+  for (int64_t t = 0; t < len; t += VEC) {
+    int64_t rest = len - t;
+    __mmask16 mask = (__mmask16)(rest < VEC ? (1u << rest) - 1u : 0xffffu);
+    __m512 xv[GEMM_RX];
+#pragma GCC unroll 3
+    for (int c = 0; c < rx; c++) xv[c] = _mm512_maskz_loadu_ps(mask, x[c] + t);
+#pragma GCC unroll 8
+    for (int r = 0; r < rw; r++) {
+      __m512 wv = _mm512_load_ps(buf + r * KC + t);
+      /* Keep wv in a register: otherwise GCC folds the load into each of the rx FMAs, and the
+       * loop becomes bound by load ports (3 loads per weight vector instead of 1). */
+      __asm__("" : "+v"(wv));
+#pragma GCC unroll 3
+      for (int c = 0; c < rx; c++) acc[r][c] = _mm512_fmadd_ps(xv[c], wv, acc[r][c]);
+    }
+  }
+  if (rw == GEMM_RW) {
+#pragma GCC unroll 3
+    for (int c = 0; c < rx; c++) {
+      float *y = &p->y[(i + c) * p->ldy + j];
+      __m256 base = t0 > 0    ? _mm256_loadu_ps(y)
+                    : p->bias ? _mm256_loadu_ps(p->bias + j)
+                              : _mm256_setzero_ps();
+      __m512 acc_c[GEMM_RW];
+#pragma GCC unroll 8
+      for (int r = 0; r < GEMM_RW; r++) acc_c[r] = acc[r][c];
+      _mm256_storeu_ps(y, _mm256_add_ps(base, reduce8(acc_c)));
+    }
+    return;
+  }
+#pragma GCC unroll 3
+  for (int c = 0; c < rx; c++) {
+    float *y = &p->y[(i + c) * p->ldy + j];
+    float base = t0 > 0 ? *y : p->bias ? p->bias[j] : 0.0f;
+    *y = base + _mm512_reduce_add_ps(acc[0][c]);
+  }
+}
+
+/* One widened weight tile against activation rows [i0, i1). */
+INLINE void gemm_panel(const ttt_gemm_problem *p, weight_kind kind, float *buf, int64_t j, int rw,
+                       int64_t i0, int64_t i1, int64_t t0, int64_t len) {
+  widen_tile(p, kind, j, rw, t0, len, buf);
+  int64_t i = i0;
+  for (; i + GEMM_RX <= i1; i += GEMM_RX) gemm_tile(p, buf, j, rw, i, GEMM_RX, t0, len);
+  if (i1 - i == 2) gemm_tile(p, buf, j, rw, i, 2, t0, len);
+  if (i1 - i == 1) gemm_tile(p, buf, j, rw, i, 1, t0, len);
+}
+
+INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+  _Alignas(64) float buf[GEMM_RW * KC];
+  int64_t rows = panel_rows(KC * 4);
+  for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
+    int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
+    for (int64_t t0 = 0; t0 < p->k; t0 += KC) {
+      int64_t len = p->k - t0 < KC ? p->k - t0 : KC;
+      int64_t j = n0;
+      for (; j + GEMM_RW <= n1; j += GEMM_RW) gemm_panel(p, kind, buf, j, GEMM_RW, i0, i1, t0, len);
+      for (; j < n1; j++) gemm_panel(p, kind, buf, j, 1, i0, i1, t0, len);
+    }
+  }
+}
+
+/* Decode-sized problems stream weights once (drive); prefill reuses widened blocks (gemm_drive). */
+INLINE void dispatch(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+  if (p->m >= GEMM_MIN_M)
+    gemm_drive(p, n0, n1, kind);
+  else
+    drive(p, n0, n1, kind);
+}
+
 void ttt_gemm_f32_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  drive(p, n0, n1, W_F32);
+  dispatch(p, n0, n1, W_F32);
 }
 
 void ttt_gemm_bf16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  drive(p, n0, n1, W_BF16);
+  dispatch(p, n0, n1, W_BF16);
 }
 
 void ttt_gemm_f16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  drive(p, n0, n1, W_F16);
+  dispatch(p, n0, n1, W_F16);
 }
 
 void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  drive(p, n0, n1, W_Q8_0);
+  dispatch(p, n0, n1, W_Q8_0);
 }
 
 void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
