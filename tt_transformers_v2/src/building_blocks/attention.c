@@ -24,8 +24,7 @@
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
-/* ---- defaults ---------------------------------------------------------------------------------
- */
+/* ---- defaults ---- */
 
 /* Algorithm defaults per mode (dtypes, kernel and fusion come from the shared block defaults).
  * Prefill: TILED. Many queries see many keys; the online softmax needs only block_size scores per
@@ -65,8 +64,7 @@ ttt_attention_impl_config ttt_attention_default_impl_config(const ttt_device *de
                                      .kv_dtype = d->kv_dtype};
 }
 
-/* ---- validation -------------------------------------------------------------------------------
- */
+/* ---- validation ---- */
 
 static int64_t head_dim_of(const ttt_attention_spec *s) {
   return s->head_dim ? s->head_dim : s->hidden / s->n_heads;
@@ -254,8 +252,7 @@ static ttt_status check_cache(const ttt_attention_spec *s, const ttt_attention_i
   return TTT_OK;
 }
 
-/* ---- attention core ---------------------------------------------------------------------------
- */
+/* ---- attention core ---- */
 
 /* The attention of one forward. Queries: B sequences of T rows, query (b, t) at position pos0 + t.
  * Keys of a sequence: positions < split are in `cache`; positions split + i (i < T) are the rows i
@@ -347,9 +344,9 @@ typedef struct tile_state {
   const float **kp, **vp; /* [block] rows of the tile; NULL for masked keys */
 } tile_state;
 
-/* Bytes of one thread's TILED state (each piece 64-byte aligned). */
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+/* Bytes of one thread's TILED state (each piece 64-byte aligned). */
 static size_t tile_state_bytes(int64_t rep, int64_t hd, int64_t block) {
   size_t f = sizeof(float);
   return align64(2 * (size_t)rep * f) + align64((size_t)(rep * hd) * f) +
@@ -464,8 +461,7 @@ static ttt_status run_attention(ttt_context *ctx, const ttt_attention_impl_confi
   return TTT_OK;
 }
 
-/* ---- projections and per-token work -----------------------------------------------------------
- */
+/* ---- projections and per-token work ---- */
 
 typedef struct qkv_buffers {
   float *q, *k, *v, *attn; /* [rows, q_dim], [rows, kv_dim] ×2, [rows, q_dim] */
@@ -603,8 +599,7 @@ static attn_job make_job(const ttt_attention_spec *s, const ttt_attention_impl_c
                     .block = impl->block_size};
 }
 
-/* ---- public forwards --------------------------------------------------------------------------
- */
+/* ---- public forwards ---- */
 
 static ttt_status check_common(ttt_context *ctx, const ttt_attention_spec *spec,
                                const ttt_attention_impl_config *impl_in, ttt_mode mode,
