@@ -21,6 +21,17 @@
  *   - impl.threads caps the threads used (0 = all of the context's threads).
  *   - activation_dtype: f32 (default), or q8_0 with q8_0 weights: activations are quantized per
  *     32-value block and dot products run in int8 (the performance strategy).
+ *   - impl may be NULL (all defaults). Zero fields resolve inside the forwards the same way in both
+ *     modes: weight_dtype and activation_dtype → f32, kernel → SIMD, threads → all. So weights of
+ *     another dtype need an explicit impl.weight_dtype (a DEFAULT impl does not adopt the weights'
+ *     dtype). Defaults differ by mode only where the mode matters (MoE group_by_expert); an
+ *     unknown mode gets the prefill defaults.
+ *   - q8_0 weights need every in_features (the last dim) to be a multiple of 32.
+ *   - Optional tensors (biases, gate) must be given exactly when the spec asks for them: a bias
+ *     passed while spec.bias is false is an error rather than silently ignored. Vectors may be
+ *     [n] or [1, n].
+ *   - Errors name the tensor ("mlp.up: dtype bf16, expected f32", "moe.experts[3].down: shape
+ *     must be [4096, 512], ...") or the field ("mlp spec: intermediate (0) must be >= 1").
  */
 #ifndef TTT_BLOCKS_H
 #define TTT_BLOCKS_H
@@ -40,7 +51,9 @@ typedef enum ttt_norm_type { TTT_NORM_RMS = 0, TTT_NORM_LAYER = 1 } ttt_norm_typ
 /* RMSNorm:   y = x / sqrt(mean(x²) + eps) * w          (w → 1 + w when weight_offset, as Gemma stores it)
  * LayerNorm: y = (x - mean) / sqrt(var + eps) * w + b  (biased variance, as PyTorch)
  * The input's last dim must equal `dim`; all leading dims are rows. A per-head norm (Qwen3 q/k norm)
- * is this block with dim = head_dim applied to a [T, heads, head_dim] tensor. */
+ * is this block with dim = head_dim applied to a [T, heads, head_dim] tensor.
+ * Statistics are accumulated in f32: kernel REFERENCE sums sequentially, SIMD keeps 8 partial sums.
+ * (Gemma: store w as in the checkpoint and set weight_offset; do not add 1 to the weights.) */
 typedef struct ttt_norm_spec {
   ttt_norm_type type;
   int64_t dim;
@@ -62,7 +75,8 @@ typedef struct ttt_norm_weights {
 TTT_API ttt_status ttt_norm_spec_validate(const ttt_norm_spec *spec);
 TTT_API ttt_norm_impl_config ttt_norm_default_impl_config(const ttt_device *device, ttt_mode mode,
                                                           const ttt_norm_spec *spec);
-/* x: [..., dim] f32; out: same shape f32; out may equal x (in place). */
+/* x: [..., dim] f32; out: same number of rows f32; out may equal x (in place) but must not
+ * partially overlap it. */
 TTT_API ttt_status ttt_norm_forward(ttt_context *ctx, const ttt_norm_spec *spec,
                                     const ttt_norm_impl_config *impl, const ttt_norm_weights *weights,
                                     const ttt_tensor *x, ttt_tensor *out);
@@ -78,7 +92,8 @@ typedef struct ttt_embedding_spec {
 } ttt_embedding_spec;
 
 typedef struct ttt_embedding_impl_config {
-  ttt_dtype weight_dtype; /* f32, bf16, f16 or q8_0 table */
+  ttt_dtype weight_dtype; /* f32, bf16, f16 or q8_0 table (q8_0: dim % 32 == 0); rows are decoded
+                             to f32, there is no matmul, hence no kernel or activation dtype */
   int32_t threads;
 } ttt_embedding_impl_config;
 
@@ -90,7 +105,8 @@ TTT_API ttt_status ttt_embedding_spec_validate(const ttt_embedding_spec *spec);
 TTT_API ttt_embedding_impl_config ttt_embedding_default_impl_config(const ttt_device *device,
                                                                     ttt_mode mode,
                                                                     const ttt_embedding_spec *spec);
-/* ids: n indices; an id outside [0, vocab) is TTT_ERR_OUT_OF_RANGE naming the id and its index.
+/* ids: n >= 1 indices; an id outside [0, vocab) is TTT_ERR_OUT_OF_RANGE naming the id and its
+ * index, detected before anything is written (out is left untouched).
  * out: [n, dim] f32. When `accumulate` is true the rows are added to out (BERT sums word, position
  * and token-type embeddings); otherwise out is overwritten. */
 TTT_API ttt_status ttt_embedding_forward(ttt_context *ctx, const ttt_embedding_spec *spec,
@@ -169,11 +185,13 @@ typedef struct ttt_mlp_impl_config {
   ttt_dtype activation_dtype;
   ttt_kernel kernel;
   int32_t threads;
-  bool fuse_gate_up; /* gated: gate and up in one parallel pass with act(g)*u fused in */
+  bool fuse_gate_up; /* gated: gate and up in one parallel region (one ttt_linear_multi over their
+                        concatenated columns) instead of two; act(g)*u is then one parallel
+                        elementwise pass either way */
 } ttt_mlp_impl_config;
 
 typedef struct ttt_mlp_weights {
-  ttt_tensor gate; /* [intermediate, hidden]; gated only */
+  ttt_tensor gate; /* [intermediate, hidden]; gated only (must be absent otherwise) */
   ttt_tensor up;   /* [intermediate, hidden] */
   ttt_tensor down; /* [hidden, intermediate] */
   ttt_tensor gate_bias, up_bias; /* [intermediate] f32, with spec.bias */
@@ -183,7 +201,8 @@ typedef struct ttt_mlp_weights {
 TTT_API ttt_status ttt_mlp_spec_validate(const ttt_mlp_spec *spec);
 TTT_API ttt_mlp_impl_config ttt_mlp_default_impl_config(const ttt_device *device, ttt_mode mode,
                                                         const ttt_mlp_spec *spec);
-/* x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
+/* x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). Intermediates ([T, intermediate],
+ * two of them when gated) live in the context's scratch workspace. */
 TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
                                    const ttt_mlp_impl_config *impl, const ttt_mlp_weights *weights,
                                    const ttt_tensor *x, ttt_tensor *out);
@@ -194,8 +213,12 @@ TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
 
 #define TTT_MAX_EXPERTS 256
 
+/* Routing: probabilities = softmax(router · x) over all n_experts; the top_k largest are chosen
+ * (equal probabilities → the lower expert index first) and, unless no_renormalize, rescaled to sum
+ * to 1; out = Σ weight · expert(x). Router logits are computed in f32 (f32 activations even when
+ * the experts use q8_0) because the selection is discontinuous. */
 typedef struct ttt_moe_spec {
-  ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias) */
+  ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias); plain MLPs work too */
   int64_t n_experts;
   int64_t top_k;
   bool no_renormalize; /* false (Mixtral): the k softmax weights are rescaled to sum to 1 */
@@ -219,7 +242,8 @@ typedef struct ttt_moe_weights {
 TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);
 TTT_API ttt_moe_impl_config ttt_moe_default_impl_config(const ttt_device *device, ttt_mode mode,
                                                         const ttt_moe_spec *spec);
-/* x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
+/* x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). Both paths (group_by_expert or
+ * per token) give the same result up to f32 summation order. */
 TTT_API ttt_status ttt_moe_forward(ttt_context *ctx, const ttt_moe_spec *spec,
                                    const ttt_moe_impl_config *impl, const ttt_moe_weights *weights,
                                    const ttt_tensor *x, ttt_tensor *out);
@@ -242,6 +266,9 @@ typedef struct ttt_lm_head_impl_config {
   int32_t threads;
 } ttt_lm_head_impl_config;
 
+/* Tied heads pass the token embedding table itself as weight (same [vocab, hidden] layout, no
+ * copy); the table's dtype must then equal this impl's weight_dtype. The softcap is applied after
+ * the bias. */
 typedef struct ttt_lm_head_weights {
   ttt_tensor weight; /* [vocab, hidden] */
   ttt_tensor bias;   /* [vocab] f32 with spec.bias */
