@@ -123,6 +123,7 @@ INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *
     for (int r = 0; r < rw; r++) {
       __m512 wv = load_w(kind, w[r], col, masked, mask);
       if (kind == W_Q8_0) wv = _mm512_mul_ps(wv, scale[r]);
+      if (rx > 1) __asm__("" : "+v"(wv)); /* one load, not one per FMA (see gemm_tile) */
 #pragma GCC unroll 4
       for (int c = 0; c < rx; c++) acc[r][c] = _mm512_fmadd_ps(xv[c], wv, acc[r][c]);
     }
