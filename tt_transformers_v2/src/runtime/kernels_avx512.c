@@ -15,6 +15,11 @@
  * ramp up on each new row. While the first activation tile of a panel runs over weight tile j, it
  * prefetches tile j + 1 (into L2) at the same offsets, so the next tile's rows arrive one tile
  * ahead.
+ *
+ * Two paths: drive() above serves decode-sized problems (m < GEMM_MIN_M) and q8_0 × q8_0;
+ * gemm_drive() (further down) is the k-blocked prefill GEMM for weights with f32 activations.
+ * Measured on this machine class (1 thread, m = 128, k = 2048, CPU time): ~95-110 GFLOP/s for the
+ * blocked GEMM against 65-95 for drive(), of a 170 GFLOP/s FMA peak.
  */
 #include <immintrin.h>
 #include <string.h>
