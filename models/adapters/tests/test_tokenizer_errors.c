@@ -128,6 +128,12 @@ static void test_malformed_fields(void) {
                     TTT_ERR_FORMAT, "pre_tokenizer.pattern: expected");
   expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 10}]}", TTT_ERR_FORMAT,
                     "added_tokens[0].content: expected a string");
+  /* a partial character in an added token would split characters of the text */
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 10, \"content\": \"\xA0\"}]}",
+                    TTT_ERR_FORMAT, "added_tokens[0].content: not valid UTF-8");
+  expect_load_error("{" MODEL
+                    "}, \"normalizer\": {\"type\": \"Prepend\", \"prepend\": \"\xE2\x96\"}}",
+                    TTT_ERR_FORMAT, "normalizer.prepend: not valid UTF-8");
   expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 99999999, \"content\": \"x\"}]}",
                     TTT_ERR_FORMAT, "added_tokens[0].id");
   expect_load_error("{" MODEL

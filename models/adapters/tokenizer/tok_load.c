@@ -97,6 +97,13 @@ static ttt_status get_string(const loader *L, const cJSON *obj, const char *wher
   return TTT_OK;
 }
 
+/* Strings that end up inside the text being tokenized must be valid UTF-8: the regex engine is
+ * run without re-checking, and a partial character would split the text's characters. */
+static ttt_status check_utf8(const loader *L, const char *where, const char *name, const char *s) {
+  if (tok_utf8_is_valid(s, strlen(s))) return TTT_OK;
+  return ttt_set_error(TTT_ERR_FORMAT, "%s: %s.%s: not valid UTF-8", L->path, where, name);
+}
+
 /* An optional boolean: absent or null gives `dflt`. */
 static ttt_status get_bool(const loader *L, const cJSON *obj, const char *where, const char *name,
                            bool dflt, bool *out) {
@@ -296,6 +303,7 @@ static ttt_status load_normalizer(loader *L, const cJSON *n, const char *where) 
   if (step->kind == TOK_NORM_PREPEND) {
     const char *s = NULL;
     st = get_string(L, n, where, "prepend", &s);
+    if (!st) st = check_utf8(L, where, "prepend", s);
     if (!st) st = dup_string(s, strlen(s), &step->a);
     step->a_len = step->a ? strlen(step->a) : 0;
     return st;
@@ -305,6 +313,8 @@ static ttt_status load_normalizer(loader *L, const cJSON *n, const char *where) 
     bool literal = false;
     st = load_pattern(L, n, where, &pat, &literal);
     if (!st) st = get_string(L, n, where, "content", &content);
+    if (!st) st = check_utf8(L, where, "pattern", pat);
+    if (!st) st = check_utf8(L, where, "content", content);
     if (!st) st = dup_string(pat, strlen(pat), &step->a);
     if (!st) st = dup_string(content, strlen(content), &step->b);
     if (!st && !literal) st = compile_pattern(L, where, pat, false, &step->re);
@@ -685,6 +695,7 @@ static ttt_status load_added_token(loader *L, const cJSON *a, int i, tok_added *
   const char *content = NULL;
   int64_t id = 0;
   ttt_status st = get_string(L, a, where, "content", &content);
+  if (!st) st = check_utf8(L, where, "content", content);
   if (!st && !json_int(field(a, "id"), 0, TOK_MAX_ID, &id))
     st = ttt_set_error(TTT_ERR_FORMAT, "%s: %s.id: expected an id in [0, %d]", L->path, where,
                        TOK_MAX_ID);
