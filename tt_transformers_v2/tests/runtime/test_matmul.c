@@ -382,7 +382,35 @@ static void test_linear_errors(void) {
   ttt_context_destroy(ctx);
 }
 
+/* REFERENCE always picks the portable kernel; DEFAULT/SIMD pick the best the ISA bits allow. */
+static void test_kernel_selection(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  ttt_gemm_kernel kernel;
+  CHECK_OK(ttt_gemm_select(&device, TTT_KERNEL_REFERENCE, TTT_BF16, TTT_F32, &kernel));
+  CHECK(strcmp(kernel.name, "bf16_ref") == 0);
+  CHECK_OK(ttt_gemm_select(NULL, TTT_KERNEL_SIMD, TTT_Q8_0, TTT_Q8_0, &kernel));
+  CHECK(strcmp(kernel.name, "q8_0_q8_ref") == 0);
+  ttt_device scalar = device;
+  scalar.isa = 0;
+  CHECK_OK(ttt_gemm_select(&scalar, TTT_KERNEL_SIMD, TTT_F32, TTT_DTYPE_DEFAULT, &kernel));
+  CHECK(strcmp(kernel.name, "f32_ref") == 0);
+  /* AVX-512 without VNNI: q8_0 × q8_0 falls back to AVX2, the other dtypes stay on AVX-512. */
+  ttt_device no_vnni = device;
+  no_vnni.isa &= ~(uint32_t)TTT_ISA_AVX512VNNI;
+  if ((no_vnni.isa & variants[2].isa_needed) ==
+      (variants[2].isa_needed & ~(uint32_t)TTT_ISA_AVX512VNNI)) {
+    CHECK_OK(ttt_gemm_select(&no_vnni, TTT_KERNEL_DEFAULT, TTT_Q8_0, TTT_Q8_0, &kernel));
+    CHECK(strcmp(kernel.name, "q8_0_q8_avx2") == 0);
+    CHECK_OK(ttt_gemm_select(&no_vnni, TTT_KERNEL_DEFAULT, TTT_BF16, TTT_F32, &kernel));
+    CHECK(strcmp(kernel.name, "bf16_avx512") == 0);
+  }
+  CHECK_ERR(ttt_gemm_select(&device, TTT_KERNEL_DEFAULT, TTT_F16, TTT_Q8_0, &kernel), TTT_ERR_DTYPE,
+            "no matmul kernel for f16 weights with q8_0 activations");
+}
+
 int main(void) {
+  TTT_RUN(test_kernel_selection);
   TTT_RUN(test_all_kernels_all_shapes);
   TTT_RUN(test_kernels_write_only_their_columns);
   TTT_RUN(test_linear_multi_fused);
