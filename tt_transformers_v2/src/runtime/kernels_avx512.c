@@ -306,7 +306,7 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
  * runs against it in GEMM_RW × GEMM_RX register tiles: each activation vector feeds 8 FMAs and each
  * weight vector 3. Block partial sums are added into y (the first block writes sum + bias).
  */
-enum { GEMM_RW = 8, GEMM_RX = 3, KC = 512, GEMM_MIN_M = 8 };
+enum { GEMM_RW = 8, GEMM_RX = 3, KC = 512, GEMM_NB = 256, GEMM_MIN_M = 8 };
 
 /* Widens columns [t0, t0 + len) of weight rows [j, j + rw) into buf (rows of stride KC),
  * zero-padding each row to a multiple of VEC. */
@@ -408,16 +408,22 @@ INLINE void gemm_panel(const ttt_gemm_problem *p, weight_kind kind, float *buf, 
   if (i1 - i == 1) gemm_tile(p, buf, j, rw, i, 1, t0, len);
 }
 
+/* Output columns are taken GEMM_NB at a time so that the slice of y updated by every k block
+ * (panel rows × GEMM_NB floats) stays in L2 while the k blocks accumulate into it. */
 INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
   _Alignas(64) float buf[GEMM_RW * KC];
   int64_t rows = panel_rows(KC * 4);
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
-    for (int64_t t0 = 0; t0 < p->k; t0 += KC) {
-      int64_t len = p->k - t0 < KC ? p->k - t0 : KC;
-      int64_t j = n0;
-      for (; j + GEMM_RW <= n1; j += GEMM_RW) gemm_panel(p, kind, buf, j, GEMM_RW, i0, i1, t0, len);
-      for (; j < n1; j++) gemm_panel(p, kind, buf, j, 1, i0, i1, t0, len);
+    for (int64_t c0 = n0; c0 < n1; c0 += GEMM_NB) {
+      int64_t c1 = c0 + GEMM_NB < n1 ? c0 + GEMM_NB : n1;
+      for (int64_t t0 = 0; t0 < p->k; t0 += KC) {
+        int64_t len = p->k - t0 < KC ? p->k - t0 : KC;
+        int64_t j = c0;
+        for (; j + GEMM_RW <= c1; j += GEMM_RW)
+          gemm_panel(p, kind, buf, j, GEMM_RW, i0, i1, t0, len);
+        for (; j < c1; j++) gemm_panel(p, kind, buf, j, 1, i0, i1, t0, len);
+      }
     }
   }
 }
