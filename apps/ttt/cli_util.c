@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int cli_fail(const char *command) {
@@ -172,4 +173,10 @@ char *cli_read_file(const char *command, const char *path, size_t *len) {
   data[used] = '\0';
   *len = used;
   return data;
+}
+
+double cli_now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

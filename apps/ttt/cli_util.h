@@ -38,6 +38,9 @@ ttt_status cli_load_model(const char *command, const cli_model_options *options,
 /* Prints "ttt CMD: <ttt_last_error()>" to stderr and returns 1. */
 int cli_fail(const char *command);
 
+/* Monotonic clock in seconds (for throughput figures). */
+double cli_now_seconds(void);
+
 /* Reads a whole file into a malloc'd buffer (NUL-terminated); prints an error on failure. */
 char *cli_read_file(const char *command, const char *path, size_t *len);
 

@@ -71,12 +71,6 @@ static int parse(int argc, char **argv, bench_options *o) {
   return 0;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct stat_acc {
   double sum, sum_sq;
   int64_t n;
@@ -101,14 +95,14 @@ static ttt_status run_once(const ttt_causal_lm *lm, ttt_context *ctx, ttt_kv_cac
                            const int32_t *ids, const bench_options *o, ttt_tensor *logits,
                            double *prefill_tps, double *decode_tps) {
   ttt_kv_cache_reset(cache);
-  double t0 = now_seconds();
+  double t0 = cli_now_seconds();
   ttt_status st =
       ttt_causal_lm_prefill_forward(lm, ctx, cache, ids, o->prompt, 0, true, logits, NULL);
-  double t1 = now_seconds();
+  double t1 = cli_now_seconds();
   for (int64_t i = 0; st == TTT_OK && i < o->gen; i++)
     st = ttt_causal_lm_decode_forward(lm, ctx, cache, ids[o->prompt + i], o->prompt + i, logits,
                                       NULL);
-  double t2 = now_seconds();
+  double t2 = cli_now_seconds();
   *prefill_tps = (double)o->prompt / (t1 - t0);
   *decode_tps = (double)o->gen / (t2 - t1);
   return st;

@@ -125,12 +125,6 @@ static int parse(int argc, char **argv, generate_options *o) {
   return 0;
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Everything a run holds; released by run_free. */
 typedef struct run_state {
   ttt_device device;
@@ -211,12 +205,12 @@ static void emit(const char *piece, size_t len) {
 static int64_t generate(const generate_options *o, run_state *s, double *t_prefill,
                         double *t_decode) {
   const ttt_causal_lm *lm = s->model->lm;
-  double t0 = now_seconds();
+  double t0 = cli_now_seconds();
   ttt_status st = ttt_causal_lm_prefill_forward(lm, s->ctx, s->cache, s->prompt_ids, s->n_prompt, 0,
                                                 true, &s->logits, NULL);
   int32_t token = 0;
   if (st == TTT_OK) st = ttt_sampler_sample(s->sampler, s->logits.data, &token);
-  double t1 = now_seconds();
+  double t1 = cli_now_seconds();
   *t_prefill = t1 - t0;
   int64_t generated = 0;
   while (st == TTT_OK) {
@@ -234,7 +228,7 @@ static int64_t generate(const generate_options *o, run_state *s, double *t_prefi
                                       &s->logits, NULL);
     if (st == TTT_OK) st = ttt_sampler_sample(s->sampler, s->logits.data, &token);
   }
-  *t_decode = now_seconds() - t1;
+  *t_decode = cli_now_seconds() - t1;
   if (st != TTT_OK) {
     cli_fail(NAME);
     return -1;

@@ -1,6 +1,7 @@
 #include "ttt_test.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -47,6 +48,23 @@ int ttt_test_contains(const char *haystack, const char *needle) {
 const char *ttt_test_fixture(char *buf, size_t size, const char *relative) {
   snprintf(buf, size, "%s/%s", TTT_FIXTURES_DIR, relative);
   return buf;
+}
+
+char *ttt_test_read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *data = NULL;
+  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (size >= 0 && fseek(f, 0, SEEK_SET) == 0) data = malloc((size_t)size + 1);
+  if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
+    free(data);
+    data = NULL;
+  }
+  fclose(f);
+  if (!data) return NULL;
+  data[size] = '\0';
+  if (len) *len = (size_t)size;
+  return data;
 }
 
 ttt_test_rng ttt_test_rng_make(uint64_t seed) {

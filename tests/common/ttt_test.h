@@ -31,6 +31,10 @@ void ttt_test_run(const char *name, void (*fn)(void));
  * caller passes a buffer). */
 const char *ttt_test_fixture(char *buf, size_t size, const char *relative);
 
+/* Reads a whole file into a malloc'd, NUL-terminated buffer (NULL on failure); *len gets its size
+ * when len is not NULL. */
+char *ttt_test_read_file(const char *path, size_t *len);
+
 /* Deterministic pseudo-random numbers (xorshift64*), for inputs and weights. */
 typedef struct ttt_test_rng {
   uint64_t state;

@@ -24,22 +24,6 @@ enum { MAX_NEW = 48 };
 static ttt_hf_model *model;
 static ttt_context *ctx;
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *data = malloc((size_t)size + 1);
-  if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
-    free(data);
-    data = NULL;
-  }
-  if (data) data[size] = '\0';
-  fclose(f);
-  return data;
-}
-
 static int64_t json_ids(const cJSON *array, int32_t *out, int64_t cap) {
   int64_t n = 0;
   const cJSON *item;
@@ -164,7 +148,7 @@ static void check_prompt(int index, const cJSON *entry, ttt_safetensors *hf_logi
 }
 
 static void test_greedy_golden(void) {
-  char *json = read_text(TTT_MODELS_DIR "/kjv-llama/golden_generate.json");
+  char *json = ttt_test_read_file(TTT_MODELS_DIR "/kjv-llama/golden_generate.json", NULL);
   cJSON *golden = json ? cJSON_Parse(json) : NULL;
   free(json);
   ttt_safetensors *hf_logits = NULL;

@@ -18,22 +18,6 @@ static ttt_hf_model *model;
 static ttt_context *ctx;
 static cJSON *golden;
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *data = malloc((size_t)size + 1);
-  if (data && fread(data, 1, (size_t)size, f) != (size_t)size) {
-    free(data);
-    data = NULL;
-  }
-  if (data) data[size] = '\0';
-  fclose(f);
-  return data;
-}
-
 /* A JSON array of integers → malloc'd int32 array. */
 static int32_t *json_ids(const cJSON *array, int64_t *n) {
   *n = cJSON_GetArraySize(array);
@@ -114,7 +98,7 @@ static void test_windows_independent(void) {
 
 int main(void) {
   ttt_device device;
-  char *json = read_text(TTT_MODELS_DIR "/kjv-llama/golden_perplexity.json");
+  char *json = ttt_test_read_file(TTT_MODELS_DIR "/kjv-llama/golden_perplexity.json", NULL);
   golden = json ? cJSON_Parse(json) : NULL;
   free(json);
   if (!golden || ttt_device_cpu(&device, 0) != TTT_OK || ttt_context_create(&device, &ctx) ||

@@ -10,22 +10,6 @@
 #include "ttt_test.h"
 #include "ttt_tokenizer.h"
 
-static char *read_text(const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-    free(buf);
-    buf = NULL;
-  }
-  if (buf) buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 static bool ids_equal(const int32_t *ids, int64_t n, const cJSON *expected) {
   if (!cJSON_IsArray(expected) || cJSON_GetArraySize(expected) != n) return false;
   int64_t i = 0;
@@ -102,7 +86,7 @@ static void check_entry(const ttt_tokenizer *t, const char *name, const cJSON *e
 }
 
 static void check_golden(const ttt_tokenizer *t, const char *name, const char *golden_path) {
-  char *json = read_text(golden_path);
+  char *json = ttt_test_read_file(golden_path, NULL);
   CHECK_MSG(json != NULL, "cannot read %s", golden_path);
   cJSON *root = json ? cJSON_Parse(json) : NULL;
   CHECK(cJSON_IsArray(root) && cJSON_GetArraySize(root) >= 20);
