@@ -2,7 +2,7 @@
  * bench_kernels — matmul kernel throughput and thread-pool dispatch latency (a program, not a
  * test).
  *
- *   bench_kernels [--quick] [--no-gemm]
+ *   bench_kernels [--quick] [--no-gemm] [--no-gemv] [--kind NAME]
  *
  * GEMV (m = 1, decode): Llama-3.2-1B shapes, reported as time per call and GB/s of weights streamed
  * (weight bytes / time; the activations are tiny and stay in cache). Calls cycle through enough
@@ -10,8 +10,10 @@
  * as in a real decode step where the whole model streams once per token. GEMM (m = 128, prefill):
  * GFLOP/s = 2·m·n·k / time. Dispatch: the round trip of an empty ttt_parallel_for over all threads.
  * Each figure is the best of several timed calls after a warm-up (timings on a shared machine are
- * noisy; the best is the most repeatable). --quick skips the 128256-row lm head; --no-gemm the
- * GEMMs.
+ * noisy; the best is the most repeatable). The single-thread GEMMs also report "cpu": GFLOP/s over
+ * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
+ * --quick skips the 128256-row lm head; --no-gemm / --no-gemv skip those sections; --kind runs
+ * only the weight kind of that name (e.g. "bf16", "q8_0 x q8").
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,7 @@ static const shape gemv_shapes[] = {
 
 static const shape gemm_shapes[] = {
     {"attn 2048x2048", 2048, 2048},
+    {"attn kv 512x2048", 512, 2048},
     {"ffn up 8192x2048", 8192, 2048},
     {"ffn down 2048x8192", 2048, 8192},
 };
@@ -55,11 +58,13 @@ enum { GEMM_M = 128, MIN_REPEATS = 3, MAX_COPIES = 64 };
 static const double stream_bytes = 1.0e9;
 static const double min_seconds = 0.4;
 
-static double now(void) {
+static double clock_seconds(clockid_t clock) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+static double now(void) { return clock_seconds(CLOCK_MONOTONIC); }
 
 static uint64_t next_random(uint64_t *state) {
   *state ^= *state << 13;
@@ -89,8 +94,12 @@ static void fill_weights(ttt_tensor *w) {
   }
 }
 
-/* Best seconds per ttt_linear call, cycling through `copies` weight tensors. */
-static double time_linear(ttt_context *ctx, const weight_kind *kind, const ttt_tensor *w,
+typedef struct timing {
+  double wall, cpu; /* best seconds per call: elapsed, and CPU time of the calling thread */
+} timing;
+
+/* Best times per ttt_linear call, cycling through `copies` weight tensors. */
+static timing time_linear(ttt_context *ctx, const weight_kind *kind, const ttt_tensor *w,
                           int copies, const float *x, int64_t m, float *y, int32_t threads) {
   ttt_linear_config config = {.activation_dtype = kind->activation, .threads = threads};
   ttt_linear_op op = {.w = &w[0], .y = y, .name = "bench"};
@@ -98,13 +107,15 @@ static double time_linear(ttt_context *ctx, const weight_kind *kind, const ttt_t
     fprintf(stderr, "linear failed: %s\n", ttt_last_error());
     exit(1);
   }
-  double best = 1e30, start = now();
+  timing best = {1e30, 1e30};
+  double start = now();
   for (int r = 0; r < MIN_REPEATS || now() - start < min_seconds; r++) {
     op.w = &w[(r + 1) % copies];
-    double t0 = now();
+    double c0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID), t0 = now();
     ttt_linear(ctx, &config, x, m, w->shape[1], &op);
-    double t = now() - t0;
-    best = t < best ? t : best;
+    double t = now() - t0, c = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
+    best.wall = t < best.wall ? t : best.wall;
+    best.cpu = c < best.cpu ? c : best.cpu;
   }
   return best;
 }
@@ -117,11 +128,12 @@ static const char *kernel_name(ttt_context *ctx, const weight_kind *kind) {
   return kernel.name;
 }
 
-static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv) {
+static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, const char *only) {
   float *x = malloc(sizeof *x * (size_t)(m * s->k));
   float *y = malloc(sizeof *y * (size_t)(m * s->n));
   for (int64_t i = 0; i < m * s->k; i++) x[i] = (float)(i % 17) * 0.01f - 0.08f;
   for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++) {
+    if (only && strcmp(only, kinds[c].name) != 0) continue;
     ttt_tensor w[MAX_COPIES];
     if (ttt_tensor_alloc(&w[0], kinds[c].weight, 2, (int64_t[]){s->n, s->k}) != TTT_OK) {
       printf("  %-22s %-10s (cannot allocate: %s)\n", s->what, kinds[c].name, ttt_last_error());
@@ -135,13 +147,14 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv) 
       if (ttt_tensor_convert(&w[0], kinds[c].weight, &w[i]) != TTT_OK) copies = i;
     }
     printf("  %-22s %-10s %-15s", s->what, kinds[c].name, kernel_name(ctx, &kinds[c]));
+    double flops = 2.0 * (double)m * (double)s->n * (double)s->k;
     for (int32_t threads = 1; threads <= 2; threads++) {
-      double t = time_linear(ctx, &kinds[c], w, copies, x, m, y, threads);
+      timing t = time_linear(ctx, &kinds[c], w, copies, x, m, y, threads);
       if (gemv)
-        printf("  t%d: %8.3f ms %6.1f GB/s", (int)threads, t * 1e3, bytes / t * 1e-9);
+        printf("  t%d: %8.3f ms %6.1f GB/s", (int)threads, t.wall * 1e3, bytes / t.wall * 1e-9);
       else
-        printf("  t%d: %8.2f ms %6.1f GFLOP/s", (int)threads, t * 1e3,
-               2.0 * (double)m * (double)s->n * (double)s->k / t * 1e-9);
+        printf("  t%d: %8.2f ms %6.1f GFLOP/s", (int)threads, t.wall * 1e3, flops / t.wall * 1e-9);
+      if (!gemv && threads == 1) printf(" (cpu %6.1f)", flops / t.cpu * 1e-9);
     }
     printf("\n");
     fflush(stdout);
@@ -171,10 +184,13 @@ static void bench_dispatch(ttt_context *ctx) {
 }
 
 int main(int argc, char **argv) {
-  bool quick = false, gemm = true;
+  bool quick = false, gemm = true, gemv = true;
+  const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     quick |= strcmp(argv[i], "--quick") == 0;
     gemm &= strcmp(argv[i], "--no-gemm") != 0;
+    gemv &= strcmp(argv[i], "--no-gemv") != 0;
+    if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) only = argv[++i];
   }
   ttt_device device;
   ttt_context *ctx = NULL;
@@ -188,10 +204,10 @@ int main(int argc, char **argv) {
   bench_dispatch(ctx);
   printf("GEMV (m=1), GB/s of weights streamed:\n");
   size_t n_gemv = sizeof gemv_shapes / sizeof gemv_shapes[0] - (quick ? 1 : 0);
-  for (size_t s = 0; s < n_gemv; s++) bench_shape(ctx, &gemv_shapes[s], 1, true);
+  for (size_t s = 0; gemv && s < n_gemv; s++) bench_shape(ctx, &gemv_shapes[s], 1, true, only);
   printf("GEMM (m=%d):\n", GEMM_M);
   for (size_t s = 0; gemm && s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++)
-    bench_shape(ctx, &gemm_shapes[s], GEMM_M, false);
+    bench_shape(ctx, &gemm_shapes[s], GEMM_M, false, only);
   ttt_context_destroy(ctx);
   return 0;
 }

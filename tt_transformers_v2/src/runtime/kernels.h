@@ -5,7 +5,10 @@
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
  * k/32 blocks of 34 bytes). Activations are f32 rows of k values; with q8_0 activations they are
- * pre-quantized rows (same block layout as q8_0 weights).
+ * pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays that
+ * ttt_gemm_quantize_rows writes with them: each block's scale as f32 and the sum of its 32 quants
+ * (VNNI kernels multiply unsigned by signed bytes; they offset one operand by 128 and subtract
+ * 128 × that sum).
  *
  * Each kernel family has a portable reference version (kernels_ref.c) and SIMD versions compiled
  * per ISA (files *_avx2.c, *_avx512.c) selected at run time by ttt_gemm_select().
@@ -16,8 +19,10 @@
 #include <ttt.h>
 
 typedef struct ttt_gemm_problem {
-  const float *x; /* [m, k] f32 activations (row stride k) */
-  const void *xq; /* [m, k] q8_0 activations when the kernel takes them; else NULL */
+  const float *x;        /* [m, k] f32 activations (row stride k) */
+  const void *xq;        /* [m, k] q8_0 activations when the kernel takes them; else NULL */
+  const float *xq_scale; /* [m, k/32] f32 scale of each block of xq (with xq) */
+  const int32_t *xq_sum; /* [m, k/32] sum of each block's 32 quants (with xq) */
   int64_t m, k;
   const void *w;     /* [n, k] weights */
   const float *bias; /* [n] or NULL */
@@ -28,10 +33,16 @@ typedef struct ttt_gemm_problem {
 /* Computes output columns [n0, n1) for all m rows. */
 typedef void (*ttt_gemm_fn)(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 
+/* Quantizes activation rows [i0, i1) of x [m, k] (k % 32 == 0) for the quantized-input kernels:
+ * xq gets q8_0 rows, byte for byte as ttt_quantize_q8_0 writes them; scale and sum the [m, k/32]
+ * side arrays described above. Rows are independent, so ranges may run on different threads. */
+typedef void (*ttt_quantize_rows_fn)(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                                     float *scale, int32_t *sum);
+
 typedef struct ttt_gemm_kernel {
   ttt_gemm_fn fn;
-  bool quantized_input; /* needs p->xq (q8_0 activations) */
-  const char *name;     /* e.g. "bf16_avx512" */
+  ttt_quantize_rows_fn quantize; /* prepares p->xq / xq_scale / xq_sum; NULL: f32 activations */
+  const char *name;              /* e.g. "bf16_avx512" */
 } ttt_gemm_kernel;
 
 /* Chooses the kernel for a weight dtype and activation dtype (f32 or q8_0) on `device`.
@@ -46,6 +57,8 @@ void ttt_gemm_f16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_bf16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q8_0_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);    /* f32 × q8_0 */
 void ttt_gemm_q8_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1); /* q8_0 × q8_0 */
+void ttt_quantize_rows_ref(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                           float *scale, int32_t *sum);
 
 /* SIMD kernels, same contracts as the reference ones. Call only when the device has the ISA bits
  * of their gemm_table entry (linear.c). *_avx2: AVX2 + FMA + F16C (q8_0 × q8_0 via vpmaddubsw).
@@ -60,6 +73,8 @@ void ttt_gemm_f16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_bf16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_quantize_rows_avx512(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                              float *scale, int32_t *sum);
 
 /* ---- linear layers on the context's thread pool ---- */
 

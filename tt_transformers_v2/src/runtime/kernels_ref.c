@@ -64,7 +64,8 @@ void ttt_gemm_q8_0_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
         const uint8_t *block = wj + b * TTT_Q8_0_BLOCK_BYTES;
         const int8_t *q = (const int8_t *)(block + 2);
         float partial = 0.0f;
-        for (int t = 0; t < TTT_Q8_0_BLOCK; t++) partial += xi[b * TTT_Q8_0_BLOCK + t] * (float)q[t];
+        for (int t = 0; t < TTT_Q8_0_BLOCK; t++)
+          partial += xi[b * TTT_Q8_0_BLOCK + t] * (float)q[t];
         acc += partial * block_scale(block);
       }
       p->y[i * p->ldy + j] = add_bias(p, j, acc);
@@ -90,6 +91,25 @@ void ttt_gemm_q8_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
         acc += (float)dot * block_scale(wb) * block_scale(xb);
       }
       p->y[i * p->ldy + j] = add_bias(p, j, acc);
+    }
+  }
+}
+
+void ttt_quantize_rows_ref(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                           float *scale, int32_t *sum) {
+  int64_t blocks = k / TTT_Q8_0_BLOCK;
+  size_t row_bytes = (size_t)blocks * TTT_Q8_0_BLOCK_BYTES;
+  for (int64_t i = i0; i < i1; i++) {
+    uint8_t *row = xq + (size_t)i * row_bytes;
+    ttt_quantize_q8_0(x + i * k, k, row);
+    for (int64_t b = 0; b < blocks; b++) {
+      const uint8_t *block = row + b * TTT_Q8_0_BLOCK_BYTES;
+      uint16_t h;
+      memcpy(&h, block, 2);
+      int32_t s = 0;
+      for (int t = 0; t < TTT_Q8_0_BLOCK; t++) s += (int8_t)block[2 + t];
+      scale[i * blocks + b] = ttt_f16_to_f32(h);
+      sum[i * blocks + b] = s;
     }
   }
 }

@@ -20,21 +20,24 @@ typedef struct gemm_entry {
 #define ISA_AVX512_VNNI (ISA_AVX512 | TTT_ISA_AVX512VNNI)
 
 static const gemm_entry gemm_table[] = {
-    {TTT_F32, TTT_F32, ISA_AVX512, {ttt_gemm_f32_avx512, false, "f32_avx512"}},
-    {TTT_F32, TTT_F32, ISA_AVX2, {ttt_gemm_f32_avx2, false, "f32_avx2"}},
-    {TTT_F32, TTT_F32, 0, {ttt_gemm_f32_ref, false, "f32_ref"}},
-    {TTT_F16, TTT_F32, ISA_AVX512, {ttt_gemm_f16_avx512, false, "f16_avx512"}},
-    {TTT_F16, TTT_F32, ISA_AVX2, {ttt_gemm_f16_avx2, false, "f16_avx2"}},
-    {TTT_F16, TTT_F32, 0, {ttt_gemm_f16_ref, false, "f16_ref"}},
-    {TTT_BF16, TTT_F32, ISA_AVX512, {ttt_gemm_bf16_avx512, false, "bf16_avx512"}},
-    {TTT_BF16, TTT_F32, ISA_AVX2, {ttt_gemm_bf16_avx2, false, "bf16_avx2"}},
-    {TTT_BF16, TTT_F32, 0, {ttt_gemm_bf16_ref, false, "bf16_ref"}},
-    {TTT_Q8_0, TTT_F32, ISA_AVX512, {ttt_gemm_q8_0_avx512, false, "q8_0_avx512"}},
-    {TTT_Q8_0, TTT_F32, ISA_AVX2, {ttt_gemm_q8_0_avx2, false, "q8_0_avx2"}},
-    {TTT_Q8_0, TTT_F32, 0, {ttt_gemm_q8_0_ref, false, "q8_0_ref"}},
-    {TTT_Q8_0, TTT_Q8_0, ISA_AVX512_VNNI, {ttt_gemm_q8_0_q8_avx512, true, "q8_0_q8_avx512"}},
-    {TTT_Q8_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q8_0_q8_avx2, true, "q8_0_q8_avx2"}},
-    {TTT_Q8_0, TTT_Q8_0, 0, {ttt_gemm_q8_0_q8_ref, true, "q8_0_q8_ref"}},
+    {TTT_F32, TTT_F32, ISA_AVX512, {ttt_gemm_f32_avx512, NULL, "f32_avx512"}},
+    {TTT_F32, TTT_F32, ISA_AVX2, {ttt_gemm_f32_avx2, NULL, "f32_avx2"}},
+    {TTT_F32, TTT_F32, 0, {ttt_gemm_f32_ref, NULL, "f32_ref"}},
+    {TTT_F16, TTT_F32, ISA_AVX512, {ttt_gemm_f16_avx512, NULL, "f16_avx512"}},
+    {TTT_F16, TTT_F32, ISA_AVX2, {ttt_gemm_f16_avx2, NULL, "f16_avx2"}},
+    {TTT_F16, TTT_F32, 0, {ttt_gemm_f16_ref, NULL, "f16_ref"}},
+    {TTT_BF16, TTT_F32, ISA_AVX512, {ttt_gemm_bf16_avx512, NULL, "bf16_avx512"}},
+    {TTT_BF16, TTT_F32, ISA_AVX2, {ttt_gemm_bf16_avx2, NULL, "bf16_avx2"}},
+    {TTT_BF16, TTT_F32, 0, {ttt_gemm_bf16_ref, NULL, "bf16_ref"}},
+    {TTT_Q8_0, TTT_F32, ISA_AVX512, {ttt_gemm_q8_0_avx512, NULL, "q8_0_avx512"}},
+    {TTT_Q8_0, TTT_F32, ISA_AVX2, {ttt_gemm_q8_0_avx2, NULL, "q8_0_avx2"}},
+    {TTT_Q8_0, TTT_F32, 0, {ttt_gemm_q8_0_ref, NULL, "q8_0_ref"}},
+    {TTT_Q8_0,
+     TTT_Q8_0,
+     ISA_AVX512_VNNI,
+     {ttt_gemm_q8_0_q8_avx512, ttt_quantize_rows_avx512, "q8_0_q8_avx512"}},
+    {TTT_Q8_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q8_0_q8_avx2, ttt_quantize_rows_ref, "q8_0_q8_avx2"}},
+    {TTT_Q8_0, TTT_Q8_0, 0, {ttt_gemm_q8_0_q8_ref, ttt_quantize_rows_ref, "q8_0_q8_ref"}},
 };
 
 ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
@@ -94,13 +97,43 @@ static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
   return TTT_OK;
 }
 
-/* Quantizes m rows of x into q8_0 blocks in scratch memory. */
-static const void *quantize_rows(ttt_context *ctx, const float *x, int64_t m, int64_t k) {
-  size_t row_bytes = (size_t)(k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
-  uint8_t *xq = ttt_scratch_alloc(ctx, row_bytes * (size_t)m);
-  if (!xq) return NULL;
-  for (int64_t i = 0; i < m; i++) ttt_quantize_q8_0(x + i * k, k, xq + (size_t)i * row_bytes);
-  return xq;
+typedef struct quantize_job {
+  ttt_quantize_rows_fn fn;
+  const float *x;
+  int64_t k;
+  uint8_t *xq;
+  float *scale;
+  int32_t *sum;
+} quantize_job;
+
+static void quantize_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const quantize_job *job = arg;
+  job->fn(job->x, job->k, begin, end, job->xq, job->scale, job->sum);
+}
+
+/* Quantizes the m rows of x into scratch memory on the thread pool; sets the problems' xq fields.
+ */
+static ttt_status quantize_input(ttt_context *ctx, int32_t threads, ttt_quantize_rows_fn fn,
+                                 const float *x, int64_t m, int64_t k, linear_job *job) {
+  if (k % TTT_Q8_0_BLOCK != 0)
+    return ttt_set_error(TTT_ERR_SHAPE, "linear: q8_0 activations need k %% 32 == 0, got %lld",
+                         (long long)k);
+  size_t blocks = (size_t)(m * (k / TTT_Q8_0_BLOCK));
+  quantize_job q = {.fn = fn,
+                    .x = x,
+                    .k = k,
+                    .xq = ttt_scratch_alloc(ctx, blocks * TTT_Q8_0_BLOCK_BYTES),
+                    .scale = ttt_scratch_alloc(ctx, blocks * sizeof(float)),
+                    .sum = ttt_scratch_alloc(ctx, blocks * sizeof(int32_t))};
+  if (!q.xq || !q.scale || !q.sum) return TTT_ERR_OUT_OF_MEMORY;
+  ttt_parallel_for(ctx, threads, m, 1, quantize_range, &q);
+  for (int32_t o = 0; o < job->n_ops; o++) {
+    job->problems[o].xq = q.xq;
+    job->problems[o].xq_scale = q.scale;
+    job->problems[o].xq_sum = q.sum;
+  }
+  return TTT_OK;
 }
 
 ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, const float *x,
@@ -110,7 +143,7 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
   ttt_dtype act =
       config->activation_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : config->activation_dtype;
   linear_job job = {.n_ops = n_ops};
-  bool needs_quantized = false;
+  ttt_quantize_rows_fn quantize = NULL; /* one activation dtype: the same for every op */
   for (int32_t o = 0; o < n_ops; o++) {
     ttt_status st = check_op(&ops[o], k);
     if (st != TTT_OK) return st;
@@ -119,7 +152,7 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
     if (st != TTT_OK) return ttt_error_prefix(st, "%s", ops[o].name ? ops[o].name : "linear");
     int64_t n = ops[o].w->shape[0];
     job.fns[o] = kernel.fn;
-    needs_quantized |= kernel.quantized_input;
+    if (kernel.quantize) quantize = kernel.quantize;
     job.problems[o] = (ttt_gemm_problem){.x = x,
                                          .m = m,
                                          .k = k,
@@ -130,13 +163,12 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
     job.starts[o + 1] = job.starts[o] + n;
   }
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
-  if (needs_quantized) {
-    if (k % TTT_Q8_0_BLOCK != 0)
-      return ttt_set_error(TTT_ERR_SHAPE, "linear: q8_0 activations need k %% 32 == 0, got %lld",
-                           (long long)k);
-    const void *xq = quantize_rows(ctx, x, m, k);
-    if (!xq) return TTT_ERR_OUT_OF_MEMORY;
-    for (int32_t o = 0; o < n_ops; o++) job.problems[o].xq = xq;
+  if (quantize) {
+    ttt_status st = quantize_input(ctx, config->threads, quantize, x, m, k, &job);
+    if (st != TTT_OK) {
+      ttt_scratch_restore(ctx, mark);
+      return st;
+    }
   }
   ttt_parallel_for(ctx, config->threads, job.starts[n_ops], COLUMN_GRAIN, linear_range, &job);
   ttt_scratch_restore(ctx, mark);

@@ -61,13 +61,18 @@ typedef struct shape {
   int64_t m, k, n;
 } shape;
 
-/* m < 8 runs the decode (GEMV) kernels, m >= 8 the k-blocked prefill GEMM of the AVX-512 file.
- * Every m in {1, 3, 7, 17}, k in {7, 32, 33, 59, 64, 96, 123, 4096} and n in {1, 7, 33, 100, 4096}
- * appears; tails of both tile dims occur. k = 7, 33, 59, 123 are not multiples of any vector width
- * (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector); q8_0 skips them. */
+/* m < 8 runs the decode (GEMV) kernels, m >= 8 the prefill GEMMs of the AVX-512 file (k-blocked
+ * in slices of 512 columns for f32 activations, 2048 for q8_0 × q8_0; tiles of 8 weight rows × 3
+ * activation rows, and of 32 weight rows × 6 activation rows for q8_0 × q8_0).
+ * Every m in {1, 3, 7, 9, 17}, k in {7, 32, 33, 59, 64, 96, 123, 4096} and n in
+ * {1, 7, 33, 57, 100, 4096} appears; tails of both tile dims occur (n = 57: a 32-row tile of 16 +
+ * 9 rows; m = 17: 6 + 6 + 5 rows; k = 4096: two slices). k = 7, 33, 59, 123 are not multiples of
+ * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
+ * q8_0 skips them. */
 static const shape shapes[] = {
-    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},  {17, 64, 100},   {1, 4096, 33}, {3, 96, 4096},
-    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33}, {1, 4096, 4096}, {3, 59, 33},   {1, 123, 100},
+    {1, 7, 1},     {3, 33, 7},    {7, 32, 33},   {17, 64, 100}, {1, 4096, 33},
+    {3, 96, 4096}, {17, 4096, 7}, {7, 33, 100},  {17, 96, 33},  {1, 4096, 4096},
+    {3, 59, 33},   {1, 123, 100}, {9, 4096, 57},
 };
 
 /* ---- independent decoding of stored values (no library conversion code) ---- */
@@ -233,7 +238,7 @@ static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc
   const char *suffix = strrchr(kernel.name, '_');
   CHECK_MSG(suffix && strcmp(suffix + 1, v->name) == 0, "variant %s selected kernel %s", v->name,
             kernel.name);
-  CHECK(kernel.quantized_input == (wc.activation == TTT_Q8_0));
+  CHECK((kernel.quantize != NULL) == (wc.activation == TTT_Q8_0));
 }
 
 static void run_problem(ttt_context *ctx, const variant *v, const problem *p, int32_t threads) {
@@ -287,19 +292,23 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
       problem_make(&p, s, weight_cases[c], true, 100 + c);
       ttt_gemm_kernel kernel;
       CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, p.wc.weight, p.wc.activation, &kernel));
-      uint8_t *xq = malloc(row_bytes(TTT_Q8_0, s.k) * (size_t)s.m);
-      for (int64_t i = 0; i < s.m; i++)
-        CHECK_OK(ttt_quantize_q8_0(p.x + i * s.k, s.k, xq + row_bytes(TTT_Q8_0, s.k) * (size_t)i));
+      size_t blocks = (size_t)(s.m * (s.k / 32));
+      uint8_t *xq = malloc(blocks * 34);
+      float *xq_scale = malloc(sizeof *xq_scale * blocks);
+      int32_t *xq_sum = malloc(sizeof *xq_sum * blocks);
+      if (kernel.quantize) kernel.quantize(p.x, s.k, 0, s.m, xq, xq_scale, xq_sum);
       float *y = output_buffer(&p);
       ttt_gemm_problem gp = {.x = p.x,
-                             .xq = kernel.quantized_input ? xq : NULL,
+                             .xq = kernel.quantize ? xq : NULL,
+                             .xq_scale = kernel.quantize ? xq_scale : NULL,
+                             .xq_sum = kernel.quantize ? xq_sum : NULL,
                              .m = s.m,
                              .k = s.k,
                              .w = p.w.data,
                              .bias = p.bias,
                              .y = y,
                              .ldy = p.ldy};
-      int64_t n0 = 3, n1 = 18; /* not multiples of any tile size */
+      int64_t n0 = 3, n1 = 22; /* not multiples of any tile size */
       kernel.fn(&gp, n0, n1);
       int64_t bad = 0;
       for (int64_t i = 0; i < s.m; i++) {
@@ -309,9 +318,11 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
           bad += inside ? fabs(got - p.ref[i * s.n + j]) > p.bound[i * s.n + j] : got != sentinel;
         }
       }
-      CHECK_MSG(bad == 0, "%s: %lld wrong values for columns [3, 18)", kernel.name, (long long)bad);
+      CHECK_MSG(bad == 0, "%s: %lld wrong values for columns [3, 22)", kernel.name, (long long)bad);
       free(y);
       free(xq);
+      free(xq_scale);
+      free(xq_sum);
       problem_free(&p);
     }
   }
@@ -322,6 +333,47 @@ static void test_kernels_write_only_their_columns(void) {
   CHECK_OK(ttt_device_cpu(&device, 1));
   for (int64_t m = 5; m <= 9; m += 4) /* both the GEMV and the GEMM paths */
     write_only_their_columns(&device, (shape){m, 96, 23});
+}
+
+/* Every kernel's activation quantizer writes the bytes of ttt_quantize_q8_0, and side arrays that
+ * match those bytes: the decoded f16 scale and the sum of the 32 quants. Blocks cover all-zero
+ * input (scale 0), f16-subnormal and f16-underflowing scales, large magnitudes and random data. */
+static void test_quantize_rows(void) {
+  enum { M = 3, K = 256, BLOCKS = K / 32 };
+  static const float block_magnitude[BLOCKS] = {1.0f, 0.0f, 1e-3f, 1e-7f, 3e4f, 0.5f, 7.0f, 1e-5f};
+  float x[M * K];
+  ttt_test_rng rng = ttt_test_rng_make(77);
+  ttt_test_fill_uniform(&rng, x, M * K, -1.0f, 1.0f);
+  for (int64_t t = 0; t < M * K; t++) x[t] *= block_magnitude[(t % K) / 32];
+  x[5] = 1.0f; /* a block whose maximum is exact */
+  uint8_t expected[M * BLOCKS * 34], got[M * BLOCKS * 34];
+  for (int64_t i = 0; i < M; i++)
+    CHECK_OK(ttt_quantize_q8_0(x + i * K, K, expected + i * BLOCKS * 34));
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  for (int v = 0; v < N_VARIANTS; v++) {
+    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
+    ttt_device masked = device;
+    masked.isa &= variants[v].isa_keep;
+    ttt_gemm_kernel kernel;
+    CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, TTT_Q8_0, TTT_Q8_0, &kernel));
+    float scale[M * BLOCKS];
+    int32_t sum[M * BLOCKS];
+    memset(got, 0xee, sizeof got);
+    kernel.quantize(x, K, 0, 1, got, scale, sum); /* two ranges, as on two threads */
+    kernel.quantize(x, K, 1, M, got, scale, sum);
+    CHECK_MSG(memcmp(got, expected, sizeof got) == 0, "%s: quantized bytes differ", kernel.name);
+    int64_t bad = 0;
+    for (int64_t b = 0; b < M * BLOCKS; b++) {
+      const uint8_t *block = expected + b * 34;
+      int32_t s = 0;
+      for (int t = 0; t < 32; t++) s += (int8_t)block[2 + t];
+      uint16_t h;
+      memcpy(&h, block, 2);
+      bad += sum[b] != s || (double)scale[b] != decode_f16(h);
+    }
+    CHECK_MSG(bad == 0, "%s: %lld blocks with a wrong scale or sum", kernel.name, (long long)bad);
+  }
 }
 
 /* One parallel region over three projections of different dtypes and widths. */
@@ -413,6 +465,7 @@ int main(void) {
   TTT_RUN(test_kernel_selection);
   TTT_RUN(test_all_kernels_all_shapes);
   TTT_RUN(test_kernels_write_only_their_columns);
+  TTT_RUN(test_quantize_rows);
   TTT_RUN(test_linear_multi_fused);
   TTT_RUN(test_linear_errors);
   return ttt_test_finish();
