@@ -342,10 +342,42 @@ INLINE void transpose16(__m512 r[16]) {
   }
 }
 
+/* bf16 version of pack_group: 32 columns at a time, transposed as 16 dwords (column pairs) per
+ * row, then split into the even and odd column (bf16 → f32 is a 16-bit shift or a mask): half the
+ * shuffles of transposing widened values, and no widening before the transpose. */
+INLINE void pack_group_bf16(const ttt_gemm_problem *p, int64_t j, int rows, int64_t t0, int64_t len,
+                            float *buf) {
+  size_t row_bytes = weight_row_bytes(W_BF16, p->k);
+  const uint8_t *base = (const uint8_t *)p->w + (size_t)j * row_bytes + (size_t)t0 * 2;
+  const __m512i high = _mm512_set1_epi32((int)0xffff0000u);
+  for (int64_t t = 0; t < len; t += 2 * VEC) {
+    int64_t rest = len - t;
+    __mmask32 mask = rest < 2 * VEC ? (__mmask32)((1u << rest) - 1u) : (__mmask32)0xffffffffu;
+    __m512 r[VEC];
+    for (int q = 0; q < VEC; q++)
+      r[q] = q < rows ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(
+                            mask, base + (size_t)q * row_bytes + (size_t)t * 2))
+                      : _mm512_setzero_ps();
+    transpose16(r); /* r[d]: columns t + 2d, t + 2d + 1 of the 16 rows */
+    int64_t pairs = rest < 2 * VEC ? (rest + 1) / 2 : VEC;
+    for (int64_t d = 0; d < pairs; d++) {
+      __m512i v = _mm512_castps_si512(r[d]);
+      _mm512_store_ps(buf + (t + 2 * d) * FV * VEC, _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)));
+      if (2 * d + 1 < rest)
+        _mm512_store_ps(buf + (t + 2 * d + 1) * FV * VEC,
+                        _mm512_castsi512_ps(_mm512_and_si512(v, high)));
+    }
+  }
+}
+
 /* Widens columns [t0, t0 + len) of weight rows [j, j + rows) (rows <= 16; missing rows are zero)
  * into buf[t][v·16 + r] (row stride FV·16), q8_0 values scaled. */
 INLINE void pack_group(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rows, int64_t t0,
                        int64_t len, float *buf) {
+  if (kind == W_BF16) {
+    pack_group_bf16(p, j, rows, t0, len, buf);
+    return;
+  }
   size_t row_bytes = weight_row_bytes(kind, p->k);
   const uint8_t *base = (const uint8_t *)p->w + (size_t)j * row_bytes;
   for (int64_t t = 0; t < len; t += VEC) {

@@ -65,7 +65,9 @@ ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtyp
       ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
 }
 
-enum { MAX_OPS = 8, COLUMN_GRAIN = 16 };
+/* Columns are split between threads in multiples of 32: the prefill GEMM tiles are 32 columns wide.
+ */
+enum { MAX_OPS = 8, COLUMN_GRAIN = 32 };
 
 typedef struct linear_job {
   ttt_gemm_problem problems[MAX_OPS];
