@@ -6,9 +6,14 @@
 #include <ttt.h>
 
 static const char *const dtype_names[TTT_DTYPE_COUNT] = {
-    [TTT_DTYPE_DEFAULT] = "default", [TTT_F32] = "f32", [TTT_F16] = "f16",
-    [TTT_BF16] = "bf16",             [TTT_Q8_0] = "q8_0", [TTT_I32] = "i32",
-    [TTT_I64] = "i64",               [TTT_F64] = "f64",
+    [TTT_DTYPE_DEFAULT] = "default",
+    [TTT_F32] = "f32",
+    [TTT_F16] = "f16",
+    [TTT_BF16] = "bf16",
+    [TTT_Q8_0] = "q8_0",
+    [TTT_I32] = "i32",
+    [TTT_I64] = "i64",
+    [TTT_F64] = "f64",
 };
 
 /* Bytes per value for the dtypes that have a fixed element size (q8_0 has none). */
@@ -25,12 +30,13 @@ static const struct {
   const char *alias;
   ttt_dtype dtype;
 } dtype_aliases[] = {
-    {"float32", TTT_F32},  {"float16", TTT_F16}, {"bfloat16", TTT_BF16},
-    {"int32", TTT_I32},    {"int64", TTT_I64},   {"float64", TTT_F64},
+    {"float32", TTT_F32}, {"float16", TTT_F16}, {"bfloat16", TTT_BF16},
+    {"int32", TTT_I32},   {"int64", TTT_I64},   {"float64", TTT_F64},
 };
 
 ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out) {
-  if (!name || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_dtype_parse: NULL argument");
+  if (!name || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_dtype_parse: NULL argument");
   for (int d = 0; d < TTT_DTYPE_COUNT; d++) {
     if (strcmp(name, dtype_names[d]) == 0) {
       *out = (ttt_dtype)d;
@@ -107,14 +113,16 @@ ttt_status ttt_tensor_check(const ttt_tensor *t, const char *what) {
   if (ttt_tensor_numel(t) == 0)
     return ttt_set_error(TTT_ERR_SHAPE, "%s: every dim must be >= 1 (and the size must fit)", what);
   if (ttt_tensor_nbytes(t) == 0)
-    return ttt_set_error(TTT_ERR_SHAPE, "%s: q8_0 needs a last dim that is a multiple of %d, got %lld",
-                         what, TTT_Q8_0_BLOCK, (long long)t->shape[t->ndim - 1]);
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "%s: q8_0 needs a last dim that is a multiple of %d, got %lld", what,
+                         TTT_Q8_0_BLOCK, (long long)t->shape[t->ndim - 1]);
   if (!t->data) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: data is NULL", what);
   return TTT_OK;
 }
 
 ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t ndim, const int64_t *shape) {
-  if (!out || !shape) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_tensor_alloc: NULL argument");
+  if (!out || !shape)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_tensor_alloc: NULL argument");
   ttt_tensor t = ttt_tensor_view(dtype, NULL, ndim, shape);
   size_t bytes = ttt_tensor_nbytes(&t);
   if (bytes == 0)
@@ -123,7 +131,8 @@ ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t ndim, cons
   size_t rounded = (bytes + 63) & ~(size_t)63;
   t.data = aligned_alloc(64, rounded);
   if (!t.data)
-    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_tensor_alloc: cannot allocate %zu bytes", bytes);
+    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_tensor_alloc: cannot allocate %zu bytes",
+                         bytes);
   memset(t.data, 0, rounded);
   *out = t;
   return TTT_OK;
@@ -154,7 +163,7 @@ float ttt_bf16_to_f32(uint16_t v) { return bits_f32((uint32_t)v << 16); }
 uint16_t ttt_f32_to_bf16(float v) {
   uint32_t u = f32_bits(v);
   if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
-  uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);                             /* nearest even */
+  uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);                            /* nearest even */
   return (uint16_t)((u + rounding) >> 16);
 }
 
@@ -163,7 +172,7 @@ float ttt_f16_to_f32(uint16_t h) {
   uint32_t exponent = (h >> 10) & 0x1fu;
   uint32_t mantissa = h & 0x3ffu;
   if (exponent == 0x1f) return bits_f32(sign | 0x7f800000u | (mantissa << 13)); /* inf / NaN */
-  if (exponent == 0) {                                                          /* zero / subnormal */
+  if (exponent == 0) { /* zero / subnormal */
     float magnitude = (float)mantissa * 0x1p-24f;
     return sign ? -magnitude : magnitude;
   }
@@ -174,7 +183,7 @@ uint16_t ttt_f32_to_f16(float v) {
   uint32_t u = f32_bits(v);
   uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
   uint32_t abs_bits = u & 0x7fffffffu;
-  if (abs_bits > 0x7f800000u) return (uint16_t)(sign | 0x7e00u); /* NaN */
+  if (abs_bits > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);  /* NaN */
   if (abs_bits >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to inf */
   if (abs_bits < 0x38800000u) {
     /* Subnormal half: value = m * 2^-24 with m rounded to nearest even. */
@@ -190,6 +199,32 @@ uint16_t ttt_f32_to_f16(float v) {
   return (uint16_t)(sign | ((rebased + rounding) >> 13));
 }
 
+/* Round to nearest, ties to even, for |v| < 2^22: adding and subtracting 1.5·2^23 leaves the
+ * rounded value in the default rounding mode (no libm call, so the loops vectorize). ISO C mode
+ * (-std=c11) neither reassociates nor contracts this into an FMA. */
+static float round_even(float v) {
+  const float magic = 12582912.0f;
+  return (v + magic) - magic;
+}
+
+/* One q8_0 block: scale = max|x| / 127 stored as f16, q = round(x / scale) clamped to ±127. */
+static void quantize_block(const float *x, uint8_t *block) {
+  float amax = 0.0f;
+  for (int i = 0; i < TTT_Q8_0_BLOCK; i++) {
+    float a = fabsf(x[i]);
+    amax = a > amax ? a : amax;
+  }
+  float scale = amax / 127.0f;
+  uint16_t scale_h = ttt_f32_to_f16(scale);
+  float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
+  memcpy(block, &scale_h, 2);
+  for (int i = 0; i < TTT_Q8_0_BLOCK; i++) {
+    float q = round_even(x[i] * inverse);
+    q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+    block[2 + i] = (uint8_t)(int8_t)q;
+  }
+}
+
 ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst) {
   if (!src || !dst || n <= 0 || n % TTT_Q8_0_BLOCK != 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
@@ -197,30 +232,18 @@ ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst) {
                          "(got %lld)",
                          (long long)n);
   uint8_t *out = dst;
-  for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++) {
-    const float *x = src + b * TTT_Q8_0_BLOCK;
-    float amax = 0.0f;
-    for (int i = 0; i < TTT_Q8_0_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float scale = amax / 127.0f;
-    uint16_t scale_h = ttt_f32_to_f16(scale);
-    float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
-    uint8_t *block = out + b * TTT_Q8_0_BLOCK_BYTES;
-    memcpy(block, &scale_h, 2);
-    for (int i = 0; i < TTT_Q8_0_BLOCK; i++) {
-      float q = nearbyintf(x[i] * inverse);
-      q = fminf(127.0f, fmaxf(-127.0f, q));
-      block[2 + i] = (uint8_t)(int8_t)q;
-    }
-  }
+  for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++)
+    quantize_block(src + b * TTT_Q8_0_BLOCK, out + b * TTT_Q8_0_BLOCK_BYTES);
   return TTT_OK;
 }
 
 ttt_status ttt_dequantize_q8_0(const void *src, int64_t n, float *dst) {
   if (!src || !dst || n <= 0 || n % TTT_Q8_0_BLOCK != 0)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                         "ttt_dequantize_q8_0: need non-NULL buffers and n a positive multiple of 32 "
-                         "(got %lld)",
-                         (long long)n);
+    return ttt_set_error(
+        TTT_ERR_INVALID_ARGUMENT,
+        "ttt_dequantize_q8_0: need non-NULL buffers and n a positive multiple of 32 "
+        "(got %lld)",
+        (long long)n);
   const uint8_t *in = src;
   for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++) {
     const uint8_t *block = in + b * TTT_Q8_0_BLOCK_BYTES;
@@ -273,12 +296,33 @@ double ttt_tensor_get(const ttt_tensor *t, int64_t i) {
   }
 }
 
+/* Reads row r (row_len values) of a float tensor as f32, with one typed loop per dtype. */
+static void read_row_f32(const ttt_tensor *t, int64_t r, int64_t row_len, float *row) {
+  const uint8_t *base = (const uint8_t *)t->data;
+  if (t->dtype == TTT_F32) {
+    memcpy(row, base + (size_t)(r * row_len) * 4, (size_t)row_len * 4);
+  } else if (t->dtype == TTT_BF16 || t->dtype == TTT_F16) {
+    const uint8_t *in = base + (size_t)(r * row_len) * 2;
+    for (int64_t i = 0; i < row_len; i++) {
+      uint16_t h;
+      memcpy(&h, in + 2 * i, 2);
+      row[i] = t->dtype == TTT_BF16 ? ttt_bf16_to_f32(h) : ttt_f16_to_f32(h);
+    }
+  } else if (t->dtype == TTT_Q8_0) {
+    ttt_dequantize_q8_0(base + (size_t)(r * row_len / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES,
+                        row_len, row);
+  } else {
+    for (int64_t i = 0; i < row_len; i++) row[i] = (float)ttt_tensor_get(t, r * row_len + i);
+  }
+}
+
 /* Converts a float-valued row of `n` values (a multiple of 32 for q8_0) from src to dst dtype. */
-static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *row, int64_t row_len) {
+static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *row,
+                                 int64_t row_len) {
   int64_t rows = ttt_tensor_numel(src) / row_len;
   size_t dst_row_bytes = ttt_dtype_bytes(dst->dtype, row_len, row_len);
   for (int64_t r = 0; r < rows; r++) {
-    for (int64_t i = 0; i < row_len; i++) row[i] = (float)ttt_tensor_get(src, r * row_len + i);
+    read_row_f32(src, r, row_len, row);
     uint8_t *out = (uint8_t *)dst->data + (size_t)r * dst_row_bytes;
     switch (dst->dtype) {
     case TTT_F32:
