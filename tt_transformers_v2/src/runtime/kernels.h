@@ -5,10 +5,10 @@
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
  * k/32 blocks of 34 bytes). Activations are f32 rows of k values; with q8_0 activations they are
- * pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays that
- * ttt_gemm_quantize_rows writes with them: each block's scale as f32 and the sum of its 32 quants
- * (VNNI kernels multiply unsigned by signed bytes; they offset one operand by 128 and subtract
- * 128 × that sum).
+ * pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays that the
+ * kernel's `quantize` function writes with them: each block's scale as f32 and the sum of its 32
+ * quants (the AVX-512 VNNI kernel multiplies unsigned by signed bytes: it offsets the weights by
+ * 128 and subtracts 128 × that sum).
  *
  * Each kernel family has a portable reference version (kernels_ref.c) and SIMD versions compiled
  * per ISA (files *_avx2.c, *_avx512.c) selected at run time by ttt_gemm_select().
