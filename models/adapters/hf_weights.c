@@ -506,6 +506,14 @@ ttt_status ttt_hf_weights_get(const ttt_hf_weight_map *m, const ttt_checkpoint *
   return check_tensor(ckpt, w, name, out);
 }
 
+void ttt_hf_weights_release(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt,
+                            const char *path) {
+  const ttt_hf_weight *w = (m && ckpt && path) ? ttt_hf_weight_map_find(m, path) : NULL;
+  char buf[TTT_HF_NAME_MAX + 8];
+  const char *name = w ? checkpoint_name(m, ckpt, w, buf, sizeof buf) : NULL;
+  if (name) ttt_checkpoint_release(ckpt, name);
+}
+
 bool ttt_hf_weights_has(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt, const char *path) {
   const ttt_hf_weight *w = (m && ckpt) ? ttt_hf_weight_map_find(m, path) : NULL;
   char buf[TTT_HF_NAME_MAX + 8];

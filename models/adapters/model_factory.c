@@ -58,8 +58,14 @@ typedef struct resolver_state {
   const ttt_checkpoint *checkpoint;
 } resolver_state;
 
+/* The weight resolver over the checkpoint; a release call (out == NULL) drops the mapped pages of
+ * a weight the model converted, so the source dtype does not stay resident beside the copy. */
 static ttt_status resolve(void *user, const char *path, ttt_tensor *out) {
   const resolver_state *r = user;
+  if (!out) {
+    ttt_hf_weights_release(r->map, r->checkpoint, path);
+    return TTT_OK;
+  }
   return ttt_hf_weights_get(r->map, r->checkpoint, path, out);
 }
 

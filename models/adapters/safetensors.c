@@ -420,6 +420,17 @@ ttt_status ttt_safetensors_get(const ttt_safetensors *f, const char *name, ttt_t
   return TTT_OK;
 }
 
+void ttt_safetensors_release(const ttt_safetensors *f, const char *name) {
+  const st_entry *e = f ? find_entry(f, name) : NULL;
+  if (!e || e->copy || e->end <= e->begin) return;
+  /* Only whole pages inside the tensor's bytes: neighbours may still be in use. The mapping is
+   * read-only and file-backed, so dropped pages come back from the file if touched again. */
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t begin = ((uintptr_t)(f->data + e->begin) + page - 1) & ~(page - 1);
+  uintptr_t end = (uintptr_t)(f->data + e->end) & ~(page - 1);
+  if (end > begin) madvise((void *)begin, end - begin, MADV_DONTNEED);
+}
+
 const char *ttt_safetensors_metadata(const ttt_safetensors *f, const char *key) {
   for (int64_t i = 0; key && i < f->n_meta; i++)
     if (strcmp(f->meta[i].key, key) == 0) return f->meta[i].value;
@@ -749,6 +760,11 @@ bool ttt_checkpoint_has(const ttt_checkpoint *c, const char *name) {
 const char *ttt_checkpoint_file_of(const ttt_checkpoint *c, const char *name) {
   const ck_entry *e = name ? ck_find(c, name) : NULL;
   return e ? c->shards[e->shard]->path : NULL;
+}
+
+void ttt_checkpoint_release(const ttt_checkpoint *c, const char *name) {
+  const ck_entry *e = c && name ? ck_find(c, name) : NULL;
+  if (e) ttt_safetensors_release(c->shards[e->shard], name);
 }
 
 ttt_status ttt_checkpoint_get(const ttt_checkpoint *c, const char *name, ttt_tensor *out) {

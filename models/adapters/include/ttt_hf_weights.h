@@ -84,6 +84,10 @@ ttt_status ttt_hf_weights_validate(const ttt_hf_weight_map *map, const ttt_check
  * lacks the tensor (optional weights included: test with ttt_hf_weights_has). */
 ttt_status ttt_hf_weights_get(const ttt_hf_weight_map *map, const ttt_checkpoint *ckpt,
                               const char *path, ttt_tensor *out);
+/* Releases the mapped pages of the checkpoint tensor behind module path `path` (see
+ * ttt_checkpoint_release); for weights the model has converted. */
+void ttt_hf_weights_release(const ttt_hf_weight_map *map, const ttt_checkpoint *ckpt,
+                            const char *path);
 bool ttt_hf_weights_has(const ttt_hf_weight_map *map, const ttt_checkpoint *ckpt, const char *path);
 
 /* ---------------------------------------------------------------------------------------------- */

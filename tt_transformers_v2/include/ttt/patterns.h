@@ -170,7 +170,10 @@ TTT_API ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl,
                                           const ttt_causal_lm_spec *spec, const char *assignment);
 
 /* Resolves a weight path (see the top of this file) to a tensor view. Return TTT_ERR_NOT_FOUND
- * (with ttt_set_error) when absent. The view must stay valid while the model lives. */
+ * (with ttt_set_error) when absent. The view must stay valid while the model lives.
+ * Release calls: after converting a weight to another dtype, ttt_causal_lm_create calls the
+ * resolver once more with out == NULL, meaning "the model will not read this view again"; a
+ * resolver may then release it (e.g. drop mmapped pages) or simply return TTT_OK. */
 typedef ttt_status (*ttt_weight_resolver)(void *user, const char *path, ttt_tensor *out);
 
 typedef struct ttt_causal_lm ttt_causal_lm;

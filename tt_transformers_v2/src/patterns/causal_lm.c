@@ -345,6 +345,8 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
     }
     *s->dst[m] = prepared[m];
   }
+  if (prepared[0].data != source.data && prepared[1].data != source.data)
+    resolver(user, s->path, NULL);
   if (!s->lookup_only) model->decode_weight_bytes += (int64_t)ttt_tensor_nbytes(&prepared[1]);
   if (!s->alias) model->parameters += ttt_tensor_numel(&source);
   return TTT_OK;

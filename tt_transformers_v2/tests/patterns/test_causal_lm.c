@@ -25,10 +25,17 @@ typedef struct weight_store {
   int count;
   const char *skip;     /* a path to report as missing */
   const char *misshape; /* a path whose first dim is reported one larger */
+  int releases;         /* release calls (out == NULL) received */
+  char released[8][80]; /* their paths (first 8) */
 } weight_store;
 
 static ttt_status store_resolve(void *user, const char *path, ttt_tensor *out) {
   weight_store *s = user;
+  if (!out) { /* release call: the weights live in the store; record it */
+    if (s->releases < 8) snprintf(s->released[s->releases], sizeof s->released[0], "%s", path);
+    s->releases++;
+    return TTT_OK;
+  }
   if (s->skip && strcmp(path, s->skip) == 0)
     return ttt_set_error(TTT_ERR_NOT_FOUND, "no such weight");
   for (int i = 0; i < s->count; i++) {
@@ -248,8 +255,8 @@ static void reference_logits(const ttt_causal_lm_spec *spec, const weight_store 
   }
   ttt_norm_weights nw = {.weight = W(s, "norm.weight")};
   CHECK_OK(ttt_reference_norm(&spec->norm, &nw, x, T, n));
-  ttt_lm_head_weights hw = {
-      .weight = spec->tie_embeddings ? W(s, "embedding.table") : W(s, "lm_head.weight")};
+  ttt_lm_head_weights hw = {.weight = spec->tie_embeddings ? W(s, "embedding.table")
+                                                           : W(s, "lm_head.weight")};
   CHECK_OK(ttt_reference_lm_head(&spec->lm_head, &hw, n, T, logits));
   free(x);
   free(n);
@@ -525,6 +532,12 @@ static void test_override_is_used_by_the_model(void) {
   CHECK_OK(ttt_causal_lm_create(&f->spec, impl, store_resolve, &f->store, &bf16_model));
   CHECK(ttt_causal_lm_decode_weight_bytes(bf16_model) <
         ttt_causal_lm_decode_weight_bytes(f->model));
+  /* The four converted projections, and only they, are released back to the resolver. */
+  static const char *const converted[] = {"layers.1.attention.wq", "layers.1.attention.wk",
+                                          "layers.1.attention.wv", "layers.1.attention.wo"};
+  CHECK(f->store.releases == 4);
+  for (int i = 0; i < 4 && i < f->store.releases; i++)
+    CHECK(strcmp(f->store.released[i], converted[i]) == 0);
   CHECK(ttt_causal_lm_parameter_count(bf16_model) == ttt_causal_lm_parameter_count(f->model));
   free(impl);
   ttt_causal_lm_destroy(bf16_model);
