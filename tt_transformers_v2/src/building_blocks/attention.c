@@ -30,9 +30,9 @@
  * Prefill: TILED. Many queries see many keys; the online softmax needs only block_size scores per
  * query, and one gathered (and, for bf16 caches, converted) key/value tile serves every query head
  * of a GQA group.
- * Decode: NAIVE. One query row per head: its scores are just the context length of floats, the
- * single pass needs no rescaling, and the work splits over all n_heads query heads (more parallel
- * items than the n_kv_heads groups the tiled path uses). */
+ * Decode: TILED too. NAIVE reads (and for a bf16 cache converts) every cached key and value once
+ * per query head; TILED once per GQA group. Measured on the Llama-3.2-1B shape (32/8 heads, bf16
+ * cache, 2 threads, context 1024): 14.1 tok/s tiled vs 9.7 naive. */
 typedef struct attention_defaults {
   ttt_attention_algorithm algorithm;
   int32_t block_size;
@@ -41,7 +41,7 @@ typedef struct attention_defaults {
 
 static const attention_defaults defaults_by_mode[] = {
     [TTT_MODE_PREFILL] = {TTT_ATTENTION_TILED, 64, TTT_F32},
-    [TTT_MODE_DECODE] = {TTT_ATTENTION_NAIVE, 64, TTT_F32},
+    [TTT_MODE_DECODE] = {TTT_ATTENTION_TILED, 64, TTT_F32},
 };
 
 static const attention_defaults *defaults_for(ttt_mode mode) {
@@ -286,8 +286,13 @@ static const float *kv_row(const attn_job *job, bool value, int64_t b, int64_t h
   size_t off = (size_t)((h * l->slots + ttt_kv_slot(l, j)) * job->hd);
   const void *base = value ? l->v : l->k;
   if (l->dtype == TTT_F32) return (const float *)base + off;
+  /* bf16 → f32 is a 16-bit shift; done inline so that the loop vectorizes (the cache row is
+   * re-read for every query of the chunk). */
   const uint16_t *src = (const uint16_t *)base + off;
-  for (int64_t i = 0; i < job->hd; i++) buf[i] = ttt_bf16_to_f32(src[i]);
+  for (int64_t i = 0; i < job->hd; i++) {
+    uint32_t bits = (uint32_t)src[i] << 16;
+    memcpy(&buf[i], &bits, sizeof bits);
+  }
   return buf;
 }
 
@@ -301,9 +306,17 @@ static void key_range(const attn_job *job, int64_t p, int64_t *lo, int64_t *hi) 
   *lo = (job->window > 0 && p - job->window + 1 > 0) ? p - job->window + 1 : 0;
 }
 
+/* Dot product with 16 independent partial sums, so the compiler can vectorize it (a single
+ * running sum is a serial dependency it may not reorder). */
 static float dot(const float *a, const float *b, int64_t n) {
+  enum { LANES = 16 };
+  float partial[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) partial[l] += a[i + l] * b[i + l];
   float acc = 0.0f;
-  for (int64_t i = 0; i < n; i++) acc += a[i] * b[i];
+  for (; i < n; i++) acc += a[i] * b[i];
+  for (int l = 0; l < LANES; l++) acc += partial[l];
   return acc;
 }
 
