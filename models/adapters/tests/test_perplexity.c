@@ -2,7 +2,8 @@
  * Perplexity on kjv-llama against models/kjv-llama/golden_perplexity.json (computed by HF
  * transformers with the file's `definition`): ids mode (the exact id list) and text mode (the text
  * tokenized with BOS, which must equal the file's text_ids) at ctx 512 and 128 — perplexity within
- * 0.1% and the same number of predicted tokens. Plus argument errors.
+ * 0.1% and the same number of predicted tokens. The performance strategy (q8_0 weights and
+ * activations, bf16 KV cache) stays within 2% of HF's perplexity (issue 10). Plus argument errors.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -72,6 +73,33 @@ static void test_golden_results(void) {
   free(text_ids);
 }
 
+/* ids mode, ctx 512, with the performance strategy: within 2% of HF's (bf16-checkpoint) value. */
+static void test_performance_strategy_within_2_percent(void) {
+  ttt_device device;
+  ttt_hf_model *fast = NULL;
+  CHECK_OK(ttt_device_cpu(&device, 0));
+  ttt_hf_load_options options = {.strategy = TTT_STRATEGY_PERFORMANCE, .skip_tokenizer = true};
+  CHECK_OK(ttt_hf_model_load(TTT_MODELS_DIR "/kjv-llama", &device, &options, &fast));
+  const cJSON *result = cJSON_GetArrayItem(cJSON_GetObjectItem(golden, "results"), 0);
+  CHECK(fast && result);
+  if (!fast || !result) {
+    ttt_hf_model_destroy(fast);
+    return;
+  }
+  CHECK(strcmp(cJSON_GetObjectItem(result, "mode")->valuestring, "ids") == 0);
+  int64_t n = 0, window = (int64_t)cJSON_GetObjectItem(result, "ctx")->valuedouble;
+  double want = cJSON_GetObjectItem(result, "perplexity")->valuedouble;
+  int32_t *ids = json_ids(cJSON_GetObjectItem(golden, "ids"), &n);
+  ttt_perplexity_result got = {0};
+  CHECK_OK(ttt_perplexity_compute(fast->lm, ctx, ids, n, window, NULL, NULL, &got));
+  double rel = fabs(got.perplexity - want) / want;
+  printf("  performance strategy, ids ctx %lld: perplexity %.6f (HF %.6f, rel diff %.2e)\n",
+         (long long)window, got.perplexity, want, rel);
+  CHECK_MSG(rel < 0.02, "performance perplexity %.6f vs %.6f", got.perplexity, want);
+  free(ids);
+  ttt_hf_model_destroy(fast);
+}
+
 static void test_errors(void) {
   const int32_t ids[4] = {0, 5, 9, 4096};
   ttt_perplexity_result r;
@@ -107,6 +135,7 @@ int main(void) {
     return 1;
   }
   TTT_RUN(test_golden_results);
+  TTT_RUN(test_performance_strategy_within_2_percent);
   TTT_RUN(test_errors);
   TTT_RUN(test_windows_independent);
   ttt_hf_model_destroy(model);
