@@ -78,8 +78,9 @@ TTT_API ttt_norm_impl_config ttt_norm_default_impl_config(const ttt_device *devi
 /* x: [..., dim] f32; out: same number of rows f32; out may equal x (in place) but must not
  * partially overlap it. */
 TTT_API ttt_status ttt_norm_forward(ttt_context *ctx, const ttt_norm_spec *spec,
-                                    const ttt_norm_impl_config *impl, const ttt_norm_weights *weights,
-                                    const ttt_tensor *x, ttt_tensor *out);
+                                    const ttt_norm_impl_config *impl,
+                                    const ttt_norm_weights *weights, const ttt_tensor *x,
+                                    ttt_tensor *out);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Embedding: a learned lookup table (token, absolute position, or token-type embedding)              */
@@ -191,9 +192,9 @@ typedef struct ttt_mlp_impl_config {
 } ttt_mlp_impl_config;
 
 typedef struct ttt_mlp_weights {
-  ttt_tensor gate; /* [intermediate, hidden]; gated only (must be absent otherwise) */
-  ttt_tensor up;   /* [intermediate, hidden] */
-  ttt_tensor down; /* [hidden, intermediate] */
+  ttt_tensor gate;               /* [intermediate, hidden]; gated only (must be absent otherwise) */
+  ttt_tensor up;                 /* [intermediate, hidden] */
+  ttt_tensor down;               /* [hidden, intermediate] */
   ttt_tensor gate_bias, up_bias; /* [intermediate] f32, with spec.bias */
   ttt_tensor down_bias;          /* [hidden] f32, with spec.bias */
 } ttt_mlp_weights;
@@ -235,8 +236,8 @@ typedef struct ttt_moe_impl_config {
 } ttt_moe_impl_config;
 
 typedef struct ttt_moe_weights {
-  ttt_tensor router;                       /* [n_experts, hidden] f32 */
-  const ttt_mlp_weights *experts;          /* n_experts entries (w1 = gate, w3 = up, w2 = down) */
+  ttt_tensor router;              /* [n_experts, hidden] f32 */
+  const ttt_mlp_weights *experts; /* n_experts entries (w1 = gate, w3 = up, w2 = down) */
 } ttt_moe_weights;
 
 TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);
@@ -298,11 +299,11 @@ TTT_API ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec 
  * one at a time); writing position >= max_positions is TTT_ERR_CAPACITY.
  * One cache serves one sequence; a batch of sequences uses one cache per sequence. */
 typedef struct ttt_kv_cache_spec {
-  int64_t n_layers;      /* 1..TTT_MAX_LAYERS */
+  int64_t n_layers; /* 1..TTT_MAX_LAYERS */
   int64_t n_kv_heads;
   int64_t head_dim;
   int64_t max_positions;
-  ttt_dtype dtype;                         /* f32 (default) or bf16 */
+  ttt_dtype dtype;                        /* f32 (default) or bf16 */
   int64_t sliding_window[TTT_MAX_LAYERS]; /* per layer; 0 = full attention */
 } ttt_kv_cache_spec;
 
@@ -328,13 +329,13 @@ typedef struct ttt_attention_spec {
   int64_t n_kv_heads; /* equal: MHA; divides n_heads: GQA; 1: MQA */
   int64_t head_dim;   /* independent of hidden / n_heads (Qwen3); 0 → hidden / n_heads */
   bool q_bias, k_bias, v_bias, o_bias;
-  bool qk_norm;         /* per-head RMSNorm of q and k before RoPE (Qwen3) */
-  float qk_norm_eps;    /* > 0 with qk_norm */
-  ttt_rope_spec rope;   /* type NONE: no rotary embedding */
-  bool bidirectional;   /* false: causal */
+  bool qk_norm;           /* per-head RMSNorm of q and k before RoPE (Qwen3) */
+  float qk_norm_eps;      /* > 0 with qk_norm */
+  ttt_rope_spec rope;     /* type NONE: no rotary embedding */
+  bool bidirectional;     /* false: causal */
   int64_t sliding_window; /* 0: none; else a query at position p sees keys in (p - window, p] */
-  float scale;          /* 0 → 1/sqrt(head_dim) */
-  float softcap;        /* 0 → none; scores = softcap · tanh(scores / softcap) */
+  float scale;            /* 0 → 1/sqrt(head_dim) */
+  float softcap;          /* 0 → none; scores = softcap · tanh(scores / softcap) */
 } ttt_attention_spec;
 
 typedef enum ttt_attention_algorithm {
@@ -350,19 +351,19 @@ typedef struct ttt_attention_impl_config {
   int32_t threads;
   bool fuse_qkv; /* q, k and v projections in one parallel pass */
   ttt_attention_algorithm algorithm;
-  int32_t block_size;  /* keys per tile for the tiled algorithm; 0 → 64 */
-  ttt_dtype kv_dtype;  /* cache dtype this config expects (f32 or bf16; DEFAULT: the cache's) */
+  int32_t block_size; /* keys per tile for the tiled algorithm; 0 → 64 */
+  ttt_dtype kv_dtype; /* cache dtype this config expects (f32 or bf16; DEFAULT: the cache's) */
 } ttt_attention_impl_config;
 
 /* Projection rows are head-major as in HuggingFace: row h·head_dim + i of wq is dim i of query
  * head h (wk, wv: of kv head h). Query head h reads kv head h / (n_heads / n_kv_heads). */
 typedef struct ttt_attention_weights {
-  ttt_tensor wq; /* [n_heads·head_dim, hidden] */
-  ttt_tensor wk; /* [n_kv_heads·head_dim, hidden] */
-  ttt_tensor wv; /* [n_kv_heads·head_dim, hidden] */
-  ttt_tensor wo; /* [hidden, n_heads·head_dim] */
-  ttt_tensor bq, bk, bv, bo;   /* f32 biases of the matching out dims, when the spec has them */
-  ttt_tensor q_norm, k_norm;   /* [head_dim] f32 with qk_norm */
+  ttt_tensor wq;             /* [n_heads·head_dim, hidden] */
+  ttt_tensor wk;             /* [n_kv_heads·head_dim, hidden] */
+  ttt_tensor wv;             /* [n_kv_heads·head_dim, hidden] */
+  ttt_tensor wo;             /* [hidden, n_heads·head_dim] */
+  ttt_tensor bq, bk, bv, bo; /* f32 biases of the matching out dims, when the spec has them */
+  ttt_tensor q_norm, k_norm; /* [head_dim] f32 with qk_norm */
 } ttt_attention_weights;
 
 TTT_API ttt_status ttt_attention_spec_validate(const ttt_attention_spec *spec);

@@ -56,9 +56,9 @@ typedef enum ttt_status {
   TTT_ERR_CAPACITY,         /* a fixed-size resource (KV cache, table) would overflow */
   TTT_ERR_UNSUPPORTED,      /* a valid request this build or device does not implement */
   TTT_ERR_OUT_OF_MEMORY,
-  TTT_ERR_IO,               /* a file could not be opened, read, mapped or written */
-  TTT_ERR_FORMAT,           /* a file's content is malformed, truncated or inconsistent */
-  TTT_ERR_NOT_FOUND,        /* a named item (tensor, path, field) does not exist */
+  TTT_ERR_IO,        /* a file could not be opened, read, mapped or written */
+  TTT_ERR_FORMAT,    /* a file's content is malformed, truncated or inconsistent */
+  TTT_ERR_NOT_FOUND, /* a named item (tensor, path, field) does not exist */
   TTT_ERR_INTERNAL,
   TTT_STATUS_COUNT
 } ttt_status;
@@ -137,7 +137,8 @@ TTT_API size_t ttt_tensor_nbytes(const ttt_tensor *t);
 TTT_API ttt_status ttt_tensor_check(const ttt_tensor *t, const char *what);
 
 /* Allocates a zeroed, 64-byte aligned owning tensor. Free with ttt_tensor_free. */
-TTT_API ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t ndim, const int64_t *shape);
+TTT_API ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t ndim,
+                                    const int64_t *shape);
 /* Frees data allocated by ttt_tensor_alloc / ttt_tensor_convert and zeroes the view. NULL-safe. */
 TTT_API void ttt_tensor_free(ttt_tensor *t);
 /* Allocates `out` with src's shape in `dtype` and converts the values (via f32; bf16 and f16 round to
@@ -179,13 +180,13 @@ enum {
  * forces the portable scalar kernels) or lower `n_threads` before creating a context. */
 typedef struct ttt_device {
   ttt_device_kind kind;
-  uint32_t isa;          /* TTT_ISA_* bits usable by this process (CPU and OS support both checked) */
-  int32_t n_cores;       /* online logical CPUs */
-  int32_t n_threads;     /* threads a context on this device runs (>= 1) */
-  int64_t l1d_bytes;     /* per-core data cache sizes; 0 when unknown */
+  uint32_t isa;      /* TTT_ISA_* bits usable by this process (CPU and OS support both checked) */
+  int32_t n_cores;   /* online logical CPUs */
+  int32_t n_threads; /* threads a context on this device runs (>= 1) */
+  int64_t l1d_bytes; /* per-core data cache sizes; 0 when unknown */
   int64_t l2_bytes;
   int64_t l3_bytes;
-  char name[64];         /* CPU model name */
+  char name[64]; /* CPU model name */
 } ttt_device;
 
 /* Detects the CPU. `n_threads` 0 means one thread per online core. */
@@ -207,9 +208,10 @@ TTT_API const ttt_device *ttt_context_device(const ttt_context *ctx);
 
 /* Counters that prove where memory is allocated (e.g. none during decode once warmed up). */
 typedef struct ttt_context_stats {
-  int64_t scratch_allocations; /* times the scratch workspace had to grow (a heap allocation each) */
-  int64_t scratch_bytes;       /* current workspace capacity */
-  int64_t parallel_regions;    /* thread-pool dispatches so far */
+  int64_t
+      scratch_allocations;  /* times the scratch workspace had to grow (a heap allocation each) */
+  int64_t scratch_bytes;    /* current workspace capacity */
+  int64_t parallel_regions; /* thread-pool dispatches so far */
 } ttt_context_stats;
 TTT_API ttt_context_stats ttt_context_get_stats(const ttt_context *ctx);
 

@@ -63,7 +63,7 @@ typedef struct ttt_ffn_weights {
 /* ------------------------------------------------------------------------------------------------ */
 
 typedef struct ttt_module_event {
-  const char *path;         /* module path, e.g. "layers.3.attention" */
+  const char *path; /* module path, e.g. "layers.3.attention" */
   ttt_mode mode;
   int64_t start_pos;        /* position of the first row */
   const ttt_tensor *input;  /* the module's input (token ids as i32 for embeddings) */
@@ -110,14 +110,11 @@ TTT_API ttt_decoder_layer_impl_config ttt_decoder_layer_default_impl_config(
 /* x, out: [T, hidden] f32 at positions [start_pos, start_pos + T) of `cache` layer `layer`.
  * mode selects prefill (any T) or decode (T = 1) attention. `path` (e.g. "layers.3") prefixes the
  * observer's module paths; observer may be NULL. */
-TTT_API ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
-                                             const ttt_decoder_layer_spec *spec,
-                                             const ttt_decoder_layer_impl_config *impl,
-                                             const ttt_decoder_layer_weights *weights,
-                                             const ttt_rope *rope, ttt_kv_cache *cache,
-                                             int64_t layer, const ttt_tensor *x, int64_t start_pos,
-                                             ttt_tensor *out, const char *path,
-                                             const ttt_observer *observer);
+TTT_API ttt_status ttt_decoder_layer_forward(
+    ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,
+    const ttt_decoder_layer_impl_config *impl, const ttt_decoder_layer_weights *weights,
+    const ttt_rope *rope, ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+    int64_t start_pos, ttt_tensor *out, const char *path, const ttt_observer *observer);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* CausalLM: embedding → layers → norm → lm_head                                                     */
@@ -241,7 +238,7 @@ typedef struct ttt_module_view {
 /* Looks up a module path (see the top of this file) of `model` for `mode`. The pointers stay valid
  * while the model lives. Unknown paths → TTT_ERR_NOT_FOUND naming the path. */
 TTT_API ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const char *path,
-                                       ttt_module_view *out);
+                                        ttt_module_view *out);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Encoder (BERT): embeddings → post-norm layers → optional pooler                                   */

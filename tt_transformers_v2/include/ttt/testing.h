@@ -31,14 +31,14 @@ extern "C" {
 TTT_API double ttt_pcc(const ttt_tensor *a, const ttt_tensor *b);
 
 typedef struct ttt_compare_result {
-  int64_t count;        /* values compared (after masking) */
+  int64_t count; /* values compared (after masking) */
   double pcc;
   double max_abs_err;
   double mean_abs_err;
-  double nmse;          /* sum (a-b)² / sum b² (b = expected); 0 when both are zero */
-  double cosine;        /* cosine similarity */
-  bool allclose;        /* every |a - b| <= atol + rtol·|b| */
-  int64_t worst_index;  /* flat index of the largest |a - b| - (atol + rtol·|b|) */
+  double nmse;         /* sum (a-b)² / sum b² (b = expected); 0 when both are zero */
+  double cosine;       /* cosine similarity */
+  bool allclose;       /* every |a - b| <= atol + rtol·|b| */
+  int64_t worst_index; /* flat index of the largest |a - b| - (atol + rtol·|b|) */
   double worst_actual, worst_expected;
 } ttt_compare_result;
 
@@ -69,9 +69,8 @@ TTT_API ttt_status ttt_reference_norm(const ttt_norm_spec *spec, const ttt_norm_
                                       const double *x, int64_t rows, double *out);
 /* out: n × dim; accumulate adds to out instead of overwriting. */
 TTT_API ttt_status ttt_reference_embedding(const ttt_embedding_spec *spec,
-                                           const ttt_embedding_weights *weights,
-                                           const int32_t *ids, int64_t n, bool accumulate,
-                                           double *out);
+                                           const ttt_embedding_weights *weights, const int32_t *ids,
+                                           int64_t n, bool accumulate, double *out);
 /* The rotary_dim/2 inverse frequencies of a rope spec. */
 TTT_API ttt_status ttt_reference_rope_inv_freq(const ttt_rope_spec *spec, double *out, int64_t n);
 /* Rotates x [T, heads, head_dim] in place for positions[t]. */
@@ -162,21 +161,20 @@ typedef enum ttt_suite_reference {
 typedef ttt_status (*ttt_suite_block_fn)(void *user, ttt_context *ctx, const ttt_tensor *x,
                                          ttt_tensor *out);
 /* A caller's reference: fills expected ([rows, out_dim] f64, allocated by the suite). */
-typedef ttt_status (*ttt_suite_reference_fn)(void *user, const ttt_tensor *x,
-                                             ttt_tensor *expected);
+typedef ttt_status (*ttt_suite_reference_fn)(void *user, const ttt_tensor *x, ttt_tensor *expected);
 /* Trace capture: runs the model as a user would (e.g. prefill a prompt, decode 8 tokens), passing
  * `observer` to every forward call. */
 typedef ttt_status (*ttt_suite_sample_fn)(ttt_context *ctx, const ttt_causal_lm *model, void *user,
                                           const ttt_observer *observer);
 
 typedef struct ttt_suite_expect {
-  double pcc;           /* minimum PCC */
-  double atol, rtol;    /* allclose: |a - b| <= atol + rtol·|b| for every value */
-  double max_abs;       /* maximum |a - b| */
-  double latency_ms;    /* cap on the latency percentile */
-  double percentile;    /* 0 → 50 */
-  int32_t repetitions;  /* 0 → 1, or 10 with latency_ms */
-  bool strict_latency;  /* a latency above the cap fails the case */
+  double pcc;          /* minimum PCC */
+  double atol, rtol;   /* allclose: |a - b| <= atol + rtol·|b| for every value */
+  double max_abs;      /* maximum |a - b| */
+  double latency_ms;   /* cap on the latency percentile */
+  double percentile;   /* 0 → 50 */
+  int32_t repetitions; /* 0 → 1, or 10 with latency_ms */
+  bool strict_latency; /* a latency above the cap fails the case */
 } ttt_suite_expect;
 
 typedef struct ttt_suite_case {
@@ -186,26 +184,26 @@ typedef struct ttt_suite_case {
   ttt_mode mode;         /* the mode whose impl config, weights and traced calls are used */
   ttt_suite_block_fn fn; /* callback target (with user); overrides the module's block */
   void *user;
-  int64_t out_dim;       /* callback: last dim of the output; 0 → from the block, else the input's */
+  int64_t out_dim; /* callback: last dim of the output; 0 → from the block, else the input's */
   ttt_module_view block; /* callback + BUILTIN: kind, spec and weights of the block it implements */
   /* inputs */
   ttt_suite_input input;
-  ttt_tensor x;                /* EXPLICIT: [rows, cols] f32 (or [n] i32 ids for embeddings) */
-  int64_t random_shape[2];     /* RANDOM: rows, columns (columns ignored for embeddings) */
+  ttt_tensor x;            /* EXPLICIT: [rows, cols] f32 (or [n] i32 ids for embeddings) */
+  int64_t random_shape[2]; /* RANDOM: rows, columns (columns ignored for embeddings) */
   /* reference */
   ttt_suite_reference reference;
-  ttt_tensor golden;           /* GOLDEN: rows × out_dim values, any float dtype */
+  ttt_tensor golden;                   /* GOLDEN: rows × out_dim values, any float dtype */
   ttt_suite_reference_fn reference_fn; /* FN */
   void *reference_user;
   ttt_suite_expect expect;
 } ttt_suite_case;
 
 typedef struct ttt_suite_options {
-  const char *name;                /* report title; NULL → "suite" */
-  const ttt_causal_lm *model;      /* required by module targets */
-  ttt_suite_sample_fn sample_run;  /* required by TRACE inputs */
+  const char *name;               /* report title; NULL → "suite" */
+  const ttt_causal_lm *model;     /* required by module targets */
+  ttt_suite_sample_fn sample_run; /* required by TRACE inputs */
   void *sample_user;
-  uint64_t seed;                   /* RANDOM inputs; 0 is a valid seed */
+  uint64_t seed; /* RANDOM inputs; 0 is a valid seed */
 } ttt_suite_options;
 
 typedef enum ttt_suite_outcome {
@@ -216,16 +214,16 @@ typedef enum ttt_suite_outcome {
 
 typedef struct ttt_suite_result {
   const char *name;
-  const char *module;  /* NULL for callback-only cases */
+  const char *module; /* NULL for callback-only cases */
   ttt_mode mode;
-  int64_t rows;        /* output rows compared */
+  int64_t rows; /* output rows compared */
   ttt_compare_result compare;
-  double latency_ms;   /* at `percentile` */
+  double latency_ms; /* at `percentile` */
   double percentile;
   bool accuracy_ok;
-  bool latency_ok;     /* true when no cap is set */
-  bool passed;         /* accuracy_ok and (latency_ok or not strict) */
-  char failure[192];   /* what failed ("" when passed and fast) */
+  bool latency_ok;   /* true when no cap is set */
+  bool passed;       /* accuracy_ok and (latency_ok or not strict) */
+  char failure[192]; /* what failed ("" when passed and fast) */
 } ttt_suite_result;
 
 TTT_API ttt_status ttt_suite_create(const ttt_suite_options *options, ttt_suite **out);

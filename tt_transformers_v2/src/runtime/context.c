@@ -55,7 +55,6 @@ typedef struct worker_start {
   int32_t index;
 } worker_start;
 
-
 static void range_of(const pool_job *job, int32_t index, int64_t *begin, int64_t *end) {
   int64_t blocks = (job->n + job->grain - 1) / job->grain;
   int64_t per = blocks / job->ranges, extra = blocks % job->ranges;
@@ -162,7 +161,8 @@ static void stop_workers(ttt_context *ctx, int32_t started) {
 }
 
 ttt_status ttt_context_create(const ttt_device *device, ttt_context **out) {
-  if (!device || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_context_create: NULL argument");
+  if (!device || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_context_create: NULL argument");
   if (device->n_threads < 1 || device->n_threads > 1024)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "ttt_context_create: device.n_threads is %d, expected 1..1024",

@@ -20,8 +20,8 @@ static uint32_t detect_isa(void) {
   bool osxsave = (c >> 27) & 1;
   if (!osxsave) return 0;
   uint64_t xcr0 = read_xcr0();
-  bool os_avx = (xcr0 & 0x6) == 0x6;       /* XMM and YMM state */
-  bool os_avx512 = (xcr0 & 0xe6) == 0xe6;  /* plus opmask and ZMM state */
+  bool os_avx = (xcr0 & 0x6) == 0x6;      /* XMM and YMM state */
+  bool os_avx512 = (xcr0 & 0xe6) == 0xe6; /* plus opmask and ZMM state */
   uint32_t isa = 0;
   bool has_fma = (c >> 12) & 1, has_f16c = (c >> 29) & 1;
   if (os_avx && has_fma) isa |= TTT_ISA_FMA;
@@ -114,11 +114,16 @@ static const struct {
   uint32_t bit;
   const char *name;
 } isa_names[] = {
-    {TTT_ISA_AVX2, "avx2"},         {TTT_ISA_FMA, "fma"},
-    {TTT_ISA_F16C, "f16c"},         {TTT_ISA_AVX512F, "avx512f"},
-    {TTT_ISA_AVX512BW, "avx512bw"}, {TTT_ISA_AVX512VL, "avx512vl"},
-    {TTT_ISA_AVX512VNNI, "avx512vnni"}, {TTT_ISA_AVX512BF16, "avx512bf16"},
-    {TTT_ISA_AVXVNNI, "avxvnni"},   {TTT_ISA_NEON, "neon"},
+    {TTT_ISA_AVX2, "avx2"},
+    {TTT_ISA_FMA, "fma"},
+    {TTT_ISA_F16C, "f16c"},
+    {TTT_ISA_AVX512F, "avx512f"},
+    {TTT_ISA_AVX512BW, "avx512bw"},
+    {TTT_ISA_AVX512VL, "avx512vl"},
+    {TTT_ISA_AVX512VNNI, "avx512vnni"},
+    {TTT_ISA_AVX512BF16, "avx512bf16"},
+    {TTT_ISA_AVXVNNI, "avxvnni"},
+    {TTT_ISA_NEON, "neon"},
 };
 
 void ttt_device_describe(const ttt_device *device, char *buf, size_t size) {

@@ -21,8 +21,9 @@ void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grai
 int32_t ttt_context_threads(const ttt_context *ctx, int32_t requested);
 
 /* Scratch workspace: a stack of 64-byte aligned buffers valid until the matching restore.
- * Usage: mark = ttt_scratch_save(ctx); p = ttt_scratch_alloc(ctx, bytes); ...; ttt_scratch_restore(ctx, mark).
- * After a warm-up the workspace stops growing, so steady-state forwards do not allocate. */
+ * Usage: mark = ttt_scratch_save(ctx); p = ttt_scratch_alloc(ctx, bytes); ...;
+ * ttt_scratch_restore(ctx, mark). After a warm-up the workspace stops growing, so steady-state
+ * forwards do not allocate. */
 typedef struct ttt_scratch_mark {
   int32_t chunk;
   size_t offset;

@@ -1,4 +1,5 @@
-/* Comparison metrics, accumulated in float64: PCC, errors, allclose, NMSE, cosine, logits agreement. */
+/* Comparison metrics, accumulated in float64: PCC, errors, allclose, NMSE, cosine, logits
+ * agreement. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -84,7 +85,6 @@ double ttt_pcc(const ttt_tensor *a, const ttt_tensor *b) {
   return pcc > 1.0 ? 1.0 : pcc;
 }
 
-
 ttt_status ttt_compare(const ttt_tensor *actual, const ttt_tensor *expected, const uint8_t *mask,
                        double atol, double rtol, ttt_compare_result *out) {
   ttt_status st = check_pair(actual, expected, "ttt_compare");
@@ -97,8 +97,10 @@ ttt_status ttt_compare(const ttt_tensor *actual, const ttt_tensor *expected, con
     if (mask && !mask[i]) continue;
     double a = ttt_tensor_get(actual, i), b = ttt_tensor_get(expected, i);
     double err = fabs(a - b);
-    if (isnan(a) && isnan(b)) err = 0.0;
-    else if (isnan(a) || isnan(b)) err = INFINITY;
+    if (isnan(a) && isnan(b))
+      err = 0.0;
+    else if (isnan(a) || isnan(b))
+      err = INFINITY;
     double excess = err - (atol + rtol * fabs(b));
     if (!(excess <= 0.0)) r.allclose = false;
     if (excess > worst || r.worst_index < 0) {
@@ -120,7 +122,7 @@ ttt_status ttt_compare(const ttt_tensor *actual, const ttt_tensor *expected, con
   r.mean_abs_err = r.count ? sum_err / (double)r.count : 0.0;
   r.nmse = sum_sq_b > 0 ? sum_sq_err / sum_sq_b : (sum_sq_err > 0 ? INFINITY : 0.0);
   r.cosine = (sum_sq_a > 0 && sum_sq_b > 0) ? dot / sqrt(sum_sq_a * sum_sq_b)
-                                             : (sum_sq_a == sum_sq_b ? 1.0 : 0.0);
+                                            : (sum_sq_a == sum_sq_b ? 1.0 : 0.0);
   r.pcc = mask ? NAN : ttt_pcc(actual, expected);
   if (mask) {
     /* PCC over the selected values only: copy them into temporary f64 tensors. */
