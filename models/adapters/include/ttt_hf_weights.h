@@ -1,34 +1,35 @@
 /*
  * ttt_hf_weights.h — HuggingFace tensor and module names ↔ the library's module paths.
  *
- * Not part of the core library. Module weight paths:
+ * Not part of the core library. Module weight paths, with their HF tensor names and shapes:
+ *
  *   decoders (llama, mistral, qwen2, qwen3, mixtral)
- *     embedding.table                          model.embed_tokens.weight             [V, H]
- *     layers.N.attention_norm.weight           model.layers.N.input_layernorm.weight [H]
- *     layers.N.attention.{wq,wk,wv,wo}         ...self_attn.{q,k,v,o}_proj.weight    [Q,H] [KV,H]
- * [KV,H] [H,Q] layers.N.attention.{bq,bk,bv,bo}         ...self_attn.{q,k,v,o}_proj.bias      (when
- * the config has them) layers.N.attention.{q_norm,k_norm}       ...self_attn.{q,k}_norm.weight
- * [head_dim] (qwen3) layers.N.ffn_norm.weight                 ...post_attention_layernorm.weight
- * [H] layers.N.ffn.{gate,up,down}              ...mlp.{gate,up,down}_proj.weight     [I,H] [I,H]
- * [H,I] layers.N.ffn.{gate,up,down}_bias         ...mlp.{gate,up,down}_proj.bias       (llama
- * mlp_bias) layers.N.ffn.router                      ...block_sparse_moe.gate.weight       [E, H]
- * (mixtral) layers.N.ffn.experts.E.{gate,up,down} ...block_sparse_moe.experts.E.{w1,w3,w2}.weight
- *     norm.weight                              model.norm.weight                     [H]
- *     lm_head.weight                           lm_head.weight                        [V, H]
+ *     embedding.table                        model.embed_tokens.weight                    [V, H]
+ *     layers.N.attention_norm.weight         model.layers.N.input_layernorm.weight        [H]
+ *     layers.N.attention.{wq,wk,wv,wo}       ...self_attn.{q,k,v,o}_proj.weight  [Q,H] [KV,H] [KV,H] [H,Q]
+ *     layers.N.attention.{bq,bk,bv,bo}       ...self_attn.{q,k,v,o}_proj.bias   (when the config has them)
+ *     layers.N.attention.{q_norm,k_norm}     ...self_attn.{q,k}_norm.weight               [head_dim] (qwen3)
+ *     layers.N.ffn_norm.weight               ...post_attention_layernorm.weight           [H]
+ *     layers.N.ffn.{gate,up,down}            ...mlp.{gate,up,down}_proj.weight     [I,H] [I,H] [H,I]
+ *     layers.N.ffn.{gate,up,down}_bias       ...mlp.{gate,up,down}_proj.bias              (llama mlp_bias)
+ *     layers.N.ffn.router                    ...block_sparse_moe.gate.weight              [E, H] (mixtral)
+ *     layers.N.ffn.experts.E.{gate,up,down}  ...block_sparse_moe.experts.E.{w1,w3,w2}.weight
+ *     norm.weight                            model.norm.weight                            [H]
+ *     lm_head.weight                         lm_head.weight                               [V, H]
  *   With tie_word_embeddings, lm_head.weight resolves to model.embed_tokens.weight (as HF ties the
  *   parameters after loading; an lm_head.weight in such a checkpoint is ignored).
  *   (Q = heads·head_dim, KV = kv_heads·head_dim, I = intermediate_size, E = experts.)
  *
  *   bert
- *     embeddings.{word,position,token_type}.table
- * embeddings.{word,position,token_type}_embeddings.weight embeddings.norm.{weight,bias}
- * embeddings.LayerNorm.{weight,bias} layers.N.attention.{wq,wk,wv,bq,bk,bv}
- * encoder.layer.N.attention.self.{query,key,value}.{weight,bias} layers.N.attention.{wo,bo}
- * encoder.layer.N.attention.output.dense.{weight,bias} layers.N.attention_norm.{weight,bias}
- * encoder.layer.N.attention.output.LayerNorm.* layers.N.ffn.{up,up_bias}
- * encoder.layer.N.intermediate.dense.{weight,bias} layers.N.ffn.{down,down_bias}
- * encoder.layer.N.output.dense.{weight,bias} layers.N.ffn_norm.{weight,bias}
- * encoder.layer.N.output.LayerNorm.* pooler.{weight,bias} pooler.dense.{weight,bias}  (optional)
+ *     embeddings.{word,position,token_type}.table  embeddings.{word,position,token_type}_embeddings.weight
+ *     embeddings.norm.{weight,bias}                embeddings.LayerNorm.{weight,bias}
+ *     layers.N.attention.{wq,wk,wv,bq,bk,bv}       encoder.layer.N.attention.self.{query,key,value}.{weight,bias}
+ *     layers.N.attention.{wo,bo}                   encoder.layer.N.attention.output.dense.{weight,bias}
+ *     layers.N.attention_norm.{weight,bias}        encoder.layer.N.attention.output.LayerNorm.*
+ *     layers.N.ffn.{up,up_bias}                    encoder.layer.N.intermediate.dense.{weight,bias}
+ *     layers.N.ffn.{down,down_bias}                encoder.layer.N.output.dense.{weight,bias}
+ *     layers.N.ffn_norm.{weight,bias}              encoder.layer.N.output.LayerNorm.*
+ *     pooler.{weight,bias}                         pooler.dense.{weight,bias}  (optional)
  *   BERT checkpoints saved from BertFor* classes prefix every name with "bert."; that prefix is
  *   accepted, and their task heads ("cls.*") are ignored.
  *
