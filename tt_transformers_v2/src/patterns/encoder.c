@@ -32,11 +32,7 @@ struct ttt_encoder {
   int64_t n_owned, cap_owned;
 };
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Spec validation */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Spec validation ---- */
 
 static ttt_status check_dim(const char *field, int64_t dim, int64_t hidden) {
   if (dim == hidden) return TTT_OK;
@@ -110,11 +106,7 @@ ttt_status ttt_encoder_spec_validate(const ttt_encoder_spec *spec) {
   return TTT_OK;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Default impl configs */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Default impl configs ---- */
 
 /* Projection dtypes per strategy (attention, ffn and pooler matmuls). Embedding tables and norms
  * stay as the blocks' accuracy defaults in both strategies. */
@@ -196,11 +188,7 @@ ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt_strateg
   return TTT_OK;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Encoder layer */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Encoder layer ---- */
 
 static void emit(const ttt_observer *observer, const char *prefix, const char *name,
                  const ttt_tensor *input, const ttt_tensor *output) {
@@ -308,11 +296,7 @@ ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder_layer_s
   return st;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Model creation: resolve, check and convert every weight */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Model creation: resolve, check and convert every weight ---- */
 
 /* One weight to resolve: a [rows, cols] matrix, or a [rows] vector when cols is 0. */
 typedef struct weight_slot {
@@ -541,11 +525,7 @@ const ttt_encoder_spec *ttt_encoder_get_spec(const ttt_encoder *model) {
   return model ? &model->spec : NULL;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Forward */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Forward ---- */
 
 typedef struct forward_args {
   const int32_t *input_ids, *token_type_ids;

@@ -18,11 +18,7 @@ enum { H = 768, FFN = 3072, HEADS = 12, LAYERS = 2, VOCAB = 64, MAXPOS = 16, TYP
 enum { B = 2, T = 6, REAL1 = 4 }; /* row 1 has REAL1 real tokens, then padding */
 enum { PATH_LEN = 96, MAX_WEIGHTS = 64 };
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Spec and generated weights */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Spec and generated weights ---- */
 
 static ttt_encoder_spec make_spec(void) {
   ttt_encoder_spec s;
@@ -148,11 +144,7 @@ static ttt_tensor layer_weight(int i, const char *name) {
   return find_weight(p);
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Resolver with fault injection, recording the paths asked for */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Resolver with fault injection, recording the paths asked for ---- */
 
 typedef enum fault { FAULT_NONE, FAULT_MISSING, FAULT_SHAPE, FAULT_DTYPE } fault;
 
@@ -176,11 +168,7 @@ static ttt_status resolve(void *user, const char *path, ttt_tensor *out) {
   return TTT_OK;
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Float64 reference: the blocks' references composed, pooler in plain loops */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Float64 reference: the blocks' references composed, pooler in plain loops ---- */
 
 /* module.weight and module.bias of a LayerNorm ("embeddings.norm", "layers.0.ffn_norm"). */
 static ttt_norm_weights norm_weights(const char *module) {
@@ -258,11 +246,7 @@ static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, con
   }
 }
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Shared inputs, context and the reference result (computed once) */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Shared inputs, context and the reference result (computed once) ---- */
 
 static int32_t ids[B * T], types[B * T];
 static uint8_t mask[B * T];
@@ -323,11 +307,7 @@ static void compare_to_reference(const run_result *r, double max_err, double min
 
 static run_result result_a, result_b;
 
-/* ------------------------------------------------------------------------------------------------
- */
-/* Tests */
-/* ------------------------------------------------------------------------------------------------
- */
+/* ---- Tests ---- */
 
 static void test_accuracy_matches_reference(void) {
   ttt_encoder_spec spec = make_spec();
