@@ -14,6 +14,13 @@ libdir=$(ls -d "$tmp"/prefix/lib*/ | head -n 1)
 test -f "$libdir/libttt.a"
 test -f "$tmp/prefix/bin/ttt"
 
+# The installed ttt finds the bundled model under PREFIX/share/ttt/models without --model.
+out=$("$tmp/prefix/bin/ttt" generate --prompt "In the beginning" -n 6 --temperature 0 2>/dev/null)
+case "$out" in
+  " of the year"*) ;;
+  *) echo "installed ttt generate printed '$out'"; exit 1 ;;
+esac
+
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -std=c11 -Wall -Wextra -Werror "$api/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs ttt)
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"
@@ -21,4 +28,4 @@ LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"
 cmake -S "$api" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" > "$tmp/cmake.log"
 cmake --build "$tmp/cmake-build" > "$tmp/cmake-build.log"
 LD_LIBRARY_PATH="$libdir" "$tmp/cmake-build/consumer"
-echo "2 passed, 0 failed"
+echo "3 passed, 0 failed"
