@@ -93,15 +93,14 @@ static ttt_status build_causal_lm(ttt_hf_model *m, const ttt_device *device,
 
 static ttt_status build_encoder(ttt_hf_model *m, const ttt_device *device,
                                 const ttt_hf_load_options *o) {
-  if (o->n_overrides > 0)
-    return ttt_set_error(TTT_ERR_UNSUPPORTED,
-                         "impl-config overrides are not supported for encoders yet");
   ttt_encoder_spec *spec = malloc(sizeof *spec);
   ttt_encoder_impl_config *impl = malloc(sizeof *impl);
   ttt_status st = (spec && impl) ? TTT_OK : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == TTT_OK) st = ttt_hf_encoder_spec(&m->config, spec);
   if (st == TTT_OK) spec->pooler = ttt_hf_weights_has(m->weights, m->checkpoint, "pooler.weight");
   if (st == TTT_OK) st = ttt_encoder_default_impl_config(device, o->strategy, spec, impl);
+  for (int32_t i = 0; st == TTT_OK && i < o->n_overrides; i++)
+    st = ttt_encoder_impl_set(impl, spec, o->overrides[i]);
   resolver_state r = {m->weights, m->checkpoint};
   if (st == TTT_OK) st = ttt_encoder_create(spec, impl, resolve, &r, &m->encoder);
   free(spec);

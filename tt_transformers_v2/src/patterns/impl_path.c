@@ -53,6 +53,13 @@ static const field_desc ffn_fields[] = {
     FIELD(ttt_ffn_impl_config, fuse_gate_up, VALUE_BOOL),
     FIELD(ttt_ffn_impl_config, group_by_expert, VALUE_BOOL),
 };
+static const field_desc mlp_fields[] = {
+    FIELD(ttt_mlp_impl_config, weight_dtype, VALUE_DTYPE),
+    FIELD(ttt_mlp_impl_config, activation_dtype, VALUE_DTYPE),
+    FIELD(ttt_mlp_impl_config, kernel, VALUE_KERNEL),
+    FIELD(ttt_mlp_impl_config, threads, VALUE_INT),
+    FIELD(ttt_mlp_impl_config, fuse_gate_up, VALUE_BOOL),
+};
 static const field_desc lm_head_fields[] = {
     FIELD(ttt_lm_head_impl_config, weight_dtype, VALUE_DTYPE),
     FIELD(ttt_lm_head_impl_config, activation_dtype, VALUE_DTYPE),
@@ -63,7 +70,7 @@ static const field_desc lm_head_fields[] = {
 typedef struct module_kind {
   const char *name; /* last component of the module path */
   bool per_layer;
-  size_t offset; /* within ttt_causal_lm_mode_impl_config, or within a layer's impl config */
+  size_t offset; /* within the tree's root struct, or within one layer's impl config */
   const field_desc *fields;
   size_t n_fields;
 } module_kind;
@@ -71,7 +78,15 @@ typedef struct module_kind {
 #define KIND(name, per_layer, type, member, table)                                                 \
   { name, per_layer, offsetof(type, member), table, sizeof table / sizeof table[0] }
 
-static const module_kind module_kinds[] = {
+/* An impl-config tree: its modules, and where its layers[] array is. */
+typedef struct tree_desc {
+  const module_kind *kinds;
+  size_t n_kinds;
+  size_t layers_offset, layer_size;
+  const char *modules; /* for error messages */
+} tree_desc;
+
+static const module_kind causal_lm_kinds[] = {
     KIND("embedding", false, ttt_causal_lm_mode_impl_config, embedding, embedding_fields),
     KIND("norm", false, ttt_causal_lm_mode_impl_config, norm, norm_fields),
     KIND("lm_head", false, ttt_causal_lm_mode_impl_config, lm_head, lm_head_fields),
@@ -80,6 +95,26 @@ static const module_kind module_kinds[] = {
     KIND("ffn_norm", true, ttt_decoder_layer_impl_config, ffn_norm, norm_fields),
     KIND("ffn", true, ttt_decoder_layer_impl_config, ffn, ffn_fields),
 };
+
+static const module_kind encoder_kinds[] = {
+    KIND("embeddings", false, ttt_encoder_impl_config, embeddings, embedding_fields),
+    KIND("embedding_norm", false, ttt_encoder_impl_config, embedding_norm, norm_fields),
+    KIND("pooler", false, ttt_encoder_impl_config, pooler, lm_head_fields),
+    KIND("attention", true, ttt_encoder_layer_impl_config, attention, attention_fields),
+    KIND("attention_norm", true, ttt_encoder_layer_impl_config, attention_norm, norm_fields),
+    KIND("ffn", true, ttt_encoder_layer_impl_config, ffn, mlp_fields),
+    KIND("ffn_norm", true, ttt_encoder_layer_impl_config, ffn_norm, norm_fields),
+};
+
+static const tree_desc causal_lm_tree = {
+    causal_lm_kinds, sizeof causal_lm_kinds / sizeof causal_lm_kinds[0],
+    offsetof(ttt_causal_lm_mode_impl_config, layers), sizeof(ttt_decoder_layer_impl_config),
+    "embedding, norm, lm_head, or layers.N.{attention, attention_norm, ffn, ffn_norm}"};
+
+static const tree_desc encoder_tree = {
+    encoder_kinds, sizeof encoder_kinds / sizeof encoder_kinds[0],
+    offsetof(ttt_encoder_impl_config, layers), sizeof(ttt_encoder_layer_impl_config),
+    "embeddings, embedding_norm, pooler, or layers.N.{attention, attention_norm, ffn, ffn_norm}"};
 
 static const char *const kernel_values[] = {"default", "reference", "simd"};
 static const char *const algorithm_values[] = {"default", "naive", "tiled"};
@@ -145,10 +180,10 @@ typedef struct parsed_path {
   const char *value;
 } parsed_path;
 
-static const module_kind *find_kind(const char *name, bool per_layer) {
-  for (size_t i = 0; i < sizeof module_kinds / sizeof module_kinds[0]; i++)
-    if (module_kinds[i].per_layer == per_layer && strcmp(module_kinds[i].name, name) == 0)
-      return &module_kinds[i];
+static const module_kind *find_kind(const tree_desc *tree, const char *name, bool per_layer) {
+  for (size_t i = 0; i < tree->n_kinds; i++)
+    if (tree->kinds[i].per_layer == per_layer && strcmp(tree->kinds[i].name, name) == 0)
+      return &tree->kinds[i];
   return NULL;
 }
 
@@ -159,7 +194,8 @@ static const field_desc *find_field(const module_kind *kind, const char *name) {
 }
 
 /* Splits "layers.N.module" / "module" into the module kind and layer selector. */
-static ttt_status parse_module(char *module, const ttt_causal_lm_spec *spec, parsed_path *out) {
+static ttt_status parse_module(char *module, const tree_desc *tree, int64_t n_layers,
+                               parsed_path *out) {
   out->layer = -2;
   if (strncmp(module, "layers.", 7) == 0) {
     char *index = module + 7, *dot = strchr(index, '.');
@@ -174,24 +210,24 @@ static ttt_status parse_module(char *module, const ttt_causal_lm_spec *spec, par
     } else {
       char *end = NULL;
       long l = strtol(index, &end, 10);
-      if (!*index || *end || l < 0 || l >= spec->n_layers)
+      if (!*index || *end || l < 0 || l >= n_layers)
         return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                              "impl path: layer '%s' is not in 0..%lld or *", index,
-                             (long long)spec->n_layers - 1);
+                             (long long)n_layers - 1);
       out->layer = l;
     }
     module = dot + 1;
   }
-  out->kind = find_kind(module, out->layer != -2);
+  out->kind = find_kind(tree, module, out->layer != -2);
   if (!out->kind)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                         "impl path: unknown module '%s' (expected embedding, norm, lm_head, or "
-                         "layers.N.{attention, attention_norm, ffn, ffn_norm})",
-                         module);
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "impl path: unknown module '%s' (expected %s)",
+                         module, tree->modules);
   return TTT_OK;
 }
 
-static ttt_status parse_assignment(char *text, const ttt_causal_lm_spec *spec, parsed_path *out) {
+/* Parses "[prefill.|decode.]MODULE.FIELD=VALUE" (mode prefixes only when `with_modes`). */
+static ttt_status parse_assignment(char *text, const tree_desc *tree, int64_t n_layers,
+                                   bool with_modes, parsed_path *out) {
   char *equals = strchr(text, '=');
   if (!equals)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "impl path: '%s' has no '=VALUE'", text);
@@ -199,10 +235,10 @@ static ttt_status parse_assignment(char *text, const ttt_causal_lm_spec *spec, p
   out->value = equals + 1;
   char *path = text;
   out->modes[0] = out->modes[1] = true;
-  if (strncmp(path, "prefill.", 8) == 0) {
+  if (with_modes && strncmp(path, "prefill.", 8) == 0) {
     out->modes[1] = false;
     path += 8;
-  } else if (strncmp(path, "decode.", 7) == 0) {
+  } else if (with_modes && strncmp(path, "decode.", 7) == 0) {
     out->modes[0] = false;
     path += 7;
   }
@@ -211,7 +247,7 @@ static ttt_status parse_assignment(char *text, const ttt_causal_lm_spec *spec, p
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "impl path: '%s' is not MODULE.FIELD", path);
   *last_dot = '\0';
   const char *field_name = last_dot + 1;
-  ttt_status st = parse_module(path, spec, out);
+  ttt_status st = parse_module(path, tree, n_layers, out);
   if (st != TTT_OK) return st;
   out->field = find_field(out->kind, field_name);
   if (!out->field) {
@@ -226,15 +262,25 @@ static ttt_status parse_assignment(char *text, const ttt_causal_lm_spec *spec, p
   return TTT_OK;
 }
 
-static ttt_status apply(const parsed_path *p, const ttt_causal_lm_spec *spec,
-                        ttt_causal_lm_mode_impl_config *mode) {
-  if (!p->kind->per_layer) return write_field((char *)mode + p->kind->offset, p->field, p->value);
-  int64_t first = p->layer >= 0 ? p->layer : 0,
-          last = p->layer >= 0 ? p->layer : spec->n_layers - 1;
+/* Writes the parsed assignment into one tree root (a mode's config, or an encoder's). */
+static ttt_status apply(const parsed_path *p, const tree_desc *tree, int64_t n_layers, void *root) {
+  char *base = root;
+  if (!p->kind->per_layer) return write_field(base + p->kind->offset, p->field, p->value);
+  int64_t first = p->layer >= 0 ? p->layer : 0, last = p->layer >= 0 ? p->layer : n_layers - 1;
   for (int64_t l = first; l <= last; l++) {
-    ttt_status st = write_field((char *)&mode->layers[l] + p->kind->offset, p->field, p->value);
+    char *layer = base + tree->layers_offset + (size_t)l * tree->layer_size;
+    ttt_status st = write_field(layer + p->kind->offset, p->field, p->value);
     if (st != TTT_OK) return st;
   }
+  return TTT_OK;
+}
+
+/* Copies the assignment into a bounded, writable buffer. */
+static ttt_status copy_assignment(const char *assignment, char text[256]) {
+  size_t len = strlen(assignment);
+  if (len >= 256)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "impl path: assignment longer than 255 bytes");
+  memcpy(text, assignment, len + 1);
   return TTT_OK;
 }
 
@@ -243,18 +289,34 @@ ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl, const ttt_cau
   if (!impl || !spec || !assignment)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_causal_lm_impl_set: NULL argument");
   char text[256];
-  if (strlen(assignment) >= sizeof text)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "impl path: assignment longer than 255 bytes");
-  memcpy(text, assignment, strlen(assignment) + 1);
   parsed_path p;
-  ttt_status st = parse_assignment(text, spec, &p);
+  ttt_status st = copy_assignment(assignment, text);
+  if (st == TTT_OK) st = parse_assignment(text, &causal_lm_tree, spec->n_layers, true, &p);
   if (st != TTT_OK) return st;
   /* Write into a copy so that a bad value leaves `impl` unchanged. */
   ttt_causal_lm_impl_config *copy = malloc(sizeof *copy);
   if (!copy) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "impl path: out of memory");
   *copy = *impl;
-  if (p.modes[0]) st = apply(&p, spec, &copy->prefill);
-  if (st == TTT_OK && p.modes[1]) st = apply(&p, spec, &copy->decode);
+  if (p.modes[0]) st = apply(&p, &causal_lm_tree, spec->n_layers, &copy->prefill);
+  if (st == TTT_OK && p.modes[1]) st = apply(&p, &causal_lm_tree, spec->n_layers, &copy->decode);
+  if (st == TTT_OK) *impl = *copy;
+  free(copy);
+  return st;
+}
+
+ttt_status ttt_encoder_impl_set(ttt_encoder_impl_config *impl, const ttt_encoder_spec *spec,
+                                const char *assignment) {
+  if (!impl || !spec || !assignment)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_encoder_impl_set: NULL argument");
+  char text[256];
+  parsed_path p;
+  ttt_status st = copy_assignment(assignment, text);
+  if (st == TTT_OK) st = parse_assignment(text, &encoder_tree, spec->n_layers, false, &p);
+  if (st != TTT_OK) return st;
+  ttt_encoder_impl_config *copy = malloc(sizeof *copy);
+  if (!copy) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "impl path: out of memory");
+  *copy = *impl;
+  st = apply(&p, &encoder_tree, spec->n_layers, copy);
   if (st == TTT_OK) *impl = *copy;
   free(copy);
   return st;

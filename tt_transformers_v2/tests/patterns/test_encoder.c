@@ -715,6 +715,34 @@ static void test_performance_fallback(void) {
   CHECK(impl.layers[1].attention.weight_dtype == TTT_Q8_0);
 }
 
+/* The string-path setter changes exactly the named fields and rejects bad paths unchanged. */
+static void test_impl_paths(void) {
+  ttt_encoder_spec spec = make_spec();
+  ttt_encoder_impl_config base, impl;
+  CHECK_OK(ttt_encoder_default_impl_config(ttt_context_device(ctx), TTT_STRATEGY_ACCURACY, &spec,
+                                           &base));
+  impl = base;
+  CHECK_OK(ttt_encoder_impl_set(&impl, &spec, "layers.1.ffn.weight_dtype=bf16"));
+  CHECK_OK(ttt_encoder_impl_set(&impl, &spec, "pooler.threads=1"));
+  CHECK_OK(ttt_encoder_impl_set(&impl, &spec, "layers.*.attention.algorithm=naive"));
+  CHECK(impl.layers[1].ffn.weight_dtype == TTT_BF16 && impl.layers[0].ffn.weight_dtype == TTT_F32);
+  CHECK(impl.pooler.threads == 1);
+  CHECK(impl.layers[0].attention.algorithm == TTT_ATTENTION_NAIVE &&
+        impl.layers[1].attention.algorithm == TTT_ATTENTION_NAIVE);
+  impl.layers[1].ffn.weight_dtype = base.layers[1].ffn.weight_dtype;
+  impl.pooler.threads = base.pooler.threads;
+  for (int l = 0; l < 2; l++)
+    impl.layers[l].attention.algorithm = base.layers[l].attention.algorithm;
+  CHECK(memcmp(&impl, &base, sizeof impl) == 0); /* nothing else changed */
+  CHECK_ERR(ttt_encoder_impl_set(&impl, &spec, "layers.0.ffn.group_by_expert=true"),
+            TTT_ERR_INVALID_ARGUMENT, "no field 'group_by_expert'");
+  CHECK_ERR(ttt_encoder_impl_set(&impl, &spec, "decode.pooler.threads=1"), TTT_ERR_INVALID_ARGUMENT,
+            "unknown module");
+  CHECK_ERR(ttt_encoder_impl_set(&impl, &spec, "layers.2.attention.threads=1"),
+            TTT_ERR_INVALID_ARGUMENT, "layer '2'");
+  CHECK(memcmp(&impl, &base, sizeof impl) == 0);
+}
+
 int main(void) {
   ttt_device device;
   if (ttt_device_cpu(&device, 2) != TTT_OK || ttt_context_create(&device, &ctx) != TTT_OK) {
@@ -734,6 +762,7 @@ int main(void) {
   TTT_RUN(test_observer);
   TTT_RUN(test_layer_arguments);
   TTT_RUN(test_performance_fallback);
+  TTT_RUN(test_impl_paths);
 
   for (int i = 0; i < store.n; i++) ttt_tensor_free(&store.e[i].t);
   ttt_context_destroy(ctx);
