@@ -16,9 +16,10 @@
  * prefetches tile j + 1 (into L2) at the same offsets, so the next tile's rows arrive one tile
  * ahead.
  *
- * Three paths: drive() above serves decode-sized problems (m < GEMM_MIN_M); gemm_drive() (further
+ * Four paths: drive() above serves decode-sized problems (m < GEMM_MIN_M); gemm_drive() (further
  * down) is the k-blocked prefill GEMM for weights with f32 activations, q8_gemm_drive() the VNNI
- * prefill GEMM for q8_0 weights × q8_0 activations. Both prefill GEMMs put 16 output columns in
+ * prefill GEMM for q8_0 weights × q8_0 activations, gv_drive() the decode GEMV (m = 1) for q8_0 ×
+ * q8_0, which sums whole blocks in int32 before scaling. Both prefill GEMMs put 16 output columns in
  * the lanes of each accumulator and repack weight tiles on the fly (no load-time layout).
  * Measured on this machine class (m = 128, Llama-3.2-1B projection shapes, bench_kernels, CPU time
  * of 1 thread; 2 threads scale ~2x when the machine is otherwise idle): 130-150 GFLOP/s for bf16 /
@@ -651,6 +652,137 @@ static void q8_gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
   }
 }
 
+/* ---- decode GEMV for q8_0 weights × q8_0 activations (m = 1) ----
+ * A weight row is visited in groups of GV_BLOCKS = 16 blocks. Each step of two blocks is one
+ * vpdpbusd with the weights made unsigned (w ^ 0x80 = w + 128) against the signed activation
+ * quants, so Σ(w + 128)·x = Σw·x + 128·Σx and the excess is removed with the activations' block sums
+ * (xq_sum), shared by every weight row. The 8 step results of a group (8 lanes per block) are
+ * folded into one vector of 16 exact int32 block dot products, which is then converted and scaled
+ * once: acc += f32(dot) · (w scales · x scales), with the group's 16 weight scales gathered from
+ * the 34-byte block stride. GV_ROWS weight rows are in flight, so each activation vector is loaded
+ * once per GV_ROWS rows. Measured (1 thread, weights resident in L2, k = 2048 and 8192): 34 GB/s
+ * against 28 GB/s for drive()'s per-step conversion and scaling; streaming from memory both are at
+ * the bandwidth available (within run-to-run noise of ~10% here). 8 rows in flight spill registers.
+ */
+enum { GV_ROWS = 4, GV_BLOCKS = 16, GV_STEPS = GV_BLOCKS / 2 };
+
+/* Folding: the 8 steps of a group (8 lanes per block, blocks in order) are summed down to one lane
+ * per block with non-destructive shuffles (no register copies), three levels of shuffle, shuffle,
+ * add. Levels 1 and 2 interleave their operands' blocks, so the final lane order is the block
+ * order below; the shared per-block vectors (scales, sums, gather offsets) are read in that order
+ * instead of permuting every row's sums. */
+static const int32_t fold_order[VEC] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+
+/* [A|B], [C|D] (8 lanes per block) -> [A B C D] (4 lanes per block, one 128-bit lane each). */
+INLINE __m512i fold8(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xdd));
+}
+
+/* 4 lanes per block -> 2: each 128-bit lane holds one block of a, then one of b. */
+INLINE __m512i fold4(__m512i a, __m512i b) {
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+}
+
+/* 2 lanes per block -> 1: each 128-bit lane holds the two blocks of a, then the two of b. */
+INLINE __m512i fold2(__m512i a, __m512i b) {
+  __m512 fa = _mm512_castsi512_ps(a), fb = _mm512_castsi512_ps(b);
+  return _mm512_add_epi32(_mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0x88)),
+                          _mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0xdd)));
+}
+
+/* Σ(w + 128)·x over the two blocks at `w` and `x` (one when single), 8 lanes per block. */
+INLINE __m512i gv_step(const uint8_t *w, __m512i x, bool single) {
+  __m512i wu = _mm512_xor_si512(load_quants(w, single), _mm512_set1_epi8((char)0x80));
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), wu, x);
+}
+
+/* Adds blocks [b0, b0 + nb) (nb <= 16) of the rw rows at w[] into acc[] (f32 lanes). */
+INLINE void gv_group(const ttt_gemm_problem *p, const uint8_t *const *w, __m512 acc[GV_ROWS],
+                     int rw, int64_t b0, int nb) {
+  const uint8_t *x = (const uint8_t *)p->xq + b0 * TTT_Q8_0_BLOCK_BYTES;
+  __m512i half[GV_ROWS][GV_STEPS / 2]; /* after fold8: 4 lanes per block */
+#pragma GCC unroll 4
+  for (int s2 = 0; s2 < GV_STEPS / 2; s2++) {
+    __m512i d[GV_ROWS][2];
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; u++) {
+      int s = 2 * s2 + u; /* blocks 2s and 2s + 1 of the group */
+      if (2 * s >= nb) {
+#pragma GCC unroll 4
+        for (int r = 0; r < rw; r++) d[r][u] = _mm512_setzero_si512();
+        continue;
+      }
+      size_t offset = (size_t)s * 2 * TTT_Q8_0_BLOCK_BYTES;
+      bool single = 2 * s + 1 == nb; /* the high half is zero, so it adds 0 */
+      __m512i xv = load_quants(x + offset, single);
+#pragma GCC unroll 4
+      for (int r = 0; r < rw; r++)
+        d[r][u] = gv_step(w[r] + b0 * TTT_Q8_0_BLOCK_BYTES + offset, xv, single);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < rw; r++) half[r][s2] = fold8(d[r][0], d[r][1]);
+  }
+  /* Lane i is block fold_order[i] of the group; lanes of blocks past nb are 0. */
+  const __m512i order = _mm512_loadu_si512(fold_order);
+  __mmask16 valid = _mm512_cmplt_epi32_mask(order, _mm512_set1_epi32(nb));
+  /* -128·Σx per block, and the activation scales. */
+  __m512i start = _mm512_sub_epi32(
+      _mm512_setzero_si512(),
+      _mm512_slli_epi32(
+          _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, order, p->xq_sum + b0, 4), 7));
+  __m512 xs = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, order, p->xq_scale + b0, 4);
+  const __m512i offsets = _mm512_mullo_epi32(order, _mm512_set1_epi32(TTT_Q8_0_BLOCK_BYTES));
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    __m512i dot = fold2(fold4(half[r][0], half[r][1]), fold4(half[r][2], half[r][3]));
+    /* The f16 scale is the low half of the dword at each block start. */
+    __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets,
+                                            w[r] + b0 * TTT_Q8_0_BLOCK_BYTES, 1);
+    __m512 ws = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
+    acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, start)),
+                             _mm512_mul_ps(ws, xs), acc[r]);
+  }
+}
+
+/* y[j + r] for weight rows [j, j + rw); prefetches the rows at `next` (NULL: none) one group
+ * ahead of use, at the same offsets. */
+INLINE void gv_tile(const ttt_gemm_problem *p, int64_t j, int rw, const uint8_t *next) {
+  int64_t blocks = p->k / TTT_Q8_0_BLOCK;
+  size_t row_bytes = (size_t)blocks * TTT_Q8_0_BLOCK_BYTES;
+  const uint8_t *w[GV_ROWS];
+  __m512 acc[GV_ROWS];
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
+    acc[r] = _mm512_setzero_ps();
+  }
+  int64_t b0 = 0;
+  for (; b0 + GV_BLOCKS <= blocks; b0 += GV_BLOCKS) {
+    prefetch_next(next, row_bytes, rw, (size_t)b0 * TTT_Q8_0_BLOCK_BYTES,
+                  GV_BLOCKS * TTT_Q8_0_BLOCK_BYTES);
+    gv_group(p, w, acc, rw, b0, GV_BLOCKS);
+  }
+  if (b0 < blocks) {
+    prefetch_next(next, row_bytes, rw, (size_t)b0 * TTT_Q8_0_BLOCK_BYTES,
+                  (size_t)(blocks - b0) * TTT_Q8_0_BLOCK_BYTES);
+    gv_group(p, w, acc, rw, b0, (int)(blocks - b0));
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++)
+    p->y[j + r] = _mm512_reduce_add_ps(acc[r]) + (p->bias ? p->bias[j + r] : 0.0f);
+}
+
+static void gv_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  size_t row_bytes = (size_t)(p->k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+  const uint8_t *w = p->w;
+  int64_t j = n0;
+  for (; j + GV_ROWS <= n1; j += GV_ROWS) {
+    const uint8_t *next = j + 2 * GV_ROWS <= n1 ? w + (size_t)(j + GV_ROWS) * row_bytes : NULL;
+    gv_tile(p, j, GV_ROWS, next);
+  }
+  for (; j < n1; j++) gv_tile(p, j, 1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
+}
+
 /* ---- activation quantization for q8_0 × q8_0 ----
  * The same arithmetic as ttt_quantize_q8_0, so the bytes are identical: scale = amax / 127 in
  * f32, stored as f16 rounded to nearest even; quants = x · (1 / scale) rounded to nearest even
@@ -711,7 +843,9 @@ void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
 }
 
 void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  if (p->m >= GEMM_MIN_M)
+  if (p->m == 1)
+    gv_drive(p, n0, n1);
+  else if (p->m >= GEMM_MIN_M)
     q8_gemm_drive(p, n0, n1);
   else
     drive(p, n0, n1, W_Q8_0_Q8);

@@ -69,11 +69,12 @@ typedef struct shape {
  * of 16 + 4 or 9 rows; m = 9, 17: 12 + 4 + 1, 6 + 6 + 5 rows; k = 59, 123 for both paths; k = 4096:
  * several slices). k = 7, 33, 59, 123 are not multiples of
  * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
- * q8_0 skips them. */
+ * q8_0 skips them. m = 1 with q8_0 × q8_0 is a separate GEMV (groups of 16 blocks, 4 rows at a
+ * time): k = 736 (23 blocks) has a 7-block group tail, k = 32 a single block, n = 7 a row tail. */
 static const shape shapes[] = {
     {1, 7, 1},     {3, 33, 7},    {7, 32, 33},   {17, 64, 100}, {1, 4096, 33},
     {3, 96, 4096}, {17, 4096, 7}, {7, 33, 100},  {17, 96, 33},  {1, 4096, 4096},
-    {3, 59, 33},   {1, 123, 100}, {9, 4096, 57},
+    {3, 59, 33},   {1, 123, 100}, {9, 4096, 57}, {1, 736, 7},   {1, 32, 5},
 };
 
 /* ---- independent decoding of stored values (no library conversion code) ---- */
@@ -332,8 +333,9 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
 static void test_kernels_write_only_their_columns(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
-  for (int64_t m = 5; m <= 9; m += 4) /* both the GEMV and the GEMM paths */
-    write_only_their_columns(&device, (shape){m, 96, 23});
+  static const int64_t rows[] = {1, 5, 9}; /* the m = 1 GEMV, the GEMV and the GEMM paths */
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+    write_only_their_columns(&device, (shape){rows[i], 96, 23});
 }
 
 /* Every kernel's activation quantizer writes the bytes of ttt_quantize_q8_0, and side arrays that
