@@ -1,6 +1,7 @@
 /*
- * Execution context: a persistent thread pool with a spin-then-sleep wake-up and completion
- * barrier, and a scratch workspace made of a few chunks that coalesce into one once idle.
+ * Execution context: a persistent thread pool (spin-then-sleep wake-up; ranges handed out to
+ * whichever thread asks first, so a descheduled worker delays nothing), and a scratch workspace
+ * made of a few chunks that coalesce into one once idle.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -27,8 +28,20 @@ typedef struct pool_job {
   void *arg;
   int64_t n;
   int64_t grain;
-  int32_t ranges; /* ranges in this job, one per participating thread */
+  int32_t ranges;              /* contiguous ranges of the job; executors index < ranges take them */
+  _Atomic int32_t next_range;  /* ranges are handed out in order to whoever asks first */
 } pool_job;
+
+/* The pool's state word: generation (bits 32..63), CLOSED (bit 31), joined workers (bits 0..30).
+ * A job is published by storing a new generation with the job open; workers join it with a CAS
+ * that increments the count (only while it is open and of their generation); the caller closes
+ * it with a CAS once the count is 0, after which no worker can join and the job may be rewritten.
+ * So a worker that is late (descheduled on a busy machine) is simply not waited for: the caller
+ * takes its ranges. */
+#define STATE_CLOSED ((uint64_t)1 << 31)
+#define STATE_COUNT_MASK (STATE_CLOSED - 1)
+
+static uint64_t state_generation(uint64_t state) { return state >> 32; }
 
 struct ttt_context {
   ttt_device device;
@@ -36,8 +49,7 @@ struct ttt_context {
   pthread_t *workers; /* n_threads - 1 */
 
   pool_job job;
-  _Atomic uint64_t generation; /* bumped once per dispatched job */
-  _Atomic int32_t pending;     /* ranges not yet finished */
+  _Atomic uint64_t state;
   _Atomic bool stop;
   pthread_mutex_t mutex;
   pthread_cond_t wake;
@@ -66,16 +78,32 @@ static void range_of(const pool_job *job, int32_t index, int64_t *begin, int64_t
   if (*begin > job->n) *begin = job->n;
 }
 
-static void run_range(ttt_context *ctx, int32_t index) {
-  int64_t begin, end;
-  range_of(&ctx->job, index, &begin, &end);
-  if (begin < end) ctx->job.fn(ctx->job.arg, begin, end, index);
+/* Runs ranges of the current job on executor `thread` until none is left. */
+static void take_ranges(ttt_context *ctx, int32_t thread) {
+  pool_job *job = &ctx->job;
+  for (;;) {
+    int32_t r = atomic_fetch_add_explicit(&job->next_range, 1, memory_order_relaxed);
+    if (r >= job->ranges) return;
+    int64_t begin, end;
+    range_of(job, r, &begin, &end);
+    if (begin < end) job->fn(job->arg, begin, end, thread);
+  }
 }
 
-/* Waits until generation differs from `seen`; spins first, then sleeps. Returns the new value. */
+static void pause_or_yield(int iteration) {
+  if (iteration < SPIN_ITERATIONS) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  } else {
+    sched_yield();
+  }
+}
+
+/* Waits until the generation differs from `seen`; spins first, then sleeps. Returns it. */
 static uint64_t wait_for_job(ttt_context *ctx, uint64_t seen) {
   for (int i = 0; i < SPIN_ITERATIONS; i++) {
-    uint64_t g = atomic_load_explicit(&ctx->generation, memory_order_acquire);
+    uint64_t g = state_generation(atomic_load_explicit(&ctx->state, memory_order_acquire));
     if (g != seen || atomic_load(&ctx->stop)) return g;
 #if defined(__x86_64__)
     __builtin_ia32_pause();
@@ -84,12 +112,22 @@ static uint64_t wait_for_job(ttt_context *ctx, uint64_t seen) {
   pthread_mutex_lock(&ctx->mutex);
   atomic_fetch_add(&ctx->sleepers, 1);
   uint64_t g;
-  while ((g = atomic_load_explicit(&ctx->generation, memory_order_acquire)) == seen &&
+  while ((g = state_generation(atomic_load_explicit(&ctx->state, memory_order_acquire))) == seen &&
          !atomic_load(&ctx->stop))
     pthread_cond_wait(&ctx->wake, &ctx->mutex);
   atomic_fetch_sub(&ctx->sleepers, 1);
   pthread_mutex_unlock(&ctx->mutex);
   return g;
+}
+
+/* Joins job `generation` if it is still open; true when joined (the caller must leave). */
+static bool join_job(ttt_context *ctx, uint64_t generation) {
+  uint64_t s = atomic_load_explicit(&ctx->state, memory_order_acquire);
+  while (state_generation(s) == generation && !(s & STATE_CLOSED))
+    if (atomic_compare_exchange_weak_explicit(&ctx->state, &s, s + 1, memory_order_acq_rel,
+                                              memory_order_acquire))
+      return true;
+  return false;
 }
 
 static void *worker_main(void *p) {
@@ -100,25 +138,22 @@ static void *worker_main(void *p) {
   for (;;) {
     seen = wait_for_job(ctx, seen);
     if (atomic_load(&ctx->stop)) return NULL;
-    /* Every worker acknowledges every job, so none can still be reading ctx->job when the next
-     * one is written. */
-    if (start.index < ctx->job.ranges) run_range(ctx, start.index);
-    atomic_fetch_sub_explicit(&ctx->pending, 1, memory_order_acq_rel);
+    if (!join_job(ctx, seen)) continue;
+    if (start.index < ctx->job.ranges) take_ranges(ctx, start.index);
+    atomic_fetch_sub_explicit(&ctx->state, 1, memory_order_release); /* leave */
   }
 }
 
-/* Waits for the workers to finish the current job: spins first (the common case is a few
- * microseconds), then yields the core so that a descheduled worker can run when the machine is
- * oversubscribed. */
-static void wait_for_workers(ttt_context *ctx) {
-  for (int i = 0; atomic_load_explicit(&ctx->pending, memory_order_acquire) > 0; i++) {
-    if (i < SPIN_ITERATIONS) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      sched_yield();
-    }
+/* Closes the current job once no worker is inside it (they finish their ranges; a worker that
+ * has not joined yet never will). */
+static void close_job(ttt_context *ctx) {
+  for (int i = 0;; i++) {
+    uint64_t s = atomic_load_explicit(&ctx->state, memory_order_acquire);
+    if ((s & STATE_COUNT_MASK) == 0 &&
+        atomic_compare_exchange_weak_explicit(&ctx->state, &s, s | STATE_CLOSED,
+                                              memory_order_acq_rel, memory_order_acquire))
+      return;
+    pause_or_yield(i);
   }
 }
 
@@ -139,22 +174,28 @@ void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grai
     fn(arg, 0, n, 0);
     return;
   }
-  ctx->job = (pool_job){.fn = fn, .arg = arg, .n = n, .grain = grain, .ranges = ranges};
-  atomic_store_explicit(&ctx->pending, ctx->n_threads - 1, memory_order_relaxed);
-  atomic_fetch_add_explicit(&ctx->generation, 1, memory_order_release);
+  ctx->job.fn = fn;
+  ctx->job.arg = arg;
+  ctx->job.n = n;
+  ctx->job.grain = grain;
+  ctx->job.ranges = ranges;
+  atomic_store_explicit(&ctx->job.next_range, 0, memory_order_relaxed);
+  uint64_t generation = state_generation(atomic_load(&ctx->state)) + 1;
+  atomic_store_explicit(&ctx->state, generation << 32, memory_order_release); /* open, 0 joined */
   if (atomic_load(&ctx->sleepers) > 0) {
     pthread_mutex_lock(&ctx->mutex);
     pthread_cond_broadcast(&ctx->wake);
     pthread_mutex_unlock(&ctx->mutex);
   }
-  run_range(ctx, 0);
-  wait_for_workers(ctx);
+  take_ranges(ctx, 0);
+  close_job(ctx);
 }
 
 static void stop_workers(ttt_context *ctx, int32_t started) {
   pthread_mutex_lock(&ctx->mutex);
   atomic_store(&ctx->stop, true);
-  atomic_fetch_add(&ctx->generation, 1);
+  uint64_t generation = state_generation(atomic_load(&ctx->state)) + 1;
+  atomic_store(&ctx->state, (generation << 32) | STATE_CLOSED);
   pthread_cond_broadcast(&ctx->wake);
   pthread_mutex_unlock(&ctx->mutex);
   for (int32_t i = 0; i < started; i++) pthread_join(ctx->workers[i], NULL);

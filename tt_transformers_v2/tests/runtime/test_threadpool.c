@@ -57,38 +57,41 @@ static void test_many_tiny_jobs(void) {
   ttt_context_destroy(ctx);
 }
 
+/* Every range run, in completion order (a thread may run several: ranges go to whichever thread
+ * asks first, so a late worker's range is taken by another). */
 typedef struct range_log {
   int64_t begin[MAX_RANGES], end[MAX_RANGES];
-  _Atomic int32_t calls[MAX_RANGES]; /* per thread index */
+  int32_t thread[MAX_RANGES];
+  _Atomic int32_t count;
 } range_log;
 
 static void log_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   range_log *log = arg;
-  if (thread < 0 || thread >= MAX_RANGES) return;
-  log->begin[thread] = begin;
-  log->end[thread] = end;
-  atomic_fetch_add(&log->calls[thread], 1);
+  int32_t i = atomic_fetch_add(&log->count, 1);
+  if (i >= MAX_RANGES) return;
+  log->begin[i] = begin;
+  log->end[i] = end;
+  log->thread[i] = thread;
 }
 
-/* Ranges are contiguous, cover [0, n), start at multiples of grain, number at most the requested
- * threads, one per thread index, and the caller (thread 0) takes the first. */
+/* Ranges are contiguous, non-empty, cover [0, n) exactly once, start at multiples of grain,
+ * number at most the requested threads, and run on thread indices below that number. */
 static void check_ranges(ttt_context *ctx, int32_t threads, int64_t n, int64_t grain) {
   range_log log;
   memset(&log, 0, sizeof log);
   ttt_parallel_for(ctx, threads, n, grain, log_range, &log);
-  int32_t allowed = ttt_context_threads(ctx, threads);
+  int32_t allowed = ttt_context_threads(ctx, threads), used = atomic_load(&log.count);
+  bool ok = used >= 1 && used <= allowed;
   int64_t next = 0;
-  int32_t used = 0;
-  bool ok = true;
-  for (int32_t t = 0; t < MAX_RANGES; t++) {
-    int32_t calls = atomic_load(&log.calls[t]);
-    if (calls == 0) continue;
-    used++;
-    ok &= calls == 1 && t < allowed && log.begin[t] == next && log.end[t] > log.begin[t];
-    ok &= log.begin[t] % (grain < 1 ? 1 : grain) == 0;
-    next = log.end[t];
+  for (int32_t k = 0; ok && k < used; k++) { /* find the range starting at `next` */
+    int32_t found = -1;
+    for (int32_t i = 0; i < used; i++)
+      if (log.begin[i] == next) found = i;
+    ok = found >= 0 && log.end[found] > next && log.thread[found] >= 0 &&
+         log.thread[found] < allowed && next % (grain < 1 ? 1 : grain) == 0;
+    if (ok) next = log.end[found];
   }
-  ok &= next == n && used >= 1 && used <= allowed && atomic_load(&log.calls[0]) == 1;
+  ok &= next == n;
   CHECK_MSG(ok, "ranges wrong for threads=%d n=%lld grain=%lld (%d ranges, covered to %lld)",
             (int)threads, (long long)n, (long long)grain, (int)used, (long long)next);
 }
@@ -106,11 +109,11 @@ static void test_ranges_and_grain(void) {
   range_log log;
   memset(&log, 0, sizeof log);
   ttt_parallel_for(ctx, 4, 100, 1000, log_range, &log);
-  CHECK(atomic_load(&log.calls[0]) == 1 && log.end[0] == 100 && atomic_load(&log.calls[1]) == 0);
+  CHECK(atomic_load(&log.count) == 1 && log.thread[0] == 0 && log.end[0] == 100);
   /* n = 0 calls nothing. */
   memset(&log, 0, sizeof log);
   ttt_parallel_for(ctx, 4, 0, 1, log_range, &log);
-  CHECK(atomic_load(&log.calls[0]) == 0);
+  CHECK(atomic_load(&log.count) == 0);
   ttt_context_destroy(ctx);
 }
 
