@@ -2,7 +2,7 @@
 # Installs the Debian packages the build needs, only those that are missing.
 # Runs `apt-get update` once before installing; does nothing when all are present.
 set -eu
-packages="cmake make gcc pkg-config binutils libcjson-dev libpcre2-dev libutf8proc-dev"
+packages="cmake make gcc libc6-dev pkg-config binutils libcjson-dev libpcre2-dev libutf8proc-dev"
 missing=""
 for p in $packages; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
