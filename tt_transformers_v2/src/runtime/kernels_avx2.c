@@ -8,48 +8,14 @@
  * Columns past the last whole chunk (k % 32 for f32/f16/bf16) are summed by a scalar tail. The
  * first activation tile over weight tile j prefetches tile j + 1, as in kernels_avx512.c.
  */
-#include <immintrin.h>
-#include <string.h>
-
-#include "kernels.h"
-
-#define INLINE static inline __attribute__((always_inline))
+#include "kernels_simd_common.h"
 
 enum {
   RW = 4,     /* weight rows per tile */
   RX = 2,     /* activation rows per tile */
   VEC = 8,    /* f32 lanes */
   CHUNK = 32, /* columns per inner step: four vectors, one q8_0 block */
-  PANEL_BYTES = 1 << 20
 };
-
-typedef enum weight_kind { W_F32, W_BF16, W_F16, W_Q8_0, W_Q8_0_Q8 } weight_kind;
-
-static float f16_scalar(const uint8_t *p) {
-  uint16_t h;
-  memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
-}
-
-static int64_t panel_rows(int64_t row_bytes) {
-  int64_t rows = PANEL_BYTES / (row_bytes > 0 ? row_bytes : 1);
-  rows -= rows % RX;
-  return rows < RX ? RX : rows;
-}
-
-static size_t weight_row_bytes(weight_kind kind, int64_t k) {
-  switch (kind) {
-  case W_F32:
-    return (size_t)k * 4;
-  case W_BF16:
-  case W_F16:
-    return (size_t)k * 2;
-  case W_Q8_0:
-  case W_Q8_0_Q8:
-    break;
-  }
-  return (size_t)(k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
-}
 
 static float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -248,7 +214,7 @@ INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw
 INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
   size_t row_bytes = weight_row_bytes(kind, p->k);
   int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)row_bytes : p->k * 4;
-  int64_t rows = panel_rows(x_row_bytes);
+  int64_t rows = panel_rows(x_row_bytes, RX);
   const uint8_t *w = p->w;
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;

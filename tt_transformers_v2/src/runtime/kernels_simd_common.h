@@ -1,0 +1,49 @@
+/*
+ * kernels_simd_common.h — scalar helpers shared by the SIMD kernel files (kernels_avx2.c,
+ * kernels_avx512.c). Include only from files compiled with F16C enabled: f16_scalar uses it.
+ */
+#ifndef TTT_KERNELS_SIMD_COMMON_H
+#define TTT_KERNELS_SIMD_COMMON_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels.h"
+
+#define INLINE static inline __attribute__((always_inline))
+
+/* Activation bytes per panel of the prefill GEMMs (kept in L2 across weight tiles). */
+enum { PANEL_BYTES = 1 << 20 };
+
+/* How weights are stored; a compile-time constant in every kernel instantiation. */
+typedef enum weight_kind { W_F32, W_BF16, W_F16, W_Q8_0, W_Q8_0_Q8 } weight_kind;
+
+static inline float f16_scalar(const uint8_t *p) {
+  uint16_t h;
+  memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+/* Activation rows per panel: as many as fit in PANEL_BYTES, a multiple of rx, at least rx. */
+static inline int64_t panel_rows(int64_t row_bytes, int64_t rx) {
+  int64_t rows = PANEL_BYTES / (row_bytes > 0 ? row_bytes : 1);
+  rows -= rows % rx;
+  return rows < rx ? rx : rows;
+}
+
+/* Bytes of one weight row of k values. */
+static inline size_t weight_row_bytes(weight_kind kind, int64_t k) {
+  switch (kind) {
+  case W_F32:
+    return (size_t)k * 4;
+  case W_BF16:
+  case W_F16:
+    return (size_t)k * 2;
+  case W_Q8_0:
+  case W_Q8_0_Q8:
+    break;
+  }
+  return (size_t)(k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+}
+
+#endif
