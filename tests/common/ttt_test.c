@@ -50,6 +50,14 @@ const char *ttt_test_fixture(char *buf, size_t size, const char *relative) {
   return buf;
 }
 
+ttt_context *ttt_test_context(int32_t threads) {
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_device_cpu(&device, threads));
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  return ctx;
+}
+
 char *ttt_test_read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return NULL;

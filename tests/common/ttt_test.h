@@ -31,6 +31,10 @@ void ttt_test_run(const char *name, void (*fn)(void));
  * caller passes a buffer). */
 const char *ttt_test_fixture(char *buf, size_t size, const char *relative);
 
+/* A context on the CPU with `threads` threads (0 = all cores); NULL (and a failed check) when it
+ * cannot be created. Destroy with ttt_context_destroy. */
+ttt_context *ttt_test_context(int32_t threads);
+
 /* Reads a whole file into a malloc'd, NUL-terminated buffer (NULL on failure); *len gets its size
  * when len is not NULL. */
 char *ttt_test_read_file(const char *path, size_t *len);

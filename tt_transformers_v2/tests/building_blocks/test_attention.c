@@ -183,14 +183,6 @@ static void check_against(const float *actual, const double *expected, int64_t r
 
 /* ---- running the cached path ---- */
 
-static ttt_context *make_context(int32_t threads) {
-  ttt_device device;
-  ttt_context *ctx = NULL;
-  if (ttt_device_cpu(&device, threads) != TTT_OK) return NULL;
-  if (ttt_context_create(&device, &ctx) != TTT_OK) return NULL;
-  return ctx;
-}
-
 typedef struct run_config {
   ttt_attention_impl_config impl;
   bool ring; /* the cache keeps a ring of `window` slots for windowed specs */
@@ -364,7 +356,7 @@ static void mini_matrix(ttt_attention_spec (*make)(void), uint64_t seed) {
   double *ref = reference(&l, &spec, x, 1, MAX_ROWS, NULL);
   float *out = malloc((size_t)(MAX_ROWS * spec.hidden) * sizeof(float));
   float *single = malloc((size_t)(MAX_ROWS * spec.hidden) * sizeof(float));
-  ttt_context *ctxs[2] = {make_context(1), make_context(2)};
+  ttt_context *ctxs[2] = {ttt_test_context(1), ttt_test_context(2)};
   int64_t config = 0;
   for (size_t p = 0; p < 3; p++)
     for (size_t d = 0; d < 2; d++)
@@ -440,7 +432,7 @@ static void full_dims(const char *name, ttt_attention_spec (*make)(void), uint64
   float *x = random_input(ROWS, spec.hidden, seed + 1);
   double *ref = reference(&l, &spec, x, 1, ROWS, NULL);
   float *out = malloc((size_t)(ROWS * spec.hidden) * sizeof(float));
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   for (size_t c = 0; c < sizeof full_configs / sizeof full_configs[0]; c++) {
     const full_config *fc = &full_configs[c];
     run_config rc = {.impl = {.weight_dtype = fc->weights,
@@ -499,7 +491,7 @@ static void encoder_case(ttt_attention_spec (*make)(void), uint64_t seed, bool f
   float *x = random_input(B * T, spec.hidden, seed + 1);
   double *ref = reference(&l, &spec, x, B, T, mask);
   float *out = malloc((size_t)(B * T * spec.hidden) * sizeof(float));
-  ttt_context *ctxs[2] = {make_context(1), make_context(2)};
+  ttt_context *ctxs[2] = {ttt_test_context(1), ttt_test_context(2)};
   for (size_t a = 0; a < 3; a++)
     for (size_t w = 0; w < 4; w++)
       for (int th = 0; th < 2; th++) {
@@ -541,7 +533,7 @@ static void test_causal_batch_without_cache(void) {
   float *x = random_input(B * T, spec.hidden, 607);
   double *ref = reference(&l, &spec, x, B, T, NULL);
   float *out = malloc((size_t)(B * T * spec.hidden) * sizeof(float));
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   ttt_attention_impl_config impl = ttt_attention_default_impl_config(NULL, TTT_MODE_PREFILL, &spec);
   ttt_attention_weights w = layer_weights(&l, TTT_F32);
   ttt_tensor xt = ttt_tensor_3d(TTT_F32, x, B, T, spec.hidden);
@@ -567,7 +559,7 @@ static void test_sliding_window_chunks_and_ring(void) {
   float *x = random_input(N, spec.hidden, 708);
   double *ref = reference(&l, &spec, x, 1, N, NULL);
   float *out = malloc((size_t)(N * spec.hidden) * sizeof(float));
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   /* chunkings: all at once; smaller than the window; larger than the window; mixed; prefill 5 then
    * 15 decode steps (the ring wraps twice) */
   static const int64_t chunkings[][4] = {{20}, {3, 3, 3, 11}, {11, 9}, {7, 1, 12}, {5}};
@@ -602,7 +594,7 @@ static void test_thresholds_bite(void) {
   float *x = random_input(N, spec.hidden, 809);
   double *ref = reference(&l, &spec, x, 1, N, NULL);
   float *out = malloc((size_t)(N * spec.hidden) * sizeof(float));
-  ttt_context *ctx = make_context(1);
+  ttt_context *ctx = ttt_test_context(1);
   tolerance tol = tolerance_for(TTT_F32, TTT_F32);
   run_config rc = {.impl = {.algorithm = TTT_ATTENTION_TILED, .block_size = 5}};
   int64_t n = N;
@@ -644,7 +636,7 @@ static void test_decode_does_not_allocate(void) {
   layer_init(&l, &spec, 909);
   float *x = random_input(40, spec.hidden, 910);
   float out[64];
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   ttt_kv_cache *cache = make_cache(&spec, TTT_F32, false, 40);
   ttt_attention_weights w = layer_weights(&l, TTT_F32);
   ttt_attention_impl_config prefill =
@@ -710,7 +702,7 @@ static void test_bad_forward_arguments(void) {
   ttt_attention_spec spec = mini_qwen2();
   layer l;
   layer_init(&l, &spec, 1001);
-  ttt_context *ctx = make_context(1);
+  ttt_context *ctx = ttt_test_context(1);
   ttt_kv_cache *cache = make_cache(&spec, TTT_F32, false, 8);
   ttt_attention_weights w = layer_weights(&l, TTT_F32);
   ttt_attention_impl_config impl = ttt_attention_default_impl_config(NULL, TTT_MODE_PREFILL, &spec);

@@ -104,14 +104,6 @@ static void test_llama3_inv_freq_matches_hf_golden(void) {
 
 /* ---- optimized vs reference for every type and layout ---- */
 
-static ttt_context *make_context(int32_t threads) {
-  ttt_device device;
-  ttt_context *ctx = NULL;
-  if (ttt_device_cpu(&device, threads) != TTT_OK) return NULL;
-  if (ttt_context_create(&device, &ctx) != TTT_OK) return NULL;
-  return ctx;
-}
-
 /* Rotates random heads with ttt_rope_apply and the reference; returns the max abs difference. */
 static double apply_difference(ttt_context *ctx, const ttt_rope_spec *spec, int64_t T,
                                int64_t heads, uint64_t seed) {
@@ -141,7 +133,7 @@ static double apply_difference(ttt_context *ctx, const ttt_rope_spec *spec, int6
 }
 
 static void test_all_types_match_reference(void) {
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   CHECK(ctx != NULL);
   const ttt_rope_spec bases[] = {
       {.type = TTT_ROPE_DEFAULT, .head_dim = 128, .max_positions = 4096, .theta = 500000.0},
@@ -230,7 +222,7 @@ static void test_scaling_properties(void) {
 /* Rotations preserve norms (times the YaRN attention factor), position 0 is the identity, and the
  * dot product of q at p and k at p' depends only on p − p' (what makes RoPE relative). */
 static void test_rotation_properties(void) {
-  ttt_context *ctx = make_context(1);
+  ttt_context *ctx = ttt_test_context(1);
   ttt_rope_spec specs[] = {
       llama3_tiny_spec(),
       {.type = TTT_ROPE_YARN,
@@ -276,7 +268,7 @@ static void test_rotation_properties(void) {
 }
 
 static void test_threads_agree(void) {
-  ttt_context *one = make_context(1), *two = make_context(2);
+  ttt_context *one = ttt_test_context(1), *two = ttt_test_context(2);
   ttt_rope_spec spec = llama3_tiny_spec();
   ttt_rope *rope = NULL;
   CHECK_OK(ttt_rope_create(&spec, &rope));
@@ -327,7 +319,7 @@ static void test_validation(void) {
   CHECK_ERR(ttt_rope_create(&none, &rope), TTT_ERR_INVALID_ARGUMENT, "type none");
   CHECK(rope == NULL);
 
-  ttt_context *ctx = make_context(1);
+  ttt_context *ctx = ttt_test_context(1);
   s = llama3_tiny_spec();
   CHECK_OK(ttt_rope_create(&s, &rope));
   float x[2 * 16] = {0}, freq[8];

@@ -10,14 +10,6 @@
 #include "runtime/runtime.h"
 #include "ttt_test.h"
 
-static ttt_context *make_context(void) {
-  ttt_device device;
-  ttt_context *ctx = NULL;
-  CHECK_OK(ttt_device_cpu(&device, 1));
-  CHECK_OK(ttt_context_create(&device, &ctx));
-  return ctx;
-}
-
 static bool aligned64(const void *p) { return ((uintptr_t)p & 63u) == 0; }
 
 /* A "forward": nested scopes whose sizes exceed the initial chunk. Writes every byte (ASan checks
@@ -49,7 +41,7 @@ static void forward(ttt_context *ctx, bool *ok) {
 }
 
 static void test_growth_then_steady_state(void) {
-  ttt_context *ctx = make_context();
+  ttt_context *ctx = ttt_test_context(1);
   if (!ctx) return;
   ttt_context_stats fresh = ttt_context_get_stats(ctx);
   CHECK(fresh.scratch_allocations == 0 && fresh.scratch_bytes == 0);
@@ -74,7 +66,7 @@ static void test_growth_then_steady_state(void) {
 }
 
 static void test_restore_reuses_memory(void) {
-  ttt_context *ctx = make_context();
+  ttt_context *ctx = ttt_test_context(1);
   if (!ctx) return;
   ttt_scratch_mark base = ttt_scratch_save(ctx);
   uint8_t *a = ttt_scratch_alloc(ctx, 1000);
@@ -96,7 +88,7 @@ static void test_restore_reuses_memory(void) {
 /* Allocations that spill into a second chunk are merged into one chunk of the combined size when
  * the workspace is emptied. */
 static void test_coalesce(void) {
-  ttt_context *ctx = make_context();
+  ttt_context *ctx = ttt_test_context(1);
   if (!ctx) return;
   ttt_scratch_mark base = ttt_scratch_save(ctx);
   void *first = ttt_scratch_alloc(ctx, 1 << 20);
@@ -117,7 +109,7 @@ static void test_coalesce(void) {
 
 /* ttt_linear with q8_0 activations quantizes into scratch: after the first call, none grows. */
 static void test_linear_does_not_allocate_when_warm(void) {
-  ttt_context *ctx = make_context();
+  ttt_context *ctx = ttt_test_context(1);
   if (!ctx) return;
   enum { M = 9, K = 256, N = 40 };
   float *x = calloc(M * K, sizeof *x), *y = calloc(M * N, sizeof *y),

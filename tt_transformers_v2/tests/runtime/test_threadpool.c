@@ -20,14 +20,6 @@ enum { TINY_DISPATCHES = 20000 };
 
 enum { MAX_ITEMS = 64, MAX_RANGES = 16 };
 
-static ttt_context *make_context(int32_t threads) {
-  ttt_device device;
-  ttt_context *ctx = NULL;
-  CHECK_OK(ttt_device_cpu(&device, threads));
-  CHECK_OK(ttt_context_create(&device, &ctx));
-  return ctx;
-}
-
 typedef struct count_job {
   _Atomic int32_t hits[MAX_ITEMS];
 } count_job;
@@ -40,7 +32,7 @@ static void count_items(void *arg, int64_t begin, int64_t end, int32_t thread) {
 }
 
 static void test_many_tiny_jobs(void) {
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   if (!ctx) return;
   count_job job;
   int64_t wrong = 0;
@@ -97,7 +89,7 @@ static void check_ranges(ttt_context *ctx, int32_t threads, int64_t n, int64_t g
 }
 
 static void test_ranges_and_grain(void) {
-  ttt_context *ctx = make_context(4); /* more threads than cores is allowed */
+  ttt_context *ctx = ttt_test_context(4); /* more threads than cores is allowed */
   if (!ctx) return;
   const int64_t sizes[] = {1, 2, 3, 7, 16, 17, 100, 1001, 4096};
   const int64_t grains[] = {0, 1, 4, 16, 33, 5000};
@@ -146,7 +138,7 @@ static void read_round(void *arg, int64_t begin, int64_t end, int32_t thread) {
 }
 
 static void test_dependent_regions(void) {
-  ttt_context *ctx = make_context(2);
+  ttt_context *ctx = ttt_test_context(2);
   if (!ctx) return;
   chain_job job = {.n = 257};
   job.a = calloc((size_t)job.n, sizeof *job.a);
@@ -166,7 +158,7 @@ static void test_dependent_regions(void) {
 }
 
 static void test_thread_request_capping(void) {
-  ttt_context *ctx = make_context(3);
+  ttt_context *ctx = ttt_test_context(3);
   if (!ctx) return;
   CHECK(ttt_context_threads(ctx, 0) == 3);
   CHECK(ttt_context_threads(ctx, -5) == 3);
@@ -175,7 +167,7 @@ static void test_thread_request_capping(void) {
   CHECK(ttt_context_threads(ctx, 100) == 3);
   check_ranges(ctx, 100, 1000, 1);
   ttt_context_destroy(ctx);
-  ttt_context *single = make_context(1);
+  ttt_context *single = ttt_test_context(1);
   if (!single) return;
   CHECK(ttt_context_threads(single, 8) == 1);
   check_ranges(single, 8, 50, 3);
