@@ -352,6 +352,9 @@ typedef struct ttt_attention_impl_config {
   bool fuse_qkv; /* q, k and v projections in one parallel pass */
   ttt_attention_algorithm algorithm;
   int32_t block_size; /* keys per tile for the tiled algorithm; 0 → 64 */
+  /* query positions per tile for the tiled algorithm (each brings its heads of a GQA group);
+   * 0 → 64 query rows: 64 / (n_heads / n_kv_heads) positions, at least 1 */
+  int32_t query_block;
   ttt_dtype kv_dtype; /* cache dtype this config expects (f32 or bf16; DEFAULT: the cache's) */
 } ttt_attention_impl_config;
 

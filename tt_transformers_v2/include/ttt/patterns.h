@@ -300,8 +300,8 @@ TTT_API ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt
 /* The string-path setter of ttt_causal_lm_impl_set for encoders, without mode prefixes. Modules:
  * embeddings, embedding_norm, pooler, layers.N|*.{attention, attention_norm, ffn, ffn_norm}; the
  * ffn takes the MLP fields (weight_dtype, activation_dtype, kernel, threads, fuse_gate_up). */
-TTT_API ttt_status ttt_encoder_impl_set(ttt_encoder_impl_config *impl,
-                                        const ttt_encoder_spec *spec, const char *assignment);
+TTT_API ttt_status ttt_encoder_impl_set(ttt_encoder_impl_config *impl, const ttt_encoder_spec *spec,
+                                        const char *assignment);
 /* Same contract as ttt_causal_lm_create (weight paths in the header comment above). */
 TTT_API ttt_status ttt_encoder_create(const ttt_encoder_spec *spec,
                                       const ttt_encoder_impl_config *impl,

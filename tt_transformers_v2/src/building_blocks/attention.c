@@ -135,6 +135,10 @@ static ttt_status resolve_impl(const ttt_attention_impl_config *in, ttt_mode mod
   if (out->block_size < 1)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention impl: block_size (%d) must be >= 1",
                          (int)out->block_size);
+  if (out->query_block < 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention impl: query_block (%d) must be >= 0 (0: default)",
+                         (int)out->query_block);
   if (out->kv_dtype != TTT_DTYPE_DEFAULT && out->kv_dtype != TTT_F32 && out->kv_dtype != TTT_BF16)
     return ttt_set_error(TTT_ERR_DTYPE, "attention impl: kv_dtype %s is not supported (f32, bf16)",
                          ttt_dtype_name(out->kv_dtype));
@@ -270,7 +274,9 @@ typedef struct attn_job {
   const ttt_kv_layer *cache; /* NULL when split == 0 */
   float *o;                  /* [B·T, n_heads·hd] */
   int64_t block;             /* keys per tile (TILED) */
-  uint8_t *scratch;          /* per-thread areas of scratch_stride bytes */
+  int64_t qt;                /* query positions per tile (TILED) */
+  ttt_attention_kernel kernel;
+  uint8_t *scratch; /* per-thread areas of scratch_stride bytes */
   size_t scratch_stride;
 } attn_job;
 
@@ -348,93 +354,144 @@ static void naive_item(const attn_job *job, int64_t b, int64_t t, int64_t h, flo
   }
 }
 
-/* Per-thread state of the TILED path, carved from the thread's scratch area. */
+/* Per-thread state of the TILED path, carved from the thread's scratch area. A work item is one
+ * (kv group, sequence, block of qt query positions); its R = qt·rep query rows are ordered
+ * position-major: row ρ is head g·rep + ρ % rep of query position t0 + ρ / rep. */
 typedef struct tile_state {
-  float *m, *l;           /* [rep] running max and running sum of exp */
-  float *acc;             /* [rep][hd] running weighted sum of values */
-  float *s;               /* [block] scores of one head for the current tile */
-  float *kbuf, *vbuf;     /* [block][hd] converted bf16 rows */
-  const float **kp, **vp; /* [block] rows of the tile; NULL for masked keys */
+  float *q;              /* [R][hd] the item's query rows */
+  float *acc;            /* [R][hd] running weighted sums of values */
+  float *s;              /* [R][block] scores of the current tile, then their exp */
+  float *m, *l;          /* [R] running max and running sum of exp */
+  const void **kp, **vp; /* [block] key and value rows of the current tile */
 } tile_state;
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+static size_t floats(int64_t n) { return align64((size_t)n * sizeof(float)); }
+
 /* Bytes of one thread's TILED state (each piece 64-byte aligned). */
-static size_t tile_state_bytes(int64_t rep, int64_t hd, int64_t block) {
-  size_t f = sizeof(float);
-  return align64(2 * (size_t)rep * f) + align64((size_t)(rep * hd) * f) +
-         align64((size_t)block * f) + 2 * align64((size_t)(block * hd) * f) +
-         2 * align64((size_t)block * sizeof(float *));
+static size_t tile_state_bytes(int64_t rows, int64_t hd, int64_t block) {
+  return 2 * floats(rows * hd) + floats(rows * block) + 2 * floats(rows) +
+         2 * align64((size_t)block * sizeof(void *));
 }
 
-static tile_state tile_state_carve(uint8_t *p, int64_t rep, int64_t hd, int64_t block) {
+static tile_state tile_state_carve(uint8_t *p, int64_t rows, int64_t hd, int64_t block) {
   tile_state ts;
-  size_t f = sizeof(float);
-  ts.m = (float *)(void *)p;
-  ts.l = ts.m + rep;
-  p += align64(2 * (size_t)rep * f);
-  ts.acc = (float *)(void *)p;
-  p += align64((size_t)(rep * hd) * f);
-  ts.s = (float *)(void *)p;
-  p += align64((size_t)block * f);
-  ts.kbuf = (float *)(void *)p;
-  p += align64((size_t)(block * hd) * f);
-  ts.vbuf = (float *)(void *)p;
-  p += align64((size_t)(block * hd) * f);
-  ts.kp = (const float **)(void *)p;
-  p += align64((size_t)block * sizeof(float *));
-  ts.vp = (const float **)(void *)p;
+  ts.q = (float *)(void *)p;
+  ts.acc = (float *)(void *)(p += floats(rows * hd));
+  ts.s = (float *)(void *)(p += floats(rows * hd));
+  ts.m = (float *)(void *)(p += floats(rows * block));
+  ts.l = (float *)(void *)(p += floats(rows));
+  ts.kp = (const void **)(void *)(p += floats(rows));
+  ts.vp = (const void **)(void *)(p + align64((size_t)block * sizeof(void *)));
   return ts;
 }
 
-/* Folds one tile of n keys into head r's running softmax state (online softmax): new max m', the
- * old sum and accumulator rescaled by exp(m - m'), then the tile's exp(s - m') added. */
-static void tile_update(const attn_job *job, tile_state *ts, int64_t r, const float *q, int64_t n) {
-  float tile_max = -INFINITY;
-  for (int64_t i = 0; i < n; i++) {
-    ts->s[i] = ts->kp[i] ? score_of(job, q, ts->kp[i]) : -INFINITY;
-    tile_max = ts->s[i] > tile_max ? ts->s[i] : tile_max;
+/* Key/value rows of positions [j0, j0 + n) of kv head g (a tile never straddles `split`, so all
+ * its rows come from one source); returns their dtype. */
+static ttt_dtype tile_rows(const attn_job *job, int64_t b, int64_t g, int64_t j0, int64_t n,
+                           tile_state *ts) {
+  if (j0 >= job->split) {
+    int64_t ld = job->n_kv_heads * job->hd;
+    int64_t first = (b * job->T + j0 - job->split) * ld + g * job->hd;
+    for (int64_t i = 0; i < n; i++) {
+      ts->kp[i] = job->k + first + i * ld;
+      ts->vp[i] = job->v + first + i * ld;
+    }
+    return TTT_F32;
   }
-  if (tile_max == -INFINITY) return; /* every key of the tile is masked */
-  float m_new = ts->m[r] > tile_max ? ts->m[r] : tile_max;
-  float correction = expf(ts->m[r] - m_new); /* 0 on the first visible tile (m = -inf) */
-  float *acc = ts->acc + r * job->hd;
-  ts->l[r] *= correction;
-  for (int64_t i = 0; i < job->hd; i++) acc[i] *= correction;
+  const ttt_kv_layer *l = job->cache;
+  size_t row_bytes = ttt_dtype_bytes(l->dtype, job->hd, job->hd);
   for (int64_t i = 0; i < n; i++) {
-    if (!ts->kp[i]) continue;
-    float w = expf(ts->s[i] - m_new);
-    ts->l[r] += w;
-    for (int64_t d = 0; d < job->hd; d++) acc[d] += w * ts->vp[i][d];
+    size_t off = (size_t)(g * l->slots + ttt_kv_slot(l, j0 + i)) * row_bytes;
+    ts->kp[i] = (const uint8_t *)l->k + off;
+    ts->vp[i] = (const uint8_t *)l->v + off;
   }
-  ts->m[r] = m_new;
+  return l->dtype;
 }
 
-/* TILED: one (sequence, query, kv group): the group's rep query heads share each key/value tile. */
-static void tiled_item(const attn_job *job, int64_t b, int64_t t, int64_t g, tile_state *ts) {
-  int64_t row = b * job->T + t, p = job->pos0 + t, lo, hi, hd = job->hd;
-  key_range(job, p, &lo, &hi);
-  for (int64_t r = 0; r < job->rep; r++) {
+/* Sets the scores of keys a query cannot see (outside its causal/window range, or padding) to
+ * -inf, for the tile [j0, j0 + n) and the item's positions [t0, t0 + qt). */
+static void mask_tile(const attn_job *job, int64_t b, int64_t t0, int64_t qt, int64_t j0, int64_t n,
+                      tile_state *ts) {
+  for (int64_t t = 0; t < qt; t++) {
+    int64_t lo, hi;
+    key_range(job, job->pos0 + t0 + t, &lo, &hi);
+    for (int64_t i = 0; i < n; i++) {
+      int64_t j = j0 + i;
+      if (j >= lo && j <= hi && !key_masked(job, b, j)) continue;
+      for (int64_t r = 0; r < job->rep; r++) ts->s[(t * job->rep + r) * job->block + i] = -INFINITY;
+    }
+  }
+}
+
+/* Folds the tile's scores of row r into its running softmax state (online softmax): new max m',
+ * the old sum and accumulator rescaled by exp(m - m'), the scores replaced by exp(s - m') and
+ * added to the sum. A row that sees no key of the tile gets zero weights. */
+static void softmax_row(const attn_job *job, const ttt_attention_kernel *kern, tile_state *ts,
+                        int64_t r, int64_t n) {
+  float *s = ts->s + r * job->block;
+  float tile_max = -INFINITY;
+  for (int64_t i = 0; i < n; i++) tile_max = s[i] > tile_max ? s[i] : tile_max;
+  if (tile_max == -INFINITY) {
+    memset(s, 0, (size_t)n * sizeof(float));
+    return;
+  }
+  float m_new = ts->m[r] > tile_max ? ts->m[r] : tile_max;
+  float correction = expf(ts->m[r] - m_new); /* 0 on the row's first visible tile (m = -inf) */
+  ts->l[r] = ts->l[r] * correction + kern->exp_sum(s, n, m_new);
+  ts->m[r] = m_new;
+  if (correction == 1.0f) return;
+  float *acc = ts->acc + r * job->hd;
+  for (int64_t d = 0; d < job->hd; d++) acc[d] *= correction;
+}
+
+static void softcap_tile(const attn_job *job, tile_state *ts, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t i = 0; i < n; i++) {
+      float *x = &ts->s[r * job->block + i];
+      *x = job->softcap * tanhf(*x / job->softcap);
+    }
+}
+
+/* The item's query rows into ts->q, its state reset. */
+static void load_queries(const attn_job *job, int64_t b, int64_t t0, int64_t qt, int64_t g,
+                         tile_state *ts) {
+  int64_t hd = job->hd, rows = qt * job->rep, width = job->rep * hd;
+  for (int64_t t = 0; t < qt; t++)
+    memcpy(ts->q + t * width, job->q + ((b * job->T + t0 + t) * job->n_heads * hd + g * width),
+           (size_t)width * sizeof(float));
+  for (int64_t r = 0; r < rows; r++) {
     ts->m[r] = -INFINITY;
     ts->l[r] = 0.0f;
   }
-  memset(ts->acc, 0, (size_t)(job->rep * hd) * sizeof(float));
-  for (int64_t j0 = lo; j0 <= hi; j0 += job->block) {
-    int64_t n = hi - j0 + 1 < job->block ? hi - j0 + 1 : job->block;
-    for (int64_t i = 0; i < n; i++) {
-      bool masked = key_masked(job, b, j0 + i);
-      ts->kp[i] = masked ? NULL : kv_row(job, false, b, g, j0 + i, ts->kbuf + i * hd);
-      ts->vp[i] = masked ? NULL : kv_row(job, true, b, g, j0 + i, ts->vbuf + i * hd);
-    }
-    for (int64_t r = 0; r < job->rep; r++) {
-      const float *q = job->q + row * job->n_heads * hd + (g * job->rep + r) * hd;
-      tile_update(job, ts, r, q, n);
-    }
+  memset(ts->acc, 0, (size_t)(rows * hd) * sizeof(float));
+}
+
+/* TILED: one (kv group g, sequence b, query positions [t0, t0 + qt)). Every key/value tile is read
+ * once for all the item's query rows. Tiles inside every row's visible range skip masking. */
+static void tiled_item(const attn_job *job, int64_t b, int64_t t0, int64_t qt, int64_t g,
+                       tile_state *ts) {
+  const ttt_attention_kernel *kern = &job->kernel;
+  int64_t hd = job->hd, rows = qt * job->rep, lo, hi, all_lo, all_hi;
+  load_queries(job, b, t0, qt, g, ts);
+  key_range(job, job->pos0 + t0, &lo, &all_hi);          /* first query: lowest range */
+  key_range(job, job->pos0 + t0 + qt - 1, &all_lo, &hi); /* last query: highest range */
+  for (int64_t j0 = lo, n; j0 <= hi; j0 += n) {
+    n = hi - j0 + 1 < job->block ? hi - j0 + 1 : job->block;
+    if (j0 < job->split && j0 + n > job->split) n = job->split - j0;
+    ttt_dtype dtype = tile_rows(job, b, g, j0, n, ts);
+    kern->scores(ts->q, hd, rows, ts->kp, dtype, n, hd, job->scale, ts->s, job->block);
+    if (job->softcap > 0.0f) softcap_tile(job, ts, rows, n);
+    if (job->key_mask || j0 < all_lo || j0 + n - 1 > all_hi) mask_tile(job, b, t0, qt, j0, n, ts);
+    for (int64_t r = 0; r < rows; r++) softmax_row(job, kern, ts, r, n);
+    kern->accumulate(ts->s, job->block, rows, ts->vp, dtype, n, hd, ts->acc, hd);
   }
-  for (int64_t r = 0; r < job->rep; r++) {
-    float *o = job->o + row * job->n_heads * hd + (g * job->rep + r) * hd;
+  for (int64_t r = 0; r < rows; r++) {
+    float *o = job->o + (b * job->T + t0 + r / job->rep) * job->n_heads * hd +
+               (g * job->rep + r % job->rep) * hd;
     float inverse = ts->l[r] > 0.0f ? 1.0f / ts->l[r] : 0.0f; /* no visible key: zero output */
-    for (int64_t i = 0; i < hd; i++) o[i] = ts->acc[r * hd + i] * inverse;
+    for (int64_t d = 0; d < hd; d++) o[d] = ts->acc[r * hd + d] * inverse;
   }
 }
 
@@ -452,11 +509,14 @@ static void naive_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
 
 static void tiled_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   const attn_job *job = arg;
-  tile_state ts = tile_state_carve(job->scratch + (size_t)thread * job->scratch_stride, job->rep,
-                                   job->hd, job->block);
-  int64_t rows = job->B * job->T;
-  for (int64_t item = begin; item < end; item++)
-    tiled_item(job, (item % rows) / job->T, item % job->T, item / rows, &ts);
+  tile_state ts = tile_state_carve(job->scratch + (size_t)thread * job->scratch_stride,
+                                   job->qt * job->rep, job->hd, job->block);
+  int64_t blocks = (job->T + job->qt - 1) / job->qt, per_group = job->B * blocks;
+  for (int64_t item = begin; item < end; item++) {
+    int64_t b = (item % per_group) / blocks, t0 = (item % blocks) * job->qt;
+    int64_t qt = job->T - t0 < job->qt ? job->T - t0 : job->qt;
+    tiled_item(job, b, t0, qt, item / per_group, &ts);
+  }
 }
 
 static ttt_status run_attention(ttt_context *ctx, const ttt_attention_impl_config *impl,
@@ -464,13 +524,13 @@ static ttt_status run_attention(ttt_context *ctx, const ttt_attention_impl_confi
   bool tiled = impl->algorithm == TTT_ATTENTION_TILED;
   int32_t threads = ttt_context_threads(ctx, impl->threads);
   /* NAIVE: every visible score of one query (at most split + T) and one converted row. */
-  job->scratch_stride = tiled ? tile_state_bytes(job->rep, job->hd, job->block)
+  job->scratch_stride = tiled ? tile_state_bytes(job->qt * job->rep, job->hd, job->block)
                               : align64((size_t)(job->split + job->T + job->hd) * sizeof(float));
   job->scratch = ttt_scratch_alloc(ctx, job->scratch_stride * (size_t)threads);
   if (!job->scratch) return TTT_ERR_OUT_OF_MEMORY;
-  int64_t groups = tiled ? job->n_kv_heads : job->n_heads;
-  ttt_parallel_for(ctx, threads, groups * job->B * job->T, 1, tiled ? tiled_range : naive_range,
-                   job);
+  int64_t items = tiled ? job->n_kv_heads * job->B * ((job->T + job->qt - 1) / job->qt)
+                        : job->n_heads * job->B * job->T;
+  ttt_parallel_for(ctx, threads, items, 1, tiled ? tiled_range : naive_range, job);
   return TTT_OK;
 }
 
@@ -594,22 +654,36 @@ static ttt_status project_out(ttt_context *ctx, const ttt_attention_spec *s,
   return ttt_linear(ctx, &lc, attn, rows, s->n_heads * head_dim_of(s), &op);
 }
 
-static attn_job make_job(const ttt_attention_spec *s, const ttt_attention_impl_config *impl,
-                         const qkv_buffers *b) {
+/* Query rows per TILED tile when the impl config leaves it open: 64 rows (GQA heads × positions)
+ * share each key/value tile, so that the tile is read from L1 rather than L2 by all of them. */
+enum { DEFAULT_QUERY_ROWS = 64 };
+
+static int64_t query_positions_per_tile(const ttt_attention_impl_config *impl,
+                                        const ttt_attention_spec *s) {
+  if (impl->query_block > 0) return impl->query_block;
+  int64_t rep = s->n_heads / s->n_kv_heads;
+  return rep >= DEFAULT_QUERY_ROWS ? 1 : DEFAULT_QUERY_ROWS / rep;
+}
+
+static attn_job make_job(ttt_context *ctx, const ttt_attention_spec *s,
+                         const ttt_attention_impl_config *impl, const qkv_buffers *b) {
   int64_t hd = head_dim_of(s);
-  return (attn_job){.n_heads = s->n_heads,
-                    .n_kv_heads = s->n_kv_heads,
-                    .rep = s->n_heads / s->n_kv_heads,
-                    .hd = hd,
-                    .scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)hd),
-                    .softcap = s->softcap,
-                    .causal = !s->bidirectional,
-                    .window = s->sliding_window,
-                    .q = b->q,
-                    .k = b->k,
-                    .v = b->v,
-                    .o = b->attn,
-                    .block = impl->block_size};
+  return (attn_job){
+      .n_heads = s->n_heads,
+      .n_kv_heads = s->n_kv_heads,
+      .rep = s->n_heads / s->n_kv_heads,
+      .hd = hd,
+      .scale = s->scale > 0.0f ? s->scale : 1.0f / sqrtf((float)hd),
+      .softcap = s->softcap,
+      .causal = !s->bidirectional,
+      .window = s->sliding_window,
+      .q = b->q,
+      .k = b->k,
+      .v = b->v,
+      .o = b->attn,
+      .block = impl->block_size,
+      .qt = query_positions_per_tile(impl, s),
+      .kernel = ttt_attention_kernel_select(ctx ? ttt_context_device(ctx) : NULL, impl->kernel)};
 }
 
 /* ---- public forwards ---- */
@@ -654,7 +728,7 @@ static ttt_status cached_forward(ttt_context *ctx, const ttt_attention_spec *spe
   for (int64_t t = 0; st == TTT_OK && t < T; t++) b.positions[t] = (int32_t)(start + t);
   if (st == TTT_OK)
     st = prepare_qkv(ctx, spec, &impl, weights, rope, x->data, T, kv->dtype == TTT_BF16, &b);
-  attn_job job = make_job(spec, &impl, &b);
+  attn_job job = make_job(ctx, spec, &impl, &b);
   job.B = 1;
   job.T = T;
   job.pos0 = start;
@@ -700,7 +774,7 @@ ttt_status ttt_attention_forward(ttt_context *ctx, const ttt_attention_spec *spe
   st = alloc_buffers(ctx, spec, B * T, &b);
   for (int64_t r = 0; st == TTT_OK && r < B * T; r++) b.positions[r] = (int32_t)(r % T);
   if (st == TTT_OK) st = prepare_qkv(ctx, spec, &impl, weights, rope, x->data, B * T, false, &b);
-  attn_job job = make_job(spec, &impl, &b);
+  attn_job job = make_job(ctx, spec, &impl, &b);
   job.B = B;
   job.T = T;
   job.key_mask = key_mask;

@@ -43,6 +43,7 @@ static const field_desc attention_fields[] = {
     FIELD(ttt_attention_impl_config, fuse_qkv, VALUE_BOOL),
     FIELD(ttt_attention_impl_config, algorithm, VALUE_ALGORITHM),
     FIELD(ttt_attention_impl_config, block_size, VALUE_INT),
+    FIELD(ttt_attention_impl_config, query_block, VALUE_INT),
     FIELD(ttt_attention_impl_config, kv_dtype, VALUE_DTYPE),
 };
 static const field_desc ffn_fields[] = {

@@ -15,7 +15,8 @@ enum {
   MAX_CHUNKS = 32,
   /* Spins before a worker sleeps on the condition variable: decode dispatches hundreds of tiny
    * regions per token, and a sleep/wake costs tens of microseconds. */
-  SPIN_ITERATIONS = 20000
+  SPIN_ITERATIONS = 20000,
+  GUIDED_SHARE = 2
 };
 
 typedef struct scratch_chunk {
@@ -28,8 +29,9 @@ typedef struct pool_job {
   void *arg;
   int64_t n;
   int64_t grain;
-  int32_t ranges;              /* contiguous ranges of the job; executors index < ranges take them */
-  _Atomic int32_t next_range;  /* ranges are handed out in order to whoever asks first */
+  int64_t blocks;             /* ceil(n / grain): the units ranges are made of */
+  int32_t executors;          /* threads with index < executors take part */
+  _Atomic int64_t next_block; /* first block not handed out yet */
 } pool_job;
 
 /* The pool's state word: generation (bits 32..63), CLOSED (bit 31), joined workers (bits 0..30).
@@ -67,26 +69,23 @@ typedef struct worker_start {
   int32_t index;
 } worker_start;
 
-static void range_of(const pool_job *job, int32_t index, int64_t *begin, int64_t *end) {
-  int64_t blocks = (job->n + job->grain - 1) / job->grain;
-  int64_t per = blocks / job->ranges, extra = blocks % job->ranges;
-  int64_t first = index * per + (index < extra ? index : extra);
-  int64_t count = per + (index < extra ? 1 : 0);
-  *begin = first * job->grain;
-  *end = (first + count) * job->grain;
-  if (*end > job->n) *end = job->n;
-  if (*begin > job->n) *begin = job->n;
-}
-
-/* Runs ranges of the current job on executor `thread` until none is left. */
+/* Runs ranges of the current job on executor `thread` until none is left. Ranges are handed out
+ * in order to whoever asks first, each a 1/(GUIDED_SHARE · executors) share of what is left (at
+ * least one block): large first ranges keep the streams long, the shrinking last ones let a thread
+ * that was slowed down (a busy core, an unfair share of memory bandwidth) finish with the rest. */
 static void take_ranges(ttt_context *ctx, int32_t thread) {
   pool_job *job = &ctx->job;
+  int64_t first = atomic_load_explicit(&job->next_block, memory_order_relaxed), count;
   for (;;) {
-    int32_t r = atomic_fetch_add_explicit(&job->next_range, 1, memory_order_relaxed);
-    if (r >= job->ranges) return;
-    int64_t begin, end;
-    range_of(job, r, &begin, &end);
-    if (begin < end) job->fn(job->arg, begin, end, thread);
+    do {
+      if (first >= job->blocks) return;
+      count = (job->blocks - first) / (GUIDED_SHARE * job->executors);
+      if (count < 1) count = 1;
+    } while (!atomic_compare_exchange_weak_explicit(&job->next_block, &first, first + count,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    int64_t end = (first + count) * job->grain;
+    job->fn(job->arg, first * job->grain, end < job->n ? end : job->n, thread);
+    first += count; /* a guess for the next CAS; it reloads on failure */
   }
 }
 
@@ -139,7 +138,7 @@ static void *worker_main(void *p) {
     seen = wait_for_job(ctx, seen);
     if (atomic_load(&ctx->stop)) return NULL;
     if (!join_job(ctx, seen)) continue;
-    if (start.index < ctx->job.ranges) take_ranges(ctx, start.index);
+    if (start.index < ctx->job.executors) take_ranges(ctx, start.index);
     atomic_fetch_sub_explicit(&ctx->state, 1, memory_order_release); /* leave */
   }
 }
@@ -167,10 +166,10 @@ void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grai
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   int64_t blocks = (n + grain - 1) / grain;
-  int32_t ranges = ttt_context_threads(ctx, threads);
-  if (blocks < ranges) ranges = (int32_t)blocks;
+  int32_t executors = ttt_context_threads(ctx, threads);
+  if (blocks < executors) executors = (int32_t)blocks;
   ctx->stats.parallel_regions++;
-  if (ranges <= 1) {
+  if (executors <= 1) {
     fn(arg, 0, n, 0);
     return;
   }
@@ -178,8 +177,9 @@ void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grai
   ctx->job.arg = arg;
   ctx->job.n = n;
   ctx->job.grain = grain;
-  ctx->job.ranges = ranges;
-  atomic_store_explicit(&ctx->job.next_range, 0, memory_order_relaxed);
+  ctx->job.blocks = blocks;
+  ctx->job.executors = executors;
+  atomic_store_explicit(&ctx->job.next_block, 0, memory_order_relaxed);
   uint64_t generation = state_generation(atomic_load(&ctx->state)) + 1;
   atomic_store_explicit(&ctx->state, generation << 32, memory_order_release); /* open, 0 joined */
   if (atomic_load(&ctx->sleepers) > 0) {

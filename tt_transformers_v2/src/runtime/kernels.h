@@ -18,6 +18,11 @@
 
 #include <ttt.h>
 
+/* ISA sets the SIMD files are compiled for (see the CMake flags of *_avx2.c and *_avx512.c). */
+#define ISA_AVX2 (TTT_ISA_AVX2 | TTT_ISA_FMA | TTT_ISA_F16C)
+#define ISA_AVX512 (ISA_AVX2 | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL)
+#define ISA_AVX512_VNNI (ISA_AVX512 | TTT_ISA_AVX512VNNI)
+
 typedef struct ttt_gemm_problem {
   const float *x;        /* [m, k] f32 activations (row stride k) */
   const void *xq;        /* [m, k] q8_0 activations when the kernel takes them; else NULL */
@@ -75,6 +80,47 @@ void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_quantize_rows_avx512(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
                               float *scale, int32_t *sum);
+
+/* ---- attention tile kernels ----
+ * One tile of the tiled (online-softmax) attention: nq query rows against n keys and values. The
+ * query, score and accumulator matrices are row-major f32 with the leading dimensions given; key
+ * and value rows are n pointers to hd values of `dtype` (f32 or bf16), so that rows of a ring
+ * cache or of two sources can make up one tile. The kernels are pure arithmetic: masking and the
+ * running max/sum bookkeeping stay with the caller. */
+typedef void (*ttt_attn_scores_fn)(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                                   ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                                   int64_t lds);
+typedef void (*ttt_attn_accumulate_fn)(const float *p, int64_t ldp, int64_t nq,
+                                       const void *const *v, ttt_dtype dtype, int64_t n, int64_t hd,
+                                       float *acc, int64_t ldacc);
+typedef float (*ttt_exp_sum_fn)(float *x, int64_t n, float shift);
+
+typedef struct ttt_attention_kernel {
+  /* s[r·lds + i] = scale · Σ_d q[r·ldq + d] · k_i[d]   (r < nq, i < n) */
+  ttt_attn_scores_fn scores;
+  /* acc[r·ldacc + d] += Σ_i p[r·ldp + i] · v_i[d]     (r < nq, d < hd) */
+  ttt_attn_accumulate_fn accumulate;
+  /* x[i] = exp(x[i] − shift) for i < n (−inf → 0, finite shift); returns Σ x[i]. */
+  ttt_exp_sum_fn exp_sum;
+  const char *name; /* e.g. "attention_avx512" */
+} ttt_attention_kernel;
+
+/* kernel REFERENCE (or no device) → portable; DEFAULT/SIMD → best ISA available. */
+ttt_attention_kernel ttt_attention_kernel_select(const ttt_device *device, ttt_kernel kernel);
+
+void ttt_attn_scores_ref(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                         ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                         int64_t lds);
+void ttt_attn_accumulate_ref(const float *p, int64_t ldp, int64_t nq, const void *const *v,
+                             ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
+float ttt_exp_sum_ref(float *x, int64_t n, float shift);
+/* AVX-512 F/BW/VL versions (attention_kernels_avx512.c). */
+void ttt_attn_scores_avx512(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                            ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                            int64_t lds);
+void ttt_attn_accumulate_avx512(const float *p, int64_t ldp, int64_t nq, const void *const *v,
+                                ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
+float ttt_exp_sum_avx512(float *x, int64_t n, float shift);
 
 /* ---- linear layers on the context's thread pool ---- */
 

@@ -14,11 +14,6 @@ typedef struct gemm_entry {
   ttt_gemm_kernel kernel;
 } gemm_entry;
 
-/* ISA sets the SIMD files are compiled for (see the CMake flags of *_avx2.c and *_avx512.c). */
-#define ISA_AVX2 (TTT_ISA_AVX2 | TTT_ISA_FMA | TTT_ISA_F16C)
-#define ISA_AVX512 (ISA_AVX2 | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL)
-#define ISA_AVX512_VNNI (ISA_AVX512 | TTT_ISA_AVX512VNNI)
-
 static const gemm_entry gemm_table[] = {
     {TTT_F32, TTT_F32, ISA_AVX512, {ttt_gemm_f32_avx512, NULL, "f32_avx512"}},
     {TTT_F32, TTT_F32, ISA_AVX2, {ttt_gemm_f32_avx2, NULL, "f32_avx2"}},

@@ -10,10 +10,11 @@
 /* A range task: processes items [begin, end) on worker `thread` (0 = the calling thread). */
 typedef void (*ttt_range_fn)(void *arg, int64_t begin, int64_t end, int32_t thread);
 
-/* Splits [0, n) into at most `threads` contiguous ranges whose boundaries are multiples of `grain`
- * (except the end) and runs fn on each, the caller's thread taking the first range. Returns when
- * all ranges are done. threads <= 0 means all of the context's threads; a single range runs inline
- * without touching the pool. */
+/* Splits [0, n) into contiguous ranges whose boundaries are multiples of `grain` (except the end)
+ * and runs fn on each on up to `threads` threads (the caller's among them). Ranges are handed out
+ * in order, each a shrinking share of what is left (guided scheduling), so one thread may run
+ * several. Returns when all ranges are done. threads <= 0 means all of the context's threads; with
+ * one thread (or one grain of work) fn runs inline on [0, n) without touching the pool. */
 void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grain, ttt_range_fn fn,
                       void *arg);
 

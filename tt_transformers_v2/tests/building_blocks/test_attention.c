@@ -330,11 +330,13 @@ static ttt_attention_spec mini_mistral(void) { /* window 8, partial interleaved 
 
 typedef struct axis_algorithm {
   ttt_attention_algorithm algorithm;
-  int32_t block;
+  int32_t block;       /* keys per tile */
+  int32_t query_block; /* query positions per tile (0: default) */
 } axis_algorithm;
 
+/* Tiles of 5 keys × 3 positions leave partial key and query tiles on every length used here. */
 static const axis_algorithm algorithms[] = {
-    {TTT_ATTENTION_NAIVE, 0}, {TTT_ATTENTION_TILED, 5}, {TTT_ATTENTION_TILED, 16}};
+    {TTT_ATTENTION_NAIVE, 0, 0}, {TTT_ATTENTION_TILED, 5, 3}, {TTT_ATTENTION_TILED, 16, 0}};
 
 typedef struct axis_weights {
   ttt_dtype weights, activations;
@@ -364,23 +366,29 @@ static void mini_matrix(ttt_attention_spec (*make)(void), uint64_t seed) {
         for (size_t w = 0; w < 4; w++)
           for (int kv = 0; kv < 2; kv++)
             for (int th = 0; th < 2; th++, config++) {
-              run_config rc = {.impl = {.weight_dtype = weight_axis[w].weights,
-                                        .activation_dtype = weight_axis[w].activations,
-                                        .threads = th + 1,
-                                        .fuse_qkv = (w + (size_t)th) % 2 == 0,
-                                        .algorithm = algorithms[a].algorithm,
-                                        .block_size = algorithms[a].block,
-                                        .kv_dtype = kv ? TTT_BF16 : TTT_F32},
-                               .ring = spec.sliding_window > 0 && config % 3 != 0};
+              run_config rc = {
+                  .impl = {.weight_dtype = weight_axis[w].weights,
+                           .activation_dtype = weight_axis[w].activations,
+                           .threads = th + 1,
+                           .fuse_qkv = (w + (size_t)th) % 2 == 0,
+                           .algorithm = algorithms[a].algorithm,
+                           .block_size = algorithms[a].block,
+                           .query_block = algorithms[a].query_block,
+                           .kv_dtype = kv ? TTT_BF16 : TTT_F32,
+                           /* 5 is coprime to every axis length above */
+                           .kernel = config % 5 == 2 ? TTT_KERNEL_REFERENCE : TTT_KERNEL_DEFAULT},
+                  .ring = spec.sliding_window > 0 && config % 3 != 0};
               int64_t T = prefill_lengths[p], D = decode_steps[d];
               run_cached(ctxs[th], &l, &rc, x, &T, 1, D, out);
               tolerance tol = tolerance_for(rc.impl.weight_dtype, rc.impl.kv_dtype);
               char what[160];
-              snprintf(what, sizeof what, "spec %llu T %lld D %lld algo %d/%d w %s/%s kv %s th %d",
+              snprintf(what, sizeof what,
+                       "spec %llu T %lld D %lld algo %d/%d/%d w %s/%s kv %s th %d k %d",
                        (unsigned long long)seed, (long long)T, (long long)D, (int)rc.impl.algorithm,
-                       (int)rc.impl.block_size, ttt_dtype_name(rc.impl.weight_dtype),
+                       (int)rc.impl.block_size, (int)rc.impl.query_block,
+                       ttt_dtype_name(rc.impl.weight_dtype),
                        ttt_dtype_name(rc.impl.activation_dtype), ttt_dtype_name(rc.impl.kv_dtype),
-                       th + 1);
+                       th + 1, (int)rc.impl.kernel);
               check_against(out, ref, T + D, spec.hidden, &tol, what);
               if (D == 0) continue;
               /* T prefilled + D decoded == one prefill of T + D (same impl, same arithmetic) */
@@ -500,6 +508,7 @@ static void encoder_case(ttt_attention_spec (*make)(void), uint64_t seed, bool f
                                           .activation_dtype = weight_axis[w].activations,
                                           .algorithm = algorithms[a].algorithm,
                                           .block_size = algorithms[a].block,
+                                          .query_block = algorithms[a].query_block,
                                           .fuse_qkv = w % 2 == 0,
                                           .threads = th + 1};
         ttt_attention_weights wt = layer_weights(&l, impl.weight_dtype);
@@ -568,9 +577,10 @@ static void test_sliding_window_chunks_and_ring(void) {
   for (int c = 0; c < 5; c++)
     for (int ring = 0; ring < 2; ring++)
       for (size_t a = 0; a < 3; a++) {
-        run_config rc = {
-            .impl = {.algorithm = algorithms[a].algorithm, .block_size = algorithms[a].block},
-            .ring = ring == 1};
+        run_config rc = {.impl = {.algorithm = algorithms[a].algorithm,
+                                  .block_size = algorithms[a].block,
+                                  .query_block = algorithms[a].query_block},
+                         .ring = ring == 1};
         run_cached(ctx, &l, &rc, x, chunkings[c], n_chunks[c], decodes[c], out);
         tolerance tol = tolerance_for(TTT_F32, TTT_F32);
         char what[96];
@@ -781,6 +791,10 @@ static void test_bad_forward_arguments(void) {
   odd.block_size = -2;
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &spec, &odd, &w, l.rope, cache, 0, &x3, 0, &o3),
             TTT_ERR_INVALID_ARGUMENT, "block_size (-2)");
+  odd.block_size = 0;
+  odd.query_block = -1;
+  CHECK_ERR(ttt_attention_prefill_forward(ctx, &spec, &odd, &w, l.rope, cache, 0, &x3, 0, &o3),
+            TTT_ERR_INVALID_ARGUMENT, "query_block (-1)");
   CHECK(ttt_kv_cache_length(cache, 0) == 0); /* failed calls leave the cache untouched */
   ttt_kv_cache_destroy(cache);
   ttt_context_destroy(ctx);

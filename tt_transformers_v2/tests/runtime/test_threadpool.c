@@ -18,7 +18,7 @@ enum { TINY_DISPATCHES = 5000 };
 enum { TINY_DISPATCHES = 20000 };
 #endif
 
-enum { MAX_ITEMS = 64, MAX_RANGES = 16 };
+enum { MAX_ITEMS = 64, MAX_RANGES = 1024 };
 
 typedef struct count_job {
   _Atomic int32_t hits[MAX_ITEMS];
@@ -66,14 +66,21 @@ static void log_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   log->thread[i] = thread;
 }
 
-/* Ranges are contiguous, non-empty, cover [0, n) exactly once, start at multiples of grain,
- * number at most the requested threads, and run on thread indices below that number. */
+/* Ranges are contiguous, non-empty, cover [0, n) exactly once, start at multiples of grain, run on
+ * thread indices below the requested number, and are guided: the first range taken is at least
+ * 1/(2·threads) of the work (ranges shrink from there), there are no more ranges than grains, and
+ * a single thread runs everything as one range. */
 static void check_ranges(ttt_context *ctx, int32_t threads, int64_t n, int64_t grain) {
-  range_log log;
+  static range_log log; /* large: not on the stack */
   memset(&log, 0, sizeof log);
   ttt_parallel_for(ctx, threads, n, grain, log_range, &log);
   int32_t allowed = ttt_context_threads(ctx, threads), used = atomic_load(&log.count);
-  bool ok = used >= 1 && used <= allowed;
+  int64_t g = grain < 1 ? 1 : grain, blocks = (n + g - 1) / g;
+  bool ok = used >= 1 && used <= blocks && used <= MAX_RANGES && (allowed > 1 || used == 1);
+  int64_t largest = 0;
+  for (int32_t i = 0; ok && i < used && i < MAX_RANGES; i++)
+    largest = log.end[i] - log.begin[i] > largest ? log.end[i] - log.begin[i] : largest;
+  ok &= largest >= (blocks / (2 * allowed)) * g || largest == n;
   int64_t next = 0;
   for (int32_t k = 0; ok && k < used; k++) { /* find the range starting at `next` */
     int32_t found = -1;
@@ -98,7 +105,7 @@ static void test_ranges_and_grain(void) {
       for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++)
         check_ranges(ctx, threads, sizes[s], grains[g]);
   /* A large grain keeps everything in one range on the caller's thread. */
-  range_log log;
+  static range_log log; /* large: not on the stack */
   memset(&log, 0, sizeof log);
   ttt_parallel_for(ctx, 4, 100, 1000, log_range, &log);
   CHECK(atomic_load(&log.count) == 1 && log.thread[0] == 0 && log.end[0] == 100);

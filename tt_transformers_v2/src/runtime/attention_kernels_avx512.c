@@ -1,0 +1,150 @@
+/*
+ * Attention tile kernels for AVX-512 F/BW/VL (contracts in kernels.h).
+ *
+ * scores: blocks of 4 query rows × 4 keys keep 16 accumulators in registers; each step of 16 head
+ * dims loads 4 key vectors (widening bf16 with a shift) and 4 query vectors for 16 FMAs, so every
+ * key element is read once per 4 query rows (a GQA group's heads, or 4 query positions).
+ * accumulate: blocks of 4 query rows × 64 head dims (16 accumulators); each key's value vectors are
+ * loaded once and scaled by 4 broadcast probabilities. Head dims that are not multiples of 16 (or
+ * of 64 here) use masked loads and stores, so no lane outside a row is touched.
+ * exp: Cody-Waite range reduction to r in [-ln2/2, ln2/2], the degree-7 Taylor polynomial of e^r
+ * (truncation error < 6e-9 relative, below f32 rounding) and vscalefps for the 2^n factor, which
+ * also produces the subnormal results, exact 0 far below and inf above the f32 range.
+ */
+#include <math.h>
+
+#include "kernels_simd_common.h"
+
+enum { LANES = 16, ROWS = 4, KEYS = 4, DIM_VECS = 4 };
+
+/* Lanes [0, count) of a vector (count may be <= 0 or >= 16). */
+INLINE __mmask16 lane_mask(int64_t count) {
+  if (count >= LANES) return (__mmask16)0xFFFF;
+  return count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1u);
+}
+
+/* 16 values of a row from head dim d as f32; masked lanes are not read and come back as 0. */
+INLINE __m512 load_row(const void *row, bool bf16, int64_t d, __mmask16 m) {
+  if (bf16) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, (const uint16_t *)row + d);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  return _mm512_maskz_loadu_ps(m, (const float *)row + d);
+}
+
+/* s[r·lds + c] for rb rows × kb keys (compile-time constants after inlining). */
+INLINE void score_block(const float *q, int64_t ldq, const void *const *k, bool bf16, int64_t hd,
+                        float scale, float *s, int64_t lds, int rb, int kb) {
+  __m512 acc[ROWS][KEYS];
+  for (int r = 0; r < rb; r++)
+    for (int c = 0; c < kb; c++) acc[r][c] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < hd; d += LANES) {
+    __mmask16 m = lane_mask(hd - d);
+    __m512 kv[KEYS];
+    for (int c = 0; c < kb; c++) kv[c] = load_row(k[c], bf16, d, m);
+    for (int r = 0; r < rb; r++) {
+      __m512 qv = _mm512_maskz_loadu_ps(m, q + r * ldq + d);
+      for (int c = 0; c < kb; c++) acc[r][c] = _mm512_fmadd_ps(qv, kv[c], acc[r][c]);
+    }
+  }
+  for (int r = 0; r < rb; r++)
+    for (int c = 0; c < kb; c++) s[r * lds + c] = scale * _mm512_reduce_add_ps(acc[r][c]);
+}
+
+/* One row block (rb rows) against all n keys: blocks of KEYS keys, then single keys. */
+INLINE void score_rows(const float *q, int64_t ldq, const void *const *k, bool bf16, int64_t n,
+                       int64_t hd, float scale, float *s, int64_t lds, int rb) {
+  int64_t i = 0;
+  for (; i + KEYS <= n; i += KEYS)
+    score_block(q, ldq, k + i, bf16, hd, scale, s + i, lds, rb, KEYS);
+  for (; i < n; i++) score_block(q, ldq, k + i, bf16, hd, scale, s + i, lds, rb, 1);
+}
+
+INLINE void scores_of(const float *q, int64_t ldq, int64_t nq, const void *const *k, bool bf16,
+                      int64_t n, int64_t hd, float scale, float *s, int64_t lds) {
+  int64_t r = 0;
+  for (; r + ROWS <= nq; r += ROWS)
+    score_rows(q + r * ldq, ldq, k, bf16, n, hd, scale, s + r * lds, lds, ROWS);
+  for (; r < nq; r++) score_rows(q + r * ldq, ldq, k, bf16, n, hd, scale, s + r * lds, lds, 1);
+}
+
+void ttt_attn_scores_avx512(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                            ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                            int64_t lds) {
+  if (dtype == TTT_BF16)
+    scores_of(q, ldq, nq, k, true, n, hd, scale, s, lds);
+  else
+    scores_of(q, ldq, nq, k, false, n, hd, scale, s, lds);
+}
+
+/* acc rows [0, rb) × head dims [d0, d0 + 64) += p · v over all n keys. */
+INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, bool bf16,
+                             int64_t n, int64_t d0, int64_t hd, float *acc, int64_t ldacc, int rb) {
+  __mmask16 m[DIM_VECS];
+  __m512 a[ROWS][DIM_VECS];
+  for (int j = 0; j < DIM_VECS; j++) m[j] = lane_mask(hd - d0 - j * LANES);
+  for (int r = 0; r < rb; r++)
+    for (int j = 0; j < DIM_VECS; j++)
+      a[r][j] = _mm512_maskz_loadu_ps(m[j], acc + r * ldacc + d0 + j * LANES);
+  for (int64_t i = 0; i < n; i++) {
+    __m512 vv[DIM_VECS];
+    for (int j = 0; j < DIM_VECS; j++) vv[j] = load_row(v[i], bf16, d0 + j * LANES, m[j]);
+    for (int r = 0; r < rb; r++) {
+      __m512 w = _mm512_set1_ps(p[r * ldp + i]);
+      for (int j = 0; j < DIM_VECS; j++) a[r][j] = _mm512_fmadd_ps(w, vv[j], a[r][j]);
+    }
+  }
+  for (int r = 0; r < rb; r++)
+    for (int j = 0; j < DIM_VECS; j++)
+      _mm512_mask_storeu_ps(acc + r * ldacc + d0 + j * LANES, m[j], a[r][j]);
+}
+
+INLINE void accumulate_of(const float *p, int64_t ldp, int64_t nq, const void *const *v, bool bf16,
+                          int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+  for (int64_t d0 = 0; d0 < hd; d0 += DIM_VECS * LANES) {
+    int64_t r = 0;
+    for (; r + ROWS <= nq; r += ROWS)
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, hd, acc + r * ldacc, ldacc, ROWS);
+    for (; r < nq; r++)
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, hd, acc + r * ldacc, ldacc, 1);
+  }
+}
+
+void ttt_attn_accumulate_avx512(const float *p, int64_t ldp, int64_t nq, const void *const *v,
+                                ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+  if (dtype == TTT_BF16)
+    accumulate_of(p, ldp, nq, v, true, n, hd, acc, ldacc);
+  else
+    accumulate_of(p, ldp, nq, v, false, n, hd, acc, ldacc);
+}
+
+/* e^x lane-wise. NaN stays NaN: vmaxps/vminps return their second operand when either is NaN. */
+INLINE __m512 exp_ps(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x); /* e^-150 is 0 in f32; also maps -inf */
+  x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);   /* e^89 overflows to inf; also maps +inf */
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  /* ln 2 split so that n · ln2_hi is exact for |n| < 2^9 */
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606820309417232e-6f), r);
+  __m512 poly = _mm512_set1_ps(1.0f / 5040.0f);
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 720.0f));
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 120.0f));
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 24.0f));
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 6.0f));
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(0.5f));
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f));
+  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(poly, n);
+}
+
+float ttt_exp_sum_avx512(float *x, int64_t n, float shift) {
+  __m512 sum = _mm512_setzero_ps(), sh = _mm512_set1_ps(shift);
+  for (int64_t i = 0; i < n; i += LANES) {
+    __mmask16 m = lane_mask(n - i);
+    __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
+  }
+  return _mm512_reduce_add_ps(sum);
+}

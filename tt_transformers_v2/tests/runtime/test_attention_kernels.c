@@ -1,0 +1,293 @@
+/*
+ * Attention tile kernels (kernels.h: scores, accumulate, exp_sum), every variant the machine has,
+ * against float64 computed here.
+ *
+ * - Shapes cover the SIMD kernels' blocking and tails: head dims that are and are not multiples of
+ *   16 and 64, query-row counts around the 4-row blocks, key counts around the 4-key blocks.
+ * - Key/value rows are scattered (separate allocations in shuffled order, f32 and bf16), as ring
+ *   caches hand them to the kernels.
+ * - Bounds: each key/value row and the q/p matrices end exactly at a PROT_NONE page, so reading one
+ *   element past them faults; scores and accumulators use padded leading dimensions whose padding
+ *   holds a sentinel that must survive.
+ * - Error bounds, with S = Σ |q_d|·|k_d| (scores) or Σ |p_i|·|v_i| (accumulate) in float64 on the
+ *   exact values the kernel reads: f32 sums of at most 256 terms err by far less than 1e-5·S
+ *   (see test_matmul.c); exp is checked to 4e-7 relative in the normal range.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/kernels.h"
+#include "ttt_test.h"
+
+static const float sentinel = 12345.0f;
+
+typedef struct variant {
+  const char *name;  /* expected kernel name */
+  uint32_t isa_keep; /* device.isa bits kept */
+  ttt_kernel kernel;
+  uint32_t isa_needed; /* runs only when the machine has these bits */
+} variant;
+
+static const variant variants[] = {
+    {"attention_ref", 0, TTT_KERNEL_REFERENCE, 0},
+    {"attention_ref", ~0u, TTT_KERNEL_REFERENCE, 0}, /* REFERENCE wins over the ISA bits */
+    {"attention_avx512", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512},
+};
+
+/* Memory whose last byte is followed by an unreadable page. */
+typedef struct guarded {
+  uint8_t *map;
+  size_t map_bytes;
+  void *data; /* `bytes` bytes ending at the guard page */
+} guarded;
+
+static guarded guarded_alloc(size_t bytes) {
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t data_pages = (bytes + page - 1) / page;
+  guarded g = {0};
+  g.map_bytes = (data_pages + 1) * page;
+  void *map = mmap(NULL, g.map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) return (guarded){0};
+  g.map = map;
+  CHECK(mprotect(g.map + data_pages * page, page, PROT_NONE) == 0);
+  g.data = g.map + data_pages * page - bytes;
+  return g;
+}
+
+static void guarded_free(guarded *g) {
+  if (g->map) munmap(g->map, g->map_bytes);
+}
+
+static float bf16_round(float x) { /* round to nearest even, as stored in a bf16 cache */
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  u = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+/* n rows of hd values in `dtype`, each in its own guarded allocation; exact f32 copies in `values`
+ * ([n][hd]); ptrs[i] points at row order[i] (a shuffle). */
+typedef struct row_set {
+  guarded *mem;
+  const void **ptrs;
+  float *values;
+  int64_t n;
+} row_set;
+
+static row_set make_rows(ttt_test_rng *rng, int64_t n, int64_t hd, ttt_dtype dtype) {
+  row_set rs = {.mem = calloc((size_t)n, sizeof(guarded)),
+                .ptrs = calloc((size_t)n, sizeof(void *)),
+                .values = malloc((size_t)(n * hd) * sizeof(float)),
+                .n = n};
+  size_t elem = dtype == TTT_BF16 ? 2 : 4;
+  for (int64_t i = 0; i < n; i++) {
+    rs.mem[i] = guarded_alloc((size_t)hd * elem);
+    for (int64_t d = 0; d < hd; d++) {
+      float x = ttt_test_rng_uniform(rng, -2.0f, 2.0f);
+      if (dtype == TTT_BF16) {
+        x = bf16_round(x);
+        uint32_t u;
+        memcpy(&u, &x, sizeof u);
+        uint16_t h = (uint16_t)(u >> 16);
+        memcpy((uint8_t *)rs.mem[i].data + d * 2, &h, 2);
+      } else {
+        memcpy((uint8_t *)rs.mem[i].data + d * 4, &x, 4);
+      }
+      rs.values[i * hd + d] = x;
+    }
+    rs.ptrs[i] = rs.mem[i].data;
+  }
+  for (int64_t i = n - 1; i > 0; i--) { /* shuffle rows and their values together */
+    int64_t j = (int64_t)(ttt_test_rng_next(rng) % (uint64_t)(i + 1));
+    const void *p = rs.ptrs[i];
+    rs.ptrs[i] = rs.ptrs[j];
+    rs.ptrs[j] = p;
+    for (int64_t d = 0; d < hd; d++) {
+      float t = rs.values[i * hd + d];
+      rs.values[i * hd + d] = rs.values[j * hd + d];
+      rs.values[j * hd + d] = t;
+    }
+  }
+  return rs;
+}
+
+static void free_rows(row_set *rs) {
+  for (int64_t i = 0; i < rs->n; i++) guarded_free(&rs->mem[i]);
+  free(rs->mem);
+  free(rs->ptrs);
+  free(rs->values);
+}
+
+/* A row-major [rows][cols] f32 matrix with leading dimension ld >= cols, ending at a guard page;
+ * random values in the used part, the sentinel in the padding. */
+static guarded make_matrix(ttt_test_rng *rng, int64_t rows, int64_t cols, int64_t ld) {
+  guarded g = guarded_alloc((size_t)((rows - 1) * ld + cols) * sizeof(float));
+  float *m = g.data;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < ld && r * ld + c < (rows - 1) * ld + cols; c++)
+      m[r * ld + c] = c < cols ? ttt_test_rng_uniform(rng, -1.0f, 1.0f) : sentinel;
+  return g;
+}
+
+static bool padding_intact(const float *m, int64_t rows, int64_t cols, int64_t ld) {
+  for (int64_t r = 0; r + 1 < rows; r++)
+    for (int64_t c = cols; c < ld; c++)
+      if (m[r * ld + c] != sentinel) return false;
+  return true;
+}
+
+static void check_scores(const ttt_attention_kernel *k, ttt_test_rng *rng, int64_t nq, int64_t n,
+                         int64_t hd, ttt_dtype dtype) {
+  int64_t ldq = hd + 3, lds = n + 5;
+  float scale = 0.37f;
+  guarded q = make_matrix(rng, nq, hd, ldq), s = make_matrix(rng, nq, n, lds);
+  row_set keys = make_rows(rng, n, hd, dtype);
+  const float *qm = q.data;
+  float *sm = s.data;
+  k->scores(qm, ldq, nq, keys.ptrs, dtype, n, hd, scale, sm, lds);
+  double worst = 0.0;
+  for (int64_t r = 0; r < nq; r++)
+    for (int64_t i = 0; i < n; i++) {
+      double exact = 0.0, mag = 0.0;
+      for (int64_t d = 0; d < hd; d++) {
+        exact += (double)qm[r * ldq + d] * keys.values[i * hd + d];
+        mag += fabs((double)qm[r * ldq + d] * keys.values[i * hd + d]);
+      }
+      double err = fabs(sm[r * lds + i] - exact * scale) / ((mag + 1e-30) * scale);
+      worst = err > worst ? err : worst;
+    }
+  CHECK_MSG(worst <= 1e-5, "%s scores nq %lld n %lld hd %lld %s: relative error %g", k->name,
+            (long long)nq, (long long)n, (long long)hd, ttt_dtype_name(dtype), worst);
+  CHECK_MSG(padding_intact(sm, nq, n, lds), "%s scores wrote outside its rows", k->name);
+  free_rows(&keys);
+  guarded_free(&q);
+  guarded_free(&s);
+}
+
+static void check_accumulate(const ttt_attention_kernel *k, ttt_test_rng *rng, int64_t nq,
+                             int64_t n, int64_t hd, ttt_dtype dtype) {
+  int64_t ldp = n + 2, ldacc = hd + 7;
+  guarded p = make_matrix(rng, nq, n, ldp), acc = make_matrix(rng, nq, hd, ldacc);
+  row_set values = make_rows(rng, n, hd, dtype);
+  float *pm = p.data, *am = acc.data;
+  for (int64_t r = 0; r < nq; r++) /* probabilities: >= 0, some exactly 0 (masked keys) */
+    for (int64_t i = 0; i < n; i++)
+      pm[r * ldp + i] = (i + r) % 5 == 3 ? 0.0f : fabsf(pm[r * ldp + i]);
+  double *before = malloc((size_t)(nq * hd) * sizeof(double));
+  for (int64_t r = 0; r < nq; r++)
+    for (int64_t d = 0; d < hd; d++) before[r * hd + d] = am[r * ldacc + d];
+  k->accumulate(pm, ldp, nq, values.ptrs, dtype, n, hd, am, ldacc);
+  double worst = 0.0;
+  for (int64_t r = 0; r < nq; r++)
+    for (int64_t d = 0; d < hd; d++) {
+      double exact = before[r * hd + d], mag = fabs(before[r * hd + d]);
+      for (int64_t i = 0; i < n; i++) {
+        exact += (double)pm[r * ldp + i] * values.values[i * hd + d];
+        mag += fabs((double)pm[r * ldp + i] * values.values[i * hd + d]);
+      }
+      double err = fabs(am[r * ldacc + d] - exact) / (mag + 1e-30);
+      worst = err > worst ? err : worst;
+    }
+  CHECK_MSG(worst <= 1e-5, "%s accumulate nq %lld n %lld hd %lld %s: relative error %g", k->name,
+            (long long)nq, (long long)n, (long long)hd, ttt_dtype_name(dtype), worst);
+  CHECK_MSG(padding_intact(am, nq, hd, ldacc), "%s accumulate wrote outside its rows", k->name);
+  free(before);
+  free_rows(&values);
+  guarded_free(&p);
+  guarded_free(&acc);
+}
+
+static void test_scores_and_accumulate(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  const int64_t head_dims[] = {1, 7, 16, 24, 64, 80, 128, 256};
+  const int64_t query_rows[] = {1, 3, 4, 5, 9};
+  const int64_t keys[] = {1, 3, 4, 5, 17, 64};
+  ttt_test_rng rng = ttt_test_rng_make(41);
+  for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) {
+      printf("  (skipped %s: not supported here)\n", variants[v].name);
+      continue;
+    }
+    ttt_device masked = device;
+    masked.isa &= variants[v].isa_keep;
+    ttt_attention_kernel k = ttt_attention_kernel_select(&masked, variants[v].kernel);
+    CHECK_MSG(strcmp(k.name, variants[v].name) == 0, "selected %s, expected %s", k.name,
+              variants[v].name);
+    for (size_t h = 0; h < sizeof head_dims / sizeof head_dims[0]; h++)
+      for (size_t r = 0; r < sizeof query_rows / sizeof query_rows[0]; r++)
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+          for (int bf16 = 0; bf16 < 2; bf16++) {
+            ttt_dtype dtype = bf16 ? TTT_BF16 : TTT_F32;
+            check_scores(&k, &rng, query_rows[r], keys[i], head_dims[h], dtype);
+            check_accumulate(&k, &rng, query_rows[r], keys[i], head_dims[h], dtype);
+          }
+  }
+  ttt_attention_kernel none = ttt_attention_kernel_select(NULL, TTT_KERNEL_DEFAULT);
+  CHECK_MSG(strcmp(none.name, "attention_ref") == 0, "no device: %s", none.name);
+}
+
+/* exp(x - shift) against libm's double exp: 4e-7 relative for normal results, 2e-45 absolute for
+ * subnormal ones; -inf gives exactly 0, NaN stays NaN, overflow gives inf; the sum matches. */
+static void check_exp(const ttt_attention_kernel *k, const float *in, int64_t n, float shift) {
+  guarded g = guarded_alloc((size_t)n * sizeof(float));
+  float *x = g.data;
+  memcpy(x, in, (size_t)n * sizeof(float));
+  float sum = k->exp_sum(x, n, shift);
+  double exact_sum = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    double want = exp((double)in[i] - (double)shift);
+    if (isnan(in[i])) {
+      CHECK_MSG(isnan(x[i]), "%s exp(NaN) = %g", k->name, (double)x[i]);
+      continue;
+    }
+    exact_sum += want;
+    if (want > 3.4028234663852886e38) {
+      CHECK_MSG(isinf(x[i]) && x[i] > 0, "%s exp(%g) = %g, expected inf", k->name,
+                (double)in[i] - shift, (double)x[i]);
+    } else if (want < 1.1754943508222875e-38) {
+      CHECK_MSG(fabs(x[i] - want) <= 2e-45 && x[i] >= 0.0f, "%s exp(%g) = %g, expected %g", k->name,
+                (double)in[i] - shift, (double)x[i], want);
+    } else {
+      CHECK_MSG(fabs(x[i] - want) <= 4e-7 * want, "%s exp(%.9g) = %.9g, expected %.9g", k->name,
+                (double)in[i] - shift, (double)x[i], want);
+    }
+  }
+  if (!isinf(exact_sum) && exact_sum < 1e38)
+    CHECK_MSG(fabs(sum - exact_sum) <= 1e-6 * exact_sum + 1e-45, "%s exp sum %.9g, expected %.9g",
+              k->name, (double)sum, exact_sum);
+  guarded_free(&g);
+}
+
+static void test_exp_sum(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  float special[] = {-INFINITY, 0.0f,   -1e-8f,  -0.5f,   -0.3465736f, 0.3465736f, -1.0f,
+                     -10.0f,    -87.0f, -87.5f,  -95.0f,  -103.0f,     -103.9f,    -104.5f,
+                     -149.0f,   -1e30f, 10.0f,   88.0f,   88.7f,       88.8f,      100.0f,
+                     INFINITY,  NAN,    -30.25f, -2.125f, 1.0f,        2.0f,       -45.0f};
+  enum { SWEEP = 4001 };
+  static float sweep[SWEEP]; /* dense over [-110, 5] */
+  for (int i = 0; i < SWEEP; i++) sweep[i] = -110.0f + 115.0f * (float)i / (SWEEP - 1);
+  for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
+    ttt_device masked = device;
+    masked.isa &= variants[v].isa_keep;
+    ttt_attention_kernel k = ttt_attention_kernel_select(&masked, variants[v].kernel);
+    int64_t count = (int64_t)(sizeof special / sizeof special[0]);
+    for (int64_t n = 1; n <= count; n++) check_exp(&k, special, n, 0.0f); /* every tail length */
+    check_exp(&k, sweep, SWEEP, 0.0f);
+    check_exp(&k, sweep, SWEEP, -3.5f); /* the shift is subtracted before exp */
+    check_exp(&k, special, 0, 1.0f);    /* n = 0: nothing read, sum 0 */
+  }
+}
+
+int main(void) {
+  TTT_RUN(test_scores_and_accumulate);
+  TTT_RUN(test_exp_sum);
+  return ttt_test_finish();
+}
