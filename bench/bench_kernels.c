@@ -1,8 +1,8 @@
 /*
- * bench_kernels — matmul kernel throughput and thread-pool dispatch latency (a program, not a
- * test).
+ * bench_kernels — matmul and attention kernel throughput and thread-pool dispatch latency (a
+ * program, not a test).
  *
- *   bench_kernels [--quick] [--no-gemm] [--no-gemv] [--kind NAME]
+ *   bench_kernels [--quick] [--no-gemm] [--no-gemv] [--no-attention] [--kind NAME]
  *
  * GEMV (m = 1, decode): Llama-3.2-1B shapes, reported as time per call and GB/s of weights streamed
  * (weight bytes / time; the activations are tiny and stay in cache). Calls cycle through enough
@@ -12,7 +12,8 @@
  * Each figure is the best of several timed calls after a warm-up (timings on a shared machine are
  * noisy; the best is the most repeatable). The single-thread GEMMs also report "cpu": GFLOP/s over
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
- * --quick skips the 128256-row lm head; --no-gemm / --no-gemv skip those sections; --kind runs
+ * Attention: the tile kernels of one decode layer at contexts 1k, 4k and 64k (see below).
+ * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention skip those sections; --kind runs
  * only the weight kind of that name (e.g. "bf16", "q8_0 x q8").
  */
 #include <stdio.h>
@@ -164,6 +165,63 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, 
   free(y);
 }
 
+/* Attention tile kernels on one thread: one layer of one decode step of the Llama-3.2-1B shape at
+ * context `keys` (8 kv heads, 4 query heads each, head dim 64, bf16 KV cache, tiles of 64 keys):
+ * scores, exp and weighted sum per tile, as the tiled attention runs them (the running-max
+ * bookkeeping, a few scalars per tile, is left out). Rows are a contiguous cache, 16 MB per layer
+ * at 64k keys, so small contexts come from cache. GFLOP/s count 4·hd flops per (query row, key). */
+static void bench_attention_kernel(const ttt_attention_kernel *kern, int64_t keys) {
+  enum { KV_HEADS = 8, REP = 4, HD = 64, TILE = 64 };
+  uint16_t *kc = malloc((size_t)(KV_HEADS * keys * HD) * sizeof(uint16_t));
+  uint16_t *vc = malloc((size_t)(KV_HEADS * keys * HD) * sizeof(uint16_t));
+  float q[REP * HD], acc[REP * HD], s[REP * TILE];
+  const void *kp[TILE], *vp[TILE];
+  uint64_t state = 7;
+  for (int64_t i = 0; i < KV_HEADS * keys * HD; i++) {
+    kc[i] = (uint16_t)(0x3C00u + (next_random(&state) & 0x3FFu)); /* bf16 in [2^-7, 2^-6) */
+    vc[i] = (uint16_t)(0x3C00u + (next_random(&state) & 0x3FFu));
+  }
+  for (int i = 0; i < REP * HD; i++) q[i] = 0.01f * (float)(i % 13);
+  double best = 1e30;
+  for (int round = 0; round < 5; round++) {
+    double t0 = now();
+    for (int64_t g = 0; g < KV_HEADS; g++)
+      for (int64_t j0 = 0; j0 < keys; j0 += TILE) {
+        int64_t n = keys - j0 < TILE ? keys - j0 : TILE;
+        for (int64_t i = 0; i < n; i++) {
+          kp[i] = kc + (g * keys + j0 + i) * HD;
+          vp[i] = vc + (g * keys + j0 + i) * HD;
+        }
+        kern->scores(q, HD, REP, kp, TTT_BF16, n, HD, 0.125f, s, TILE);
+        for (int r = 0; r < REP; r++) kern->exp_sum(s + r * TILE, n, 1.0f);
+        kern->accumulate(s, TILE, REP, vp, TTT_BF16, n, HD, acc, HD);
+      }
+    double t = now() - t0;
+    best = t < best ? t : best;
+  }
+  double kv_bytes = 2.0 * KV_HEADS * (double)keys * HD * 2.0;
+  double flops = 4.0 * HD * KV_HEADS * REP * (double)keys;
+  printf("  %-18s context %6lld: %8.1f us per layer  %6.1f GB/s of KV  %6.1f GFLOP/s\n", kern->name,
+         (long long)keys, best * 1e6, kv_bytes / best / 1e9, flops / best / 1e9);
+  fflush(stdout);
+  free(kc);
+  free(vc);
+}
+
+static void bench_attention(const ttt_device *device, bool quick) {
+  static const uint32_t isa_sets[] = {0, ISA_AVX2, ISA_AVX512}; /* ref, avx2, avx512 */
+  static const int64_t contexts[] = {1024, 4096, 65536};
+  size_t n_contexts = sizeof contexts / sizeof contexts[0] - (quick ? 1 : 0);
+  printf("attention tile kernels (1 thread, one decode layer of the 1B shape, bf16 KV):\n");
+  for (size_t k = 0; k < sizeof isa_sets / sizeof isa_sets[0]; k++) {
+    if ((device->isa & isa_sets[k]) != isa_sets[k]) continue;
+    ttt_device masked = *device;
+    masked.isa &= isa_sets[k];
+    ttt_attention_kernel kern = ttt_attention_kernel_select(&masked, TTT_KERNEL_DEFAULT);
+    for (size_t c = 0; c < n_contexts; c++) bench_attention_kernel(&kern, contexts[c]);
+  }
+}
+
 static void empty_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   (void)arg, (void)begin, (void)end, (void)thread;
 }
@@ -184,12 +242,13 @@ static void bench_dispatch(ttt_context *ctx) {
 }
 
 int main(int argc, char **argv) {
-  bool quick = false, gemm = true, gemv = true;
+  bool quick = false, gemm = true, gemv = true, attention = true;
   const char *only = NULL;
   for (int i = 1; i < argc; i++) {
     quick |= strcmp(argv[i], "--quick") == 0;
     gemm &= strcmp(argv[i], "--no-gemm") != 0;
     gemv &= strcmp(argv[i], "--no-gemv") != 0;
+    attention &= strcmp(argv[i], "--no-attention") != 0;
     if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) only = argv[++i];
   }
   ttt_device device;
@@ -208,6 +267,7 @@ int main(int argc, char **argv) {
   printf("GEMM (m=%d):\n", GEMM_M);
   for (size_t s = 0; gemm && s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++)
     bench_shape(ctx, &gemm_shapes[s], GEMM_M, false, only);
+  if (attention) bench_attention(&device, quick);
   ttt_context_destroy(ctx);
   return 0;
 }

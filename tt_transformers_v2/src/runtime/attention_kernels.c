@@ -53,6 +53,8 @@ typedef struct attention_entry {
 static const attention_entry attention_table[] = {
     {ISA_AVX512,
      {ttt_attn_scores_avx512, ttt_attn_accumulate_avx512, ttt_exp_sum_avx512, "attention_avx512"}},
+    {ISA_AVX2,
+     {ttt_attn_scores_avx2, ttt_attn_accumulate_avx2, ttt_exp_sum_avx2, "attention_avx2"}},
     {0, {ttt_attn_scores_ref, ttt_attn_accumulate_ref, ttt_exp_sum_ref, "attention_ref"}},
 };
 

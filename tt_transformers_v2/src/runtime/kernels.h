@@ -114,6 +114,13 @@ void ttt_attn_scores_ref(const float *q, int64_t ldq, int64_t nq, const void *co
 void ttt_attn_accumulate_ref(const float *p, int64_t ldp, int64_t nq, const void *const *v,
                              ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
 float ttt_exp_sum_ref(float *x, int64_t n, float shift);
+/* AVX2 + FMA versions (attention_kernels_avx2.c). */
+void ttt_attn_scores_avx2(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                          ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                          int64_t lds);
+void ttt_attn_accumulate_avx2(const float *p, int64_t ldp, int64_t nq, const void *const *v,
+                              ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
+float ttt_exp_sum_avx2(float *x, int64_t n, float shift);
 /* AVX-512 F/BW/VL versions (attention_kernels_avx512.c). */
 void ttt_attn_scores_avx512(const float *q, int64_t ldq, int64_t nq, const void *const *k,
                             ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,

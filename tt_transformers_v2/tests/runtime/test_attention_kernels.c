@@ -34,6 +34,7 @@ typedef struct variant {
 static const variant variants[] = {
     {"attention_ref", 0, TTT_KERNEL_REFERENCE, 0},
     {"attention_ref", ~0u, TTT_KERNEL_REFERENCE, 0}, /* REFERENCE wins over the ISA bits */
+    {"attention_avx2", ISA_AVX2, TTT_KERNEL_SIMD, ISA_AVX2},
     {"attention_avx512", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512},
 };
 

@@ -1,0 +1,197 @@
+/*
+ * Attention tile kernels for AVX2 + FMA (contracts in kernels.h); the AVX-512 file explains the
+ * scheme. With 16 ymm registers the blocks are 2 query rows × 4 keys (scores) and 2 rows × 32 head
+ * dims (accumulate). AVX2 has no masked 16-bit loads, so head dims past the last multiple of 8 are
+ * done by scalar tails. exp: as in the AVX-512 file, with 2^n applied as two exact power-of-two
+ * factors built in the exponent field (each normal for n in [-217, 129]), so results that are
+ * subnormal, 0 or inf come out of the final multiply correctly rounded.
+ */
+#include <math.h>
+
+#include "kernels_simd_common.h"
+
+enum { LANES = 8, ROWS = 2, KEYS = 4, DIM_VECS = 4 };
+
+static float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+INLINE __m256 load_row(const void *row, bool bf16, int64_t d) {
+  if (bf16) {
+    __m128i h = _mm_loadu_si128((const void *)((const uint16_t *)row + d));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  return _mm256_loadu_ps((const float *)row + d);
+}
+
+INLINE float row_value(const void *row, bool bf16, int64_t d) {
+  if (!bf16) return ((const float *)row)[d];
+  uint32_t bits = (uint32_t)((const uint16_t *)row)[d] << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+INLINE void score_block(const float *q, int64_t ldq, const void *const *k, bool bf16, int64_t hd,
+                        float scale, float *s, int64_t lds, int rb, int kb) {
+  __m256 acc[ROWS][KEYS];
+#pragma GCC unroll 4
+  for (int r = 0; r < rb; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < kb; c++) acc[r][c] = _mm256_setzero_ps();
+  int64_t d = 0;
+  for (; d + LANES <= hd; d += LANES) {
+    __m256 kv[KEYS];
+#pragma GCC unroll 4
+    for (int c = 0; c < kb; c++) kv[c] = load_row(k[c], bf16, d);
+#pragma GCC unroll 4
+    for (int r = 0; r < rb; r++) {
+      __m256 qv = _mm256_loadu_ps(q + r * ldq + d);
+#pragma GCC unroll 4
+      for (int c = 0; c < kb; c++) acc[r][c] = _mm256_fmadd_ps(qv, kv[c], acc[r][c]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < rb; r++)
+#pragma GCC unroll 4
+    for (int c = 0; c < kb; c++) {
+      float sum = hsum(acc[r][c]);
+      for (int64_t t = d; t < hd; t++) sum += q[r * ldq + t] * row_value(k[c], bf16, t);
+      s[r * lds + c] = scale * sum;
+    }
+}
+
+INLINE void score_rows(const float *q, int64_t ldq, const void *const *k, bool bf16, int64_t n,
+                       int64_t hd, float scale, float *s, int64_t lds, int rb) {
+  int64_t i = 0;
+  for (; i + KEYS <= n; i += KEYS)
+    score_block(q, ldq, k + i, bf16, hd, scale, s + i, lds, rb, KEYS);
+  for (; i < n; i++) score_block(q, ldq, k + i, bf16, hd, scale, s + i, lds, rb, 1);
+}
+
+INLINE void scores_of(const float *q, int64_t ldq, int64_t nq, const void *const *k, bool bf16,
+                      int64_t n, int64_t hd, float scale, float *s, int64_t lds) {
+  int64_t r = 0;
+  for (; r + ROWS <= nq; r += ROWS)
+    score_rows(q + r * ldq, ldq, k, bf16, n, hd, scale, s + r * lds, lds, ROWS);
+  for (; r < nq; r++) score_rows(q + r * ldq, ldq, k, bf16, n, hd, scale, s + r * lds, lds, 1);
+}
+
+void ttt_attn_scores_avx2(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                          ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                          int64_t lds) {
+  if (dtype == TTT_BF16)
+    scores_of(q, ldq, nq, k, true, n, hd, scale, s, lds);
+  else
+    scores_of(q, ldq, nq, k, false, n, hd, scale, s, lds);
+}
+
+/* acc rows [0, rb) × head dims [d0, d0 + 32) (all inside the row) += p · v over all n keys. */
+INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, bool bf16,
+                             int64_t n, int64_t d0, float *acc, int64_t ldacc, int rb) {
+  __m256 a[ROWS][DIM_VECS];
+#pragma GCC unroll 4
+  for (int r = 0; r < rb; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < DIM_VECS; j++) a[r][j] = _mm256_loadu_ps(acc + r * ldacc + d0 + j * LANES);
+  for (int64_t i = 0; i < n; i++) {
+    __m256 vv[DIM_VECS];
+#pragma GCC unroll 4
+    for (int j = 0; j < DIM_VECS; j++) vv[j] = load_row(v[i], bf16, d0 + j * LANES);
+#pragma GCC unroll 4
+    for (int r = 0; r < rb; r++) {
+      __m256 w = _mm256_set1_ps(p[r * ldp + i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < DIM_VECS; j++) a[r][j] = _mm256_fmadd_ps(w, vv[j], a[r][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < rb; r++)
+#pragma GCC unroll 4
+    for (int j = 0; j < DIM_VECS; j++) _mm256_storeu_ps(acc + r * ldacc + d0 + j * LANES, a[r][j]);
+}
+
+/* Head dims [d0, hd) of one row (fewer than 32): vectors of 8, then scalars. */
+INLINE void accumulate_tail(const float *p, const void *const *v, bool bf16, int64_t n, int64_t d0,
+                            int64_t hd, float *acc) {
+  for (int64_t i = 0; i < n; i++) {
+    int64_t d = d0;
+    __m256 w = _mm256_set1_ps(p[i]);
+    for (; d + LANES <= hd; d += LANES)
+      _mm256_storeu_ps(acc + d,
+                       _mm256_fmadd_ps(w, load_row(v[i], bf16, d), _mm256_loadu_ps(acc + d)));
+    for (; d < hd; d++) acc[d] += p[i] * row_value(v[i], bf16, d);
+  }
+}
+
+INLINE void accumulate_of(const float *p, int64_t ldp, int64_t nq, const void *const *v, bool bf16,
+                          int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+  int64_t d0 = 0;
+  for (; d0 + DIM_VECS * LANES <= hd; d0 += DIM_VECS * LANES) {
+    int64_t r = 0;
+    for (; r + ROWS <= nq; r += ROWS)
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, acc + r * ldacc, ldacc, ROWS);
+    for (; r < nq; r++)
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, acc + r * ldacc, ldacc, 1);
+  }
+  if (d0 == hd) return;
+  for (int64_t r = 0; r < nq; r++)
+    accumulate_tail(p + r * ldp, v, bf16, n, d0, hd, acc + r * ldacc);
+}
+
+void ttt_attn_accumulate_avx2(const float *p, int64_t ldp, int64_t nq, const void *const *v,
+                              ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+  if (dtype == TTT_BF16)
+    accumulate_of(p, ldp, nq, v, true, n, hd, acc, ldacc);
+  else
+    accumulate_of(p, ldp, nq, v, false, n, hd, acc, ldacc);
+}
+
+/* 2^n for integer n in [-126, 127] (built in the exponent field). */
+INLINE __m256 pow2(__m256i n) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
+}
+
+INLINE __m256 exp_ps(__m256 x) {
+  x = _mm256_max_ps(_mm256_set1_ps(-150.0f), x); /* NaN stays NaN: max/min return operand 2 */
+  x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
+  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606820309417232e-6f), r);
+  __m256 poly = _mm256_set1_ps(1.0f / 5040.0f);
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 720.0f));
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 120.0f));
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 24.0f));
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 6.0f));
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(0.5f));
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f));
+  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f));
+  __m256i ni = _mm256_cvtps_epi32(n);
+  __m256i half = _mm256_srai_epi32(ni, 1); /* floor(n / 2) */
+  return _mm256_mul_ps(_mm256_mul_ps(poly, pow2(half)), pow2(_mm256_sub_epi32(ni, half)));
+}
+
+float ttt_exp_sum_avx2(float *x, int64_t n, float shift) {
+  __m256 sum = _mm256_setzero_ps(), sh = _mm256_set1_ps(shift);
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES) {
+    __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  float total = hsum(sum);
+  if (i == n) return total;
+  float tail[LANES] = {0};
+  memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
+  __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(tail), sh));
+  _mm256_storeu_ps(tail, e);
+  for (int64_t t = 0; t < n - i; t++) {
+    x[i + t] = tail[t];
+    total += tail[t];
+  }
+  return total;
+}
