@@ -16,6 +16,7 @@
  * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention skip those sections; --kind runs
  * only the weight kind of that name (e.g. "bf16", "q8_0 x q8").
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,14 +168,13 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, 
 
 /* Attention tile kernels on one thread: one layer of one decode step of the Llama-3.2-1B shape at
  * context `keys` (8 kv heads, 4 query heads each, head dim 64, bf16 KV cache, tiles of 64 keys):
- * scores, exp and weighted sum per tile, as the tiled attention runs them (the running-max
- * bookkeeping, a few scalars per tile, is left out). Rows are a contiguous cache, 16 MB per layer
+ * scores, online softmax and weighted sum per tile, as the tiled attention runs them. Rows are a contiguous cache, 16 MB per layer
  * at 64k keys, so small contexts come from cache. GFLOP/s count 4·hd flops per (query row, key). */
 static void bench_attention_kernel(const ttt_attention_kernel *kern, int64_t keys) {
   enum { KV_HEADS = 8, REP = 4, HD = 64, TILE = 64 };
   uint16_t *kc = malloc((size_t)(KV_HEADS * keys * HD) * sizeof(uint16_t));
   uint16_t *vc = malloc((size_t)(KV_HEADS * keys * HD) * sizeof(uint16_t));
-  float q[REP * HD], acc[REP * HD], s[REP * TILE];
+  float q[REP * HD], acc[REP * HD], s[REP * TILE], m[REP], l[REP], rescale[REP];
   const void *kp[TILE], *vp[TILE];
   uint64_t state = 7;
   for (int64_t i = 0; i < KV_HEADS * keys * HD; i++) {
@@ -185,7 +185,12 @@ static void bench_attention_kernel(const ttt_attention_kernel *kern, int64_t key
   double best = 1e30;
   for (int round = 0; round < 5; round++) {
     double t0 = now();
-    for (int64_t g = 0; g < KV_HEADS; g++)
+    for (int64_t g = 0; g < KV_HEADS; g++) {
+      for (int r = 0; r < REP; r++) {
+        m[r] = -INFINITY;
+        l[r] = 0.0f;
+      }
+      memset(acc, 0, sizeof acc);
       for (int64_t j0 = 0; j0 < keys; j0 += TILE) {
         int64_t n = keys - j0 < TILE ? keys - j0 : TILE;
         for (int64_t i = 0; i < n; i++) {
@@ -193,9 +198,10 @@ static void bench_attention_kernel(const ttt_attention_kernel *kern, int64_t key
           vp[i] = vc + (g * keys + j0 + i) * HD;
         }
         kern->scores(q, HD, REP, kp, TTT_BF16, n, HD, 0.125f, s, TILE);
-        for (int r = 0; r < REP; r++) kern->exp_sum(s + r * TILE, n, 1.0f);
-        kern->accumulate(s, TILE, REP, vp, TTT_BF16, n, HD, acc, HD);
+        kern->softmax(s, TILE, REP, n, m, l, rescale);
+        kern->accumulate(s, TILE, REP, vp, TTT_BF16, n, HD, rescale, acc, HD);
       }
+    }
     double t = now() - t0;
     best = t < best ? t : best;
   }

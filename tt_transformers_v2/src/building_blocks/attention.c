@@ -361,7 +361,8 @@ typedef struct tile_state {
   float *q;              /* [R][hd] the item's query rows */
   float *acc;            /* [R][hd] running weighted sums of values */
   float *s;              /* [R][block] scores of the current tile, then their exp */
-  float *m, *l;          /* [R] running max and running sum of exp */
+  float *m, *l;          /* [R] running max and running sum of exp (online softmax) */
+  float *rescale;        /* [R] factor each accumulator row takes before the current tile */
   const void **kp, **vp; /* [block] key and value rows of the current tile */
 } tile_state;
 
@@ -371,7 +372,7 @@ static size_t floats(int64_t n) { return align64((size_t)n * sizeof(float)); }
 
 /* Bytes of one thread's TILED state (each piece 64-byte aligned). */
 static size_t tile_state_bytes(int64_t rows, int64_t hd, int64_t block) {
-  return 2 * floats(rows * hd) + floats(rows * block) + 2 * floats(rows) +
+  return 2 * floats(rows * hd) + floats(rows * block) + 3 * floats(rows) +
          2 * align64((size_t)block * sizeof(void *));
 }
 
@@ -382,6 +383,7 @@ static tile_state tile_state_carve(uint8_t *p, int64_t rows, int64_t hd, int64_t
   ts.s = (float *)(void *)(p += floats(rows * hd));
   ts.m = (float *)(void *)(p += floats(rows * block));
   ts.l = (float *)(void *)(p += floats(rows));
+  ts.rescale = (float *)(void *)(p += floats(rows));
   ts.kp = (const void **)(void *)(p += floats(rows));
   ts.vp = (const void **)(void *)(p + align64((size_t)block * sizeof(void *)));
   return ts;
@@ -425,27 +427,6 @@ static void mask_tile(const attn_job *job, int64_t b, int64_t t0, int64_t qt, in
   }
 }
 
-/* Folds the tile's scores of row r into its running softmax state (online softmax): new max m',
- * the old sum and accumulator rescaled by exp(m - m'), the scores replaced by exp(s - m') and
- * added to the sum. A row that sees no key of the tile gets zero weights. */
-static void softmax_row(const attn_job *job, const ttt_attention_kernel *kern, tile_state *ts,
-                        int64_t r, int64_t n) {
-  float *s = ts->s + r * job->block;
-  float tile_max = -INFINITY;
-  for (int64_t i = 0; i < n; i++) tile_max = s[i] > tile_max ? s[i] : tile_max;
-  if (tile_max == -INFINITY) {
-    memset(s, 0, (size_t)n * sizeof(float));
-    return;
-  }
-  float m_new = ts->m[r] > tile_max ? ts->m[r] : tile_max;
-  float correction = expf(ts->m[r] - m_new); /* 0 on the row's first visible tile (m = -inf) */
-  ts->l[r] = ts->l[r] * correction + kern->exp_sum(s, n, m_new);
-  ts->m[r] = m_new;
-  if (correction == 1.0f) return;
-  float *acc = ts->acc + r * job->hd;
-  for (int64_t d = 0; d < job->hd; d++) acc[d] *= correction;
-}
-
 static void softcap_tile(const attn_job *job, tile_state *ts, int64_t rows, int64_t n) {
   for (int64_t r = 0; r < rows; r++)
     for (int64_t i = 0; i < n; i++) {
@@ -484,8 +465,8 @@ static void tiled_item(const attn_job *job, int64_t b, int64_t t0, int64_t qt, i
     kern->scores(ts->q, hd, rows, ts->kp, dtype, n, hd, job->scale, ts->s, job->block);
     if (job->softcap > 0.0f) softcap_tile(job, ts, rows, n);
     if (job->key_mask || j0 < all_lo || j0 + n - 1 > all_hi) mask_tile(job, b, t0, qt, j0, n, ts);
-    for (int64_t r = 0; r < rows; r++) softmax_row(job, kern, ts, r, n);
-    kern->accumulate(ts->s, job->block, rows, ts->vp, dtype, n, hd, ts->acc, hd);
+    kern->softmax(ts->s, job->block, rows, n, ts->m, ts->l, ts->rescale);
+    kern->accumulate(ts->s, job->block, rows, ts->vp, dtype, n, hd, ts->rescale, ts->acc, hd);
   }
   for (int64_t r = 0; r < rows; r++) {
     float *o = job->o + (b * job->T + t0 + r / job->rep) * job->n_heads * hd +

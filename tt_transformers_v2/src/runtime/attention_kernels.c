@@ -25,23 +25,39 @@ void ttt_attn_scores_ref(const float *q, int64_t ldq, int64_t nq, const void *co
     }
 }
 
+void ttt_attn_softmax_ref(float *s, int64_t lds, int64_t nq, int64_t n, float *m, float *l,
+                          float *rescale) {
+  for (int64_t r = 0; r < nq; r++) {
+    float *row = s + r * lds, tile_max = -INFINITY;
+    for (int64_t i = 0; i < n; i++) tile_max = row[i] > tile_max ? row[i] : tile_max;
+    rescale[r] = 1.0f;
+    if (tile_max == -INFINITY) { /* no visible key in this tile */
+      memset(row, 0, (size_t)n * sizeof(float));
+      continue;
+    }
+    float m_new = m[r] > tile_max ? m[r] : tile_max, sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+      row[i] = expf(row[i] - m_new);
+      sum += row[i];
+    }
+    rescale[r] = expf(m[r] - m_new); /* 0 on the row's first visible tile (m = -inf) */
+    l[r] = l[r] * rescale[r] + sum;
+    m[r] = m_new;
+  }
+}
+
 void ttt_attn_accumulate_ref(const float *p, int64_t ldp, int64_t nq, const void *const *v,
-                             ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc) {
-  for (int64_t r = 0; r < nq; r++)
+                             ttt_dtype dtype, int64_t n, int64_t hd, const float *rescale,
+                             float *acc, int64_t ldacc) {
+  for (int64_t r = 0; r < nq; r++) {
+    float *a = acc + r * ldacc;
+    for (int64_t d = 0; d < hd; d++) a[d] *= rescale[r];
     for (int64_t i = 0; i < n; i++) {
       float w = p[r * ldp + i];
       if (w == 0.0f) continue; /* masked or underflowed key */
-      for (int64_t d = 0; d < hd; d++) acc[r * ldacc + d] += w * row_value(v[i], dtype, d);
+      for (int64_t d = 0; d < hd; d++) a[d] += w * row_value(v[i], dtype, d);
     }
-}
-
-float ttt_exp_sum_ref(float *x, int64_t n, float shift) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; i++) {
-    x[i] = expf(x[i] - shift);
-    sum += x[i];
   }
-  return sum;
 }
 
 /* Best first; an entry is used when the device has all of its `isa` bits. */
@@ -52,10 +68,11 @@ typedef struct attention_entry {
 
 static const attention_entry attention_table[] = {
     {ISA_AVX512,
-     {ttt_attn_scores_avx512, ttt_attn_accumulate_avx512, ttt_exp_sum_avx512, "attention_avx512"}},
+     {ttt_attn_scores_avx512, ttt_attn_softmax_avx512, ttt_attn_accumulate_avx512,
+      "attention_avx512"}},
     {ISA_AVX2,
-     {ttt_attn_scores_avx2, ttt_attn_accumulate_avx2, ttt_exp_sum_avx2, "attention_avx2"}},
-    {0, {ttt_attn_scores_ref, ttt_attn_accumulate_ref, ttt_exp_sum_ref, "attention_ref"}},
+     {ttt_attn_scores_avx2, ttt_attn_softmax_avx2, ttt_attn_accumulate_avx2, "attention_avx2"}},
+    {0, {ttt_attn_scores_ref, ttt_attn_softmax_ref, ttt_attn_accumulate_ref, "attention_ref"}},
 };
 
 ttt_attention_kernel ttt_attention_kernel_select(const ttt_device *device, ttt_kernel kernel) {

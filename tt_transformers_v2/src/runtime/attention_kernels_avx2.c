@@ -7,6 +7,7 @@
  * subnormal, 0 or inf come out of the final multiply correctly rounded.
  */
 #include <math.h>
+#include <string.h>
 
 #include "kernels_simd_common.h"
 
@@ -89,14 +90,18 @@ void ttt_attn_scores_avx2(const float *q, int64_t ldq, int64_t nq, const void *c
     scores_of(q, ldq, nq, k, false, n, hd, scale, s, lds);
 }
 
-/* acc rows [0, rb) × head dims [d0, d0 + 32) (all inside the row) += p · v over all n keys. */
+/* acc rows [0, rb) × head dims [d0, d0 + 32) (all inside the row): rescaled, plus p · v over all
+ * n keys. */
 INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, bool bf16,
-                             int64_t n, int64_t d0, float *acc, int64_t ldacc, int rb) {
+                             int64_t n, int64_t d0, const float *rescale, float *acc, int64_t ldacc,
+                             int rb) {
   __m256 a[ROWS][DIM_VECS];
 #pragma GCC unroll 4
   for (int r = 0; r < rb; r++)
 #pragma GCC unroll 4
-    for (int j = 0; j < DIM_VECS; j++) a[r][j] = _mm256_loadu_ps(acc + r * ldacc + d0 + j * LANES);
+    for (int j = 0; j < DIM_VECS; j++)
+      a[r][j] = _mm256_mul_ps(_mm256_loadu_ps(acc + r * ldacc + d0 + j * LANES),
+                              _mm256_set1_ps(rescale[r]));
   for (int64_t i = 0; i < n; i++) {
     __m256 vv[DIM_VECS];
 #pragma GCC unroll 4
@@ -114,9 +119,10 @@ INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, 
     for (int j = 0; j < DIM_VECS; j++) _mm256_storeu_ps(acc + r * ldacc + d0 + j * LANES, a[r][j]);
 }
 
-/* Head dims [d0, hd) of one row (fewer than 32): vectors of 8, then scalars. */
+/* Head dims [d0, hd) of one row (fewer than 32): rescaled, then vectors of 8 and scalars. */
 INLINE void accumulate_tail(const float *p, const void *const *v, bool bf16, int64_t n, int64_t d0,
-                            int64_t hd, float *acc) {
+                            int64_t hd, float rescale, float *acc) {
+  for (int64_t d = d0; d < hd; d++) acc[d] *= rescale;
   for (int64_t i = 0; i < n; i++) {
     int64_t d = d0;
     __m256 w = _mm256_set1_ps(p[i]);
@@ -128,26 +134,27 @@ INLINE void accumulate_tail(const float *p, const void *const *v, bool bf16, int
 }
 
 INLINE void accumulate_of(const float *p, int64_t ldp, int64_t nq, const void *const *v, bool bf16,
-                          int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+                          int64_t n, int64_t hd, const float *rescale, float *acc, int64_t ldacc) {
   int64_t d0 = 0;
   for (; d0 + DIM_VECS * LANES <= hd; d0 += DIM_VECS * LANES) {
     int64_t r = 0;
     for (; r + ROWS <= nq; r += ROWS)
-      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, acc + r * ldacc, ldacc, ROWS);
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, rescale + r, acc + r * ldacc, ldacc, ROWS);
     for (; r < nq; r++)
-      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, acc + r * ldacc, ldacc, 1);
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, rescale + r, acc + r * ldacc, ldacc, 1);
   }
   if (d0 == hd) return;
   for (int64_t r = 0; r < nq; r++)
-    accumulate_tail(p + r * ldp, v, bf16, n, d0, hd, acc + r * ldacc);
+    accumulate_tail(p + r * ldp, v, bf16, n, d0, hd, rescale[r], acc + r * ldacc);
 }
 
 void ttt_attn_accumulate_avx2(const float *p, int64_t ldp, int64_t nq, const void *const *v,
-                              ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+                              ttt_dtype dtype, int64_t n, int64_t hd, const float *rescale,
+                              float *acc, int64_t ldacc) {
   if (dtype == TTT_BF16)
-    accumulate_of(p, ldp, nq, v, true, n, hd, acc, ldacc);
+    accumulate_of(p, ldp, nq, v, true, n, hd, rescale, acc, ldacc);
   else
-    accumulate_of(p, ldp, nq, v, false, n, hd, acc, ldacc);
+    accumulate_of(p, ldp, nq, v, false, n, hd, rescale, acc, ldacc);
 }
 
 /* 2^n for integer n in [-126, 127] (built in the exponent field). */
@@ -175,7 +182,8 @@ INLINE __m256 exp_ps(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(poly, pow2(half)), pow2(_mm256_sub_epi32(ni, half)));
 }
 
-float ttt_exp_sum_avx2(float *x, int64_t n, float shift) {
+/* x[i] = e^(x[i] - shift) for i < n; returns the sum. */
+static float exp_sum(float *x, int64_t n, float shift) {
   __m256 sum = _mm256_setzero_ps(), sh = _mm256_set1_ps(shift);
   int64_t i = 0;
   for (; i + LANES <= n; i += LANES) {
@@ -187,11 +195,37 @@ float ttt_exp_sum_avx2(float *x, int64_t n, float shift) {
   if (i == n) return total;
   float tail[LANES] = {0};
   memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
-  __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(tail), sh));
-  _mm256_storeu_ps(tail, e);
+  _mm256_storeu_ps(tail, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(tail), sh)));
   for (int64_t t = 0; t < n - i; t++) {
     x[i + t] = tail[t];
     total += tail[t];
   }
   return total;
+}
+
+static float row_max(const float *x, int64_t n) {
+  __m256 mx = _mm256_set1_ps(-INFINITY);
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  float best = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+  for (; i < n; i++) best = x[i] > best ? x[i] : best;
+  return best;
+}
+
+void ttt_attn_softmax_avx2(float *s, int64_t lds, int64_t nq, int64_t n, float *m, float *l,
+                           float *rescale) {
+  for (int64_t r = 0; r < nq; r++) {
+    float *row = s + r * lds, tile_max = row_max(row, n);
+    rescale[r] = 1.0f;
+    if (tile_max == -INFINITY) { /* no visible key in this tile */
+      memset(row, 0, (size_t)n * sizeof(float));
+      continue;
+    }
+    float m_new = m[r] > tile_max ? m[r] : tile_max;
+    rescale[r] = _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(m[r] - m_new))); /* 0 when m = -inf */
+    l[r] = l[r] * rescale[r] + exp_sum(row, n, m_new);
+    m[r] = m_new;
+  }
 }

@@ -12,6 +12,7 @@
  * also produces the subnormal results, exact 0 far below and inf above the f32 range.
  */
 #include <math.h>
+#include <string.h>
 
 #include "kernels_simd_common.h"
 
@@ -118,9 +119,10 @@ void ttt_attn_scores_avx512(const float *q, int64_t ldq, int64_t nq, const void 
     scores_of(q, ldq, nq, k, false, n, hd, scale, s, lds);
 }
 
-/* acc rows [0, rb) × head dims [d0, d0 + 64) += p · v over all n keys. */
+/* acc rows [0, rb) × head dims [d0, d0 + 64): rescaled, plus p · v over all n keys. */
 INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, bool bf16,
-                             int64_t n, int64_t d0, int64_t hd, float *acc, int64_t ldacc, int rb) {
+                             int64_t n, int64_t d0, int64_t hd, const float *rescale, float *acc,
+                             int64_t ldacc, int rb) {
   __mmask16 m[DIM_VECS];
   __m512 a[ROWS][DIM_VECS];
 #pragma GCC unroll 4
@@ -129,7 +131,8 @@ INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, 
   for (int r = 0; r < rb; r++)
 #pragma GCC unroll 4
     for (int j = 0; j < DIM_VECS; j++)
-      a[r][j] = _mm512_maskz_loadu_ps(m[j], acc + r * ldacc + d0 + j * LANES);
+      a[r][j] = _mm512_mul_ps(_mm512_maskz_loadu_ps(m[j], acc + r * ldacc + d0 + j * LANES),
+                              _mm512_set1_ps(rescale[r]));
   for (int64_t i = 0; i < n; i++) {
     __m512 vv[DIM_VECS];
 #pragma GCC unroll 4
@@ -149,22 +152,25 @@ INLINE void accumulate_block(const float *p, int64_t ldp, const void *const *v, 
 }
 
 INLINE void accumulate_of(const float *p, int64_t ldp, int64_t nq, const void *const *v, bool bf16,
-                          int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+                          int64_t n, int64_t hd, const float *rescale, float *acc, int64_t ldacc) {
   for (int64_t d0 = 0; d0 < hd; d0 += DIM_VECS * LANES) {
     int64_t r = 0;
     for (; r + ROWS <= nq; r += ROWS)
-      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, hd, acc + r * ldacc, ldacc, ROWS);
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, hd, rescale + r, acc + r * ldacc, ldacc,
+                       ROWS);
     for (; r < nq; r++)
-      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, hd, acc + r * ldacc, ldacc, 1);
+      accumulate_block(p + r * ldp, ldp, v, bf16, n, d0, hd, rescale + r, acc + r * ldacc, ldacc,
+                       1);
   }
 }
 
 void ttt_attn_accumulate_avx512(const float *p, int64_t ldp, int64_t nq, const void *const *v,
-                                ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc) {
+                                ttt_dtype dtype, int64_t n, int64_t hd, const float *rescale,
+                                float *acc, int64_t ldacc) {
   if (dtype == TTT_BF16)
-    accumulate_of(p, ldp, nq, v, true, n, hd, acc, ldacc);
+    accumulate_of(p, ldp, nq, v, true, n, hd, rescale, acc, ldacc);
   else
-    accumulate_of(p, ldp, nq, v, false, n, hd, acc, ldacc);
+    accumulate_of(p, ldp, nq, v, false, n, hd, rescale, acc, ldacc);
 }
 
 /* e^x lane-wise. NaN stays NaN: vmaxps/vminps return their second operand when either is NaN. */
@@ -187,7 +193,8 @@ INLINE __m512 exp_ps(__m512 x) {
   return _mm512_scalef_ps(poly, n);
 }
 
-float ttt_exp_sum_avx512(float *x, int64_t n, float shift) {
+/* x[i] = e^(x[i] - shift) for i < n; returns the sum. */
+static float exp_sum(float *x, int64_t n, float shift) {
   __m512 sum = _mm512_setzero_ps(), sh = _mm512_set1_ps(shift);
   for (int64_t i = 0; i < n; i += LANES) {
     __mmask16 m = lane_mask(n - i);
@@ -196,4 +203,28 @@ float ttt_exp_sum_avx512(float *x, int64_t n, float shift) {
     sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
   }
   return _mm512_reduce_add_ps(sum);
+}
+
+static float row_max(const float *x, int64_t n) {
+  __m512 mx = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < n; i += LANES)
+    mx =
+        _mm512_max_ps(mx, _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), lane_mask(n - i), x + i));
+  return _mm512_reduce_max_ps(mx);
+}
+
+void ttt_attn_softmax_avx512(float *s, int64_t lds, int64_t nq, int64_t n, float *m, float *l,
+                             float *rescale) {
+  for (int64_t r = 0; r < nq; r++) {
+    float *row = s + r * lds, tile_max = row_max(row, n);
+    rescale[r] = 1.0f;
+    if (tile_max == -INFINITY) { /* no visible key in this tile */
+      memset(row, 0, (size_t)n * sizeof(float));
+      continue;
+    }
+    float m_new = m[r] > tile_max ? m[r] : tile_max;
+    rescale[r] = _mm512_cvtss_f32(exp_ps(_mm512_set1_ps(m[r] - m_new))); /* 0 when m = -inf */
+    l[r] = l[r] * rescale[r] + exp_sum(row, n, m_new);
+    m[r] = m_new;
+  }
 }

@@ -85,49 +85,44 @@ void ttt_quantize_rows_avx512(const float *x, int64_t k, int64_t i0, int64_t i1,
  * One tile of the tiled (online-softmax) attention: nq query rows against n keys and values. The
  * query, score and accumulator matrices are row-major f32 with the leading dimensions given; key
  * and value rows are n pointers to hd values of `dtype` (f32 or bf16), so that rows of a ring
- * cache or of two sources can make up one tile. The kernels are pure arithmetic: masking and the
- * running max/sum bookkeeping stay with the caller. */
-typedef void (*ttt_attn_scores_fn)(const float *q, int64_t ldq, int64_t nq, const void *const *k,
-                                   ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
-                                   int64_t lds);
-typedef void (*ttt_attn_accumulate_fn)(const float *p, int64_t ldp, int64_t nq,
-                                       const void *const *v, ttt_dtype dtype, int64_t n, int64_t hd,
-                                       float *acc, int64_t ldacc);
-typedef float (*ttt_exp_sum_fn)(float *x, int64_t n, float shift);
+ * cache or of two sources can make up one tile. Masking stays with the caller (masked scores are
+ * -inf when softmax runs). Per tile: scores, softmax, accumulate. */
+typedef void ttt_attn_scores_fn(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                                ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
+                                int64_t lds);
+typedef void ttt_attn_softmax_fn(float *s, int64_t lds, int64_t nq, int64_t n, float *m, float *l,
+                                 float *rescale);
+typedef void ttt_attn_accumulate_fn(const float *p, int64_t ldp, int64_t nq, const void *const *v,
+                                    ttt_dtype dtype, int64_t n, int64_t hd, const float *rescale,
+                                    float *acc, int64_t ldacc);
 
 typedef struct ttt_attention_kernel {
   /* s[r·lds + i] = scale · Σ_d q[r·ldq + d] · k_i[d]   (r < nq, i < n) */
-  ttt_attn_scores_fn scores;
-  /* acc[r·ldacc + d] += Σ_i p[r·ldp + i] · v_i[d]     (r < nq, d < hd) */
-  ttt_attn_accumulate_fn accumulate;
-  /* x[i] = exp(x[i] − shift) for i < n (−inf → 0, finite shift); returns Σ x[i]. */
-  ttt_exp_sum_fn exp_sum;
+  ttt_attn_scores_fn *scores;
+  /* The online-softmax step of each row r, with running max m[r] (-inf before the first visible
+   * key) and running sum l[r]: when the row has a score above -inf, m' = max(m[r], max_i s),
+   * s_i ← exp(s_i − m'), l[r] ← l[r]·exp(m[r] − m') + Σ_i s_i, rescale[r] = exp(m[r] − m') and
+   * m[r] ← m'. A row whose scores are all -inf gets s_i = 0, rescale[r] = 1, m and l unchanged. */
+  ttt_attn_softmax_fn *softmax;
+  /* acc[r·ldacc + d] ← rescale[r] · acc[r·ldacc + d] + Σ_i p[r·ldp + i] · v_i[d]   (d < hd) */
+  ttt_attn_accumulate_fn *accumulate;
   const char *name; /* e.g. "attention_avx512" */
 } ttt_attention_kernel;
 
 /* kernel REFERENCE (or no device) → portable; DEFAULT/SIMD → best ISA available. */
 ttt_attention_kernel ttt_attention_kernel_select(const ttt_device *device, ttt_kernel kernel);
 
-void ttt_attn_scores_ref(const float *q, int64_t ldq, int64_t nq, const void *const *k,
-                         ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
-                         int64_t lds);
-void ttt_attn_accumulate_ref(const float *p, int64_t ldp, int64_t nq, const void *const *v,
-                             ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
-float ttt_exp_sum_ref(float *x, int64_t n, float shift);
-/* AVX2 + FMA versions (attention_kernels_avx2.c). */
-void ttt_attn_scores_avx2(const float *q, int64_t ldq, int64_t nq, const void *const *k,
-                          ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
-                          int64_t lds);
-void ttt_attn_accumulate_avx2(const float *p, int64_t ldp, int64_t nq, const void *const *v,
-                              ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
-float ttt_exp_sum_avx2(float *x, int64_t n, float shift);
-/* AVX-512 F/BW/VL versions (attention_kernels_avx512.c). */
-void ttt_attn_scores_avx512(const float *q, int64_t ldq, int64_t nq, const void *const *k,
-                            ttt_dtype dtype, int64_t n, int64_t hd, float scale, float *s,
-                            int64_t lds);
-void ttt_attn_accumulate_avx512(const float *p, int64_t ldp, int64_t nq, const void *const *v,
-                                ttt_dtype dtype, int64_t n, int64_t hd, float *acc, int64_t ldacc);
-float ttt_exp_sum_avx512(float *x, int64_t n, float shift);
+/* Portable (attention_kernels.c), AVX2 + FMA (attention_kernels_avx2.c) and AVX-512 F/BW/VL
+ * (attention_kernels_avx512.c) versions. */
+ttt_attn_scores_fn ttt_attn_scores_ref;
+ttt_attn_softmax_fn ttt_attn_softmax_ref;
+ttt_attn_accumulate_fn ttt_attn_accumulate_ref;
+ttt_attn_scores_fn ttt_attn_scores_avx2;
+ttt_attn_softmax_fn ttt_attn_softmax_avx2;
+ttt_attn_accumulate_fn ttt_attn_accumulate_avx2;
+ttt_attn_scores_fn ttt_attn_scores_avx512;
+ttt_attn_softmax_fn ttt_attn_softmax_avx512;
+ttt_attn_accumulate_fn ttt_attn_accumulate_avx512;
 
 /* ---- linear layers on the context's thread pool ---- */
 

@@ -1,5 +1,5 @@
 /*
- * Attention tile kernels (kernels.h: scores, accumulate, exp_sum), every variant the machine has,
+ * Attention tile kernels (kernels.h: scores, softmax, accumulate), every variant the machine has,
  * against float64 computed here.
  *
  * - Shapes cover the SIMD kernels' blocking and tails: head dims that are and are not multiples of
@@ -11,7 +11,8 @@
  *   holds a sentinel that must survive.
  * - Error bounds, with S = Σ |q_d|·|k_d| (scores) or Σ |p_i|·|v_i| (accumulate) in float64 on the
  *   exact values the kernel reads: f32 sums of at most 256 terms err by far less than 1e-5·S
- *   (see test_matmul.c); exp is checked to 4e-7 relative in the normal range.
+ *   (see test_matmul.c); softmax's exp is checked to 4e-7 relative in the normal range, and its
+ *   max, rescale factor and running sum against their definitions.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -179,13 +180,16 @@ static void check_accumulate(const ttt_attention_kernel *k, ttt_test_rng *rng, i
     for (int64_t i = 0; i < n; i++)
       pm[r * ldp + i] = (i + r) % 5 == 3 ? 0.0f : fabsf(pm[r * ldp + i]);
   double *before = malloc((size_t)(nq * hd) * sizeof(double));
-  for (int64_t r = 0; r < nq; r++)
+  float *rescale = malloc((size_t)nq * sizeof(float));
+  for (int64_t r = 0; r < nq; r++) { /* 1 (unchanged max), 0 (first visible tile), in between */
+    rescale[r] = r % 3 == 0 ? 1.0f : r % 3 == 1 ? 0.0f : ttt_test_rng_uniform(rng, 0.0f, 1.0f);
     for (int64_t d = 0; d < hd; d++) before[r * hd + d] = am[r * ldacc + d];
-  k->accumulate(pm, ldp, nq, values.ptrs, dtype, n, hd, am, ldacc);
+  }
+  k->accumulate(pm, ldp, nq, values.ptrs, dtype, n, hd, rescale, am, ldacc);
   double worst = 0.0;
   for (int64_t r = 0; r < nq; r++)
     for (int64_t d = 0; d < hd; d++) {
-      double exact = before[r * hd + d], mag = fabs(before[r * hd + d]);
+      double exact = rescale[r] * before[r * hd + d], mag = fabs(exact);
       for (int64_t i = 0; i < n; i++) {
         exact += (double)pm[r * ldp + i] * values.values[i * hd + d];
         mag += fabs((double)pm[r * ldp + i] * values.values[i * hd + d]);
@@ -197,6 +201,7 @@ static void check_accumulate(const ttt_attention_kernel *k, ttt_test_rng *rng, i
             (long long)nq, (long long)n, (long long)hd, ttt_dtype_name(dtype), worst);
   CHECK_MSG(padding_intact(am, nq, hd, ldacc), "%s accumulate wrote outside its rows", k->name);
   free(before);
+  free(rescale);
   free_rows(&values);
   guarded_free(&p);
   guarded_free(&acc);
@@ -232,63 +237,88 @@ static void test_scores_and_accumulate(void) {
   CHECK_MSG(strcmp(none.name, "attention_ref") == 0, "no device: %s", none.name);
 }
 
-/* exp(x - shift) against libm's double exp: 4e-7 relative for normal results, 2e-45 absolute for
- * subnormal ones; -inf gives exactly 0, NaN stays NaN, overflow gives inf; the sum matches. */
-static void check_exp(const ttt_attention_kernel *k, const float *in, int64_t n, float shift) {
+/* One online-softmax step of one row against float64: the new max, exp(s - max) (4e-7 relative
+ * for normal results, 2e-45 absolute for subnormal ones, exactly 0 for -inf), the rescale factor
+ * and the running sum. The exp argument is the f32 difference, as the contract computes it. */
+static void check_softmax_row(const ttt_attention_kernel *k, const float *in, int64_t n,
+                              float m_prev, float l_prev) {
   guarded g = guarded_alloc((size_t)n * sizeof(float));
-  float *x = g.data;
-  memcpy(x, in, (size_t)n * sizeof(float));
-  float sum = k->exp_sum(x, n, shift);
-  double exact_sum = 0.0;
-  for (int64_t i = 0; i < n; i++) {
-    double want = exp((double)in[i] - (double)shift);
-    if (isnan(in[i])) {
-      CHECK_MSG(isnan(x[i]), "%s exp(NaN) = %g", k->name, (double)x[i]);
-      continue;
-    }
-    exact_sum += want;
-    if (want > 3.4028234663852886e38) {
-      CHECK_MSG(isinf(x[i]) && x[i] > 0, "%s exp(%g) = %g, expected inf", k->name,
-                (double)in[i] - shift, (double)x[i]);
-    } else if (want < 1.1754943508222875e-38) {
-      CHECK_MSG(fabs(x[i] - want) <= 2e-45 && x[i] >= 0.0f, "%s exp(%g) = %g, expected %g", k->name,
-                (double)in[i] - shift, (double)x[i], want);
-    } else {
-      CHECK_MSG(fabs(x[i] - want) <= 4e-7 * want, "%s exp(%.9g) = %.9g, expected %.9g", k->name,
-                (double)in[i] - shift, (double)x[i], want);
-    }
+  float *s = g.data, m = m_prev, l = l_prev, rescale = -1.0f;
+  memcpy(s, in, (size_t)n * sizeof(float));
+  k->softmax(s, n, 1, n, &m, &l, &rescale);
+  float tile_max = -INFINITY;
+  for (int64_t i = 0; i < n; i++) tile_max = in[i] > tile_max ? in[i] : tile_max;
+  if (tile_max == -INFINITY) {
+    for (int64_t i = 0; i < n; i++)
+      CHECK_MSG(s[i] == 0.0f, "%s masked row: s[%lld] = %g", k->name, (long long)i, (double)s[i]);
+    CHECK_MSG(rescale == 1.0f && m == m_prev && l == l_prev, "%s masked row changed the state",
+              k->name);
+    guarded_free(&g);
+    return;
   }
-  if (!isinf(exact_sum) && exact_sum < 1e38)
-    CHECK_MSG(fabs(sum - exact_sum) <= 1e-6 * exact_sum + 1e-45, "%s exp sum %.9g, expected %.9g",
-              k->name, (double)sum, exact_sum);
+  float m_new = m_prev > tile_max ? m_prev : tile_max;
+  CHECK_MSG(m == m_new, "%s max %g, expected %g", k->name, (double)m, (double)m_new);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; i++) {
+    float arg = in[i] - m_new;
+    double want = exp((double)arg);
+    sum += want;
+    bool ok = want < 1.1754943508222875e-38 ? fabs(s[i] - want) <= 2e-45 && s[i] >= 0.0f
+                                            : fabs(s[i] - want) <= 4e-7 * want;
+    CHECK_MSG(ok, "%s exp(%.9g) = %.9g, expected %.9g", k->name, (double)arg, (double)s[i], want);
+  }
+  double want_rescale = exp((double)(m_prev - m_new));
+  CHECK_MSG(fabs(rescale - want_rescale) <= 4e-7 * want_rescale, "%s rescale %.9g, expected %.9g",
+            k->name, (double)rescale, want_rescale);
+  double want_l = l_prev * want_rescale + sum;
+  CHECK_MSG(fabs(l - want_l) <= 1e-6 * want_l, "%s running sum %.9g, expected %.9g", k->name,
+            (double)l, want_l);
   guarded_free(&g);
 }
 
-static void test_exp_sum(void) {
+static void test_softmax(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
-  float special[] = {-INFINITY, 0.0f,   -1e-8f,  -0.5f,   -0.3465736f, 0.3465736f, -1.0f,
-                     -10.0f,    -87.0f, -87.5f,  -95.0f,  -103.0f,     -103.9f,    -104.5f,
-                     -149.0f,   -1e30f, 10.0f,   88.0f,   88.7f,       88.8f,      100.0f,
-                     INFINITY,  NAN,    -30.25f, -2.125f, 1.0f,        2.0f,       -45.0f};
+  const float special[] = {-INFINITY, 0.0f,    -1e-8f,   -0.5f,  -0.3465736f, -0.3465737f,
+                           -1.0f,     -10.0f,  -87.0f,   -87.5f, -95.0f,      -103.0f,
+                           -103.9f,   -104.5f, -149.0f,  -1e30f, -30.25f,     -2.125f,
+                           -45.0f,    -0.69f,  -INFINITY};
   enum { SWEEP = 4001 };
-  static float sweep[SWEEP]; /* dense over [-110, 5] */
-  for (int i = 0; i < SWEEP; i++) sweep[i] = -110.0f + 115.0f * (float)i / (SWEEP - 1);
+  static float sweep[SWEEP]; /* dense over [-110, 0] */
+  for (int i = 0; i < SWEEP; i++) sweep[i] = -110.0f + 110.0f * (float)i / (SWEEP - 1);
+  const float masked[] = {-INFINITY, -INFINITY, -INFINITY};
   for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
     if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
-    ttt_device masked = device;
-    masked.isa &= variants[v].isa_keep;
-    ttt_attention_kernel k = ttt_attention_kernel_select(&masked, variants[v].kernel);
+    ttt_device dev = device;
+    dev.isa &= variants[v].isa_keep;
+    ttt_attention_kernel k = ttt_attention_kernel_select(&dev, variants[v].kernel);
     int64_t count = (int64_t)(sizeof special / sizeof special[0]);
-    for (int64_t n = 1; n <= count; n++) check_exp(&k, special, n, 0.0f); /* every tail length */
-    check_exp(&k, sweep, SWEEP, 0.0f);
-    check_exp(&k, sweep, SWEEP, -3.5f); /* the shift is subtracted before exp */
-    check_exp(&k, special, 0, 1.0f);    /* n = 0: nothing read, sum 0 */
+    for (int64_t n = 2; n <= count; n++) { /* every tail length; the max is 0 from n = 2 */
+      check_softmax_row(&k, special, n, -INFINITY, 0.0f); /* the row's first visible tile */
+      check_softmax_row(&k, special, n, 0.0f, 3.5f);      /* the max did not change */
+    }
+    check_softmax_row(&k, sweep, SWEEP, -INFINITY, 0.0f);
+    check_softmax_row(&k, sweep, SWEEP, 7.25f, 11.0f);   /* an earlier tile had the max */
+    check_softmax_row(&k, sweep, SWEEP, -20.5f, 0.125f); /* this tile raises it */
+    check_softmax_row(&k, masked, 3, 1.5f, 2.0f);
+    check_softmax_row(&k, masked, 3, -INFINITY, 0.0f);
+    /* Several rows in one call, with a padded stride: row 1 fully masked, row 2 NaN. */
+    float s[3][20], m[3] = {-INFINITY, 0.5f, -INFINITY}, l[3] = {0.0f, 2.0f, 0.0f}, rescale[3];
+    for (int i = 0; i < 20; i++) {
+      s[0][i] = -0.25f * (float)i;
+      s[1][i] = i < 17 ? -INFINITY : 99.0f; /* columns 17.. are padding */
+      s[2][i] = i == 3 ? NAN : 0.0f;
+    }
+    k.softmax(&s[0][0], 20, 3, 17, m, l, rescale);
+    CHECK(m[0] == 0.0f && fabs(l[0] - (1.0 - exp(-4.25)) / (1.0 - exp(-0.25))) < 1e-6 * l[0]);
+    CHECK(m[1] == 0.5f && l[1] == 2.0f && rescale[1] == 1.0f && s[1][0] == 0.0f &&
+          s[1][17] == 99.0f);
+    CHECK_MSG(isnan(s[2][3]) && isnan(l[2]), "%s: NaN scores must reach the sum", k.name);
   }
 }
 
 int main(void) {
   TTT_RUN(test_scores_and_accumulate);
-  TTT_RUN(test_exp_sum);
+  TTT_RUN(test_softmax);
   return ttt_test_finish();
 }
