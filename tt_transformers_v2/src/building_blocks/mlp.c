@@ -85,6 +85,7 @@ ttt_status ttt_mlp_check_weights(const ttt_mlp_spec *spec, ttt_dtype weight_dtyp
 /* ---- elementwise epilogue: h = act(h) (plain) or h = act(g) * h (gated), on the pool ---- */
 
 typedef struct act_job {
+  ttt_activation_fn *fn;
   ttt_activation act;
   const float *gate; /* NULL: plain activation */
   float *h;
@@ -93,10 +94,7 @@ typedef struct act_job {
 static void act_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const act_job *job = arg;
-  if (job->gate)
-    ttt_activation_gate(job->act, job->gate + begin, job->h + begin, end - begin);
-  else
-    ttt_activation_apply(job->act, job->h + begin, end - begin);
+  job->fn(job->act, job->gate ? job->gate + begin : NULL, job->h + begin, end - begin);
 }
 
 enum { ACT_GRAIN = 2048 }; /* values per range: a few microseconds of work */
@@ -134,7 +132,10 @@ ttt_status ttt_mlp_run(ttt_context *ctx, const ttt_mlp_spec *spec, const ttt_mlp
   }
   ttt_status st = project_in(ctx, spec, cfg, &lc, w, x, T, g, h);
   if (st == TTT_OK) {
-    act_job job = {.act = spec->activation, .gate = g, .h = h};
+    act_job job = {.fn = ttt_activation_kernel_select(ttt_context_device(ctx), cfg->kernel, NULL),
+                   .act = spec->activation,
+                   .gate = g,
+                   .h = h};
     ttt_parallel_for(ctx, cfg->threads, T * spec->intermediate, ACT_GRAIN, act_range, &job);
     ttt_linear_op down = {
         .w = &w->down, .bias = bias_of(&w->down_bias), .y = out, .name = "mlp.down"};

@@ -2,14 +2,13 @@
  * Attention tile kernels for AVX2 + FMA (contracts in kernels.h); the AVX-512 file explains the
  * scheme. With 16 ymm registers the blocks are 2 query rows × 4 keys (scores) and 2 rows × 32 head
  * dims (accumulate). AVX2 has no masked 16-bit loads, so head dims past the last multiple of 8 are
- * done by scalar tails. exp: as in the AVX-512 file, with 2^n applied as two exact power-of-two
- * factors built in the exponent field (each normal for n in [-217, 129]), so results that are
- * subnormal, 0 or inf come out of the final multiply correctly rounded.
+ * done by scalar tails. exp: simd_exp.h.
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels_simd_common.h"
+#include "simd_exp.h"
 
 enum { LANES = 8, ROWS = 2, KEYS = 4, DIM_VECS = 4 };
 
@@ -157,37 +156,12 @@ void ttt_attn_accumulate_avx2(const float *p, int64_t ldp, int64_t nq, const voi
     accumulate_of(p, ldp, nq, v, false, n, hd, rescale, acc, ldacc);
 }
 
-/* 2^n for integer n in [-126, 127] (built in the exponent field). */
-INLINE __m256 pow2(__m256i n) {
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23));
-}
-
-INLINE __m256 exp_ps(__m256 x) {
-  x = _mm256_max_ps(_mm256_set1_ps(-150.0f), x); /* NaN stays NaN: max/min return operand 2 */
-  x = _mm256_min_ps(_mm256_set1_ps(89.0f), x);
-  __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606820309417232e-6f), r);
-  __m256 poly = _mm256_set1_ps(1.0f / 5040.0f);
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 720.0f));
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 120.0f));
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 24.0f));
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f / 6.0f));
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(0.5f));
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f));
-  poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(1.0f));
-  __m256i ni = _mm256_cvtps_epi32(n);
-  __m256i half = _mm256_srai_epi32(ni, 1); /* floor(n / 2) */
-  return _mm256_mul_ps(_mm256_mul_ps(poly, pow2(half)), pow2(_mm256_sub_epi32(ni, half)));
-}
-
 /* x[i] = e^(x[i] - shift) for i < n; returns the sum. */
 static float exp_sum(float *x, int64_t n, float shift) {
   __m256 sum = _mm256_setzero_ps(), sh = _mm256_set1_ps(shift);
   int64_t i = 0;
   for (; i + LANES <= n; i += LANES) {
-    __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh));
+    __m256 e = exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), sh));
     _mm256_storeu_ps(x + i, e);
     sum = _mm256_add_ps(sum, e);
   }
@@ -195,7 +169,7 @@ static float exp_sum(float *x, int64_t n, float shift) {
   if (i == n) return total;
   float tail[LANES] = {0};
   memcpy(tail, x + i, (size_t)(n - i) * sizeof(float));
-  _mm256_storeu_ps(tail, exp_ps(_mm256_sub_ps(_mm256_loadu_ps(tail), sh)));
+  _mm256_storeu_ps(tail, exp256_ps(_mm256_sub_ps(_mm256_loadu_ps(tail), sh)));
   for (int64_t t = 0; t < n - i; t++) {
     x[i + t] = tail[t];
     total += tail[t];
@@ -224,7 +198,7 @@ void ttt_attn_softmax_avx2(float *s, int64_t lds, int64_t nq, int64_t n, float *
       continue;
     }
     float m_new = m[r] > tile_max ? m[r] : tile_max;
-    rescale[r] = _mm256_cvtss_f32(exp_ps(_mm256_set1_ps(m[r] - m_new))); /* 0 when m = -inf */
+    rescale[r] = _mm256_cvtss_f32(exp256_ps(_mm256_set1_ps(m[r] - m_new))); /* 0 when m = -inf */
     l[r] = l[r] * rescale[r] + exp_sum(row, n, m_new);
     m[r] = m_new;
   }

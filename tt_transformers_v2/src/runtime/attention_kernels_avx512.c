@@ -7,14 +7,13 @@
  * accumulate: blocks of 4 query rows × 64 head dims (16 accumulators); each key's value vectors are
  * loaded once and scaled by 4 broadcast probabilities. Head dims that are not multiples of 16 (or
  * of 64 here) use masked loads and stores, so no lane outside a row is touched.
- * exp: Cody-Waite range reduction to r in [-ln2/2, ln2/2], the degree-7 Taylor polynomial of e^r
- * (truncation error < 6e-9 relative, below f32 rounding) and vscalefps for the 2^n factor, which
- * also produces the subnormal results, exact 0 far below and inf above the f32 range.
+ * softmax: vector row max, then e^(s - max) (simd_exp.h) and its sum in one pass.
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels_simd_common.h"
+#include "simd_exp.h"
 
 enum { LANES = 16, ROWS = 4, KEYS = 4, DIM_VECS = 4 };
 
@@ -173,32 +172,12 @@ void ttt_attn_accumulate_avx512(const float *p, int64_t ldp, int64_t nq, const v
     accumulate_of(p, ldp, nq, v, false, n, hd, rescale, acc, ldacc);
 }
 
-/* e^x lane-wise. NaN stays NaN: vmaxps/vminps return their second operand when either is NaN. */
-INLINE __m512 exp_ps(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x); /* e^-150 is 0 in f32; also maps -inf */
-  x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);   /* e^89 overflows to inf; also maps +inf */
-  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  /* ln 2 split so that n · ln2_hi is exact for |n| < 2^9 */
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606820309417232e-6f), r);
-  __m512 poly = _mm512_set1_ps(1.0f / 5040.0f);
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 720.0f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 120.0f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 24.0f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f / 6.0f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(0.5f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f));
-  poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(poly, n);
-}
-
 /* x[i] = e^(x[i] - shift) for i < n; returns the sum. */
 static float exp_sum(float *x, int64_t n, float shift) {
   __m512 sum = _mm512_setzero_ps(), sh = _mm512_set1_ps(shift);
   for (int64_t i = 0; i < n; i += LANES) {
     __mmask16 m = lane_mask(n - i);
-    __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh));
+    __m512 e = exp512_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sh));
     _mm512_mask_storeu_ps(x + i, m, e);
     sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(m, e));
   }
@@ -223,7 +202,7 @@ void ttt_attn_softmax_avx512(float *s, int64_t lds, int64_t nq, int64_t n, float
       continue;
     }
     float m_new = m[r] > tile_max ? m[r] : tile_max;
-    rescale[r] = _mm512_cvtss_f32(exp_ps(_mm512_set1_ps(m[r] - m_new))); /* 0 when m = -inf */
+    rescale[r] = _mm512_cvtss_f32(exp512_ps(_mm512_set1_ps(m[r] - m_new))); /* 0 when m = -inf */
     l[r] = l[r] * rescale[r] + exp_sum(row, n, m_new);
     m[r] = m_new;
   }

@@ -152,10 +152,17 @@ ttt_status ttt_linear(ttt_context *ctx, const ttt_linear_config *config, const f
 /* ---- elementwise ---- */
 
 float ttt_activation_value(ttt_activation act, float x);
-/* x[i] = act(x[i]) */
-void ttt_activation_apply(ttt_activation act, float *x, int64_t n);
-/* x[i] = act(gate[i]) * x[i]  (gated MLP epilogue) */
-void ttt_activation_gate(ttt_activation act, const float *gate, float *x, int64_t n);
+
+/* The MLP epilogue: x[i] = act(x[i]) when gate is NULL, else x[i] = act(gate[i]) · x[i] (gated).
+ * The SIMD versions vectorize SiLU and tanh-GELU with simd_exp.h and run the portable loop for the
+ * other activations. */
+typedef void ttt_activation_fn(ttt_activation act, const float *gate, float *x, int64_t n);
+/* kernel REFERENCE (or no device) → portable; DEFAULT/SIMD → best ISA available. */
+ttt_activation_fn *ttt_activation_kernel_select(const ttt_device *device, ttt_kernel kernel,
+                                                const char **name);
+ttt_activation_fn ttt_activation_ref;    /* linear.c */
+ttt_activation_fn ttt_activation_avx2;   /* activation_avx2.c */
+ttt_activation_fn ttt_activation_avx512; /* activation_avx512.c */
 /* In-place numerically stable softmax of n values. */
 void ttt_softmax(float *x, int64_t n);
 

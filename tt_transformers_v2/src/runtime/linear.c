@@ -1,4 +1,4 @@
-/* Kernel selection, multi-projection linear layers on the thread pool, elementwise helpers. */
+/* Kernel selection, multi-projection linear layers on the thread pool, elementwise kernels. */
 #include <math.h>
 #include <string.h>
 
@@ -193,12 +193,33 @@ float ttt_activation_value(ttt_activation act, float x) {
   return x;
 }
 
-void ttt_activation_apply(ttt_activation act, float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) x[i] = ttt_activation_value(act, x[i]);
+void ttt_activation_ref(ttt_activation act, const float *gate, float *x, int64_t n) {
+  if (!gate) {
+    for (int64_t i = 0; i < n; i++) x[i] = ttt_activation_value(act, x[i]);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) x[i] *= ttt_activation_value(act, gate[i]);
 }
 
-void ttt_activation_gate(ttt_activation act, const float *gate, float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++) x[i] *= ttt_activation_value(act, gate[i]);
+typedef struct activation_entry {
+  uint32_t isa;
+  ttt_activation_fn *fn;
+  const char *name;
+} activation_entry;
+
+static const activation_entry activation_table[] = {
+    {ISA_AVX512, ttt_activation_avx512, "activation_avx512"},
+    {ISA_AVX2, ttt_activation_avx2, "activation_avx2"},
+    {0, ttt_activation_ref, "activation_ref"},
+};
+
+ttt_activation_fn *ttt_activation_kernel_select(const ttt_device *device, ttt_kernel kernel,
+                                                const char **name) {
+  uint32_t isa = (kernel == TTT_KERNEL_REFERENCE || !device) ? 0 : device->isa;
+  const activation_entry *e = activation_table;
+  while ((isa & e->isa) != e->isa) e++; /* the last entry needs no ISA bit */
+  if (name) *name = e->name;
+  return e->fn;
 }
 
 void ttt_softmax(float *x, int64_t n) {
