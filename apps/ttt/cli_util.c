@@ -101,22 +101,26 @@ static void executable_dir(char *buf, size_t size) {
   if (slash) *slash = '\0';
 }
 
-const char *cli_default_model_dir(void) {
+const char *cli_find_data_dir(const char *name, const char *build_tree_dir) {
   static _Thread_local char found[PATH_MAX];
   char exe[PATH_MAX];
   executable_dir(exe, sizeof exe);
-  /* An installed binary (PREFIX/bin/ttt) finds PREFIX/share/ttt/models; a build-tree binary the
-   * source tree's models/ folder. */
-  const char *candidates[3][2] = {
-      {exe, "/../share/ttt/models/kjv-llama"},
-      {TTT_INSTALL_MODELS_DIR, "/kjv-llama"},
-      {TTT_BUILD_MODELS_DIR, "/kjv-llama"},
+  /* An installed binary (PREFIX/bin/ttt) finds PREFIX/share/ttt/NAME, wherever the prefix was
+   * moved; then the configured install location; a build-tree binary the source tree's copy. */
+  const char *candidates[3][3] = {
+      {exe, "/../share/ttt/", name},
+      {TTT_INSTALL_DATA_DIR, "/", name},
+      {build_tree_dir, "", ""},
   };
   for (int i = 0; i < 3; i++) {
-    snprintf(found, sizeof found, "%s%s", candidates[i][0], candidates[i][1]);
+    snprintf(found, sizeof found, "%s%s%s", candidates[i][0], candidates[i][1], candidates[i][2]);
     if (candidates[i][0][0] && is_dir(found)) return found;
   }
   return NULL;
+}
+
+const char *cli_default_model_dir(void) {
+  return cli_find_data_dir("models/kjv-llama", TTT_BUILD_MODELS_DIR "/kjv-llama");
 }
 
 ttt_status cli_load_model(const char *command, const cli_model_options *options, ttt_device *device,

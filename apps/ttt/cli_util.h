@@ -27,8 +27,12 @@ const char *cli_value(int argc, char **argv, int *i, const char *command);
 bool cli_int(const char *text, const char *option, const char *command, int64_t *out);
 bool cli_double(const char *text, const char *option, const char *command, double *out);
 
-/* The bundled kjv-llama folder: next to the build tree's models/ or the install prefix's
- * share/ttt/models, whichever exists (checked in that order from the executable's location). */
+/* A data folder shipped with ttt: PREFIX/share/ttt/NAME next to the executable, else under the
+ * configured install prefix, else `build_tree_dir` (the source tree's copy, for a build-tree
+ * binary). NULL when none exists. The result lives until the thread's next call. */
+const char *cli_find_data_dir(const char *name, const char *build_tree_dir);
+
+/* The bundled kjv-llama folder (share/ttt/models/kjv-llama, or the source tree's models/). */
 const char *cli_default_model_dir(void);
 
 /* Loads the model named by options (prints "ttt CMD: <error>" on failure). */

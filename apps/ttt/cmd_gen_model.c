@@ -3,7 +3,7 @@
  *
  * The folder gets config.json (Hub spelling), the weights as model.safetensors or, past the shard
  * size, model-0000i-of-0000n.safetensors shards with model.safetensors.index.json, and the Llama 3
- * tokenizer (tokenizer.json, tokenizer_config.json) from the source tree's test fixtures.
+ * tokenizer (tokenizer.json, tokenizer_config.json) shipped with ttt (share/ttt/tokenizers).
  *
  * The weights are streamed: each file's header is computed from the shapes first, then every
  * tensor is generated in fixed-size chunks and written, so memory stays at one chunk whatever
@@ -99,7 +99,7 @@ static void print_help(void) {
          "  --layers N        keep only the first N decoder layers\n"
          "  --shard-mb MB     maximum tensor bytes per safetensors file, in MB (default %d)\n"
          "  --tokenizer DIR   folder with tokenizer.json and tokenizer_config.json\n"
-         "                    (default: the source tree's tests/fixtures/tokenizers/llama3)\n\n"
+         "                    (default: the Llama 3 tokenizer shipped with ttt)\n\n"
          "shapes:\n",
          INIT_STD, DEFAULT_SHARD_MB);
   for (int i = 0; i < N_SHAPES; i++) {
@@ -475,23 +475,23 @@ static ttt_status copy_file(const char *from, const char *to, void *buf, size_t 
   return st;
 }
 
-static ttt_status copy_tokenizer(const gen_options *o, void *buf, size_t size) {
+/* The --tokenizer folder, or the Llama 3 tokenizer shipped with ttt (installed under
+ * share/ttt/tokenizers, or the source tree's test fixture). */
+static const char *tokenizer_dir(const gen_options *o) {
+  if (o->tokenizer_dir) return o->tokenizer_dir;
+  return cli_find_data_dir("tokenizers/llama3", TTT_BUILD_TOKENIZERS_DIR "/llama3");
+}
+
+static ttt_status copy_tokenizer(const char *dir, const gen_options *o, void *buf, size_t size) {
   static const char *const files[] = {"tokenizer.json", "tokenizer_config.json"};
-  const char *dir = o->tokenizer_dir ? o->tokenizer_dir
-                                     : TTT_BUILD_MODELS_DIR "/../tests/fixtures/tokenizers/llama3";
+  if (!dir)
+    return ttt_set_error(TTT_ERR_NOT_FOUND, "the Llama 3 tokenizer shipped with ttt was not found "
+                                            "(share/ttt/tokenizers/llama3); pass --tokenizer DIR");
   for (int i = 0; i < 2; i++) {
     char from[PATH_MAX], to[PATH_MAX];
     snprintf(from, sizeof from, "%s/%s", dir, files[i]);
     snprintf(to, sizeof to, "%s/%s", o->out_dir, files[i]);
     ttt_status st = copy_file(from, to, buf, size);
-    if (st != TTT_OK && !o->tokenizer_dir) {
-      char why[512];
-      snprintf(why, sizeof why, "%s", ttt_last_error());
-      return ttt_set_error(st,
-                           "%s (the Llama 3 tokenizer is looked up in the source tree; pass "
-                           "--tokenizer DIR)",
-                           why);
-    }
     if (st != TTT_OK) return st;
   }
   return TTT_OK;
@@ -516,7 +516,7 @@ static ttt_status generate(const gen_options *o, plan *p) {
   for (int32_t s = 0; st == TTT_OK && s < p->n_shards; s++) st = write_shard(o, p, s, chunk, &rng);
   if (st == TTT_OK && p->n_shards > 1) st = write_index(o, p);
   if (st == TTT_OK) st = write_config(o);
-  if (st == TTT_OK) st = copy_tokenizer(o, chunk, CHUNK_VALUES * sizeof(float));
+  if (st == TTT_OK) st = copy_tokenizer(tokenizer_dir(o), o, chunk, CHUNK_VALUES * sizeof(float));
   free(chunk);
   return st;
 }
@@ -528,9 +528,10 @@ int ttt_cmd_gen_model(int argc, char **argv) {
   plan p = {0};
   ttt_status st = generate(&o, &p);
   if (st == TTT_OK)
-    printf("%s: %s, %lld layers, %s, %d tensors, %.3f GB in %d file%s\n", o.out_dir, o.shape->name,
-           (long long)(o.layers ? o.layers : o.shape->layers), o.dtype->name, p.count,
-           (double)p.total_bytes / 1e9, p.n_shards, p.n_shards > 1 ? "s" : "");
+    printf("%s: %s, %lld layers, %s, %d tensors, %.3f GB in %d file%s, tokenizer from %s\n",
+           o.out_dir, o.shape->name, (long long)(o.layers ? o.layers : o.shape->layers),
+           o.dtype->name, p.count, (double)p.total_bytes / 1e9, p.n_shards,
+           p.n_shards > 1 ? "s" : "", tokenizer_dir(&o));
   free(p.tensors);
   return st == TTT_OK ? 0 : cli_fail(NAME);
 }

@@ -21,6 +21,15 @@ case "$out" in
   *) echo "installed ttt generate printed '$out'"; exit 1 ;;
 esac
 
+# The installed gen-model copies the Llama 3 tokenizer installed under PREFIX/share/ttt, and the
+# installed ttt loads the checkpoint it wrote.
+out=$("$tmp/prefix/bin/ttt" gen-model --shape tiny --out "$tmp/tiny")
+case "$out" in
+  *"tokenizer from $tmp/prefix/bin/../share/ttt/tokenizers/llama3") ;;
+  *) echo "installed ttt gen-model printed '$out'"; exit 1 ;;
+esac
+"$tmp/prefix/bin/ttt" info --model "$tmp/tiny" > "$tmp/info.log"
+
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -std=c11 -Wall -Wextra -Werror "$api/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs ttt)
 LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc"

@@ -31,7 +31,7 @@ grep -q '"num_hidden_layers": 2,' "$tmp/one/config.json" || fail "one: num_hidde
 grep -q '"tie_word_embeddings": true,' "$tmp/one/config.json" || fail "one: tie_word_embeddings"
 grep -q '"rope_type": "llama3"' "$tmp/one/config.json" || fail "one: rope_scaling"
 grep -q '"torch_dtype": "bfloat16",' "$tmp/one/config.json" || fail "one: torch_dtype"
-grep -q '20 tensors, 0.017 GB in 1 file$' "$tmp/one.out" || fail "one: summary: $(cat "$tmp/one.out")"
+grep -q '20 tensors, 0.017 GB in 1 file, tokenizer from .*/tokenizers/llama3$' "$tmp/one.out" || fail "one: summary: $(cat "$tmp/one.out")"
 header=$(head -c 4096 "$tmp/one/model.safetensors" | tr -d '\000')
 echo "$header" | grep -q '"model.layers.1.mlp.down_proj.weight":{"dtype":"BF16","shape":\[64,128\]' ||
   fail "one: down_proj entry in the safetensors header"
