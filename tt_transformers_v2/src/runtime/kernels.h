@@ -33,7 +33,12 @@ typedef struct ttt_gemm_problem {
   const float *bias; /* [n] or NULL */
   float *y;          /* output, row stride ldy */
   int64_t ldy;
+  /* TTT_GEMM_WORKSPACE_BYTES, 64-byte aligned, for the calling thread alone: the prefill GEMMs
+   * pack weight tiles there (kept off the stack: a caller's thread may have a small one). */
+  void *workspace;
 } ttt_gemm_problem;
+
+enum { TTT_GEMM_WORKSPACE_BYTES = 128 * 1024 };
 
 /* Computes output columns [n0, n1) for all m rows. */
 typedef void (*ttt_gemm_fn)(const ttt_gemm_problem *p, int64_t n0, int64_t n1);

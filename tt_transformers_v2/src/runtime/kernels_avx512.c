@@ -433,12 +433,14 @@ INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, i
  * and within a block each k slice runs over all of the block's tiles, so the panel's slice of x
  * (FM × FK floats, ≤ 512 KB) and the block of y (FM × FN floats, ≤ 256 KB) stay in L2 while x is
  * read from memory once per column block rather than once per 32-column tile. The packed slice
- * (FK × 32 floats, 128 KB, on the stack) lives in L2 too; measured (1 thread, m = 128, bf16):
+ * (FK × 32 floats, 128 KB, the problem's workspace) lives in L2 too; measured (1 thread, m = 128, bf16):
  * FK = 1024 beats 256 by 5-20% (fewer passes over y, fewer tile set-ups). */
 enum { FM = 128, FN = 512 };
 
+_Static_assert(FK *FV *VEC * sizeof(float) <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");
+
 INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
-  _Alignas(64) float buf[FK * FV * VEC];
+  float *buf = p->workspace; /* [FK][FV·16] */
   for (int64_t i0 = 0; i0 < p->m; i0 += FM) {
     int64_t i1 = i0 + FM < p->m ? i0 + FM : p->m;
     for (int64_t c0 = n0; c0 < n1; c0 += FN) {
@@ -597,8 +599,10 @@ INLINE void q8_gemm_rows(const ttt_gemm_problem *p, const uint8_t *buf, int64_t 
 
 /* Tiles of QV·16 output columns; for each, k slices of Q_KB blocks are packed and run against
  * every activation row (the packed slice stays in L2, the activation rows' slice too). */
+_Static_assert(Q_KB *Q_BLOCK_BYTES <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");
+
 static void q8_gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  _Alignas(64) uint8_t buf[Q_KB * Q_BLOCK_BYTES];
+  uint8_t *buf = p->workspace; /* Q_KB blocks of Q_BLOCK_BYTES */
   int64_t blocks = p->k / TTT_Q8_0_BLOCK;
   for (int64_t j = n0; j < n1; j += QV * VEC) {
     int64_t cols = n1 - j < QV * VEC ? n1 - j : QV * VEC;

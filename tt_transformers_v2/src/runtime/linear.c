@@ -69,16 +69,19 @@ typedef struct linear_job {
   ttt_gemm_fn fns[MAX_OPS];
   int64_t starts[MAX_OPS + 1]; /* prefix sums of output columns */
   int32_t n_ops;
+  uint8_t *workspaces; /* TTT_GEMM_WORKSPACE_BYTES per executor thread */
 } linear_job;
 
 /* Maps a range of the concatenated columns onto each projection's own columns. */
 static void linear_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
   const linear_job *job = arg;
   for (int32_t o = 0; o < job->n_ops; o++) {
     int64_t lo = begin > job->starts[o] ? begin : job->starts[o];
     int64_t hi = end < job->starts[o + 1] ? end : job->starts[o + 1];
-    if (lo < hi) job->fns[o](&job->problems[o], lo - job->starts[o], hi - job->starts[o]);
+    if (lo >= hi) continue;
+    ttt_gemm_problem p = job->problems[o];
+    p.workspace = job->workspaces + (size_t)thread * TTT_GEMM_WORKSPACE_BYTES;
+    job->fns[o](&p, lo - job->starts[o], hi - job->starts[o]);
   }
 }
 
@@ -166,6 +169,12 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
       ttt_scratch_restore(ctx, mark);
       return st;
     }
+  }
+  size_t threads = (size_t)ttt_context_threads(ctx, config->threads);
+  job.workspaces = ttt_scratch_alloc(ctx, threads * TTT_GEMM_WORKSPACE_BYTES);
+  if (!job.workspaces) {
+    ttt_scratch_restore(ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
   }
   ttt_parallel_for(ctx, config->threads, job.starts[n_ops], COLUMN_GRAIN, linear_range, &job);
   ttt_scratch_restore(ctx, mark);

@@ -20,6 +20,7 @@
  * exact, then each block adds a few f32 roundings: same 1e-5·S bound.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,9 +310,11 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
                              .w = p.w.data,
                              .bias = p.bias,
                              .y = y,
-                             .ldy = p.ldy};
+                             .ldy = p.ldy,
+                             .workspace = aligned_alloc(64, TTT_GEMM_WORKSPACE_BYTES)};
       int64_t n0 = 3, n1 = 22; /* not multiples of any tile size */
       kernel.fn(&gp, n0, n1);
+      free(gp.workspace);
       int64_t bad = 0;
       for (int64_t i = 0; i < s.m; i++) {
         for (int64_t j = 0; j < p.ldy; j++) {
@@ -413,6 +416,53 @@ static void test_linear_multi_fused(void) {
   ttt_context_destroy(ctx);
 }
 
+/* Prefill GEMMs (every weight kind, best kernel, m = 32) from a thread whose stack is 64 KB: the
+ * kernels keep their packing buffers in the context's workspace, not on the caller's stack (musl's
+ * default thread stack is 128 KB). Sanitizers need more stack for themselves: 1 MB there. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_UNDEFINED__)
+enum { SMALL_STACK = 1 << 20 };
+#else
+enum { SMALL_STACK = 64 * 1024 };
+#endif
+
+typedef struct small_stack_job {
+  ttt_context *ctx;
+  problem *p;
+  float *y;
+  ttt_status status;
+} small_stack_job;
+
+static void *run_on_small_stack(void *arg) {
+  small_stack_job *job = arg;
+  ttt_linear_op op = {.w = &job->p->w, .bias = job->p->bias, .y = job->y, .ldy = job->p->ldy};
+  ttt_linear_config config = {.activation_dtype = job->p->wc.activation};
+  job->status = ttt_linear(job->ctx, &config, job->p->x, job->p->s.m, job->p->s.k, &op);
+  return NULL;
+}
+
+static void test_small_caller_stack(void) {
+  ttt_context *ctx = ttt_test_context(1); /* one thread: the GEMM runs on the calling thread */
+  if (!ctx) return;
+  for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
+    problem p;
+    problem_make(&p, (shape){32, 1024, 64}, weight_cases[c], true, 300 + (uint64_t)c);
+    reference(&p);
+    small_stack_job job = {.ctx = ctx, .p = &p, .y = output_buffer(&p)};
+    pthread_attr_t attr;
+    pthread_t thread;
+    CHECK(pthread_attr_init(&attr) == 0);
+    CHECK(pthread_attr_setstacksize(&attr, SMALL_STACK) == 0);
+    CHECK(pthread_create(&thread, &attr, run_on_small_stack, &job) == 0);
+    CHECK(pthread_join(thread, NULL) == 0);
+    pthread_attr_destroy(&attr);
+    CHECK_OK(job.status);
+    check_output(&p, job.y, "small stack");
+    free(job.y);
+    problem_free(&p);
+  }
+  ttt_context_destroy(ctx);
+}
+
 static void test_linear_errors(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
@@ -470,6 +520,7 @@ int main(void) {
   TTT_RUN(test_kernels_write_only_their_columns);
   TTT_RUN(test_quantize_rows);
   TTT_RUN(test_linear_multi_fused);
+  TTT_RUN(test_small_caller_stack);
   TTT_RUN(test_linear_errors);
   return ttt_test_finish();
 }
