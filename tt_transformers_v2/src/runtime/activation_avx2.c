@@ -1,7 +1,7 @@
 /* MLP epilogue for AVX2 + FMA (contract in kernels.h; the AVX-512 file has the formulas): SiLU and
  * tanh-GELU vectorized with exp256_ps, other activations by the portable loop. */
 #include "kernels_simd_common.h"
-#include "simd_exp.h"
+#include "simd_math.h"
 
 enum { LANES = 8 };
 

@@ -1,7 +1,7 @@
 /* MLP epilogue for AVX-512 (contract in kernels.h): SiLU and tanh-GELU vectorized with exp512_ps,
  * other activations by the portable loop. Tails use masked loads and stores. */
 #include "kernels_simd_common.h"
-#include "simd_exp.h"
+#include "simd_math.h"
 
 enum { LANES = 16 };
 

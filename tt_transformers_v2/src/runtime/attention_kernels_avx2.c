@@ -2,13 +2,13 @@
  * Attention tile kernels for AVX2 + FMA (contracts in kernels.h); the AVX-512 file explains the
  * scheme. With 16 ymm registers the blocks are 2 query rows × 4 keys (scores) and 2 rows × 32 head
  * dims (accumulate). AVX2 has no masked 16-bit loads, so head dims past the last multiple of 8 are
- * done by scalar tails. exp: simd_exp.h.
+ * done by scalar tails. exp: simd_math.h.
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels_simd_common.h"
-#include "simd_exp.h"
+#include "simd_math.h"
 
 enum { LANES = 8, ROWS = 2, KEYS = 4, DIM_VECS = 4 };
 

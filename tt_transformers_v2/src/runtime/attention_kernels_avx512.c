@@ -7,13 +7,14 @@
  * accumulate: blocks of 4 query rows × 64 head dims (16 accumulators); each key's value vectors are
  * loaded once and scaled by 4 broadcast probabilities. Head dims that are not multiples of 16 (or
  * of 64 here) use masked loads and stores, so no lane outside a row is touched.
- * softmax: vector row max, then e^(s - max) (simd_exp.h) and its sum in one pass.
+ * Many query rows (prefill) switch scores to keys in lanes (see scores_keys_in_lanes).
+ * softmax: vector row max, then e^(s - max) (simd_math.h) and its sum in one pass.
  */
 #include <math.h>
 #include <string.h>
 
 #include "kernels_simd_common.h"
-#include "simd_exp.h"
+#include "simd_math.h"
 
 enum { LANES = 16, ROWS = 4, KEYS = 4, DIM_VECS = 4 };
 
@@ -101,8 +102,62 @@ INLINE void score_rows(const float *q, int64_t ldq, const void *const *k, bool b
   for (; i < n; i++) score_block(q, ldq, k + i, bf16, hd, scale, s + i, lds, rb, 1);
 }
 
+/* Keys in lanes, for many query rows: 16 keys are transposed once into kt [hd][16] (lane = key),
+ * then each row block is a small GEMM, acc[r] += q[r][d] (broadcast) · kt[d], with no horizontal
+ * sums. The transpose costs about what 4 query rows do, so the row path above stays for few rows. */
+enum { LANE_ROWS = 8, LANE_ROWS_MIN = 16, LANE_MAX_HD = 256 };
+
+/* Keys [0, kc) of `k` (kc <= 16; missing keys are zero) transposed into kt [hd][16]. */
+INLINE void transpose_keys(const void *const *k, int kc, bool bf16, int64_t hd, float *kt) {
+  for (int64_t d0 = 0; d0 < hd; d0 += LANES) {
+    __m512 r[LANES];
+#pragma GCC unroll 16
+    for (int c = 0; c < LANES; c++)
+      r[c] = c < kc ? load_row(k[c], bf16, d0, (__mmask16)0xFFFF) : _mm512_setzero_ps();
+    transpose16_ps(r);
+#pragma GCC unroll 16
+    for (int d = 0; d < LANES; d++) _mm512_store_ps(kt + (d0 + d) * LANES, r[d]);
+  }
+}
+
+/* s[r·lds + c] for rows [0, rb) and keys [0, kc) from the transposed keys. */
+INLINE void lane_block(const float *q, int64_t ldq, const float *kt, int64_t hd, float scale,
+                       float *s, int64_t lds, int kc, int rb) {
+  __m512 acc[LANE_ROWS];
+#pragma GCC unroll 8
+  for (int r = 0; r < rb; r++) acc[r] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < hd; d++) {
+    __m512 kv = _mm512_load_ps(kt + d * LANES);
+#pragma GCC unroll 8
+    for (int r = 0; r < rb; r++)
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * ldq + d]), kv, acc[r]);
+  }
+  __m512 sc = _mm512_set1_ps(scale);
+#pragma GCC unroll 8
+  for (int r = 0; r < rb; r++)
+    _mm512_mask_storeu_ps(s + r * lds, lane_mask(kc), _mm512_mul_ps(acc[r], sc));
+}
+
+INLINE void scores_keys_in_lanes(const float *q, int64_t ldq, int64_t nq, const void *const *k,
+                                 bool bf16, int64_t n, int64_t hd, float scale, float *s,
+                                 int64_t lds) {
+  _Alignas(64) float kt[LANE_MAX_HD * LANES];
+  for (int64_t i0 = 0; i0 < n; i0 += LANES) {
+    int kc = n - i0 < LANES ? (int)(n - i0) : LANES;
+    transpose_keys(k + i0, kc, bf16, hd, kt);
+    int64_t r = 0;
+    for (; r + LANE_ROWS <= nq; r += LANE_ROWS)
+      lane_block(q + r * ldq, ldq, kt, hd, scale, s + r * lds + i0, lds, kc, LANE_ROWS);
+    for (; r < nq; r++) lane_block(q + r * ldq, ldq, kt, hd, scale, s + r * lds + i0, lds, kc, 1);
+  }
+}
+
 INLINE void scores_of(const float *q, int64_t ldq, int64_t nq, const void *const *k, bool bf16,
                       int64_t n, int64_t hd, float scale, float *s, int64_t lds) {
+  if (nq >= LANE_ROWS_MIN && hd % LANES == 0 && hd <= LANE_MAX_HD) {
+    scores_keys_in_lanes(q, ldq, nq, k, bf16, n, hd, scale, s, lds);
+    return;
+  }
   int64_t r = 0;
   for (; r + ROWS <= nq; r += ROWS)
     score_rows(q + r * ldq, ldq, k, bf16, n, hd, scale, s + r * lds, lds, ROWS);

@@ -159,7 +159,7 @@ ttt_status ttt_linear(ttt_context *ctx, const ttt_linear_config *config, const f
 float ttt_activation_value(ttt_activation act, float x);
 
 /* The MLP epilogue: x[i] = act(x[i]) when gate is NULL, else x[i] = act(gate[i]) · x[i] (gated).
- * The SIMD versions vectorize SiLU and tanh-GELU with simd_exp.h and run the portable loop for the
+ * The SIMD versions vectorize SiLU and tanh-GELU with simd_math.h and run the portable loop for the
  * other activations. */
 typedef void ttt_activation_fn(ttt_activation act, const float *gate, float *x, int64_t n);
 /* kernel REFERENCE (or no device) → portable; DEFAULT/SIMD → best ISA available. */

@@ -27,6 +27,7 @@
  * GOP/s for q8_0 × q8_0.
  */
 #include "kernels_simd_common.h"
+#include "simd_math.h"
 
 enum {
   RW = 4,     /* weight rows per tile */
@@ -279,36 +280,6 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
  */
 enum { FV = 2, FX = 12, FK = 1024, GEMM_MIN_M = 8 };
 
-/* In-place transpose of a 16 × 16 block of f32 held in 16 registers. */
-INLINE void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 8; i++) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  }
-  for (int i = 0; i < 4; i++) {
-    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
-    __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
-    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-  }
-  /* Now r[4i + q] holds, per 128-bit lane L, column 4L + q... of rows 4i..4i+3: combine lanes. */
-  for (int i = 0; i < 4; i++) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
-    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
-  }
-}
-
 /* bf16 version of pack_group: 32 columns at a time, transposed as 16 dwords (column pairs) per
  * row, then split into the even and odd column (bf16 → f32 is a 16-bit shift or a mask): half the
  * shuffles of transposing widened values, and no widening before the transpose. */
@@ -325,7 +296,7 @@ INLINE void pack_group_bf16(const ttt_gemm_problem *p, int64_t j, int rows, int6
       r[q] = q < rows ? _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(
                             mask, base + (size_t)q * row_bytes + (size_t)t * 2))
                       : _mm512_setzero_ps();
-    transpose16(r); /* r[d]: columns t + 2d, t + 2d + 1 of the 16 rows */
+    transpose16_ps(r); /* r[d]: columns t + 2d, t + 2d + 1 of the 16 rows */
     int64_t pairs = rest < 2 * VEC ? (rest + 1) / 2 : VEC;
     for (int64_t d = 0; d < pairs; d++) {
       __m512i v = _mm512_castps_si512(r[d]);
@@ -364,7 +335,7 @@ INLINE void pack_group(const ttt_gemm_problem *p, weight_kind kind, int64_t j, i
         r[q] = _mm512_mul_ps(r[q], _mm512_set1_ps(f16_scalar(block)));
       }
     }
-    transpose16(r);
+    transpose16_ps(r);
     int64_t n = masked ? rest : VEC;
     for (int64_t q = 0; q < n; q++) _mm512_store_ps(buf + (t + q) * FV * VEC, r[q]);
   }

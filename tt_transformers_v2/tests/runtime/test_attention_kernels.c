@@ -211,7 +211,7 @@ static void test_scores_and_accumulate(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
   const int64_t head_dims[] = {1, 7, 16, 24, 64, 80, 128, 256};
-  const int64_t query_rows[] = {1, 3, 4, 5, 9};
+  const int64_t query_rows[] = {1, 3, 4, 5, 9, 16, 29}; /* 16+: AVX-512's keys-in-lanes path */
   const int64_t keys[] = {1, 3, 4, 5, 17, 64};
   ttt_test_rng rng = ttt_test_rng_make(41);
   for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {

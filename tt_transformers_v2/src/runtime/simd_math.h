@@ -1,7 +1,10 @@
 /*
- * simd_exp.h — lane-wise e^x for the SIMD kernel files (include only from files compiled with the
- * ISA: exp512_ps needs AVX-512F, exp256_ps AVX2 + FMA).
+ * simd_math.h — helpers shared by the SIMD kernel files (include only from files compiled with the
+ * ISA: the 512-bit ones need AVX-512F, the 256-bit ones AVX2 + FMA).
  *
+ * transpose16_ps: an in-register 16 × 16 f32 transpose (r[i] lane j ↔ r[j] lane i).
+ *
+ * exp512_ps / exp256_ps: lane-wise e^x.
  * Cody-Waite range reduction x = n·ln2 + r with r in [-ln2/2, ln2/2] (ln2 split so that n·ln2_hi
  * is exact), the degree-7 Taylor polynomial of e^r (truncation < 6e-9 relative, below f32
  * rounding), then the 2^n factor. Inputs are clamped to [-150, 89]: e^-150 is 0 in f32 and e^89
@@ -9,8 +12,8 @@
  * operand when either is NaN). Measured against libm's double exp to 4e-7 relative over the normal
  * range (test_attention_kernels, test_activation_kernels).
  */
-#ifndef TTT_SIMD_EXP_H
-#define TTT_SIMD_EXP_H
+#ifndef TTT_SIMD_MATH_H
+#define TTT_SIMD_MATH_H
 
 #include <immintrin.h>
 
@@ -19,6 +22,36 @@
 #define EXP_LN2_LO 1.428606820309417232e-6f
 
 #if defined(__AVX512F__)
+/* In-place transpose of a 16 × 16 block of f32 held in 16 registers. */
+static inline __attribute__((always_inline)) void transpose16_ps(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  /* Now r[4i + q] holds, per 128-bit lane L, column 4L + q... of rows 4i..4i+3: combine lanes. */
+  for (int i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+}
+
 /* 2^n by vscalefps, which also rounds subnormal results correctly. */
 static inline __m512 exp512_ps(__m512 x) {
   x = _mm512_max_ps(_mm512_set1_ps(-150.0f), x);
