@@ -141,7 +141,7 @@ INLINE void lane_block(const float *q, int64_t ldq, const float *kt, int64_t hd,
 INLINE void scores_keys_in_lanes(const float *q, int64_t ldq, int64_t nq, const void *const *k,
                                  bool bf16, int64_t n, int64_t hd, float scale, float *s,
                                  int64_t lds) {
-  _Alignas(64) float kt[LANE_MAX_HD * LANES];
+  _Alignas(64) float kt[LANE_MAX_HD * LANES]; /* at most 16 KB of stack */
   for (int64_t i0 = 0; i0 < n; i0 += LANES) {
     int kc = n - i0 < LANES ? (int)(n - i0) : LANES;
     transpose_keys(k + i0, kc, bf16, hd, kt);
