@@ -88,10 +88,10 @@ static void print_mode(const char *mode, const ttt_causal_lm_mode_impl_config *c
     const ttt_attention_impl_config *a = &layer->attention;
     snprintf(path, sizeof path, "layers.%lld.attention", (long long)l);
     printf("  %-26s weight %s, activation %s, kernel %s, threads %d, fuse_qkv %s, algorithm %s, "
-           "block %d, kv %s\n",
+           "block %d, query_block %d, kv %s\n",
            path, ttt_dtype_name(a->weight_dtype), ttt_dtype_name(a->activation_dtype),
            ttt_kernel_name(a->kernel), a->threads, yes_no(a->fuse_qkv), algorithms[a->algorithm],
-           a->block_size, ttt_dtype_name(a->kv_dtype));
+           a->block_size, a->query_block, ttt_dtype_name(a->kv_dtype));
     snprintf(path, sizeof path, "layers.%lld.ffn_norm", (long long)l);
     printf("  %-26s kernel %s, threads %d\n", path, ttt_kernel_name(layer->ffn_norm.kernel),
            layer->ffn_norm.threads);
