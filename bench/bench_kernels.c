@@ -13,8 +13,8 @@
  * noisy; the best is the most repeatable). The single-thread GEMMs also report "cpu": GFLOP/s over
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
  * Attention: the tile kernels of one decode layer at contexts 1k, 4k and 64k (see below).
- * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention skip those sections; --kind runs
- * only the weight kind of that name (e.g. "bf16", "q8_0 x q8").
+ * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention
+ * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8").
  */
 #include <math.h>
 #include <stdio.h>
@@ -168,8 +168,10 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, 
 
 /* Attention tile kernels on one thread: one layer of one decode step of the Llama-3.2-1B shape at
  * context `keys` (8 kv heads, 4 query heads each, head dim 64, bf16 KV cache, tiles of 64 keys):
- * scores, online softmax and weighted sum per tile, as the tiled attention runs them. Rows are a contiguous cache, 16 MB per layer
- * at 64k keys, so small contexts come from cache. GFLOP/s count 4·hd flops per (query row, key). */
+ * scores, online softmax and weighted sum per tile, as the tiled attention runs them. Rows are a
+ * contiguous cache of 2 · 8 · keys · 64 bf16 values (8 MB at 4k keys, 134 MB at 64k), so small
+ * contexts come from the CPU caches and 64k from memory. GFLOP/s count 4·hd flops per (query row,
+ * key). */
 static void bench_attention_kernel(const ttt_attention_kernel *kern, int64_t keys) {
   enum { KV_HEADS = 8, REP = 4, HD = 64, TILE = 64 };
   uint16_t *kc = malloc((size_t)(KV_HEADS * keys * HD) * sizeof(uint16_t));

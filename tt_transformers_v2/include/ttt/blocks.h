@@ -377,7 +377,8 @@ TTT_API ttt_attention_impl_config ttt_attention_default_impl_config(const ttt_de
  * `cache` (layer `layer`): they attend to the cached positions and causally to each other, and
  * their keys/values are appended to the cache (after attending, so a chunk longer than a ring's
  * window still sees every key it needs; a failed call leaves the cache unchanged). start_pos must
- * equal ttt_kv_cache_length(cache, layer); start_pos + T > max_positions is TTT_ERR_CAPACITY. rope: tables for spec.rope (NULL when type is NONE).
+ * equal ttt_kv_cache_length(cache, layer); start_pos + T > max_positions is TTT_ERR_CAPACITY.
+ * rope: tables for spec.rope (NULL when type is NONE).
  * x: [T, hidden] f32; out: [T, hidden] f32 (must not alias x). */
 TTT_API ttt_status ttt_attention_prefill_forward(ttt_context *ctx, const ttt_attention_spec *spec,
                                                  const ttt_attention_impl_config *impl,

@@ -5,13 +5,10 @@
 
 #include "kernels.h"
 
-/* Value d of a key/value row stored as f32 or bf16 (bf16 is the top half of an f32). */
+/* Value d of a key/value row stored as f32 or bf16. */
 static float row_value(const void *row, ttt_dtype dtype, int64_t d) {
   if (dtype == TTT_F32) return ((const float *)row)[d];
-  uint32_t bits = (uint32_t)((const uint16_t *)row)[d] << 16;
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
+  return ttt_bf16_to_f32(((const uint16_t *)row)[d]);
 }
 
 void ttt_attn_scores_ref(const float *q, int64_t ldq, int64_t nq, const void *const *k,

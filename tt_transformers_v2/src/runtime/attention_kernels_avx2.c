@@ -27,12 +27,10 @@ INLINE __m256 load_row(const void *row, bool bf16, int64_t d) {
   return _mm256_loadu_ps((const float *)row + d);
 }
 
+/* One value of a row, for the scalar tails. */
 INLINE float row_value(const void *row, bool bf16, int64_t d) {
   if (!bf16) return ((const float *)row)[d];
-  uint32_t bits = (uint32_t)((const uint16_t *)row)[d] << 16;
-  float f;
-  memcpy(&f, &bits, sizeof f);
-  return f;
+  return ttt_bf16_to_f32(((const uint16_t *)row)[d]);
 }
 
 INLINE void score_block(const float *q, int64_t ldq, const void *const *k, bool bf16, int64_t hd,

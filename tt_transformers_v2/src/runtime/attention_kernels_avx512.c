@@ -104,7 +104,8 @@ INLINE void score_rows(const float *q, int64_t ldq, const void *const *k, bool b
 
 /* Keys in lanes, for many query rows: 16 keys are transposed once into kt [hd][16] (lane = key),
  * then each row block is a small GEMM, acc[r] += q[r][d] (broadcast) · kt[d], with no horizontal
- * sums. The transpose costs about what 4 query rows do, so the row path above stays for few rows. */
+ * sums. The transpose costs about what 4 query rows do, so the row path above stays for few
+ * rows. */
 enum { LANE_ROWS = 8, LANE_ROWS_MIN = 16, LANE_MAX_HD = 256 };
 
 /* Keys [0, kc) of `k` (kc <= 16; missing keys are zero) transposed into kt [hd][16]. */

@@ -53,12 +53,9 @@ INLINE float load_w1(weight_kind kind, const uint8_t *row, int64_t t) {
   case W_F32:
     memcpy(&f, row + 4 * t, 4);
     return f;
-  case W_BF16: {
+  case W_BF16:
     memcpy(&h, row + 2 * t, 2);
-    uint32_t bits = (uint32_t)h << 16;
-    memcpy(&f, &bits, 4);
-    return f;
-  }
+    return ttt_bf16_to_f32(h);
   case W_F16:
     return f16_scalar(row + 2 * t);
   case W_Q8_0:

@@ -404,8 +404,8 @@ INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, i
  * and within a block each k slice runs over all of the block's tiles, so the panel's slice of x
  * (FM × FK floats, ≤ 512 KB) and the block of y (FM × FN floats, ≤ 256 KB) stay in L2 while x is
  * read from memory once per column block rather than once per 32-column tile. The packed slice
- * (FK × 32 floats, 128 KB, the problem's workspace) lives in L2 too; measured (1 thread, m = 128, bf16):
- * FK = 1024 beats 256 by 5-20% (fewer passes over y, fewer tile set-ups). */
+ * (FK × 32 floats, 128 KB, the problem's workspace) lives in L2 too; measured (1 thread, m = 128,
+ * bf16): FK = 1024 beats 256 by 5-20% (fewer passes over y, fewer tile set-ups). */
 enum { FM = 128, FN = 512 };
 
 _Static_assert(FK *FV *VEC * sizeof(float) <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");

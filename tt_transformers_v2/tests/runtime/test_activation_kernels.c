@@ -9,20 +9,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "runtime/kernels.h"
-#include "ttt_test.h"
+#include "kernel_test_util.h"
 
-typedef struct variant {
-  const char *name;
-  uint32_t isa_keep;
-  ttt_kernel kernel;
-  uint32_t isa_needed;
-} variant;
-
-static const variant variants[] = {
+static const kernel_variant variants[] = {
     {"activation_ref", ~0u, TTT_KERNEL_REFERENCE, 0},
     {"activation_avx2", ISA_AVX2, TTT_KERNEL_SIMD, ISA_AVX2},
     {"activation_avx512", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512},
@@ -45,23 +35,11 @@ static double exact(ttt_activation act, double x) {
   return NAN;
 }
 
-/* n floats ending at an unreadable page. */
-static float *guarded_floats(int64_t n, void **map, size_t *map_bytes) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes = (size_t)n * sizeof(float);
-  size_t pages = (bytes + page - 1) / page + 1;
-  *map_bytes = pages * page;
-  uint8_t *m = mmap(NULL, *map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  CHECK(m != MAP_FAILED);
-  CHECK(mprotect(m + (pages - 1) * page, page, PROT_NONE) == 0);
-  *map = m;
-  return (float *)(void *)(m + (pages - 1) * page - bytes);
-}
-
 static void check_values(ttt_activation_fn *fn, const char *name, ttt_activation act,
                          const float *in, const float *gate_in, int64_t n) {
-  void *xmap, *gmap;
-  size_t xbytes, gbytes;
-  float *x = guarded_floats(n, &xmap, &xbytes), *gate = guarded_floats(n, &gmap, &gbytes);
+  guarded xmem = guarded_alloc((size_t)n * sizeof(float));
+  guarded gmem = guarded_alloc((size_t)n * sizeof(float));
+  float *x = xmem.data, *gate = gmem.data;
   memcpy(x, in, (size_t)n * sizeof(float));
   if (gate_in) memcpy(gate, gate_in, (size_t)n * sizeof(float));
   fn(act, gate_in ? gate : NULL, x, n);
@@ -83,8 +61,8 @@ static void check_values(ttt_activation_fn *fn, const char *name, ttt_activation
               gate_in ? "gated" : "plain", a, (double)x[i], want);
     if (!ok) break;
   }
-  munmap(xmap, xbytes);
-  munmap(gmap, gbytes);
+  guarded_free(&xmem);
+  guarded_free(&gmem);
 }
 
 static void test_activations(void) {
@@ -104,12 +82,8 @@ static void test_activations(void) {
   special[7] = -0.0f;
   special[8] = 1e-30f;
   for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) {
-      printf("  (skipped %s: not supported here)\n", variants[v].name);
-      continue;
-    }
-    ttt_device masked = device;
-    masked.isa &= variants[v].isa_keep;
+    ttt_device masked;
+    if (!kernel_variant_device(&variants[v], &device, &masked)) continue;
     const char *name = NULL;
     ttt_activation_fn *fn = ttt_activation_kernel_select(&masked, variants[v].kernel, &name);
     CHECK_MSG(strcmp(name, variants[v].name) == 0, "selected %s, expected %s", name,

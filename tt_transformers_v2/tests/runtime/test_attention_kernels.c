@@ -17,51 +17,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
-#include "runtime/kernels.h"
-#include "ttt_test.h"
+#include "kernel_test_util.h"
 
 static const float sentinel = 12345.0f;
 
-typedef struct variant {
-  const char *name;  /* expected kernel name */
-  uint32_t isa_keep; /* device.isa bits kept */
-  ttt_kernel kernel;
-  uint32_t isa_needed; /* runs only when the machine has these bits */
-} variant;
-
-static const variant variants[] = {
+static const kernel_variant variants[] = {
     {"attention_ref", 0, TTT_KERNEL_REFERENCE, 0},
     {"attention_ref", ~0u, TTT_KERNEL_REFERENCE, 0}, /* REFERENCE wins over the ISA bits */
     {"attention_avx2", ISA_AVX2, TTT_KERNEL_SIMD, ISA_AVX2},
     {"attention_avx512", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512},
 };
-
-/* Memory whose last byte is followed by an unreadable page. */
-typedef struct guarded {
-  uint8_t *map;
-  size_t map_bytes;
-  void *data; /* `bytes` bytes ending at the guard page */
-} guarded;
-
-static guarded guarded_alloc(size_t bytes) {
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t data_pages = (bytes + page - 1) / page;
-  guarded g = {0};
-  g.map_bytes = (data_pages + 1) * page;
-  void *map = mmap(NULL, g.map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map == MAP_FAILED) return (guarded){0};
-  g.map = map;
-  CHECK(mprotect(g.map + data_pages * page, page, PROT_NONE) == 0);
-  g.data = g.map + data_pages * page - bytes;
-  return g;
-}
-
-static void guarded_free(guarded *g) {
-  if (g->map) munmap(g->map, g->map_bytes);
-}
 
 static float bf16_round(float x) { /* round to nearest even, as stored in a bf16 cache */
   uint32_t u;
@@ -215,12 +181,8 @@ static void test_scores_and_accumulate(void) {
   const int64_t keys[] = {1, 3, 4, 5, 17, 64};
   ttt_test_rng rng = ttt_test_rng_make(41);
   for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) {
-      printf("  (skipped %s: not supported here)\n", variants[v].name);
-      continue;
-    }
-    ttt_device masked = device;
-    masked.isa &= variants[v].isa_keep;
+    ttt_device masked;
+    if (!kernel_variant_device(&variants[v], &device, &masked)) continue;
     ttt_attention_kernel k = ttt_attention_kernel_select(&masked, variants[v].kernel);
     CHECK_MSG(strcmp(k.name, variants[v].name) == 0, "selected %s, expected %s", k.name,
               variants[v].name);
@@ -288,9 +250,8 @@ static void test_softmax(void) {
   for (int i = 0; i < SWEEP; i++) sweep[i] = -110.0f + 110.0f * (float)i / (SWEEP - 1);
   const float masked[] = {-INFINITY, -INFINITY, -INFINITY};
   for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
-    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
-    ttt_device dev = device;
-    dev.isa &= variants[v].isa_keep;
+    ttt_device dev;
+    if (!kernel_variant_device(&variants[v], &device, &dev)) continue;
     ttt_attention_kernel k = ttt_attention_kernel_select(&dev, variants[v].kernel);
     int64_t count = (int64_t)(sizeof special / sizeof special[0]);
     for (int64_t n = 2; n <= count; n++) { /* every tail length; the max is 0 from n = 2 */
