@@ -38,6 +38,12 @@ static const weight_kind kinds[] = {
     {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
 };
 
+static bool known_kind(const char *name) {
+  for (size_t c = 0; c < sizeof kinds / sizeof kinds[0]; c++)
+    if (strcmp(name, kinds[c].name) == 0) return true;
+  return false;
+}
+
 typedef struct shape {
   const char *what;
   int64_t n, k;
@@ -258,6 +264,10 @@ int main(int argc, char **argv) {
     gemv &= strcmp(argv[i], "--no-gemv") != 0;
     attention &= strcmp(argv[i], "--no-attention") != 0;
     if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) only = argv[++i];
+  }
+  if (only && !known_kind(only)) {
+    fprintf(stderr, "bench_kernels: unknown --kind '%s' (f32, bf16, q8_0, \"q8_0 x q8\")\n", only);
+    return 1;
   }
   ttt_device device;
   ttt_context *ctx = NULL;

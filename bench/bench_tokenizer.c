@@ -140,10 +140,11 @@ int main(int argc, char **argv) {
   printf("encode      %.1f ms: %.2f MB/s, %.2f M tokens/s (one core, best of 3)\n", best_enc * 1e3,
          (double)len / best_enc / 1e6, (double)n_ids / best_enc / 1e6);
   printf("decode      %.1f ms: %.2f MB/s\n", best_dec * 1e3, (double)out_len / best_dec / 1e6);
-  printf("round trip  %s\n", out_len == len && memcmp(out, text, len) == 0 ? "exact" : "DIFFERS");
+  bool exact = out_len == len && memcmp(out, text, len) == 0;
+  printf("round trip  %s\n", exact ? "exact" : "DIFFERS");
   free(out);
   free(ids);
   free(text);
   ttt_tokenizer_destroy(t);
-  return 0;
+  return exact ? 0 : 1;
 }

@@ -3,7 +3,7 @@
  *
  *   1. build Mistral from a HuggingFace folder (sliding window 8) with layer 0's attention
  *      overridden to run bf16 weights;
- *   2. prefill the golden prompt in chunks of 3 tokens — smaller than the window, so the ring
+ *   2. prefill a 20-token prompt in chunks of 3 tokens — smaller than the window, so the ring
  *      buffer of the KV cache wraps between chunks — and check the last logits against one
  *      prefill of the whole prompt;
  *   3. validate every module and the logits against golden.safetensors (PCC >= 0.9999: bf16).

@@ -15,12 +15,15 @@ void ttt_test_fail(const char *file, int line, const char *fmt, ...) {
   va_end(args);
   fputc('\n', stderr);
   ttt_test_global.current_failed = 1;
+  if (!ttt_test_global.running) ttt_test_global.tests_failed++; /* a check outside any test */
 }
 
 void ttt_test_run(const char *name, void (*fn)(void)) {
   ttt_test_global.current_failed = 0;
   int64_t checks_before = ttt_test_global.checks;
+  ttt_test_global.running = true;
   fn();
+  ttt_test_global.running = false;
   if (ttt_test_global.checks == checks_before) {
     fprintf(stderr, "FAIL: %s made no checks\n", name);
     ttt_test_global.current_failed = 1;

@@ -19,6 +19,7 @@ typedef struct ttt_test_state {
   int tests_failed;
   int64_t checks;
   int current_failed;
+  bool running; /* inside ttt_test_run: a failure outside a test counts as a failed test */
 } ttt_test_state;
 
 extern ttt_test_state ttt_test_global;
