@@ -159,7 +159,7 @@ int ttt_cmd_bench(int argc, char **argv) {
   int32_t *ids = NULL;
   if (!spec) {
     fprintf(stderr, "ttt %s: %s is not a causal LM\n", NAME, model->dir);
-  } else if (o.prompt + o.gen > spec->max_positions) {
+  } else if (o.prompt > spec->max_positions || o.gen > spec->max_positions - o.prompt) {
     fprintf(stderr, "ttt %s: -p %lld plus -n %lld exceeds the model's context (%lld)\n", NAME,
             (long long)o.prompt, (long long)o.gen, (long long)spec->max_positions);
   } else if (!(ids = malloc((size_t)(o.prompt + o.gen) * sizeof *ids)) ||

@@ -497,6 +497,14 @@ static ttt_status copy_tokenizer(const char *dir, const gen_options *o, void *bu
   return TTT_OK;
 }
 
+/* A single-file checkpoint replacing a sharded one: the loader would follow the old index. */
+static ttt_status remove_stale_index(const gen_options *o) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/model.safetensors.index.json", o->out_dir);
+  if (remove(path) == 0 || errno == ENOENT) return TTT_OK;
+  return ttt_set_error(TTT_ERR_IO, "cannot remove the stale %s: %s", path, strerror(errno));
+}
+
 static ttt_status make_dir(const char *dir) {
   struct stat info;
   if (stat(dir, &info) == 0 && S_ISDIR(info.st_mode)) return TTT_OK;
@@ -514,7 +522,7 @@ static ttt_status generate(const gen_options *o, plan *p) {
   /* The seed goes through a splitmix step: xorshift needs a non-zero state. */
   uint64_t rng = (o->seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1u;
   for (int32_t s = 0; st == TTT_OK && s < p->n_shards; s++) st = write_shard(o, p, s, chunk, &rng);
-  if (st == TTT_OK && p->n_shards > 1) st = write_index(o, p);
+  if (st == TTT_OK) st = p->n_shards > 1 ? write_index(o, p) : remove_stale_index(o);
   if (st == TTT_OK) st = write_config(o);
   if (st == TTT_OK) st = copy_tokenizer(tokenizer_dir(o), o, chunk, CHUNK_VALUES * sizeof(float));
   free(chunk);

@@ -188,6 +188,12 @@ static ttt_status parse_dims(const scope *sc, ttt_hf_config *cfg) {
                            sc->src, (long long)cfg->hidden_size, (long long)heads);
     cfg->head_dim = cfg->hidden_size / heads;
   }
+  /* Projection widths (heads · head_dim) and their products with hidden_size must fit int64. */
+  if ((double)heads * (double)cfg->head_dim > MAX_DIM)
+    return ttt_set_error(
+        TTT_ERR_FORMAT,
+        "%s: num_attention_heads %lld × head_dim %lld exceeds %.0e (corrupt config)", sc->src,
+        (long long)heads, (long long)cfg->head_dim, MAX_DIM);
   return TTT_OK;
 }
 

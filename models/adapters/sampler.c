@@ -152,8 +152,12 @@ static int64_t filter(ttt_sampler *s) {
   qsort(s->cands, (size_t)s->vocab, sizeof *s->cands, compare_candidates);
   int64_t n = s->vocab;
   if (p->top_k > 0 && p->top_k < n) n = p->top_k;
-  /* Softmax over the survivors, in double for the sums. */
   double max = s->cands[0].score, total = 0.0;
+  if (!isfinite(max)) { /* an infinite logit, or no finite score at all (NaN logits) */
+    s->probs[0] = 1.0f;
+    return 1;
+  }
+  /* Softmax over the survivors, in double for the sums (total >= 1: the top one adds e^0). */
   for (int64_t i = 0; i < n; i++) {
     s->probs[i] = (float)exp((double)s->cands[i].score - max);
     total += s->probs[i];
@@ -178,6 +182,11 @@ static int64_t filter(ttt_sampler *s) {
   return n;
 }
 
+/* Temperature 0, or one so small that 1/T overflows (every score would be ±inf): the argmax. */
+static bool is_greedy(const ttt_sampler_params *p) {
+  return p->temperature == 0.0f || isinf(1.0f / p->temperature);
+}
+
 static ttt_status check_call(const ttt_sampler *s, const float *logits, const void *out) {
   if (!s || !logits || !out)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "sampler: NULL argument");
@@ -188,7 +197,7 @@ ttt_status ttt_sampler_sample(ttt_sampler *s, const float *logits, int32_t *toke
   ttt_status st = check_call(s, logits, token);
   if (st != TTT_OK) return st;
   penalize(s, logits);
-  if (s->params.temperature == 0.0f) {
+  if (is_greedy(&s->params)) {
     *token = argmax(s->scores, s->vocab);
     return TTT_OK;
   }
@@ -210,7 +219,7 @@ ttt_status ttt_sampler_distribution(ttt_sampler *s, const float *logits, float *
   if (st != TTT_OK) return st;
   penalize(s, logits);
   memset(probs, 0, (size_t)s->vocab * sizeof *probs);
-  if (s->params.temperature == 0.0f) {
+  if (is_greedy(&s->params)) {
     probs[argmax(s->scores, s->vocab)] = 1.0f;
     return TTT_OK;
   }

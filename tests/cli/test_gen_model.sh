@@ -59,6 +59,11 @@ grep -q '"num_hidden_layers": 1,' "$tmp/shards/config.json" || fail "shards: num
 grep -q '"torch_dtype": "float32",' "$tmp/shards/config.json" || fail "shards: torch_dtype"
 run shards_gen generate --model "$tmp/shards" -n 2 --temperature 0 --prompt hi ||
   fail "shards: generate: $(cat "$tmp/shards_gen.err")"
+# The same folder again as one file: the old index (which the loader would follow) is removed.
+run reshard gen-model --shape tiny --out "$tmp/shards" --dtype f32 --layers 1 ||
+  fail "reshard: $(cat "$tmp/reshard.err")"
+[ -e "$tmp/shards/model.safetensors.index.json" ] && fail "reshard: stale index left"
+run reshard_info info --model "$tmp/shards" || fail "reshard: info: $(cat "$tmp/reshard_info.err")"
 
 # The published shapes are listed.
 run help gen-model --help || fail "help: exit status"

@@ -319,6 +319,8 @@ static void test_wrong_types_and_values(void) {
             TTT_ERR_FORMAT, "not a multiple of num_key_value_heads 3");
   CHECK_ERR(parse_with("mixtral_tiny", "config.json", "hidden_size", "66", &cfg), TTT_ERR_FORMAT,
             "hidden_size 66 is not a multiple of num_attention_heads 4");
+  CHECK_ERR(parse_with("qwen3_tiny", "config.json", "head_dim", "999999999999", &cfg),
+            TTT_ERR_FORMAT, "head_dim 999999999999 exceeds");
   CHECK_ERR(parse_with("mixtral_tiny", "config.json", "num_experts_per_tok", "5", &cfg),
             TTT_ERR_FORMAT, "'num_experts_per_tok'");
   CHECK_ERR(parse_with("llama3_tiny", "config.hf_saved.json", "rope_theta", "123.0", &cfg),

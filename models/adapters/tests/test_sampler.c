@@ -213,6 +213,24 @@ static void test_seed_reproducible(void) {
   CHECK_MSG(same_ac < 20, "different seeds: %d of 64 draws agree", same_ac);
 }
 
+/* Scores that are not finite (NaN logits from a corrupted checkpoint; a temperature so small that
+ * 1/T overflows) still give a valid token: the top candidate, or id 0 when nothing is finite. */
+static void test_non_finite_scores(void) {
+  const float nan_logits[4] = {NAN, NAN, NAN, NAN}, peaked[4] = {0.5f, 2.0f, 1.0f, -1.0f};
+  ttt_sampler *s = NULL;
+  CHECK_OK(ttt_sampler_create(4, &(ttt_sampler_params){.temperature = 1.0f, .top_p = 0.9f}, &s));
+  int32_t token = -1;
+  CHECK_OK(ttt_sampler_sample(s, nan_logits, &token));
+  CHECK_MSG(token == 0, "all-NaN logits gave token %d", (int)token);
+  ttt_sampler_destroy(s);
+  CHECK_OK(ttt_sampler_create(4, &(ttt_sampler_params){.temperature = 1e-39f, .top_p = 0.9f}, &s));
+  for (int i = 0; i < 8; i++) {
+    CHECK_OK(ttt_sampler_sample(s, peaked, &token));
+    CHECK_MSG(token == 1, "temperature 1e-39 gave token %d, expected the argmax 1", (int)token);
+  }
+  ttt_sampler_destroy(s);
+}
+
 static void test_bad_params(void) {
   ttt_sampler *s = NULL;
   CHECK_ERR(ttt_sampler_create(8, &(ttt_sampler_params){.temperature = -1}, &s),
@@ -238,6 +256,7 @@ int main(void) {
   TTT_RUN(test_min_p_support);
   TTT_RUN(test_filters_combined);
   TTT_RUN(test_repeat_penalty);
+  TTT_RUN(test_non_finite_scores);
   TTT_RUN(test_seed_reproducible);
   TTT_RUN(test_bad_params);
   return ttt_test_finish();
