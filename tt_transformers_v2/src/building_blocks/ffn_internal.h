@@ -10,9 +10,11 @@
 ttt_mlp_impl_config ttt_mlp_resolve_impl(const ttt_mlp_impl_config *impl);
 
 /* Checks an MLP's weights against its spec and the resolved weight dtype (DEFAULT: any float
- * dtype, for the references); errors name each tensor as "<prefix>.gate", "<prefix>.up_bias"... */
+ * dtype, for the references); errors name each tensor as "<prefix>.gate", "<prefix>.up_bias"...
+ * or, for index >= 0, "<prefix>[index].gate". It runs on every forward (each decode token), so
+ * the names are only formatted once a check has failed. */
 ttt_status ttt_mlp_check_weights(const ttt_mlp_spec *spec, ttt_dtype weight_dtype,
-                                 const ttt_mlp_weights *w, const char *prefix);
+                                 const ttt_mlp_weights *w, const char *prefix, int64_t index);
 
 /* Checks the router ([n_experts, hidden] f32) and every expert's weights ("moe.experts[3].up").
  * weight_dtype DEFAULT accepts any float dtype everywhere (what the references read). */

@@ -52,14 +52,19 @@ ttt_mlp_impl_config ttt_mlp_resolve_impl(const ttt_mlp_impl_config *impl) {
   return cfg;
 }
 
-ttt_status ttt_mlp_check_weights(const ttt_mlp_spec *spec, ttt_dtype weight_dtype,
-                                 const ttt_mlp_weights *w, const char *prefix) {
+/* One pass of the weight checks: error names are the bare fields unless `named`. */
+static ttt_status check_weights_pass(const ttt_mlp_spec *spec, ttt_dtype weight_dtype,
+                                     const ttt_mlp_weights *w, const char *prefix, int64_t index,
+                                     bool named) {
   char name[96];
   int64_t h = spec->hidden, n = spec->intermediate;
   /* Biases are f32 in the optimized path; a reference check (weight_dtype DEFAULT) takes any. */
   ttt_dtype bias_dtype = weight_dtype == TTT_DTYPE_DEFAULT ? TTT_DTYPE_DEFAULT : TTT_F32;
   ttt_status st;
-#define MLP_NAME(field) (snprintf(name, sizeof name, "%s." field, prefix), name)
+#define MLP_NAME(field)                                                                            \
+  (!named      ? field                                                                             \
+   : index < 0 ? (snprintf(name, sizeof name, "%s." field, prefix), name)                          \
+               : (snprintf(name, sizeof name, "%s[%lld]." field, prefix, (long long)index), name))
   st = ttt_block_check_optional(&w->gate, MLP_NAME("gate"), spec->gated, "spec.gated");
   if (st == TTT_OK && spec->gated)
     st = ttt_block_check_matrix(&w->gate, MLP_NAME("gate"), weight_dtype, n, h);
@@ -80,6 +85,13 @@ ttt_status ttt_mlp_check_weights(const ttt_mlp_spec *spec, ttt_dtype weight_dtyp
     st = ttt_block_check_vector(&w->down_bias, MLP_NAME("down_bias"), bias_dtype, h);
 #undef MLP_NAME
   return st;
+}
+
+ttt_status ttt_mlp_check_weights(const ttt_mlp_spec *spec, ttt_dtype weight_dtype,
+                                 const ttt_mlp_weights *w, const char *prefix, int64_t index) {
+  if (check_weights_pass(spec, weight_dtype, w, prefix, index, false) == TTT_OK) return TTT_OK;
+  return check_weights_pass(spec, weight_dtype, w, prefix, index,
+                            true); /* the same failure, named */
 }
 
 /* ---- elementwise epilogue: h = act(h) (plain) or h = act(g) * h (gated), on the pool ---- */
@@ -154,7 +166,7 @@ ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
   if (st != TTT_OK) return st;
   ttt_mlp_impl_config cfg = ttt_mlp_resolve_impl(impl);
   st = ttt_block_check_impl("mlp impl", cfg.weight_dtype, cfg.activation_dtype, cfg.kernel);
-  if (st == TTT_OK) st = ttt_mlp_check_weights(spec, cfg.weight_dtype, weights, "mlp");
+  if (st == TTT_OK) st = ttt_mlp_check_weights(spec, cfg.weight_dtype, weights, "mlp", -1);
   if (st == TTT_OK) st = ttt_block_check_rows(x, "mlp x", -1, spec->hidden);
   if (st == TTT_OK) st = ttt_block_check_rows(out, "mlp out", x->shape[0], spec->hidden);
   if (st == TTT_OK) st = ttt_block_check_no_alias(out, x, "mlp");

@@ -155,9 +155,7 @@ ttt_status ttt_moe_check_weights(const ttt_moe_spec *spec, ttt_dtype weight_dtyp
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe.experts: NULL (need %lld experts)",
                          (long long)spec->n_experts);
   for (int64_t e = 0; e < spec->n_experts; e++) {
-    char prefix[48];
-    snprintf(prefix, sizeof prefix, "moe.experts[%lld]", (long long)e);
-    st = ttt_mlp_check_weights(&spec->expert, weight_dtype, &w->experts[e], prefix);
+    st = ttt_mlp_check_weights(&spec->expert, weight_dtype, &w->experts[e], "moe.experts", e);
     if (st != TTT_OK) return st;
   }
   return TTT_OK;

@@ -11,7 +11,7 @@ ttt_status ttt_reference_mlp(const ttt_mlp_spec *spec, const ttt_mlp_weights *we
   if (st != TTT_OK) return st;
   if (!weights || !x || !out || T < 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference mlp: NULL argument or T < 0");
-  st = ttt_mlp_check_weights(spec, TTT_DTYPE_DEFAULT, weights, "mlp");
+  st = ttt_mlp_check_weights(spec, TTT_DTYPE_DEFAULT, weights, "mlp", -1);
   if (st != TTT_OK || T == 0) return st;
 
   int64_t H = spec->hidden, N = spec->intermediate;
