@@ -749,10 +749,6 @@ const char *ttt_checkpoint_name(const ttt_checkpoint *c, int64_t i) {
   return (i >= 0 && i < c->n_entries) ? c->entries[i].name : NULL;
 }
 
-const ttt_safetensors *ttt_checkpoint_shard(const ttt_checkpoint *c, int64_t i) {
-  return (i >= 0 && i < c->n_shards) ? c->shards[i] : NULL;
-}
-
 bool ttt_checkpoint_has(const ttt_checkpoint *c, const char *name) {
   return name && ck_find(c, name) != NULL;
 }

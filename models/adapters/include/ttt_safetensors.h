@@ -60,11 +60,11 @@ const char *ttt_safetensors_name(const ttt_safetensors *file, int64_t i);
 bool ttt_safetensors_has(const ttt_safetensors *file, const char *name);
 /* View of tensor `name`; TTT_ERR_NOT_FOUND naming the file and the tensor when absent. */
 ttt_status ttt_safetensors_get(const ttt_safetensors *file, const char *name, ttt_tensor *out);
-/* Value of a __metadata__ key, or NULL. */
 /* Tells the OS that tensor `name`'s mapped bytes are no longer needed (madvise DONTNEED on the
  * whole pages inside it), so they leave the resident set; reading the view again re-reads them.
  * For weights a model has converted to another dtype. Unknown names are ignored. */
 void ttt_safetensors_release(const ttt_safetensors *file, const char *name);
+/* Value of a __metadata__ key, or NULL. */
 const char *ttt_safetensors_metadata(const ttt_safetensors *file, const char *key);
 /* Tensors that had to be copied at open because their bytes were misaligned for their dtype. */
 int64_t ttt_safetensors_copied_count(const ttt_safetensors *file);
@@ -110,13 +110,12 @@ int64_t ttt_checkpoint_count(const ttt_checkpoint *ckpt);
 const char *ttt_checkpoint_name(const ttt_checkpoint *ckpt, int64_t i);
 bool ttt_checkpoint_has(const ttt_checkpoint *ckpt, const char *name);
 /* View of tensor `name` (valid until the checkpoint is closed); TTT_ERR_NOT_FOUND otherwise. */
+ttt_status ttt_checkpoint_get(const ttt_checkpoint *ckpt, const char *name, ttt_tensor *out);
 /* ttt_safetensors_release on the shard holding `name`. */
 void ttt_checkpoint_release(const ttt_checkpoint *ckpt, const char *name);
-ttt_status ttt_checkpoint_get(const ttt_checkpoint *ckpt, const char *name, ttt_tensor *out);
 /* Path of the shard that holds `name`, or NULL. */
 const char *ttt_checkpoint_file_of(const ttt_checkpoint *ckpt, const char *name);
 int64_t ttt_checkpoint_shard_count(const ttt_checkpoint *ckpt);
-const ttt_safetensors *ttt_checkpoint_shard(const ttt_checkpoint *ckpt, int64_t i);
 
 #ifdef __cplusplus
 }

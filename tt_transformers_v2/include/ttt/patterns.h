@@ -159,8 +159,8 @@ TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
 /* Sets one field by path: "[prefill.|decode.]MODULE.FIELD=VALUE" where MODULE is a module path
  * (layers.N may be layers.* for all layers) and FIELD one of weight_dtype, activation_dtype,
  * kv_dtype (dtype names), kernel (default|reference|simd), threads, fuse_qkv, fuse_gate_up,
- * group_by_expert (true|false), algorithm (default|naive|tiled), block_size. Without a mode
- * prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
+ * group_by_expert (true|false), algorithm (default|naive|tiled), block_size, query_block.
+ * Without a mode prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
  * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2".
  * Unknown paths, fields or values → TTT_ERR_INVALID_ARGUMENT naming them; `impl` is unchanged. */
 TTT_API ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl,

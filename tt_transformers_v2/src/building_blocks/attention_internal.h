@@ -16,7 +16,6 @@ typedef struct ttt_kv_layer {
   int64_t n_kv_heads;
   int64_t head_dim;
   int64_t slots;  /* rows per kv head */
-  int64_t window; /* 0: full layer (slots = max_positions); else the ring's window */
   int64_t length; /* positions written so far */
   void *k, *v;    /* [n_kv_heads][slots][head_dim] */
 } ttt_kv_layer;

@@ -50,7 +50,6 @@ ttt_status ttt_kv_cache_create(const ttt_kv_cache_spec *spec, ttt_kv_cache **out
     layer->dtype = c->spec.dtype;
     layer->n_kv_heads = spec->n_kv_heads;
     layer->head_dim = spec->head_dim;
-    layer->window = w;
     layer->slots = (w > 0 && w < spec->max_positions) ? w : spec->max_positions;
     size_t bytes = (size_t)(spec->n_kv_heads * layer->slots * spec->head_dim) * elem;
     layer->k = malloc(bytes);

@@ -14,7 +14,7 @@
 #include "patterns_internal.h"
 #include "runtime/runtime.h"
 
-enum { MODES = 2, MAX_OWNED_PER_SLOT = 2 };
+enum { MODES = 2 };
 
 typedef struct mode_weights {
   ttt_embedding_weights embedding;

@@ -10,8 +10,10 @@
  * quants (the AVX-512 VNNI kernel multiplies unsigned by signed bytes: it offsets the weights by
  * 128 and subtracts 128 × that sum).
  *
- * Each kernel family has a portable reference version (kernels_ref.c) and SIMD versions compiled
- * per ISA (files *_avx2.c, *_avx512.c) selected at run time by ttt_gemm_select().
+ * Each kernel family (GEMM, attention tiles, activation) has a portable version (kernels_ref.c,
+ * attention_kernels.c, linear.c) and SIMD versions compiled per ISA (files *_avx2.c, *_avx512.c),
+ * selected at run time from a table by ttt_gemm_select(), ttt_attention_kernel_select() and
+ * ttt_activation_kernel_select().
  */
 #ifndef TTT_KERNELS_H
 #define TTT_KERNELS_H

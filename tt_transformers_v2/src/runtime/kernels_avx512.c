@@ -16,8 +16,7 @@
  * prefetches tile j + 1 (into L2) at the same offsets, so the next tile's rows arrive one tile
  * ahead.
  *
- * Four paths: drive() above serves decode-sized problems (m < GEMM_MIN_M); gemm_drive() (further
- * down) is the k-blocked prefill GEMM for weights with f32 activations, q8_gemm_drive() the VNNI
+ * Four paths: drive() serves decode-sized problems (m < GEMM_MIN_M); gemm_drive() is the k-blocked prefill GEMM for weights with f32 activations, q8_gemm_drive() the VNNI
  * prefill GEMM for q8_0 weights × q8_0 activations, gv_drive() the decode GEMV (m = 1) for q8_0 ×
  * q8_0, which sums whole blocks in int32 before scaling. Both prefill GEMMs put 16 output columns in
  * the lanes of each accumulator and repack weight tiles on the fly (no load-time layout).
@@ -64,8 +63,6 @@ INLINE __m512 load_w(weight_kind kind, const uint8_t *row, int64_t t, bool maske
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
 }
 
-/* One CHUNK of columns starting at t for an rw × rx tile. In the tail (masked), m0/m1 select the
- * valid lanes of the two vectors. */
 /* Prefetches `bytes` bytes at `offset` of each of the rw rows of the next weight tile (NULL: none).
  */
 INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t offset,
@@ -77,6 +74,8 @@ INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t 
       _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
 }
 
+/* One CHUNK of columns starting at t for an rw × rx tile. In the tail (masked), m0/m1 select the
+ * valid lanes of the two vectors. */
 INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *const *x,
                         __m512 acc[RW][RX], int rw, int rx, int64_t t, bool masked, __mmask16 m0,
                         __mmask16 m1) {
@@ -98,7 +97,9 @@ INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *
     for (int r = 0; r < rw; r++) {
       __m512 wv = load_w(kind, w[r], col, masked, mask);
       if (kind == W_Q8_0) wv = _mm512_mul_ps(wv, scale[r]);
-      if (rx > 1) __asm__("" : "+v"(wv)); /* one load, not one per FMA (see gemm_tile) */
+      /* The empty asm makes wv opaque, so the compiler keeps one widened load in a register
+       * instead of folding a load (and conversion) into each of the rx FMAs. */
+      if (rx > 1) __asm__("" : "+v"(wv));
 #pragma GCC unroll 4
       for (int c = 0; c < rx; c++) acc[r][c] = _mm512_fmadd_ps(xv[c], wv, acc[r][c]);
     }
