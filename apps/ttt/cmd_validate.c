@@ -23,7 +23,7 @@ typedef struct validate_args {
 } validate_args;
 
 static void usage(void) {
-  printf("usage: ttt validate --model DIR --golden GOLDEN.safetensors [--json OUT.json] [--svg "
+  printf("usage: ttt validate --model DIR [--golden GOLDEN.safetensors] [--json OUT.json] [--svg "
          "OUT.svg]\n"
          "                    [--pcc MIN] [--atol MAX] [--strategy accuracy|performance]\n"
          "                    [--threads N] [--set PATH=VALUE]...\n\n"
