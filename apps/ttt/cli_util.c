@@ -146,7 +146,7 @@ ttt_status cli_load_model(const char *command, const cli_model_options *options,
 }
 
 char *cli_read_file(const char *command, const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
   if (!f) {
     fprintf(stderr, "ttt %s: cannot open %s: %s\n", command, path, strerror(errno));
     return NULL;
@@ -168,7 +168,7 @@ char *cli_read_file(const char *command, const char *path, size_t *len) {
     }
   }
   bool failed = ferror(f) || !data;
-  fclose(f);
+  if (f != stdin) fclose(f);
   if (failed) {
     free(data);
     fprintf(stderr, "ttt %s: cannot read %s\n", command, path);

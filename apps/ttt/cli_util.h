@@ -45,7 +45,8 @@ int cli_fail(const char *command);
 /* Monotonic clock in seconds (for throughput figures). */
 double cli_now_seconds(void);
 
-/* Reads a whole file into a malloc'd buffer (NUL-terminated); prints an error on failure. */
+/* Reads a whole file ("-": standard input) into a malloc'd buffer (NUL-terminated); prints an
+ * error on failure. */
 char *cli_read_file(const char *command, const char *path, size_t *len);
 
 #endif

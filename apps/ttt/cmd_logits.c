@@ -139,11 +139,12 @@ int ttt_cmd_logits(int argc, char **argv) {
 }
 
 static void encode_usage(void) {
-  printf("usage: ttt encode --model DIR --inputs FILE.safetensors --out OUT.safetensors\n"
-         "                  [--strategy accuracy|performance] [--threads N] [--set PATH=VALUE]...\n\n"
-         "Reads input_ids [B, T] (int64) and optional token_type_ids and attention_mask [B, T]; "
-         "writes\n"
-         "last_hidden_state [B, T, H] and, when the model has a pooler, pooler_output [B, H].\n");
+  printf(
+      "usage: ttt encode --model DIR --inputs FILE.safetensors --out OUT.safetensors\n"
+      "                  [--strategy accuracy|performance] [--threads N] [--set PATH=VALUE]...\n\n"
+      "Reads input_ids [B, T] (int64) and optional token_type_ids and attention_mask [B, T]; "
+      "writes\n"
+      "last_hidden_state [B, T, H] and, when the model has a pooler, pooler_output [B, H].\n");
 }
 
 static ttt_status run_encode(const ttt_hf_model *m, ttt_context *ctx, const io_options *o) {

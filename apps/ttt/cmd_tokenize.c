@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "commands.h"
 #include "ttt_tokenizer.h"
 
@@ -60,35 +61,6 @@ static int load(const tok_source *src, const char *cmd, ttt_tokenizer **t) {
   return 0;
 }
 
-static int read_all(const char *path, char **data, size_t *len) {
-  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "ttt tokenize: %s: cannot open: %s\n", path, strerror(errno));
-    return 1;
-  }
-  size_t cap = 1 << 16, n = 0, got;
-  char *buf = malloc(cap);
-  while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-    n += got;
-    if (n == cap) {
-      char *p = realloc(buf, cap * 2);
-      if (!p) free(buf);
-      buf = p;
-      cap *= 2;
-    }
-  }
-  int failed = !buf || ferror(f);
-  if (f != stdin) fclose(f);
-  if (failed) {
-    fprintf(stderr, "ttt tokenize: %s: %s\n", path, buf ? "read error" : "out of memory");
-    free(buf);
-    return 1;
-  }
-  *data = buf;
-  *len = n;
-  return 0;
-}
-
 int ttt_cmd_tokenize(int argc, char **argv) {
   tok_source src = {0};
   const char *file = NULL, *text = NULL;
@@ -123,7 +95,7 @@ int ttt_cmd_tokenize(int argc, char **argv) {
   if (rc) return rc;
   char *data = NULL;
   size_t len = text ? strlen(text) : 0;
-  if (file) rc = read_all(file, &data, &len);
+  if (file && !(data = cli_read_file("tokenize", file, &len))) rc = 1;
   int32_t *ids = NULL;
   int64_t n = 0;
   if (!rc && ttt_tokenizer_encode(t, data ? data : text, len, special, &ids, &n) != TTT_OK) {
