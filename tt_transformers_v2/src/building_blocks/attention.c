@@ -67,18 +67,14 @@ ttt_attention_impl_config ttt_attention_default_impl_config(const ttt_device *de
 
 /* ---- validation ---- */
 
-static int64_t head_dim_of(const ttt_attention_spec *s) {
-  return s->head_dim ? s->head_dim : s->hidden / s->n_heads;
-}
-
 static ttt_status validate_rope(const ttt_attention_spec *s) {
   if (s->rope.type == TTT_ROPE_NONE) return TTT_OK;
   ttt_status st = ttt_rope_spec_validate(&s->rope);
   if (st != TTT_OK) return ttt_error_prefix(st, "attention spec");
-  if (s->rope.head_dim != head_dim_of(s))
+  if (s->rope.head_dim != ttt_attention_head_dim(s))
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "attention spec: rope.head_dim (%lld) must equal head_dim (%lld)",
-                         (long long)s->rope.head_dim, (long long)head_dim_of(s));
+                         (long long)s->rope.head_dim, (long long)ttt_attention_head_dim(s));
   return TTT_OK;
 }
 
@@ -157,7 +153,7 @@ static ttt_status check_optional_vector(const ttt_tensor *v, bool wanted, const 
 static ttt_status check_weights(const ttt_attention_spec *s, ttt_dtype dtype,
                                 const ttt_attention_weights *w) {
   if (!w) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: NULL weights");
-  int64_t hd = head_dim_of(s), q_dim = s->n_heads * hd, kv_dim = s->n_kv_heads * hd;
+  int64_t hd = ttt_attention_head_dim(s), q_dim = s->n_heads * hd, kv_dim = s->n_kv_heads * hd;
   ttt_status st;
   if ((st = ttt_block_check_matrix(&w->wq, "attention.wq", dtype, q_dim, s->hidden)) != TTT_OK ||
       (st = ttt_block_check_matrix(&w->wk, "attention.wk", dtype, kv_dim, s->hidden)) != TTT_OK ||
@@ -229,11 +225,11 @@ static ttt_status check_cache(const ttt_attention_spec *s, const ttt_attention_i
     return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
                          "attention: layer %lld is outside the cache's [0, %lld)", (long long)layer,
                          (long long)cs->n_layers);
-  if (cs->n_kv_heads != s->n_kv_heads || cs->head_dim != head_dim_of(s))
+  if (cs->n_kv_heads != s->n_kv_heads || cs->head_dim != ttt_attention_head_dim(s))
     return ttt_set_error(TTT_ERR_SHAPE,
                          "attention: kv cache has %lld kv heads of %lld, spec needs %lld of %lld",
                          (long long)cs->n_kv_heads, (long long)cs->head_dim,
-                         (long long)s->n_kv_heads, (long long)head_dim_of(s));
+                         (long long)s->n_kv_heads, (long long)ttt_attention_head_dim(s));
   if (impl->kv_dtype != TTT_DTYPE_DEFAULT && impl->kv_dtype != cs->dtype)
     return ttt_set_error(TTT_ERR_DTYPE, "attention: kv cache dtype %s, impl kv_dtype %s",
                          ttt_dtype_name(cs->dtype), ttt_dtype_name(impl->kv_dtype));
@@ -525,7 +521,7 @@ typedef struct qkv_buffers {
 
 static ttt_status alloc_buffers(ttt_context *ctx, const ttt_attention_spec *s, int64_t rows,
                                 qkv_buffers *b) {
-  int64_t hd = head_dim_of(s);
+  int64_t hd = ttt_attention_head_dim(s);
   size_t q_bytes = (size_t)(rows * s->n_heads * hd) * sizeof(float);
   size_t kv_bytes = (size_t)(rows * s->n_kv_heads * hd) * sizeof(float);
   b->q = ttt_scratch_alloc(ctx, q_bytes);
@@ -567,7 +563,7 @@ static ttt_status project_qkv(ttt_context *ctx, const ttt_attention_spec *s,
 static ttt_status qk_norm(ttt_context *ctx, const ttt_attention_spec *s,
                           const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
                           int64_t rows, qkv_buffers *b) {
-  int64_t hd = head_dim_of(s);
+  int64_t hd = ttt_attention_head_dim(s);
   ttt_norm_spec ns = {.type = TTT_NORM_RMS, .dim = hd, .eps = s->qk_norm_eps};
   ttt_norm_impl_config ni = {.kernel = impl->kernel, .threads = impl->threads};
   ttt_norm_weights qw = {.weight = w->q_norm}, kw = {.weight = w->k_norm};
@@ -616,7 +612,7 @@ static ttt_status prepare_qkv(ttt_context *ctx, const ttt_attention_spec *s,
   ttt_status st = project_qkv(ctx, s, impl, w, x, rows, b);
   if (st == TTT_OK && s->qk_norm) st = qk_norm(ctx, s, impl, w, rows, b);
   if (st != TTT_OK) return st;
-  int64_t hd = head_dim_of(s);
+  int64_t hd = ttt_attention_head_dim(s);
   token_job job = {s->rope.type == TTT_ROPE_NONE ? NULL : rope,
                    b,
                    s->n_heads * hd,
@@ -633,7 +629,7 @@ static ttt_status project_out(ttt_context *ctx, const ttt_attention_spec *s,
                               const float *attn, int64_t rows, float *out) {
   ttt_linear_config lc = linear_config(impl);
   ttt_linear_op op = {&w->wo, bias_of(&w->bo, s->o_bias), out, 0, "attention.wo"};
-  return ttt_linear(ctx, &lc, attn, rows, s->n_heads * head_dim_of(s), &op);
+  return ttt_linear(ctx, &lc, attn, rows, s->n_heads * ttt_attention_head_dim(s), &op);
 }
 
 /* Query rows per TILED tile when the impl config leaves it open: 64 rows (GQA heads × positions)
@@ -649,7 +645,7 @@ static int64_t query_positions_per_tile(const ttt_attention_impl_config *impl,
 
 static attn_job make_job(ttt_context *ctx, const ttt_attention_spec *s,
                          const ttt_attention_impl_config *impl, const qkv_buffers *b) {
-  int64_t hd = head_dim_of(s);
+  int64_t hd = ttt_attention_head_dim(s);
   return (attn_job){
       .n_heads = s->n_heads,
       .n_kv_heads = s->n_kv_heads,
@@ -719,7 +715,8 @@ static ttt_status cached_forward(ttt_context *ctx, const ttt_attention_spec *spe
   if (st == TTT_OK) st = run_attention(ctx, &impl, &job);
   if (st == TTT_OK) st = project_out(ctx, spec, &impl, weights, b.attn, T, out->data);
   /* Appended last (see the top of this file): the chunk attended to its own rows above. */
-  if (st == TTT_OK) ttt_kv_cache_append(kv, b.k, b.v, T, spec->n_kv_heads * head_dim_of(spec));
+  if (st == TTT_OK)
+    ttt_kv_cache_append(kv, b.k, b.v, T, spec->n_kv_heads * ttt_attention_head_dim(spec));
   ttt_scratch_restore(ctx, mark);
   return st;
 }

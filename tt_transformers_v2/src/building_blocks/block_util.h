@@ -7,6 +7,11 @@
 
 #include <ttt.h>
 
+/* An attention spec's head dim: spec.head_dim, or hidden / n_heads when 0 (validated specs). */
+static inline int64_t ttt_attention_head_dim(const ttt_attention_spec *s) {
+  return s->head_dim ? s->head_dim : s->hidden / s->n_heads;
+}
+
 /* Impl-config defaults shared by every block, one row per ttt_mode. They follow the accuracy
  * strategy (f32 weights and activations); patterns switch weight/activation dtypes for the
  * performance strategy. */

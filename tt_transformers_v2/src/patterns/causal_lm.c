@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "building_blocks/block_util.h"
 #include "patterns_internal.h"
 #include "runtime/runtime.h"
 
@@ -185,7 +186,7 @@ static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], const ttt_dtype 
 
 static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
   const ttt_attention_spec *a = &model->spec.layers[l].attention;
-  int64_t hd = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  int64_t hd = ttt_attention_head_dim(a);
   int64_t q = a->n_heads * hd, kv = a->n_kv_heads * hd;
   const ttt_dtype w[MODES] = {model->impl.prefill.layers[l].attention.weight_dtype,
                               model->impl.decode.layers[l].attention.weight_dtype};
@@ -456,7 +457,7 @@ ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_po
   ttt_kv_cache_spec cache = {
       .n_layers = s->n_layers,
       .n_kv_heads = a->n_kv_heads,
-      .head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads,
+      .head_dim = ttt_attention_head_dim(a),
       .max_positions = max_positions > 0 ? max_positions : s->max_positions,
       .dtype = model->impl.decode.layers[0].attention.kv_dtype,
   };

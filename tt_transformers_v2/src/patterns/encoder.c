@@ -133,7 +133,7 @@ static projection_dtypes projection_for(ttt_strategy strategy, int64_t in_dim_a,
 }
 
 static int64_t attention_q_dim(const ttt_attention_spec *a) {
-  int64_t head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  int64_t head_dim = ttt_attention_head_dim(a);
   return a->n_heads * head_dim;
 }
 
@@ -370,7 +370,7 @@ static ttt_status resolve_norm(ttt_encoder *m, ttt_weight_resolver resolver, voi
 static ttt_status resolve_attention(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
                                     const char *module, const ttt_attention_spec *a,
                                     ttt_dtype dtype, ttt_attention_weights *w) {
-  int64_t head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  int64_t head_dim = ttt_attention_head_dim(a);
   int64_t q = a->n_heads * head_dim, kv = a->n_kv_heads * head_dim, h = a->hidden;
   const weight_slot slots[] = {{"wq", &w->wq, q, h, dtype, true},
                                {"wk", &w->wk, kv, h, dtype, true},

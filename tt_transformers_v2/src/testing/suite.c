@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "building_blocks/block_util.h"
 #include "patterns/patterns_internal.h"
 #include "testing/suite_internal.h"
 
@@ -478,7 +479,7 @@ static ttt_status create_cache(const suite_entry *e, ttt_kv_cache **out) {
   ttt_kv_cache_spec spec = {
       .n_layers = 1,
       .n_kv_heads = a->n_kv_heads,
-      .head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads,
+      .head_dim = ttt_attention_head_dim(a),
       .max_positions = positions,
       .dtype = impl->kv_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : impl->kv_dtype,
   };
