@@ -111,7 +111,7 @@ static void act_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
 
 enum { ACT_GRAIN = 2048 }; /* values per range: a few microseconds of work */
 
-static const float *bias_of(const ttt_tensor *t) { return t->data ? t->data : NULL; }
+static const float *bias_of(const ttt_tensor *t) { return t->data; }
 
 /* h = up(x) (plain), or g = gate(x), h = up(x) (gated), fused or not. */
 static ttt_status project_in(ttt_context *ctx, const ttt_mlp_spec *spec,

@@ -39,19 +39,14 @@ ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtyp
                            ttt_dtype activation_dtype, ttt_gemm_kernel *out) {
   if (activation_dtype == TTT_DTYPE_DEFAULT) activation_dtype = TTT_F32;
   uint32_t isa = (kernel == TTT_KERNEL_REFERENCE || !device) ? 0 : device->isa;
-  const gemm_entry *fallback = NULL;
+  /* Best first per dtype pair, the portable entry (no ISA bit) last: the first match wins. */
   for (size_t i = 0; i < sizeof gemm_table / sizeof gemm_table[0]; i++) {
     const gemm_entry *e = &gemm_table[i];
     if (e->weight != weight_dtype || e->activation != activation_dtype) continue;
-    if (e->isa == 0 && !fallback) fallback = e;
-    if (e->isa != 0 && (isa & e->isa) == e->isa) {
+    if ((isa & e->isa) == e->isa) {
       *out = e->kernel;
       return TTT_OK;
     }
-  }
-  if (fallback) {
-    *out = fallback->kernel;
-    return TTT_OK;
   }
   return ttt_set_error(
       TTT_ERR_DTYPE,
@@ -138,8 +133,16 @@ static ttt_status quantize_input(ttt_context *ctx, int32_t threads, ttt_quantize
 
 ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, const float *x,
                             int64_t m, int64_t k, const ttt_linear_op *ops, int32_t n_ops) {
-  if (!ctx || !config || !x || !ops || n_ops < 1 || n_ops > MAX_OPS || m < 1 || k < 1)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "linear: invalid arguments");
+  if (!ctx || !config || !x || !ops)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "linear: NULL %s",
+                         !ctx      ? "ctx"
+                         : !config ? "config"
+                         : !x      ? "x"
+                                   : "ops");
+  if (n_ops < 1 || n_ops > MAX_OPS || m < 1 || k < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "linear: n_ops (%d) must be in [1, %d], m (%lld) and k (%lld) >= 1",
+                         (int)n_ops, (int)MAX_OPS, (long long)m, (long long)k);
   ttt_dtype act =
       config->activation_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : config->activation_dtype;
   linear_job job = {.n_ops = n_ops};

@@ -127,8 +127,15 @@ ttt_status ttt_reference_attention(const ttt_attention_spec *spec,
                                    int64_t T, const uint8_t *key_mask, double *out) {
   ttt_status st = ttt_attention_spec_validate(spec);
   if (st != TTT_OK) return st;
-  if (!weights || !x || !out || B < 1 || T < 1)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference attention: invalid arguments");
+  if (!weights || !x || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference attention: NULL %s",
+                         !weights ? "weights"
+                         : !x     ? "x"
+                                  : "out");
+  if (B < 1 || T < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "reference attention: B (%lld) and T (%lld) must be >= 1", (long long)B,
+                         (long long)T);
   if ((st = check_weights(spec, weights)) != TTT_OK) return st;
   int64_t hd = head_dim_of(spec);
   size_t q_count = (size_t)(T * spec->n_heads * hd), kv_count = (size_t)(T * spec->n_kv_heads * hd);

@@ -89,8 +89,15 @@ static double attention_factor_of(const ttt_rope_spec *s) {
 
 ttt_status ttt_reference_rope_apply(const ttt_rope_spec *spec, double *x, int64_t T, int64_t heads,
                                     const int32_t *positions) {
-  if (!x || !positions || T < 0 || heads < 1)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference rope apply: invalid arguments");
+  if (!spec || !x || !positions)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference rope apply: NULL %s",
+                         !spec ? "spec"
+                         : !x  ? "x"
+                               : "positions");
+  if (T < 0 || heads < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "reference rope apply: T (%lld) must be >= 0 and heads (%lld) >= 1",
+                         (long long)T, (long long)heads);
   int64_t d = rotary_dim_of(spec), half = d / 2;
   double *inv_freq = malloc((size_t)(half > 0 ? half : 1) * sizeof(double));
   if (!inv_freq) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "reference rope: out of memory");
