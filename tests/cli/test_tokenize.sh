@@ -86,9 +86,9 @@ expect_error "no source" "$ttt" tokenize hello
 expect_error "bad id" "$ttt" detokenize --model "$kjv" 4096
 expect_error "not an id" "$ttt" detokenize --model "$kjv" 12x
 expect_error "missing --file" "$ttt" tokenize --model "$kjv" --file "$tmp/none.txt"
-echo '{"model": {"type": "Unigram"}}' > "$tmp/unigram.json"
-expect_error "unsupported model" "$ttt" tokenize --tokenizer "$tmp/unigram.json" hello
-grep -q "Unigram" "$tmp/stderr" || fail "unsupported model: message does not name Unigram"
+echo '{"model": {"type": "WordLevel"}}' > "$tmp/wordlevel.json"
+expect_error "unsupported model" "$ttt" tokenize --tokenizer "$tmp/wordlevel.json" hello
+grep -q "WordLevel" "$tmp/stderr" || fail "unsupported model: message does not name WordLevel"
 
 "$ttt" tokenize --help > /dev/null || fail "tokenize --help exited with $?"
 "$ttt" detokenize --help > /dev/null || fail "detokenize --help exited with $?"

@@ -74,22 +74,21 @@ static void test_truncated_files(void) {
 }
 
 static void test_unsupported_components(void) {
-  expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", TTT_ERR_UNSUPPORTED,
-                    "model.type: unsupported 'Unigram' (supported: BPE)");
-  expect_load_error("{" MODEL "}, \"normalizer\": {\"type\": \"Lowercase\"}}", TTT_ERR_UNSUPPORTED,
-                    "normalizer.type: unsupported 'Lowercase' (supported: Sequence, NFC");
+  expect_load_error("{\"model\": {\"type\": \"WordLevel\", \"vocab\": {}}}", TTT_ERR_UNSUPPORTED,
+                    "model.type: unsupported 'WordLevel' (supported: BPE, WordPiece, Unigram)");
+  expect_load_error("{" MODEL "}, \"normalizer\": {\"type\": \"Nmt\"}}", TTT_ERR_UNSUPPORTED,
+                    "normalizer.type: unsupported 'Nmt' (supported: Sequence, NFC");
   expect_load_error("{" MODEL "}, \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": "
-                    "[{\"type\": \"NFC\"}, {\"type\": \"BertNormalizer\"}]}}",
-                    TTT_ERR_UNSUPPORTED,
-                    "normalizer.normalizers[1].type: unsupported 'BertNormalizer'");
+                    "[{\"type\": \"NFC\"}, {\"type\": \"ByteLevel\"}]}}",
+                    TTT_ERR_UNSUPPORTED, "normalizer.normalizers[1].type: unsupported 'ByteLevel'");
   expect_load_error(
       "{" MODEL "}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}", TTT_ERR_UNSUPPORTED,
       "pre_tokenizer.type: unsupported 'Whitespace' (supported: Sequence, Split, ByteLevel");
-  expect_load_error("{" MODEL "}, \"decoder\": {\"type\": \"WordPiece\"}}", TTT_ERR_UNSUPPORTED,
-                    "decoder.type: unsupported 'WordPiece'");
-  expect_load_error("{" MODEL "}, \"post_processor\": {\"type\": \"BertProcessing\"}}",
+  expect_load_error("{" MODEL "}, \"decoder\": {\"type\": \"CTC\"}}", TTT_ERR_UNSUPPORTED,
+                    "decoder.type: unsupported 'CTC'");
+  expect_load_error("{" MODEL "}, \"post_processor\": {\"type\": \"PairProcessing\"}}",
                     TTT_ERR_UNSUPPORTED,
-                    "unsupported 'BertProcessing' (supported: TemplateProcessing");
+                    "unsupported 'PairProcessing' (supported: TemplateProcessing");
   expect_load_error("{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": [], "
                     "\"end_of_word_suffix\": \"</w>\"}}",
                     TTT_ERR_UNSUPPORTED, "model.end_of_word_suffix");

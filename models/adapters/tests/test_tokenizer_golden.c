@@ -147,6 +147,13 @@ static void test_qwen3(void) { run_fixture("qwen3", 151669, 151669, -1, 151645);
 
 static void test_spm_bpe(void) { run_fixture("spm_bpe", 32000, 32000, 1, 2); }
 
+/* WordPiece (BertNormalizer, BertPreTokenizer, BertProcessing, WordPiece decoder): no BOS/EOS in
+ * tokenizer_config.json; the template's [CLS] serves as BOS. */
+static void test_wordpiece_kjv(void) { run_fixture("wordpiece_kjv", 3000, 3000, 2, -1); }
+
+/* Unigram (Precompiled + Strip + Replace, Metaspace, TemplateProcessing "$A </s>"). */
+static void test_unigram_t5style(void) { run_fixture("unigram_t5style", 2100, 2100, -1, 1); }
+
 static void test_kjv_llama(void) {
   ttt_tokenizer *t = NULL;
   CHECK_OK(ttt_tokenizer_load_dir(TTT_MODELS_DIR "/kjv-llama", &t));
@@ -168,5 +175,7 @@ int main(void) {
   TTT_RUN(test_spm_bpe);
   TTT_RUN(test_llama3);
   TTT_RUN(test_qwen3);
+  TTT_RUN(test_wordpiece_kjv);
+  TTT_RUN(test_unigram_t5style);
   return ttt_test_finish();
 }

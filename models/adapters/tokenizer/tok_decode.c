@@ -176,6 +176,51 @@ static ttt_status dec_metaspace(const tok_dec *d, const strlist *in, strlist *ou
   return TTT_OK;
 }
 
+/* Replaces every occurrence of `from` in the last string of l by `to`. */
+static ttt_status replace_in_last(strlist *l, tok_buf *tmp, const char *from, const char *to) {
+  size_t fl = strlen(from), tl = strlen(to), i = l->spans.len - 1;
+  const char *s = STR(l, i);
+  size_t n = LEN(l, i), last = 0;
+  tmp->len = 0;
+  ttt_status st = TTT_OK;
+  for (size_t k = 0; k + fl <= n && !st;) {
+    const char *hit = tok_find(s + k, n - k, from, fl);
+    if (!hit) break;
+    size_t at = (size_t)(hit - s);
+    st = tok_buf_append(tmp, s + last, at - last);
+    if (!st) st = tok_buf_append(tmp, to, tl);
+    last = k = at + fl;
+  }
+  if (st || last == 0) return st;
+  st = tok_buf_append(tmp, s + last, n - last);
+  if (st) return st;
+  l->text.len = l->spans.data[i].off; /* the last string is at the end of the buffer */
+  l->spans.data[i].len = 0;
+  return strlist_extend(l, tmp->data, tmp->len);
+}
+
+/* WordPiece: a token after the first loses its continuing prefix, or else gets a leading space;
+ * with cleanup, HuggingFace's cleanup replacements (" ." -> ".", " do not" -> " don't", ...) run on
+ * each token. */
+static ttt_status dec_wordpiece(const tok_dec *d, const strlist *in, strlist *out, tok_buf *tmp) {
+  static const char *cleanup[][2] = {{" .", "."},     {" ?", "?"},           {" !", "!"},
+                                     {" ,", ","},     {" ' ", "'"},          {" n't", "n't"},
+                                     {" 'm", "'m"},   {" do not", " don't"}, {" 's", "'s"},
+                                     {" 've", "'ve"}, {" 're", "'re"}};
+  for (size_t i = 0; i < in->spans.len; i++) {
+    const char *s = STR(in, i);
+    size_t n = LEN(in, i);
+    bool prefixed = i > 0 && n >= d->a_len && memcmp(s, d->a, d->a_len) == 0;
+    ttt_status st = strlist_push(out, i > 0 && !prefixed ? " " : "", i > 0 && !prefixed);
+    if (!st)
+      st = prefixed ? strlist_extend(out, s + d->a_len, n - d->a_len) : strlist_extend(out, s, n);
+    for (size_t k = 0; d->cleanup && k < sizeof cleanup / sizeof cleanup[0] && !st; k++)
+      st = replace_in_last(out, tmp, cleanup[k][0], cleanup[k][1]);
+    if (st) return st;
+  }
+  return TTT_OK;
+}
+
 static ttt_status apply_step(const ttt_tokenizer *t, const tok_dec *d, const strlist *in,
                              strlist *out, tok_buf *tmp) {
   switch (d->kind) {
@@ -191,6 +236,8 @@ static ttt_status apply_step(const ttt_tokenizer *t, const tok_dec *d, const str
     return dec_strip(d, in, out);
   case TOK_DEC_METASPACE:
     return dec_metaspace(d, in, out);
+  case TOK_DEC_WORDPIECE:
+    return dec_wordpiece(d, in, out, tmp);
   }
   return ttt_set_error(TTT_ERR_INTERNAL, "tokenizer: unknown decoder step %d", (int)d->kind);
 }

@@ -18,8 +18,9 @@ typedef struct enc_state {
   tok_buf norm;
   tok_pre_scratch pre;
   tok_bpe_scratch bpe;
-  tok_map cache;     /* piece -> (offset << 16 | count) into cache_ids */
-  tok_ids cache_ids; /* ids of cached pieces */
+  tok_model_scratch model; /* WordPiece, Unigram */
+  tok_map cache;           /* piece -> (offset << 16 | count) into cache_ids */
+  tok_ids cache_ids;       /* ids of cached pieces */
   tok_ids out;
 } enc_state;
 
@@ -98,7 +99,9 @@ static ttt_status encode_piece(enc_state *e, const char *p, size_t n) {
   if (cacheable && tok_map_get(&e->cache, p, n, &v))
     return tok_ids_append(&e->out, e->cache_ids.data + (v >> 16), v & 0xFFFF);
   int64_t before = e->out.len;
-  ttt_status st = tok_bpe_encode(e->t, p, n, &e->bpe, &e->out);
+  ttt_status st = e->t->model == TOK_MODEL_BPE
+                      ? tok_bpe_encode(e->t, p, n, &e->bpe, &e->out)
+                      : tok_model_ext_encode(e->t, p, n, &e->model, &e->out);
   if (st || !cacheable || e->cache.count >= TOK_CACHE_MAX_ENTRIES) return st;
   int64_t count = e->out.len - before, off = e->cache_ids.len;
   st = tok_ids_append(&e->cache_ids, e->out.data + before, count);
@@ -174,6 +177,7 @@ static void enc_state_free(enc_state *e) {
   tok_buf_free(&e->norm);
   tok_pre_scratch_free(&e->pre);
   tok_bpe_scratch_free(&e->bpe);
+  tok_model_scratch_free(&e->model);
   tok_map_free(&e->cache);
   free(e->cache_ids.data);
   free(e->out.data);

@@ -129,13 +129,22 @@ typedef enum tok_norm_kind {
   TOK_NORM_NFKD,
   TOK_NORM_PREPEND, /* prepend `a` to non-empty text */
   TOK_NORM_REPLACE, /* replace each match of `re` (or the literal `a`) with `b` */
+  /* tok_normalize_ext.c */
+  TOK_NORM_BERT,          /* BertNormalizer (the flags below) */
+  TOK_NORM_PRECOMPILED,   /* SentencePiece's compiled map: `a` is the decoded blob */
+  TOK_NORM_STRIP,         /* Unicode whitespace at the left and/or right end */
+  TOK_NORM_LOWERCASE,     /* Rust's char::to_lowercase */
+  TOK_NORM_STRIP_ACCENTS, /* removes nonspacing marks (Mn) */
 } tok_norm_kind;
 
 typedef struct tok_norm {
   tok_norm_kind kind;
   char *a, *b;
   size_t a_len, b_len;
-  pcre2_code *re; /* NULL for a literal pattern */
+  pcre2_code *re;                                           /* NULL for a literal pattern */
+  bool clean_text, chinese_chars, strip_accents, lowercase; /* BertNormalizer */
+  bool strip_left, strip_right;                             /* Strip */
+  size_t trie_units; /* Precompiled: 32-bit units of the trie at a + 4; strings follow */
 } tok_norm;
 
 typedef enum tok_split_behavior {
@@ -146,7 +155,13 @@ typedef enum tok_split_behavior {
   TOK_SPLIT_CONTIGUOUS,
 } tok_split_behavior;
 
-typedef enum tok_pre_kind { TOK_PRE_SPLIT, TOK_PRE_BYTE_LEVEL, TOK_PRE_METASPACE } tok_pre_kind;
+typedef enum tok_pre_kind {
+  TOK_PRE_SPLIT,
+  TOK_PRE_BYTE_LEVEL,
+  TOK_PRE_METASPACE,
+  TOK_PRE_BERT,             /* whitespace removed, punctuation isolated (tok_pretokenize_ext.c) */
+  TOK_PRE_WHITESPACE_SPLIT, /* whitespace removed */
+} tok_pre_kind;
 
 typedef enum tok_prepend_scheme {
   TOK_PREPEND_ALWAYS,
@@ -173,6 +188,7 @@ typedef enum tok_dec_kind {
   TOK_DEC_FUSE,
   TOK_DEC_STRIP,
   TOK_DEC_METASPACE,
+  TOK_DEC_WORDPIECE, /* `a`: the continuing-subword prefix; `cleanup` */
 } tok_dec_kind;
 
 typedef struct tok_dec {
@@ -181,6 +197,7 @@ typedef struct tok_dec {
   size_t a_len, b_len;
   int64_t start, stop;               /* Strip */
   tok_prepend_scheme prepend_scheme; /* Metaspace */
+  bool cleanup;                      /* WordPiece */
 } tok_dec;
 
 typedef struct tok_added {
@@ -197,6 +214,27 @@ typedef struct tok_added_matcher {
   size_t count;
 } tok_added_matcher;
 
+typedef enum tok_model_kind {
+  TOK_MODEL_BPE,
+  TOK_MODEL_WORDPIECE,
+  TOK_MODEL_UNIGRAM
+} tok_model_kind;
+
+/* WordPiece: greedy longest match, `prefix` before every piece but a word's first. */
+typedef struct tok_wordpiece {
+  char *prefix;
+  size_t prefix_len;
+  int64_t max_chars; /* longer words become the unknown token */
+} tok_wordpiece;
+
+/* Unigram: a byte trie of the pieces (tok_pair_map from (node, byte) to (child node, id of the piece
+ * ending there or -1); the root is node 0) and each piece's log-probability. */
+typedef struct tok_unigram {
+  tok_pair_map trie;
+  double *scores; /* per id */
+  double unk_score;
+} tok_unigram;
+
 struct ttt_tokenizer {
   char *path; /* of tokenizer.json, for messages */
 
@@ -206,7 +244,11 @@ struct ttt_tokenizer {
   int64_t vocab_size;
   uint8_t *special; /* per id: 1 for special added tokens */
 
-  /* model (BPE) */
+  tok_model_kind model;
+  tok_wordpiece wordpiece;
+  tok_unigram unigram;
+
+  /* model (BPE; vocab, unk_id and byte_ids are shared by every model) */
   tok_map vocab; /* model vocabulary: token string -> id */
   tok_pair_map merges;
   int32_t byte_ids[256]; /* id of "<0xNN>" when byte_fallback, else -1 */
@@ -286,6 +328,41 @@ typedef struct tok_bpe_scratch {
 ttt_status tok_bpe_encode(const ttt_tokenizer *t, const char *piece, size_t len, tok_bpe_scratch *s,
                           tok_ids *out);
 void tok_bpe_scratch_free(tok_bpe_scratch *s);
+
+/* tok_model_ext.c: the WordPiece and Unigram models on one pre-tokenized piece. */
+typedef struct tok_model_scratch {
+  tok_buf word;       /* WordPiece: prefix + candidate */
+  double *best;       /* Unigram: best score of a path ending at each byte */
+  int64_t *from, *id; /* Unigram: start and id of that path's last piece */
+  size_t cap;
+  tok_ids cuts; /* Unigram: ends of the best path's pieces, last first */
+} tok_model_scratch;
+
+ttt_status tok_model_ext_encode(const ttt_tokenizer *t, const char *piece, size_t len,
+                                tok_model_scratch *s, tok_ids *out);
+void tok_model_scratch_free(tok_model_scratch *s);
+
+/* tok_load_ext.c: loading the components above. Each sets *handled to false (and returns TTT_OK)
+ * when `type` is not one of its own; otherwise it loads it, errors naming `path` and `where`. */
+struct cJSON;
+ttt_status tok_load_model_ext(ttt_tokenizer *t, const char *path, const struct cJSON *model,
+                              const char *type, int64_t *max_id);
+ttt_status tok_load_normalizer_ext(ttt_tokenizer *t, const char *path, const struct cJSON *n,
+                                   const char *where, const char *type, bool *handled);
+ttt_status tok_load_pretokenizer_ext(ttt_tokenizer *t, const char *path, const struct cJSON *n,
+                                     const char *where, const char *type, bool *handled);
+ttt_status tok_load_decoder_ext(ttt_tokenizer *t, const char *path, const struct cJSON *n,
+                                const char *where, const char *type, bool *handled);
+ttt_status tok_load_post_processor_ext(ttt_tokenizer *t, const char *path, const struct cJSON *p,
+                                       const char *where, const char *type, bool *handled);
+void tok_ext_free(ttt_tokenizer *t);
+
+/* tok_normalize_ext.c: applies one of the kinds from TOK_NORM_BERT on to s[0..n), appending. */
+ttt_status tok_normalize_ext(const tok_norm *step, const char *s, size_t n, tok_buf *out);
+
+/* tok_pretokenize_ext.c: a BertPreTokenizer / WhitespaceSplit step, refining spans of `text`. */
+ttt_status tok_pretokenize_ext(const tok_pre *step, const char *text, const tok_spans *in,
+                               tok_spans *out);
 
 /* tok_decode.c */
 ttt_status tok_decode_ids(const ttt_tokenizer *t, const int32_t *ids, int64_t n, bool skip_special,

@@ -294,8 +294,14 @@ static ttt_status load_normalizer(loader *L, const cJSON *n, const char *where) 
                {"Prepend", TOK_NORM_PREPEND}, {"Replace", TOK_NORM_REPLACE}};
   size_t k = 0;
   while (k < sizeof kinds / sizeof kinds[0] && strcmp(kinds[k].name, type) != 0) k++;
-  if (k == sizeof kinds / sizeof kinds[0])
-    return unsupported(L, where, type, "Sequence, NFC, NFD, NFKC, NFKD, Prepend, Replace");
+  if (k == sizeof kinds / sizeof kinds[0]) {
+    bool handled = false;
+    st = tok_load_normalizer_ext(L->t, L->path, n, where, type, &handled);
+    if (st || handled) return st;
+    return unsupported(L, where, type,
+                       "Sequence, NFC, NFD, NFKC, NFKD, Prepend, Replace, BertNormalizer, "
+                       "Precompiled, Strip, Lowercase, StripAccents");
+  }
   tok_norm *step;
   st = push_step((void **)&L->t->norms, &L->t->n_norms, sizeof *step, (void **)&step);
   if (st) return st;
@@ -412,8 +418,13 @@ static ttt_status load_pretokenizer(loader *L, const cJSON *n, const char *where
   if (strcmp(type, "Sequence") == 0) return load_pre_sequence(L, n, where);
   bool split = strcmp(type, "Split") == 0, byte_level = strcmp(type, "ByteLevel") == 0;
   bool metaspace = strcmp(type, "Metaspace") == 0;
-  if (!split && !byte_level && !metaspace)
-    return unsupported(L, where, type, "Sequence, Split, ByteLevel, Metaspace");
+  if (!split && !byte_level && !metaspace) {
+    bool handled = false;
+    st = tok_load_pretokenizer_ext(L->t, L->path, n, where, type, &handled);
+    if (st || handled) return st;
+    return unsupported(L, where, type,
+                       "Sequence, Split, ByteLevel, Metaspace, BertPreTokenizer, WhitespaceSplit");
+  }
   tok_pre *step;
   st = push_step((void **)&L->t->pres, &L->t->n_pres, sizeof *step, (void **)&step);
   if (st) return st;
@@ -521,9 +532,14 @@ static ttt_status load_decoder(loader *L, const cJSON *n, const char *where) {
                {"Metaspace", TOK_DEC_METASPACE}};
   size_t k = 0;
   while (k < sizeof kinds / sizeof kinds[0] && strcmp(kinds[k].name, type) != 0) k++;
-  if (k == sizeof kinds / sizeof kinds[0])
+  if (k == sizeof kinds / sizeof kinds[0]) {
+    bool handled = false;
+    st = tok_load_decoder_ext(L->t, L->path, n, where, type, &handled);
+    if (st || handled) return st;
     return unsupported(L, where, type,
-                       "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace");
+                       "Sequence, ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace, "
+                       "WordPiece");
+  }
   tok_dec *step;
   st = push_step((void **)&L->t->decs, &L->t->n_decs, sizeof *step, (void **)&step);
   if (st) return st;
@@ -671,7 +687,7 @@ static ttt_status load_model(loader *L, const cJSON *root, int64_t *max_id) {
     if (!cJSON_IsString(type))
       return ttt_set_error(TTT_ERR_FORMAT, "%s: model.type: expected a string", L->path);
     if (strcmp(type->valuestring, "BPE") != 0)
-      return unsupported(L, "model", type->valuestring, "BPE");
+      return tok_load_model_ext(L->t, L->path, model, type->valuestring, max_id);
   }
   const cJSON *vocab = NULL, *merges = field(model, "merges");
   st = get_object(L, model, "model", "vocab", &vocab);
@@ -895,8 +911,14 @@ static ttt_status load_post_processor(loader *L, const cJSON *p, const char *whe
   /* ByteLevel only trims offsets, which this tokenizer does not report. */
   if (strcmp(type, "ByteLevel") == 0) return TTT_OK;
   if (strcmp(type, "TemplateProcessing") == 0) return load_template(L, p, where);
-  if (strcmp(type, "Sequence") != 0)
-    return unsupported(L, where, type, "TemplateProcessing, ByteLevel, Sequence");
+  if (strcmp(type, "Sequence") != 0) {
+    bool handled = false;
+    st = tok_load_post_processor_ext(L->t, L->path, p, where, type, &handled);
+    if (st || handled) return st;
+    return unsupported(
+        L, where, type,
+        "TemplateProcessing, ByteLevel, Sequence, BertProcessing, RobertaProcessing");
+  }
   const cJSON *list = field(p, "processors");
   if (!cJSON_IsArray(list))
     return ttt_set_error(TTT_ERR_FORMAT, "%s: %s.processors: expected an array", L->path, where);
@@ -1062,6 +1084,7 @@ void ttt_tokenizer_destroy(ttt_tokenizer *t) {
   free(t->special);
   tok_map_free(&t->vocab);
   tok_pair_map_free(&t->merges);
+  tok_ext_free(t);
   for (size_t i = 0; i < t->n_norms; i++) {
     free(t->norms[i].a);
     free(t->norms[i].b);

@@ -103,6 +103,12 @@ static ttt_status apply(const tok_norm *step, const char *s, size_t n, pcre2_mat
   }
   case TOK_NORM_REPLACE:
     return replace(step, s, n, md, out);
+  case TOK_NORM_BERT:
+  case TOK_NORM_PRECOMPILED:
+  case TOK_NORM_STRIP:
+  case TOK_NORM_LOWERCASE:
+  case TOK_NORM_STRIP_ACCENTS:
+    return tok_normalize_ext(step, s, n, out);
   default:
     return unicode_normalize(step->kind, s, n, out);
   }

@@ -205,8 +205,12 @@ ttt_status tok_pretokenize(const ttt_tokenizer *t, const char *text, size_t len,
     const tok_pre *step = &t->pres[i];
     int nxt = 1 - cur;
     s->spans[nxt].len = 0;
-    if (step->kind == TOK_PRE_SPLIT) {
-      st = split_step(step, s->text[cur].data, &s->spans[cur], s->md, &tmp, &s->spans[nxt]);
+    if (step->kind == TOK_PRE_SPLIT || step->kind == TOK_PRE_BERT ||
+        step->kind == TOK_PRE_WHITESPACE_SPLIT) {
+      if (step->kind == TOK_PRE_SPLIT)
+        st = split_step(step, s->text[cur].data, &s->spans[cur], s->md, &tmp, &s->spans[nxt]);
+      else
+        st = tok_pretokenize_ext(step, s->text[cur].data, &s->spans[cur], &s->spans[nxt]);
       /* the text is unchanged: move it along with the spans */
       tok_buf swap = s->text[cur];
       s->text[cur] = s->text[nxt];
