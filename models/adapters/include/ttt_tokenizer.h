@@ -1,16 +1,25 @@
 /*
- * ttt_tokenizer.h — HuggingFace tokenizer.json (byte-level BPE and SentencePiece-style BPE).
+ * ttt_tokenizer.h — HuggingFace tokenizer.json (byte-level BPE, SentencePiece-style BPE and
+ * Unigram, WordPiece).
  *
  * Part of the adapters (not the core library). Loads `tokenizer.json` (and `tokenizer_config.json`
  * for the BOS/EOS tokens) and encodes/decodes exactly as the HuggingFace `tokenizers` library does
  * for the components it supports:
- *   normalizers     Sequence, NFC, NFD, NFKC, NFKD, Prepend, Replace (String or Regex pattern)
+ *   normalizers     Sequence, NFC, NFD, NFKC, NFKD, Prepend, Replace (String or Regex pattern),
+ *                   BertNormalizer (clean_text, handle_chinese_chars, strip_accents — null follows
+ *                   lowercase —, lowercase), Precompiled (SentencePiece's compiled character map),
+ *                   Strip, Lowercase, StripAccents
  *   pre-tokenizers  Sequence, Split (String or Regex; all five behaviors; invert), ByteLevel
- *                   (add_prefix_space, use_regex), Metaspace (replacement, prepend_scheme, split)
+ *                   (add_prefix_space, use_regex), Metaspace (replacement, prepend_scheme, split),
+ *                   BertPreTokenizer, WhitespaceSplit
  *   model           BPE (merges as "a b" strings or ["a", "b"] pairs, ignore_merges, byte_fallback,
- *                   unk_token, fuse_unk)
- *   post-processor  TemplateProcessing (single sequence), ByteLevel, Sequence of those
- *   decoders        Sequence, ByteLevel, Replace (String), ByteFallback, Fuse, Strip, Metaspace
+ *                   unk_token, fuse_unk), WordPiece (continuing_subword_prefix,
+ *                   max_input_chars_per_word, unk_token), Unigram (Viterbi, unk_id, unknown
+ *                   characters fused, byte_fallback)
+ *   post-processor  TemplateProcessing (single sequence), BertProcessing, RobertaProcessing
+ *                   (single sequence: [CLS] $A [SEP]), ByteLevel, Sequence of those
+ *   decoders        Sequence, ByteLevel, Replace (String), ByteFallback, Fuse, Strip, Metaspace,
+ *                   WordPiece (prefix, cleanup)
  * Any other component type is refused at load time with TTT_ERR_UNSUPPORTED, naming it and listing
  * the supported ones.
  *
@@ -67,6 +76,13 @@ void ttt_tokenizer_destroy(ttt_tokenizer *t);
  * On success *ids is a malloc'd array of *n_ids ids (NULL when *n_ids is 0). */
 ttt_status ttt_tokenizer_encode(const ttt_tokenizer *t, const char *text, size_t len,
                                 bool add_special, int32_t **ids, int64_t *n_ids);
+
+/* Like ttt_tokenizer_encode, keeping at most max_tokens ids in all (0: no limit): the text's own
+ * tokens are cut at the end before the special tokens are added, as HuggingFace truncates a single
+ * sequence. TTT_ERR_INVALID_ARGUMENT when max_tokens cannot hold the special tokens. */
+ttt_status ttt_tokenizer_encode_truncated(const ttt_tokenizer *t, const char *text, size_t len,
+                                          bool add_special, int64_t max_tokens, int32_t **ids,
+                                          int64_t *n_ids);
 
 /* Decodes ids into malloc'd, NUL-terminated UTF-8 *text of *len bytes. With `skip_special`, special
  * added tokens produce no text. An id outside [0, vocab_size) or one that names no token is
