@@ -10,6 +10,8 @@ typedef struct io_options {
   cli_model_options model;
   const char *inputs;
   const char *out;
+  const char *texts[64]; /* ttt encode --text (repeatable) */
+  int n_texts;
 } io_options;
 
 static int parse_io(int argc, char **argv, io_options *o, void (*usage)(void)) {
@@ -24,14 +26,22 @@ static int parse_io(int argc, char **argv, io_options *o, void (*usage)(void)) {
     const char **target = strcmp(argv[i], "--inputs") == 0 ? &o->inputs
                           : strcmp(argv[i], "--out") == 0  ? &o->out
                                                            : NULL;
+    if (!target && strcmp(argv[i], "--text") == 0 && strcmp(argv[0], "encode") == 0) {
+      if (o->n_texts == (int)(sizeof o->texts / sizeof o->texts[0])) {
+        fprintf(stderr, "ttt %s: at most 64 --text options\n", argv[0]);
+        return 1;
+      }
+      target = &o->texts[o->n_texts++];
+    }
     if (!target) {
       fprintf(stderr, "ttt %s: unknown option '%s' (see --help)\n", argv[0], argv[i]);
       return 1;
     }
     if (!(*target = cli_value(argc, argv, &i, argv[0]))) return 1;
   }
-  if (!o->model.model_dir || !o->inputs || !o->out) {
-    fprintf(stderr, "ttt %s: --model, --inputs and --out are required (see --help)\n", argv[0]);
+  if (!o->model.model_dir || !o->inputs == !o->n_texts || !o->out) {
+    fprintf(stderr, "ttt %s: --model, --out and %s are required (see --help)\n", argv[0],
+            strcmp(argv[0], "encode") == 0 ? "either --inputs or --text" : "--inputs");
     return 1;
   }
   return 0;
@@ -140,31 +150,84 @@ int ttt_cmd_logits(int argc, char **argv) {
 
 static void encode_usage(void) {
   printf(
-      "usage: ttt encode --model DIR --inputs FILE.safetensors --out OUT.safetensors\n"
+      "usage: ttt encode --model DIR (--inputs FILE.safetensors | --text TEXT...) --out "
+      "OUT.safetensors\n"
       "                  [--strategy accuracy|performance] [--threads N] [--set PATH=VALUE]...\n\n"
-      "Reads input_ids [B, T] (int64) and optional token_type_ids and attention_mask [B, T]; "
-      "writes\n"
+      "Reads input_ids [B, T] (int64) and optional token_type_ids and attention_mask [B, T], or\n"
+      "tokenizes each --text (repeatable) with the model's tokenizer.json and its special tokens,\n"
+      "padded to the longest (then input_ids and attention_mask are written too); writes\n"
       "last_hidden_state [B, T, H] and, when the model has a pooler, pooler_output [B, H].\n");
+}
+
+/* The batch to encode: ids [B, T], optional token types and mask (NULL: all 0 / all 1). */
+typedef struct encode_batch {
+  int32_t *ids, *types, *mask32;
+  int64_t B, T;
+} encode_batch;
+
+static ttt_status batch_from_file(const ttt_encoder_spec *spec, const ttt_safetensors *file,
+                                  encode_batch *b) {
+  ttt_tensor ids_view, types_view, mask_view;
+  ttt_status st = read_ids(file, "input_ids", 2, spec->word.vocab, true, &b->ids, &ids_view);
+  if (st == TTT_OK)
+    st = read_ids(file, "token_type_ids", 2, spec->token_type.vocab, false, &b->types, &types_view);
+  if (st == TTT_OK) st = read_ids(file, "attention_mask", 2, 2, false, &b->mask32, &mask_view);
+  b->B = b->ids ? ids_view.shape[0] : 0;
+  b->T = b->ids ? ids_view.shape[1] : 0;
+  if (st == TTT_OK && ((b->types && (types_view.shape[0] != b->B || types_view.shape[1] != b->T)) ||
+                       (b->mask32 && (mask_view.shape[0] != b->B || mask_view.shape[1] != b->T))))
+    st = ttt_set_error(TTT_ERR_SHAPE, "%s: token_type_ids and attention_mask must be [%lld, %lld]",
+                       ttt_safetensors_path(file), (long long)b->B, (long long)b->T);
+  return st;
+}
+
+/* Tokenizes each text with its special tokens (truncated to the position table) and pads with
+ * the config's pad token. */
+static ttt_status batch_from_texts(const ttt_hf_model *m, const io_options *o, encode_batch *b) {
+  const ttt_encoder_spec *spec = ttt_encoder_get_spec(m->encoder);
+  if (!m->tokenizer) return ttt_set_error(TTT_ERR_NOT_FOUND, "%s has no tokenizer.json", m->dir);
+  int32_t *rows[64] = {0};
+  int64_t lens[64] = {0};
+  ttt_status st = TTT_OK;
+  b->B = o->n_texts;
+  for (int i = 0; i < o->n_texts && st == TTT_OK; i++) {
+    st = ttt_tokenizer_encode_truncated(m->tokenizer, o->texts[i], strlen(o->texts[i]), true,
+                                        spec->position.vocab, &rows[i], &lens[i]);
+    if (st == TTT_OK && lens[i] == 0)
+      st = ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "--text %d has no tokens", i + 1);
+    for (int64_t k = 0; st == TTT_OK && k < lens[i]; k++)
+      if (rows[i][k] >= spec->word.vocab)
+        st = ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                           "--text %d: token id %d is outside the model's vocabulary (%lld)", i + 1,
+                           (int)rows[i][k], (long long)spec->word.vocab);
+    if (lens[i] > b->T) b->T = lens[i];
+  }
+  if (st == TTT_OK) {
+    b->ids = malloc((size_t)(b->B * b->T) * sizeof *b->ids);
+    b->mask32 = malloc((size_t)(b->B * b->T) * sizeof *b->mask32);
+    if (!b->ids || !b->mask32) st = ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
+  }
+  int32_t pad = m->config.pad_token_id >= 0 && m->config.pad_token_id < spec->word.vocab
+                    ? (int32_t)m->config.pad_token_id
+                    : 0;
+  for (int64_t r = 0; st == TTT_OK && r < b->B; r++)
+    for (int64_t t = 0; t < b->T; t++) {
+      b->ids[r * b->T + t] = t < lens[r] ? rows[r][t] : pad;
+      b->mask32[r * b->T + t] = t < lens[r];
+    }
+  for (int i = 0; i < o->n_texts; i++) free(rows[i]);
+  return st;
 }
 
 static ttt_status run_encode(const ttt_hf_model *m, ttt_context *ctx, const io_options *o) {
   if (!m->encoder)
     return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s is not an encoder (use ttt logits)", m->dir);
-  ttt_safetensors *file = NULL;
-  ttt_status st = ttt_safetensors_open(o->inputs, &file);
-  if (st != TTT_OK) return st;
   const ttt_encoder_spec *spec = ttt_encoder_get_spec(m->encoder);
-  int32_t *ids = NULL, *types = NULL, *mask32 = NULL;
-  ttt_tensor ids_view, types_view, mask_view;
-  st = read_ids(file, "input_ids", 2, spec->word.vocab, true, &ids, &ids_view);
-  if (st == TTT_OK)
-    st = read_ids(file, "token_type_ids", 2, spec->token_type.vocab, false, &types, &types_view);
-  if (st == TTT_OK) st = read_ids(file, "attention_mask", 2, 2, false, &mask32, &mask_view);
-  int64_t B = ids ? ids_view.shape[0] : 0, T = ids ? ids_view.shape[1] : 0, H = spec->word.dim;
-  if (st == TTT_OK && ((types && (types_view.shape[0] != B || types_view.shape[1] != T)) ||
-                       (mask32 && (mask_view.shape[0] != B || mask_view.shape[1] != T))))
-    st = ttt_set_error(TTT_ERR_SHAPE, "%s: token_type_ids and attention_mask must be [%lld, %lld]",
-                       o->inputs, (long long)B, (long long)T);
+  ttt_safetensors *file = NULL;
+  encode_batch b = {0};
+  ttt_status st = o->inputs ? ttt_safetensors_open(o->inputs, &file) : TTT_OK;
+  if (st == TTT_OK) st = o->inputs ? batch_from_file(spec, file, &b) : batch_from_texts(m, o, &b);
+  int64_t B = b.B, T = b.T, H = spec->word.dim;
   uint8_t *mask = NULL;
   float *hidden = NULL, *pooled = NULL;
   if (st == TTT_OK) {
@@ -173,20 +236,26 @@ static ttt_status run_encode(const ttt_hf_model *m, ttt_context *ctx, const io_o
     pooled = malloc(sizeof(float) * (size_t)(B * H));
     if (!mask || !hidden || !pooled) st = ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
   }
-  for (int64_t i = 0; st == TTT_OK && i < B * T; i++) mask[i] = mask32 ? (uint8_t)mask32[i] : 1;
+  for (int64_t i = 0; st == TTT_OK && i < B * T; i++) mask[i] = b.mask32 ? (uint8_t)b.mask32[i] : 1;
   ttt_tensor hidden_t = ttt_tensor_3d(TTT_F32, hidden, B, T, H),
              pooled_t = ttt_tensor_2d(TTT_F32, pooled, B, H);
   if (st == TTT_OK)
-    st = ttt_encoder_forward(m->encoder, ctx, ids, types, mask, B, T, &hidden_t,
+    st = ttt_encoder_forward(m->encoder, ctx, b.ids, b.types, mask, B, T, &hidden_t,
                              spec->pooler ? &pooled_t : NULL, NULL);
-  ttt_named_tensor outputs[2] = {{"last_hidden_state", hidden_t}, {"pooler_output", pooled_t}};
-  if (st == TTT_OK) st = ttt_safetensors_write(o->out, outputs, spec->pooler ? 2 : 1);
+  ttt_named_tensor outputs[4] = {{"last_hidden_state", hidden_t}, {"pooler_output", pooled_t}};
+  int n_outputs = spec->pooler ? 2 : 1;
+  if (!o->inputs) { /* the tokenization, so that the hidden states can be read */
+    outputs[n_outputs++] = (ttt_named_tensor){"input_ids", ttt_tensor_2d(TTT_I32, b.ids, B, T)};
+    outputs[n_outputs++] =
+        (ttt_named_tensor){"attention_mask", ttt_tensor_2d(TTT_I32, b.mask32, B, T)};
+  }
+  if (st == TTT_OK) st = ttt_safetensors_write(o->out, outputs, n_outputs);
   free(mask);
   free(hidden);
   free(pooled);
-  free(ids);
-  free(types);
-  free(mask32);
+  free(b.ids);
+  free(b.types);
+  free(b.mask32);
   ttt_safetensors_close(file);
   return st;
 }

@@ -18,6 +18,7 @@ static const ttt_cli_command commands[] = {
      ttt_cmd_logits},
     {"encode", "write an encoder's hidden states (and pooled output) for a batch of ids",
      ttt_cmd_encode},
+    {"embed", "print sentence embeddings of texts (sentence-transformers pooling)", ttt_cmd_embed},
     {"validate", "compare every module of a model with a HuggingFace golden file",
      ttt_cmd_validate},
 };
