@@ -157,6 +157,27 @@ static void test_bert_normalizer(void) {
   ttt_tokenizer_destroy(t);
 }
 
+/* A 200,000-character word with a large max_input_chars_per_word: candidates never exceed the
+ * longest vocabulary entry, so this is linear (quadratic would not finish in the test's time). */
+static void test_wordpiece_long_word(void) {
+  ttt_tokenizer *t =
+      load_ok("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0, \"##a\": 1}, "
+              "\"max_input_chars_per_word\": 1000000}}");
+  if (!t) return;
+  enum { N = 200000 };
+  char *text = malloc(N);
+  memset(text, 'a', N);
+  int32_t *ids = NULL;
+  int64_t n = 0;
+  CHECK_OK(ttt_tokenizer_encode(t, text, N, false, &ids, &n));
+  int64_t ones = 0;
+  for (int64_t i = 1; i < n; i++) ones += ids[i] == 1;
+  CHECK(n == N && ids && ids[0] == 0 && ones == N - 1);
+  free(ids);
+  free(text);
+  ttt_tokenizer_destroy(t);
+}
+
 static void test_wordpiece_without_unk(void) {
   ttt_tokenizer *t = load_ok("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}}, "
                              "\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}}");
@@ -556,6 +577,7 @@ int main(void) {
   TTT_RUN(test_wordpiece_model);
   TTT_RUN(test_bert_normalizer);
   TTT_RUN(test_wordpiece_without_unk);
+  TTT_RUN(test_wordpiece_long_word);
   TTT_RUN(test_unigram_viterbi);
   TTT_RUN(test_unigram_byte_fallback);
   TTT_RUN(test_precompiled_graphemes);

@@ -224,7 +224,8 @@ typedef enum tok_model_kind {
 typedef struct tok_wordpiece {
   char *prefix;
   size_t prefix_len;
-  int64_t max_chars; /* longer words become the unknown token */
+  int64_t max_chars;    /* longer words become the unknown token */
+  size_t longest_token; /* bytes of the longest vocabulary entry: no longer candidate can match */
 } tok_wordpiece;
 
 /* Unigram: a byte trie of the pieces (tok_pair_map from (node, byte) to (child node, id of the piece

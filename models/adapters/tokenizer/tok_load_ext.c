@@ -110,6 +110,8 @@ static ttt_status load_wordpiece_vocab(const ext_loader *L, const cJSON *vocab, 
       return ttt_set_error(TTT_ERR_FORMAT, "%s: model.vocab: token \"%.64s\" appears twice",
                            L->path, e->string);
     if (id > *max_id) *max_id = id;
+    size_t len = strlen(e->string);
+    if (len > t->wordpiece.longest_token) t->wordpiece.longest_token = len;
   }
   return st;
 }

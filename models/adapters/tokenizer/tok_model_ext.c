@@ -40,7 +40,13 @@ static ttt_status wordpiece_encode(const ttt_tokenizer *t, const char *piece, si
   bool unknown = count_chars(piece, len) > (size_t)wp->max_chars;
   for (size_t start = 0; start < len && !unknown;) {
     int32_t id = -1;
-    size_t end = len;
+    /* start with the longest candidate that fits in the longest token (a character boundary) */
+    size_t prefix = start > 0 ? wp->prefix_len : 0, end = len;
+    size_t budget = wp->longest_token > prefix ? wp->longest_token - prefix : 0;
+    if (end - start > budget) {
+      end = start + budget;
+      while (end > start && ((unsigned char)piece[end] & 0xC0) == 0x80) end--;
+    }
     while (end > start) {
       s->word.len = 0;
       ttt_status st = start > 0 ? tok_buf_append(&s->word, wp->prefix, wp->prefix_len) : TTT_OK;
