@@ -148,20 +148,42 @@ static ttt_status load_sentence_bert_config(const char *file, ttt_embed_config *
   return st;
 }
 
+/* sentence-transformers' default limit: tokenizer_config.json's model_max_length (transformers
+ * writes a huge number there to mean "no limit"). */
+static ttt_status load_model_max_length(const char *file, ttt_embed_config *out) {
+  cJSON *root = NULL;
+  ttt_status st = ttt_hfj_parse_object_file(file, EMBED_MAX_JSON_BYTES, &root);
+  if (st) return st;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "model_max_length");
+  if (v && !cJSON_IsNull(v)) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1))
+      st = ttt_set_error(TTT_ERR_FORMAT, "%s: model_max_length: expected a positive number", file);
+    else if (v->valuedouble <= (double)(1 << 30))
+      out->max_seq_length = (int64_t)v->valuedouble;
+  }
+  cJSON_Delete(root);
+  return st;
+}
+
 ttt_status ttt_embed_config_load(const char *model_dir, ttt_embed_config *out) {
   if (!model_dir || !out)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "ttt_embed_config_load: model_dir and out must not be NULL");
   *out = (ttt_embed_config){.pooling = TTT_POOLING_MEAN};
-  char modules[2048], sbert[2048];
+  char modules[2048], sbert[2048], tokenizer_config[2048];
   ttt_status st = ttt_hfj_join(modules, sizeof modules, model_dir, "modules.json");
   if (!st) st = ttt_hfj_join(sbert, sizeof sbert, model_dir, "sentence_bert_config.json");
+  if (!st)
+    st =
+        ttt_hfj_join(tokenizer_config, sizeof tokenizer_config, model_dir, "tokenizer_config.json");
   if (st) return st;
   if (is_file(modules))
     st = load_modules(model_dir, modules, out);
   else
     out->pooling_defaulted = true;
   if (!st && is_file(sbert)) st = load_sentence_bert_config(sbert, out);
+  if (!st && out->max_seq_length == 0 && is_file(tokenizer_config))
+    st = load_model_max_length(tokenizer_config, out);
   return st;
 }
 

@@ -6,7 +6,8 @@
  * encoder folder plus `modules.json` (the pipeline: a Transformer at path "", a Pooling module, an
  * optional Normalize) and the Pooling module's `config.json` (e.g. `1_Pooling/config.json`, with
  * `pooling_mode_cls_token` / `pooling_mode_mean_tokens` / `pooling_mode_max_tokens`).
- * `sentence_bert_config.json`'s `max_seq_length`, when present, limits the tokens per input.
+ * `sentence_bert_config.json`'s `max_seq_length` (else `tokenizer_config.json`'s `model_max_length`)
+ * limits the tokens per input, as does the model's position table.
  * A plain encoder folder without `modules.json` gets mean pooling without normalization, and the
  * configuration says so (`pooling_defaulted`).
  *
@@ -41,7 +42,8 @@ typedef struct ttt_embed_config {
   int64_t max_seq_length; /* tokens per input including special ones; 0: the model's limit */
 } ttt_embed_config;
 
-/* Reads DIR/modules.json, its Pooling module's config.json and DIR/sentence_bert_config.json.
+/* Reads DIR/modules.json, its Pooling module's config.json, DIR/sentence_bert_config.json and
+ * (for the length limit when that has none) DIR/tokenizer_config.json.
  * Without modules.json: mean pooling, no normalization, pooling_defaulted = true. Errors name the
  * file and the field: TTT_ERR_FORMAT (malformed), TTT_ERR_UNSUPPORTED (a module type or pooling
  * mode not listed above, several pooling modes at once, a Transformer module not at path ""). */

@@ -362,6 +362,23 @@ static void test_config_files(void) {
   expect_config_error(pool_only, mean, "{\"max_seq_length\": \"long\"}", TTT_ERR_FORMAT,
                       "sentence_bert_config.json: max_seq_length: expected an integer");
   expect_config_error(pool_only, mean, "{\"max_seq_length\": 0}", TTT_ERR_FORMAT, "max_seq_length");
+  /* without sentence_bert_config.json, tokenizer_config.json's model_max_length limits inputs */
+  remove(CFG_DIR "/sentence_bert_config.json");
+  write_text(CFG_DIR "/1_Pooling/config.json", mean);
+  write_text(CFG_DIR "/tokenizer_config.json", "{\"model_max_length\": 7}");
+  CHECK_OK(ttt_embed_config_load(CFG_DIR, &cfg));
+  CHECK(cfg.max_seq_length == 7);
+  write_text(CFG_DIR "/sentence_bert_config.json", "{\"max_seq_length\": 5}");
+  CHECK_OK(ttt_embed_config_load(CFG_DIR, &cfg));
+  CHECK(cfg.max_seq_length == 5);
+  remove(CFG_DIR "/sentence_bert_config.json");
+  write_text(CFG_DIR "/tokenizer_config.json", "{\"model_max_length\": 1e30}"); /* no limit */
+  CHECK_OK(ttt_embed_config_load(CFG_DIR, &cfg));
+  CHECK(cfg.max_seq_length == 0);
+  write_text(CFG_DIR "/tokenizer_config.json", "{\"model_max_length\": \"512\"}");
+  CHECK_ERR(ttt_embed_config_load(CFG_DIR, &cfg), TTT_ERR_FORMAT,
+            "tokenizer_config.json: model_max_length: expected a positive number");
+  remove(CFG_DIR "/tokenizer_config.json");
   remove(CFG_DIR "/1_Pooling/config.json");
   expect_config_error(pool_only, NULL, NULL, TTT_ERR_IO, "1_Pooling/config.json");
 }
