@@ -287,6 +287,9 @@ static void test_malformed_fields(void) {
   expect_load_error(
       "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}, \"unk_token\": 5}}",
       TTT_ERR_FORMAT, "model.unk_token: expected a string");
+  expect_load_error("{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\": 0}, "
+                    "\"continuing_subword_prefix\": [\"##\"]}}",
+                    TTT_ERR_FORMAT, "model.continuing_subword_prefix: expected a string");
   expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": {}}}", TTT_ERR_FORMAT,
                     "model.vocab: expected an array");
   expect_load_error("{\"model\": {\"type\": \"Unigram\", \"vocab\": []}}", TTT_ERR_FORMAT,
@@ -314,6 +317,12 @@ static void test_malformed_fields(void) {
            "\"Strip\", \"strip_left\": \"x\"}]}}",
            model);
   expect_load_error(json, TTT_ERR_FORMAT, "normalizer.normalizers[0].strip_left: expected true");
+  snprintf(json, sizeof json, "{%s, \"normalizer\": {\"type\": \"Precompiled\"}}", model);
+  expect_load_error(json, TTT_ERR_FORMAT, "normalizer.precompiled_charsmap: expected a string");
+  snprintf(json, sizeof json,
+           "{%s, \"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"\"}}",
+           model);
+  expect_load_error(json, TTT_ERR_FORMAT, "normalizer.precompiled_charsmap: shorter than");
   snprintf(json, sizeof json, "{%s, \"decoder\": {\"type\": \"WordPiece\", \"prefix\": 3}}", model);
   expect_load_error(json, TTT_ERR_FORMAT, "decoder.prefix: expected a string");
   snprintf(json, sizeof json,
