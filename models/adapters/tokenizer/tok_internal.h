@@ -3,8 +3,11 @@
  *
  * Pipeline of an encode (tok_encode.c), mirroring HuggingFace `tokenizers`:
  *   raw text -> lossy UTF-8 -> split on added tokens -> normalizer steps -> split on normalized
- *   added tokens -> pre-tokenizer steps -> BPE per piece -> post-processor.
+ *   added tokens -> pre-tokenizer steps -> the model per piece (BPE: tok_bpe.c; WordPiece, Unigram:
+ *   tok_model_ext.c) -> post-processor.
  * Decoding (tok_decode.c): ids -> token strings -> decoder steps -> joined text.
+ * The components of the BERT and SentencePiece pipelines live in the *_ext.c files, dispatched from
+ * the original ones by their kind.
  *
  * Sequences of components (normalizers, pre-tokenizers, decoders, post-processors) are flattened at
  * load time into arrays of steps; a nested Sequence behaves exactly like its flattened steps.
