@@ -233,8 +233,8 @@ static void build_folder(void) {
 static const char *const TEXTS[] = {
     "In the beginning God created the heaven and the earth.",
     "Jesus wept.",
-    "And God said, Let there be light: and there was light. And God saw the light, that it was "
-    "good.",
+    ("And God said, Let there be light: and there was light. And God saw the light, that it was "
+     "good."),
     "Amen.",
 };
 enum { N_TEXTS = 4 };
