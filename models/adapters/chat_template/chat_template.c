@@ -1,5 +1,6 @@
 /* chat_template.c — the public chat-template API (ttt_chat_template.h): loading the template from
  * tokenizer_config.json, parsing it once, and rendering it with the messages. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -99,7 +100,12 @@ ttt_status ttt_chat_template_load(const char *path, ttt_chat_template **out) {
   char file[4096];
   struct stat st;
   ttt_status s = TTT_OK;
-  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+  if (stat(path, &st) != 0)
+    return ttt_set_error(
+        TTT_ERR_IO,
+        "%s: no such file or folder (expected tokenizer_config.json or a model folder holding one)",
+        path);
+  if (S_ISDIR(st.st_mode))
     s = ttt_hfj_join(file, sizeof file, path, "tokenizer_config.json");
   else if (strlen(path) < sizeof file)
     strcpy(file, path);
@@ -114,7 +120,11 @@ ttt_status ttt_chat_template_load(const char *path, ttt_chat_template **out) {
   if (s == TTT_OK) s = token_text(file, root, "eos_token", &eos);
   if (s == TTT_OK) {
     s = ttt_chat_template_create(source, bos, eos, out);
-    if (s != TTT_OK) s = ttt_set_error(s, "%s: %s", file, ttt_last_error());
+    if (s != TTT_OK) {
+      char cause[CT_ERROR_SIZE + 32]; /* ttt_set_error must not read the buffer it writes */
+      snprintf(cause, sizeof cause, "%s", ttt_last_error());
+      s = ttt_set_error(s, "%s: %s", file, cause);
+    }
   }
   cJSON_Delete(root);
   return s;

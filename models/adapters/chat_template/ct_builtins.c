@@ -361,6 +361,7 @@ static bool dict_method(ct_render *r, const ct_node *at, ct_dict *d, ct_str name
       } else {
         ct_list *pair = ct_list_new(&r->arena, 2);
         if (!pair) return ct_fail_memory(r, at);
+        pair->tuple = true;
         pair->items[0] = ct_string(d->keys[i]);
         pair->items[1] = d->vals[i];
         l->items[i] = list_value(pair);
@@ -496,6 +497,20 @@ static bool apply_named_test(ct_render *r, const ct_node *at, ct_str name, ct_va
     *known = false;
   }
   return true;
+}
+
+static const char *const TEST_NAMES[] = {
+    "defined",     "undefined", "none",    "boolean", "true",        "false",
+    "integer",     "float",     "number",  "string",  "mapping",     "iterable",
+    "sequence",    "callable",  "odd",     "even",    "divisibleby", "lower",
+    "upper",       "eq",        "equalto", "==",      "ne",          "!=",
+    "lt",          "lessthan",  "<",       "le",      "<=",          "gt",
+    "greaterthan", ">",         "ge",      ">=",      "in",          "sameas"};
+
+bool ct_test_exists(ct_str name) {
+  for (size_t k = 0; k < sizeof TEST_NAMES / sizeof *TEST_NAMES; k++)
+    if (ct_str_eq(name, TEST_NAMES[k])) return true;
+  return false;
 }
 
 bool ct_apply_test(ct_render *r, const ct_node *at, ct_str name, ct_value v, const ct_args *args,
@@ -640,7 +655,7 @@ static bool filter_tojson(ct_render *r, const ct_node *at, ct_value v, const ct_
       : b.over ? ct_fail(r, at, "tojson: the result exceeds %zu MiB", CT_MAX_OUTPUT_BYTES >> 20)
       : bad.type == CT_UNDEF
           ? ct_fail(r, at, "tojson: %.*s", (int)bad.u.s.n, bad.u.s.s)
-          : ct_fail(r, at, "tojson: a %s is not JSON serializable", ct_type_name(bad));
+          : ct_fail(r, at, "tojson: %s is not JSON serializable", ct_a_type_name(bad));
   free(b.data);
   return result;
 }
@@ -661,7 +676,7 @@ static bool filter_length(ct_render *r, const ct_node *at, ct_value v, ct_value 
     *out = ct_int(v.u.dict->n);
     return true;
   default:
-    return ct_fail(r, at, "a %s has no length", ct_type_name(v));
+    return ct_fail(r, at, "%s has no length", ct_a_type_name(v));
   }
 }
 
@@ -915,6 +930,12 @@ static const struct {
     {"escape", F_ESCAPE},
     {"indent", F_INDENT},
 };
+
+bool ct_filter_exists(ct_str name) {
+  for (size_t k = 0; k < sizeof FILTERS / sizeof *FILTERS; k++)
+    if (ct_str_eq(name, FILTERS[k].name)) return true;
+  return false;
+}
 
 bool ct_apply_filter(ct_render *r, ct_frame *frame, const ct_node *at, ct_str name, ct_value v,
                      const ct_args *a, ct_value *out) {

@@ -96,7 +96,7 @@ bool ct_iterate(ct_render *r, const ct_node *at, ct_value v, ct_list **out) {
     break;
   }
   default:
-    return ct_fail(r, at, "a %s is not iterable", ct_type_name(v));
+    return ct_fail(r, at, "%s is not iterable", ct_a_type_name(v));
   }
   return *out ? true : ct_fail_memory(r, at);
 }
@@ -185,7 +185,7 @@ static bool eval_slice(ct_render *r, ct_frame *frame, const ct_node *n, ct_value
   } else if (obj.type == CT_STR) {
     if (!(off = ct_utf8_offsets(&r->arena, obj.u.s, &len))) return ct_fail_memory(r, n);
   } else {
-    return ct_fail(r, n, "a %s cannot be sliced", ct_type_name(obj));
+    return ct_fail(r, n, "%s cannot be sliced", ct_a_type_name(obj));
   }
   slice_range(len, has_start, start, has_stop, stop, step, &first, &count);
   if (obj.type == CT_LIST) {
@@ -377,8 +377,8 @@ static bool compare(ct_render *r, const ct_node *n, ct_value a, ct_value b, int 
   }
   if (a.type == CT_UNDEF) return fail_undefined(r, n, a);
   if (b.type == CT_UNDEF) return fail_undefined(r, n, b);
-  return ct_fail(r, n, "'%s' is not supported between a %s and a %s", OP_NAMES[n->op],
-                 ct_type_name(a), ct_type_name(b));
+  return ct_fail(r, n, "'%s' is not supported between %s and %s", OP_NAMES[n->op],
+                 ct_a_type_name(a), ct_a_type_name(b));
 }
 
 static bool contains(ct_render *r, const ct_node *n, ct_value needle, ct_value hay, bool *out) {
@@ -557,7 +557,7 @@ bool ct_call_value(ct_render *r, const ct_node *at, ct_value callee, const ct_ar
   if (callee.type == CT_MACRO) return call_macro(r, at, callee.u.macro, args, out);
   if (callee.type == CT_GLOBAL) return ct_call_global(r, at, callee.u.global, args, out);
   if (callee.type == CT_UNDEF) return fail_undefined(r, at, callee);
-  return ct_fail(r, at, "a %s is not callable", ct_type_name(callee));
+  return ct_fail(r, at, "%s is not callable", ct_a_type_name(callee));
 }
 
 static bool eval_call(ct_render *r, ct_frame *frame, const ct_node *n, ct_value *out) {
@@ -610,6 +610,7 @@ static bool eval_collection(ct_render *r, ct_frame *frame, const ct_node *n, ct_
   }
   ct_list *l = ct_list_new(&r->arena, n->args.n);
   if (!l) return ct_fail_memory(r, n);
+  l->tuple = n->kind == ND_TUPLE;
   for (int64_t i = 0; i < n->args.n; i++)
     if (!ct_eval(r, frame, n->args.items[i], &l->items[i])) return false;
   *out = (ct_value){.type = CT_LIST, .u.list = l};
@@ -791,8 +792,8 @@ static bool exec_set(ct_render *r, ct_frame *frame, const ct_node *n) {
   }
   ct_value target = lookup(r, frame, n->name);
   if (target.type != CT_NS)
-    return ct_fail(r, n, "cannot assign attribute '%.*s' on a %s (only on a namespace())",
-                   (int)n->attr.n, n->attr.s, ct_type_name(target));
+    return ct_fail(r, n, "cannot assign attribute '%.*s' on %s (only on a namespace())",
+                   (int)n->attr.n, n->attr.s, ct_a_type_name(target));
   return ct_dict_set(&r->arena, target.u.dict, n->attr, v) ? true : ct_fail_memory(r, n);
 }
 

@@ -95,6 +95,7 @@ struct ct_value {
 };
 
 struct ct_list {
+  bool tuple; /* prints as (a, b) */
   int64_t n;
   ct_value *items;
 };
@@ -131,6 +132,8 @@ bool ct_from_json(ct_arena *a, const cJSON *json, ct_value *out);
 
 bool ct_truthy(ct_value v);
 const char *ct_type_name(ct_value v);
+/* The type with its article, for messages: "an integer", "a string". */
+const char *ct_a_type_name(ct_value v);
 /* Python's ==, with 1 == 1.0 == True and deep comparison of lists and dicts. */
 bool ct_equal(ct_value a, ct_value b);
 /* Appends str(v) as Python/Jinja print it ("None", "True", "1.5", "['a', 1]"). */
@@ -307,6 +310,9 @@ bool ct_apply_test(ct_render *r, const ct_node *at, ct_str name, ct_value v, con
  * method (the caller then tries an attribute that holds a callable). */
 bool ct_call_method(ct_render *r, const ct_node *at, ct_value obj, ct_str name, const ct_args *args,
                     bool *found, ct_value *out);
+/* True if a filter / test of that name exists (the parser refuses unknown ones, as Jinja does). */
+bool ct_filter_exists(ct_str name);
+bool ct_test_exists(ct_str name);
 /* The built-in global function named `name`, or false. */
 bool ct_lookup_global(ct_str name, ct_value *out);
 bool ct_call_global(ct_render *r, const ct_node *at, int global, const ct_args *args,

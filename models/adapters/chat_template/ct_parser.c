@@ -315,6 +315,8 @@ static ct_node *parse_postfix(parser *p, ct_node *node) {
       ct_node *n = new_node(p, ND_CALL, t);
       if (!n) return NULL;
       n->a = node;
+      n->line = node->line; /* errors of a call point at what is called */
+      n->col = node->col;
       if (!parse_call_args(p, n)) return NULL;
       node = n;
     } else {
@@ -342,7 +344,12 @@ static ct_node *parse_test(parser *p, ct_node *operand, const ct_token *at) {
   if (!n) return NULL;
   n->a = operand;
   n->op = accept_name(p, "not");
+  const ct_token *name_at = cur(p);
   if (!parse_dotted_name(p, &n->name)) return NULL;
+  if (!ct_test_exists(n->name)) {
+    fail_at(p, name_at, "no test named '%.*s'", (int)(n->name.n > 40 ? 40 : n->name.n), n->name.s);
+    return NULL;
+  }
   if (accept_op(p, "(")) return parse_call_args(p, n) ? n : NULL;
   const ct_token *t = cur(p);
   bool arg_start =
@@ -366,7 +373,13 @@ static ct_node *parse_filter_expr(parser *p, ct_node *node) {
     const ct_token *t = cur(p);
     if (accept_op(p, "|")) {
       ct_node *n = new_node(p, ND_FILTER, t);
+      const ct_token *name_at = cur(p);
       if (!n || !parse_dotted_name(p, &n->name)) return NULL;
+      if (!ct_filter_exists(n->name)) {
+        fail_at(p, name_at, "no filter named '%.*s'", (int)(n->name.n > 40 ? 40 : n->name.n),
+                n->name.s);
+        return NULL;
+      }
       n->a = node;
       if (accept_op(p, "(") && !parse_call_args(p, n)) return NULL;
       node = n;
@@ -376,6 +389,8 @@ static ct_node *parse_filter_expr(parser *p, ct_node *node) {
       ct_node *n = new_node(p, ND_CALL, t);
       if (!n) return NULL;
       n->a = node;
+      n->line = node->line; /* errors of a call point at what is called */
+      n->col = node->col;
       if (!parse_call_args(p, n)) return NULL;
       node = n;
     } else {

@@ -219,6 +219,14 @@ const char *ct_type_name(ct_value v) {
   return names[v.type];
 }
 
+const char *ct_a_type_name(ct_value v) {
+  static const char *const names[] = {
+      "an undefined value", "none",   "a boolean", "an integer",  "a float",
+      "a string",           "a list", "a dict",    "a namespace", "a macro",
+      "a function"};
+  return names[v.type];
+}
+
 static bool is_number(ct_value v) {
   return v.type == CT_INT || v.type == CT_FLOAT || v.type == CT_BOOL;
 }
@@ -338,10 +346,11 @@ bool ct_to_text(ct_buf *b, ct_value v) {
   case CT_STR:
     return ct_buf_put(b, v.u.s.s, v.u.s.n);
   case CT_LIST: {
-    bool ok = ct_buf_putc(b, '[');
+    bool tuple = v.u.list->tuple, ok = ct_buf_putc(b, tuple ? '(' : '[');
     for (int64_t i = 0; ok && i < v.u.list->n; i++)
       ok = (i == 0 || ct_buf_put(b, ", ", 2)) && ct_repr(b, v.u.list->items[i]);
-    return ok && ct_buf_putc(b, ']');
+    if (ok && tuple && v.u.list->n == 1) ok = ct_buf_putc(b, ',');
+    return ok && ct_buf_putc(b, tuple ? ')' : ']');
   }
   case CT_DICT:
   case CT_NS: {
