@@ -350,7 +350,7 @@ static bool arith(ct_render *r, const ct_node *n, ct_value a, ct_value b, ct_val
 }
 
 /* Orders a and b (numbers, strings, lists); false after an error when they cannot be ordered. */
-static bool compare(ct_render *r, const ct_node *n, ct_value a, ct_value b, int *out) {
+static bool compare(ct_render *r, const ct_node *n, ct_value a, ct_value b, int *out, int depth) {
   if (numeric(a) && numeric(b)) {
     double x = to_double(a), y = to_double(b);
     if (a.type != CT_FLOAT && b.type != CT_FLOAT) {
@@ -370,7 +370,8 @@ static bool compare(ct_render *r, const ct_node *n, ct_value a, ct_value b, int 
   if (a.type == CT_LIST && b.type == CT_LIST) {
     for (int64_t i = 0; i < a.u.list->n && i < b.u.list->n; i++) {
       if (ct_equal(a.u.list->items[i], b.u.list->items[i])) continue;
-      return compare(r, n, a.u.list->items[i], b.u.list->items[i], out);
+      if (depth > CT_MAX_NESTING) return ct_fail(r, n, "lists nested too deeply to compare");
+      return compare(r, n, a.u.list->items[i], b.u.list->items[i], out, depth + 1);
     }
     *out = (a.u.list->n > b.u.list->n) - (a.u.list->n < b.u.list->n);
     return true;
@@ -441,7 +442,7 @@ static bool eval_binary(ct_render *r, ct_frame *frame, const ct_node *n, ct_valu
   case OP_LE:
   case OP_GT:
   case OP_GE:
-    if (!compare(r, n, a, b, &c)) return false;
+    if (!compare(r, n, a, b, &c, 0)) return false;
     *out = ct_bool(n->op == OP_LT   ? c < 0
                    : n->op == OP_LE ? c <= 0
                    : n->op == OP_GT ? c > 0
@@ -617,7 +618,20 @@ static bool eval_collection(ct_render *r, ct_frame *frame, const ct_node *n, ct_
   return true;
 }
 
+static bool eval_node(ct_render *r, ct_frame *frame, const ct_node *n, ct_value *out);
+
+/* Counts the evaluations in progress so that recursion through macros cannot exhaust the stack. */
 bool ct_eval(ct_render *r, ct_frame *frame, const ct_node *n, ct_value *out) {
+  if (r->eval_depth >= CT_MAX_EVAL_DEPTH)
+    return ct_fail(r, n, "expressions nested more than %d deep (long operator chains or macro recursion)",
+                   CT_MAX_EVAL_DEPTH);
+  r->eval_depth++;
+  bool ok = eval_node(r, frame, n, out);
+  r->eval_depth--;
+  return ok;
+}
+
+static bool eval_node(ct_render *r, ct_frame *frame, const ct_node *n, ct_value *out) {
   ct_value obj;
   ct_args args;
   switch (n->kind) {
@@ -833,7 +847,15 @@ static bool exec_one(ct_render *r, ct_frame *frame, const ct_node *n) {
 }
 
 bool ct_exec(ct_render *r, ct_frame *frame, const ct_nodes *body) {
-  for (int64_t i = 0; i < body->n && r->flow == FLOW_NORMAL; i++)
-    if (!exec_one(r, frame, body->items[i])) return false;
+  for (int64_t i = 0; i < body->n && r->flow == FLOW_NORMAL; i++) {
+    const ct_node *n = body->items[i];
+    if (r->eval_depth >= CT_MAX_EVAL_DEPTH)
+      return ct_fail(r, n, "blocks nested more than %d deep (macro recursion)",
+                     CT_MAX_EVAL_DEPTH);
+    r->eval_depth++;
+    bool ok = exec_one(r, frame, n);
+    r->eval_depth--;
+    if (!ok) return false;
+  }
   return true;
 }

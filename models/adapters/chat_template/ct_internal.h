@@ -22,6 +22,7 @@ enum {
   CT_MAX_TEMPLATE_BYTES = 1 << 20, /* template source */
   CT_MAX_NESTING = 200,            /* parser: nested expressions / blocks */
   CT_MAX_CALL_DEPTH = 64,          /* macro calls in progress */
+  CT_MAX_EVAL_DEPTH = 2000,        /* expressions and blocks being run (bounds the C stack) */
   CT_MAX_RANGE = 100000,           /* range() length, as Jinja's sandbox */
   CT_ERROR_SIZE = 512,             /* error message buffer */
 };
@@ -57,7 +58,7 @@ typedef struct ct_buf {
 } ct_buf;
 bool ct_buf_put(ct_buf *b, const char *s, size_t n);
 bool ct_buf_putc(ct_buf *b, char c);
-bool ct_buf_printf(ct_buf *b, const char *fmt, ...);
+bool ct_buf_printf(ct_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- values ---- */
 typedef enum ct_type {
@@ -276,7 +277,7 @@ typedef struct ct_render {
   ct_buf *out; /* where output goes (swapped while capturing a macro or set block) */
   ct_frame *globals;
   int64_t iterations;
-  int call_depth;
+  int call_depth, eval_depth;
   ct_flow flow;
   bool failed;
   char err[CT_ERROR_SIZE];

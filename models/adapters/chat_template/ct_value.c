@@ -235,7 +235,13 @@ static double as_double(ct_value v) {
   return v.type == CT_FLOAT ? v.u.f : v.type == CT_INT ? (double)v.u.i : (double)v.u.b;
 }
 
-bool ct_equal(ct_value a, ct_value b) {
+static bool equal_at(ct_value a, ct_value b, int depth);
+
+bool ct_equal(ct_value a, ct_value b) { return equal_at(a, b, 0); }
+
+/* Containers nested deeper than CT_MAX_NESTING (built by a template in a loop) compare unequal
+ * rather than recursing without bound. */
+static bool equal_at(ct_value a, ct_value b, int depth) {
   if (is_number(a) && is_number(b)) {
     if (a.type != CT_FLOAT && b.type != CT_FLOAT)
       return (a.type == CT_INT ? a.u.i : a.u.b) == (b.type == CT_INT ? b.u.i : b.u.b);
@@ -251,13 +257,15 @@ bool ct_equal(ct_value a, ct_value b) {
   case CT_LIST:
     if (a.u.list->n != b.u.list->n) return false;
     for (int64_t i = 0; i < a.u.list->n; i++)
-      if (!ct_equal(a.u.list->items[i], b.u.list->items[i])) return false;
+      if (depth > CT_MAX_NESTING || !equal_at(a.u.list->items[i], b.u.list->items[i], depth + 1))
+        return false;
     return true;
   case CT_DICT:
     if (a.u.dict->n != b.u.dict->n) return false;
     for (int64_t i = 0; i < a.u.dict->n; i++) {
       ct_value *other = ct_dict_get(b.u.dict, a.u.dict->keys[i]);
-      if (!other || !ct_equal(a.u.dict->vals[i], *other)) return false;
+      if (!other || depth > CT_MAX_NESTING || !equal_at(a.u.dict->vals[i], *other, depth + 1))
+        return false;
     }
     return true;
   case CT_NS:
@@ -324,12 +332,19 @@ static bool put_repr_string(ct_buf *b, ct_str s) {
   return ok && ct_buf_putc(b, quote);
 }
 
-bool ct_repr(ct_buf *b, ct_value v) {
+static bool text_at(ct_buf *b, ct_value v, int depth);
+
+static bool repr_at(ct_buf *b, ct_value v, int depth) {
   if (v.type == CT_STR) return put_repr_string(b, v.u.s);
-  return ct_to_text(b, v);
+  return text_at(b, v, depth);
 }
 
-bool ct_to_text(ct_buf *b, ct_value v) {
+bool ct_repr(ct_buf *b, ct_value v) { return repr_at(b, v, 0); }
+bool ct_to_text(ct_buf *b, ct_value v) { return text_at(b, v, 0); }
+
+/* Containers nested deeper than CT_MAX_NESTING print as [...] / {...}, as Python prints
+ * self-containing ones. */
+static bool text_at(ct_buf *b, ct_value v, int depth) {
   char tmp[64];
   switch (v.type) {
   case CT_UNDEF:
@@ -346,18 +361,20 @@ bool ct_to_text(ct_buf *b, ct_value v) {
   case CT_STR:
     return ct_buf_put(b, v.u.s.s, v.u.s.n);
   case CT_LIST: {
+    if (depth > CT_MAX_NESTING) return ct_buf_put(b, "[...]", 5);
     bool tuple = v.u.list->tuple, ok = ct_buf_putc(b, tuple ? '(' : '[');
     for (int64_t i = 0; ok && i < v.u.list->n; i++)
-      ok = (i == 0 || ct_buf_put(b, ", ", 2)) && ct_repr(b, v.u.list->items[i]);
+      ok = (i == 0 || ct_buf_put(b, ", ", 2)) && repr_at(b, v.u.list->items[i], depth + 1);
     if (ok && tuple && v.u.list->n == 1) ok = ct_buf_putc(b, ',');
     return ok && ct_buf_putc(b, tuple ? ')' : ']');
   }
   case CT_DICT:
   case CT_NS: {
+    if (depth > CT_MAX_NESTING) return ct_buf_put(b, "{...}", 5);
     bool ok = ct_buf_put(b, v.type == CT_NS ? "<Namespace {" : "{", v.type == CT_NS ? 12 : 1);
     for (int64_t i = 0; ok && i < v.u.dict->n; i++)
       ok = (i == 0 || ct_buf_put(b, ", ", 2)) && put_repr_string(b, v.u.dict->keys[i]) &&
-           ct_buf_put(b, ": ", 2) && ct_repr(b, v.u.dict->vals[i]);
+           ct_buf_put(b, ": ", 2) && repr_at(b, v.u.dict->vals[i], depth + 1);
     return ok && ct_buf_put(b, v.type == CT_NS ? "}>" : "}", v.type == CT_NS ? 2 : 1);
   }
   case CT_MACRO:
@@ -398,7 +415,7 @@ static bool put_json_newline(ct_buf *b, int indent, int depth) {
 bool ct_to_json(ct_buf *b, ct_value v, int indent, int depth, ct_value *bad) {
   char tmp[64];
   if (depth > CT_MAX_NESTING) {
-    *bad = v;
+    *bad = ct_undef((ct_str){"the value is nested too deeply", 30});
     return false;
   }
   const char *item_sep = indent >= 0 ? "," : ", ";

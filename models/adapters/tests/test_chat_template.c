@@ -250,6 +250,23 @@ static void test_limits(void) {
       "MiB");
   ERR("{{ 'x' * 9000000000000 }}", "MiB of memory");
   ERR("{{ range(1000000) }}", "larger than the limit");
+  /* data nested a million deep prints, compares and serializes without exhausting the stack */
+  expect_output("{% set ns = namespace(x=[]) %}{% for i in range(1000) %}{% for j in range(200) %}"
+                "{% set ns.x = [ns.x] %}{% endfor %}{% endfor %}{{ ns.x | length }}{{ (ns.x ~ "
+                "'')[:3] }}{{ (ns.x ~ '')[-3:] }}"
+                "{{ ns.x == [ns.x] }}",
+                NULL, "1[[[]]]False");
+  ERR("{% set ns = namespace(x=[]) %}{% for i in range(300) %}{% set ns.x = [ns.x] %}{% endfor %}"
+      "{{ ns.x | tojson }}",
+      "tojson: the value is nested too deeply");
+  /* recursion through deeply nested blocks and expressions stops at the depth limit */
+  static char rec[20000];
+  size_t r = (size_t)snprintf(rec, sizeof rec, "{%% macro f(n) %%}");
+  for (int i = 0; i < 150; i++) r += (size_t)snprintf(rec + r, sizeof rec - r, "{%% if 1 %%}");
+  r += (size_t)snprintf(rec + r, sizeof rec - r, "{{ f(n + 1) }}");
+  for (int i = 0; i < 150; i++) r += (size_t)snprintf(rec + r, sizeof rec - r, "{%% endif %%}");
+  snprintf(rec + r, sizeof rec - r, "{%% endmacro %%}{{ f(0) }}");
+  ERR(rec, "nested more than 2000 deep");
   /* deep nesting: expressions, brackets, blocks */
   static char deep[40000];
   size_t n = 0;
@@ -265,9 +282,12 @@ static void test_limits(void) {
   for (int i = 0; i < 3000; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "{%% if 1 %%}");
   ERR(deep, "nested too deeply");
   n = (size_t)snprintf(deep, sizeof deep, "{{ x");
-  for (int i = 0; i < 5000; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "|trim");
+  for (int i = 0; i < 1000; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "|trim");
   snprintf(deep + n, sizeof deep - n, " }}");
   expect_output(deep, NULL, ""); /* a long flat chain is fine */
+  for (int i = 1000; i < 5000; i++) n += (size_t)snprintf(deep + n, sizeof deep - n, "|trim");
+  snprintf(deep + n, sizeof deep - n, " }}");
+  ERR(deep, "expressions nested more than 2000 deep"); /* too long a chain is an error */
 }
 
 /* Every prefix of a real template, and byte flips in it: parse and render never crash. */
