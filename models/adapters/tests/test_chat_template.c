@@ -7,6 +7,7 @@
  * runaway recursion, loops, output and memory, deep nesting, and every truncation of a real
  * template — each a clear error, never a crash.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,6 +239,51 @@ static void test_missing_template(void) {
   ttt_chat_template_destroy(NULL);
 }
 
+#define TMP_CONFIG TTT_BINARY_DIR "/test_chat_template.tmp.json"
+
+static ttt_status load_config(const char *json, ttt_chat_template **t) {
+  FILE *f = fopen(TMP_CONFIG, "wb");
+  CHECK_MSG(f != NULL, "cannot write %s", TMP_CONFIG);
+  if (!f) return TTT_ERR_IO;
+  fputs(json, f);
+  fclose(f);
+  return ttt_chat_template_load(TMP_CONFIG, t);
+}
+
+/* tokenizer_config.json variants: a list of named templates, token objects, wrong types. */
+static void test_config_forms(void) {
+  ttt_chat_template *t = NULL;
+  CHECK_OK(
+      load_config("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"},"
+                  "{\"name\": \"default\", \"template\": \"{{ bos_token }}D{{ eos_token }}\"}],"
+                  "\"bos_token\": {\"content\": \"<b>\"}, \"eos_token\": null}",
+                  &t));
+  if (t) {
+    cJSON *messages = cJSON_CreateArray();
+    char *text = NULL;
+    size_t len = 0;
+    CHECK_OK(ttt_chat_template_render(t, messages, false, NULL, &text, &len));
+    CHECK(text && strcmp(text, "<b>D") == 0);
+    CHECK(strcmp(ttt_chat_template_eos_token(t), "") == 0);
+    free(text);
+    cJSON_Delete(messages);
+    ttt_chat_template_destroy(t);
+  }
+  t = NULL;
+  CHECK_ERR(load_config("{\"chat_template\": [{\"name\": \"tool_use\", \"template\": \"T\"}]}", &t),
+            TTT_ERR_FORMAT, "without a template named \"default\"");
+  CHECK_ERR(load_config("{\"chat_template\": 5}", &t), TTT_ERR_FORMAT,
+            "chat_template must be a string or a list");
+  CHECK_ERR(load_config("{\"chat_template\": \"x\", \"bos_token\": 1}", &t), TTT_ERR_FORMAT,
+            "bos_token must be a string");
+  CHECK_ERR(load_config("{\"chat_template\": \"{% if %}\"}", &t), TTT_ERR_FORMAT,
+            "test_chat_template.tmp.json: chat template line 1, column 7: expected an expression");
+  CHECK_ERR(load_config("[1, 2]", &t), TTT_ERR_FORMAT, "test_chat_template.tmp.json");
+  CHECK_ERR(load_config("{\"chat_template\": \"x\"", &t), TTT_ERR_FORMAT, "invalid JSON");
+  CHECK(t == NULL);
+  remove(TMP_CONFIG);
+}
+
 /* Templates that would run away: each stops at a limit with an error. */
 static void test_limits(void) {
   ERR("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}",
@@ -346,6 +392,7 @@ int main(void) {
   TTT_RUN(test_transformers_specifics);
   TTT_RUN(test_syntax_errors_name_line_and_column);
   TTT_RUN(test_missing_template);
+  TTT_RUN(test_config_forms);
   TTT_RUN(test_limits);
   TTT_RUN(test_truncated_and_mutated_templates);
   return ttt_test_finish();
