@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -147,9 +148,9 @@ static bool add_message(cJSON *messages, const char *role, const char *content) 
 
 /* Feeds the prompt: when the cache already holds a prefix of it (the previous turns), only the
  * new tokens are computed; otherwise the cache starts over. Leaves the next-token logits. */
-static ttt_status prefill(chat_state *s, const int32_t *ids, int64_t n) {
+static ttt_status prefill(chat_state *s, const int32_t *ids, int64_t n, int64_t *reused) {
   int64_t keep = s->n_cached;
-  if (keep >= n || memcmp(s->cached, ids, (size_t)keep * sizeof *ids) != 0) {
+  if (keep == 0 || keep >= n || memcmp(s->cached, ids, (size_t)keep * sizeof *ids) != 0) {
     ttt_kv_cache_reset(s->cache);
     keep = 0;
   }
@@ -157,6 +158,7 @@ static ttt_status prefill(chat_state *s, const int32_t *ids, int64_t n) {
                                                 n - keep, keep, true, &s->logits, NULL);
   memcpy(s->cached, ids, (size_t)n * sizeof *ids);
   s->n_cached = st == TTT_OK ? n : 0;
+  *reused = keep;
   for (int64_t i = 0; st == TTT_OK && i < n; i++) st = ttt_sampler_accept(s->sampler, ids[i]);
   return st;
 }
@@ -170,7 +172,9 @@ static ttt_status reply(chat_state *s, int64_t max_tokens, const int32_t *prompt
                         char **reply_text) {
   *reply_text = NULL;
   ttt_sampler_reset(s->sampler);
-  ttt_status st = prefill(s, prompt, n_prompt);
+  int64_t reused = 0;
+  double t0 = cli_now_seconds();
+  ttt_status st = prefill(s, prompt, n_prompt, &reused);
   int32_t *ids = malloc((size_t)(max_tokens + 1) * sizeof *ids);
   if (!ids) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
   int64_t n = 0;
@@ -198,6 +202,11 @@ static ttt_status reply(chat_state *s, int64_t max_tokens, const int32_t *prompt
     fwrite(piece, 1, len, stdout);
   printf("\n");
   fflush(stdout);
+  if (st == TTT_OK)
+    fprintf(stderr,
+            "[prompt %lld tokens, %lld reused from the cache | reply %lld tokens, %.1f tok/s]\n",
+            (long long)n_prompt, (long long)reused, (long long)n,
+            (double)n / (cli_now_seconds() - t0));
   size_t text_len;
   if (st == TTT_OK)
     st = ttt_tokenizer_decode(s->model->tokenizer, ids, n, true, reply_text, &text_len);
@@ -255,8 +264,9 @@ int ttt_cmd_chat(int argc, char **argv) {
   if (status == 0 && o.system && !add_message(s.messages, "system", o.system)) status = 1;
   char *line = NULL;
   size_t cap = 0;
+  bool interactive = isatty(STDIN_FILENO); /* the "> " prompt only on a terminal */
   while (status == 0) {
-    fprintf(stderr, "> ");
+    if (interactive) fprintf(stderr, "> ");
     if (!read_line(&line, &cap) || strcmp(line, "/exit") == 0) break;
     if (line[0] == '\0') continue;
     status = turn(&o, &s, line);

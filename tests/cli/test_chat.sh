@@ -52,6 +52,11 @@ printf '[{"role": "user", "content": "In the beginning"}, {"role": "assistant", 
 expected_reply "$tmp/m2.json" "$tmp/want2"
 { cat "$tmp/want1"; echo; cat "$tmp/want2"; echo; } >"$tmp/want"
 cmp -s "$tmp/chat" "$tmp/want" || fail "two turns: chat '$(cat "$tmp/chat")', generate '$(cat "$tmp/want")'"
+# The second turn extends the first: its prompt reuses the cached keys and values.
+grep -Eq '^\[prompt [0-9]+ tokens, 0 reused from the cache \| reply [0-9]+ tokens' "$tmp/err" ||
+  fail "first turn stats: $(cat "$tmp/err")"
+grep -Eq '^\[prompt [0-9]+ tokens, [1-9][0-9]* reused from the cache' "$tmp/err" ||
+  fail "the second turn reused nothing: $(cat "$tmp/err")"
 
 # The end of input ends the chat normally; empty lines are skipped.
 printf '\nIn the beginning\n' | "$ttt" chat --model "$tmp/model" $opts >"$tmp/eof" 2>"$tmp/err" ||
