@@ -860,6 +860,80 @@ static bool filter_sum(ct_render *r, const ct_node *at, ct_value v, const ct_arg
   return true;
 }
 
+/* round(precision=0, method='common'|'ceil'|'floor'): Python's round for 'common' (ties to even,
+ * on the exact binary value, as printf's rounding is; ints stay ints), else a float. */
+static bool filter_round(ct_render *r, const ct_node *at, ct_value v, const ct_args *a,
+                         ct_value *out) {
+  static const char *const names[] = {"precision", "method", NULL};
+  ct_value p = ct_int(0), m = ct_cstring("common");
+  int64_t precision = 0;
+  ct_str method = {0};
+  if (!check_args(r, at, "round", a, 2, names)) return false;
+  arg(a, 0, "precision", &p);
+  arg(a, 1, "method", &m);
+  if (!want_int(r, at, "round", p, &precision) || !want_string(r, at, "round", m, &method))
+    return false;
+  if (v.type != CT_INT && v.type != CT_FLOAT && v.type != CT_BOOL)
+    return ct_fail(r, at, "round expects a number, got %s", ct_type_name(v));
+  if (precision < 0 || precision > 17) return ct_fail(r, at, "round: precision must be in 0..17");
+  double x = v.type == CT_FLOAT ? v.u.f : v.type == CT_INT ? (double)v.u.i : (double)v.u.b;
+  double scale = pow(10.0, (double)precision);
+  if (ct_str_eq(method, "common") && v.type != CT_FLOAT) {
+    *out = ct_int(v.type == CT_INT ? v.u.i : v.u.b); /* Python's round keeps an int an int */
+    return true;
+  }
+  if (ct_str_eq(method, "common")) {
+    char buf[400];
+    if (!isfinite(x) || fabs(x) > 1e300) {
+      *out = ct_float(x);
+      return true;
+    }
+    snprintf(buf, sizeof buf, "%.*f", (int)precision, x);
+    *out = ct_float(strtod(buf, NULL));
+  } else if (ct_str_eq(method, "ceil") || ct_str_eq(method, "floor")) {
+    double y = x * scale;
+    *out = ct_float((method.s[0] == 'c' ? ceil(y) : floor(y)) / scale);
+  } else {
+    return ct_fail(r, at, "round: method must be 'common', 'ceil' or 'floor'");
+  }
+  return true;
+}
+
+/* min / max (case_sensitive=false, attribute=None): strings compare lowercased by default, as in
+ * Jinja; an empty sequence gives an undefined value. */
+static bool filter_min_max(ct_render *r, const ct_node *at, ct_value v, const ct_args *a, bool max,
+                           ct_value *out) {
+  static const char *const names[] = {"case_sensitive", "attribute", NULL};
+  ct_list *items = NULL;
+  ct_value cs = ct_bool(false), attr_v;
+  ct_str attr = {0};
+  if (!check_args(r, at, max ? "max" : "min", a, 2, names) || !ct_iterate(r, at, v, &items))
+    return false;
+  arg(a, 0, "case_sensitive", &cs);
+  bool by_attr = arg(a, 1, "attribute", &attr_v);
+  if (by_attr && !want_string(r, at, "min/max", attr_v, &attr)) return false;
+  *out = ct_undef((ct_str){"the sequence is empty", 21});
+  ct_value best_key = ct_none();
+  ct_node cmp = {.kind = ND_BINARY, .op = max ? OP_GT : OP_LT, .line = at->line, .col = at->col};
+  ct_node lhs = {.kind = ND_LITERAL}, rhs = {.kind = ND_LITERAL};
+  cmp.a = &lhs;
+  cmp.b = &rhs;
+  for (int64_t i = 0; i < items->n; i++) {
+    ct_value key = items->items[i], better;
+    if (by_attr && !attribute_of(r, at, key, attr, &key)) return false;
+    if (key.type == CT_STR && !ct_truthy(cs) && !map_case(r, at, key.u.s, 'l', &key)) return false;
+    if (i > 0) {
+      lhs.lit = key;
+      rhs.lit = best_key;
+      if (!ct_eval(r, NULL, &cmp, &better)) return false;
+      if (!better.u.b) continue;
+    }
+    best_key = key;
+    *out = items->items[i];
+  }
+  return true;
+}
+
 typedef enum {
   F_TRIM,
   F_TOJSON,
@@ -890,7 +964,9 @@ typedef enum {
   F_SAFE,
   F_ESCAPE,
   F_INDENT,
-  F_COUNT
+  F_ROUND,
+  F_MIN,
+  F_MAX
 } filter_id;
 
 static const struct {
@@ -929,6 +1005,9 @@ static const struct {
     {"e", F_ESCAPE},
     {"escape", F_ESCAPE},
     {"indent", F_INDENT},
+    {"round", F_ROUND},
+    {"min", F_MIN},
+    {"max", F_MAX},
 };
 
 bool ct_filter_exists(ct_str name) {
@@ -1017,6 +1096,11 @@ bool ct_apply_filter(ct_render *r, ct_frame *frame, const ct_node *at, ct_str na
     return html_escape(r, at, v, out);
   case F_INDENT:
     return filter_indent(r, at, v, a, out);
+  case F_ROUND:
+    return filter_round(r, at, v, a, out);
+  case F_MIN:
+  case F_MAX:
+    return filter_min_max(r, at, v, a, id == F_MAX, out);
   default:
     return ct_fail(r, at, "no filter named '%.*s'", (int)(name.n > 40 ? 40 : name.n), name.s);
   }

@@ -15,7 +15,7 @@
  *             ~, comparisons, in / not in, and / or / not, `x if c else y`
  *   filters   trim tojson length count items string lower upper capitalize title replace
  *             default d first last join select reject selectattr rejectattr map list int float
- *             abs reverse unique sum safe escape e indent
+ *             abs reverse unique sum safe escape e indent round min max
  *   tests     defined undefined none boolean true false integer float number string mapping
  *             iterable sequence callable odd even divisibleby lower upper eq ne lt le gt ge in
  *             sameas (and their == != < <= > >= spellings)
