@@ -623,7 +623,8 @@ static bool eval_node(ct_render *r, ct_frame *frame, const ct_node *n, ct_value 
 /* Counts the evaluations in progress so that recursion through macros cannot exhaust the stack. */
 bool ct_eval(ct_render *r, ct_frame *frame, const ct_node *n, ct_value *out) {
   if (r->eval_depth >= CT_MAX_EVAL_DEPTH)
-    return ct_fail(r, n, "expressions nested more than %d deep (long operator chains or macro recursion)",
+    return ct_fail(r, n,
+                   "expressions nested more than %d deep (long operator chains or macro recursion)",
                    CT_MAX_EVAL_DEPTH);
   r->eval_depth++;
   bool ok = eval_node(r, frame, n, out);
@@ -850,8 +851,7 @@ bool ct_exec(ct_render *r, ct_frame *frame, const ct_nodes *body) {
   for (int64_t i = 0; i < body->n && r->flow == FLOW_NORMAL; i++) {
     const ct_node *n = body->items[i];
     if (r->eval_depth >= CT_MAX_EVAL_DEPTH)
-      return ct_fail(r, n, "blocks nested more than %d deep (macro recursion)",
-                     CT_MAX_EVAL_DEPTH);
+      return ct_fail(r, n, "blocks nested more than %d deep (macro recursion)", CT_MAX_EVAL_DEPTH);
     r->eval_depth++;
     bool ok = exec_one(r, frame, n);
     r->eval_depth--;
