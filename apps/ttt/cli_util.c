@@ -184,3 +184,34 @@ double cli_now_seconds(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+int cli_parse_sampling_option(int argc, char **argv, int *i, ttt_sampler_params *p) {
+  static const char *const float_names[] = {"--temperature", "--top-p", "--min-p",
+                                            "--repeat-penalty"};
+  float *const float_fields[] = {&p->temperature, &p->top_p, &p->min_p, &p->repeat_penalty};
+  const char *arg = argv[*i], *command = argv[0];
+  for (int f = 0; f < 4; f++) {
+    if (strcmp(arg, float_names[f]) != 0) continue;
+    const char *value = cli_value(argc, argv, i, command);
+    double v = 0;
+    if (!value || !cli_double(value, arg, command, &v)) return -1;
+    *float_fields[f] = (float)v;
+    return 1;
+  }
+  bool top_k = strcmp(arg, "--top-k") == 0;
+  if (top_k || strcmp(arg, "--seed") == 0) {
+    const char *value = cli_value(argc, argv, i, command);
+    int64_t v = 0;
+    if (!value || !cli_int(value, arg, command, &v)) return -1;
+    if (v < 0 || (top_k && v > INT32_MAX)) {
+      fprintf(stderr, "ttt %s: %s must be a non-negative integer\n", command, arg);
+      return -1;
+    }
+    if (top_k)
+      p->top_k = (int32_t)v;
+    else
+      p->seed = (uint64_t)v;
+    return 1;
+  }
+  return 0;
+}

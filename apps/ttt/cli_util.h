@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ttt_models.h"
+#include "ttt_sampler.h"
 
 /* Options every model command accepts. */
 typedef struct cli_model_options {
@@ -19,6 +20,11 @@ typedef struct cli_model_options {
 /* If argv[*i] is one of the common model options, consumes it (and its value), stores it and
  * returns 1; returns 0 if it is not one; -1 (error printed) if its value is missing or invalid. */
 int cli_parse_model_option(int argc, char **argv, int *i, cli_model_options *options);
+
+/* If argv[*i] is a sampling option (--temperature, --top-k, --top-p, --min-p, --repeat-penalty,
+ * --seed), consumes it and its value into `p` and returns 1; 0 if it is not one; -1 (error
+ * printed) if its value is missing or invalid. */
+int cli_parse_sampling_option(int argc, char **argv, int *i, ttt_sampler_params *p);
 
 /* Returns argv[*i + 1] and advances *i, or prints "ttt CMD: OPTION needs a value" and returns NULL.
  */
@@ -48,5 +54,11 @@ double cli_now_seconds(void);
 /* Reads a whole file ("-": standard input) into a malloc'd buffer (NUL-terminated); prints an
  * error on failure. */
 char *cli_read_file(const char *command, const char *path, size_t *len);
+
+/* Adds a chat-template variable from "NAME=VALUE" to the JSON object `vars` (VALUE is JSON when
+ * it parses, else a string); prints an error naming the assignment and returns false when it is
+ * malformed. */
+struct cJSON;
+bool cli_chat_add_var(const char *command, struct cJSON *vars, const char *assignment);
 
 #endif

@@ -55,44 +55,12 @@ static void print_help(void) {
       DEFAULT_NEW_TOKENS, (double)DEFAULT_SAMPLING.temperature, (double)DEFAULT_SAMPLING.top_p);
 }
 
-/* Parses a sampling option into `options`; returns 1 if consumed, 0 if not one, -1 on error. */
-static int parse_sampling(int argc, char **argv, int *i, ttt_sampler_params *p) {
-  static const char *const float_names[] = {"--temperature", "--top-p", "--min-p",
-                                            "--repeat-penalty"};
-  float *const float_fields[] = {&p->temperature, &p->top_p, &p->min_p, &p->repeat_penalty};
-  const char *arg = argv[*i];
-  for (int f = 0; f < 4; f++) {
-    if (strcmp(arg, float_names[f]) != 0) continue;
-    const char *value = cli_value(argc, argv, i, NAME);
-    double v = 0;
-    if (!value || !cli_double(value, arg, NAME, &v)) return -1;
-    *float_fields[f] = (float)v;
-    return 1;
-  }
-  bool top_k = strcmp(arg, "--top-k") == 0;
-  if (top_k || strcmp(arg, "--seed") == 0) {
-    const char *value = cli_value(argc, argv, i, NAME);
-    int64_t v = 0;
-    if (!value || !cli_int(value, arg, NAME, &v)) return -1;
-    if (v < 0 || (top_k && v > INT32_MAX)) {
-      fprintf(stderr, "ttt %s: %s must be a non-negative integer\n", NAME, arg);
-      return -1;
-    }
-    if (top_k)
-      p->top_k = (int32_t)v;
-    else
-      p->seed = (uint64_t)v;
-    return 1;
-  }
-  return 0;
-}
-
 /* Returns 0 on success, 1 on error, -1 after --help. */
 static int parse(int argc, char **argv, generate_options *o) {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     int r = cli_parse_model_option(argc, argv, &i, &o->model);
-    if (r == 0) r = parse_sampling(argc, argv, &i, &o->sampling);
+    if (r == 0) r = cli_parse_sampling_option(argc, argv, &i, &o->sampling);
     if (r < 0) return 1;
     if (r > 0) continue;
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {

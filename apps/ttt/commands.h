@@ -20,5 +20,7 @@ int ttt_cmd_perplexity(int argc, char **argv);
 int ttt_cmd_bench(int argc, char **argv);
 int ttt_cmd_gen_model(int argc, char **argv);
 int ttt_cmd_info(int argc, char **argv);
+int ttt_cmd_chat_template(int argc, char **argv);
+int ttt_cmd_chat(int argc, char **argv);
 
 #endif

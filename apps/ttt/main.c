@@ -8,6 +8,9 @@
 
 static const ttt_cli_command commands[] = {
     {"generate", "continue a prompt with sampling, streaming the text", ttt_cmd_generate},
+    {"chat", "an interactive chat on the terminal (models with a chat template)", ttt_cmd_chat},
+    {"chat-template", "print a model's chat template rendered with messages from a JSON file",
+     ttt_cmd_chat_template},
     {"perplexity", "mean NLL and perplexity of a text or token ids", ttt_cmd_perplexity},
     {"bench", "prefill and decode tokens/s, weight bandwidth per token", ttt_cmd_bench},
     {"gen-model", "write a random-weight HF checkpoint of a published shape", ttt_cmd_gen_model},
@@ -27,7 +30,7 @@ static void print_help(FILE *out) {
   fprintf(out, "ttt %s — tt-transformers in C\n\nusage: ttt <command> [options]\n\ncommands:\n",
           ttt_version());
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
   fprintf(out, "\n  ttt <command> --help   options of a command\n  ttt --version\n");
 }
 
