@@ -19,5 +19,6 @@ int ttt_cmd_perplexity(int argc, char **argv);
 int ttt_cmd_bench(int argc, char **argv);
 int ttt_cmd_gen_model(int argc, char **argv);
 int ttt_cmd_info(int argc, char **argv);
+int ttt_cmd_serve(int argc, char **argv);
 
 #endif
