@@ -247,7 +247,9 @@ static bool parse_fields(const cJSON *root, request_kind kind, const char *model
                              ? "max_completion_tokens"
                              : "max_tokens";
   if (!get_integer(root, max_name, 1, INT32_MAX, &p->max_tokens, err) ||
-      !get_integer(root, "n", 1, INT32_MAX, &n, err) || !get_bool(root, "stream", &p->stream, err))
+      !get_integer(root, "n", 1, INT32_MAX, &n, err) ||
+      !get_bool(root, "stream", &p->stream, err) ||
+      !get_bool(root, "ignore_eos", &p->ignore_eos, err))
     return false;
   if (n != 1) return serve_error_set(err, 400, "n", "only n = 1 is supported");
   const cJSON *options = field(root, "stream_options");
@@ -267,7 +269,8 @@ bool openai_parse_request(const char *body, size_t len, request_kind kind, const
   memset(out, 0, sizeof *out);
   *messages = NULL;
   const char *end = NULL;
-  *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+  /* len + 1: the NUL after the body, which cJSON requires to reject trailing bytes. */
+  *root = cJSON_ParseWithLengthOpts(body, len + 1, &end, true);
   if (!*root) {
     size_t at = end && end >= body ? (size_t)(end - body) : 0;
     return serve_error_set(err, 400, NULL, "the body is not valid JSON (error near byte %zu)", at);

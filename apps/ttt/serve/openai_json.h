@@ -25,7 +25,8 @@ bool serve_error_set(serve_error *e, int status, const char *param, const char *
 /* The error body (malloc'd; NULL when out of memory). */
 char *openai_error_json(const serve_error *e);
 
-/* Parses and validates a /v1/completions or /v1/chat/completions body into *out. `model_id` is the
+/* Parses and validates a /v1/completions or /v1/chat/completions body (len bytes followed by a
+ * NUL) into *out. `model_id` is the
  * served model; `vocab` bounds token-id prompts. For chat, *messages receives the validated
  * `messages` array (owned by *root, which the caller deletes with cJSON_Delete in every case). */
 bool openai_parse_request(const char *body, size_t len, request_kind kind, const char *model_id,

@@ -99,7 +99,7 @@ static size_t releasable(const request *r, bool finished) {
 
 bool request_on_token(request *r, int32_t token, bool *out_of_memory) {
   *out_of_memory = false;
-  bool eos = ttt_tokenizer_is_eos(r->tokenizer, token);
+  bool eos = !r->params.ignore_eos && ttt_tokenizer_is_eos(r->tokenizer, token);
   size_t before = r->text_len;
   const char *piece = NULL;
   size_t len = 0;

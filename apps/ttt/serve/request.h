@@ -24,6 +24,7 @@ typedef struct request_params {
   request_kind kind;
   bool stream;
   bool include_usage; /* stream_options.include_usage: a last chunk with only the usage */
+  bool ignore_eos;    /* vLLM's extension: run to max_tokens through end-of-sequence tokens */
   int64_t max_tokens; /* -1: until the context ends */
   ttt_sampler_params sampling;
   char *stop[REQUEST_MAX_STOPS];
