@@ -108,6 +108,18 @@ const tests = [
     assert.equal(a.choices[0].text, b.choices[0].text);
     assert.equal(a.usage.completion_tokens, 16);
   }],
+  ['presence and frequency penalties change greedy text (repeats penalized or favoured)', async () => {
+    const ask = (extra) => client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 12,
+      temperature: 0, ...extra });
+    const plain = await ask({ presence_penalty: 0, frequency_penalty: 0 });
+    assert.equal(plain.choices[0].text, oracle12);
+    assert.ok((oracle12.match(/ the /g) || []).length >= 2, 'the oracle repeats " the "');
+    for (const extra of [{ frequency_penalty: 2 }, { presence_penalty: -2 }]) {
+      const a = await ask(extra), b = await ask(extra);
+      assert.notEqual(a.choices[0].text, oracle12, JSON.stringify(extra));
+      assert.equal(a.choices[0].text, b.choices[0].text);
+    }
+  }],
   ['chat without a template: 400 naming messages (streamed or not)', async () => {
     const messages = [{ role: 'user', content: 'Hello' }];
     await rejects(client.chat.completions.create({ model: MODEL, messages }), 400, 'messages',
@@ -125,7 +137,7 @@ const tests = [
       [{ top_p: 1.5 }, 'top_p'], [{ top_k: 'x' }, 'top_k'], [{ min_p: -1 }, 'min_p'],
       [{ seed: 'x' }, 'seed'], [{ stop: 5 }, 'stop'], [{ stop: [''] }, 'stop'],
       [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'], [{ stream: 'yes' }, 'stream'],
-      [{ presence_penalty: 0.5 }, 'presence_penalty'],
+      [{ presence_penalty: 2.5 }, 'presence_penalty'], [{ presence_penalty: '1' }, 'presence_penalty'],
       [{ frequency_penalty: 3 }, 'frequency_penalty'], [{ logprobs: 2 }, 'logprobs'],
       [{ echo: true }, 'echo'], [{ best_of: 2 }, 'best_of'], [{ suffix: 'x' }, 'suffix'],
       [{ logit_bias: { 5: 1 } }, 'logit_bias'], [{ prompt: {} }, 'prompt'],

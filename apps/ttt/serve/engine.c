@@ -126,7 +126,7 @@ static ttt_status step_one(engine *e, engine_seq *s, int32_t *token) {
     s->pos++;
   }
   st = ttt_sampler_sample(s->sampler, e->logits.data, token);
-  if (st == TTT_OK) st = ttt_sampler_accept(s->sampler, *token);
+  if (st == TTT_OK) st = ttt_sampler_accept_generated(s->sampler, *token);
   if (st == TTT_OK) s->last_token = *token;
   return st;
 }

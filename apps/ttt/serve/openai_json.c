@@ -216,16 +216,14 @@ static bool parse_sampling(const cJSON *root, ttt_sampler_params *s, serve_error
       !get_number(root, "frequency_penalty", -2.0, 2.0, &frequency, err))
     return false;
   if (top_p == 0.0) return serve_error_set(err, 400, "top_p", "'top_p' must be > 0");
-  if (presence != 0.0)
-    return serve_error_set(err, 400, "presence_penalty", "'presence_penalty' must be 0 here");
-  if (frequency != 0.0)
-    return serve_error_set(err, 400, "frequency_penalty", "'frequency_penalty' must be 0 here");
   *s = (ttt_sampler_params){.temperature = (float)temperature,
                             .top_k = top_k < 0 ? 0 : (int32_t)top_k,
                             .top_p = (float)top_p,
                             .min_p = (float)min_p,
                             .repeat_penalty = 1.0f,
-                            .seed = (uint64_t)seed};
+                            .seed = (uint64_t)seed,
+                            .presence_penalty = (float)presence,
+                            .frequency_penalty = (float)frequency};
   return true;
 }
 
