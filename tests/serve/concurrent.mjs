@@ -1,6 +1,8 @@
 // Continuous batching keeps greedy decoding exact: 8 concurrent streams at temperature 0, and 8
 // more joining a running batch at staggered times, each equal to `ttt generate` run alone.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { startServer, metrics, generateAlone, sleep, run } from './lib.mjs';
 
 const PROMPTS = ['In the beginning', 'And God said', 'The LORD is my shepherd', 'Blessed are the',
@@ -47,6 +49,16 @@ const tests = [
     const m = await metrics(srv.base);
     assert.equal(m['ttt_running_requests'], 0);
     assert.equal(m['ttt_kv_blocks_used'], 0);
+  }],
+  ['the load generator (bench/serve_load.mjs) reports every level', async () => {
+    const script = fileURLToPath(new URL('../../bench/serve_load.mjs', import.meta.url));
+    const out = JSON.parse(execFileSync(process.execPath, [script, '--url', srv.base, '--levels',
+      '1,2', '--requests', '1', '--tokens', '6', '--json']).toString());
+    assert.deepEqual(out.levels.map((l) => [l.concurrency, l.requests]), [[1, 1], [2, 2]]);
+    for (const l of out.levels) {
+      assert.ok(l.ttft_mean_s > 0 && l.ttft_p90_s > 0 && l.aggregate_tok_s > 0);
+      assert.ok(l.stream_tok_s_mean > 0);
+    }
   }],
 ];
 await run(tests, () => srv.stop());
