@@ -60,5 +60,19 @@ const tests = [
       assert.ok(l.stream_tok_s_mean > 0);
     }
   }],
+  ['SIGTERM under load: the server exits cleanly and every client gets an answer or an end',
+    async () => {
+      const busy = await startServer(['--max-batch', '2', '--max-queue', '8']);
+      const long = { model: 'kjv-llama', prompt: 'And', max_tokens: 400, ignore_eos: true };
+      const settle = (p) => p.then(() => 'done', () => 'ended');
+      const clients = [0, 1, 2, 3, 4, 5].map((i) => settle((async () => {
+        const s = await busy.client.completions.create({ ...long, stream: i % 2 === 0 });
+        if (i % 2 === 0) for await (const chunk of s) void chunk;
+      })()));
+      await sleep(200);
+      await busy.stop(); // rejects unless the exit status is 0
+      const outcomes = await Promise.race([Promise.all(clients), sleep(10000).then(() => null)]);
+      assert.ok(outcomes, 'a client hung after the server stopped');
+    }],
 ];
 await run(tests, () => srv.stop());

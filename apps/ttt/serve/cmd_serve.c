@@ -205,9 +205,11 @@ int ttt_cmd_serve(int argc, char **argv) {
   wait_for_signal(&signals);
   status = 0;
 done:
-  /* The scheduler first: it cancels and wakes every request, so no connection stays suspended. */
-  scheduler_destroy(srv.scheduler);
+  /* Stop the scheduler first: it cancels and wakes every request, so no connection stays
+   * suspended; it is freed only once the HTTP thread, which may still call it, has stopped. */
+  scheduler_stop(srv.scheduler);
   http_stop(daemon);
+  scheduler_destroy(srv.scheduler);
   chat_destroy(srv.chat);
   metrics_destroy(srv.metrics);
   ttt_hf_model_destroy(model);

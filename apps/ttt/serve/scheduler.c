@@ -242,17 +242,20 @@ ttt_status scheduler_create(const scheduler_config *config, engine *e, metrics *
   return TTT_OK;
 }
 
-void scheduler_destroy(scheduler *s) {
+void scheduler_stop(scheduler *s) {
   if (!s) return;
   pthread_mutex_lock(&s->mu);
+  bool running = !s->stopping;
   s->stopping = true;
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->mu);
+  if (!running) return;
   pthread_join(s->thread, NULL);
   for (int32_t i = s->n_batch - 1; i >= 0; i--) {
     request_cancel(s->batch[i]);
     retire(s, i);
   }
+  pthread_mutex_lock(&s->mu);
   for (int32_t i = 0; i < s->queue_len; i++) {
     request *r = s->queue[(s->queue_head + i) % s->config.max_queue];
     request_cancel(r);
@@ -260,7 +263,14 @@ void scheduler_destroy(scheduler *s) {
     request_unref(r);
   }
   s->queue_len = 0;
+  pthread_mutex_unlock(&s->mu);
   engine_destroy(s->engine);
+  s->engine = NULL;
+}
+
+void scheduler_destroy(scheduler *s) {
+  if (!s) return;
+  scheduler_stop(s);
   free(s->queue);
   free(s->batch);
   free(s->outputs);

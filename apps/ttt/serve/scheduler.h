@@ -30,7 +30,11 @@ typedef enum scheduler_submit_result {
 
 /* Starts the engine thread. The engine is owned by the scheduler from now on. */
 ttt_status scheduler_create(const scheduler_config *config, engine *e, metrics *m, scheduler **out);
-/* Stops the engine thread; queued and running requests are cancelled and woken. */
+/* Stops the engine thread and destroys the engine; queued and running requests are cancelled and
+ * woken, later submissions get SUBMIT_STOPPING. The other functions stay usable (for the HTTP
+ * thread until it has stopped). Idempotent. */
+void scheduler_stop(scheduler *s);
+/* Stops (if needed) and frees the scheduler; call once no thread can use it any more. */
 void scheduler_destroy(scheduler *s);
 
 /* Blocks a request needs (its reservation), from its prompt and max_new. */
