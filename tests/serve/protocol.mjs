@@ -10,7 +10,10 @@ import {
 const MODEL = 'kjv-llama';
 const PROMPT = 'In the beginning';
 const MAX_BODY = 65536;
-const srv = await startServer(['--max-body', String(MAX_BODY), '--timeout', '2']);
+// 31 KV blocks: one less than a full context (512 positions) needs.
+const KV_BLOCKS = 31;
+const srv = await startServer(['--max-body', String(MAX_BODY), '--timeout', '2', '--kv-blocks',
+  String(KV_BLOCKS)]);
 const { client, base, port } = srv;
 const oracle12 = generateAlone(PROMPT, 12);
 
@@ -204,7 +207,7 @@ const tests = [
   ['a client that disconnects mid-stream releases its slot and blocks', async () => {
     const before = await metrics(base);
     const stream = await client.completions.create({ model: MODEL, prompt: PROMPT,
-      max_tokens: 500, temperature: 0, ignore_eos: true, stream: true });
+      max_tokens: 400, temperature: 0, ignore_eos: true, stream: true });
     let chunks = 0, during = null;
     for await (const chunk of stream) {
       assert.equal(typeof chunk.choices[0].text, 'string');
@@ -213,17 +216,17 @@ const tests = [
       break;
     }
     assert.equal(during['ttt_running_requests'], 1);
-    assert.equal(during['ttt_kv_blocks_used'], 32); // ceil((4 + 500 - 1) / 16)
+    assert.equal(during['ttt_kv_blocks_used'], 26); // ceil((4 + 400 - 1) / 16)
     // Breaking out of the iterator aborts the HTTP request: the socket closes.
     const after = await waitMetrics(base, (m) => m['ttt_running_requests'] === 0 &&
       m['ttt_requests_cancelled_total'] === before['ttt_requests_cancelled_total'] + 1);
     assert.equal(after['ttt_running_requests'], 0);
     assert.equal(after['ttt_kv_blocks_used'], 0);
     assert.equal(after['ttt_requests_cancelled_total'], before['ttt_requests_cancelled_total'] + 1);
-    assert.ok(after['ttt_generation_tokens_total'] - before['ttt_generation_tokens_total'] < 500,
+    assert.ok(after['ttt_generation_tokens_total'] - before['ttt_generation_tokens_total'] < 400,
       'the cancelled request ran to the end');
     // A non-streamed request whose client leaves before the answer is cancelled too.
-    const body = JSON.stringify({ prompt: PROMPT, max_tokens: 500, ignore_eos: true });
+    const body = JSON.stringify({ prompt: PROMPT, max_tokens: 400, ignore_eos: true });
     await rawRequest(port, [post('/v1/completions', body)], { timeoutMs: 100 });
     const gone = await waitMetrics(base, (m) =>
       m['ttt_requests_cancelled_total'] === before['ttt_requests_cancelled_total'] + 2 &&
@@ -243,16 +246,18 @@ const tests = [
       m['ttt_time_to_first_token_seconds_count']);
     assert.ok(m['ttt_inter_token_latency_seconds_count'] >= 40);
     assert.equal(m['ttt_queue_depth'], 0);
-    assert.equal(m['ttt_kv_blocks_free'], 256);
+    assert.equal(m['ttt_kv_blocks_free'], KV_BLOCKS);
   }],
   ['admission waits for KV blocks; a full queue answers 429 with Retry-After', async () => {
-    // 20 blocks of 16: a 4-token prompt with 300 new tokens reserves 19, so a second one waits.
-    const small = await startServer(['--max-batch', '2', '--kv-blocks', '20', '--max-queue', '1']);
+    // More than the budget: never admissible, a 400 (4 + 500 - 1 positions need 32 blocks).
+    await rejects(client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 500 }), 400,
+      'max_tokens');
+    // 33 blocks of 16: a 4-token prompt with 500 new tokens reserves 32, so a second one waits
+    // although the batch has room.
+    const small = await startServer(['--max-batch', '2', '--kv-blocks', '33', '--max-queue', '1']);
     try {
-      const long = { model: MODEL, prompt: PROMPT, max_tokens: 300, temperature: 0,
+      const long = { model: MODEL, prompt: PROMPT, max_tokens: 500, temperature: 0,
         ignore_eos: true, stream: true };
-      await rejects(small.client.completions.create({ ...long, max_tokens: 400 }), 400,
-        'max_tokens');
       const a = new AbortController(), b = new AbortController();
       const first = await small.client.completions.create(long, { signal: a.signal });
       const firstIter = first[Symbol.asyncIterator]();
@@ -261,7 +266,7 @@ const tests = [
       const m = await waitMetrics(small.base, (x) => x['ttt_queue_depth'] === 1);
       assert.equal(m['ttt_queue_depth'], 1, 'the second request is not waiting for blocks');
       assert.equal(m['ttt_running_requests'], 1);
-      assert.equal(m['ttt_kv_blocks_used'], 19);
+      assert.equal(m['ttt_kv_blocks_used'], 32);
       assert.equal(m['ttt_kv_blocks_free'], 1);
       const third = await fetch(small.base + '/v1/completions', { method: 'POST',
         headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(long) });
