@@ -136,7 +136,6 @@ void engine_step(engine *e, engine_output *out, int32_t *n_out) {
     engine_seq *s = e->running[i];
     engine_output *o = &out[i];
     o->user = s->user;
-    o->seq = s;
     o->token = -1;
     o->error[0] = '\0';
     o->status = step_one(e, s, &o->token);

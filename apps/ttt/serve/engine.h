@@ -22,7 +22,6 @@ typedef struct engine_seq engine_seq;
 /* What one step produced for one sequence. */
 typedef struct engine_output {
   void *user;        /* the pointer given to engine_add */
-  engine_seq *seq;   /* the sequence */
   int32_t token;     /* the sampled token (valid when status == TTT_OK) */
   ttt_status status; /* an error of this sequence only (its message: error[]) */
   char error[256];

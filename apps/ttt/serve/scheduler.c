@@ -1,7 +1,6 @@
 /* The engine thread: admission, stepping, hand-over of tokens to requests, cancellation. */
 #include "scheduler.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
