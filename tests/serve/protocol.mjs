@@ -53,6 +53,8 @@ const tests = [
   ['models and health', async () => {
     const list = await client.models.list();
     assert.deepEqual(list.data.map((m) => m.id), [MODEL]);
+    assert.equal((await client.models.retrieve(MODEL)).id, MODEL);
+    await rejects(client.models.retrieve('gpt-4'), 404, 'model', 'model_not_found');
     const health = await fetch(base + '/health');
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });

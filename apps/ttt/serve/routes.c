@@ -268,7 +268,22 @@ static const route ROUTES[] = {
     {"GET", "/metrics", ROUTE_METRICS},
 };
 
+/* GET /v1/models/{id}: the served model, or 404 naming the id. */
+static enum MHD_Result model_page(http_conn *hc, const char *id) {
+  const server *srv = hc->srv;
+  if (strcmp(id, srv->model_id) == 0)
+    return respond_json(hc, 200, openai_model_json(srv->model_id, srv->created, srv->context));
+  serve_error e;
+  serve_error_set(&e, 404, "model", "the model '%.200s' does not exist; this server serves '%s'",
+                  id, srv->model_id);
+  e.code = "model_not_found";
+  return http_respond_error(hc, &e);
+}
+
 enum MHD_Result routes_handle(http_conn *hc, const char *method, const char *url) {
+  static const char MODEL_PREFIX[] = "/v1/models/";
+  if (strcmp(method, "GET") == 0 && strncmp(url, MODEL_PREFIX, sizeof MODEL_PREFIX - 1) == 0)
+    return model_page(hc, url + sizeof MODEL_PREFIX - 1);
   const route *found = NULL;
   bool path_known = false;
   for (size_t i = 0; i < sizeof ROUTES / sizeof *ROUTES; i++) {
