@@ -280,6 +280,8 @@ const tests = [
       assert.equal(third.status, 429);
       assert.equal(third.headers.get('retry-after'), '1');
       assert.equal((await third.json()).error.type, 'rate_limit_error');
+      // The same for a non-streamed request (answered after its connection was suspended).
+      await rejects(small.client.completions.create({ ...long, stream: false }), 429);
       a.abort(); // the first leaves: the second is admitted into the freed blocks
       const m2 = await waitMetrics(small.base, (x) => x['ttt_queue_depth'] === 0 &&
         x['ttt_running_requests'] === 1);
