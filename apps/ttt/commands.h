@@ -22,5 +22,6 @@ int ttt_cmd_gen_model(int argc, char **argv);
 int ttt_cmd_info(int argc, char **argv);
 int ttt_cmd_chat_template(int argc, char **argv);
 int ttt_cmd_chat(int argc, char **argv);
+int ttt_cmd_serve(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ struct ttt_sampler {
   int64_t vocab;
   uint64_t rng[4];  /* xoshiro256** state */
   uint8_t *seen;    /* [vocab]: 1 if the token occurred in the sequence */
+  int32_t *counts;  /* [vocab]: occurrences among the generated tokens */
   float *scores;    /* [vocab]: logits after the repetition penalty */
   candidate *cands; /* [vocab]: sorted most likely first */
   float *probs;     /* [vocab]: probabilities of cands (same order) */
@@ -62,6 +63,14 @@ static ttt_status validate_params(const ttt_sampler_params *p) {
   if (!(p->repeat_penalty >= 0.0f) || !isfinite(p->repeat_penalty))
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "sampler: repeat_penalty (%g) must be >= 0",
                          (double)p->repeat_penalty);
+  if (!(p->presence_penalty >= -2.0f && p->presence_penalty <= 2.0f))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "sampler: presence_penalty (%g) must be in [-2, 2]",
+                         (double)p->presence_penalty);
+  if (!(p->frequency_penalty >= -2.0f && p->frequency_penalty <= 2.0f))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "sampler: frequency_penalty (%g) must be in [-2, 2]",
+                         (double)p->frequency_penalty);
   return TTT_OK;
 }
 
@@ -78,10 +87,11 @@ ttt_status ttt_sampler_create(int64_t vocab, const ttt_sampler_params *params, t
   s->params = *params;
   s->vocab = vocab;
   s->seen = calloc((size_t)vocab, 1);
+  s->counts = calloc((size_t)vocab, sizeof *s->counts);
   s->scores = malloc((size_t)vocab * sizeof *s->scores);
   s->cands = malloc((size_t)vocab * sizeof *s->cands);
   s->probs = malloc((size_t)vocab * sizeof *s->probs);
-  if (!s->seen || !s->scores || !s->cands || !s->probs) {
+  if (!s->seen || !s->counts || !s->scores || !s->cands || !s->probs) {
     ttt_sampler_destroy(s);
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "sampler: out of memory for %lld tokens",
                          (long long)vocab);
@@ -94,6 +104,7 @@ ttt_status ttt_sampler_create(int64_t vocab, const ttt_sampler_params *params, t
 void ttt_sampler_destroy(ttt_sampler *s) {
   if (!s) return;
   free(s->seen);
+  free(s->counts);
   free(s->scores);
   free(s->cands);
   free(s->probs);
@@ -102,6 +113,7 @@ void ttt_sampler_destroy(ttt_sampler *s) {
 
 void ttt_sampler_reset(ttt_sampler *s) {
   memset(s->seen, 0, (size_t)s->vocab);
+  memset(s->counts, 0, (size_t)s->vocab * sizeof *s->counts);
   uint64_t x = s->params.seed;
   for (int i = 0; i < 4; i++) s->rng[i] = splitmix64(&x);
 }
@@ -114,15 +126,27 @@ ttt_status ttt_sampler_accept(ttt_sampler *s, int32_t token) {
   return TTT_OK;
 }
 
-/* scores = logits with the repetition penalty applied to the seen tokens. */
+ttt_status ttt_sampler_accept_generated(ttt_sampler *s, int32_t token) {
+  ttt_status st = ttt_sampler_accept(s, token);
+  if (st == TTT_OK && s->counts[token] < INT32_MAX) s->counts[token]++;
+  return st;
+}
+
+/* scores = logits with the repetition penalty applied to the seen tokens, then the presence and
+ * frequency penalties to the generated ones. */
 static void penalize(ttt_sampler *s, const float *logits) {
   memcpy(s->scores, logits, (size_t)s->vocab * sizeof *logits);
   float penalty = s->params.repeat_penalty;
-  if (penalty == 0.0f || penalty == 1.0f) return;
-  for (int64_t i = 0; i < s->vocab; i++) {
-    if (!s->seen[i]) continue;
-    s->scores[i] = s->scores[i] > 0.0f ? s->scores[i] / penalty : s->scores[i] * penalty;
+  if (penalty != 0.0f && penalty != 1.0f) {
+    for (int64_t i = 0; i < s->vocab; i++) {
+      if (!s->seen[i]) continue;
+      s->scores[i] = s->scores[i] > 0.0f ? s->scores[i] / penalty : s->scores[i] * penalty;
+    }
   }
+  float presence = s->params.presence_penalty, frequency = s->params.frequency_penalty;
+  if (presence == 0.0f && frequency == 0.0f) return;
+  for (int64_t i = 0; i < s->vocab; i++)
+    if (s->counts[i] > 0) s->scores[i] -= presence + frequency * (float)s->counts[i];
 }
 
 /* Largest score; ties → lowest id. NaN scores never win. */

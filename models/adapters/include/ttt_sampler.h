@@ -4,7 +4,9 @@
  *
  * Part of the adapters (not the core library). Semantics follow HuggingFace `generate`:
  *   1. repetition penalty: the logit of every token seen so far (see ttt_sampler_accept) is divided
- *      by the penalty when positive and multiplied by it otherwise;
+ *      by the penalty when positive and multiplied by it otherwise; then OpenAI's presence and
+ *      frequency penalties: logit -= presence × (c > 0) + frequency × c, where c counts the token
+ *      among the generated tokens (those given to ttt_sampler_accept_generated);
  *   2. temperature 0: greedy — the largest logit, ties broken towards the lowest id (filters below
  *      are then irrelevant);
  *   3. otherwise logits / temperature, softmax, then in this order: keep the k most likely tokens
@@ -30,12 +32,14 @@ extern "C" {
 /* Zero-initialized = greedy with no penalty. A zero top_k, top_p, min_p or repeat_penalty turns
  * that filter off (as do top_p = 1 and repeat_penalty = 1). */
 typedef struct ttt_sampler_params {
-  float temperature;    /* >= 0; 0 = greedy */
-  int32_t top_k;        /* >= 0 */
-  float top_p;          /* in [0, 1] */
-  float min_p;          /* in [0, 1] */
-  float repeat_penalty; /* >= 0; 1 (or 0) = none */
-  uint64_t seed;        /* any value; the same seed gives the same draws */
+  float temperature;       /* >= 0; 0 = greedy */
+  int32_t top_k;           /* >= 0 */
+  float top_p;             /* in [0, 1] */
+  float min_p;             /* in [0, 1] */
+  float repeat_penalty;    /* >= 0; 1 (or 0) = none */
+  uint64_t seed;           /* any value; the same seed gives the same draws */
+  float presence_penalty;  /* in [-2, 2]; 0 = none (OpenAI's range) */
+  float frequency_penalty; /* in [-2, 2]; 0 = none */
 } ttt_sampler_params;
 
 typedef struct ttt_sampler ttt_sampler;
@@ -45,12 +49,16 @@ ttt_status ttt_sampler_create(int64_t vocab, const ttt_sampler_params *params, t
 /* NULL is a no-op. */
 void ttt_sampler_destroy(ttt_sampler *s);
 
-/* Forgets the seen tokens and restarts the random generator from the seed. */
+/* Forgets the seen (and generated) tokens and restarts the random generator from the seed. */
 void ttt_sampler_reset(ttt_sampler *s);
 
 /* Records a token of the sequence (prompt or generated) for the repetition penalty. An id outside
  * [0, vocab) is TTT_ERR_OUT_OF_RANGE. */
 ttt_status ttt_sampler_accept(ttt_sampler *s, int32_t token);
+
+/* Records a generated token: as ttt_sampler_accept, and counted for the presence and frequency
+ * penalties. */
+ttt_status ttt_sampler_accept_generated(ttt_sampler *s, int32_t token);
 
 /* Draws the next token from `vocab` logits (does not accept it: call ttt_sampler_accept). */
 ttt_status ttt_sampler_sample(ttt_sampler *s, const float *logits, int32_t *token);

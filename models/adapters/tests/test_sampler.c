@@ -1,7 +1,8 @@
 /*
  * Sampler on hand-made logits: greedy (ties → lowest id), top-k = 1 is greedy, top-k / top-p /
  * min-p keep exactly the expected support, sampled frequencies match the renormalized
- * probabilities (computed here independently in double), the repetition penalty's HF math, and
+ * probabilities (computed here independently in double), the repetition penalty's HF math,
+ * OpenAI's presence and frequency penalties, and
  * seeding (same seed → same draws, different seed → different draws).
  */
 #include <math.h>
@@ -186,6 +187,45 @@ static void test_repeat_penalty(void) {
   ttt_sampler_destroy(s);
 }
 
+static void test_presence_frequency_penalties(void) {
+  /* OpenAI: logit -= presence × (count > 0) + frequency × count, over generated tokens only. */
+  const float logits[4] = {2.0f, 1.5f, -1.0f, 0.25f};
+  ttt_sampler *s = NULL;
+  CHECK_OK(ttt_sampler_create(4,
+                              &(ttt_sampler_params){.temperature = 1.0f,
+                                                    .presence_penalty = 0.5f,
+                                                    .frequency_penalty = 0.25f},
+                              &s));
+  if (!s) return;
+  CHECK_OK(ttt_sampler_accept(s, 3)); /* a prompt token: not penalized */
+  CHECK_OK(ttt_sampler_accept_generated(s, 0));
+  CHECK_OK(ttt_sampler_accept_generated(s, 0));
+  CHECK_OK(ttt_sampler_accept_generated(s, 2));
+  CHECK_ERR(ttt_sampler_accept_generated(s, -1), TTT_ERR_OUT_OF_RANGE, "token -1");
+  /* id 0: 2 - 0.5 - 2 x 0.25 = 1; id 2: -1 - 0.5 - 0.25 = -1.75. */
+  const float penalized[4] = {1.0f, 1.5f, -1.75f, 0.25f};
+  float probs[4];
+  double want[4];
+  expected(penalized, 4, 1.0, (const int[]){1, 1, 1, 1}, want);
+  CHECK_OK(ttt_sampler_distribution(s, logits, probs));
+  for (int i = 0; i < 4; i++)
+    CHECK_MSG(fabs(probs[i] - want[i]) < 1e-6, "penalized prob[%d] = %g, expected %g", i,
+              (double)probs[i], want[i]);
+  ttt_sampler_destroy(s);
+  /* Greedy: a negative presence penalty favours a generated token (id 3: 0.25 + 2 > 2). */
+  CHECK_OK(ttt_sampler_create(4, &(ttt_sampler_params){.presence_penalty = -2.0f}, &s));
+  int32_t token = -1;
+  CHECK_OK(ttt_sampler_sample(s, logits, &token));
+  CHECK(token == 0);
+  CHECK_OK(ttt_sampler_accept_generated(s, 3));
+  CHECK_OK(ttt_sampler_sample(s, logits, &token));
+  CHECK(token == 3);
+  ttt_sampler_reset(s); /* forgets the counts */
+  CHECK_OK(ttt_sampler_sample(s, logits, &token));
+  CHECK(token == 0);
+  ttt_sampler_destroy(s);
+}
+
 static void draw_sequence(uint64_t seed, int32_t *out, int n) {
   float logits[16];
   for (int i = 0; i < 16; i++) logits[i] = 0.1f * (float)i;
@@ -243,6 +283,10 @@ static void test_bad_params(void) {
             "top_k");
   CHECK_ERR(ttt_sampler_create(8, &(ttt_sampler_params){.repeat_penalty = -2}, &s),
             TTT_ERR_INVALID_ARGUMENT, "repeat_penalty");
+  CHECK_ERR(ttt_sampler_create(8, &(ttt_sampler_params){.presence_penalty = 2.5f}, &s),
+            TTT_ERR_INVALID_ARGUMENT, "presence_penalty");
+  CHECK_ERR(ttt_sampler_create(8, &(ttt_sampler_params){.frequency_penalty = NAN}, &s),
+            TTT_ERR_INVALID_ARGUMENT, "frequency_penalty");
   CHECK_ERR(ttt_sampler_create(0, &(ttt_sampler_params){0}, &s), TTT_ERR_INVALID_ARGUMENT, "vocab");
   CHECK(s == NULL);
 }
@@ -256,6 +300,7 @@ int main(void) {
   TTT_RUN(test_min_p_support);
   TTT_RUN(test_filters_combined);
   TTT_RUN(test_repeat_penalty);
+  TTT_RUN(test_presence_frequency_penalties);
   TTT_RUN(test_non_finite_scores);
   TTT_RUN(test_seed_reproducible);
   TTT_RUN(test_bad_params);

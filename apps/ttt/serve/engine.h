@@ -1,0 +1,51 @@
+/* The serving engine: owns the model and steps every running sequence once per call.
+ *
+ * This is the only interface the scheduler uses to run the model (add a sequence, step all running
+ * sequences, remove a sequence), so a batched decode on a paged KV cache can replace engine.c
+ * without touching the scheduler or the HTTP code. Today each sequence has its own ttt_kv_cache
+ * sized to its reservation, and a step runs one prefill (a sequence's first step) or one
+ * ttt_causal_lm_decode_forward per sequence. Sequences join and leave between steps.
+ *
+ * Threading: one thread (the scheduler's engine thread) calls every function. */
+#ifndef TTT_SERVE_ENGINE_H
+#define TTT_SERVE_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ttt_models.h"
+#include "ttt_sampler.h"
+
+typedef struct engine engine;
+typedef struct engine_seq engine_seq;
+
+/* What one step produced for one sequence. */
+typedef struct engine_output {
+  void *user;        /* the pointer given to engine_add */
+  int32_t token;     /* the sampled token (valid when status == TTT_OK) */
+  ttt_status status; /* an error of this sequence only (its message: error[]) */
+  char error[256];
+} engine_output;
+
+ttt_status engine_create(const ttt_hf_model *model, ttt_context *ctx, int32_t max_batch,
+                         engine **out);
+void engine_destroy(engine *e);
+
+/* Adds a sequence that will hold at most `max_positions` cache positions (prompt plus the new
+ * tokens that are fed back). The prompt is copied. The sequence runs from the next step. */
+ttt_status engine_add(engine *e, const int32_t *prompt, int64_t n_prompt, int64_t max_positions,
+                      const ttt_sampler_params *sampling, void *user, engine_seq **out);
+
+/* Removes a sequence (finished or cancelled) and frees its cache at once. */
+void engine_remove(engine *e, engine_seq *seq);
+
+/* Number of running sequences. */
+int32_t engine_running(const engine *e);
+
+/* Steps every running sequence once: a new sequence prefills its prompt and samples its first
+ * token; the others feed back their last token and sample the next. Writes one output per running
+ * sequence into out[0..*n_out) (out has room for max_batch). A sequence whose step failed keeps its
+ * state; the caller removes it. */
+void engine_step(engine *e, engine_output *out, int32_t *n_out);
+
+#endif

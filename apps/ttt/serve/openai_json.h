@@ -1,0 +1,48 @@
+/* OpenAI's JSON: request validation (every error names its parameter) and the response bodies. */
+#ifndef TTT_SERVE_OPENAI_JSON_H
+#define TTT_SERVE_OPENAI_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "request.h"
+
+/* An error response: HTTP status and OpenAI's {"error": {message, type, param, code}}. */
+typedef struct serve_error {
+  int status;
+  const char *type; /* e.g. "invalid_request_error" */
+  const char *code; /* NULL → null */
+  char param[64];   /* "" → null */
+  char message[512];
+} serve_error;
+
+/* Fills *e (type invalid_request_error unless status is 5xx or 429); returns false. */
+bool serve_error_set(serve_error *e, int status, const char *param, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The error body (malloc'd; NULL when out of memory). */
+char *openai_error_json(const serve_error *e);
+
+/* Parses and validates a /v1/completions or /v1/chat/completions body (len bytes followed by a
+ * NUL) into *out. `model_id` is the
+ * served model; `vocab` bounds token-id prompts. For chat, *messages receives the validated
+ * `messages` array (owned by *root, which the caller deletes with cJSON_Delete in every case). */
+bool openai_parse_request(const char *body, size_t len, request_kind kind, const char *model_id,
+                          int64_t vocab, request_params *out, cJSON **root, const cJSON **messages,
+                          serve_error *err);
+
+/* Bodies (malloc'd strings; NULL when out of memory). `text` is NUL-terminated. */
+char *openai_final_json(const request *r, const char *model_id, const char *text);
+/* A stream chunk with `text` (may be ""); finish_reason NULL → null. usage is included when
+ * with_usage (the final chunk). */
+char *openai_chunk_json(const request *r, const char *model_id, const char *text,
+                        const char *finish_reason, bool first, bool with_usage);
+/* stream_options.include_usage: the last chunk, with no choices and the usage. */
+char *openai_usage_chunk_json(const request *r, const char *model_id);
+/* GET /v1/models (the list) and GET /v1/models/{id} (one model). */
+char *openai_models_json(const char *model_id, int64_t created, int64_t context);
+char *openai_model_json(const char *model_id, int64_t created, int64_t context);
+
+#endif
