@@ -11,8 +11,8 @@ export const OpenAI = createRequire(process.env.TTT_NODE_DIR + '/')('openai');
 export const MODEL_DIR = process.env.TTT_MODEL_DIR;
 
 // Starts `ttt serve --port 0 ARGS`; resolves once it prints its port (60 s at most).
-export function startServer(args) {
-  const proc = spawn(ttt, ['serve', '--host', '127.0.0.1', '--port', '0', '--model', MODEL_DIR,
+export function startServer(args, modelDir = MODEL_DIR) {
+  const proc = spawn(ttt, ['serve', '--host', '127.0.0.1', '--port', '0', '--model', modelDir,
     '--threads', '1', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {

@@ -1,11 +1,8 @@
-/* The chat hook: renders an OpenAI `messages` list into the prompt text of the served model.
- *
- * This is the single place where /v1/chat/completions meets a chat template. Until the adapters
- * offer a template renderer, every model is treated as having none and the endpoint answers 400
- * (OpenAI's error shape, param "messages"). To plug a renderer in, implement chat_render with it:
- * read the template from the model folder in chat_create, render `messages` with
- * add_generation_prompt = true in chat_render, and return the text; everything else (tokenizing,
- * scheduling, streaming, usage) is shared with /v1/completions. */
+/* The chat hook: renders an OpenAI `messages` list into the prompt text of the served model with
+ * the folder's chat_template (tokenizer_config.json). This is the single place where
+ * /v1/chat/completions meets a chat template; everything else (tokenizing, scheduling, streaming,
+ * usage) is shared with /v1/completions. A model without a template answers 400 (OpenAI's error
+ * shape, param "messages", code "no_chat_template"). */
 #ifndef TTT_SERVE_CHAT_H
 #define TTT_SERVE_CHAT_H
 
@@ -27,5 +24,8 @@ void chat_destroy(chat *c);
  * template rejects) and returns false. */
 bool chat_render(const chat *c, const cJSON *messages, char **prompt, bool *add_bos,
                  serve_error *err);
+
+/* The template's end-of-turn text (its eos_token; "" without one): a chat reply stops there. */
+const char *chat_end_of_turn(const chat *c);
 
 #endif

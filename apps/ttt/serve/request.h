@@ -27,7 +27,7 @@ typedef struct request_params {
   bool ignore_eos;    /* vLLM's extension: run to max_tokens through end-of-sequence tokens */
   int64_t max_tokens; /* -1: until the context ends */
   ttt_sampler_params sampling;
-  char *stop[REQUEST_MAX_STOPS];
+  char *stop[REQUEST_MAX_STOPS + 1]; /* the client's, plus a chat template's end of turn */
   int32_t n_stop;
   char *prompt;        /* the prompt text (completions) or the rendered chat */
   bool add_bos;        /* tokenize the prompt with BOS */

@@ -54,6 +54,18 @@ static bool prepare(server *srv, request *r, serve_error *err) {
   return true;
 }
 
+/* A chat reply ends at the template's end-of-turn text even when the model's config does not list
+ * that token as end of sequence: one more stop string, in the slot kept beyond the client's four. */
+static bool add_end_of_turn_stop(request_params *p, const char *end_of_turn, serve_error *err) {
+  if (!end_of_turn[0]) return true;
+  for (int32_t i = 0; i < p->n_stop; i++)
+    if (strcmp(p->stop[i], end_of_turn) == 0) return true;
+  if (!(p->stop[p->n_stop] = strdup(end_of_turn)))
+    return serve_error_set(err, 500, NULL, "out of memory");
+  p->n_stop++;
+  return true;
+}
+
 /* The request object for a validated body; NULL with *err set. */
 static request *build_request(http_conn *hc, request_kind kind, serve_error *err) {
   server *srv = hc->srv;
@@ -63,7 +75,8 @@ static request *build_request(http_conn *hc, request_kind kind, serve_error *err
   bool ok = openai_parse_request(hc->body ? hc->body : "", hc->len, kind, srv->model_id, srv->vocab,
                                  &params, &root, &messages, err);
   if (ok && kind == REQUEST_CHAT)
-    ok = chat_render(srv->chat, messages, &params.prompt, &params.add_bos, err);
+    ok = chat_render(srv->chat, messages, &params.prompt, &params.add_bos, err) &&
+         add_end_of_turn_stop(&params, chat_end_of_turn(srv->chat), err);
   cJSON_Delete(root);
   if (!ok) {
     request_params_free(&params);
