@@ -782,6 +782,43 @@ static void test_new_weights_are_named(void) {
   free(impl);
 }
 
+/* A caller's path prefix of any length reaches the observer whole. */
+typedef struct long_path_log {
+  size_t longest;
+  bool suffix_ok;
+} long_path_log;
+
+static void record_length(void *user, const ttt_module_event *event) {
+  long_path_log *log = user;
+  size_t n = strlen(event->path);
+  if (n > log->longest) {
+    log->longest = n;
+    log->suffix_ok = n > 20 && strcmp(event->path + n - 20, ".post_attention_norm") == 0;
+  }
+}
+
+static void test_long_paths_are_not_truncated(void) {
+  fixture *f = fixture_make(ARCH_SANDWICH, TTT_STRATEGY_ACCURACY, 1);
+  ttt_module_view v;
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_PREFILL, "layers.0", &v));
+  char prefix[301];
+  memset(prefix, 'p', 300);
+  prefix[300] = '\0';
+  long_path_log log = {0, false};
+  ttt_observer observer = {record_length, &log};
+  float x[2 * 128] = {0}, y[2 * 128];
+  for (int i = 0; i < 2 * 128; i++) x[i] = (float)(i % 7) - 3.0f;
+  ttt_tensor tx = ttt_tensor_2d(TTT_F32, x, 2, 128), ty = ttt_tensor_2d(TTT_F32, y, 2, 128);
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(f->model, 0, &cache));
+  CHECK_OK(ttt_decoder_layer_forward(f->ctx, TTT_MODE_PREFILL, v.spec, v.impl, v.weights, v.rope,
+                                     cache, 0, &tx, 0, &ty, prefix, &observer));
+  CHECK_MSG(log.longest == 300 + strlen(".post_attention_norm") && log.suffix_ok,
+            "longest path %zu", log.longest);
+  ttt_kv_cache_destroy(cache);
+  fixture_free(f);
+}
+
 /* ---- issue 14: observers, module views and setter paths of the new modules ---- */
 
 typedef struct event_log {
@@ -999,6 +1036,7 @@ int main(void) {
   TTT_RUN(test_bad_weights_are_named);
   TTT_RUN(test_new_weights_are_named);
   TTT_RUN(test_topology_events);
+  TTT_RUN(test_long_paths_are_not_truncated);
   TTT_RUN(test_topology_modules_and_paths);
   TTT_RUN(test_cache_sized_per_layer);
   TTT_RUN(test_tied_head_conversion_keeps_the_embedding);
