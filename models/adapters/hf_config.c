@@ -552,8 +552,8 @@ ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_at
       .k_bias = cfg->k_bias,
       .v_bias = cfg->v_bias,
       .o_bias = cfg->o_bias,
-      .qk_norm = cfg->qk_norm,
-      .qk_norm_eps = cfg->qk_norm ? (float)cfg->norm_eps : 0.0f,
+      .qk_norm = cfg->qk_norm ? TTT_QK_NORM_HEAD : TTT_QK_NORM_NONE,
+      .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = cfg->qk_norm ? (float)cfg->norm_eps : 0.0f},
       .bidirectional = cfg->arch == TTT_HF_ENCODER,
       .sliding_window = cfg->sliding_window[layer],
   };

@@ -41,7 +41,7 @@ static const ttt_dtype weight_dtypes[N_WDTYPES] = {TTT_F32, TTT_BF16, TTT_Q8_0};
 typedef struct layer {
   ttt_attention_spec spec;
   ttt_tensor mats[N_WDTYPES][N_MATS]; /* wq wk wv wo per weight dtype */
-  ttt_tensor bq, bk, bv, bo, q_norm, k_norm;
+  ttt_tensor bq, bk, bv, bo, q_norm, k_norm, q_norm_bias, k_norm_bias;
   ttt_rope *rope;
 } layer;
 
@@ -76,9 +76,18 @@ static void layer_init(layer *l, const ttt_attention_spec *spec, uint64_t seed) 
   if (spec->k_bias) l->bk = random_tensor(&rng, 1, kvd, -0.5f, 0.5f);
   if (spec->v_bias) l->bv = random_tensor(&rng, 1, kvd, -0.5f, 0.5f);
   if (spec->o_bias) l->bo = random_tensor(&rng, 1, spec->hidden, -0.5f, 0.5f);
-  if (spec->qk_norm) {
-    l->q_norm = random_tensor(&rng, 1, hd, 0.5f, 1.5f);
-    l->k_norm = random_tensor(&rng, 1, hd, 0.5f, 1.5f);
+  if (spec->qk_norm != TTT_QK_NORM_NONE) {
+    /* HEAD: [head_dim]; HEAD_WEIGHTS: [heads, head_dim]; ALL: [heads·head_dim] */
+    bool head = spec->qk_norm == TTT_QK_NORM_HEAD, rows = spec->qk_norm == TTT_QK_NORM_HEAD_WEIGHTS;
+    int64_t q_rows = rows ? spec->n_heads : 1, k_rows = rows ? spec->n_kv_heads : 1;
+    int64_t q_cols = head || rows ? hd : qd, k_cols = head || rows ? hd : kvd;
+    float lo = spec->qk_norm_spec.weight_offset ? -0.5f : 0.5f;
+    l->q_norm = random_tensor(&rng, q_rows, q_cols, lo, lo + 1.0f);
+    l->k_norm = random_tensor(&rng, k_rows, k_cols, lo, lo + 1.0f);
+    if (spec->qk_norm_spec.bias) {
+      l->q_norm_bias = random_tensor(&rng, q_rows, q_cols, -0.5f, 0.5f);
+      l->k_norm_bias = random_tensor(&rng, k_rows, k_cols, -0.5f, 0.5f);
+    }
   }
   if (spec->rope.type != TTT_ROPE_NONE) CHECK_OK(ttt_rope_create(&spec->rope, &l->rope));
 }
@@ -86,7 +95,8 @@ static void layer_init(layer *l, const ttt_attention_spec *spec, uint64_t seed) 
 static void layer_free(layer *l) {
   for (int d = 0; d < N_WDTYPES; d++)
     for (int m = 0; m < N_MATS; m++) ttt_tensor_free(&l->mats[d][m]);
-  ttt_tensor *vecs[] = {&l->bq, &l->bk, &l->bv, &l->bo, &l->q_norm, &l->k_norm};
+  ttt_tensor *vecs[] = {&l->bq,     &l->bk,     &l->bv,          &l->bo,
+                        &l->q_norm, &l->k_norm, &l->q_norm_bias, &l->k_norm_bias};
   for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) ttt_tensor_free(vecs[i]);
   ttt_rope_destroy(l->rope);
 }
@@ -95,8 +105,18 @@ static int dtype_index(ttt_dtype d) { return d == TTT_BF16 ? 1 : d == TTT_Q8_0 ?
 
 static ttt_attention_weights layer_weights(const layer *l, ttt_dtype dtype) {
   const ttt_tensor *m = l->mats[dtype_index(dtype)];
-  return (ttt_attention_weights){m[0],  m[1],  m[2],  m[3],      l->bq,
-                                 l->bk, l->bv, l->bo, l->q_norm, l->k_norm};
+  return (ttt_attention_weights){.wq = m[0],
+                                 .wk = m[1],
+                                 .wv = m[2],
+                                 .wo = m[3],
+                                 .bq = l->bq,
+                                 .bk = l->bk,
+                                 .bv = l->bv,
+                                 .bo = l->bo,
+                                 .q_norm = l->q_norm,
+                                 .k_norm = l->k_norm,
+                                 .q_norm_bias = l->q_norm_bias,
+                                 .k_norm_bias = l->k_norm_bias};
 }
 
 /* ---- inputs, reference, comparison ---- */
@@ -266,8 +286,8 @@ static ttt_attention_spec qwen3_8b(void) {
                               .n_heads = 32,
                               .n_kv_heads = 8,
                               .head_dim = 128,
-                              .qk_norm = true,
-                              .qk_norm_eps = 1e-6f,
+                              .qk_norm = TTT_QK_NORM_HEAD,
+                              .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f},
                               .rope = rope_default(128, 1000000.0)};
 }
 static ttt_attention_spec mistral_7b_window8(void) {
@@ -309,8 +329,8 @@ static ttt_attention_spec mini_qwen3(void) { /* qk_norm, head_dim 32 with 4 head
                               .n_heads = 4,
                               .n_kv_heads = 1,
                               .head_dim = 32,
-                              .qk_norm = true,
-                              .qk_norm_eps = 1e-6f,
+                              .qk_norm = TTT_QK_NORM_HEAD,
+                              .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f},
                               .rope = rope_default(32, 1000000.0)};
 }
 static ttt_attention_spec mini_mistral(void) { /* window 8, partial interleaved rope, softcap */
@@ -324,6 +344,29 @@ static ttt_attention_spec mini_mistral(void) { /* window 8, partial interleaved 
   s.rope.rotary_dim = 8;
   s.rope.interleaved = true;
   return s;
+}
+
+/* Per-head q/k LayerNorm with each head's own weights and biases, and an output bias. */
+static ttt_attention_spec mini_head_weights(void) {
+  return (ttt_attention_spec){.hidden = 64,
+                              .n_heads = 4,
+                              .n_kv_heads = 2,
+                              .head_dim = 16,
+                              .o_bias = true,
+                              .qk_norm = TTT_QK_NORM_HEAD_WEIGHTS,
+                              .qk_norm_spec = {.type = TTT_NORM_LAYER, .eps = 1e-5f, .bias = true},
+                              .rope = rope_default(16, 10000.0)};
+}
+/* One RMSNorm over all heads of q (and of k), with (1 + w) weights. */
+static ttt_attention_spec mini_all_heads(void) {
+  return (ttt_attention_spec){
+      .hidden = 64,
+      .n_heads = 4,
+      .n_kv_heads = 2,
+      .head_dim = 16,
+      .qk_norm = TTT_QK_NORM_ALL,
+      .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f, .weight_offset = true},
+      .rope = rope_default(16, 500000.0)};
 }
 
 /* ---- the mini matrix ---- */
@@ -415,6 +458,8 @@ static void test_mini_llama(void) { mini_matrix(mini_llama, 101); }
 static void test_mini_qwen2(void) { mini_matrix(mini_qwen2, 202); }
 static void test_mini_qwen3(void) { mini_matrix(mini_qwen3, 303); }
 static void test_mini_mistral(void) { mini_matrix(mini_mistral, 404); }
+static void test_mini_head_weights(void) { mini_matrix(mini_head_weights, 505); }
+static void test_mini_all_heads(void) { mini_matrix(mini_all_heads, 606); }
 
 /* ---- real dims: a subsample of the matrix (see the top of the file) ---- */
 
@@ -687,8 +732,12 @@ static void test_spec_validation(void) {
   s.n_kv_heads = 0;
   CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "n_kv_heads (0)");
   s = qwen3_8b();
-  s.qk_norm_eps = 0.0f;
-  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "qk_norm_eps");
+  s.qk_norm_spec.eps = 0.0f;
+  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT,
+            "qk_norm_spec: norm spec: eps");
+  s = qwen3_8b();
+  s.qk_norm = (ttt_qk_norm)7;
+  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "qk_norm (7)");
   s = qwen3_8b();
   s.rope.head_dim = 64;
   CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "rope.head_dim (64)");
@@ -771,7 +820,7 @@ static void test_bad_forward_arguments(void) {
   ttt_attention_impl_config kv16 = impl;
   kv16.kv_dtype = TTT_BF16;
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &spec, &kv16, &w, l.rope, cache, 0, &x3, 0, &o3),
-            TTT_ERR_DTYPE, "kv cache dtype f32");
+            TTT_ERR_DTYPE, "kv cache layer 0 dtype f32");
   ttt_attention_spec other = spec;
   other.n_kv_heads = 1;
   other.k_bias = other.v_bias = false;
@@ -779,7 +828,7 @@ static void test_bad_forward_arguments(void) {
   layer_init(&l1, &other, 1003);
   ttt_attention_weights w1 = layer_weights(&l1, TTT_F32);
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &other, &impl, &w1, l1.rope, cache, 0, &x3, 0, &o3),
-            TTT_ERR_SHAPE, "kv cache has 2 kv heads");
+            TTT_ERR_SHAPE, "kv cache layer 0 has 2 kv heads");
   layer_free(&l1);
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &spec, &impl, &w, NULL, cache, 0, &x3, 0, &o3),
             TTT_ERR_INVALID_ARGUMENT, "rope tables are NULL");
@@ -806,6 +855,8 @@ int main(void) {
   TTT_RUN(test_mini_llama);
   TTT_RUN(test_mini_qwen2);
   TTT_RUN(test_mini_qwen3);
+  TTT_RUN(test_mini_head_weights);
+  TTT_RUN(test_mini_all_heads);
   TTT_RUN(test_mini_mistral);
   TTT_RUN(test_mini_bert);
   TTT_RUN(test_causal_batch_without_cache);
