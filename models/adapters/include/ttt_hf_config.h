@@ -1,17 +1,22 @@
 /*
  * ttt_hf_config.h — HuggingFace config.json → ttt_hf_config → the core's block specs.
  *
- * Not part of the core library. Supported model_type: llama, mistral, qwen2, qwen3, mixtral (causal
- * decoders) and bert (encoder). Both spellings HF writes are accepted: the Hub's `rope_theta` +
- * `rope_scaling` and transformers 5's `rope_parameters` (which holds rope_theta and rope_type).
+ * Not part of the core library. Each supported model_type is a descriptor in models/adapters/arch/
+ * (llama, mistral, qwen2, qwen3, mixtral — causal decoders — and bert, an encoder; see the README's
+ * architecture table). Both spellings HF writes are accepted: the Hub's `rope_theta` +
+ * `rope_scaling` (with `type` or `rope_type`) and transformers 5's `rope_parameters` (which holds
+ * rope_theta and rope_type).
  *
  * Defaults follow the transformers config classes where a field is absent (or null where HF
  * allows null): num_key_value_heads → num_attention_heads, head_dim → hidden / heads,
- * hidden_act → silu (bert: gelu), rope_theta → 10000 (mixtral: 1e6), rms_norm_eps → 1e-6 (mixtral:
- * 1e-5), layer_norm_eps → 1e-12, type_vocab_size → 2, tie_word_embeddings → false (bert: true),
- * use_sliding_window → false, max_window_layers → 28. vocab_size, hidden_size, intermediate_size,
- * num_hidden_layers, num_attention_heads, max_position_embeddings (and for mixtral
- * num_local_experts, num_experts_per_tok) are required.
+ * hidden_act → silu, rope_theta → 10000, rms_norm_eps → 1e-6, tie_word_embeddings → false,
+ * use_sliding_window → false, max_window_layers → 28; a family's descriptor may change a default
+ * (mixtral: rope_theta 1e6, rms_norm_eps 1e-5; bert: hidden_act gelu, layer_norm_eps 1e-12,
+ * tie_word_embeddings true, type_vocab_size 2) or a key's spelling (bert: layer_norm_eps).
+ * vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+ * max_position_embeddings (and for mixtral num_local_experts, num_experts_per_tok) are required.
+ * Numbers must be finite and within float range; llama3 rope scaling needs low_freq_factor <
+ * high_freq_factor.
  *
  * Errors name the file and the field: TTT_ERR_FORMAT for missing required fields, wrong JSON types
  * and invalid values; TTT_ERR_UNSUPPORTED for a model_type, rope_type, hidden_act or option this
@@ -26,6 +31,8 @@
 extern "C" {
 #endif
 
+/* The index of the model's descriptor in the registry (models/adapters/arch/registry.c). The
+ * first six are fixed; later architectures have no constant (compare ttt_hf_model_type_name). */
 typedef enum ttt_hf_model_type {
   TTT_HF_LLAMA = 0,
   TTT_HF_MISTRAL,
@@ -56,11 +63,16 @@ typedef struct ttt_hf_config {
   ttt_activation hidden_act;
   double norm_eps; /* rms_norm_eps for decoders, layer_norm_eps for bert */
   bool tie_word_embeddings;
+  /* Every norm of the model (the family's fact: RMSNorm for decoders, LayerNorm with bias for
+   * bert; Gemma's RMSNorm scales by 1 + w). */
+  ttt_norm_type norm_type;
+  bool norm_bias, norm_weight_offset;
   /* Which projections carry biases, resolved per model type (qwen2: q/k/v always; llama, qwen3:
    * attention_bias on all four; mistral, mixtral: none; bert: all). */
   bool q_bias, k_bias, v_bias, o_bias;
-  bool mlp_bias; /* llama's mlp_bias; bert: true */
-  bool qk_norm;  /* qwen3 */
+  bool mlp_bias;  /* llama's mlp_bias; bert: true */
+  bool mlp_gated; /* gate and up projections (decoders); bert: up only */
+  bool qk_norm;   /* qwen3 */
 
   /* Rotary embedding (bert: TTT_ROPE_NONE). */
   ttt_rope_type rope_type;
@@ -79,6 +91,7 @@ typedef struct ttt_hf_config {
   /* Mixture of experts (mixtral); 0 experts = dense FFN. */
   int64_t num_local_experts;
   int64_t num_experts_per_tok;
+  bool dense_layer[TTT_MAX_LAYERS]; /* with experts: layers whose FFN is a dense MLP instead */
 
   /* bert */
   int64_t type_vocab_size;

@@ -330,6 +330,32 @@ static void test_wrong_types_and_values(void) {
             TTT_ERR_FORMAT, "'layer_types' must be an array of num_hidden_layers (2)");
 }
 
+/* Issue 19: values the core would refuse later (or silently turn into inf) are refused here,
+ * naming the fields. */
+static void test_values_the_core_cannot_take(void) {
+  ttt_hf_config cfg;
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_scaling",
+                       "{\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 4.0, "
+                       "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 64}",
+                       &cfg),
+            TTT_ERR_FORMAT,
+            "rope_scaling.low_freq_factor 4 must be below rope_scaling.high_freq_factor 4");
+  CHECK_ERR(parse_with("llama3_tiny", "config.hf_saved.json", "rope_parameters",
+                       "{\"rope_type\": \"llama3\", \"rope_theta\": 500000.0, \"factor\": 8.0, "
+                       "\"low_freq_factor\": 5.0, \"high_freq_factor\": 1.0, "
+                       "\"original_max_position_embeddings\": 64}",
+                       &cfg),
+            TTT_ERR_FORMAT, "rope_parameters.low_freq_factor 5 must be below");
+  CHECK_ERR(parse_with("bert_tiny", "config.json", "layer_norm_eps", "1e300", &cfg), TTT_ERR_FORMAT,
+            "test.json: field 'layer_norm_eps' is 1e+300, beyond the float range");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rms_norm_eps", "1e39", &cfg), TTT_ERR_FORMAT,
+            "field 'rms_norm_eps' is 1e+39");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_theta", "-1e300", &cfg), TTT_ERR_FORMAT,
+            "'rope_theta' must be a positive number");
+  CHECK_OK(parse_with("bert_tiny", "config.json", "layer_norm_eps", "3e38", &cfg));
+  CHECK(cfg.norm_eps == 3e38);
+}
+
 static void test_unsupported(void) {
   ttt_hf_config cfg;
   CHECK_ERR(parse_with("llama3_tiny", "config.json", "model_type", "\"gpt2\"", &cfg),
@@ -451,6 +477,7 @@ int main(void) {
   TTT_RUN(test_bert);
   TTT_RUN(test_missing_fields);
   TTT_RUN(test_wrong_types_and_values);
+  TTT_RUN(test_values_the_core_cannot_take);
   TTT_RUN(test_unsupported);
   TTT_RUN(test_rope_variants);
   TTT_RUN(test_qwen_sliding_windows);
