@@ -406,6 +406,32 @@ ttt_status hf_parse_moe_counts(const hf_scope *sc, ttt_hf_config *cfg, const cha
                     &cfg->num_experts_per_tok);
 }
 
+ttt_status hf_parse_moe_qwen(const hf_scope *sc, ttt_hf_config *cfg) {
+  bool renormalize;
+  int64_t step;
+  HF_TRY(hf_parse_moe_counts(sc, cfg, "num_experts"));
+  HF_TRY(
+      hf_get_int(sc, "moe_intermediate_size", true, 0, 1, HF_MAX_DIM, &cfg->moe_intermediate_size));
+  HF_TRY(hf_get_bool(sc, "norm_topk_prob", false, &renormalize));
+  cfg->moe_no_renormalize = !renormalize;
+  HF_TRY(hf_get_int(sc, "decoder_sparse_step", false, 1, 1, HF_MAX_DIM, &step));
+  for (int64_t l = 0; l < cfg->num_hidden_layers; l++) cfg->dense_layer[l] = (l + 1) % step != 0;
+  const cJSON *only = hf_field(sc, "mlp_only_layers");
+  if (!only) return TTT_OK;
+  if (!cJSON_IsArray(only))
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: field 'mlp_only_layers' must be an array, got %s",
+                         sc->src, ttt_hfj_type_name(only));
+  int i = 0;
+  for (const cJSON *l = only->child; l; l = l->next, i++) {
+    if (!ttt_hfj_is_int(l, 0, (double)cfg->num_hidden_layers - 1))
+      return ttt_set_error(TTT_ERR_FORMAT,
+                           "%s: mlp_only_layers[%d] must be a layer index in [0, %lld)", sc->src, i,
+                           (long long)cfg->num_hidden_layers);
+    cfg->dense_layer[(int64_t)l->valuedouble] = true;
+  }
+  return TTT_OK;
+}
+
 static ttt_status parse_root(hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(parse_model_type(sc, cfg));
   HF_TRY(parse_dims(sc, cfg));
@@ -465,8 +491,11 @@ void ttt_hf_config_describe(const ttt_hf_config *cfg, char *buf, size_t size) {
                    (long long)cfg->intermediate_size, (long long)cfg->vocab_size);
   if (n < 0 || (size_t)n >= size) return;
   if (cfg->num_local_experts > 0)
-    n += snprintf(buf + n, size - (size_t)n, ", %lld experts top-%lld",
-                  (long long)cfg->num_local_experts, (long long)cfg->num_experts_per_tok);
+    n += snprintf(buf + n, size - (size_t)n, ", %lld experts (ffn %lld) top-%lld",
+                  (long long)cfg->num_local_experts,
+                  (long long)(cfg->moe_intermediate_size ? cfg->moe_intermediate_size
+                                                         : cfg->intermediate_size),
+                  (long long)cfg->num_experts_per_tok);
   if (n < 0 || (size_t)n >= size || cfg->rope_type == TTT_ROPE_NONE) return;
   snprintf(buf + n, size - (size_t)n, ", rope %s theta %g", rope_type_name(cfg->rope_type),
            cfg->rope_theta);
@@ -503,6 +532,7 @@ ttt_status ttt_hf_rope_spec(const ttt_hf_config *cfg, ttt_rope_spec *out) {
   out->beta_fast = cfg->rope_beta_fast;
   out->beta_slow = cfg->rope_beta_slow;
   out->attention_factor = cfg->rope_attention_factor;
+  out->interleaved = cfg->rope_interleaved;
   return TTT_OK;
 }
 
@@ -524,8 +554,18 @@ ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_at
       .qk_norm_eps = cfg->qk_norm ? (float)cfg->norm_eps : 0.0f,
       .bidirectional = cfg->arch == TTT_HF_ENCODER,
       .sliding_window = cfg->sliding_window[layer],
+      .scale = (float)cfg->attention_scale,
+      .softcap = (float)cfg->attention_softcap,
   };
-  return ttt_hf_rope_spec(cfg, &out->rope);
+  HF_TRY(ttt_hf_rope_spec(cfg, &out->rope));
+  if (cfg->local_rope_theta > 0 && cfg->sliding_window[layer] > 0)
+    out->rope = (ttt_rope_spec){.type = TTT_ROPE_DEFAULT,
+                                .head_dim = out->rope.head_dim,
+                                .rotary_dim = out->rope.rotary_dim,
+                                .max_positions = out->rope.max_positions,
+                                .theta = cfg->local_rope_theta,
+                                .interleaved = out->rope.interleaved};
+  return TTT_OK;
 }
 
 ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out) {
@@ -542,23 +582,34 @@ ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out) {
 
 bool ttt_hf_is_moe(const ttt_hf_config *cfg) { return cfg && cfg->num_local_experts > 0; }
 
-static ttt_mlp_spec dense_mlp(const ttt_hf_config *cfg) {
+bool ttt_hf_is_moe_layer(const ttt_hf_config *cfg, int64_t layer) {
+  return ttt_hf_is_moe(cfg) && layer >= 0 && layer < cfg->num_hidden_layers &&
+         !cfg->dense_layer[layer];
+}
+
+static ttt_mlp_spec dense_mlp(const ttt_hf_config *cfg, int64_t intermediate) {
   return (ttt_mlp_spec){
       .hidden = cfg->hidden_size,
-      .intermediate = cfg->intermediate_size,
+      .intermediate = intermediate,
       .activation = cfg->hidden_act,
       .gated = cfg->mlp_gated,
       .bias = cfg->mlp_bias,
   };
 }
 
+static bool every_layer_moe(const ttt_hf_config *cfg) {
+  for (int64_t l = 0; l < cfg->num_hidden_layers; l++)
+    if (!ttt_hf_is_moe_layer(cfg, l)) return false;
+  return true;
+}
+
 ttt_status ttt_hf_mlp_spec(const ttt_hf_config *cfg, ttt_mlp_spec *out) {
   HF_TRY(check_cfg(cfg, out, "ttt_hf_mlp_spec"));
-  if (ttt_hf_is_moe(cfg))
+  if (every_layer_moe(cfg))
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "%s: the FFN is a mixture of experts (use ttt_hf_moe_spec)",
                          ttt_hf_model_type_name(cfg->model_type));
-  *out = dense_mlp(cfg);
+  *out = dense_mlp(cfg, cfg->intermediate_size);
   return TTT_OK;
 }
 
@@ -569,17 +620,20 @@ ttt_status ttt_hf_moe_spec(const ttt_hf_config *cfg, ttt_moe_spec *out) {
         TTT_ERR_INVALID_ARGUMENT,
         "%s: the FFN is a dense MLP, not a mixture of experts (use ttt_hf_mlp_spec)",
         ttt_hf_model_type_name(cfg->model_type));
+  int64_t width = cfg->moe_intermediate_size ? cfg->moe_intermediate_size : cfg->intermediate_size;
   *out = (ttt_moe_spec){
-      .expert = dense_mlp(cfg),
+      .expert = dense_mlp(cfg, width),
       .n_experts = cfg->num_local_experts,
       .top_k = cfg->num_experts_per_tok,
+      .no_renormalize = cfg->moe_no_renormalize,
   };
   return TTT_OK;
 }
 
 ttt_status ttt_hf_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
   HF_TRY(check_cfg(cfg, out, "ttt_hf_embedding_spec"));
-  *out = (ttt_embedding_spec){.vocab = cfg->vocab_size, .dim = cfg->hidden_size};
+  *out = (ttt_embedding_spec){
+      .vocab = cfg->vocab_size, .dim = cfg->hidden_size, .scale = (float)cfg->embedding_scale};
   return TTT_OK;
 }
 
@@ -600,7 +654,10 @@ ttt_status ttt_hf_token_type_embedding_spec(const ttt_hf_config *cfg, ttt_embedd
 ttt_status ttt_hf_lm_head_spec(const ttt_hf_config *cfg, ttt_lm_head_spec *out) {
   HF_TRY(check_cfg(cfg, out, "ttt_hf_lm_head_spec"));
   HF_TRY(need_arch(cfg, TTT_HF_DECODER, "lm_head"));
-  *out = (ttt_lm_head_spec){.hidden = cfg->hidden_size, .vocab = cfg->vocab_size};
+  *out = (ttt_lm_head_spec){.hidden = cfg->hidden_size,
+                            .vocab = cfg->vocab_size,
+                            .bias = cfg->lm_head_bias,
+                            .softcap = (float)cfg->final_softcap};
   return TTT_OK;
 }
 

@@ -14,13 +14,9 @@
 
 #include "arch/hf_arch.h"
 
-static bool is_moe_layer(const ttt_hf_config *cfg, int64_t layer) {
-  return cfg->num_local_experts > 0 && !cfg->dense_layer[layer];
-}
-
 /* Whether a rule applies (at `layer` for per-layer rules; layer 0 otherwise). */
 static bool applies(const ttt_hf_config *cfg, hf_cond c, int64_t layer) {
-  bool moe = is_moe_layer(cfg, layer);
+  bool moe = ttt_hf_is_moe_layer(cfg, layer);
   switch (c) {
   case C_ALWAYS:
     return true;
@@ -76,6 +72,8 @@ static int64_t dim_value(const ttt_hf_config *cfg, hf_dim d) {
     return cfg->max_position_embeddings;
   case D_TYPES:
     return cfg->type_vocab_size;
+  case D_MOE_INTER:
+    return cfg->moe_intermediate_size ? cfg->moe_intermediate_size : cfg->intermediate_size;
   case D_ONE:
     return 1;
   }

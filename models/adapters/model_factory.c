@@ -23,7 +23,7 @@ ttt_status ttt_hf_causal_lm_spec(const ttt_hf_config *cfg, ttt_causal_lm_spec *o
     layer->ffn_norm = norm;
     st = ttt_hf_attention_spec(cfg, l, &layer->attention);
     if (st != TTT_OK) break;
-    layer->ffn.kind = ttt_hf_is_moe(cfg) ? TTT_FFN_MOE : TTT_FFN_MLP;
+    layer->ffn.kind = ttt_hf_is_moe_layer(cfg, l) ? TTT_FFN_MOE : TTT_FFN_MLP;
     st = layer->ffn.kind == TTT_FFN_MOE ? ttt_hf_moe_spec(cfg, &layer->ffn.moe)
                                         : ttt_hf_mlp_spec(cfg, &layer->ffn.mlp);
   }

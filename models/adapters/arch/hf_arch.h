@@ -84,6 +84,10 @@ ttt_status hf_parse_layer_types(const hf_scope *sc, ttt_hf_config *cfg, int64_t 
                                 bool *found);
 /* num_local_experts (or `experts_key`) and num_experts_per_tok, both required. */
 ttt_status hf_parse_moe_counts(const hf_scope *sc, ttt_hf_config *cfg, const char *experts_key);
+/* Qwen MoE fields: num_experts, num_experts_per_tok, moe_intermediate_size, norm_topk_prob
+ * (default false), and which layers are dense: mlp_only_layers, or not every
+ * decoder_sparse_step-th layer. */
+ttt_status hf_parse_moe_qwen(const hf_scope *sc, ttt_hf_config *cfg);
 
 #define HF_TRY(call)                                                                               \
   do {                                                                                             \
@@ -107,6 +111,7 @@ typedef enum hf_dim {
   D_EXPERTS,
   D_POS,
   D_TYPES,
+  D_MOE_INTER, /* an expert's width */
   D_ONE
 } hf_dim;
 
@@ -206,5 +211,7 @@ const hf_arch *hf_arch_of(const ttt_hf_config *cfg);
 extern const hf_weight_rule hf_llama_weights[];
 extern const hf_module_rule hf_llama_modules[];
 extern const char *const hf_decoder_ignored[];
+/* The Qwen MoE layout (qwen3_moe.c): Llama's with `mlp.gate` routing `mlp.experts.E`. */
+extern const hf_weight_rule hf_qwen_moe_weights[];
 
 #endif /* TTT_HF_ARCH_H */

@@ -8,7 +8,9 @@
   X(qwen2)                                                                                         \
   X(qwen3)                                                                                         \
   X(mixtral)                                                                                       \
-  X(bert)
+  X(bert)                                                                                          \
+  X(gemma)                                                                                         \
+  X(qwen3_moe)
 
 #define DECLARE(name) extern const hf_arch hf_arch_##name;
 #define ENTRY(name) &hf_arch_##name,

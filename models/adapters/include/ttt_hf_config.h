@@ -88,10 +88,23 @@ typedef struct ttt_hf_config {
    * use_sliding_window (as transformers derives layer_types). */
   int64_t sliding_window[TTT_MAX_LAYERS];
 
-  /* Mixture of experts (mixtral); 0 experts = dense FFN. */
+  /* Mixture of experts (mixtral, qwen*_moe); 0 experts = dense FFN. */
   int64_t num_local_experts;
   int64_t num_experts_per_tok;
+  int64_t moe_intermediate_size;    /* each expert's width; 0 → intermediate_size */
+  bool moe_no_renormalize;          /* top-k weights not rescaled to sum to 1 (!norm_topk_prob) */
   bool dense_layer[TTT_MAX_LAYERS]; /* with experts: layers whose FFN is a dense MLP instead */
+
+  /* Scalings and caps; 0 = none (the usual 1/sqrt(head_dim) softmax scale, no cap). */
+  double embedding_scale;   /* embedding rows × this (gemma: sqrt(hidden)) */
+  double attention_scale;   /* softmax scale (gemma2/3: query_pre_attn_scalar^-0.5) */
+  double attention_softcap; /* attention scores (gemma2: attn_logit_softcapping) */
+  double final_softcap;     /* logits (gemma2: final_logit_softcapping) */
+  bool lm_head_bias;
+  bool rope_interleaved; /* GPT-J pairs (2i, 2i+1) instead of rotate-half */
+  /* Layers with a sliding window use the default rope with this theta (gemma3's
+   * rope_local_base_freq); 0: every layer uses the rope above. */
+  double local_rope_theta;
 
   /* bert */
   int64_t type_vocab_size;
@@ -128,10 +141,12 @@ ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_at
 /* Every norm of the model (attention_norm, ffn_norm, final norm; bert: embeddings.norm too):
  * RMSNorm(rms_norm_eps) for decoders, LayerNorm with bias(layer_norm_eps) for bert. */
 ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out);
-/* True when layer FFNs are mixtures of experts (use ttt_hf_moe_spec), false for dense MLPs. */
+/* True when the model has mixtures of experts (use ttt_hf_moe_spec), false for dense MLPs. */
 bool ttt_hf_is_moe(const ttt_hf_config *cfg);
+/* True when layer `layer`'s FFN is a mixture of experts (false for qwen2_moe's dense layers). */
+bool ttt_hf_is_moe_layer(const ttt_hf_config *cfg, int64_t layer);
 /* Dense FFN: gated (SwiGLU...) for decoders, plain up/down with biases for bert.
- * TTT_ERR_INVALID_ARGUMENT for a MoE model. */
+ * TTT_ERR_INVALID_ARGUMENT for a model whose every layer is a MoE. */
 ttt_status ttt_hf_mlp_spec(const ttt_hf_config *cfg, ttt_mlp_spec *out);
 /* MoE FFN (mixtral: gated silu experts of intermediate_size, softmax top-k, renormalized).
  * TTT_ERR_INVALID_ARGUMENT for a dense model. */

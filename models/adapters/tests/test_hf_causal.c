@@ -12,8 +12,18 @@
 #include "ttt_models.h"
 #include "ttt_test.h"
 
-static const char *const fixtures[] = {"llama3_tiny", "qwen2_tiny", "qwen3_tiny", "mistral_tiny",
-                                       "mixtral_tiny"};
+/* Each fixture with the performance strategy's gates on logits (PCC, top-1 agreement), set a
+ * little below what was measured (README, "HF golden figures"); NULL gates: the default ones. */
+typedef struct fixture_gates {
+  const char *name;
+  double perf_pcc, perf_top1;
+} fixture_gates;
+
+static const fixture_gates fixtures[] = {
+    {"llama3_tiny", 0.99, 0.95},  {"qwen2_tiny", 0.99, 0.95},   {"qwen3_tiny", 0.99, 0.95},
+    {"mistral_tiny", 0.99, 0.95}, {"mixtral_tiny", 0.99, 0.95}, {"gemma_tiny", 0.9995, 0.99},
+    {"qwen3moe_tiny", 0, 0},
+};
 
 typedef struct golden {
   ttt_safetensors *file;
@@ -97,8 +107,9 @@ static void run(const ttt_hf_model *m, ttt_context *ctx, const golden *g, float 
   ttt_kv_cache_destroy(cache);
 }
 
-static void compare_logits(const char *fixture, const char *name, ttt_safetensors *file,
+static void compare_logits(const fixture_gates *f, const char *name, ttt_safetensors *file,
                            const float *actual, int64_t rows, int64_t vocab, bool accuracy) {
+  const char *fixture = f->name;
   ttt_tensor expected;
   CHECK_OK(ttt_safetensors_get(file, name, &expected));
   ttt_tensor got = ttt_tensor_2d(TTT_F32, (void *)actual, rows, vocab);
@@ -110,15 +121,35 @@ static void compare_logits(const char *fixture, const char *name, ttt_safetensor
     CHECK_MSG(r.allclose && r.pcc >= 0.99999, "%s %s: pcc %.7f max abs %.3g", fixture, name, r.pcc,
               r.max_abs_err);
   else
-    CHECK_MSG(r.pcc >= 0.99 && l.top1_agreement >= 0.95, "%s %s: pcc %.5f top1 %.3f", fixture, name,
-              r.pcc, l.top1_agreement);
+    CHECK_MSG(r.pcc >= f->perf_pcc && l.top1_agreement >= f->perf_top1,
+              "%s %s: pcc %.5f top1 %.3f (gates %.4f, %.2f)", fixture, name, r.pcc,
+              l.top1_agreement, f->perf_pcc, f->perf_top1);
   printf("  %-13s %-11s %-14s pcc %.7f  max abs %.2e  top1 %5.1f%%  kl %.2e\n", fixture,
          accuracy ? "accuracy" : "performance", name, r.pcc, r.max_abs_err, 100 * l.top1_agreement,
          l.mean_kl);
 }
 
-static void check_fixture(const char *fixture, ttt_strategy strategy, ttt_context *ctx,
+/* One forward over prompt + decode tokens without a cache, against logits.full. */
+static void check_full_sequence(const fixture_gates *f, const ttt_hf_model *m, ttt_context *ctx,
+                                const golden *g) {
+  int64_t n = g->T + g->D, vocab = m->config.vocab_size;
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+  float *logits = malloc(sizeof(float) * (size_t)(n * vocab));
+  memcpy(ids, g->input_ids, sizeof(int32_t) * (size_t)g->T);
+  memcpy(ids + g->T, g->decode_ids, sizeof(int32_t) * (size_t)g->D);
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(m->lm, n, &cache));
+  ttt_tensor out = ttt_tensor_2d(TTT_F32, logits, n, vocab);
+  CHECK_OK(ttt_causal_lm_prefill_forward(m->lm, ctx, cache, ids, n, 0, false, &out, NULL));
+  compare_logits(f, "logits.full", g->file, logits, n, vocab, true);
+  ttt_kv_cache_destroy(cache);
+  free(ids);
+  free(logits);
+}
+
+static void check_fixture(const fixture_gates *f, ttt_strategy strategy, ttt_context *ctx,
                           const ttt_device *device) {
+  const char *fixture = f->name;
   char dir[512];
   snprintf(dir, sizeof dir, "%s/hf/%s", TTT_FIXTURES_DIR, fixture);
   ttt_hf_load_options options = {.strategy = strategy, .skip_tokenizer = true};
@@ -143,8 +174,9 @@ static void check_fixture(const char *fixture, ttt_strategy strategy, ttt_contex
     printf("  %-13s %-11s %d traced modules: worst pcc %.7f, worst max abs %.2e\n", fixture,
            "accuracy", trace.compared, trace.worst_pcc, trace.worst_abs);
   }
-  compare_logits(fixture, "logits.prefill", g.file, prefill, g.T, vocab, accuracy);
-  compare_logits(fixture, "logits.decode", g.file, decode, g.D, vocab, accuracy);
+  compare_logits(f, "logits.prefill", g.file, prefill, g.T, vocab, accuracy);
+  compare_logits(f, "logits.decode", g.file, decode, g.D, vocab, accuracy);
+  if (accuracy) check_full_sequence(f, m, ctx, &g);
   free(prefill);
   free(decode);
   golden_close(&g);
@@ -157,7 +189,7 @@ static void test_accuracy_strategy_matches_hf(void) {
   CHECK_OK(ttt_device_cpu(&device, 2));
   CHECK_OK(ttt_context_create(&device, &ctx));
   for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++)
-    check_fixture(fixtures[i], TTT_STRATEGY_ACCURACY, ctx, &device);
+    check_fixture(&fixtures[i], TTT_STRATEGY_ACCURACY, ctx, &device);
   ttt_context_destroy(ctx);
 }
 
@@ -167,7 +199,8 @@ static void test_performance_strategy_close_to_hf(void) {
   CHECK_OK(ttt_device_cpu(&device, 2));
   CHECK_OK(ttt_context_create(&device, &ctx));
   for (size_t i = 0; i < sizeof fixtures / sizeof fixtures[0]; i++)
-    check_fixture(fixtures[i], TTT_STRATEGY_PERFORMANCE, ctx, &device);
+    if (fixtures[i].perf_pcc > 0)
+      check_fixture(&fixtures[i], TTT_STRATEGY_PERFORMANCE, ctx, &device);
   ttt_context_destroy(ctx);
 }
 
