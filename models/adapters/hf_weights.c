@@ -42,6 +42,12 @@ static bool applies(const ttt_hf_config *cfg, hf_cond c, int64_t layer) {
     return !moe && cfg->mlp_gated && cfg->mlp_bias;
   case C_MOE:
     return moe;
+  case C_SHARED_EXPERT:
+    return moe && cfg->shared_expert_intermediate_size > 0;
+  case C_LM_HEAD_BIAS:
+    return cfg->lm_head_bias;
+  case C_QK_NORM_BIAS:
+    return cfg->qk_norm && cfg->qk_norm_bias;
   case C_TIED:
     return cfg->tie_word_embeddings;
   case C_UNTIED:
@@ -74,6 +80,8 @@ static int64_t dim_value(const ttt_hf_config *cfg, hf_dim d) {
     return cfg->type_vocab_size;
   case D_MOE_INTER:
     return cfg->moe_intermediate_size ? cfg->moe_intermediate_size : cfg->intermediate_size;
+  case D_SHARED_INTER:
+    return cfg->shared_expert_intermediate_size;
   case D_ONE:
     return 1;
   }
@@ -197,20 +205,25 @@ static ttt_status add_entry(ttt_hf_weight_map *m, const hf_weight_rule *r, int64
   return TTT_OK;
 }
 
-static int32_t count_rules(const hf_weight_rule *rules) {
+/* The descriptor's weight tables as one list of rules (count only when `out` is NULL). */
+static int32_t gather_rules(const hf_arch *arch, const hf_weight_rule **out) {
   int32_t n = 0;
-  while (rules[n].path) n++;
+  for (int t = 0; t < HF_MAX_TABLES && arch->weights[t]; t++)
+    for (const hf_weight_rule *r = arch->weights[t]; r->path; r++) {
+      if (out) out[n] = r;
+      n++;
+    }
   return n;
 }
 
-static ttt_status add_layer_rules(ttt_hf_weight_map *m, const hf_weight_rule *rules, int32_t first,
-                                  int32_t end, int64_t capacity) {
+static ttt_status add_layer_rules(ttt_hf_weight_map *m, const hf_weight_rule *const *rules,
+                                  int32_t first, int32_t end, int64_t capacity) {
   for (int64_t l = 0; l < m->cfg.num_hidden_layers; l++) {
     for (int32_t k = first; k < end; k++) {
-      if (!applies(&m->cfg, rules[k].when, l)) continue;
-      int64_t experts = strstr(rules[k].path, "{E}") ? m->cfg.num_local_experts : 1;
+      if (!applies(&m->cfg, rules[k]->when, l)) continue;
+      int64_t experts = strstr(rules[k]->path, "{E}") ? m->cfg.num_local_experts : 1;
       for (int64_t e = 0; e < experts; e++) {
-        ttt_status s = add_entry(m, &rules[k], l, e, capacity);
+        ttt_status s = add_entry(m, rules[k], l, e, capacity);
         if (s != TTT_OK) return s;
       }
     }
@@ -220,11 +233,11 @@ static ttt_status add_layer_rules(ttt_hf_weight_map *m, const hf_weight_rule *ru
 
 /* Rules without {L} apply once, at their place in the table; each run of per-layer rules repeats
  * for every layer, so entries come out in model order. */
-static ttt_status fill_entries(ttt_hf_weight_map *m, int64_t capacity) {
-  const hf_weight_rule *rules = m->arch->weights;
-  int32_t n_rules = count_rules(rules), first_layer_rule = -1;
+static ttt_status fill_entries(ttt_hf_weight_map *m, const hf_weight_rule *const *rules,
+                               int32_t n_rules, int64_t capacity) {
+  int32_t first_layer_rule = -1;
   for (int32_t r = 0; r <= n_rules; r++) {
-    bool per_layer = r < n_rules && strstr(rules[r].path, "{L}");
+    bool per_layer = r < n_rules && strstr(rules[r]->path, "{L}");
     if (per_layer) {
       if (first_layer_rule < 0) first_layer_rule = r;
       continue;
@@ -234,8 +247,8 @@ static ttt_status fill_entries(ttt_hf_weight_map *m, int64_t capacity) {
       if (s != TTT_OK) return s;
     }
     first_layer_rule = -1;
-    if (r < n_rules && applies(&m->cfg, rules[r].when, 0)) {
-      ttt_status s = add_entry(m, &rules[r], 0, 0, capacity);
+    if (r < n_rules && applies(&m->cfg, rules[r]->when, 0)) {
+      ttt_status s = add_entry(m, rules[r], 0, 0, capacity);
       if (s != TTT_OK) return s;
     }
   }
@@ -265,7 +278,7 @@ ttt_status ttt_hf_weight_map_create(const ttt_hf_config *cfg, ttt_hf_weight_map 
                          "%lld experts (not from ttt_hf_config_parse?)",
                          (int)cfg->model_type, (long long)cfg->num_hidden_layers,
                          (long long)cfg->num_local_experts);
-  int64_t n_rules = count_rules(arch->weights);
+  int32_t n_rules = gather_rules(arch, NULL);
   int64_t per_layer = n_rules * (cfg->num_local_experts > 0 ? cfg->num_local_experts : 1);
   int64_t capacity = n_rules + cfg->num_hidden_layers * per_layer;
   ttt_hf_weight_map *m = calloc(1, sizeof *m);
@@ -279,13 +292,17 @@ ttt_status ttt_hf_weight_map_create(const ttt_hf_config *cfg, ttt_hf_weight_map 
   m->info = calloc((size_t)capacity, sizeof *m->info);
   m->by_path = calloc((size_t)capacity, sizeof *m->by_path);
   m->by_hf = calloc((size_t)capacity, sizeof *m->by_hf);
-  if (!m->lock || !m->entries || !m->info || !m->by_path || !m->by_hf) {
+  const hf_weight_rule **rules = calloc((size_t)n_rules + 1, sizeof *rules);
+  if (!m->lock || !m->entries || !m->info || !m->by_path || !m->by_hf || !rules) {
+    free(rules);
     ttt_hf_weight_map_destroy(m);
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_hf_weight_map_create: out of memory");
   }
   m->cfg = *cfg;
   m->arch = arch;
-  ttt_status s = fill_entries(m, capacity);
+  gather_rules(arch, rules);
+  ttt_status s = fill_entries(m, rules, n_rules, capacity);
+  free(rules);
   if (s != TTT_OK) {
     ttt_hf_weight_map_destroy(m);
     return s;
@@ -363,8 +380,9 @@ static const char *unprefixed(const ttt_hf_weight_map *m, const char *name) {
 /* A tied model ignores the tensors of its untied rules (a saved lm_head.weight). */
 static bool is_untied_name(const ttt_hf_weight_map *m, const char *name) {
   if (!m->cfg.tie_word_embeddings) return false;
-  for (const hf_weight_rule *r = m->arch->weights; r->path; r++)
-    if (r->when == C_UNTIED && !strstr(r->hf, "{") && strcmp(r->hf, name) == 0) return true;
+  for (int t = 0; t < HF_MAX_TABLES && m->arch->weights[t]; t++)
+    for (const hf_weight_rule *r = m->arch->weights[t]; r->path; r++)
+      if (r->when == C_UNTIED && !strstr(r->hf, "{") && strcmp(r->hf, name) == 0) return true;
   return false;
 }
 
@@ -556,16 +574,10 @@ ttt_status ttt_hf_weights_validate(const ttt_hf_weight_map *m, const ttt_checkpo
 /* Module names */
 /* ---------------------------------------------------------------------------------------------- */
 
-/* Translates `name` by matching one side of the rules and writing the other. */
-static ttt_status translate(const ttt_hf_config *cfg, const char *name, bool from_hf, char *buf,
-                            size_t size) {
-  if (!cfg || !name || !buf)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: NULL argument");
-  const hf_arch *arch = hf_arch_of(cfg);
-  if (!arch)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: model type %d unknown",
-                         (int)cfg->model_type);
-  const hf_module_rule *rules = arch->modules;
+/* Matches `name` against one side of a module table and writes the other; TTT_ERR_NOT_FOUND
+ * (without a message) when no rule matches. */
+static ttt_status translate_with(const ttt_hf_config *cfg, const hf_module_rule *rules,
+                                 const char *name, bool from_hf, char *buf, size_t size) {
   for (int64_t i = 0; rules[i].path; i++) {
     const char *src = from_hf ? rules[i].hf : rules[i].path;
     const char *dst = from_hf ? rules[i].path : rules[i].hf;
@@ -577,6 +589,22 @@ static ttt_status translate(const ttt_hf_config *cfg, const char *name, bool fro
       return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "'%s': output buffer of %zu bytes too small",
                            name, size);
     return TTT_OK;
+  }
+  return TTT_ERR_NOT_FOUND;
+}
+
+/* Translates `name` through the descriptor's module tables, first match first. */
+static ttt_status translate(const ttt_hf_config *cfg, const char *name, bool from_hf, char *buf,
+                            size_t size) {
+  if (!cfg || !name || !buf)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: NULL argument");
+  const hf_arch *arch = hf_arch_of(cfg);
+  if (!arch)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: model type %d unknown",
+                         (int)cfg->model_type);
+  for (int t = 0; t < HF_MAX_TABLES && arch->modules[t]; t++) {
+    ttt_status s = translate_with(cfg, arch->modules[t], name, from_hf, buf, size);
+    if (s != TTT_ERR_NOT_FOUND) return s;
   }
   return ttt_set_error(TTT_ERR_NOT_FOUND, "%s '%s' has no equivalent %s in a %s model",
                        from_hf ? "HF module" : "module path", name,

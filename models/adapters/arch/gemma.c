@@ -22,8 +22,8 @@ const hf_arch hf_arch_gemma = {
     .base = &base,
     .aliases = aliases,
     .defaults = defaults,
-    .weights = hf_llama_weights,
-    .modules = hf_llama_modules,
+    .weights = {HF_LLAMA_WEIGHTS},
+    .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,
     .parse = parse_gemma,
 };

@@ -111,7 +111,8 @@ typedef enum hf_dim {
   D_EXPERTS,
   D_POS,
   D_TYPES,
-  D_MOE_INTER, /* an expert's width */
+  D_MOE_INTER,    /* an expert's width */
+  D_SHARED_INTER, /* the shared expert's width */
   D_ONE
 } hf_dim;
 
@@ -129,6 +130,9 @@ typedef enum hf_cond {
   C_DENSE_BIAS, /* ... with biases */
   C_DENSE_GATED_BIAS,
   C_MOE, /* this layer's FFN is a mixture of experts */
+  C_SHARED_EXPERT,
+  C_LM_HEAD_BIAS,
+  C_QK_NORM_BIAS,
   C_TIED,
   C_UNTIED
 } hf_cond;
@@ -185,13 +189,20 @@ typedef struct hf_module_rule {
 
 typedef ttt_status (*hf_parse_hook)(const hf_scope *sc, ttt_hf_config *cfg);
 
+#define HF_MAX_TABLES 8
+
+
 typedef struct hf_arch {
-  const char *model_type;        /* config.json's model_type */
-  const ttt_hf_config *base;     /* fixed facts; the parser starts from a copy */
-  const hf_alias *aliases;       /* {NULL}-terminated; may be NULL */
-  const hf_default *defaults;    /* {NULL}-terminated; may be NULL */
-  const hf_weight_rule *weights; /* {NULL}-terminated */
-  const hf_module_rule *modules; /* {NULL}-terminated */
+  const char *model_type;     /* config.json's model_type */
+  const ttt_hf_config *base;  /* fixed facts; the parser starts from a copy */
+  const hf_alias *aliases;    /* {NULL}-terminated; may be NULL */
+  const hf_default *defaults; /* {NULL}-terminated; may be NULL */
+  /* Weight tables (each W_END-terminated), read as one: rules without {L} apply once, each run of
+   * per-layer rules repeats per layer, so list them in model order. */
+  const hf_weight_rule *weights[HF_MAX_TABLES];
+  /* Module tables ({NULL}-terminated): the first rule matching a name wins, so a descriptor's own
+   * table listed before a shared one overrides it. */
+  const hf_module_rule *modules[HF_MAX_TABLES];
   /* Checkpoint tensors the model does not use: exact names, "prefix*" or "*suffix". */
   const char *const *ignored;
   const char *name_prefix; /* a prefix some checkpoints put before every name ("bert."); or NULL */
@@ -207,11 +218,22 @@ extern const int32_t hf_n_archs;
 /* The descriptor of a parsed config (never NULL for a config from ttt_hf_config_parse). */
 const hf_arch *hf_arch_of(const ttt_hf_config *cfg);
 
-/* Shared tables: the Llama layout, which most decoders reuse. */
-extern const hf_weight_rule hf_llama_weights[];
+/* Shared tables of the Llama layout (llama.c), which most decoders combine with their own: */
+extern const hf_weight_rule hf_llama_embedding[];  /* model.embed_tokens → embedding.table */
+extern const hf_weight_rule hf_llama_input_norm[]; /* input_layernorm → attention_norm */
+extern const hf_weight_rule hf_llama_attention[];  /* self_attn.{q,k,v,o}_proj (+ biases) */
+extern const hf_weight_rule hf_llama_qk_norm[];    /* self_attn.{q,k}_norm, one [head_dim] each */
+extern const hf_weight_rule hf_llama_ffn_norm[];   /* post_attention_layernorm → ffn_norm */
+extern const hf_weight_rule hf_llama_mlp[];        /* mlp.{gate,up,down}_proj (+ biases) */
+extern const hf_weight_rule hf_llama_head[];       /* model.norm, lm_head (tied or not) */
 extern const hf_module_rule hf_llama_modules[];
 extern const char *const hf_decoder_ignored[];
-/* The Qwen MoE layout (qwen3_moe.c): Llama's with `mlp.gate` routing `mlp.experts.E`. */
-extern const hf_weight_rule hf_qwen_moe_weights[];
+/* The Qwen MoE layout (qwen3_moe.c): `mlp.gate` routing `mlp.experts.E` on MoE layers. */
+extern const hf_weight_rule hf_qwen_moe_experts[];
+
+/* Llama's full weight list, for .weights = {HF_LLAMA_WEIGHTS}. */
+#define HF_LLAMA_WEIGHTS                                                                           \
+  hf_llama_embedding, hf_llama_input_norm, hf_llama_attention, hf_llama_ffn_norm, hf_llama_mlp,    \
+      hf_llama_head
 
 #endif /* TTT_HF_ARCH_H */

@@ -1,13 +1,23 @@
 /* Llama (LlamaForCausalLM): the decoder layout most families reuse — RMSNorm pre-norm layers,
  * separate q/k/v/o projections, a gated MLP; biases from `attention_bias` and `mlp_bias`. The
- * tables below are shared (hf_arch.h) by mistral, qwen2, qwen3 and mixtral. */
+ * tables below are shared (hf_arch.h) by most decoders, each taking the pieces it has. */
 #include "hf_arch.h"
 
 #define LAYER "model.layers.{L}."
 
-const hf_weight_rule hf_llama_weights[] = {
+const hf_weight_rule hf_llama_embedding[] = {
     W("embedding.table", "model.embed_tokens.weight", D_VOCAB, D_HIDDEN),
+    W_END,
+};
+
+const hf_weight_rule hf_llama_input_norm[] = {
     W("layers.{L}.attention_norm.weight", LAYER "input_layernorm.weight", D_HIDDEN, D_NONE),
+    W_IF("layers.{L}.attention_norm.bias", LAYER "input_layernorm.bias", D_HIDDEN, D_NONE,
+         C_NORM_BIAS),
+    W_END,
+};
+
+const hf_weight_rule hf_llama_attention[] = {
     W("layers.{L}.attention.wq", LAYER "self_attn.q_proj.weight", D_Q, D_HIDDEN),
     W("layers.{L}.attention.wk", LAYER "self_attn.k_proj.weight", D_KV, D_HIDDEN),
     W("layers.{L}.attention.wv", LAYER "self_attn.v_proj.weight", D_KV, D_HIDDEN),
@@ -16,9 +26,23 @@ const hf_weight_rule hf_llama_weights[] = {
     W_IF("layers.{L}.attention.bk", LAYER "self_attn.k_proj.bias", D_KV, D_NONE, C_K_BIAS),
     W_IF("layers.{L}.attention.bv", LAYER "self_attn.v_proj.bias", D_KV, D_NONE, C_V_BIAS),
     W_IF("layers.{L}.attention.bo", LAYER "self_attn.o_proj.bias", D_HIDDEN, D_NONE, C_O_BIAS),
+    W_END,
+};
+
+const hf_weight_rule hf_llama_qk_norm[] = {
     W_IF("layers.{L}.attention.q_norm", LAYER "self_attn.q_norm.weight", D_HEAD, D_NONE, C_QK_NORM),
     W_IF("layers.{L}.attention.k_norm", LAYER "self_attn.k_norm.weight", D_HEAD, D_NONE, C_QK_NORM),
+    W_END,
+};
+
+const hf_weight_rule hf_llama_ffn_norm[] = {
     W("layers.{L}.ffn_norm.weight", LAYER "post_attention_layernorm.weight", D_HIDDEN, D_NONE),
+    W_IF("layers.{L}.ffn_norm.bias", LAYER "post_attention_layernorm.bias", D_HIDDEN, D_NONE,
+         C_NORM_BIAS),
+    W_END,
+};
+
+const hf_weight_rule hf_llama_mlp[] = {
     W_IF("layers.{L}.ffn.gate", LAYER "mlp.gate_proj.weight", D_INTER, D_HIDDEN, C_DENSE_GATED),
     W_IF("layers.{L}.ffn.up", LAYER "mlp.up_proj.weight", D_INTER, D_HIDDEN, C_DENSE),
     W_IF("layers.{L}.ffn.down", LAYER "mlp.down_proj.weight", D_HIDDEN, D_INTER, C_DENSE),
@@ -26,16 +50,15 @@ const hf_weight_rule hf_llama_weights[] = {
          C_DENSE_GATED_BIAS),
     W_IF("layers.{L}.ffn.up_bias", LAYER "mlp.up_proj.bias", D_INTER, D_NONE, C_DENSE_BIAS),
     W_IF("layers.{L}.ffn.down_bias", LAYER "mlp.down_proj.bias", D_HIDDEN, D_NONE, C_DENSE_BIAS),
-    W_IF("layers.{L}.ffn.router", LAYER "block_sparse_moe.gate.weight", D_EXPERTS, D_HIDDEN, C_MOE),
-    W_IF("layers.{L}.ffn.experts.{E}.gate", LAYER "block_sparse_moe.experts.{E}.w1.weight",
-         D_MOE_INTER, D_HIDDEN, C_MOE),
-    W_IF("layers.{L}.ffn.experts.{E}.up", LAYER "block_sparse_moe.experts.{E}.w3.weight",
-         D_MOE_INTER, D_HIDDEN, C_MOE),
-    W_IF("layers.{L}.ffn.experts.{E}.down", LAYER "block_sparse_moe.experts.{E}.w2.weight",
-         D_HIDDEN, D_MOE_INTER, C_MOE),
+    W_END,
+};
+
+const hf_weight_rule hf_llama_head[] = {
     W("norm.weight", "model.norm.weight", D_HIDDEN, D_NONE),
+    W_IF("norm.bias", "model.norm.bias", D_HIDDEN, D_NONE, C_NORM_BIAS),
     W_IF("lm_head.weight", "lm_head.weight", D_VOCAB, D_HIDDEN, C_UNTIED),
     W_IF("lm_head.weight", "model.embed_tokens.weight", D_VOCAB, D_HIDDEN, C_TIED),
+    W_IF("lm_head.bias", "lm_head.bias", D_VOCAB, D_NONE, C_LM_HEAD_BIAS),
     W_END,
 };
 
@@ -74,8 +97,8 @@ static const ttt_hf_config base = {.mlp_gated = true};
 const hf_arch hf_arch_llama = {
     .model_type = "llama",
     .base = &base,
-    .weights = hf_llama_weights,
-    .modules = hf_llama_modules,
+    .weights = {HF_LLAMA_WEIGHTS},
+    .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,
     .parse = parse_llama,
 };

@@ -3,6 +3,19 @@
  * 1e-5 by default. */
 #include "hf_arch.h"
 
+#define LAYER "model.layers.{L}."
+
+static const hf_weight_rule experts[] = {
+    W_IF("layers.{L}.ffn.router", LAYER "block_sparse_moe.gate.weight", D_EXPERTS, D_HIDDEN, C_MOE),
+    W_IF("layers.{L}.ffn.experts.{E}.gate", LAYER "block_sparse_moe.experts.{E}.w1.weight",
+         D_MOE_INTER, D_HIDDEN, C_MOE),
+    W_IF("layers.{L}.ffn.experts.{E}.up", LAYER "block_sparse_moe.experts.{E}.w3.weight",
+         D_MOE_INTER, D_HIDDEN, C_MOE),
+    W_IF("layers.{L}.ffn.experts.{E}.down", LAYER "block_sparse_moe.experts.{E}.w2.weight",
+         D_HIDDEN, D_MOE_INTER, C_MOE),
+    W_END,
+};
+
 static ttt_status parse_mixtral(const hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(hf_parse_window_all_layers(sc, cfg));
   return hf_parse_moe_counts(sc, cfg, "num_local_experts");
@@ -16,8 +29,9 @@ const hf_arch hf_arch_mixtral = {
     .model_type = "mixtral",
     .base = &base,
     .defaults = defaults,
-    .weights = hf_llama_weights,
-    .modules = hf_llama_modules,
+    .weights = {hf_llama_embedding, hf_llama_input_norm, hf_llama_attention, hf_llama_ffn_norm,
+                experts, hf_llama_head},
+    .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,
     .parse = parse_mixtral,
 };

@@ -8,8 +8,8 @@ static const ttt_hf_config base = {
 const hf_arch hf_arch_qwen2 = {
     .model_type = "qwen2",
     .base = &base,
-    .weights = hf_llama_weights,
-    .modules = hf_llama_modules,
+    .weights = {HF_LLAMA_WEIGHTS},
+    .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,
     .parse = hf_parse_window_qwen,
 };

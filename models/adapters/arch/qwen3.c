@@ -14,8 +14,9 @@ static const ttt_hf_config base = {.mlp_gated = true, .qk_norm = true};
 const hf_arch hf_arch_qwen3 = {
     .model_type = "qwen3",
     .base = &base,
-    .weights = hf_llama_weights,
-    .modules = hf_llama_modules,
+    .weights = {hf_llama_embedding, hf_llama_input_norm, hf_llama_attention, hf_llama_qk_norm,
+                hf_llama_ffn_norm, hf_llama_mlp, hf_llama_head},
+    .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,
     .parse = parse_qwen3,
 };

@@ -70,9 +70,10 @@ typedef struct ttt_hf_config {
   /* Which projections carry biases, resolved per model type (qwen2: q/k/v always; llama, qwen3:
    * attention_bias on all four; mistral, mixtral: none; bert: all). */
   bool q_bias, k_bias, v_bias, o_bias;
-  bool mlp_bias;  /* llama's mlp_bias; bert: true */
-  bool mlp_gated; /* gate and up projections (decoders); bert: up only */
-  bool qk_norm;   /* qwen3 */
+  bool mlp_bias;     /* llama's mlp_bias; bert: true */
+  bool mlp_gated;    /* gate and up projections (decoders); bert: up only */
+  bool qk_norm;      /* qwen3 */
+  bool qk_norm_bias; /* the q/k norms are LayerNorms with biases */
 
   /* Rotary embedding (bert: TTT_ROPE_NONE). */
   ttt_rope_type rope_type;
@@ -91,8 +92,9 @@ typedef struct ttt_hf_config {
   /* Mixture of experts (mixtral, qwen*_moe); 0 experts = dense FFN. */
   int64_t num_local_experts;
   int64_t num_experts_per_tok;
-  int64_t moe_intermediate_size;    /* each expert's width; 0 → intermediate_size */
-  bool moe_no_renormalize;          /* top-k weights not rescaled to sum to 1 (!norm_topk_prob) */
+  int64_t moe_intermediate_size; /* each expert's width; 0 → intermediate_size */
+  bool moe_no_renormalize;       /* top-k weights not rescaled to sum to 1 (!norm_topk_prob) */
+  int64_t shared_expert_intermediate_size; /* qwen2_moe: an always-on expert; 0 = none */
   bool dense_layer[TTT_MAX_LAYERS]; /* with experts: layers whose FFN is a dense MLP instead */
 
   /* Scalings and caps; 0 = none (the usual 1/sqrt(head_dim) softmax scale, no cap). */
