@@ -11,102 +11,148 @@ static void print_help(void) {
   printf(
       "usage: ttt info [--model DIR] [--strategy accuracy|performance] [--threads N]\n"
       "                [--set PATH=VALUE]...\n\n"
-      "Prints the device, the model's spec tree (embedding, every layer's norms, attention and\n"
-      "ffn, final norm, lm head), the prefill and decode impl configs chosen for this device and\n"
-      "strategy (after any --set overrides), the parameter count and the weight bytes one\n"
-      "decode step streams.\n");
+      "Prints the device, the model's spec tree (embedding, every layer's topology, norms,\n"
+      "attention and ffn, final norm, lm head), the prefill and decode impl configs chosen for\n"
+      "this device and strategy (after any --set overrides), the parameter count and the weight\n"
+      "bytes one decode step streams.\n");
 }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
 
 static void print_norm_spec(const char *path, const ttt_norm_spec *s) {
-  printf("  %-26s %s dim %lld eps %g%s\n", path, s->type == TTT_NORM_RMS ? "rmsnorm" : "layernorm",
-         (long long)s->dim, (double)s->eps, s->weight_offset ? " (1 + w)" : "");
+  printf("  %-32s %snorm dim %lld eps %g%s%s\n", path, ttt_norm_type_name(s->type),
+         (long long)s->dim, (double)s->eps, s->weight_offset ? " (1 + w)" : "",
+         s->bias ? ", bias" : "");
 }
 
 static void print_attention_spec(const char *path, const ttt_attention_spec *s) {
-  static const char *const rope_names[] = {"none",   "default", "linear",
-                                           "llama3", "dynamic", "yarn"};
-  printf("  %-26s hidden %lld, heads %lld, kv heads %lld, head_dim %lld, rope %s theta %g", path,
+  printf("  %-32s hidden %lld, heads %lld, kv heads %lld, head_dim %lld, rope %s theta %g", path,
          (long long)s->hidden, (long long)s->n_heads, (long long)s->n_kv_heads,
-         (long long)s->head_dim, rope_names[s->rope.type], s->rope.theta);
+         (long long)s->head_dim, ttt_rope_type_name(s->rope.type), s->rope.theta);
   if (s->rope.factor) printf(" factor %g", s->rope.factor);
-  printf(", bias q/k/v/o %d%d%d%d, qk_norm %s, %s", s->q_bias, s->k_bias, s->v_bias, s->o_bias,
-         yes_no(s->qk_norm), s->bidirectional ? "bidirectional" : "causal");
+  if (s->rope.rotary_dim && s->rope.rotary_dim != s->rope.head_dim)
+    printf(" rotary_dim %lld", (long long)s->rope.rotary_dim);
+  if (s->rope.interleaved) printf(" interleaved");
+  printf(", bias q/k/v/o %d%d%d%d, qk_norm %s", s->q_bias, s->k_bias, s->v_bias, s->o_bias,
+         ttt_qk_norm_name(s->qk_norm));
+  if (s->qk_norm != TTT_QK_NORM_NONE) printf(" (%snorm)", ttt_norm_type_name(s->qk_norm_spec.type));
+  printf(", %s", s->bidirectional ? "bidirectional" : "causal");
   if (s->sliding_window) printf(", window %lld", (long long)s->sliding_window);
+  if (s->scale) printf(", scale %g", (double)s->scale);
+  if (s->softcap) printf(", softcap %g", (double)s->softcap);
   printf("\n");
 }
 
-static void print_ffn_spec(const char *path, const ttt_ffn_spec *s) {
-  static const char *const act_names[] = {"silu", "gelu", "gelu_tanh", "relu"};
-  const ttt_mlp_spec *m = s->kind == TTT_FFN_MOE ? &s->moe.expert : &s->mlp;
-  if (s->kind == TTT_FFN_MOE)
-    printf("  %-26s moe %lld experts, top %lld; each ", path, (long long)s->moe.n_experts,
-           (long long)s->moe.top_k);
-  else
-    printf("  %-26s ", path);
-  printf("%s mlp %s, hidden %lld, intermediate %lld%s\n", m->gated ? "gated" : "plain",
-         act_names[m->activation], (long long)m->hidden, (long long)m->intermediate,
+static void print_mlp(const ttt_mlp_spec *m) {
+  printf("%s mlp %s, hidden %lld, intermediate %lld%s", m->gated ? "gated" : "plain",
+         ttt_activation_name(m->activation), (long long)m->hidden, (long long)m->intermediate,
          m->bias ? ", bias" : "");
+}
+
+static void print_ffn_spec(const char *path, const ttt_ffn_spec *s) {
+  printf("  %-32s %s: ", path, ttt_ffn_kind_name(s->kind));
+  if (s->kind != TTT_FFN_MOE) {
+    print_mlp(&s->mlp);
+    printf("\n");
+    return;
+  }
+  printf("%lld experts, top %lld%s; each ", (long long)s->moe.n_experts, (long long)s->moe.top_k,
+         s->moe.no_renormalize ? " (not renormalized)" : "");
+  print_mlp(&s->moe.expert);
+  if (s->moe.shared_expert) {
+    printf("; shared expert%s ", s->moe.shared_expert_gate ? " (sigmoid gate)" : "");
+    print_mlp(&s->moe.shared);
+  }
+  printf("\n");
+}
+
+static void print_layer_spec(int64_t l, const ttt_decoder_layer_spec *layer) {
+  char path[64];
+  snprintf(path, sizeof path, "layers.%lld", (long long)l);
+  printf("  %-32s %s norms, %s residual", path, ttt_norm_placement_name(layer->norm_placement),
+         ttt_residual_topology_name(layer->residual));
+  if (layer->residual_multiplier) printf(", multiplier %g", (double)layer->residual_multiplier);
+  printf("\n");
+  static const char *const order[] = {"attention_norm", "attention", "post_attention_norm",
+                                      "ffn_norm",       "ffn",       "post_ffn_norm"};
+  const ttt_norm_spec *norms[] = {&layer->attention_norm, NULL, &layer->post_attention_norm,
+                                  &layer->ffn_norm,       NULL, &layer->post_ffn_norm};
+  for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+    snprintf(path, sizeof path, "layers.%lld.%s", (long long)l, order[i]);
+    if (strcmp(order[i], "attention") == 0)
+      print_attention_spec(path, &layer->attention);
+    else if (strcmp(order[i], "ffn") == 0)
+      print_ffn_spec(path, &layer->ffn);
+    else if (ttt_decoder_layer_uses_norm(layer, order[i]))
+      print_norm_spec(path, norms[i]);
+  }
 }
 
 static void print_spec(const ttt_causal_lm_spec *s) {
   printf("spec (context %lld):\n", (long long)s->max_positions);
-  printf("  %-26s vocab %lld, dim %lld\n", "embedding", (long long)s->embedding.vocab,
+  printf("  %-32s vocab %lld, dim %lld", "embedding", (long long)s->embedding.vocab,
          (long long)s->embedding.dim);
-  char path[64];
-  for (int64_t l = 0; l < s->n_layers; l++) {
-    const ttt_decoder_layer_spec *layer = &s->layers[l];
-    snprintf(path, sizeof path, "layers.%lld.attention_norm", (long long)l);
-    print_norm_spec(path, &layer->attention_norm);
-    snprintf(path, sizeof path, "layers.%lld.attention", (long long)l);
-    print_attention_spec(path, &layer->attention);
-    snprintf(path, sizeof path, "layers.%lld.ffn_norm", (long long)l);
-    print_norm_spec(path, &layer->ffn_norm);
-    snprintf(path, sizeof path, "layers.%lld.ffn", (long long)l);
-    print_ffn_spec(path, &layer->ffn);
-  }
+  if (s->embedding.scale) printf(", scale %g", (double)s->embedding.scale);
+  printf("\n");
+  if (s->position_embedding.vocab)
+    printf("  %-32s positions %lld, dim %lld\n", "position_embedding",
+           (long long)s->position_embedding.vocab, (long long)s->position_embedding.dim);
+  for (int64_t l = 0; l < s->n_layers; l++) print_layer_spec(l, &s->layers[l]);
   print_norm_spec("norm", &s->norm);
-  printf("  %-26s hidden %lld, vocab %lld%s%s\n", "lm_head", (long long)s->lm_head.hidden,
+  printf("  %-32s hidden %lld, vocab %lld%s%s", "lm_head", (long long)s->lm_head.hidden,
          (long long)s->lm_head.vocab, s->tie_embeddings ? ", tied to the embedding" : "",
          s->lm_head.bias ? ", bias" : "");
+  if (s->lm_head.scale) printf(", scale %g", (double)s->lm_head.scale);
+  if (s->lm_head.softcap) printf(", softcap %g", (double)s->lm_head.softcap);
+  printf("\n");
+}
+
+static void print_norm_impl(int64_t l, const char *name, const ttt_norm_impl_config *n) {
+  char path[64];
+  snprintf(path, sizeof path, "layers.%lld.%s", (long long)l, name);
+  printf("  %-32s kernel %s, threads %d\n", path, ttt_kernel_name(n->kernel), n->threads);
 }
 
 /* One impl-config line per module and mode. */
 static void print_mode(const char *mode, const ttt_causal_lm_mode_impl_config *c,
                        const ttt_causal_lm_spec *s) {
-  static const char *const algorithms[] = {"default", "naive", "tiled"};
   printf("%s impl config:\n", mode);
-  printf("  %-26s weight %s, threads %d\n", "embedding", ttt_dtype_name(c->embedding.weight_dtype),
+  printf("  %-32s weight %s, threads %d\n", "embedding", ttt_dtype_name(c->embedding.weight_dtype),
          c->embedding.threads);
+  if (s->position_embedding.vocab)
+    printf("  %-32s weight %s, threads %d\n", "position_embedding",
+           ttt_dtype_name(c->position_embedding.weight_dtype), c->position_embedding.threads);
   char path[64];
   for (int64_t l = 0; l < s->n_layers; l++) {
     const ttt_decoder_layer_impl_config *layer = &c->layers[l];
-    snprintf(path, sizeof path, "layers.%lld.attention_norm", (long long)l);
-    printf("  %-26s kernel %s, threads %d\n", path, ttt_kernel_name(layer->attention_norm.kernel),
-           layer->attention_norm.threads);
+    const ttt_decoder_layer_spec *ls = &s->layers[l];
+    if (ttt_decoder_layer_uses_norm(ls, "attention_norm"))
+      print_norm_impl(l, "attention_norm", &layer->attention_norm);
     const ttt_attention_impl_config *a = &layer->attention;
     snprintf(path, sizeof path, "layers.%lld.attention", (long long)l);
-    printf("  %-26s weight %s, activation %s, kernel %s, threads %d, fuse_qkv %s, algorithm %s, "
+    printf("  %-32s weight %s, activation %s, kernel %s, threads %d, fuse_qkv %s, algorithm %s, "
            "block %d, query_block %d, kv %s\n",
            path, ttt_dtype_name(a->weight_dtype), ttt_dtype_name(a->activation_dtype),
-           ttt_kernel_name(a->kernel), a->threads, yes_no(a->fuse_qkv), algorithms[a->algorithm],
-           a->block_size, a->query_block, ttt_dtype_name(a->kv_dtype));
-    snprintf(path, sizeof path, "layers.%lld.ffn_norm", (long long)l);
-    printf("  %-26s kernel %s, threads %d\n", path, ttt_kernel_name(layer->ffn_norm.kernel),
-           layer->ffn_norm.threads);
+           ttt_kernel_name(a->kernel), a->threads, yes_no(a->fuse_qkv),
+           ttt_attention_algorithm_name(a->algorithm), a->block_size, a->query_block,
+           ttt_dtype_name(a->kv_dtype));
+    if (ttt_decoder_layer_uses_norm(ls, "post_attention_norm"))
+      print_norm_impl(l, "post_attention_norm", &layer->post_attention_norm);
+    if (ttt_decoder_layer_uses_norm(ls, "ffn_norm"))
+      print_norm_impl(l, "ffn_norm", &layer->ffn_norm);
     const ttt_ffn_impl_config *f = &layer->ffn;
     snprintf(path, sizeof path, "layers.%lld.ffn", (long long)l);
-    printf("  %-26s weight %s, activation %s, kernel %s, threads %d, fuse_gate_up %s", path,
+    printf("  %-32s weight %s, activation %s, kernel %s, threads %d, fuse_gate_up %s", path,
            ttt_dtype_name(f->weight_dtype), ttt_dtype_name(f->activation_dtype),
            ttt_kernel_name(f->kernel), f->threads, yes_no(f->fuse_gate_up));
-    if (s->layers[l].ffn.kind == TTT_FFN_MOE)
-      printf(", group_by_expert %s", yes_no(f->group_by_expert));
+    if (ls->ffn.kind == TTT_FFN_MOE) printf(", group_by_expert %s", yes_no(f->group_by_expert));
     printf("\n");
+    if (ttt_decoder_layer_uses_norm(ls, "post_ffn_norm"))
+      print_norm_impl(l, "post_ffn_norm", &layer->post_ffn_norm);
   }
-  printf("  %-26s kernel %s, threads %d\n", "norm", ttt_kernel_name(c->norm.kernel),
+  printf("  %-32s kernel %s, threads %d\n", "norm", ttt_kernel_name(c->norm.kernel),
          c->norm.threads);
-  printf("  %-26s weight %s, activation %s, kernel %s, threads %d\n", "lm_head",
+  printf("  %-32s weight %s, activation %s, kernel %s, threads %d\n", "lm_head",
          ttt_dtype_name(c->lm_head.weight_dtype), ttt_dtype_name(c->lm_head.activation_dtype),
          ttt_kernel_name(c->lm_head.kernel), c->lm_head.threads);
 }

@@ -37,7 +37,7 @@ static bool same_attention(const ttt_attention_spec *a, const ttt_attention_spec
   return a->hidden == b->hidden && a->n_heads == b->n_heads && a->n_kv_heads == b->n_kv_heads &&
          a->head_dim == b->head_dim && a->q_bias == b->q_bias && a->k_bias == b->k_bias &&
          a->v_bias == b->v_bias && a->o_bias == b->o_bias && a->qk_norm == b->qk_norm &&
-         a->qk_norm_eps == b->qk_norm_eps && same_rope(&a->rope, &b->rope) &&
+         a->qk_norm_spec.eps == b->qk_norm_spec.eps && same_rope(&a->rope, &b->rope) &&
          a->bidirectional == b->bidirectional && a->sliding_window == b->sliding_window &&
          a->scale == b->scale && a->softcap == b->softcap;
 }
@@ -169,7 +169,7 @@ static void test_qwen_mistral_mixtral(void) {
   CHECK_OK(load_fixture("qwen3_tiny", "config.json", &q3));
   CHECK_OK(ttt_hf_attention_spec(&q3, 1, &att));
   CHECK(att.head_dim == 32 && att.head_dim * att.n_heads != att.hidden);
-  CHECK(att.qk_norm && att.qk_norm_eps == 1e-6f && !att.q_bias);
+  CHECK(att.qk_norm == TTT_QK_NORM_HEAD && att.qk_norm_spec.eps == 1e-6f && !att.q_bias);
   CHECK(att.rope.head_dim == 32);
 
   CHECK_OK(load_fixture("mistral_tiny", "config.json", &mi));

@@ -48,6 +48,9 @@ extern "C" {
 
 typedef enum ttt_norm_type { TTT_NORM_RMS = 0, TTT_NORM_LAYER = 1 } ttt_norm_type;
 
+/* "rms", "layer"; "unknown" otherwise. */
+TTT_API const char *ttt_norm_type_name(ttt_norm_type type);
+
 /* RMSNorm:   y = x / sqrt(mean(x²) + eps) * w          (w → 1 + w when weight_offset, as Gemma stores it)
  * LayerNorm: y = (x - mean) / sqrt(var + eps) * w + b  (biased variance, as PyTorch)
  * The input's last dim must equal `dim`; all leading dims are rows. A per-head norm (Qwen3 q/k norm)
@@ -125,14 +128,27 @@ typedef enum ttt_rope_type {
   TTT_ROPE_LINEAR,   /* positions divided by factor */
   TTT_ROPE_LLAMA3,   /* Llama 3.1 frequency-dependent scaling */
   TTT_ROPE_DYNAMIC,  /* dynamic NTK: theta rescaled for max_positions (see below) */
-  TTT_ROPE_YARN      /* YaRN: ramp between interpolation and extrapolation, attention factor */
+  TTT_ROPE_YARN,     /* YaRN: ramp between interpolation and extrapolation, attention factor */
+  TTT_ROPE_LONGROPE  /* LongRoPE: per-frequency factors, short or long by sequence length (below) */
 } ttt_rope_type;
+
+/* "none", "default", "linear", "llama3", "dynamic", "yarn", "longrope"; "unknown" otherwise. */
+TTT_API const char *ttt_rope_type_name(ttt_rope_type type);
+
+#define TTT_MAX_ROPE_FACTORS 128 /* longrope factor arrays: rotary_dim / 2 at most */
 
 /* Rotates pairs of the first rotary_dim values of each head. Layout "rotate half" (HF / NeoX): pair
  * (i, i + rotary_dim/2); `interleaved` selects the GPT-J layout, pair (2i, 2i+1).
  * DYNAMIC: HF recomputes theta from the current sequence length; here the tables are computed once
  * for max_positions (theta' = theta·(factor·max/orig − (factor − 1))^(d/(d−2)) when max > orig),
- * which equals HF once the sequence reaches max_positions and differs before. */
+ * which equals HF once the sequence reaches max_positions and differs before.
+ * LONGROPE: inv_freq[i] = 1 / (ext[i] · theta^(2i/rotary_dim)) with ext = short_factor, or
+ * long_factor when the forward's last position + 1 exceeds original_max_positions (as HF's dynamic
+ * update: a sequence that grows past original_max_positions switches every later forward to the
+ * long factors; the positions of an earlier forward keep what their keys were rotated with, as in
+ * HF's cache). cos and sin are scaled by attention_factor; 0 → sqrt(1 + ln(max_positions /
+ * original_max_positions) / ln(original_max_positions)) when max_positions >
+ * original_max_positions, else 1. The tables hold both variants (twice the memory). */
 typedef struct ttt_rope_spec {
   ttt_rope_type type;
   int64_t head_dim;
@@ -142,11 +158,13 @@ typedef struct ttt_rope_spec {
   double factor;          /* linear, llama3, dynamic, yarn */
   double low_freq_factor; /* llama3 */
   double high_freq_factor;
-  int64_t original_max_positions; /* llama3, dynamic, yarn */
+  int64_t original_max_positions; /* llama3, dynamic, yarn, longrope */
   double beta_fast;               /* yarn; 0 → 32 */
   double beta_slow;               /* yarn; 0 → 1 */
-  double attention_factor;        /* yarn: cos/sin scale; 0 → 0.1·ln(factor) + 1 */
+  double attention_factor; /* yarn: cos/sin scale; 0 → 0.1·ln(factor) + 1; longrope: above */
   bool interleaved;
+  float short_factor[TTT_MAX_ROPE_FACTORS]; /* longrope: rotary_dim/2 values, each > 0 */
+  float long_factor[TTT_MAX_ROPE_FACTORS];  /* longrope: rotary_dim/2 values, each > 0 */
 } ttt_rope_spec;
 
 /* Precomputed cos/sin tables (read-only after creation; shareable across threads). */
@@ -172,6 +190,9 @@ typedef enum ttt_activation {
   TTT_ACT_GELU_TANH, /* tanh approximation */
   TTT_ACT_RELU
 } ttt_activation;
+
+/* "silu", "gelu", "gelu_tanh", "relu"; "unknown" otherwise. */
+TTT_API const char *ttt_activation_name(ttt_activation activation);
 
 typedef struct ttt_mlp_spec {
   int64_t hidden;
@@ -217,12 +238,17 @@ TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
 /* Routing: probabilities = softmax(router · x) over all n_experts; the top_k largest are chosen
  * (equal probabilities → the lower expert index first) and, unless no_renormalize, rescaled to sum
  * to 1; out = Σ weight · expert(x). Router logits are computed in f32 (f32 activations even when
- * the experts use q8_0) because the selection is discontinuous. */
+ * the experts use q8_0) because the selection is discontinuous.
+ * Shared expert: out += g · shared(x), with g = sigmoid(shared_gate · x) when shared_expert_gate,
+ * else 1 (an always-on expert, as DeepSeek's shared experts). The gate logit is computed in f32. */
 typedef struct ttt_moe_spec {
   ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias); plain MLPs work too */
   int64_t n_experts;
   int64_t top_k;
   bool no_renormalize; /* false (Mixtral): the k softmax weights are rescaled to sum to 1 */
+  bool shared_expert;  /* add shared(x) to the routed sum */
+  ttt_mlp_spec shared; /* the shared expert's MLP (its own intermediate size; hidden as expert) */
+  bool shared_expert_gate; /* shared(x) scaled by sigmoid(shared_gate · x) */
 } ttt_moe_spec;
 
 typedef struct ttt_moe_impl_config {
@@ -238,6 +264,8 @@ typedef struct ttt_moe_impl_config {
 typedef struct ttt_moe_weights {
   ttt_tensor router;              /* [n_experts, hidden] f32 */
   const ttt_mlp_weights *experts; /* n_experts entries (w1 = gate, w3 = up, w2 = down) */
+  ttt_mlp_weights shared;         /* with spec.shared_expert: the shared expert (expert dtype) */
+  ttt_tensor shared_gate;         /* [1, hidden] (or [hidden]) f32 with spec.shared_expert_gate */
 } ttt_moe_weights;
 
 TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);
@@ -258,6 +286,7 @@ typedef struct ttt_lm_head_spec {
   int64_t vocab;
   bool bias;
   float softcap; /* 0 → none; otherwise logits = softcap · tanh(logits / softcap) */
+  float scale;   /* 0 → 1: logits = (x·Wᵀ + b) · scale, then the softcap (logit scaling) */
 } ttt_lm_head_spec;
 
 typedef struct ttt_lm_head_impl_config {
@@ -268,8 +297,8 @@ typedef struct ttt_lm_head_impl_config {
 } ttt_lm_head_impl_config;
 
 /* Tied heads pass the token embedding table itself as weight (same [vocab, hidden] layout, no
- * copy); the table's dtype must then equal this impl's weight_dtype. The softcap is applied after
- * the bias. */
+ * copy); the table's dtype must then equal this impl's weight_dtype. The scale then the softcap
+ * are applied after the bias. */
 typedef struct ttt_lm_head_weights {
   ttt_tensor weight; /* [vocab, hidden] */
   ttt_tensor bias;   /* [vocab] f32 with spec.bias */
@@ -297,7 +326,16 @@ TTT_API ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec 
  * ring of min(w, max_positions) slots (position p lives in slot p mod w); other layers keep
  * max_positions slots. Positions must be written in order from 0 (prefill [start, start+T), decode
  * one at a time); writing position >= max_positions is TTT_ERR_CAPACITY.
+ * Each layer has its own kv heads, head dim and dtype: `layers[l]` overrides the cache-wide
+ * values, field by field (zero fields take the cache-wide value). ttt_kv_cache_get_spec returns
+ * the spec with every layer's fields resolved (no zero left in layers[0, n_layers)).
  * One cache serves one sequence; a batch of sequences uses one cache per sequence. */
+typedef struct ttt_kv_cache_layer_spec {
+  int64_t n_kv_heads; /* 0 → the cache's n_kv_heads */
+  int64_t head_dim;   /* 0 → the cache's head_dim */
+  ttt_dtype dtype;    /* DEFAULT → the cache's dtype */
+} ttt_kv_cache_layer_spec;
+
 typedef struct ttt_kv_cache_spec {
   int64_t n_layers; /* 1..TTT_MAX_LAYERS */
   int64_t n_kv_heads;
@@ -305,6 +343,7 @@ typedef struct ttt_kv_cache_spec {
   int64_t max_positions;
   ttt_dtype dtype;                        /* f32 (default) or bf16 */
   int64_t sliding_window[TTT_MAX_LAYERS]; /* per layer; 0 = full attention */
+  ttt_kv_cache_layer_spec layers[TTT_MAX_LAYERS];
 } ttt_kv_cache_spec;
 
 typedef struct ttt_kv_cache ttt_kv_cache;
@@ -323,19 +362,34 @@ TTT_API size_t ttt_kv_cache_bytes(const ttt_kv_cache *cache);
 /* Attention: MHA / GQA / MQA with optional biases, q/k norm, RoPE, causal or bidirectional, window   */
 /* ------------------------------------------------------------------------------------------------ */
 
+/* q/k normalization, applied after the projections (and their biases), before RoPE. */
+typedef enum ttt_qk_norm {
+  TTT_QK_NORM_NONE = 0,
+  TTT_QK_NORM_HEAD,         /* each head's head_dim values normalized; one weight [head_dim] shared
+                               by all heads (q_norm and k_norm) */
+  TTT_QK_NORM_HEAD_WEIGHTS, /* each head normalized with its own weights: q_norm
+                               [n_heads, head_dim], k_norm [n_kv_heads, head_dim] */
+  TTT_QK_NORM_ALL           /* one norm over all heads of a token at once: q_norm
+                               [n_heads·head_dim], k_norm [n_kv_heads·head_dim] */
+} ttt_qk_norm;
+
+/* "none", "head", "head_weights", "all"; "unknown" otherwise. */
+TTT_API const char *ttt_qk_norm_name(ttt_qk_norm kind);
+
 typedef struct ttt_attention_spec {
   int64_t hidden;
   int64_t n_heads;
   int64_t n_kv_heads; /* equal: MHA; divides n_heads: GQA; 1: MQA */
   int64_t head_dim;   /* independent of hidden / n_heads (Qwen3); 0 → hidden / n_heads */
   bool q_bias, k_bias, v_bias, o_bias;
-  bool qk_norm;           /* per-head RMSNorm of q and k before RoPE (Qwen3) */
-  float qk_norm_eps;      /* > 0 with qk_norm */
-  ttt_rope_spec rope;     /* type NONE: no rotary embedding */
-  bool bidirectional;     /* false: causal */
-  int64_t sliding_window; /* 0: none; else a query at position p sees keys in (p - window, p] */
-  float scale;            /* 0 → 1/sqrt(head_dim) */
-  float softcap;          /* 0 → none; scores = softcap · tanh(scores / softcap) */
+  ttt_qk_norm qk_norm;        /* normalization of q and k before RoPE (NONE: none) */
+  ttt_norm_spec qk_norm_spec; /* its type (RMS or LAYER), eps, weight_offset, bias; .dim is ignored
+                                 (implied by the kind) */
+  ttt_rope_spec rope;         /* type NONE: no rotary embedding */
+  bool bidirectional;         /* false: causal */
+  int64_t sliding_window;     /* 0: none; else a query at position p sees keys in (p - window, p] */
+  float scale;                /* 0 → 1/sqrt(head_dim) */
+  float softcap;              /* 0 → none; scores = softcap · tanh(scores / softcap) */
 } ttt_attention_spec;
 
 typedef enum ttt_attention_algorithm {
@@ -343,6 +397,9 @@ typedef enum ttt_attention_algorithm {
   TTT_ATTENTION_NAIVE, /* materialize one query's scores, softmax, weighted sum */
   TTT_ATTENTION_TILED  /* flash-style: key blocks of block_size with an online softmax */
 } ttt_attention_algorithm;
+
+/* "default", "naive", "tiled"; "unknown" otherwise. */
+TTT_API const char *ttt_attention_algorithm_name(ttt_attention_algorithm algorithm);
 
 typedef struct ttt_attention_impl_config {
   ttt_dtype weight_dtype;
@@ -366,7 +423,9 @@ typedef struct ttt_attention_weights {
   ttt_tensor wv;             /* [n_kv_heads·head_dim, hidden] */
   ttt_tensor wo;             /* [hidden, n_heads·head_dim] */
   ttt_tensor bq, bk, bv, bo; /* f32 biases of the matching out dims, when the spec has them */
-  ttt_tensor q_norm, k_norm; /* [head_dim] f32 with qk_norm */
+  ttt_tensor q_norm, k_norm; /* f32 with qk_norm, shaped by the kind (see ttt_qk_norm); HEAD_WEIGHTS
+                                may also be passed flat [heads·head_dim] */
+  ttt_tensor q_norm_bias, k_norm_bias; /* f32, same shapes, with qk_norm_spec.bias (LayerNorm) */
 } ttt_attention_weights;
 
 TTT_API ttt_status ttt_attention_spec_validate(const ttt_attention_spec *spec);

@@ -8,16 +8,20 @@
  * module in both trees: spec.layers[3].attention ↔ impl.decode.layers[3].attention.weight_dtype.
  *
  * Module paths (stable; used by observers, the string-path setter and weight resolvers):
- *   CausalLM: embedding, layers.N, layers.N.attention_norm, layers.N.attention, layers.N.ffn_norm,
- *             layers.N.ffn, norm, lm_head
+ *   CausalLM: embedding, position_embedding, layers.N, layers.N.attention_norm, layers.N.attention,
+ *             layers.N.post_attention_norm, layers.N.ffn_norm, layers.N.ffn, layers.N.post_ffn_norm,
+ *             norm, lm_head
  *   Encoder:  embeddings, layers.N, layers.N.attention, layers.N.attention_norm, layers.N.ffn,
  *             layers.N.ffn_norm, pooler
  * Weight paths are a module path plus the field name of the block's weights struct:
- *   embedding.table, layers.N.attention.{wq,wk,wv,wo,bq,bk,bv,bo,q_norm,k_norm},
- *   layers.N.attention_norm.weight, layers.N.ffn_norm.weight,
+ *   embedding.table, position_embedding.table,
+ *   layers.N.attention.{wq,wk,wv,wo,bq,bk,bv,bo,q_norm,k_norm,q_norm_bias,k_norm_bias},
+ *   layers.N.{attention_norm,post_attention_norm,ffn_norm,post_ffn_norm}.{weight,bias},
  *   layers.N.ffn.{gate,up,down,gate_bias,up_bias,down_bias}   (dense FFN)
- *   layers.N.ffn.router, layers.N.ffn.experts.E.{gate,up,down} (MoE)
- *   norm.weight, lm_head.weight (absent when tied), lm_head.bias
+ *   layers.N.ffn.router, layers.N.ffn.experts.E.{gate,up,down,gate_bias,up_bias,down_bias},
+ *   layers.N.ffn.shared.{gate,up,down,gate_bias,up_bias,down_bias}, layers.N.ffn.shared_gate (MoE)
+ *   norm.{weight,bias}, lm_head.weight (absent when tied), lm_head.bias
+ *   (a norm's bias exists with spec.bias; a weight the spec does not use is never asked for)
  *   Encoder: embeddings.{word,position,token_type}.table, embeddings.norm.{weight,bias},
  *            layers.N.attention_norm.{weight,bias}, layers.N.ffn_norm.{weight,bias},
  *            layers.N.ffn.{up,down,up_bias,down_bias}, pooler.{weight,bias}
@@ -36,6 +40,9 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------------ */
 
 typedef enum ttt_ffn_kind { TTT_FFN_MLP = 0, TTT_FFN_MOE = 1 } ttt_ffn_kind;
+
+/* "mlp", "moe"; "unknown" otherwise. */
+TTT_API const char *ttt_ffn_kind_name(ttt_ffn_kind kind);
 
 typedef struct ttt_ffn_spec {
   ttt_ffn_kind kind;
@@ -80,14 +87,49 @@ typedef struct ttt_observer {
 } ttt_observer;
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Decoder layer: h = x + attn(attention_norm(x)); out = h + ffn(ffn_norm(h))                         */
+/* Decoder layer: norms, attention, feed-forward and residual adds in a chosen topology               */
 /* ------------------------------------------------------------------------------------------------ */
 
+/* Where a sequential layer's norms sit (m = residual_multiplier):
+ *   PRE:      h = x + m·attn(attention_norm(x));  out = h + m·ffn(ffn_norm(h))
+ *   POST:     h = x + m·post_attention_norm(attn(x));  out = h + m·post_ffn_norm(ffn(h))
+ *   SANDWICH: h = x + m·post_attention_norm(attn(attention_norm(x)));
+ *             out = h + m·post_ffn_norm(ffn(ffn_norm(h))) */
+typedef enum ttt_norm_placement {
+  TTT_NORM_PRE = 0,
+  TTT_NORM_POST,
+  TTT_NORM_SANDWICH
+} ttt_norm_placement;
+
+/* How the two sublayers meet the residual stream:
+ *   SEQUENTIAL:         as above (the feed-forward reads the stream after the attention add)
+ *   PARALLEL:           n = attention_norm(x); out = x + m·(attn(n) + ffn(n)); ffn_norm unused
+ *   PARALLEL_TWO_NORMS: out = x + m·(attn(attention_norm(x)) + ffn(ffn_norm(x)))
+ * Parallel topologies take PRE placement. */
+typedef enum ttt_residual_topology {
+  TTT_RESIDUAL_SEQUENTIAL = 0,
+  TTT_RESIDUAL_PARALLEL,
+  TTT_RESIDUAL_PARALLEL_TWO_NORMS
+} ttt_residual_topology;
+
+/* "pre", "post", "sandwich"; "unknown" otherwise. */
+TTT_API const char *ttt_norm_placement_name(ttt_norm_placement placement);
+/* "sequential", "parallel", "parallel_two_norms"; "unknown" otherwise. */
+TTT_API const char *ttt_residual_topology_name(ttt_residual_topology topology);
+
+/* Norm specs a topology does not use are left zero and ignored (no weights are asked for them):
+ * PRE uses attention_norm and ffn_norm; POST post_attention_norm and post_ffn_norm; SANDWICH all
+ * four; PARALLEL attention_norm; PARALLEL_TWO_NORMS attention_norm and ffn_norm. */
 typedef struct ttt_decoder_layer_spec {
   ttt_norm_spec attention_norm;
   ttt_attention_spec attention;
   ttt_norm_spec ffn_norm;
   ttt_ffn_spec ffn;
+  ttt_norm_placement norm_placement;
+  ttt_residual_topology residual;
+  float residual_multiplier;         /* m above; 0 → 1 */
+  ttt_norm_spec post_attention_norm; /* POST and SANDWICH */
+  ttt_norm_spec post_ffn_norm;       /* POST and SANDWICH */
 } ttt_decoder_layer_spec;
 
 typedef struct ttt_decoder_layer_impl_config {
@@ -95,6 +137,8 @@ typedef struct ttt_decoder_layer_impl_config {
   ttt_attention_impl_config attention;
   ttt_norm_impl_config ffn_norm;
   ttt_ffn_impl_config ffn;
+  ttt_norm_impl_config post_attention_norm;
+  ttt_norm_impl_config post_ffn_norm;
 } ttt_decoder_layer_impl_config;
 
 typedef struct ttt_decoder_layer_weights {
@@ -102,14 +146,23 @@ typedef struct ttt_decoder_layer_weights {
   ttt_attention_weights attention;
   ttt_norm_weights ffn_norm;
   ttt_ffn_weights ffn;
+  ttt_norm_weights post_attention_norm;
+  ttt_norm_weights post_ffn_norm;
 } ttt_decoder_layer_weights;
+
+/* True when the layer's topology reads that norm (names as in the module paths: "attention_norm",
+ * "ffn_norm", "post_attention_norm", "post_ffn_norm"); false for other names. */
+TTT_API bool ttt_decoder_layer_uses_norm(const ttt_decoder_layer_spec *spec, const char *name);
 
 TTT_API ttt_status ttt_decoder_layer_spec_validate(const ttt_decoder_layer_spec *spec);
 TTT_API ttt_decoder_layer_impl_config ttt_decoder_layer_default_impl_config(
     const ttt_device *device, ttt_mode mode, const ttt_decoder_layer_spec *spec);
 /* x, out: [T, hidden] f32 at positions [start_pos, start_pos + T) of `cache` layer `layer`.
  * mode selects prefill (any T) or decode (T = 1) attention. `path` (e.g. "layers.3") prefixes the
- * observer's module paths; observer may be NULL. */
+ * observer's module paths; observer may be NULL. Events, in execution order, for the modules the
+ * topology runs: attention_norm, attention, post_attention_norm, ffn_norm, ffn, post_ffn_norm, then
+ * the layer itself (input x, output out). A norm's event reports its input and output; attention
+ * and ffn report their own input and output (before any post norm or multiplier). */
 TTT_API ttt_status ttt_decoder_layer_forward(
     ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,
     const ttt_decoder_layer_impl_config *impl, const ttt_decoder_layer_weights *weights,
@@ -122,6 +175,11 @@ TTT_API ttt_status ttt_decoder_layer_forward(
 
 typedef struct ttt_causal_lm_spec {
   ttt_embedding_spec embedding;
+  /* learned absolute positions: row p is added to the token embedding of position p (its scale
+   * applies to these rows only); vocab 0 → none, otherwise vocab >= max_positions and dim = the
+   * embedding's dim. Observer: "embedding" reports the token rows times embedding.scale,
+   * "position_embedding" the position rows alone; layer 0 reads their sum. */
+  ttt_embedding_spec position_embedding;
   int64_t n_layers; /* 1..TTT_MAX_LAYERS */
   ttt_decoder_layer_spec layers[TTT_MAX_LAYERS];
   ttt_norm_spec norm;
@@ -133,6 +191,7 @@ typedef struct ttt_causal_lm_spec {
 /* One mode's impl configs, mirroring the spec tree. */
 typedef struct ttt_causal_lm_mode_impl_config {
   ttt_embedding_impl_config embedding;
+  ttt_embedding_impl_config position_embedding;
   ttt_decoder_layer_impl_config layers[TTT_MAX_LAYERS];
   ttt_norm_impl_config norm;
   ttt_lm_head_impl_config lm_head;
@@ -191,8 +250,10 @@ TTT_API const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt
 TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
 TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
 
-/* A KV cache for this model: max_positions 0 → spec.max_positions; dtype from the decode impl
- * config of layer 0's attention (kv_dtype). Sliding-window layers get rings. */
+/* A KV cache for this model: max_positions 0 → spec.max_positions; each layer sized from its own
+ * attention spec (n_kv_heads, head_dim, sliding window: rings for windowed layers) with the dtype
+ * of its decode impl config (kv_dtype; DEFAULT → f32). Prefill and decode must agree on a layer's
+ * kv_dtype unless the prefill one is DEFAULT (TTT_ERR_INVALID_ARGUMENT otherwise). */
 TTT_API ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
                                               ttt_kv_cache **out);
 

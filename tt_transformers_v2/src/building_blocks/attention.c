@@ -1,11 +1,12 @@
 /*
- * Attention: q/k/v projections (fused or not, with biases), per-head q/k RMSNorm, RoPE, a KV cache
+ * Attention: q/k/v projections (fused or not, with biases), q/k normalization, RoPE, a KV cache
  * (f32 or bf16, full or sliding-window ring), scaled dot-product attention with GQA head sharing,
  * causal / sliding-window / key-padding masks, optional soft-capping, and the output projection.
  *
  * Order of a cached forward of T tokens at positions [start, start + T):
  *   1. project x → q [T, n_heads·hd], k and v [T, n_kv_heads·hd] (f32 scratch);
- *   2. per-head RMSNorm of q and k (qk_norm), then RoPE at each token's position;
+ *   2. q/k normalization (qk_norm: per head, per head with own weights, or over all heads), then
+ *      RoPE at each token's position;
  *   3. round k and v to the cache dtype (so this chunk sees exactly what later tokens will read);
  *   4. attention: keys at positions < start come from the cache, keys of this chunk (>= start) from
  *      the chunk's own k/v rows;
@@ -78,6 +79,42 @@ static ttt_status validate_rope(const ttt_attention_spec *s) {
   return TTT_OK;
 }
 
+static const char *const qk_norm_names[] = {[TTT_QK_NORM_NONE] = "none",
+                                            [TTT_QK_NORM_HEAD] = "head",
+                                            [TTT_QK_NORM_HEAD_WEIGHTS] = "head_weights",
+                                            [TTT_QK_NORM_ALL] = "all"};
+
+const char *ttt_qk_norm_name(ttt_qk_norm kind) {
+  return (unsigned)kind <= TTT_QK_NORM_ALL ? qk_norm_names[kind] : "unknown";
+}
+
+static const char *const algorithm_names[] = {[TTT_ATTENTION_DEFAULT] = "default",
+                                              [TTT_ATTENTION_NAIVE] = "naive",
+                                              [TTT_ATTENTION_TILED] = "tiled"};
+
+const char *ttt_attention_algorithm_name(ttt_attention_algorithm algorithm) {
+  return (unsigned)algorithm <= TTT_ATTENTION_TILED ? algorithm_names[algorithm] : "unknown";
+}
+
+/* The norm spec the q (or k) normalization runs with: qk_norm_spec with the dim of the kind. */
+static ttt_norm_spec qk_norm_block_spec(const ttt_attention_spec *s, int64_t heads) {
+  ttt_norm_spec ns = s->qk_norm_spec;
+  int64_t hd = ttt_attention_head_dim(s);
+  ns.dim = s->qk_norm == TTT_QK_NORM_ALL ? heads * hd : hd;
+  return ns;
+}
+
+static ttt_status validate_qk_norm(const ttt_attention_spec *s) {
+  if (s->qk_norm == TTT_QK_NORM_NONE) return TTT_OK;
+  if ((unsigned)s->qk_norm > TTT_QK_NORM_ALL)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention spec: qk_norm (%d) is not a ttt_qk_norm value (0..%d)",
+                         (int)s->qk_norm, (int)TTT_QK_NORM_ALL);
+  ttt_norm_spec ns = qk_norm_block_spec(s, s->n_heads);
+  ttt_status st = ttt_norm_spec_validate(&ns);
+  return st != TTT_OK ? ttt_error_prefix(st, "attention spec: qk_norm_spec") : TTT_OK;
+}
+
 ttt_status ttt_attention_spec_validate(const ttt_attention_spec *s) {
   if (!s) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention spec: NULL");
   if (s->hidden < 1 || s->n_heads < 1 || s->n_kv_heads < 1)
@@ -94,10 +131,8 @@ ttt_status ttt_attention_spec_validate(const ttt_attention_spec *s) {
                          "attention spec: head_dim (%lld) must be > 0, or 0 with hidden (%lld) a "
                          "multiple of n_heads (%lld)",
                          (long long)s->head_dim, (long long)s->hidden, (long long)s->n_heads);
-  if (s->qk_norm && !(s->qk_norm_eps > 0.0f))
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                         "attention spec: qk_norm needs qk_norm_eps > 0, got %g",
-                         (double)s->qk_norm_eps);
+  ttt_status st = validate_qk_norm(s);
+  if (st != TTT_OK) return st;
   if (s->sliding_window < 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "attention spec: sliding_window (%lld) must be >= 0",
@@ -142,6 +177,32 @@ static ttt_status resolve_impl(const ttt_attention_impl_config *in, ttt_mode mod
   return TTT_OK;
 }
 
+/* A q/k norm weight or bias of `heads` heads: [head_dim] (HEAD), [heads, head_dim] or
+ * [heads·head_dim] (HEAD_WEIGHTS), [heads·head_dim] (ALL); present exactly when `wanted`. */
+static ttt_status check_qk_norm_tensor(const ttt_attention_spec *s, const ttt_tensor *t,
+                                       bool wanted, const char *name, int64_t heads) {
+  ttt_status st = ttt_block_check_optional(t, name, wanted, "spec.qk_norm");
+  if (st != TTT_OK || !wanted) return st;
+  int64_t hd = ttt_attention_head_dim(s);
+  if (s->qk_norm == TTT_QK_NORM_HEAD) return ttt_block_check_vector(t, name, TTT_F32, hd);
+  if (s->qk_norm == TTT_QK_NORM_HEAD_WEIGHTS && t->ndim == 2 && t->shape[0] == heads)
+    return ttt_block_check_matrix(t, name, TTT_F32, heads, hd);
+  return ttt_block_check_vector(t, name, TTT_F32, heads * hd);
+}
+
+static ttt_status check_qk_norm_weights(const ttt_attention_spec *s,
+                                        const ttt_attention_weights *w) {
+  bool norm = s->qk_norm != TTT_QK_NORM_NONE, bias = norm && s->qk_norm_spec.bias;
+  ttt_status st = check_qk_norm_tensor(s, &w->q_norm, norm, "attention.q_norm", s->n_heads);
+  if (st == TTT_OK)
+    st = check_qk_norm_tensor(s, &w->k_norm, norm, "attention.k_norm", s->n_kv_heads);
+  if (st == TTT_OK)
+    st = check_qk_norm_tensor(s, &w->q_norm_bias, bias, "attention.q_norm_bias", s->n_heads);
+  if (st == TTT_OK)
+    st = check_qk_norm_tensor(s, &w->k_norm_bias, bias, "attention.k_norm_bias", s->n_kv_heads);
+  return st;
+}
+
 /* An f32 [n] vector, present exactly when the spec flag `flag` is set. */
 static ttt_status check_optional_vector(const ttt_tensor *v, bool wanted, const char *name,
                                         const char *flag, int64_t n) {
@@ -163,9 +224,7 @@ static ttt_status check_weights(const ttt_attention_spec *s, ttt_dtype dtype,
       (st = check_optional_vector(&w->bk, s->k_bias, "attention.bk", "spec.k_bias", kv_dim)) ||
       (st = check_optional_vector(&w->bv, s->v_bias, "attention.bv", "spec.v_bias", kv_dim)) ||
       (st = check_optional_vector(&w->bo, s->o_bias, "attention.bo", "spec.o_bias", s->hidden)) ||
-      (st =
-           check_optional_vector(&w->q_norm, s->qk_norm, "attention.q_norm", "spec.qk_norm", hd)) ||
-      (st = check_optional_vector(&w->k_norm, s->qk_norm, "attention.k_norm", "spec.qk_norm", hd)))
+      (st = check_qk_norm_weights(s, w)))
     return st;
   return TTT_OK;
 }
@@ -225,14 +284,17 @@ static ttt_status check_cache(const ttt_attention_spec *s, const ttt_attention_i
     return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
                          "attention: layer %lld is outside the cache's [0, %lld)", (long long)layer,
                          (long long)cs->n_layers);
-  if (cs->n_kv_heads != s->n_kv_heads || cs->head_dim != ttt_attention_head_dim(s))
+  const ttt_kv_cache_layer_spec *ls = &cs->layers[layer];
+  if (ls->n_kv_heads != s->n_kv_heads || ls->head_dim != ttt_attention_head_dim(s))
     return ttt_set_error(TTT_ERR_SHAPE,
-                         "attention: kv cache has %lld kv heads of %lld, spec needs %lld of %lld",
-                         (long long)cs->n_kv_heads, (long long)cs->head_dim,
+                         "attention: kv cache layer %lld has %lld kv heads of %lld, spec needs "
+                         "%lld of %lld",
+                         (long long)layer, (long long)ls->n_kv_heads, (long long)ls->head_dim,
                          (long long)s->n_kv_heads, (long long)ttt_attention_head_dim(s));
-  if (impl->kv_dtype != TTT_DTYPE_DEFAULT && impl->kv_dtype != cs->dtype)
-    return ttt_set_error(TTT_ERR_DTYPE, "attention: kv cache dtype %s, impl kv_dtype %s",
-                         ttt_dtype_name(cs->dtype), ttt_dtype_name(impl->kv_dtype));
+  if (impl->kv_dtype != TTT_DTYPE_DEFAULT && impl->kv_dtype != ls->dtype)
+    return ttt_set_error(TTT_ERR_DTYPE, "attention: kv cache layer %lld dtype %s, impl kv_dtype %s",
+                         (long long)layer, ttt_dtype_name(ls->dtype),
+                         ttt_dtype_name(impl->kv_dtype));
   int64_t ring = cs->sliding_window[layer];
   if (ring > 0 && ring != s->sliding_window)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
@@ -559,19 +621,67 @@ static ttt_status project_qkv(ttt_context *ctx, const ttt_attention_spec *s,
   return TTT_OK;
 }
 
-/* Per-head RMSNorm (dim = head_dim) of q and k in place, through the norm block. */
+/* HEAD_WEIGHTS after the norm block ran with unit weights and no bias: each head's values times
+ * its own (offset) weights, plus its bias. Same operation order as the norm block's
+ * ((x - mean)·inv)·(w + offset) + b, so the result equals a per-head norm call bit for bit. */
+typedef struct head_affine_job {
+  float *x;
+  const float *weight, *bias; /* [heads, head_dim]; bias NULL without */
+  float offset;
+  int64_t heads, hd;
+} head_affine_job;
+
+static void head_affine_rows(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  const head_affine_job *job = arg;
+  for (int64_t r = begin; r < end; r++) {
+    float *x = job->x + r * job->hd;
+    int64_t h = r % job->heads;
+    const float *w = job->weight + h * job->hd;
+    const float *b = job->bias ? job->bias + h * job->hd : NULL;
+    for (int64_t i = 0; i < job->hd; i++) {
+      float v = x[i] * (w[i] + job->offset);
+      x[i] = b ? v + b[i] : v;
+    }
+  }
+}
+
+/* Normalizes `heads` heads of `rows` tokens in place (x: [rows, heads, head_dim]) as the kind says,
+ * through the norm block. */
+static ttt_status qk_norm_one(ttt_context *ctx, const ttt_attention_spec *s,
+                              const ttt_norm_impl_config *ni, const ttt_tensor *weight,
+                              const ttt_tensor *bias, float *x, int64_t rows, int64_t heads) {
+  int64_t hd = ttt_attention_head_dim(s);
+  ttt_norm_spec ns = qk_norm_block_spec(s, heads);
+  ttt_tensor t = ttt_tensor_2d(TTT_F32, x, rows * heads * hd / ns.dim, ns.dim);
+  if (s->qk_norm != TTT_QK_NORM_HEAD_WEIGHTS) {
+    ttt_norm_weights nw = {.weight = *weight, .bias = ns.bias ? *bias : (ttt_tensor){0}};
+    return ttt_norm_forward(ctx, &ns, ni, &nw, &t, &t);
+  }
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  float *ones = ttt_scratch_alloc(ctx, (size_t)hd * sizeof(float));
+  if (!ones) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < hd; i++) ones[i] = 1.0f;
+  ttt_norm_spec plain = ns;
+  plain.weight_offset = false;
+  plain.bias = false;
+  ttt_norm_weights unit = {.weight = ttt_tensor_1d(TTT_F32, ones, hd)};
+  ttt_status st = ttt_norm_forward(ctx, &plain, ni, &unit, &t, &t);
+  ttt_scratch_restore(ctx, mark);
+  if (st != TTT_OK) return st;
+  head_affine_job job = {
+      x, weight->data, ns.bias ? bias->data : NULL, ns.weight_offset ? 1.0f : 0.0f, heads, hd};
+  ttt_parallel_for(ctx, ni->threads, rows * heads, 64, head_affine_rows, &job);
+  return TTT_OK;
+}
+
 static ttt_status qk_norm(ttt_context *ctx, const ttt_attention_spec *s,
                           const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
                           int64_t rows, qkv_buffers *b) {
-  int64_t hd = ttt_attention_head_dim(s);
-  ttt_norm_spec ns = {.type = TTT_NORM_RMS, .dim = hd, .eps = s->qk_norm_eps};
   ttt_norm_impl_config ni = {.kernel = impl->kernel, .threads = impl->threads};
-  ttt_norm_weights qw = {.weight = w->q_norm}, kw = {.weight = w->k_norm};
-  ttt_tensor q = ttt_tensor_2d(TTT_F32, b->q, rows * s->n_heads, hd);
-  ttt_tensor k = ttt_tensor_2d(TTT_F32, b->k, rows * s->n_kv_heads, hd);
-  ttt_status st = ttt_norm_forward(ctx, &ns, &ni, &qw, &q, &q);
+  ttt_status st = qk_norm_one(ctx, s, &ni, &w->q_norm, &w->q_norm_bias, b->q, rows, s->n_heads);
   if (st != TTT_OK) return ttt_error_prefix(st, "attention q_norm");
-  st = ttt_norm_forward(ctx, &ns, &ni, &kw, &k, &k);
+  st = qk_norm_one(ctx, s, &ni, &w->k_norm, &w->k_norm_bias, b->k, rows, s->n_kv_heads);
   return st != TTT_OK ? ttt_error_prefix(st, "attention k_norm") : TTT_OK;
 }
 
@@ -610,7 +720,7 @@ static ttt_status prepare_qkv(ttt_context *ctx, const ttt_attention_spec *s,
                               const ttt_rope *rope, const float *x, int64_t rows, bool round_bf16,
                               qkv_buffers *b) {
   ttt_status st = project_qkv(ctx, s, impl, w, x, rows, b);
-  if (st == TTT_OK && s->qk_norm) st = qk_norm(ctx, s, impl, w, rows, b);
+  if (st == TTT_OK && s->qk_norm != TTT_QK_NORM_NONE) st = qk_norm(ctx, s, impl, w, rows, b);
   if (st != TTT_OK) return st;
   int64_t hd = ttt_attention_head_dim(s);
   token_job job = {s->rope.type == TTT_ROPE_NONE ? NULL : rope,

@@ -26,12 +26,36 @@ static ttt_status validate_spec(const ttt_kv_cache_spec *s) {
   if (s->dtype != TTT_DTYPE_DEFAULT && s->dtype != TTT_F32 && s->dtype != TTT_BF16)
     return ttt_set_error(TTT_ERR_DTYPE, "kv cache spec: dtype %s is not supported (f32 or bf16)",
                          ttt_dtype_name(s->dtype));
-  for (int64_t l = 0; l < s->n_layers; l++)
+  for (int64_t l = 0; l < s->n_layers; l++) {
+    const ttt_kv_cache_layer_spec *ls = &s->layers[l];
     if (s->sliding_window[l] < 0)
       return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                            "kv cache spec: sliding_window[%lld] (%lld) must be >= 0", (long long)l,
                            (long long)s->sliding_window[l]);
+    if (ls->n_kv_heads < 0 || ls->head_dim < 0)
+      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                           "kv cache spec: layers[%lld] n_kv_heads (%lld) and head_dim (%lld) must "
+                           "be >= 0 (0: the cache-wide value)",
+                           (long long)l, (long long)ls->n_kv_heads, (long long)ls->head_dim);
+    if (ls->dtype != TTT_DTYPE_DEFAULT && ls->dtype != TTT_F32 && ls->dtype != TTT_BF16)
+      return ttt_set_error(TTT_ERR_DTYPE,
+                           "kv cache spec: layers[%lld].dtype %s is not supported (f32 or bf16)",
+                           (long long)l, ttt_dtype_name(ls->dtype));
+  }
   return TTT_OK;
+}
+
+/* The spec with every layer's fields resolved (cache-wide values, DEFAULT → f32). */
+static ttt_kv_cache_spec resolve_spec(const ttt_kv_cache_spec *in) {
+  ttt_kv_cache_spec s = *in;
+  if (s.dtype == TTT_DTYPE_DEFAULT) s.dtype = TTT_F32;
+  for (int64_t l = 0; l < s.n_layers; l++) {
+    ttt_kv_cache_layer_spec *ls = &s.layers[l];
+    if (ls->n_kv_heads == 0) ls->n_kv_heads = s.n_kv_heads;
+    if (ls->head_dim == 0) ls->head_dim = s.head_dim;
+    if (ls->dtype == TTT_DTYPE_DEFAULT) ls->dtype = s.dtype;
+  }
+  return s;
 }
 
 ttt_status ttt_kv_cache_create(const ttt_kv_cache_spec *spec, ttt_kv_cache **out) {
@@ -41,17 +65,17 @@ ttt_status ttt_kv_cache_create(const ttt_kv_cache_spec *spec, ttt_kv_cache **out
   if (st != TTT_OK) return st;
   ttt_kv_cache *c = calloc(1, sizeof *c);
   if (!c) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "kv cache create: out of memory");
-  c->spec = *spec;
-  if (c->spec.dtype == TTT_DTYPE_DEFAULT) c->spec.dtype = TTT_F32;
-  size_t elem = c->spec.dtype == TTT_BF16 ? 2 : 4;
+  c->spec = resolve_spec(spec);
   for (int64_t l = 0; l < spec->n_layers; l++) {
+    const ttt_kv_cache_layer_spec *ls = &c->spec.layers[l];
     ttt_kv_layer *layer = &c->layers[l];
     int64_t w = spec->sliding_window[l];
-    layer->dtype = c->spec.dtype;
-    layer->n_kv_heads = spec->n_kv_heads;
-    layer->head_dim = spec->head_dim;
+    layer->dtype = ls->dtype;
+    layer->n_kv_heads = ls->n_kv_heads;
+    layer->head_dim = ls->head_dim;
     layer->slots = (w > 0 && w < spec->max_positions) ? w : spec->max_positions;
-    size_t bytes = (size_t)(spec->n_kv_heads * layer->slots * spec->head_dim) * elem;
+    size_t elem = ls->dtype == TTT_BF16 ? 2 : 4;
+    size_t bytes = (size_t)(ls->n_kv_heads * layer->slots * ls->head_dim) * elem;
     layer->k = malloc(bytes);
     layer->v = malloc(bytes);
     if (!layer->k || !layer->v) {

@@ -1,5 +1,5 @@
 /*
- * LM head: logits = x · Wᵀ (+ b), optionally soft-capped. With last_only only x's last row is
+ * LM head: logits = (x · Wᵀ (+ b)) · scale, optionally soft-capped. With last_only only x's last row is
  * projected (generation needs just the next-token logits after a prefill). A tied head passes the
  * token embedding table as W: it has the same [vocab, hidden] layout.
  */
@@ -21,6 +21,10 @@ ttt_status ttt_lm_head_spec_validate(const ttt_lm_head_spec *spec) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "lm_head spec: softcap (%g) must be finite and >= 0 (0 = none)",
                          (double)spec->softcap);
+  if (!(spec->scale >= 0.0f) || !isfinite(spec->scale))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "lm_head spec: scale (%g) must be finite and >= 0 (0 = 1)",
+                         (double)spec->scale);
   return TTT_OK;
 }
 
@@ -35,16 +39,19 @@ ttt_lm_head_impl_config ttt_lm_head_default_impl_config(const ttt_device *device
                                    .threads = 0};
 }
 
-typedef struct softcap_job {
-  float cap;
+typedef struct epilogue_job {
+  float scale; /* 1: none */
+  float cap;   /* 0: none */
   float *logits;
-} softcap_job;
+} epilogue_job;
 
-static void softcap_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+static void epilogue_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
-  const softcap_job *job = arg;
-  for (int64_t i = begin; i < end; i++)
-    job->logits[i] = job->cap * tanhf(job->logits[i] / job->cap);
+  const epilogue_job *job = arg;
+  for (int64_t i = begin; i < end; i++) {
+    float v = job->logits[i] * job->scale;
+    job->logits[i] = job->cap != 0.0f ? job->cap * tanhf(v / job->cap) : v;
+  }
 }
 
 ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec *spec,
@@ -84,8 +91,9 @@ ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec *spec,
                       .y = out->data,
                       .name = "lm_head.weight"};
   st = ttt_linear(ctx, &lc, in, rows, spec->hidden, &op);
-  if (st != TTT_OK || spec->softcap == 0.0f) return st;
-  softcap_job job = {.cap = spec->softcap, .logits = out->data};
-  ttt_parallel_for(ctx, cfg.threads, rows * spec->vocab, 4096, softcap_range, &job);
+  float scale = spec->scale != 0.0f ? spec->scale : 1.0f;
+  if (st != TTT_OK || (spec->softcap == 0.0f && scale == 1.0f)) return st;
+  epilogue_job job = {.scale = scale, .cap = spec->softcap, .logits = out->data};
+  ttt_parallel_for(ctx, cfg.threads, rows * spec->vocab, 4096, epilogue_range, &job);
   return TTT_OK;
 }

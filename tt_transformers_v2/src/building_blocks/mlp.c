@@ -17,6 +17,12 @@ static const char *activation_names[] = {[TTT_ACT_SILU] = "silu",
                                          [TTT_ACT_GELU_TANH] = "gelu_tanh",
                                          [TTT_ACT_RELU] = "relu"};
 
+const char *ttt_activation_name(ttt_activation activation) {
+  return (unsigned)activation < sizeof activation_names / sizeof activation_names[0]
+             ? activation_names[activation]
+             : "unknown";
+}
+
 ttt_status ttt_mlp_spec_validate(const ttt_mlp_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "mlp spec: NULL");
   if (spec->hidden < 1)

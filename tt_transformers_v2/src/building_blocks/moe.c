@@ -1,6 +1,7 @@
 /*
  * Mixture of experts: router logits (f32 matmul) → softmax over all experts → top-k → optionally
- * renormalized weights → out[t] = Σ_k weight · expert_k(x[t]).
+ * renormalized weights → out[t] = Σ_k weight · expert_k(x[t]), plus an optional shared expert
+ * (always run, optionally scaled by sigmoid(shared_gate · x[t])).
  *
  * Two execution paths with the same math:
  *   group_by_expert (prefill): tokens routed to each expert are gathered into a dense block, the
@@ -9,6 +10,7 @@
  *   per token (decode): each token runs its k experts on its own row.
  * Top-k order: larger probability first; equal probabilities go to the lower expert index.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +31,16 @@ ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "moe spec: top_k (%lld) must be in [1, n_experts (%lld)]",
                          (long long)spec->top_k, (long long)spec->n_experts);
+  if (spec->shared_expert_gate && !spec->shared_expert)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: shared_expert_gate needs shared_expert");
+  if (!spec->shared_expert) return TTT_OK;
+  st = ttt_mlp_spec_validate(&spec->shared);
+  if (st != TTT_OK) return ttt_error_prefix(st, "moe spec: shared");
+  if (spec->shared.hidden != spec->expert.hidden)
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "moe spec: shared.hidden (%lld) must equal expert.hidden (%lld)",
+                         (long long)spec->shared.hidden, (long long)spec->expert.hidden);
   return TTT_OK;
 }
 
@@ -158,6 +170,38 @@ ttt_status ttt_moe_check_weights(const ttt_moe_spec *spec, ttt_dtype weight_dtyp
     st = ttt_mlp_check_weights(&spec->expert, weight_dtype, &w->experts[e], "moe.experts", e);
     if (st != TTT_OK) return st;
   }
+  if (spec->shared_expert) {
+    st = ttt_mlp_check_weights(&spec->shared, weight_dtype, &w->shared, "moe.shared", -1);
+    if (st != TTT_OK) return st;
+  }
+  st = ttt_block_check_optional(&w->shared_gate, "moe.shared_gate", spec->shared_expert_gate,
+                                "spec.shared_expert_gate");
+  if (st != TTT_OK || !spec->shared_expert_gate) return st;
+  return ttt_block_check_vector(&w->shared_gate, "moe.shared_gate", router_dtype,
+                                spec->expert.hidden);
+}
+
+/* out += g · shared(x), g = sigmoid(shared_gate · x) per token (f32, like the router) or 1. */
+static ttt_status add_shared_expert(ttt_context *ctx, const ttt_moe_spec *spec,
+                                    const ttt_mlp_impl_config *mcfg, const ttt_moe_weights *w,
+                                    const float *x, int64_t T, float *out) {
+  int64_t H = spec->expert.hidden;
+  float *y = ttt_scratch_alloc(ctx, (size_t)(T * H) * sizeof(float));
+  float *gate = ttt_scratch_alloc(ctx, (size_t)T * sizeof(float));
+  if (!y || !gate) return TTT_ERR_OUT_OF_MEMORY;
+  ttt_status st = ttt_mlp_run(ctx, &spec->shared, mcfg, &w->shared, x, T, y);
+  if (st != TTT_OK) return st;
+  for (int64_t t = 0; t < T; t++) gate[t] = 1.0f;
+  if (spec->shared_expert_gate) {
+    ttt_tensor gw = ttt_tensor_2d(TTT_F32, w->shared_gate.data, 1, H);
+    ttt_linear_config lc = {
+        .kernel = mcfg->kernel, .activation_dtype = TTT_F32, .threads = mcfg->threads};
+    ttt_linear_op op = {.w = &gw, .y = gate, .name = "moe.shared_gate"};
+    st = ttt_linear(ctx, &lc, x, T, H, &op);
+    if (st != TTT_OK) return st;
+    for (int64_t t = 0; t < T; t++) gate[t] = 1.0f / (1.0f + expf(-gate[t]));
+  }
+  for (int64_t t = 0; t < T; t++) add_scaled(out + t * H, y + t * H, gate[t], H);
   return TTT_OK;
 }
 
@@ -200,6 +244,8 @@ ttt_status ttt_moe_forward(ttt_context *ctx, const ttt_moe_spec *spec,
              ? run_grouped(ctx, spec, &mcfg, weights, &routes, x->data, T, out->data)
              : run_per_token(ctx, spec, &mcfg, weights, &routes, x->data, T, out->data);
   }
+  if (st == TTT_OK && spec->shared_expert)
+    st = add_shared_expert(ctx, spec, &mcfg, weights, x->data, T, out->data);
   ttt_scratch_restore(ctx, mark);
   return st;
 }

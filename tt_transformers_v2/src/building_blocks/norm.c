@@ -7,6 +7,10 @@
 #include "block_util.h"
 #include "runtime/runtime.h"
 
+const char *ttt_norm_type_name(ttt_norm_type type) {
+  return type == TTT_NORM_RMS ? "rms" : type == TTT_NORM_LAYER ? "layer" : "unknown";
+}
+
 ttt_status ttt_norm_spec_validate(const ttt_norm_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "norm spec: NULL");
   if (spec->type != TTT_NORM_RMS && spec->type != TTT_NORM_LAYER)

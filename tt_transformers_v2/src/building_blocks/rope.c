@@ -24,9 +24,10 @@ typedef struct rope_type_info {
 } rope_type_info;
 
 static const rope_type_info rope_types[] = {
-    [TTT_ROPE_NONE] = {"none", false, false},     [TTT_ROPE_DEFAULT] = {"default", false, false},
-    [TTT_ROPE_LINEAR] = {"linear", true, false},  [TTT_ROPE_LLAMA3] = {"llama3", true, true},
-    [TTT_ROPE_DYNAMIC] = {"dynamic", true, true}, [TTT_ROPE_YARN] = {"yarn", true, true},
+    [TTT_ROPE_NONE] = {"none", false, false},        [TTT_ROPE_DEFAULT] = {"default", false, false},
+    [TTT_ROPE_LINEAR] = {"linear", true, false},     [TTT_ROPE_LLAMA3] = {"llama3", true, true},
+    [TTT_ROPE_DYNAMIC] = {"dynamic", true, true},    [TTT_ROPE_YARN] = {"yarn", true, true},
+    [TTT_ROPE_LONGROPE] = {"longrope", false, true},
 };
 
 enum { ROPE_TYPE_COUNT = (int)(sizeof rope_types / sizeof rope_types[0]) };
@@ -62,11 +63,17 @@ static ttt_status validate_type_fields(const ttt_rope_spec *s) {
   return TTT_OK;
 }
 
+const char *ttt_rope_type_name(ttt_rope_type type) {
+  return (unsigned)type < ROPE_TYPE_COUNT ? rope_types[type].name : "unknown";
+}
+
 ttt_status ttt_rope_spec_validate(const ttt_rope_spec *s) {
   if (!s) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope spec: NULL");
   if ((int)s->type < 0 || (int)s->type >= ROPE_TYPE_COUNT)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope spec: unknown type %d", (int)s->type);
   if (s->type == TTT_ROPE_NONE) return TTT_OK;
+  if (s->type == TTT_ROPE_LONGROPE)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED, "rope spec: longrope is not implemented yet");
   if (s->head_dim <= 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope spec: head_dim (%lld) must be > 0",
                          (long long)s->head_dim);

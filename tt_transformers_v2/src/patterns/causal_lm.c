@@ -1,10 +1,11 @@
 /*
- * CausalLM: token embedding → N decoder layers → final norm → LM head.
+ * CausalLM: token embedding (+ learned positions) → N decoder layers → final norm → LM head.
  *
  * Weights are resolved once at creation through the caller's resolver, checked against the spec,
  * and prepared per mode: a tensor is used in place when it already has the dtype the mode's impl
  * config asks for, and converted (owned by the model) otherwise; the two modes share a tensor when
- * they ask for the same dtype.
+ * they ask for the same dtype. A module whose weight_dtype is DEFAULT takes the dtype of its first
+ * resolved weight (the checkpoint's, per module: mixed-dtype checkpoints keep each dtype).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@ enum { MODES = 2 };
 
 typedef struct mode_weights {
   ttt_embedding_weights embedding;
+  ttt_embedding_weights position_embedding;
   ttt_decoder_layer_weights *layers; /* n_layers */
   ttt_mlp_weights *experts;          /* n_layers × max_experts (MoE layers only) */
   ttt_norm_weights norm;
@@ -40,6 +42,24 @@ struct ttt_causal_lm {
 
 /* ---- spec ---- */
 
+static bool has_position_embedding(const ttt_causal_lm_spec *spec) {
+  return spec->position_embedding.vocab != 0;
+}
+
+static ttt_status validate_position_embedding(const ttt_causal_lm_spec *spec) {
+  if (!has_position_embedding(spec)) return TTT_OK;
+  const ttt_embedding_spec *p = &spec->position_embedding;
+  ttt_status st = ttt_embedding_spec_validate(p);
+  if (st != TTT_OK) return ttt_error_prefix(st, "position_embedding");
+  if (p->dim != spec->embedding.dim || p->vocab < spec->max_positions)
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "causal_lm spec: position_embedding is [%lld, %lld], expected dim %lld "
+                         "(embedding.dim) and at least max_positions (%lld) rows",
+                         (long long)p->vocab, (long long)p->dim, (long long)spec->embedding.dim,
+                         (long long)spec->max_positions);
+  return TTT_OK;
+}
+
 ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm spec: NULL");
   if (spec->n_layers < 1 || spec->n_layers > TTT_MAX_LAYERS)
@@ -50,6 +70,8 @@ ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec) {
   ttt_status st = ttt_embedding_spec_validate(&spec->embedding);
   if (st != TTT_OK) return ttt_error_prefix(st, "embedding");
   int64_t hidden = spec->embedding.dim;
+  st = validate_position_embedding(spec);
+  if (st != TTT_OK) return st;
   for (int64_t l = 0; l < spec->n_layers; l++) {
     st = ttt_decoder_layer_spec_validate(&spec->layers[l]);
     if (st != TTT_OK) return ttt_error_prefix(st, "layers.%lld", (long long)l);
@@ -88,7 +110,9 @@ static const strategy_defaults strategy_table[] = {
     [TTT_STRATEGY_PERFORMANCE] = {TTT_Q8_0, TTT_Q8_0, TTT_BF16},
 };
 
+/* DEFAULT stays DEFAULT: each module then keeps its weights' own dtype (resolved at create). */
 static ttt_dtype float_source(ttt_dtype source) {
+  if (source == TTT_DTYPE_DEFAULT) return TTT_DTYPE_DEFAULT;
   return (source == TTT_BF16 || source == TTT_F16) ? source : TTT_F32;
 }
 
@@ -100,6 +124,9 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
   ttt_dtype activations = weights == TTT_Q8_0 ? s->projection_activations : TTT_F32;
   out->embedding = ttt_embedding_default_impl_config(device, mode, &spec->embedding);
   out->embedding.weight_dtype = float_source(source);
+  out->position_embedding =
+      ttt_embedding_default_impl_config(device, mode, &spec->position_embedding);
+  out->position_embedding.weight_dtype = float_source(source);
   for (int64_t l = 0; l < spec->n_layers; l++) {
     ttt_decoder_layer_impl_config *layer = &out->layers[l];
     *layer = ttt_decoder_layer_default_impl_config(device, mode, &spec->layers[l]);
@@ -136,13 +163,15 @@ ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strat
 
 /* One tensor the model needs: where to store it in each mode, its shape and target dtypes. */
 typedef struct weight_slot {
-  char path[80];
+  char path[96];
   int32_t ndim;
   int64_t shape[2];
   ttt_tensor *dst[MODES];
-  ttt_dtype dtype[MODES]; /* DEFAULT: keep the source dtype (float dtypes only) */
-  bool lookup_only;       /* read a row at a time (embedding): not streamed per decoded token */
-  bool alias;             /* a second use of a tensor counted elsewhere (tied lm_head) */
+  /* Per mode, the module's weight_dtype in the model's impl config (NULL: always f32, for norms,
+   * biases and routers). DEFAULT there is resolved by the first weight of the module to come. */
+  ttt_dtype *dtype[MODES];
+  bool lookup_only; /* read a row at a time (embedding): not streamed per decoded token */
+  bool alias;       /* a second use of a tensor counted elsewhere (tied lm_head) */
 } weight_slot;
 
 typedef struct slot_list {
@@ -163,16 +192,19 @@ static ttt_status add_slot(slot_list *list, const weight_slot *slot) {
 }
 
 /* Adds `path` with a shape of 1 or 2 dims (d1 <= 0: 1-D) and per-mode destinations. */
-static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], const ttt_dtype dtype[MODES],
+static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], ttt_dtype *const dtype[MODES],
                        int64_t d0, int64_t d1, const char *fmt, ...) TTT_PRINTF(6, 7);
 
-static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], const ttt_dtype dtype[MODES],
+static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], ttt_dtype *const dtype[MODES],
                        int64_t d0, int64_t d1, const char *fmt, ...) {
   weight_slot s = {.ndim = d1 > 0 ? 2 : 1, .shape = {d0, d1}};
   va_list args;
   va_start(args, fmt);
-  vsnprintf(s.path, sizeof s.path, fmt, args);
+  int len = vsnprintf(s.path, sizeof s.path, fmt, args);
   va_end(args);
+  if (len < 0 || (size_t)len >= sizeof s.path)
+    return ttt_set_error(TTT_ERR_INTERNAL, "causal_lm: weight path '%s...' longer than %zu bytes",
+                         s.path, sizeof s.path - 1);
   for (int m = 0; m < MODES; m++) {
     s.dst[m] = dst[m];
     s.dtype[m] = dtype[m];
@@ -182,14 +214,21 @@ static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], const ttt_dtype 
 
 #define BOTH(model, member)                                                                        \
   { &(model)->weights[0].member, &(model)->weights[1].member }
-#define F32_BOTH ((const ttt_dtype[MODES]){TTT_F32, TTT_F32})
+#define F32_BOTH ((ttt_dtype *const[MODES]){NULL, NULL})
+#define IMPL_DTYPE(model, member)                                                                  \
+  ((ttt_dtype *const[MODES]){&(model)->impl.prefill.member, &(model)->impl.decode.member})
 
 static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
   const ttt_attention_spec *a = &model->spec.layers[l].attention;
   int64_t hd = ttt_attention_head_dim(a);
   int64_t q = a->n_heads * hd, kv = a->n_kv_heads * hd;
-  const ttt_dtype w[MODES] = {model->impl.prefill.layers[l].attention.weight_dtype,
-                              model->impl.decode.layers[l].attention.weight_dtype};
+  ttt_dtype *const *w = IMPL_DTYPE(model, layers[l].attention.weight_dtype);
+  bool qk_norm = a->qk_norm != TTT_QK_NORM_NONE, qk_bias = qk_norm && a->qk_norm_spec.bias;
+  /* q/k norm weights: [head_dim] (HEAD), [heads, head_dim] (HEAD_WEIGHTS), [heads·head_dim] (ALL) */
+  bool per_head = a->qk_norm == TTT_QK_NORM_HEAD_WEIGHTS;
+  int64_t qn0 = a->qk_norm == TTT_QK_NORM_HEAD ? hd : per_head ? a->n_heads : q;
+  int64_t kn0 = a->qk_norm == TTT_QK_NORM_HEAD ? hd : per_head ? a->n_kv_heads : kv;
+  int64_t n1 = per_head ? hd : 0;
   ttt_attention_weights *p = &model->weights[0].layers[l].attention;
   ttt_attention_weights *d = &model->weights[1].layers[l].attention;
   ttt_status st = TTT_OK;
@@ -205,14 +244,16 @@ static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t
   ATT(bk, F32_BOTH, kv, 0, a->k_bias);
   ATT(bv, F32_BOTH, kv, 0, a->v_bias);
   ATT(bo, F32_BOTH, a->hidden, 0, a->o_bias);
-  ATT(q_norm, F32_BOTH, hd, 0, a->qk_norm);
-  ATT(k_norm, F32_BOTH, hd, 0, a->qk_norm);
+  ATT(q_norm, F32_BOTH, qn0, n1, qk_norm);
+  ATT(k_norm, F32_BOTH, kn0, n1, qk_norm);
+  ATT(q_norm_bias, F32_BOTH, qn0, n1, qk_bias);
+  ATT(k_norm_bias, F32_BOTH, kn0, n1, qk_bias);
 #undef ATT
   return st;
 }
 
 static ttt_status mlp_slots(slot_list *list, const ttt_mlp_spec *m, ttt_mlp_weights *p,
-                            ttt_mlp_weights *d, const ttt_dtype w[MODES], const char *prefix) {
+                            ttt_mlp_weights *d, ttt_dtype *const w[MODES], const char *prefix) {
   ttt_status st = TTT_OK;
 #define MLP(field, dt, d0, d1, cond)                                                               \
   if (st == TTT_OK && (cond))                                                                      \
@@ -229,8 +270,7 @@ static ttt_status mlp_slots(slot_list *list, const ttt_mlp_spec *m, ttt_mlp_weig
 
 static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
   const ttt_ffn_spec *f = &model->spec.layers[l].ffn;
-  const ttt_dtype w[MODES] = {model->impl.prefill.layers[l].ffn.weight_dtype,
-                              model->impl.decode.layers[l].ffn.weight_dtype};
+  ttt_dtype *const *w = IMPL_DTYPE(model, layers[l].ffn.weight_dtype);
   char prefix[64];
   if (f->kind == TTT_FFN_MLP) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn", (long long)l);
@@ -246,34 +286,77 @@ static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
     st = mlp_slots(list, &f->moe.expert, &model->weights[0].experts[index],
                    &model->weights[1].experts[index], w, prefix);
   }
+  if (st == TTT_OK && f->moe.shared_expert) {
+    snprintf(prefix, sizeof prefix, "layers.%lld.ffn.shared", (long long)l);
+    st = mlp_slots(list, &f->moe.shared, &model->weights[0].layers[l].ffn.moe.shared,
+                   &model->weights[1].layers[l].ffn.moe.shared, w, prefix);
+  }
+  if (st == TTT_OK && f->moe.shared_expert_gate)
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.shared_gate), F32_BOTH, 1,
+              f->moe.expert.hidden, "layers.%lld.ffn.shared_gate", (long long)l);
+  return st;
+}
+
+/* weight and (with spec.bias) bias of a norm at `prefix` ("norm", "layers.3.ffn_norm"). */
+static ttt_status norm_slots(slot_list *list, const ttt_norm_spec *n, ttt_norm_weights *p,
+                             ttt_norm_weights *d, const char *prefix) {
+  ttt_status st = slot(list, (ttt_tensor *[MODES]){&p->weight, &d->weight}, F32_BOTH, n->dim, 0,
+                       "%s.weight", prefix);
+  if (st == TTT_OK && n->bias)
+    st = slot(list, (ttt_tensor *[MODES]){&p->bias, &d->bias}, F32_BOTH, n->dim, 0, "%s.bias",
+              prefix);
+  return st;
+}
+
+/* The norms of layer l that its topology uses, in execution order. */
+static ttt_status layer_norm_slots(ttt_causal_lm *model, slot_list *list, int64_t l,
+                                   bool attention_side) {
+  static const char *const names[2][2] = {{"ffn_norm", "post_ffn_norm"},
+                                          {"attention_norm", "post_attention_norm"}};
+  const ttt_decoder_layer_spec *s = &model->spec.layers[l];
+  ttt_decoder_layer_weights *p = &model->weights[0].layers[l], *d = &model->weights[1].layers[l];
+  const ttt_norm_spec *specs[2][2] = {{&s->ffn_norm, &s->post_ffn_norm},
+                                      {&s->attention_norm, &s->post_attention_norm}};
+  ttt_norm_weights *pw[2][2] = {{&p->ffn_norm, &p->post_ffn_norm},
+                                {&p->attention_norm, &p->post_attention_norm}};
+  ttt_norm_weights *dw[2][2] = {{&d->ffn_norm, &d->post_ffn_norm},
+                                {&d->attention_norm, &d->post_attention_norm}};
+  ttt_status st = TTT_OK;
+  for (int k = 0; st == TTT_OK && k < 2; k++) {
+    const char *name = names[attention_side][k];
+    if (!ttt_decoder_layer_uses_norm(s, name)) continue;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "layers.%lld.%s", (long long)l, name);
+    st = norm_slots(list, specs[attention_side][k], pw[attention_side][k], dw[attention_side][k],
+                    prefix);
+  }
   return st;
 }
 
 static ttt_status build_slots(ttt_causal_lm *model, slot_list *list) {
   const ttt_causal_lm_spec *s = &model->spec;
-  const ttt_dtype embedding_dtype[MODES] = {model->impl.prefill.embedding.weight_dtype,
-                                            model->impl.decode.embedding.weight_dtype};
-  ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, embedding.table), embedding_dtype,
-                       s->embedding.vocab, s->embedding.dim, "embedding.table");
+  ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, embedding.table),
+                       IMPL_DTYPE(model, embedding.weight_dtype), s->embedding.vocab,
+                       s->embedding.dim, "embedding.table");
   if (st == TTT_OK) list->items[list->count - 1].lookup_only = true;
+  if (st == TTT_OK && has_position_embedding(s)) {
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, position_embedding.table),
+              IMPL_DTYPE(model, position_embedding.weight_dtype), s->position_embedding.vocab,
+              s->position_embedding.dim, "position_embedding.table");
+    if (st == TTT_OK) list->items[list->count - 1].lookup_only = true;
+  }
   for (int64_t l = 0; st == TTT_OK && l < s->n_layers; l++) {
-    st =
-        slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].attention_norm.weight), F32_BOTH,
-             s->layers[l].attention_norm.dim, 0, "layers.%lld.attention_norm.weight", (long long)l);
+    st = layer_norm_slots(model, list, l, true);
     if (st == TTT_OK) st = attention_slots(model, list, l);
-    if (st == TTT_OK)
-      st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn_norm.weight), F32_BOTH,
-                s->layers[l].ffn_norm.dim, 0, "layers.%lld.ffn_norm.weight", (long long)l);
+    if (st == TTT_OK) st = layer_norm_slots(model, list, l, false);
     if (st == TTT_OK) st = ffn_slots(model, list, l);
   }
   if (st == TTT_OK)
-    st = slot(list, (ttt_tensor *[MODES])BOTH(model, norm.weight), F32_BOTH, s->norm.dim, 0,
-              "norm.weight");
-  const ttt_dtype head_dtype[MODES] = {model->impl.prefill.lm_head.weight_dtype,
-                                       model->impl.decode.lm_head.weight_dtype};
+    st = norm_slots(list, &s->norm, &model->weights[0].norm, &model->weights[1].norm, "norm");
   if (st == TTT_OK)
-    st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.weight), head_dtype, s->lm_head.vocab,
-              s->lm_head.hidden, s->tie_embeddings ? "embedding.table" : "lm_head.weight");
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.weight),
+              IMPL_DTYPE(model, lm_head.weight_dtype), s->lm_head.vocab, s->lm_head.hidden,
+              s->tie_embeddings ? "embedding.table" : "lm_head.weight");
   if (st == TTT_OK) list->items[list->count - 1].alias = s->tie_embeddings;
   if (st == TTT_OK && s->lm_head.bias)
     st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.bias), F32_BOTH, s->lm_head.vocab, 0,
@@ -319,6 +402,22 @@ static ttt_status check_resolved(const weight_slot *s, const ttt_tensor *t) {
                        want);
 }
 
+/* The dtype mode m keeps a weight in: f32 for fixed slots; the module's weight_dtype otherwise,
+ * which a DEFAULT sets to the dtype of this first weight of the module. */
+static ttt_dtype slot_dtype(const weight_slot *s, int m, ttt_dtype source) {
+  if (!s->dtype[m]) return TTT_F32;
+  if (*s->dtype[m] == TTT_DTYPE_DEFAULT) *s->dtype[m] = source;
+  return *s->dtype[m];
+}
+
+/* True when a view the model keeps (either mode) reads `data`: the source of an aliased slot (a
+ * tied head) may still be read in place by its first use (the embedding lookup). */
+static bool kept_in_place(const ttt_causal_lm *model, const void *data) {
+  for (int m = 0; m < MODES; m++)
+    if (model->weights[m].embedding.table.data == data) return true;
+  return false;
+}
+
 /* Resolves one slot and stores per-mode views, converting where the dtype differs. */
 static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
                                ttt_weight_resolver resolver, void *user) {
@@ -330,7 +429,7 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
   if (st != TTT_OK) return st;
   ttt_tensor prepared[MODES];
   for (int m = 0; m < MODES; m++) {
-    ttt_dtype want = s->dtype[m] == TTT_DTYPE_DEFAULT ? source.dtype : s->dtype[m];
+    ttt_dtype want = slot_dtype(s, m, source.dtype);
     if (want == source.dtype) {
       prepared[m] = source;
     } else if (m == 1 && want == prepared[0].dtype) {
@@ -346,8 +445,8 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
     }
     *s->dst[m] = prepared[m];
   }
-  if (prepared[0].data != source.data && prepared[1].data != source.data)
-    resolver(user, s->path, NULL);
+  bool released = prepared[0].data != source.data && prepared[1].data != source.data;
+  if (released && !(s->alias && kept_in_place(model, source.data))) resolver(user, s->path, NULL);
   if (!s->lookup_only) model->decode_weight_bytes += (int64_t)ttt_tensor_nbytes(&prepared[1]);
   if (!s->alias) model->parameters += ttt_tensor_numel(&source);
   return TTT_OK;
@@ -452,18 +551,35 @@ int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model) {
 ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
                                       ttt_kv_cache **out) {
   if (!model || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "create_cache: NULL argument");
+  *out = NULL;
   const ttt_causal_lm_spec *s = &model->spec;
-  const ttt_attention_spec *a = &s->layers[0].attention;
-  ttt_kv_cache_spec cache = {
-      .n_layers = s->n_layers,
-      .n_kv_heads = a->n_kv_heads,
-      .head_dim = ttt_attention_head_dim(a),
-      .max_positions = max_positions > 0 ? max_positions : s->max_positions,
-      .dtype = model->impl.decode.layers[0].attention.kv_dtype,
-  };
-  for (int64_t l = 0; l < s->n_layers; l++)
-    cache.sliding_window[l] = s->layers[l].attention.sliding_window;
-  return ttt_kv_cache_create(&cache, out);
+  ttt_kv_cache_spec *cache = calloc(1, sizeof *cache);
+  if (!cache) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "create_cache: out of memory");
+  cache->n_layers = s->n_layers;
+  cache->n_kv_heads = s->layers[0].attention.n_kv_heads;
+  cache->head_dim = ttt_attention_head_dim(&s->layers[0].attention);
+  cache->max_positions = max_positions > 0 ? max_positions : s->max_positions;
+  cache->dtype = TTT_F32;
+  ttt_status st = TTT_OK;
+  for (int64_t l = 0; l < s->n_layers && st == TTT_OK; l++) {
+    const ttt_attention_spec *a = &s->layers[l].attention;
+    ttt_dtype decode = model->impl.decode.layers[l].attention.kv_dtype;
+    ttt_dtype prefill = model->impl.prefill.layers[l].attention.kv_dtype;
+    if (prefill != TTT_DTYPE_DEFAULT && decode != TTT_DTYPE_DEFAULT && prefill != decode)
+      st = ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "create_cache: layers.%lld.attention kv_dtype is %s in prefill but %s in "
+                         "decode (one cache serves both)",
+                         (long long)l, ttt_dtype_name(prefill), ttt_dtype_name(decode));
+    cache->sliding_window[l] = a->sliding_window;
+    cache->layers[l] = (ttt_kv_cache_layer_spec){
+        .n_kv_heads = a->n_kv_heads,
+        .head_dim = ttt_attention_head_dim(a),
+        .dtype = decode != TTT_DTYPE_DEFAULT ? decode : prefill,
+    };
+  }
+  if (st == TTT_OK) st = ttt_kv_cache_create(cache, out);
+  free(cache);
+  return st;
 }
 
 /* ---- forward ---- */
@@ -513,6 +629,33 @@ static ttt_status run_layers(const forward_args *a, float *x, float *y, float **
   return TTT_OK;
 }
 
+/* x += the position rows of [start_pos, start_pos + T), looked up into `rows` (T × hidden). */
+static ttt_status add_position_embedding(const forward_args *a,
+                                         const ttt_causal_lm_mode_impl_config *impl,
+                                         const mode_weights *w, float *x, float *rows) {
+  const ttt_causal_lm_spec *s = &a->model->spec;
+  int64_t T = a->T, hidden = s->embedding.dim;
+  if (a->start_pos < 0 || a->start_pos + T > s->position_embedding.vocab)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "position_embedding: positions [%lld, %lld) exceed its %lld rows",
+                         (long long)a->start_pos, (long long)(a->start_pos + T),
+                         (long long)s->position_embedding.vocab);
+  ttt_scratch_mark mark = ttt_scratch_save(a->ctx);
+  int32_t *positions = ttt_scratch_alloc(a->ctx, (size_t)T * sizeof(int32_t));
+  if (!positions) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t t = 0; t < T; t++) positions[t] = (int32_t)(a->start_pos + t);
+  ttt_tensor rows_t = ttt_tensor_2d(TTT_F32, rows, T, hidden);
+  ttt_status st = ttt_embedding_forward(a->ctx, &s->position_embedding, &impl->position_embedding,
+                                        &w->position_embedding, positions, T, false, &rows_t);
+  if (st == TTT_OK) {
+    ttt_tensor ids = ttt_tensor_1d(TTT_I32, positions, T);
+    ttt_observe(a->observer, "position_embedding", NULL, a->mode, a->start_pos, &ids, &rows_t);
+    for (int64_t i = 0; i < T * hidden; i++) x[i] += rows[i];
+  }
+  ttt_scratch_restore(a->ctx, mark);
+  return st != TTT_OK ? ttt_error_prefix(st, "position_embedding") : TTT_OK;
+}
+
 static ttt_status forward(const forward_args *a) {
   const ttt_causal_lm *model = a->model;
   const ttt_causal_lm_spec *s = &model->spec;
@@ -538,6 +681,13 @@ static ttt_status forward(const forward_args *a) {
   }
   ttt_tensor ids = ttt_tensor_1d(TTT_I32, (void *)a->tokens, T);
   ttt_observe(a->observer, "embedding", NULL, a->mode, a->start_pos, &ids, &x_t);
+  if (has_position_embedding(s)) {
+    st = add_position_embedding(a, impl, w, x, y);
+    if (st != TTT_OK) {
+      ttt_scratch_restore(a->ctx, mark);
+      return st;
+    }
+  }
 
   float *h = NULL;
   st = run_layers(a, x, y, &h);
@@ -621,6 +771,19 @@ static bool layer_module(const ttt_causal_lm *model, ttt_mode mode, int64_t l, c
     *out = (ttt_module_view){TTT_BLOCK_NORM, &s->ffn_norm, &i->ffn_norm, &w->ffn_norm, l, NULL};
   else if (strcmp(rest, ".ffn") == 0)
     *out = (ttt_module_view){TTT_BLOCK_FFN, &s->ffn, &i->ffn, &w->ffn, l, NULL};
+  else if (strcmp(rest, ".post_attention_norm") == 0)
+    *out = (ttt_module_view){TTT_BLOCK_NORM,
+                             &s->post_attention_norm,
+                             &i->post_attention_norm,
+                             &w->post_attention_norm,
+                             l,
+                             NULL};
+  else if (strcmp(rest, ".post_ffn_norm") == 0)
+    *out = (ttt_module_view){
+        TTT_BLOCK_NORM, &s->post_ffn_norm, &i->post_ffn_norm, &w->post_ffn_norm, l, NULL};
+  /* a norm the topology does not use is not a module of this model */
+  if (out->kind == TTT_BLOCK_NORM && !ttt_decoder_layer_uses_norm(s, rest + 1))
+    *out = (ttt_module_view){.kind = TTT_BLOCK_NONE, .layer = -1};
   return out->kind != TTT_BLOCK_NONE;
 }
 
@@ -638,6 +801,15 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
         TTT_BLOCK_EMBEDDING, &model->spec.embedding, &impl->embedding, &w->embedding, -1, NULL};
     return TTT_OK;
   }
+  if (strcmp(path, "position_embedding") == 0 && has_position_embedding(&model->spec)) {
+    *out = (ttt_module_view){TTT_BLOCK_EMBEDDING,
+                             &model->spec.position_embedding,
+                             &impl->position_embedding,
+                             &w->position_embedding,
+                             -1,
+                             NULL};
+    return TTT_OK;
+  }
   if (strcmp(path, "norm") == 0) {
     *out = (ttt_module_view){TTT_BLOCK_NORM, &model->spec.norm, &impl->norm, &w->norm, -1, NULL};
     return TTT_OK;
@@ -653,8 +825,9 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
     if (l < model->spec.n_layers && layer_module(model, mode, (int64_t)l, end, out)) return TTT_OK;
   }
   return ttt_set_error(TTT_ERR_NOT_FOUND,
-                       "causal_lm: no module '%s' (expected embedding, "
-                       "layers.N[.attention_norm|.attention|.ffn_norm|.ffn] with N < %lld, norm "
-                       "or lm_head)",
+                       "causal_lm: no module '%s' (expected embedding, position_embedding when "
+                       "the spec has one, layers.N[.attention_norm|.attention|.post_attention_norm"
+                       "|.ffn_norm|.ffn|.post_ffn_norm] with N < %lld and the norm used by the "
+                       "layer's topology, norm or lm_head)",
                        path, (long long)model->spec.n_layers);
 }

@@ -372,6 +372,10 @@ static ttt_status resolve_attention(ttt_encoder *m, ttt_weight_resolver resolver
                                     ttt_dtype dtype, ttt_attention_weights *w) {
   int64_t head_dim = ttt_attention_head_dim(a);
   int64_t q = a->n_heads * head_dim, kv = a->n_kv_heads * head_dim, h = a->hidden;
+  /* q/k norm weights flat: [head_dim] (HEAD) or [heads·head_dim] (HEAD_WEIGHTS, ALL) */
+  bool qk = a->qk_norm != TTT_QK_NORM_NONE, qk_bias = qk && a->qk_norm_spec.bias;
+  int64_t qn = a->qk_norm == TTT_QK_NORM_HEAD ? head_dim : q;
+  int64_t kn = a->qk_norm == TTT_QK_NORM_HEAD ? head_dim : kv;
   const weight_slot slots[] = {{"wq", &w->wq, q, h, dtype, true},
                                {"wk", &w->wk, kv, h, dtype, true},
                                {"wv", &w->wv, kv, h, dtype, true},
@@ -380,8 +384,10 @@ static ttt_status resolve_attention(ttt_encoder *m, ttt_weight_resolver resolver
                                {"bk", &w->bk, kv, 0, TTT_F32, a->k_bias},
                                {"bv", &w->bv, kv, 0, TTT_F32, a->v_bias},
                                {"bo", &w->bo, h, 0, TTT_F32, a->o_bias},
-                               {"q_norm", &w->q_norm, head_dim, 0, TTT_F32, a->qk_norm},
-                               {"k_norm", &w->k_norm, head_dim, 0, TTT_F32, a->qk_norm}};
+                               {"q_norm", &w->q_norm, qn, 0, TTT_F32, qk},
+                               {"k_norm", &w->k_norm, kn, 0, TTT_F32, qk},
+                               {"q_norm_bias", &w->q_norm_bias, qn, 0, TTT_F32, qk_bias},
+                               {"k_norm_bias", &w->k_norm_bias, kn, 0, TTT_F32, qk_bias}};
   return resolve_slots(m, resolver, user, module, slots, N_SLOTS(slots));
 }
 

@@ -89,12 +89,17 @@ typedef struct tree_desc {
 
 static const module_kind causal_lm_kinds[] = {
     KIND("embedding", false, ttt_causal_lm_mode_impl_config, embedding, embedding_fields),
+    KIND("position_embedding", false, ttt_causal_lm_mode_impl_config, position_embedding,
+         embedding_fields),
     KIND("norm", false, ttt_causal_lm_mode_impl_config, norm, norm_fields),
     KIND("lm_head", false, ttt_causal_lm_mode_impl_config, lm_head, lm_head_fields),
     KIND("attention_norm", true, ttt_decoder_layer_impl_config, attention_norm, norm_fields),
     KIND("attention", true, ttt_decoder_layer_impl_config, attention, attention_fields),
     KIND("ffn_norm", true, ttt_decoder_layer_impl_config, ffn_norm, norm_fields),
     KIND("ffn", true, ttt_decoder_layer_impl_config, ffn, ffn_fields),
+    KIND("post_attention_norm", true, ttt_decoder_layer_impl_config, post_attention_norm,
+         norm_fields),
+    KIND("post_ffn_norm", true, ttt_decoder_layer_impl_config, post_ffn_norm, norm_fields),
 };
 
 static const module_kind encoder_kinds[] = {
@@ -110,7 +115,8 @@ static const module_kind encoder_kinds[] = {
 static const tree_desc causal_lm_tree = {
     causal_lm_kinds, sizeof causal_lm_kinds / sizeof causal_lm_kinds[0],
     offsetof(ttt_causal_lm_mode_impl_config, layers), sizeof(ttt_decoder_layer_impl_config),
-    "embedding, norm, lm_head, or layers.N.{attention, attention_norm, ffn, ffn_norm}"};
+    "embedding, position_embedding, norm, lm_head, or layers.N.{attention, attention_norm, ffn, "
+    "ffn_norm, post_attention_norm, post_ffn_norm}"};
 
 static const tree_desc encoder_tree = {
     encoder_kinds, sizeof encoder_kinds / sizeof encoder_kinds[0],
@@ -201,10 +207,9 @@ static ttt_status parse_module(char *module, const tree_desc *tree, int64_t n_la
   if (strncmp(module, "layers.", 7) == 0) {
     char *index = module + 7, *dot = strchr(index, '.');
     if (!dot)
-      return ttt_set_error(
-          TTT_ERR_INVALID_ARGUMENT,
-          "impl path: '%s' names no module of a layer (attention, attention_norm, ffn, ffn_norm)",
-          module);
+      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                           "impl path: '%s' names no module of a layer (expected %s)", module,
+                           tree->modules);
     *dot = '\0';
     if (strcmp(index, "*") == 0) {
       out->layer = -1;

@@ -19,13 +19,31 @@ static bool visible(const ttt_attention_spec *s, const uint8_t *key_mask, int64_
   return true;
 }
 
-/* RMSNorm of each head_dim slice: v / sqrt(mean(v²) + eps) * w. */
-static void rms_per_head(double *x, int64_t rows, int64_t hd, double eps, const ttt_tensor *w) {
-  for (int64_t r = 0; r < rows; r++) {
-    double *v = x + r * hd, sum = 0.0;
-    for (int64_t i = 0; i < hd; i++) sum += v[i] * v[i];
-    double inv = 1.0 / sqrt(sum / (double)hd + eps);
-    for (int64_t i = 0; i < hd; i++) v[i] = v[i] * inv * ttt_tensor_get(w, i);
+/* q/k normalization of T tokens × `heads` heads in place. A group is one head (HEAD,
+ * HEAD_WEIGHTS) or all heads of a token (ALL); each group is centered (LayerNorm) or not (RMSNorm),
+ * divided by sqrt(mean square + eps), times its weight (+ 1 with weight_offset), plus its bias.
+ * Value i of head h reads weight element i (HEAD: shared by the heads) or h·head_dim + i. */
+static void qk_normalize(const ttt_attention_spec *s, double *x, int64_t T, int64_t heads,
+                         const ttt_tensor *weight, const ttt_tensor *bias) {
+  const ttt_norm_spec *n = &s->qk_norm_spec;
+  int64_t hd = head_dim_of(s), row = heads * hd;
+  int64_t group = s->qk_norm == TTT_QK_NORM_ALL ? row : hd;
+  for (int64_t t = 0; t < T; t++) {
+    for (int64_t g = 0; g < row; g += group) {
+      double *v = x + t * row + g, mean = 0.0, var = 0.0;
+      if (n->type == TTT_NORM_LAYER) {
+        for (int64_t i = 0; i < group; i++) mean += v[i];
+        mean /= (double)group;
+      }
+      for (int64_t i = 0; i < group; i++) var += (v[i] - mean) * (v[i] - mean);
+      double inv = 1.0 / sqrt(var / (double)group + (double)n->eps);
+      for (int64_t i = 0; i < group; i++) {
+        int64_t index = s->qk_norm == TTT_QK_NORM_HEAD ? i : g + i;
+        double w = ttt_tensor_get(weight, index) + (n->weight_offset ? 1.0 : 0.0);
+        double b = n->bias ? ttt_tensor_get(bias, index) : 0.0;
+        v[i] = (v[i] - mean) * inv * w + b;
+      }
+    }
   }
 }
 
@@ -83,9 +101,9 @@ static ttt_status reference_sequence(const ttt_attention_spec *s, const ttt_atte
   if (st == TTT_OK)
     st = ttt_ref_linear(&w->wv, s->v_bias ? &w->bv : NULL, x, T, s->hidden, kv_dim, r->v);
   if (st != TTT_OK) return st;
-  if (s->qk_norm) {
-    rms_per_head(r->q, T * s->n_heads, hd, s->qk_norm_eps, &w->q_norm);
-    rms_per_head(r->k, T * s->n_kv_heads, hd, s->qk_norm_eps, &w->k_norm);
+  if (s->qk_norm != TTT_QK_NORM_NONE) {
+    qk_normalize(s, r->q, T, s->n_heads, &w->q_norm, &w->q_norm_bias);
+    qk_normalize(s, r->k, T, s->n_kv_heads, &w->k_norm, &w->k_norm_bias);
   }
   if (s->rope.type != TTT_ROPE_NONE) {
     for (int64_t t = 0; t < T; t++) r->positions[t] = (int32_t)t;
@@ -117,8 +135,17 @@ static ttt_status check_weights(const ttt_attention_spec *s, const ttt_attention
       return ttt_set_error(TTT_ERR_SHAPE, "reference attention: %s must be [%lld, %lld]", names[i],
                            (long long)rows[i], (long long)cols[i]);
   }
-  if (s->qk_norm && (!w->q_norm.data || !w->k_norm.data))
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "reference attention: qk_norm weights missing");
+  if (s->qk_norm == TTT_QK_NORM_NONE) return TTT_OK;
+  int64_t q_values = s->qk_norm == TTT_QK_NORM_HEAD ? hd : s->n_heads * hd;
+  int64_t k_values = s->qk_norm == TTT_QK_NORM_HEAD ? hd : s->n_kv_heads * hd;
+  const ttt_tensor *norms[] = {&w->q_norm, &w->k_norm, &w->q_norm_bias, &w->k_norm_bias};
+  const int64_t sizes[] = {q_values, k_values, q_values, k_values};
+  int count = s->qk_norm_spec.bias ? 4 : 2;
+  for (int i = 0; i < count; i++)
+    if (!norms[i]->data || ttt_tensor_numel(norms[i]) != sizes[i])
+      return ttt_set_error(TTT_ERR_SHAPE,
+                           "reference attention: q/k norm tensor %d must hold %lld values", i,
+                           (long long)sizes[i]);
   return TTT_OK;
 }
 

@@ -76,7 +76,7 @@ static void layer_init(layer *l, const ttt_attention_spec *spec, uint64_t seed) 
   if (spec->k_bias) l->bk = random_tensor(&rng, 1, kvd, -0.5f, 0.5f);
   if (spec->v_bias) l->bv = random_tensor(&rng, 1, kvd, -0.5f, 0.5f);
   if (spec->o_bias) l->bo = random_tensor(&rng, 1, spec->hidden, -0.5f, 0.5f);
-  if (spec->qk_norm) {
+  if (spec->qk_norm != TTT_QK_NORM_NONE) {
     l->q_norm = random_tensor(&rng, 1, hd, 0.5f, 1.5f);
     l->k_norm = random_tensor(&rng, 1, hd, 0.5f, 1.5f);
   }
@@ -95,8 +95,16 @@ static int dtype_index(ttt_dtype d) { return d == TTT_BF16 ? 1 : d == TTT_Q8_0 ?
 
 static ttt_attention_weights layer_weights(const layer *l, ttt_dtype dtype) {
   const ttt_tensor *m = l->mats[dtype_index(dtype)];
-  return (ttt_attention_weights){m[0],  m[1],  m[2],  m[3],      l->bq,
-                                 l->bk, l->bv, l->bo, l->q_norm, l->k_norm};
+  return (ttt_attention_weights){.wq = m[0],
+                                 .wk = m[1],
+                                 .wv = m[2],
+                                 .wo = m[3],
+                                 .bq = l->bq,
+                                 .bk = l->bk,
+                                 .bv = l->bv,
+                                 .bo = l->bo,
+                                 .q_norm = l->q_norm,
+                                 .k_norm = l->k_norm};
 }
 
 /* ---- inputs, reference, comparison ---- */
@@ -266,8 +274,8 @@ static ttt_attention_spec qwen3_8b(void) {
                               .n_heads = 32,
                               .n_kv_heads = 8,
                               .head_dim = 128,
-                              .qk_norm = true,
-                              .qk_norm_eps = 1e-6f,
+                              .qk_norm = TTT_QK_NORM_HEAD,
+                              .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f},
                               .rope = rope_default(128, 1000000.0)};
 }
 static ttt_attention_spec mistral_7b_window8(void) {
@@ -309,8 +317,8 @@ static ttt_attention_spec mini_qwen3(void) { /* qk_norm, head_dim 32 with 4 head
                               .n_heads = 4,
                               .n_kv_heads = 1,
                               .head_dim = 32,
-                              .qk_norm = true,
-                              .qk_norm_eps = 1e-6f,
+                              .qk_norm = TTT_QK_NORM_HEAD,
+                              .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f},
                               .rope = rope_default(32, 1000000.0)};
 }
 static ttt_attention_spec mini_mistral(void) { /* window 8, partial interleaved rope, softcap */
@@ -687,8 +695,12 @@ static void test_spec_validation(void) {
   s.n_kv_heads = 0;
   CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "n_kv_heads (0)");
   s = qwen3_8b();
-  s.qk_norm_eps = 0.0f;
-  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "qk_norm_eps");
+  s.qk_norm_spec.eps = 0.0f;
+  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT,
+            "qk_norm_spec: norm spec: eps");
+  s = qwen3_8b();
+  s.qk_norm = (ttt_qk_norm)7;
+  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "qk_norm (7)");
   s = qwen3_8b();
   s.rope.head_dim = 64;
   CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "rope.head_dim (64)");
@@ -771,7 +783,7 @@ static void test_bad_forward_arguments(void) {
   ttt_attention_impl_config kv16 = impl;
   kv16.kv_dtype = TTT_BF16;
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &spec, &kv16, &w, l.rope, cache, 0, &x3, 0, &o3),
-            TTT_ERR_DTYPE, "kv cache dtype f32");
+            TTT_ERR_DTYPE, "kv cache layer 0 dtype f32");
   ttt_attention_spec other = spec;
   other.n_kv_heads = 1;
   other.k_bias = other.v_bias = false;
@@ -779,7 +791,7 @@ static void test_bad_forward_arguments(void) {
   layer_init(&l1, &other, 1003);
   ttt_attention_weights w1 = layer_weights(&l1, TTT_F32);
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &other, &impl, &w1, l1.rope, cache, 0, &x3, 0, &o3),
-            TTT_ERR_SHAPE, "kv cache has 2 kv heads");
+            TTT_ERR_SHAPE, "kv cache layer 0 has 2 kv heads");
   layer_free(&l1);
   CHECK_ERR(ttt_attention_prefill_forward(ctx, &spec, &impl, &w, NULL, cache, 0, &x3, 0, &o3),
             TTT_ERR_INVALID_ARGUMENT, "rope tables are NULL");

@@ -101,7 +101,7 @@ static void generate_weights(const ttt_causal_lm_spec *spec, uint64_t seed, weig
     if (a->q_bias) ADD("attention.bq", q, 0, 0, 0.5f);
     if (a->k_bias) ADD("attention.bk", kv, 0, 0, 0.5f);
     if (a->v_bias) ADD("attention.bv", kv, 0, 0, 0.5f);
-    if (a->qk_norm) {
+    if (a->qk_norm != TTT_QK_NORM_NONE) {
       ADD("attention.q_norm", a->head_dim, 0, 1.0f, 0.2f);
       ADD("attention.k_norm", a->head_dim, 0, 1.0f, 0.2f);
     }
@@ -157,8 +157,8 @@ static ttt_causal_lm_spec make_spec(arch a) {
                              .q_bias = a == ARCH_QWEN2,
                              .k_bias = a == ARCH_QWEN2,
                              .v_bias = a == ARCH_QWEN2,
-                             .qk_norm = a == ARCH_QWEN3,
-                             .qk_norm_eps = 1e-6f,
+                             .qk_norm = a == ARCH_QWEN3 ? TTT_QK_NORM_HEAD : TTT_QK_NORM_NONE,
+                             .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f},
                              .sliding_window = a == ARCH_MISTRAL ? 8 : 0,
                              .rope = {.type = a == ARCH_LLAMA ? TTT_ROPE_LLAMA3 : TTT_ROPE_DEFAULT,
                                       .head_dim = head_dim,
