@@ -53,8 +53,8 @@ ttt_status hf_get_int(const hf_scope *sc, const char *key, bool required, int64_
                       double max, int64_t *out) {
   const cJSON *item = hf_field(sc, key);
   if (!item) {
-    if (required) return missing(sc, key);
-    const hf_default *d = family_default(sc, key);
+    const hf_default *d = family_default(sc, key); /* a family default makes a key optional */
+    if (required && !d) return missing(sc, key);
     *out = d ? (int64_t)d->number : def;
     return TTT_OK;
   }
@@ -152,9 +152,9 @@ typedef struct rope_name {
 
 static const rope_name rope_types[] = {
     {"default", TTT_ROPE_DEFAULT}, {"linear", TTT_ROPE_LINEAR}, {"dynamic", TTT_ROPE_DYNAMIC},
-    {"llama3", TTT_ROPE_LLAMA3},   {"yarn", TTT_ROPE_YARN},
+    {"llama3", TTT_ROPE_LLAMA3},   {"yarn", TTT_ROPE_YARN},     {"longrope", TTT_ROPE_LONGROPE},
 };
-#define ROPE_LIST "default, linear, dynamic, llama3, yarn"
+#define ROPE_LIST "default, linear, dynamic, llama3, yarn, longrope"
 
 static const char *rope_type_name(ttt_rope_type type) {
   for (size_t i = 0; i < sizeof rope_types / sizeof rope_types[0]; i++)
@@ -279,11 +279,49 @@ static ttt_status parse_rope_type(const hf_scope *sc, ttt_hf_config *cfg) {
                        type, ROPE_LIST);
 }
 
+/* A longrope factor list: rotary_dim / 2 positive numbers. */
+static ttt_status parse_factors(const hf_scope *sc, const char *key, int64_t n, float *out) {
+  const cJSON *list = hf_field(sc, key);
+  if (!list) return missing(sc, key);
+  if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != n)
+    return ttt_set_error(TTT_ERR_FORMAT,
+                         "%s: field '%s.%s' must be an array of %lld numbers "
+                         "(rotary_dim / 2)",
+                         sc->src, sc->name, key, (long long)n);
+  int i = 0;
+  for (const cJSON *v = list->child; v; v = v->next, i++) {
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > FLT_MAX)
+      return ttt_set_error(TTT_ERR_FORMAT, "%s: %s.%s[%d] must be a positive number", sc->src,
+                           sc->name, key, i);
+    out[i] = (float)v->valuedouble;
+  }
+  return TTT_OK;
+}
+
+/* Phi-3's LongRoPE: short and long factors; original_max_position_embeddings in the object or at
+ * the root (where Phi-3 configs keep it). */
+static ttt_status parse_longrope(const hf_scope *sc, ttt_hf_config *cfg) {
+  int64_t half = cfg->rotary_dim / 2;
+  if (half > TTT_MAX_ROPE_FACTORS)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s: longrope with rotary_dim %lld (at most %d)",
+                         sc->src, (long long)cfg->rotary_dim, 2 * TTT_MAX_ROPE_FACTORS);
+  HF_TRY(parse_factors(sc, "short_factor", half, cfg->rope_short_factor));
+  HF_TRY(parse_factors(sc, "long_factor", half, cfg->rope_long_factor));
+  HF_TRY(hf_get_num(sc, "attention_factor", false, 0, true, &cfg->rope_attention_factor));
+  if (hf_field(sc, "original_max_position_embeddings"))
+    return hf_get_int(sc, "original_max_position_embeddings", true, 0, 1, HF_MAX_DIM,
+                      &cfg->rope_original_max_positions);
+  hf_scope root = {sc->src, sc->root, "", sc->arch, sc->root};
+  return hf_get_int(&root, "original_max_position_embeddings", false, cfg->max_position_embeddings,
+                    1, HF_MAX_DIM, &cfg->rope_original_max_positions);
+}
+
 /* The scaling parameters of the rope type, read from rope_scaling or rope_parameters. */
 static ttt_status parse_rope_scaling(const hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(parse_rope_type(sc, cfg));
   ttt_rope_type t = cfg->rope_type;
   if (t == TTT_ROPE_DEFAULT) return TTT_OK;
+  if (t == TTT_ROPE_LONGROPE) return parse_longrope(sc, cfg);
   HF_TRY(hf_get_num(sc, "factor", true, 0, true, &cfg->rope_factor));
   bool llama3 = t == TTT_ROPE_LLAMA3;
   HF_TRY(hf_get_int(sc, "original_max_position_embeddings", llama3, cfg->max_position_embeddings, 1,
@@ -311,7 +349,7 @@ static ttt_status parse_rope_scaling(const hf_scope *sc, ttt_hf_config *cfg) {
 }
 
 static ttt_status parse_rotary_dim(const hf_scope *sc, const cJSON *params, ttt_hf_config *cfg) {
-  hf_scope in_params = {sc->src, params, "rope_parameters", sc->arch};
+  hf_scope in_params = {sc->src, params, "rope_parameters", sc->arch, sc->root};
   const hf_scope *where = params && hf_field(&in_params, "partial_rotary_factor") ? &in_params : sc;
   double f;
   HF_TRY(hf_get_num(where, "partial_rotary_factor", false, 1.0, true, &f));
@@ -329,12 +367,13 @@ static ttt_status parse_rope(const hf_scope *sc, ttt_hf_config *cfg) {
   const cJSON *params = hf_field(sc, "rope_parameters");
   const cJSON *scaling = hf_field(sc, "rope_scaling");
   double top_theta;
+  HF_TRY(parse_rotary_dim(sc, params, cfg)); /* longrope's factors are rotary_dim / 2 long */
   HF_TRY(hf_get_num(sc, "rope_theta", false, 1e4, true, &top_theta));
   if (params) {
     if (!cJSON_IsObject(params))
       return ttt_set_error(TTT_ERR_FORMAT, "%s: field 'rope_parameters' must be an object, got %s",
                            sc->src, ttt_hfj_type_name(params));
-    hf_scope p = {sc->src, params, "rope_parameters", sc->arch};
+    hf_scope p = {sc->src, params, "rope_parameters", sc->arch, sc->root};
     HF_TRY(hf_get_num(&p, "rope_theta", true, 0, true, &cfg->rope_theta));
     if (hf_field(sc, "rope_theta") && top_theta != cfg->rope_theta)
       return ttt_set_error(TTT_ERR_FORMAT,
@@ -347,13 +386,13 @@ static ttt_status parse_rope(const hf_scope *sc, ttt_hf_config *cfg) {
       return ttt_set_error(TTT_ERR_FORMAT,
                            "%s: field 'rope_scaling' must be an object or null, got %s", sc->src,
                            ttt_hfj_type_name(scaling));
-    hf_scope s = {sc->src, scaling, "rope_scaling", sc->arch};
+    hf_scope s = {sc->src, scaling, "rope_scaling", sc->arch, sc->root};
     if (scaling)
       HF_TRY(parse_rope_scaling(&s, cfg));
     else
       cfg->rope_type = TTT_ROPE_DEFAULT;
   }
-  return parse_rotary_dim(sc, params, cfg);
+  return TTT_OK;
 }
 
 ttt_status hf_parse_window_all_layers(const hf_scope *sc, ttt_hf_config *cfg) {
@@ -439,7 +478,7 @@ static ttt_status parse_root(hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(hf_get_bool(sc, "tie_word_embeddings", false, &cfg->tie_word_embeddings));
   HF_TRY(parse_token_ids(sc, cfg));
   HF_TRY(hf_get_num(sc, "rms_norm_eps", false, 1e-6, true, &cfg->norm_eps));
-  if (cfg->arch == TTT_HF_DECODER) HF_TRY(parse_rope(sc, cfg));
+  if (cfg->arch == TTT_HF_DECODER && !cfg->learned_positions) HF_TRY(parse_rope(sc, cfg));
   return sc->arch->parse ? sc->arch->parse(sc, cfg) : TTT_OK;
 }
 
@@ -456,7 +495,7 @@ ttt_status ttt_hf_config_parse(const char *json, size_t json_len, const char *so
                       ttt_hfj_type_name(root));
   } else {
     ttt_hf_config cfg = {0};
-    hf_scope sc = {source, root, "", NULL};
+    hf_scope sc = {source, root, "", NULL, root};
     s = parse_root(&sc, &cfg);
     if (s == TTT_OK) *out = cfg;
   }
@@ -533,6 +572,8 @@ ttt_status ttt_hf_rope_spec(const ttt_hf_config *cfg, ttt_rope_spec *out) {
   out->beta_slow = cfg->rope_beta_slow;
   out->attention_factor = cfg->rope_attention_factor;
   out->interleaved = cfg->rope_interleaved;
+  memcpy(out->short_factor, cfg->rope_short_factor, sizeof out->short_factor);
+  memcpy(out->long_factor, cfg->rope_long_factor, sizeof out->long_factor);
   return TTT_OK;
 }
 
@@ -550,8 +591,11 @@ ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_at
       .k_bias = cfg->k_bias,
       .v_bias = cfg->v_bias,
       .o_bias = cfg->o_bias,
-      .qk_norm = cfg->qk_norm ? TTT_QK_NORM_HEAD : TTT_QK_NORM_NONE,
-      .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = cfg->qk_norm ? (float)cfg->norm_eps : 0.0f},
+      .qk_norm = cfg->qk_norm,
+      .qk_norm_spec = {.type = cfg->qk_norm_type,
+                       .eps = cfg->qk_norm ? (float)cfg->norm_eps : 0.0f,
+                       .weight_offset = cfg->qk_norm && cfg->norm_weight_offset,
+                       .bias = cfg->qk_norm_bias},
       .bidirectional = cfg->arch == TTT_HF_ENCODER,
       .sliding_window = cfg->sliding_window[layer],
       .scale = (float)cfg->attention_scale,
@@ -626,7 +670,10 @@ ttt_status ttt_hf_moe_spec(const ttt_hf_config *cfg, ttt_moe_spec *out) {
       .n_experts = cfg->num_local_experts,
       .top_k = cfg->num_experts_per_tok,
       .no_renormalize = cfg->moe_no_renormalize,
+      .shared_expert = cfg->shared_expert_intermediate_size > 0,
+      .shared_expert_gate = cfg->shared_expert_gate,
   };
+  if (out->shared_expert) out->shared = dense_mlp(cfg, cfg->shared_expert_intermediate_size);
   return TTT_OK;
 }
 
@@ -639,7 +686,9 @@ ttt_status ttt_hf_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *o
 
 ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
   HF_TRY(check_cfg(cfg, out, "ttt_hf_position_embedding_spec"));
-  HF_TRY(need_arch(cfg, TTT_HF_ENCODER, "learned position embedding"));
+  if (cfg->arch == TTT_HF_DECODER && !cfg->learned_positions)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: a decoder with rope has no %s",
+                         ttt_hf_model_type_name(cfg->model_type), "learned position embedding");
   *out = (ttt_embedding_spec){.vocab = cfg->max_position_embeddings, .dim = cfg->hidden_size};
   return TTT_OK;
 }
@@ -657,7 +706,8 @@ ttt_status ttt_hf_lm_head_spec(const ttt_hf_config *cfg, ttt_lm_head_spec *out) 
   *out = (ttt_lm_head_spec){.hidden = cfg->hidden_size,
                             .vocab = cfg->vocab_size,
                             .bias = cfg->lm_head_bias,
-                            .softcap = (float)cfg->final_softcap};
+                            .softcap = (float)cfg->final_softcap,
+                            .scale = (float)cfg->logit_scale};
   return TTT_OK;
 }
 

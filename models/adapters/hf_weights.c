@@ -7,6 +7,7 @@
  * views of the mmapped checkpoint. */
 #include "ttt_hf_weights.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,10 @@ static int64_t dim_value(const ttt_hf_config *cfg, hf_dim d) {
     return cfg->type_vocab_size;
   case D_MOE_INTER:
     return cfg->moe_intermediate_size ? cfg->moe_intermediate_size : cfg->intermediate_size;
+  case D_N_HEADS:
+    return cfg->num_attention_heads;
+  case D_N_KV_HEADS:
+    return cfg->num_key_value_heads;
   case D_SHARED_INTER:
     return cfg->shared_expert_intermediate_size;
   case D_ONE:
@@ -620,4 +625,23 @@ ttt_status ttt_hf_module_to_path(const ttt_hf_config *cfg, const char *hf_module
 ttt_status ttt_hf_path_to_module(const ttt_hf_config *cfg, const char *path, char *buf,
                                  size_t size) {
   return translate(cfg, path, false, buf, size);
+}
+
+bool ttt_hf_trace_needs_map(const ttt_hf_config *cfg, const char *path) {
+  const hf_arch *arch = cfg && path ? hf_arch_of(cfg) : NULL;
+  if (!arch) return false;
+  if (strcmp(path, "lm_head") == 0) return cfg->logit_scale > 0 || cfg->final_softcap > 0;
+  return strcmp(path, "embedding") == 0 && arch->embedding_trace_unscaled &&
+         cfg->embedding_scale > 0;
+}
+
+void ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values, int64_t n) {
+  if (!ttt_hf_trace_needs_map(cfg, path)) return;
+  bool head = strcmp(path, "lm_head") == 0;
+  double scale = head ? (cfg->logit_scale > 0 ? cfg->logit_scale : 1) : cfg->embedding_scale;
+  double cap = head ? cfg->final_softcap : 0;
+  for (int64_t i = 0; i < n; i++) {
+    double v = values[i] * scale;
+    values[i] = (float)(cap > 0 ? cap * tanh(v / cap) : v);
+  }
 }

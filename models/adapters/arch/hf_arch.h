@@ -57,6 +57,7 @@ typedef struct hf_scope {
   const cJSON *obj;
   const char *name;
   const struct hf_arch *arch;
+  const cJSON *root; /* the config's root object */
 } hf_scope;
 
 #define HF_MAX_DIM 1e12 /* any dim beyond this is a corrupt config, not a model */
@@ -111,6 +112,8 @@ typedef enum hf_dim {
   D_EXPERTS,
   D_POS,
   D_TYPES,
+  D_N_HEADS,      /* heads (per-head norm weights) */
+  D_N_KV_HEADS,   /* kv heads */
   D_MOE_INTER,    /* an expert's width */
   D_SHARED_INTER, /* the shared expert's width */
   D_ONE
@@ -191,7 +194,6 @@ typedef ttt_status (*hf_parse_hook)(const hf_scope *sc, ttt_hf_config *cfg);
 
 #define HF_MAX_TABLES 8
 
-
 typedef struct hf_arch {
   const char *model_type;     /* config.json's model_type */
   const ttt_hf_config *base;  /* fixed facts; the parser starts from a copy */
@@ -206,7 +208,10 @@ typedef struct hf_arch {
   /* Checkpoint tensors the model does not use: exact names, "prefix*" or "*suffix". */
   const char *const *ignored;
   const char *name_prefix; /* a prefix some checkpoints put before every name ("bert."); or NULL */
-  hf_parse_hook parse;     /* after the generic fields; may be NULL */
+  /* HF's embedding module returns the rows before the family's embedding_scale (granite scales
+   * outside it; gemma's module scales inside). */
+  bool embedding_trace_unscaled;
+  hf_parse_hook parse; /* after the generic fields; may be NULL */
 } hf_arch;
 
 #define HF_COUNT(a) ((int32_t)(sizeof(a) / sizeof((a)[0])))
@@ -228,6 +233,14 @@ extern const hf_weight_rule hf_llama_mlp[];        /* mlp.{gate,up,down}_proj (+
 extern const hf_weight_rule hf_llama_head[];       /* model.norm, lm_head (tied or not) */
 extern const hf_module_rule hf_llama_modules[];
 extern const char *const hf_decoder_ignored[];
+/* Gemma-2's sandwich norms (gemma2.c) and the post-norm module names (post_attention_layernorm,
+ * pre_feedforward_layernorm, post_feedforward_layernorm), shared by gemma3_text and olmo2. */
+extern const hf_weight_rule hf_sandwich_norms[];
+extern const hf_module_rule hf_post_norm_modules[];
+/* Gemma's scalings: sqrt(hidden) embedding, query_pre_attn_scalar, soft-caps (absent → these
+ * defaults, null → none). */
+ttt_status hf_parse_gemma_common(const hf_scope *sc, ttt_hf_config *cfg, double attn_cap,
+                                 double final_cap);
 /* The Qwen MoE layout (qwen3_moe.c): `mlp.gate` routing `mlp.experts.E` on MoE layers. */
 extern const hf_weight_rule hf_qwen_moe_experts[];
 

@@ -9,7 +9,7 @@ static ttt_status parse_qwen3(const hf_scope *sc, ttt_hf_config *cfg) {
   return hf_parse_window_qwen(sc, cfg);
 }
 
-static const ttt_hf_config base = {.mlp_gated = true, .qk_norm = true};
+static const ttt_hf_config base = {.mlp_gated = true, .qk_norm = TTT_QK_NORM_HEAD};
 
 const hf_arch hf_arch_qwen3 = {
     .model_type = "qwen3",

@@ -25,7 +25,7 @@ static ttt_status parse_qwen3_moe(const hf_scope *sc, ttt_hf_config *cfg) {
   return hf_parse_moe_qwen(sc, cfg);
 }
 
-static const ttt_hf_config base = {.mlp_gated = true, .qk_norm = true};
+static const ttt_hf_config base = {.mlp_gated = true, .qk_norm = TTT_QK_NORM_HEAD};
 
 const hf_arch hf_arch_qwen3_moe = {
     .model_type = "qwen3_moe",

@@ -10,7 +10,19 @@
   X(mixtral)                                                                                       \
   X(bert)                                                                                          \
   X(gemma)                                                                                         \
-  X(qwen3_moe)
+  X(gemma2)                                                                                        \
+  X(gemma3_text)                                                                                   \
+  X(phi3)                                                                                          \
+  X(phi)                                                                                           \
+  X(gpt2)                                                                                          \
+  X(gpt_neox)                                                                                      \
+  X(qwen2_moe)                                                                                     \
+  X(qwen3_moe)                                                                                     \
+  X(olmo2)                                                                                         \
+  X(starcoder2)                                                                                    \
+  X(granite)                                                                                       \
+  X(cohere)                                                                                        \
+  X(stablelm)
 
 #define DECLARE(name) extern const hf_arch hf_arch_##name;
 #define ENTRY(name) &hf_arch_##name,

@@ -70,10 +70,19 @@ typedef struct ttt_hf_config {
   /* Which projections carry biases, resolved per model type (qwen2: q/k/v always; llama, qwen3:
    * attention_bias on all four; mistral, mixtral: none; bert: all). */
   bool q_bias, k_bias, v_bias, o_bias;
-  bool mlp_bias;     /* llama's mlp_bias; bert: true */
-  bool mlp_gated;    /* gate and up projections (decoders); bert: up only */
-  bool qk_norm;      /* qwen3 */
-  bool qk_norm_bias; /* the q/k norms are LayerNorms with biases */
+  bool mlp_bias;              /* llama's mlp_bias; bert: true */
+  bool mlp_gated;             /* gate and up projections (decoders); bert: up only */
+  ttt_qk_norm qk_norm;        /* q/k normalization before rope (qwen3: per head) */
+  ttt_norm_type qk_norm_type; /* RMSNorm (qwen3, gemma3, olmo2) or LayerNorm (cohere, phi) */
+  bool qk_norm_bias;          /* the q/k LayerNorms have biases */
+
+  /* Decoder-layer topology (see ttt_decoder_layer_spec): where the norms sit, how the sublayers
+   * meet the residual stream, and the multiplier of each sublayer's output (0 → 1). */
+  ttt_norm_placement norm_placement;
+  ttt_residual_topology residual;
+  double residual_multiplier;
+  bool learned_positions; /* absolute position embedding [max_position_embeddings, hidden] (gpt2);
+                             such models have no rope */
 
   /* Rotary embedding (bert: TTT_ROPE_NONE). */
   ttt_rope_type rope_type;
@@ -83,6 +92,8 @@ typedef struct ttt_hf_config {
   int64_t rope_original_max_positions;                          /* llama3, dynamic, yarn */
   double rope_beta_fast, rope_beta_slow, rope_attention_factor; /* yarn (0 = default) */
   int64_t rotary_dim; /* partial_rotary_factor · head_dim; equals head_dim without it */
+  float rope_short_factor[TTT_MAX_ROPE_FACTORS]; /* longrope: rotary_dim / 2 each */
+  float rope_long_factor[TTT_MAX_ROPE_FACTORS];
 
   /* Sliding window per layer, 0 = full attention. Mistral: `sliding_window` on every layer.
    * Qwen2/Qwen3: `layer_types` when present, else layers >= max_window_layers slide when
@@ -95,6 +106,7 @@ typedef struct ttt_hf_config {
   int64_t moe_intermediate_size; /* each expert's width; 0 → intermediate_size */
   bool moe_no_renormalize;       /* top-k weights not rescaled to sum to 1 (!norm_topk_prob) */
   int64_t shared_expert_intermediate_size; /* qwen2_moe: an always-on expert; 0 = none */
+  bool shared_expert_gate;                 /* scaled by sigmoid(shared_gate · x) */
   bool dense_layer[TTT_MAX_LAYERS]; /* with experts: layers whose FFN is a dense MLP instead */
 
   /* Scalings and caps; 0 = none (the usual 1/sqrt(head_dim) softmax scale, no cap). */
@@ -102,6 +114,7 @@ typedef struct ttt_hf_config {
   double attention_scale;   /* softmax scale (gemma2/3: query_pre_attn_scalar^-0.5) */
   double attention_softcap; /* attention scores (gemma2: attn_logit_softcapping) */
   double final_softcap;     /* logits (gemma2: final_logit_softcapping) */
+  double logit_scale;       /* logits × this before the cap (cohere logit_scale) */
   bool lm_head_bias;
   bool rope_interleaved; /* GPT-J pairs (2i, 2i+1) instead of rotate-half */
   /* Layers with a sliding window use the default rope with this theta (gemma3's

@@ -1,9 +1,9 @@
 /*
- * Tier 2 against the real reference: every causal fixture in tests/fixtures/hf (llama3, qwen2,
- * qwen3, mistral, mixtral) built by the model factory must reproduce HuggingFace's prefill logits,
- * teacher-forced decode logits and every traced module output (accuracy strategy, f32:
- * max abs error <= 1e-4 and PCC >= 0.99999). The performance strategy must keep PCC >= 0.99 and
- * top-1 agreement >= 95% on the logits.
+ * Tier 2 against the real reference: every causal fixture in tests/fixtures/hf (one per
+ * architecture descriptor) built by the model factory must reproduce HuggingFace's prefill logits,
+ * teacher-forced decode logits, full-sequence logits and every traced module output (accuracy
+ * strategy, f32: max abs error <= 1e-4 and PCC >= 0.99999). The performance strategy must keep
+ * each fixture's PCC and top-1 agreement on the logits above its gates below.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +12,26 @@
 #include "ttt_models.h"
 #include "ttt_test.h"
 
-/* Each fixture with the performance strategy's gates on logits (PCC, top-1 agreement), set a
- * little below what was measured (README, "HF golden figures"); NULL gates: the default ones. */
+/* Each fixture with the performance strategy's gates on logits (PCC, top-1 agreement over the 20
+ * prefill and 6 decode positions), set a little below what was measured (README, "HF golden
+ * figures"); the original five keep the older common gates. */
 typedef struct fixture_gates {
   const char *name;
   double perf_pcc, perf_top1;
 } fixture_gates;
 
+/* qwen2moe and qwen3moe: 0 — the performance strategy cannot load them yet (the core's defaults
+ * pick q8_0 for expert down projections of input width 48, not a multiple of the q8_0 block). */
 static const fixture_gates fixtures[] = {
-    {"llama3_tiny", 0.99, 0.95},  {"qwen2_tiny", 0.99, 0.95},   {"qwen3_tiny", 0.99, 0.95},
-    {"mistral_tiny", 0.99, 0.95}, {"mixtral_tiny", 0.99, 0.95}, {"gemma_tiny", 0.9995, 0.99},
-    {"qwen3moe_tiny", 0, 0},
+    {"llama3_tiny", 0.99, 0.95},       {"qwen2_tiny", 0.99, 0.95},
+    {"qwen3_tiny", 0.99, 0.95},        {"mistral_tiny", 0.99, 0.95},
+    {"mixtral_tiny", 0.99, 0.95},      {"gemma_tiny", 0.9998, 0.99},
+    {"gemma2_tiny", 0.9994, 0.94},     {"gemma3_tiny", 0.9995, 0.99},
+    {"phi_tiny", 0.9997, 0.83},        {"gpt2_tiny", 0.99994, 0.83},
+    {"gptneox_tiny", 0.9997, 0.99},    {"qwen2moe_tiny", 0, 0},
+    {"qwen3moe_tiny", 0, 0},           {"olmo2_tiny", 0.9995, 0.89},
+    {"starcoder2_tiny", 0.9996, 0.83}, {"granite_tiny", 0.99995, 0.99},
+    {"cohere_tiny", 0.9996, 0.94},     {"stablelm_tiny", 0.9995, 0.94},
 };
 
 typedef struct golden {
@@ -81,8 +90,15 @@ static void compare_trace(void *user, const ttt_module_event *event) {
     CHECK_MSG(false, "%s: golden has no %s", c->fixture, name);
     return;
   }
+  ttt_tensor mapped = {0}; /* HF's module boundary differs by a known map (ttt_hf_weights.h) */
+  if (ttt_hf_trace_needs_map(c->config, event->path)) {
+    CHECK_OK(ttt_tensor_convert(&expected, TTT_F32, &mapped));
+    ttt_hf_trace_to_module(c->config, event->path, mapped.data, ttt_tensor_numel(&mapped));
+    expected = mapped;
+  }
   ttt_compare_result r;
   CHECK_OK(ttt_compare(event->output, &expected, NULL, 1e-4, 0, &r));
+  ttt_tensor_free(&mapped);
   CHECK_MSG(r.allclose && r.pcc >= 0.99999, "%s: %s (%s): pcc %.7f max abs %.3g", c->fixture,
             event->path, module, r.pcc, r.max_abs_err);
   c->compared++;
@@ -168,8 +184,8 @@ static void check_fixture(const fixture_gates *f, ttt_strategy strategy, ttt_con
   ttt_observer observer = {compare_trace, &trace};
   run(m, ctx, &g, prefill, decode, accuracy ? &observer : NULL);
   if (accuracy) {
-    /* embedding + 5 modules per layer + norm + lm_head */
-    CHECK_MSG(trace.compared == 3 + 5 * (int)m->config.num_hidden_layers, "%s: %d traces compared",
+    /* at least: embedding + layer, its norms, attention and ffn + norm + lm_head */
+    CHECK_MSG(trace.compared >= 3 + 4 * (int)m->config.num_hidden_layers, "%s: %d traces compared",
               fixture, trace.compared);
     printf("  %-13s %-11s %d traced modules: worst pcc %.7f, worst max abs %.2e\n", fixture,
            "accuracy", trace.compared, trace.worst_pcc, trace.worst_abs);

@@ -358,14 +358,14 @@ static void test_values_the_core_cannot_take(void) {
 
 static void test_unsupported(void) {
   ttt_hf_config cfg;
-  CHECK_ERR(parse_with("llama3_tiny", "config.json", "model_type", "\"gpt2\"", &cfg),
-            TTT_ERR_UNSUPPORTED, "test.json: model_type 'gpt2' is not supported");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "model_type", "\"gpt_bigcode\"", &cfg),
+            TTT_ERR_UNSUPPORTED, "test.json: model_type 'gpt_bigcode' is not supported");
   CHECK(ttt_test_contains(ttt_last_error(), "llama, mistral, qwen2, qwen3, mixtral, bert"));
   CHECK_ERR(parse_with("llama3_tiny", "config.json", "hidden_act", "\"tanh\"", &cfg),
             TTT_ERR_UNSUPPORTED, "hidden_act 'tanh' is not supported (supported: silu");
   CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_scaling",
-                       "{\"rope_type\": \"longrope\", \"factor\": 2.0}", &cfg),
-            TTT_ERR_UNSUPPORTED, "rope_scaling.rope_type 'longrope' is not supported");
+                       "{\"rope_type\": \"mrope\", \"factor\": 2.0}", &cfg),
+            TTT_ERR_UNSUPPORTED, "rope_scaling.rope_type 'mrope' is not supported");
   CHECK(ttt_test_contains(ttt_last_error(), "default, linear, dynamic, llama3, yarn"));
   CHECK_ERR(parse_with("llama3_tiny", "config.hf_saved.json", "rope_parameters",
                        "{\"rope_type\": \"su\", \"rope_theta\": 10000.0}", &cfg),
