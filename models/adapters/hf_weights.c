@@ -171,7 +171,9 @@ struct ttt_hf_weight_map {
   int64_t n;
   const ttt_hf_weight **by_path; /* sorted by path */
   const ttt_hf_weight **by_hf;   /* sorted by HF name */
-  pthread_mutex_t *lock;         /* guards the owned copies (the map is shared read-only) */
+  int64_t *stored;               /* entries naming each checkpoint tensor first, model order */
+  int64_t n_stored;
+  pthread_mutex_t *lock; /* guards the owned copies (the map is shared read-only) */
 };
 
 static bool is_transformed(const hf_weight_rule *r) { return r->transposed || r->fuse != F_NONE; }
@@ -297,8 +299,9 @@ ttt_status ttt_hf_weight_map_create(const ttt_hf_config *cfg, ttt_hf_weight_map 
   m->info = calloc((size_t)capacity, sizeof *m->info);
   m->by_path = calloc((size_t)capacity, sizeof *m->by_path);
   m->by_hf = calloc((size_t)capacity, sizeof *m->by_hf);
+  m->stored = calloc((size_t)capacity, sizeof *m->stored);
   const hf_weight_rule **rules = calloc((size_t)n_rules + 1, sizeof *rules);
-  if (!m->lock || !m->entries || !m->info || !m->by_path || !m->by_hf || !rules) {
+  if (!m->lock || !m->entries || !m->info || !m->by_path || !m->by_hf || !m->stored || !rules) {
     free(rules);
     ttt_hf_weight_map_destroy(m);
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_hf_weight_map_create: out of memory");
@@ -315,6 +318,9 @@ ttt_status ttt_hf_weight_map_create(const ttt_hf_config *cfg, ttt_hf_weight_map 
   for (int64_t i = 0; i < m->n; i++) m->by_path[i] = m->by_hf[i] = &m->entries[i];
   qsort(m->by_path, (size_t)m->n, sizeof *m->by_path, cmp_by_path);
   qsort(m->by_hf, (size_t)m->n, sizeof *m->by_hf, cmp_by_hf);
+  for (int64_t i = 0; i < m->n; i++)
+    if (ttt_hf_weight_map_find_hf(m, m->entries[i].hf_name) == &m->entries[i])
+      m->stored[m->n_stored++] = i;
   *out = m;
   return TTT_OK;
 }
@@ -328,6 +334,7 @@ void ttt_hf_weight_map_destroy(ttt_hf_weight_map *m) {
   free(m->info);
   free(m->by_path);
   free(m->by_hf);
+  free(m->stored);
   free(m);
 }
 
@@ -360,6 +367,21 @@ const ttt_hf_weight *ttt_hf_weight_map_find_hf(const ttt_hf_weight_map *m, const
       hi = mid;
   }
   return lo < m->n && strcmp(m->by_hf[lo]->hf_name, hf_name) == 0 ? m->by_hf[lo] : NULL;
+}
+
+int64_t ttt_hf_weight_map_stored_count(const ttt_hf_weight_map *m) { return m->n_stored; }
+
+ttt_status ttt_hf_weight_map_stored(const ttt_hf_weight_map *m, int64_t i, ttt_hf_weight *out) {
+  if (!m || !out || i < 0 || i >= m->n_stored)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "ttt_hf_weight_map_stored: index %lld not in [0, %lld)", (long long)i,
+                         m ? (long long)m->n_stored : 0LL);
+  const entry_info *info = &m->info[m->stored[i]];
+  *out = m->entries[m->stored[i]];
+  out->ndim = info->src_ndim;
+  out->shape[0] = info->src_shape[0];
+  out->shape[1] = info->src_shape[1];
+  return TTT_OK;
 }
 
 static bool has_suffix(const char *s, const char *suffix) {

@@ -71,6 +71,11 @@ const ttt_hf_weight *ttt_hf_weight_map_at(const ttt_hf_weight_map *map, int64_t 
 const ttt_hf_weight *ttt_hf_weight_map_find(const ttt_hf_weight_map *map, const char *path);
 /* By HF tensor name (the first entry using it); NULL when none does. */
 const ttt_hf_weight *ttt_hf_weight_map_find_hf(const ttt_hf_weight_map *map, const char *hf_name);
+/* The checkpoint tensors the map reads, each once, in model order: entries whose shape is the
+ * stored one (a fused tensor whole, a Conv1D weight [in, out]); for writing checkpoints.
+ * TTT_ERR_OUT_OF_RANGE outside [0, count). */
+int64_t ttt_hf_weight_map_stored_count(const ttt_hf_weight_map *map);
+ttt_status ttt_hf_weight_map_stored(const ttt_hf_weight_map *map, int64_t i, ttt_hf_weight *out);
 /* True for checkpoint tensors the model does not use and may ignore (see above). */
 bool ttt_hf_weight_is_ignorable(const ttt_hf_weight_map *map, const char *hf_name);
 
