@@ -5,6 +5,7 @@
  * strategy, f32: max abs error <= 1e-4 and PCC >= 0.99999). The performance strategy must keep
  * each fixture's PCC and top-1 agreement on the logits above its gates below.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,9 +275,80 @@ static void test_wrong_model_is_caught(void) {
   ttt_context_destroy(ctx);
 }
 
+/* Writes llama3_tiny with its embedding table in bf16 (every other weight f32) into `dir`. */
+static bool write_mixed_dtype_copy(const char *dir) {
+  char src[600], dst[600];
+  snprintf(src, sizeof src, "%s/hf/llama3_tiny/model.safetensors", TTT_FIXTURES_DIR);
+  ttt_safetensors *f = NULL;
+  CHECK_OK(ttt_safetensors_open(src, &f));
+  if (!f) return false;
+  int64_t n = ttt_safetensors_count(f);
+  ttt_named_tensor *items = calloc((size_t)n, sizeof *items);
+  ttt_tensor bf16 = {0};
+  for (int64_t i = 0; i < n; i++) {
+    items[i].name = ttt_safetensors_name(f, i);
+    CHECK_OK(ttt_safetensors_get(f, items[i].name, &items[i].tensor));
+    if (strcmp(items[i].name, "model.embed_tokens.weight") != 0) continue;
+    CHECK_OK(ttt_tensor_convert(&items[i].tensor, TTT_BF16, &bf16));
+    items[i].tensor = bf16;
+  }
+  snprintf(dst, sizeof dst, "%s/model.safetensors", dir);
+  ttt_status st = ttt_safetensors_write(dst, items, n);
+  CHECK_OK(st);
+  ttt_tensor_free(&bf16);
+  free(items);
+  ttt_safetensors_close(f);
+  snprintf(src, sizeof src, "cp %s/hf/llama3_tiny/config.json %s/", TTT_FIXTURES_DIR, dir);
+  return st == TTT_OK && system(src) == 0;
+}
+
+static void prefill_logits(const char *dir, const ttt_hf_load_options *o, ttt_context *ctx,
+                           const ttt_device *device, const int32_t *ids, int64_t T, float *out) {
+  ttt_hf_model *m = NULL;
+  CHECK_OK(ttt_hf_model_load(dir, device, o, &m));
+  if (!m) return;
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(m->lm, T, &cache));
+  ttt_tensor logits = ttt_tensor_2d(TTT_F32, out, T, m->config.vocab_size);
+  CHECK_OK(ttt_causal_lm_prefill_forward(m->lm, ctx, cache, ids, T, 0, false, &logits, NULL));
+  ttt_kv_cache_destroy(cache);
+  ttt_hf_model_destroy(m);
+}
+
+/* The accuracy strategy keeps every weight in its own dtype: a bf16 embedding does not cast the
+ * f32 layers down (the logits equal those with every projection forced to f32). */
+static void test_mixed_dtype_checkpoint(void) {
+  char dir[] = "/tmp/ttt_mixed_XXXXXX";
+  if (!mkdtemp(dir) || !write_mixed_dtype_copy(dir)) return;
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  const int32_t ids[] = {1, 17, 300, 42, 5, 77, 250, 3};
+  enum { T = 8, V = 512 };
+  static float accuracy[T * V], forced[T * V];
+  const char *f32[] = {"layers.*.attention.weight_dtype=f32", "layers.*.ffn.weight_dtype=f32",
+                       "lm_head.weight_dtype=f32"};
+  ttt_hf_load_options a = {.strategy = TTT_STRATEGY_ACCURACY, .skip_tokenizer = true};
+  ttt_hf_load_options b = {.overrides = f32, .n_overrides = 3, .skip_tokenizer = true};
+  prefill_logits(dir, &a, ctx, &device, ids, T, accuracy);
+  prefill_logits(dir, &b, ctx, &device, ids, T, forced);
+  double worst = 0;
+  for (int i = 0; i < T * V; i++) {
+    double d = fabs((double)accuracy[i] - forced[i]);
+    if (d > worst) worst = d;
+  }
+  CHECK_MSG(worst == 0, "a bf16 embedding changed the f32 layers' logits by %.3g", worst);
+  ttt_context_destroy(ctx);
+  char rm[128];
+  snprintf(rm, sizeof rm, "rm -rf %s", dir);
+  CHECK(system(rm) == 0);
+}
+
 int main(void) {
   TTT_RUN(test_accuracy_strategy_matches_hf);
   TTT_RUN(test_performance_strategy_close_to_hf);
   TTT_RUN(test_wrong_model_is_caught);
+  TTT_RUN(test_mixed_dtype_checkpoint);
   return ttt_test_finish();
 }
