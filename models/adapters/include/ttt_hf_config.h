@@ -2,8 +2,10 @@
  * ttt_hf_config.h — HuggingFace config.json → ttt_hf_config → the core's block specs.
  *
  * Not part of the core library. Each supported model_type is a descriptor in models/adapters/arch/
- * (llama, mistral, qwen2, qwen3, mixtral — causal decoders — and bert, an encoder; see the README's
- * architecture table). Both spellings HF writes are accepted: the Hub's `rope_theta` +
+ * (bert, an encoder, and the causal decoders llama, mistral, qwen2, qwen3, mixtral, gemma, gemma2,
+ * gemma3_text, phi3, phi, gpt2, gpt_neox, qwen2_moe, qwen3_moe, olmo2, starcoder2, granite, cohere,
+ * stablelm; see the README's architecture table), which may rename keys (gpt2's n_embd) and change
+ * defaults. Both spellings HF writes are accepted: the Hub's `rope_theta` +
  * `rope_scaling` (with `type` or `rope_type`) and transformers 5's `rope_parameters` (which holds
  * rope_theta and rope_type).
  *
@@ -14,7 +16,9 @@
  * (mixtral: rope_theta 1e6, rms_norm_eps 1e-5; bert: hidden_act gelu, layer_norm_eps 1e-12,
  * tie_word_embeddings true, type_vocab_size 2) or a key's spelling (bert: layer_norm_eps).
  * vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
- * max_position_embeddings (and for mixtral num_local_experts, num_experts_per_tok) are required.
+ * max_position_embeddings (and for mixtral num_local_experts, num_experts_per_tok; for the qwen
+ * MoEs num_experts, num_experts_per_tok, moe_intermediate_size) are required unless the family
+ * gives a default (gpt2's n_inner → 4 · n_embd).
  * Numbers must be finite and within float range; llama3 rope scaling needs low_freq_factor <
  * high_freq_factor.
  *
