@@ -8,6 +8,7 @@
  * The weights are streamed: each file's header is computed from the shapes first, then every
  * tensor is generated in fixed-size chunks and written, so memory stays at one chunk whatever
  * the model size (the 8B shape in bf16 is 16 GB). */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -218,6 +219,8 @@ static const gen_dtype dtypes[] = {
 
 typedef struct gen_options {
   const gen_shape *shape;
+  const char *config_path; /* --config: any config.json instead of a shape */
+  int64_t vocab;           /* --vocab: overrides the config's vocab_size */
   const gen_dtype *dtype;
   const char *out_dir, *tokenizer_dir;
   uint64_t seed;
@@ -226,12 +229,15 @@ typedef struct gen_options {
 } gen_options;
 
 static void print_help(void) {
-  printf("usage: ttt gen-model --shape NAME --out DIR [--dtype bf16|f16|f32] [--seed S]\n"
-         "                     [--layers N] [--shard-mb MB] [--tokenizer DIR]\n\n"
+  printf("usage: ttt gen-model (--shape NAME | --config CONFIG.json [--vocab N]) --out DIR\n"
+         "                     [--dtype bf16|f16|f32] [--seed S] [--layers N] [--shard-mb MB]\n"
+         "                     [--tokenizer DIR]\n\n"
          "Writes a HuggingFace checkpoint folder with random weights (N(0, %.2f), norms 1) for a\n"
          "published shape: config.json, safetensors (sharded with an index past --shard-mb) and\n"
          "the Llama 3 tokenizer. For benchmarks: the values mean nothing.\n\n"
          "  --shape NAME      one of the shapes below\n"
+         "  --config F        any config.json of a supported model_type instead of a shape\n"
+         "  --vocab N         with --config: replace its vocab_size (128256 fits the tokenizer)\n"
          "  --out DIR         output folder (created if missing; files in it are replaced)\n"
          "  --dtype D         weight dtype (default bf16)\n"
          "  --seed S          random seed (default 1)\n"
@@ -281,10 +287,12 @@ static int parse_named(int argc, char **argv, int *i, gen_options *o) {
   const char *arg = argv[*i];
   bool is_shape = strcmp(arg, "--shape") == 0, is_dtype = strcmp(arg, "--dtype") == 0;
   bool is_out = strcmp(arg, "--out") == 0, is_tok = strcmp(arg, "--tokenizer") == 0;
-  if (!is_shape && !is_dtype && !is_out && !is_tok) return 0;
+  bool is_config = strcmp(arg, "--config") == 0;
+  if (!is_shape && !is_dtype && !is_out && !is_tok && !is_config) return 0;
   const char *value = cli_value(argc, argv, i, NAME);
   if (!value) return -1;
   if (is_out) o->out_dir = value;
+  if (is_config) o->config_path = value;
   if (is_tok) o->tokenizer_dir = value;
   if (is_shape && !(o->shape = find_shape(value))) {
     fprintf(stderr, "ttt %s: unknown shape '%s' (see ttt %s --help)\n", NAME, value, NAME);
@@ -308,6 +316,7 @@ static int parse(int argc, char **argv, gen_options *o) {
     int r = parse_named(argc, argv, &i, o);
     if (r == 0) r = parse_int_option(argc, argv, &i, "--layers", 1, &o->layers);
     if (r == 0) r = parse_int_option(argc, argv, &i, "--shard-mb", 1, &o->shard_mb);
+    if (r == 0) r = parse_int_option(argc, argv, &i, "--vocab", 1, &o->vocab);
     if (r == 0 && (r = parse_int_option(argc, argv, &i, "--seed", 0, &seed)) > 0)
       o->seed = (uint64_t)seed;
     if (r < 0) return 1;
@@ -316,11 +325,20 @@ static int parse(int argc, char **argv, gen_options *o) {
       return 1;
     }
   }
-  if (!o->shape || !o->out_dir) {
-    fprintf(stderr, "ttt %s: --shape and --out are required (see ttt %s --help)\n", NAME, NAME);
+  if (!(o->shape || o->config_path) || !o->out_dir) {
+    fprintf(stderr, "ttt %s: --shape (or --config) and --out are required (see ttt %s --help)\n",
+            NAME, NAME);
     return 1;
   }
-  if (o->layers > o->shape->layers) {
+  if (o->config_path && (o->shape || o->layers)) {
+    fprintf(stderr, "ttt %s: --config excludes --shape and --layers\n", NAME);
+    return 1;
+  }
+  if (o->shape && o->vocab) {
+    fprintf(stderr, "ttt %s: --vocab goes with --config\n", NAME);
+    return 1;
+  }
+  if (o->shape && o->layers > o->shape->layers) {
     fprintf(stderr, "ttt %s: --layers %lld exceeds the %lld layers of %s\n", NAME,
             (long long)o->layers, (long long)o->shape->layers, o->shape->name);
     return 1;
@@ -343,6 +361,7 @@ typedef struct planned_tensor {
 
 typedef struct plan {
   planned_tensor *tensors;
+  int64_t n_layers;
   int32_t count, n_shards;
   uint64_t total_bytes;
 } plan;
@@ -358,6 +377,7 @@ static ttt_status plan_build(const gen_options *o, plan *p) {
   ttt_status st = cfg ? ttt_hf_config_load(path, cfg)
                       : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "cannot allocate a config");
   if (st == TTT_OK) st = ttt_hf_weight_map_create(cfg, &map);
+  if (st == TTT_OK) p->n_layers = cfg->num_hidden_layers;
   int64_t n = st == TTT_OK ? ttt_hf_weight_map_stored_count(map) : 0;
   p->tensors = st == TTT_OK ? calloc((size_t)n, sizeof *p->tensors) : NULL;
   if (st == TTT_OK && !p->tensors)
@@ -559,6 +579,32 @@ static void write_rope_scaling(FILE *f, const gen_shape *s) {
           s->rope_factor, s->high_freq_factor, s->low_freq_factor, (long long)s->rope_original_max);
 }
 
+/* --config: the given config.json, with vocab_size replaced by --vocab when given (so a small
+ * model can take the Llama 3 tokenizer). */
+static ttt_status copy_config(const gen_options *o) {
+  size_t len;
+  char *json = cli_read_file(NAME, o->config_path, &len);
+  if (!json) return ttt_set_error(TTT_ERR_IO, "cannot read %s", o->config_path);
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  free(json);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: not a JSON object", o->config_path);
+  }
+  if (o->vocab) {
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "vocab_size");
+    cJSON_AddNumberToObject(root, "vocab_size", (double)o->vocab);
+  }
+  char *out = cJSON_Print(root), path[PATH_MAX];
+  cJSON_Delete(root);
+  snprintf(path, sizeof path, "%s/config.json", o->out_dir);
+  FILE *f = out ? fopen(path, "w") : NULL;
+  bool ok = f && fputs(out, f) >= 0;
+  if (f && fclose(f) != 0) ok = false;
+  free(out);
+  return ok ? TTT_OK : write_failed(path);
+}
+
 /* config.json as the Hub's checkpoints spell it (rope_theta / rope_scaling), with the family's
  * own keys. */
 static ttt_status write_config(const gen_options *o) {
@@ -647,7 +693,7 @@ static ttt_status make_dir(const char *dir) {
 
 static ttt_status generate(const gen_options *o, plan *p) {
   ttt_status st = make_dir(o->out_dir);
-  if (st == TTT_OK) st = write_config(o);
+  if (st == TTT_OK) st = o->config_path ? copy_config(o) : write_config(o);
   if (st == TTT_OK) st = plan_build(o, p);
   void *chunk = st == TTT_OK ? malloc(CHUNK_VALUES * sizeof(float)) : NULL;
   if (st == TTT_OK && !chunk)
@@ -669,7 +715,10 @@ int ttt_cmd_gen_model(int argc, char **argv) {
   ttt_status st = generate(&o, &p);
   if (st == TTT_OK)
     printf("%s: %s, %lld layers, %s, %d tensors, %.3f GB in %d file%s, tokenizer from %s\n",
-           o.out_dir, o.shape->name, (long long)(o.layers ? o.layers : o.shape->layers),
+           o.out_dir, o.shape ? o.shape->name : o.config_path,
+           (long long)(o.layers  ? o.layers
+                       : o.shape ? o.shape->layers
+                                 : p.n_layers),
            o.dtype->name, p.count, (double)p.total_bytes / 1e9, p.n_shards,
            p.n_shards > 1 ? "s" : "", tokenizer_dir(&o));
   free(p.tensors);

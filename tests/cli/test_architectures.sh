@@ -1,7 +1,9 @@
 #!/bin/sh
 # Every architecture beyond the original six through the CLI, on its HF fixture: `ttt validate`
 # passes every traced module (the trace names reach module paths through the descriptor), `ttt
-# info` shows the spec, `ttt perplexity` scores token ids and `ttt bench` runs both strategies.
+# info` shows the spec, `ttt perplexity` scores token ids and `ttt bench` runs both strategies;
+# `ttt gen-model --config` makes the same architecture with the Llama 3 vocabulary, on which `ttt
+# generate` runs (the fixtures have no tokenizer).
 # Usage: test_architectures.sh TTT SOURCE_DIR
 set -u
 ttt=$1
@@ -27,6 +29,11 @@ while read -r f type strategies; do
   grep -Eq '^  layers\.0\.attention ' "$tmp/$f.info" || fail "$f: info has no layers.0.attention"
   "$ttt" perplexity --model "$m" --ids-file "$tmp/ids.json" >"$tmp/$f.ppl" 2>&1 || fail "$f: perplexity: $(cat "$tmp/$f.ppl")"
   grep -Eq '^perplexity [0-9]+\.[0-9]+$' "$tmp/$f.ppl" || fail "$f: no perplexity figure"
+  "$ttt" gen-model --config "$m/config.json" --vocab 128256 --out "$tmp/$f.gen" >"$tmp/$f.genlog" 2>&1 ||
+    fail "$f: gen-model --config: $(cat "$tmp/$f.genlog")"
+  "$ttt" generate --model "$tmp/$f.gen" -n 3 --temperature 0 --ids --prompt "In the beginning" \
+    >"$tmp/$f.ids" 2>"$tmp/$f.generr" || fail "$f: generate: $(cat "$tmp/$f.generr")"
+  grep -Eq '^\[[0-9]+(,[0-9]+){2}\]$' "$tmp/$f.ids" || fail "$f: generate printed $(cat "$tmp/$f.ids")"
   for s in $(echo "$strategies" | tr , ' '); do
     "$ttt" bench --model "$m" -p 8 -n 4 -r 1 -t 1 --strategy $s >"$tmp/$f.bench" 2>&1 || fail "$f: bench $s: $(cat "$tmp/$f.bench")"
   done

@@ -104,6 +104,10 @@ expect_error bad_layers "exceeds the 2 layers of tiny" --shape tiny --layers 3 -
 expect_error no_out "are required" --shape tiny
 expect_error bad_tok "missing/tokenizer.json" --shape tiny --out "$tmp/x" --tokenizer "$tmp/missing"
 expect_error bad_dir "cannot create" --shape tiny --out "$tmp/none/x"
+expect_error config_and_shape "excludes --shape" --shape tiny --config "$tmp/one/config.json" --out "$tmp/x"
+expect_error vocab_shape "goes with --config" --shape tiny --vocab 512 --out "$tmp/x"
+echo '{"model_type": "gpt_bigcode", "vocab_size": 8}' >"$tmp/unknown.json"
+expect_error config_unknown "model_type 'gpt_bigcode' is not supported" --config "$tmp/unknown.json" --out "$tmp/x"
 
 [ "$failures" -eq 0 ] && echo "PASS" && exit 0
 exit 1
