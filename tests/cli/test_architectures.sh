@@ -18,8 +18,7 @@ fail() {
 
 echo '[1, 5, 9, 20, 33, 2, 7, 100, 200, 300, 5, 6]' >"$tmp/ids.json"
 # fixture model_type strategies (qwen2moe, qwen3moe: the core's performance defaults pick q8_0 for
-# the experts' down projection, whose input width 48 is not a multiple of the q8_0 block; phi3:
-# the core does not implement LongRoPE yet)
+# the experts' down projection, whose input width 48 is not a multiple of the q8_0 block)
 while read -r f type strategies; do
   m=$fixtures/$f
   "$ttt" validate --model "$m" >"$tmp/$f.validate" 2>&1 || fail "$f: validate: $(tail -n 3 "$tmp/$f.validate")"
@@ -41,6 +40,7 @@ done <<LIST
 gemma_tiny gemma accuracy,performance
 gemma2_tiny gemma2 accuracy,performance
 gemma3_tiny gemma3_text accuracy,performance
+phi3_tiny phi3 accuracy,performance
 phi_tiny phi accuracy,performance
 gpt2_tiny gpt2 accuracy,performance
 gptneox_tiny gpt_neox accuracy,performance

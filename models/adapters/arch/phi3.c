@@ -1,6 +1,6 @@
 /* Phi-3 (Phi3ForCausalLM): Llama with q, k and v fused in `self_attn.qkv_proj` and gate and up in
- * `mlp.gate_up_proj` (row slices at load), and LongRoPE scaling (`rope_scaling` type longrope with
- * short_factor / long_factor). */
+ * `mlp.gate_up_proj` (row slices at load), LongRoPE scaling (`rope_scaling` type longrope with
+ * short_factor / long_factor) and rms_norm_eps 1e-5 by default. */
 #include "hf_arch.h"
 
 #define LAYER "model.layers.{L}."
@@ -24,10 +24,12 @@ static const hf_weight_rule fused[] = {
 };
 
 static const ttt_hf_config base = {.mlp_gated = true};
+static const hf_default defaults[] = {HF_NUM("rms_norm_eps", 1e-5), HF_DEFAULTS_END};
 
 const hf_arch hf_arch_phi3 = {
     .model_type = "phi3",
     .base = &base,
+    .defaults = defaults,
     .weights = {hf_llama_embedding, hf_llama_input_norm, fused, hf_llama_head},
     .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,
