@@ -245,6 +245,11 @@ static ttt_status parse_token_ids(const hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(hf_get_int(sc, "bos_token_id", false, -1, 0, HF_MAX_DIM, &cfg->bos_token_id));
   HF_TRY(hf_get_int(sc, "pad_token_id", false, -1, 0, HF_MAX_DIM, &cfg->pad_token_id));
   const cJSON *eos = hf_field(sc, "eos_token_id");
+  const hf_default *family_eos = eos ? NULL : family_default(sc, "eos_token_id");
+  if (family_eos) {
+    cfg->eos_token_ids[cfg->n_eos_token_ids++] = (int64_t)family_eos->number;
+    return TTT_OK;
+  }
   if (!eos) return TTT_OK;
   if (!cJSON_IsArray(eos)) {
     cfg->n_eos_token_ids = 1;

@@ -29,8 +29,9 @@ static const ttt_hf_config base = {.mlp_gated = true,
                                    .rope_interleaved = true,
                                    .qk_norm_type = TTT_NORM_LAYER};
 static const hf_alias aliases[] = {{"rms_norm_eps", {"layer_norm_eps"}}, {.key = NULL}};
-static const hf_default defaults[] = {HF_NUM("rms_norm_eps", 1e-5),
-                                      HF_NUM("tie_word_embeddings", 1), HF_DEFAULTS_END};
+static const hf_default defaults[] = {
+    HF_NUM("bos_token_id", 5),    HF_NUM("eos_token_id", 255001),   HF_NUM("pad_token_id", 0),
+    HF_NUM("rms_norm_eps", 1e-5), HF_NUM("tie_word_embeddings", 1), HF_DEFAULTS_END};
 
 const hf_arch hf_arch_cohere = {
     .model_type = "cohere",

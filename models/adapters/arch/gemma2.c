@@ -58,8 +58,10 @@ static const ttt_hf_config base = {
     .mlp_gated = true, .norm_weight_offset = true, .norm_placement = TTT_NORM_SANDWICH};
 static const hf_alias aliases[] = {{"hidden_act", {"hidden_activation", "hidden_act"}},
                                    {.key = NULL}};
-static const hf_default defaults[] = {HF_STR("hidden_act", "gelu_pytorch_tanh"),
-                                      HF_NUM("tie_word_embeddings", 1), HF_DEFAULTS_END};
+static const hf_default defaults[] = {
+    HF_NUM("bos_token_id", 2),        HF_NUM("eos_token_id", 1),
+    HF_NUM("pad_token_id", 0),        HF_STR("hidden_act", "gelu_pytorch_tanh"),
+    HF_NUM("tie_word_embeddings", 1), HF_DEFAULTS_END};
 
 const hf_arch hf_arch_gemma2 = {
     .model_type = "gemma2",

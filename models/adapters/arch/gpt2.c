@@ -77,9 +77,13 @@ static const hf_alias aliases[] = {
     {"hidden_act", {"activation_function"}},
     {"rms_norm_eps", {"layer_norm_epsilon"}},
     {.key = NULL}};
-static const hf_default defaults[] = {
-    HF_STR("hidden_act", "gelu_new"), HF_NUM("rms_norm_eps", 1e-5),
-    HF_NUM("tie_word_embeddings", 1), HF_NUM("intermediate_size", 0), HF_DEFAULTS_END};
+static const hf_default defaults[] = {HF_NUM("bos_token_id", 50256),
+                                      HF_NUM("eos_token_id", 50256),
+                                      HF_STR("hidden_act", "gelu_new"),
+                                      HF_NUM("rms_norm_eps", 1e-5),
+                                      HF_NUM("tie_word_embeddings", 1),
+                                      HF_NUM("intermediate_size", 0),
+                                      HF_DEFAULTS_END};
 
 const hf_arch hf_arch_gpt2 = {
     .model_type = "gpt2",

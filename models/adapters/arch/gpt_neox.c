@@ -69,8 +69,12 @@ static const hf_alias aliases[] = {{"partial_rotary_factor", {"rotary_pct"}},
                                    {"rope_theta", {"rotary_emb_base"}},
                                    {"rms_norm_eps", {"layer_norm_eps"}},
                                    {.key = NULL}};
-static const hf_default defaults[] = {HF_STR("hidden_act", "gelu"), HF_NUM("rms_norm_eps", 1e-5),
-                                      HF_NUM("partial_rotary_factor", 0.25), HF_DEFAULTS_END};
+static const hf_default defaults[] = {HF_NUM("bos_token_id", 0),
+                                      HF_NUM("eos_token_id", 2),
+                                      HF_STR("hidden_act", "gelu"),
+                                      HF_NUM("rms_norm_eps", 1e-5),
+                                      HF_NUM("partial_rotary_factor", 0.25),
+                                      HF_DEFAULTS_END};
 
 const hf_arch hf_arch_gpt_neox = {
     .model_type = "gpt_neox",

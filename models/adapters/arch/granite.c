@@ -17,11 +17,14 @@ static ttt_status parse_granite(const hf_scope *sc, ttt_hf_config *cfg) {
   return TTT_OK;
 }
 
+static const hf_default defaults[] = {HF_NUM("bos_token_id", 1), HF_NUM("eos_token_id", 2),
+                                      HF_DEFAULTS_END};
 static const ttt_hf_config base = {.mlp_gated = true};
 
 const hf_arch hf_arch_granite = {
     .model_type = "granite",
     .base = &base,
+    .defaults = defaults,
     .weights = {HF_LLAMA_WEIGHTS},
     .modules = {hf_llama_modules},
     .ignored = hf_decoder_ignored,

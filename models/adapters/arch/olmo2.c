@@ -22,12 +22,15 @@ static ttt_status parse_olmo2(const hf_scope *sc, ttt_hf_config *cfg) {
   return TTT_OK;
 }
 
+static const hf_default defaults[] = {HF_NUM("eos_token_id", 50279), HF_NUM("pad_token_id", 1),
+                                      HF_DEFAULTS_END};
 static const ttt_hf_config base = {
     .mlp_gated = true, .norm_placement = TTT_NORM_POST, .qk_norm = TTT_QK_NORM_ALL};
 
 const hf_arch hf_arch_olmo2 = {
     .model_type = "olmo2",
     .base = &base,
+    .defaults = defaults,
     .weights = {hf_llama_embedding, hf_llama_attention, post_norms, hf_llama_mlp, hf_llama_head},
     .modules = {hf_post_norm_modules, hf_llama_modules},
     .ignored = hf_decoder_ignored,

@@ -64,7 +64,8 @@ static const ttt_hf_config base = {.norm_type = TTT_NORM_LAYER,
                                    .lm_head_bias = true,
                                    .qk_norm_type = TTT_NORM_LAYER};
 static const hf_alias aliases[] = {{"rms_norm_eps", {"layer_norm_eps"}}, {.key = NULL}};
-static const hf_default defaults[] = {HF_STR("hidden_act", "gelu_new"),
+static const hf_default defaults[] = {HF_NUM("bos_token_id", 1), HF_NUM("eos_token_id", 2),
+                                      HF_STR("hidden_act", "gelu_new"),
                                       HF_NUM("rms_norm_eps", 1e-5), HF_DEFAULTS_END};
 
 const hf_arch hf_arch_phi = {

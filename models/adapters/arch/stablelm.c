@@ -22,7 +22,8 @@ static ttt_status parse_stablelm(const hf_scope *sc, ttt_hf_config *cfg) {
 static const ttt_hf_config base = {
     .mlp_gated = true, .norm_type = TTT_NORM_LAYER, .norm_bias = true};
 static const hf_alias aliases[] = {{"rms_norm_eps", {"layer_norm_eps"}}, {.key = NULL}};
-static const hf_default defaults[] = {HF_NUM("rms_norm_eps", 1e-5),
+static const hf_default defaults[] = {HF_NUM("bos_token_id", 0), HF_NUM("eos_token_id", 0),
+                                      HF_NUM("rms_norm_eps", 1e-5),
                                       HF_NUM("partial_rotary_factor", 0.25), HF_DEFAULTS_END};
 
 const hf_arch hf_arch_stablelm = {

@@ -22,9 +22,12 @@ static ttt_status parse_starcoder2(const hf_scope *sc, ttt_hf_config *cfg) {
 
 static const ttt_hf_config base = {.norm_type = TTT_NORM_LAYER, .norm_bias = true};
 static const hf_alias aliases[] = {{"rms_norm_eps", {"norm_epsilon"}}, {.key = NULL}};
-static const hf_default defaults[] = {HF_STR("hidden_act", "gelu_pytorch_tanh"),
+static const hf_default defaults[] = {HF_NUM("bos_token_id", 50256),
+                                      HF_NUM("eos_token_id", 50256),
+                                      HF_STR("hidden_act", "gelu_pytorch_tanh"),
                                       HF_NUM("rms_norm_eps", 1e-5),
-                                      HF_NUM("tie_word_embeddings", 1), HF_DEFAULTS_END};
+                                      HF_NUM("tie_word_embeddings", 1),
+                                      HF_DEFAULTS_END};
 
 const hf_arch hf_arch_starcoder2 = {
     .model_type = "starcoder2",
