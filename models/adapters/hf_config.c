@@ -82,11 +82,12 @@ ttt_status hf_get_num(const hf_scope *sc, const char *key, bool required, double
     return ttt_set_error(TTT_ERR_FORMAT, "%s: field '%s%s%s' must be a %snumber, got %s", sc->src,
                          sc->name, dot(sc), name, positive ? "positive " : "",
                          cJSON_IsNumber(item) ? "a non-positive one" : ttt_hfj_type_name(item));
-  if (fabs(item->valuedouble) > FLT_MAX)
+  if (fabs(item->valuedouble) > FLT_MAX || (positive && item->valuedouble < FLT_MIN))
     return ttt_set_error(TTT_ERR_FORMAT,
-                         "%s: field '%s%s%s' is %g, beyond the float range (|x| <= %g) the "
-                         "model computes in",
-                         sc->src, sc->name, dot(sc), name, item->valuedouble, (double)FLT_MAX);
+                         "%s: field '%s%s%s' is %g, beyond the float range (%g <= |x| <= %g) "
+                         "the model computes in",
+                         sc->src, sc->name, dot(sc), name, item->valuedouble, (double)FLT_MIN,
+                         (double)FLT_MAX);
   *out = item->valuedouble;
   return TTT_OK;
 }
