@@ -247,7 +247,7 @@ TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
  * to 1; out = Σ weight · expert(x). Router logits are computed in f32 (f32 activations even when
  * the experts use q8_0) because the selection is discontinuous.
  * Shared expert: out += g · shared(x), with g = sigmoid(shared_gate · x) when shared_expert_gate,
- * else 1 (an always-on expert, as DeepSeek's shared experts). The gate logit is computed in f32. */
+ * else 1 (an always-on expert). The gate logit is computed in f32. */
 typedef struct ttt_moe_spec {
   ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias); plain MLPs work too */
   int64_t n_experts;
