@@ -116,6 +116,39 @@ static ttt_dtype float_source(ttt_dtype source) {
   return (source == TTT_BF16 || source == TTT_F16) ? source : TTT_F32;
 }
 
+/* A module's projection dtypes: the strategy's, except that q8_0 blocks run along the input dim,
+ * so a module with an input dim that is not a multiple of the block (MoE experts 48 wide) falls
+ * back to bf16 weights with f32 activations, as the encoder's defaults do. */
+typedef struct projection_dtypes {
+  ttt_dtype weights, activations;
+} projection_dtypes;
+
+static projection_dtypes projection_for(ttt_dtype weights, ttt_dtype activations,
+                                        const int64_t *in_dims, int n_dims) {
+  if (weights != TTT_Q8_0) return (projection_dtypes){weights, TTT_F32};
+  for (int i = 0; i < n_dims; i++)
+    if (in_dims[i] % TTT_Q8_0_BLOCK != 0) return (projection_dtypes){TTT_BF16, TTT_F32};
+  return (projection_dtypes){weights, activations};
+}
+
+static projection_dtypes attention_dtypes(ttt_dtype weights, ttt_dtype activations,
+                                          const ttt_attention_spec *a) {
+  const int64_t in_dims[] = {a->hidden, a->n_heads * ttt_attention_head_dim(a)};
+  return projection_for(weights, activations, in_dims, 2);
+}
+
+static projection_dtypes ffn_dtypes(ttt_dtype weights, ttt_dtype activations,
+                                    const ttt_ffn_spec *f) {
+  if (f->kind != TTT_FFN_MOE) {
+    const int64_t in_dims[] = {f->mlp.hidden, f->mlp.intermediate};
+    return projection_for(weights, activations, in_dims, 2);
+  }
+  const ttt_moe_spec *m = &f->moe;
+  const int64_t in_dims[] = {m->expert.hidden, m->expert.intermediate,
+                             m->shared_expert ? m->shared.intermediate : m->expert.intermediate};
+  return projection_for(weights, activations, in_dims, 3);
+}
+
 static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
                           ttt_dtype source, const ttt_causal_lm_spec *spec,
                           ttt_causal_lm_mode_impl_config *out) {
@@ -130,16 +163,20 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
   for (int64_t l = 0; l < spec->n_layers; l++) {
     ttt_decoder_layer_impl_config *layer = &out->layers[l];
     *layer = ttt_decoder_layer_default_impl_config(device, mode, &spec->layers[l]);
-    layer->attention.weight_dtype = weights;
-    layer->attention.activation_dtype = activations;
+    projection_dtypes attention =
+        attention_dtypes(weights, activations, &spec->layers[l].attention);
+    layer->attention.weight_dtype = attention.weights;
+    layer->attention.activation_dtype = attention.activations;
     layer->attention.kv_dtype = s->kv_cache;
-    layer->ffn.weight_dtype = weights;
-    layer->ffn.activation_dtype = activations;
+    projection_dtypes ffn = ffn_dtypes(weights, activations, &spec->layers[l].ffn);
+    layer->ffn.weight_dtype = ffn.weights;
+    layer->ffn.activation_dtype = ffn.activations;
   }
   out->norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
   out->lm_head = ttt_lm_head_default_impl_config(device, mode, &spec->lm_head);
-  out->lm_head.weight_dtype = weights;
-  out->lm_head.activation_dtype = activations;
+  projection_dtypes head = projection_for(weights, activations, &spec->lm_head.hidden, 1);
+  out->lm_head.weight_dtype = head.weights;
+  out->lm_head.activation_dtype = head.activations;
 }
 
 ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strategy strategy,
