@@ -174,9 +174,16 @@ TTT_API ttt_status ttt_rope_spec_validate(const ttt_rope_spec *spec);
 TTT_API ttt_status ttt_rope_create(const ttt_rope_spec *spec, ttt_rope **out);
 TTT_API void ttt_rope_destroy(ttt_rope *rope);
 TTT_API const ttt_rope_spec *ttt_rope_get_spec(const ttt_rope *rope);
-/* The rotary_dim/2 inverse frequencies after scaling (what HF calls rope.inv_freq). */
+/* The rotary_dim/2 inverse frequencies after scaling (what HF calls rope.inv_freq; LONGROPE: those
+ * of sequences within original_max_positions, the short factors). */
 TTT_API ttt_status ttt_rope_inv_freq(const ttt_rope *rope, float *out, int64_t n);
-/* Rotates x in place: x is [T, heads, head_dim] f32; positions[t] in [0, max_positions). */
+/* The frequencies a forward whose last position + 1 is seq_len rotates with: LONGROPE's long
+ * factors when seq_len > original_max_positions (what HF's buffer holds after such a forward);
+ * ttt_rope_inv_freq otherwise. */
+TTT_API ttt_status ttt_rope_inv_freq_at(const ttt_rope *rope, int64_t seq_len, float *out,
+                                        int64_t n);
+/* Rotates x in place: x is [T, heads, head_dim] f32; positions[t] in [0, max_positions). LONGROPE
+ * uses the long factors when the largest position + 1 exceeds original_max_positions. */
 TTT_API ttt_status ttt_rope_apply(ttt_context *ctx, const ttt_rope *rope, ttt_tensor *x,
                                   const int32_t *positions);
 

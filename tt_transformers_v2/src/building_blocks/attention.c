@@ -695,6 +695,7 @@ typedef struct token_job {
   qkv_buffers *b;
   int64_t q_dim, kv_dim, n_heads, n_kv_heads;
   bool round_bf16;
+  bool long_factors; /* longrope: this forward's positions reach past original_max_positions */
 } token_job;
 
 static void round_to_bf16(float *x, int64_t n) {
@@ -708,8 +709,8 @@ static void token_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
     float *k = job->b->k + t * job->kv_dim;
     if (job->rope) {
       ttt_rope_rotate_token(job->rope, job->b->q + t * job->q_dim, job->n_heads,
-                            job->b->positions[t]);
-      ttt_rope_rotate_token(job->rope, k, job->n_kv_heads, job->b->positions[t]);
+                            job->b->positions[t], job->long_factors);
+      ttt_rope_rotate_token(job->rope, k, job->n_kv_heads, job->b->positions[t], job->long_factors);
     }
     if (job->round_bf16) {
       round_to_bf16(k, job->kv_dim);
@@ -733,7 +734,14 @@ static ttt_status prepare_qkv(ttt_context *ctx, const ttt_attention_spec *s,
                    s->n_kv_heads * hd,
                    s->n_heads,
                    s->n_kv_heads,
-                   round_bf16};
+                   round_bf16,
+                   false};
+  if (job.rope) {
+    int64_t end = 0; /* last position + 1 of this forward */
+    for (int64_t t = 0; t < rows; t++)
+      if (b->positions[t] + 1 > end) end = b->positions[t] + 1;
+    job.long_factors = ttt_rope_long_factors(rope, end);
+  }
   if (job.rope || round_bf16) ttt_parallel_for(ctx, impl->threads, rows, 1, token_range, &job);
   return TTT_OK;
 }

@@ -34,7 +34,13 @@ static inline int64_t ttt_kv_slot(const ttt_kv_layer *l, int64_t pos) { return p
 void ttt_kv_cache_append(ttt_kv_layer *l, const float *k, const float *v, int64_t T, int64_t ld);
 
 /* Rotates the `heads` head vectors (each head_dim values, contiguous) of one token at `pos`.
- * pos must be in [0, max_positions). */
-void ttt_rope_rotate_token(const ttt_rope *rope, float *x, int64_t heads, int64_t pos);
+ * pos must be in [0, max_positions). long_factors selects LONGROPE's long tables (ignored by the
+ * other types). */
+void ttt_rope_rotate_token(const ttt_rope *rope, float *x, int64_t heads, int64_t pos,
+                           bool long_factors);
+
+/* Whether a forward whose last position + 1 is `end` uses LONGROPE's long factors
+ * (end > original_max_positions); false for every other type. */
+bool ttt_rope_long_factors(const ttt_rope *rope, int64_t end);
 
 #endif

@@ -6,14 +6,15 @@
 #include "runtime/runtime.h"
 
 /* Tables: cos and sin are [max_positions][half] f32 (half = rotary_dim / 2), already multiplied by
- * the attention factor (YaRN; 1 otherwise). inv_freq is kept in double so that the tables are
- * cos(pos · inv_freq) rounded once to f32. */
+ * the attention factor (YaRN, LongRoPE; 1 otherwise). inv_freq is kept in double so that the
+ * tables are cos(pos · inv_freq) rounded once to f32. LongRoPE keeps a second set for its long
+ * factors (index 1); other types only index 0. */
 struct ttt_rope {
   ttt_rope_spec spec; /* with defaults resolved (rotary_dim, theta, beta_*, attention_factor) */
   int64_t half;
-  double *inv_freq;
-  float *cos;
-  float *sin;
+  double *inv_freq[2];
+  float *cos[2];
+  float *sin[2];
 };
 
 /* What each scaling type requires of the spec (validated once, in one place). */
@@ -36,6 +37,23 @@ static const double ROPE_PI = 3.14159265358979323846;
 static const double DEFAULT_THETA = 10000.0;
 static const double DEFAULT_BETA_FAST = 32.0;
 static const double DEFAULT_BETA_SLOW = 1.0;
+
+/* LongRoPE: rotary_dim/2 short and long factors, each finite and > 0. */
+static ttt_status validate_longrope_factors(const ttt_rope_spec *s, int64_t half) {
+  if (half > TTT_MAX_ROPE_FACTORS)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "rope spec: longrope needs rotary_dim/2 (%lld) <= %d factors",
+                         (long long)half, TTT_MAX_ROPE_FACTORS);
+  for (int64_t i = 0; i < half; i++) {
+    float sf = s->short_factor[i], lf = s->long_factor[i];
+    if (!(sf > 0.0f && isfinite(sf)) || !(lf > 0.0f && isfinite(lf)))
+      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                           "rope spec: longrope short_factor[%lld] (%g) and long_factor[%lld] (%g) "
+                           "must be finite and > 0 (rotary_dim/2 = %lld of each)",
+                           (long long)i, (double)sf, (long long)i, (double)lf, (long long)half);
+  }
+  return TTT_OK;
+}
 
 static ttt_status validate_type_fields(const ttt_rope_spec *s) {
   const rope_type_info *info = &rope_types[s->type];
@@ -60,7 +78,7 @@ static ttt_status validate_type_fields(const ttt_rope_spec *s) {
   if (s->attention_factor < 0.0 || s->beta_fast < 0.0 || s->beta_slow < 0.0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "rope spec: attention_factor, beta_fast and beta_slow must be >= 0");
-  return TTT_OK;
+  return s->type == TTT_ROPE_LONGROPE ? validate_longrope_factors(s, rotary_dim / 2) : TTT_OK;
 }
 
 const char *ttt_rope_type_name(ttt_rope_type type) {
@@ -72,8 +90,6 @@ ttt_status ttt_rope_spec_validate(const ttt_rope_spec *s) {
   if ((int)s->type < 0 || (int)s->type >= ROPE_TYPE_COUNT)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope spec: unknown type %d", (int)s->type);
   if (s->type == TTT_ROPE_NONE) return TTT_OK;
-  if (s->type == TTT_ROPE_LONGROPE)
-    return ttt_set_error(TTT_ERR_UNSUPPORTED, "rope spec: longrope is not implemented yet");
   if (s->head_dim <= 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope spec: head_dim (%lld) must be > 0",
                          (long long)s->head_dim);
@@ -96,6 +112,14 @@ static double yarn_default_attention_factor(double factor) {
   return factor <= 1.0 ? 1.0 : 0.1 * log(factor) + 1.0;
 }
 
+/* LongRoPE's default attention factor (HF _compute_longrope_parameters with factor =
+ * max_positions / original_max_positions). */
+static double longrope_default_attention_factor(const ttt_rope_spec *s) {
+  double factor = (double)s->max_positions / (double)s->original_max_positions;
+  if (factor <= 1.0) return 1.0;
+  return sqrt(1.0 + log(factor) / log((double)s->original_max_positions));
+}
+
 static ttt_rope_spec resolve_defaults(const ttt_rope_spec *in) {
   ttt_rope_spec s = *in;
   if (s.rotary_dim == 0) s.rotary_dim = s.head_dim;
@@ -103,7 +127,9 @@ static ttt_rope_spec resolve_defaults(const ttt_rope_spec *in) {
   if (s.beta_fast == 0.0) s.beta_fast = DEFAULT_BETA_FAST;
   if (s.beta_slow == 0.0) s.beta_slow = DEFAULT_BETA_SLOW;
   if (s.attention_factor == 0.0)
-    s.attention_factor = s.type == TTT_ROPE_YARN ? yarn_default_attention_factor(s.factor) : 1.0;
+    s.attention_factor = s.type == TTT_ROPE_YARN       ? yarn_default_attention_factor(s.factor)
+                         : s.type == TTT_ROPE_LONGROPE ? longrope_default_attention_factor(&s)
+                                                       : 1.0;
   return s;
 }
 
@@ -162,7 +188,8 @@ static double dynamic_theta(const ttt_rope_spec *s) {
   return s->theta * pow(s->factor * ratio - (s->factor - 1.0), d / (d - 2.0));
 }
 
-static void compute_inv_freq(const ttt_rope_spec *s, double *f) {
+/* `set` 0: the type's frequencies (LongRoPE: short factors); 1: LongRoPE's long factors. */
+static void compute_inv_freq(const ttt_rope_spec *s, int set, double *f) {
   int64_t half = s->rotary_dim / 2;
   double theta = s->type == TTT_ROPE_DYNAMIC ? dynamic_theta(s) : s->theta;
   base_inv_freq(theta, s->rotary_dim, f);
@@ -170,6 +197,27 @@ static void compute_inv_freq(const ttt_rope_spec *s, double *f) {
     for (int64_t i = 0; i < half; i++) f[i] /= s->factor;
   if (s->type == TTT_ROPE_LLAMA3) scale_llama3(s, f, half);
   if (s->type == TTT_ROPE_YARN) scale_yarn(s, f, half);
+  if (s->type == TTT_ROPE_LONGROPE)
+    for (int64_t i = 0; i < half; i++)
+      f[i] /= (double)(set ? s->long_factor[i] : s->short_factor[i]);
+}
+
+/* One set of tables: inv_freq, then cos/sin of every position times the attention factor. */
+static bool fill_tables(ttt_rope *r, int set) {
+  size_t table = (size_t)r->spec.max_positions * (size_t)r->half;
+  r->inv_freq[set] = malloc((size_t)r->half * sizeof(double));
+  r->cos[set] = malloc(table * sizeof(float));
+  r->sin[set] = malloc(table * sizeof(float));
+  if (!r->inv_freq[set] || !r->cos[set] || !r->sin[set]) return false;
+  compute_inv_freq(&r->spec, set, r->inv_freq[set]);
+  for (int64_t p = 0; p < r->spec.max_positions; p++) {
+    for (int64_t i = 0; i < r->half; i++) {
+      double angle = (double)p * r->inv_freq[set][i];
+      r->cos[set][p * r->half + i] = (float)(cos(angle) * r->spec.attention_factor);
+      r->sin[set][p * r->half + i] = (float)(sin(angle) * r->spec.attention_factor);
+    }
+  }
+  return true;
 }
 
 ttt_status ttt_rope_create(const ttt_rope_spec *spec, ttt_rope **out) {
@@ -183,22 +231,12 @@ ttt_status ttt_rope_create(const ttt_rope_spec *spec, ttt_rope **out) {
   if (!r) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "rope create: out of memory");
   r->spec = resolve_defaults(spec);
   r->half = r->spec.rotary_dim / 2;
-  size_t table = (size_t)r->spec.max_positions * (size_t)r->half;
-  r->inv_freq = malloc((size_t)r->half * sizeof(double));
-  r->cos = malloc(table * sizeof(float));
-  r->sin = malloc(table * sizeof(float));
-  if (!r->inv_freq || !r->cos || !r->sin) {
+  bool ok = fill_tables(r, 0);
+  if (ok && r->spec.type == TTT_ROPE_LONGROPE) ok = fill_tables(r, 1);
+  if (!ok) {
     ttt_rope_destroy(r);
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "rope create: out of memory for %lld positions",
                          (long long)spec->max_positions);
-  }
-  compute_inv_freq(&r->spec, r->inv_freq);
-  for (int64_t p = 0; p < r->spec.max_positions; p++) {
-    for (int64_t i = 0; i < r->half; i++) {
-      double angle = (double)p * r->inv_freq[i];
-      r->cos[p * r->half + i] = (float)(cos(angle) * r->spec.attention_factor);
-      r->sin[p * r->half + i] = (float)(sin(angle) * r->spec.attention_factor);
-    }
   }
   *out = r;
   return TTT_OK;
@@ -206,26 +244,39 @@ ttt_status ttt_rope_create(const ttt_rope_spec *spec, ttt_rope **out) {
 
 void ttt_rope_destroy(ttt_rope *rope) {
   if (!rope) return;
-  free(rope->inv_freq);
-  free(rope->cos);
-  free(rope->sin);
+  for (int set = 0; set < 2; set++) {
+    free(rope->inv_freq[set]);
+    free(rope->cos[set]);
+    free(rope->sin[set]);
+  }
   free(rope);
 }
 
 const ttt_rope_spec *ttt_rope_get_spec(const ttt_rope *rope) { return rope ? &rope->spec : NULL; }
 
 ttt_status ttt_rope_inv_freq(const ttt_rope *rope, float *out, int64_t n) {
+  return ttt_rope_inv_freq_at(rope, 0, out, n);
+}
+
+ttt_status ttt_rope_inv_freq_at(const ttt_rope *rope, int64_t seq_len, float *out, int64_t n) {
   if (!rope || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope inv_freq: NULL argument");
   if (n != rope->half)
     return ttt_set_error(TTT_ERR_SHAPE, "rope inv_freq: n (%lld) must be rotary_dim/2 = %lld",
                          (long long)n, (long long)rope->half);
-  for (int64_t i = 0; i < n; i++) out[i] = (float)rope->inv_freq[i];
+  int set = ttt_rope_long_factors(rope, seq_len) ? 1 : 0;
+  for (int64_t i = 0; i < n; i++) out[i] = (float)rope->inv_freq[set][i];
   return TTT_OK;
 }
 
-void ttt_rope_rotate_token(const ttt_rope *rope, float *x, int64_t heads, int64_t pos) {
-  const float *c = rope->cos + pos * rope->half;
-  const float *s = rope->sin + pos * rope->half;
+bool ttt_rope_long_factors(const ttt_rope *rope, int64_t end) {
+  return rope->spec.type == TTT_ROPE_LONGROPE && end > rope->spec.original_max_positions;
+}
+
+void ttt_rope_rotate_token(const ttt_rope *rope, float *x, int64_t heads, int64_t pos,
+                           bool long_factors) {
+  int set = long_factors && rope->spec.type == TTT_ROPE_LONGROPE ? 1 : 0;
+  const float *c = rope->cos[set] + pos * rope->half;
+  const float *s = rope->sin[set] + pos * rope->half;
   int64_t half = rope->half;
   /* Pair (a, b) rotates to (a·cos − b·sin, b·cos + a·sin); the layout decides where b lives. */
   int64_t pair_stride = rope->spec.interleaved ? 1 : half;
@@ -247,6 +298,7 @@ typedef struct rope_job {
   float *x;
   int64_t heads;
   const int32_t *positions;
+  bool long_factors;
 } rope_job;
 
 static void rope_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
@@ -254,7 +306,8 @@ static void rope_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   const rope_job *job = arg;
   int64_t row = job->heads * job->rope->spec.head_dim;
   for (int64_t t = begin; t < end; t++)
-    ttt_rope_rotate_token(job->rope, job->x + t * row, job->heads, job->positions[t]);
+    ttt_rope_rotate_token(job->rope, job->x + t * row, job->heads, job->positions[t],
+                          job->long_factors);
 }
 
 ttt_status ttt_rope_apply(ttt_context *ctx, const ttt_rope *rope, ttt_tensor *x,
@@ -275,7 +328,10 @@ ttt_status ttt_rope_apply(ttt_context *ctx, const ttt_rope *rope, ttt_tensor *x,
       return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
                            "rope apply: positions[%lld] = %d is outside [0, %lld)", (long long)t,
                            (int)positions[t], (long long)rope->spec.max_positions);
-  rope_job job = {rope, x->data, x->shape[1], positions};
+  int64_t end = 0; /* last position + 1: LongRoPE's choice of factors */
+  for (int64_t t = 0; t < x->shape[0]; t++)
+    if (positions[t] + 1 > end) end = positions[t] + 1;
+  rope_job job = {rope, x->data, x->shape[1], positions, ttt_rope_long_factors(rope, end)};
   ttt_parallel_for(ctx, 0, x->shape[0], 1, rope_range, &job);
   return TTT_OK;
 }

@@ -50,7 +50,18 @@ static double yarn_frequency(const ttt_rope_spec *s, int64_t i, double f) {
   return interpolated * (1.0 - extrapolation_weight) + f * extrapolation_weight;
 }
 
+/* HF _compute_longrope_parameters: base frequencies divided by the short or long factor. */
+static double longrope_frequency(const ttt_rope_spec *s, int64_t i, double f, bool long_factors) {
+  return f / (double)(long_factors ? s->long_factor[i] : s->short_factor[i]);
+}
+
+static ttt_status inv_freq(const ttt_rope_spec *spec, bool long_factors, double *out, int64_t n);
+
 ttt_status ttt_reference_rope_inv_freq(const ttt_rope_spec *spec, double *out, int64_t n) {
+  return inv_freq(spec, false, out, n);
+}
+
+static ttt_status inv_freq(const ttt_rope_spec *spec, bool long_factors, double *out, int64_t n) {
   ttt_status st = ttt_rope_spec_validate(spec);
   if (st != TTT_OK) return st;
   if (!out || spec->type == TTT_ROPE_NONE)
@@ -72,6 +83,9 @@ ttt_status ttt_reference_rope_inv_freq(const ttt_rope_spec *spec, double *out, i
     case TTT_ROPE_YARN:
       f = yarn_frequency(spec, i, f);
       break;
+    case TTT_ROPE_LONGROPE:
+      f = longrope_frequency(spec, i, f, long_factors);
+      break;
     default:
       break;
     }
@@ -80,9 +94,13 @@ ttt_status ttt_reference_rope_inv_freq(const ttt_rope_spec *spec, double *out, i
   return TTT_OK;
 }
 
-/* YaRN scales cos and sin by its attention factor; other types by 1. */
+/* YaRN and LongRoPE scale cos and sin by their attention factor; other types by 1. */
 static double attention_factor_of(const ttt_rope_spec *s) {
   if (s->attention_factor > 0.0) return s->attention_factor;
+  if (s->type == TTT_ROPE_LONGROPE) {
+    double scale = (double)s->max_positions / (double)s->original_max_positions;
+    return scale <= 1.0 ? 1.0 : sqrt(1.0 + log(scale) / log((double)s->original_max_positions));
+  }
   if (s->type != TTT_ROPE_YARN || s->factor <= 1.0) return 1.0;
   return 0.1 * log(s->factor) + 1.0;
 }
@@ -99,9 +117,14 @@ ttt_status ttt_reference_rope_apply(const ttt_rope_spec *spec, double *x, int64_
                          "reference rope apply: T (%lld) must be >= 0 and heads (%lld) >= 1",
                          (long long)T, (long long)heads);
   int64_t d = rotary_dim_of(spec), half = d / 2;
-  double *inv_freq = malloc((size_t)(half > 0 ? half : 1) * sizeof(double));
-  if (!inv_freq) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "reference rope: out of memory");
-  ttt_status st = ttt_reference_rope_inv_freq(spec, inv_freq, half);
+  double *freq = malloc((size_t)(half > 0 ? half : 1) * sizeof(double));
+  if (!freq) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "reference rope: out of memory");
+  /* LongRoPE: the long factors when this call's sequence (largest position + 1) outgrows the
+   * original context, as HF's per-forward frequency update. */
+  int64_t end = 0;
+  for (int64_t t = 0; t < T; t++)
+    if (positions[t] + 1 > end) end = positions[t] + 1;
+  ttt_status st = inv_freq(spec, end > spec->original_max_positions, freq, half);
   double mscale = attention_factor_of(spec);
   for (int64_t t = 0; st == TTT_OK && t < T; t++) {
     if (positions[t] < 0 || positions[t] >= spec->max_positions) {
@@ -112,7 +135,7 @@ ttt_status ttt_reference_rope_apply(const ttt_rope_spec *spec, double *x, int64_
     for (int64_t h = 0; h < heads; h++) {
       double *v = x + (t * heads + h) * spec->head_dim;
       for (int64_t i = 0; i < half; i++) {
-        double angle = positions[t] * inv_freq[i];
+        double angle = positions[t] * freq[i];
         double c = cos(angle) * mscale, s = sin(angle) * mscale;
         /* GPT-J pairs neighbours; HF / NeoX pairs i with i + half. */
         int64_t ia = spec->interleaved ? 2 * i : i;
@@ -123,6 +146,6 @@ ttt_status ttt_reference_rope_apply(const ttt_rope_spec *spec, double *x, int64_
       }
     }
   }
-  free(inv_freq);
+  free(freq);
   return st;
 }

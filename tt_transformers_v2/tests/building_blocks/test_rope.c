@@ -102,6 +102,66 @@ static void test_llama3_inv_freq_matches_hf_golden(void) {
   ttt_rope_destroy(rope);
 }
 
+/* Phi-3 tiny (the phi3_tiny fixture of issue 14: head_dim 16, theta 1e4, max 256, original 16). */
+static ttt_rope_spec phi3_tiny_spec(void) {
+  ttt_rope_spec s = {.type = TTT_ROPE_LONGROPE,
+                     .head_dim = 16,
+                     .max_positions = 256,
+                     .theta = 10000.0,
+                     .original_max_positions = 16};
+  const float short_factor[8] = {1.0f, 1.05f, 1.1f, 1.3f, 1.6f, 2.0f, 2.6f, 3.2f};
+  const float long_factor[8] = {1.0f, 1.2f, 1.7f, 2.5f, 4.0f, 6.5f, 9.0f, 12.0f};
+  memcpy(s.short_factor, short_factor, sizeof short_factor);
+  memcpy(s.long_factor, long_factor, sizeof long_factor);
+  return s;
+}
+
+/* rope.inv_freq that transformers 4.51 holds for phi3_tiny after its 20-token prefill
+ * (golden.safetensors of /work/shared/fixtures/hf/phi3_tiny: 20 > 16, so the long factors), and
+ * the attention factor HF's _compute_longrope_parameters gives: sqrt(1 + ln(256/16) / ln(16)). */
+static void test_longrope_matches_hf(void) {
+  static const float golden[8] = {1.0f,
+                                  0.263523131608963f,
+                                  0.05882352963089943f,
+                                  0.012649111449718475f,
+                                  0.0024999999441206455f,
+                                  0.0004865042574238032f,
+                                  0.00011111111234640703f,
+                                  2.635231430758722e-05f};
+  ttt_rope_spec spec = phi3_tiny_spec();
+  ttt_rope *rope = NULL;
+  CHECK_OK(ttt_rope_create(&spec, &rope));
+  float ours[8], short_freq[8];
+  CHECK_OK(ttt_rope_inv_freq_at(rope, 20, ours, 8));
+  CHECK_OK(ttt_rope_inv_freq(rope, short_freq, 8));
+  for (int i = 0; i < 8; i++) {
+    CHECK_MSG(fabsf(ours[i] - golden[i]) <= 4e-7f * golden[i], "inv_freq[%d] %.9g vs HF %.9g", i,
+              (double)ours[i], (double)golden[i]);
+    double short_expected = 1.0 / (spec.short_factor[i] * pow(10000.0, i / 8.0));
+    CHECK_MSG(fabs(short_freq[i] - short_expected) <= 4e-7 * short_expected,
+              "short inv_freq[%d] %.9g vs %.9g", i, (double)short_freq[i], short_expected);
+  }
+  CHECK_OK(ttt_rope_inv_freq_at(rope, 16, ours, 8));
+  CHECK(memcmp(ours, short_freq, sizeof ours) == 0);
+  CHECK(fabs(ttt_rope_get_spec(rope)->attention_factor - sqrt(2.0)) < 1e-12);
+  /* Position 1 of a head (1, 0, ...): (cos, sin)·sqrt(2) of the short frequency when the call's
+   * positions stay within 16 (1 / (1.05 · 10000^(1/8))), of the long one once they reach 16. */
+  ttt_context *ctx = ttt_test_context(1);
+  for (int reach = 0; reach < 2; reach++) {
+    float x[2][16] = {{0}};
+    x[0][1] = 1.0f;
+    int32_t positions[2] = {1, reach ? 16 : 15};
+    ttt_tensor view = ttt_tensor_3d(TTT_F32, x, 2, 1, 16);
+    CHECK_OK(ttt_rope_apply(ctx, rope, &view, positions));
+    double f = 1.0 / ((reach ? 1.2 : 1.05) * pow(10000.0, 1.0 / 8.0));
+    CHECK_MSG(fabs(x[0][1] - sqrt(2.0) * cos(f)) < 1e-6 &&
+                  fabs(x[0][9] - sqrt(2.0) * sin(f)) < 1e-6,
+              "reach %d: (%g, %g) vs frequency %g", reach, (double)x[0][1], (double)x[0][9], f);
+  }
+  ttt_context_destroy(ctx);
+  ttt_rope_destroy(rope);
+}
+
 /* ---- optimized vs reference for every type and layout ---- */
 
 /* Rotates random heads with ttt_rope_apply and the reference; returns the max abs difference. */
@@ -158,11 +218,25 @@ static void test_all_types_match_reference(void) {
        .theta = 1000000.0,
        .factor = 4.0,
        .original_max_positions = 1024},
+      /* longrope: original 1024 < 4096, so random positions pick the long factors; the short
+       * ones are checked by the position-bounded case below */
+      {.type = TTT_ROPE_LONGROPE,
+       .head_dim = 96,
+       .max_positions = 4096,
+       .original_max_positions = 1024},
+      {.type = TTT_ROPE_LONGROPE,
+       .head_dim = 96,
+       .max_positions = 1000,
+       .original_max_positions = 1024},
   };
   for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
     for (int layout = 0; layout < 2; layout++) {
       for (int partial = 0; partial < 2; partial++) {
         ttt_rope_spec spec = bases[b];
+        for (int i = 0; i < TTT_MAX_ROPE_FACTORS; i++) { /* Phi-3-mini-like factor ramps */
+          spec.short_factor[i] = 1.0f + 0.05f * (float)i;
+          spec.long_factor[i] = 1.0f + 0.9f * (float)i;
+        }
         spec.interleaved = layout == 1;
         spec.rotary_dim =
             partial ? spec.head_dim / 4 : 0; /* e.g. 25% partial rotary (Phi, GPT-NeoX) */
@@ -314,6 +388,12 @@ static void test_validation(void) {
   s = llama3_tiny_spec();
   s.max_positions = 0;
   CHECK_ERR(ttt_rope_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "max_positions");
+  s = phi3_tiny_spec();
+  s.long_factor[7] = 0.0f;
+  CHECK_ERR(ttt_rope_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "long_factor[7] (0)");
+  s = phi3_tiny_spec();
+  s.head_dim = 2 * TTT_MAX_ROPE_FACTORS + 2;
+  CHECK_ERR(ttt_rope_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "<= 128 factors");
   ttt_rope_spec none = {.type = TTT_ROPE_NONE};
   CHECK_OK(ttt_rope_spec_validate(&none));
   CHECK_ERR(ttt_rope_create(&none, &rope), TTT_ERR_INVALID_ARGUMENT, "type none");
@@ -337,6 +417,7 @@ static void test_validation(void) {
 
 int main(void) {
   TTT_RUN(test_llama3_inv_freq_matches_hf_golden);
+  TTT_RUN(test_longrope_matches_hf);
   TTT_RUN(test_all_types_match_reference);
   TTT_RUN(test_scaling_properties);
   TTT_RUN(test_rotation_properties);
