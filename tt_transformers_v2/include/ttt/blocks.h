@@ -242,12 +242,27 @@ TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
 
 #define TTT_MAX_EXPERTS 256
 
-/* Routing: probabilities = softmax(router · x) over all n_experts; the top_k largest are chosen
- * (equal probabilities → the lower expert index first) and, unless no_renormalize, rescaled to sum
- * to 1; out = Σ weight · expert(x). Router logits are computed in f32 (f32 activations even when
- * the experts use q8_0) because the selection is discontinuous.
+/* Routing: probabilities = softmax(router · x) over all n_experts (routing SOFTMAX), or
+ * sigmoid(router · x) per expert (SIGMOID, DeepSeek-V3); the top_k largest are chosen (equal
+ * scores → the lower expert index first) and, unless no_renormalize, rescaled to sum to 1; then
+ * multiplied by routed_scaling_factor (0 → 1); out = Σ weight · expert(x). Router logits are
+ * computed in f32 (f32 activations even when the experts use q8_0) because the selection is
+ * discontinuous.
+ * Selection (DeepSeek-V3): with score_correction_bias, the choice ranks probability + bias (HF
+ * e_score_correction_bias) while the weights stay the probabilities. With n_group > 1 the experts
+ * are split into n_group consecutive groups, each group ranked by the sum of its two largest
+ * choice scores, and only the topk_group best groups' experts compete (the others' choice scores
+ * count as 0, as HF masks them).
  * Shared expert: out += g · shared(x), with g = sigmoid(shared_gate · x) when shared_expert_gate,
  * else 1 (an always-on expert, as DeepSeek's shared experts). The gate logit is computed in f32. */
+typedef enum ttt_moe_routing {
+  TTT_MOE_ROUTING_SOFTMAX = 0, /* softmax over all experts (Mixtral, Qwen-MoE) */
+  TTT_MOE_ROUTING_SIGMOID      /* independent sigmoid per expert (DeepSeek-V3) */
+} ttt_moe_routing;
+
+/* "softmax", "sigmoid"; "unknown" otherwise. */
+TTT_API const char *ttt_moe_routing_name(ttt_moe_routing routing);
+
 typedef struct ttt_moe_spec {
   ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias); plain MLPs work too */
   int64_t n_experts;
@@ -256,6 +271,11 @@ typedef struct ttt_moe_spec {
   bool shared_expert;  /* add shared(x) to the routed sum */
   ttt_mlp_spec shared; /* the shared expert's MLP (its own intermediate size; hidden as expert) */
   bool shared_expert_gate; /* shared(x) scaled by sigmoid(shared_gate · x) */
+  ttt_moe_routing routing;
+  bool score_correction_bias;  /* selection ranks probability + router_bias (weights unchanged) */
+  int64_t n_group;             /* 0 or 1: no groups; else divides n_experts, >= 2 experts each */
+  int64_t topk_group;          /* groups kept, in [1, n_group] (with n_group > 1) */
+  float routed_scaling_factor; /* routing weights multiplied by this; 0 → 1 */
 } ttt_moe_spec;
 
 typedef struct ttt_moe_impl_config {
@@ -273,6 +293,7 @@ typedef struct ttt_moe_weights {
   const ttt_mlp_weights *experts; /* n_experts entries (w1 = gate, w3 = up, w2 = down) */
   ttt_mlp_weights shared;         /* with spec.shared_expert: the shared expert (expert dtype) */
   ttt_tensor shared_gate;         /* [1, hidden] (or [hidden]) f32 with spec.shared_expert_gate */
+  ttt_tensor router_bias;         /* [n_experts] f32 with spec.score_correction_bias */
 } ttt_moe_weights;
 
 TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);

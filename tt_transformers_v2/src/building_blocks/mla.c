@@ -245,11 +245,12 @@ static ttt_status project_inputs(ttt_context *ctx, const ttt_mla_spec *s,
   for (int64_t t = 0; t < T; t++) memcpy(c + t * R, kv + t * row, (size_t)R * sizeof(float));
   st = rms_norm(ctx, cfg, s->norm_eps, &w->kv_a_norm, c, T, R);
   if (st != TTT_OK) return st;
+  bool long_factors = ttt_rope_long_factors(rope, start + T);
   for (int64_t t = 0; t < T; t++) {
     memcpy(kv + t * row, c + t * R, (size_t)R * sizeof(float));
-    ttt_rope_rotate_token(rope, kv + t * row + R, 1, start + t);
+    ttt_rope_rotate_token(rope, kv + t * row + R, 1, start + t, long_factors);
     for (int64_t h = 0; h < H; h++)
-      ttt_rope_rotate_token(rope, q + t * H * dq + h * dq + nope, 1, start + t);
+      ttt_rope_rotate_token(rope, q + t * H * dq + h * dq + nope, 1, start + t, long_factors);
   }
   return TTT_OK;
 }
