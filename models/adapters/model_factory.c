@@ -81,7 +81,7 @@ static ttt_status build_causal_lm(ttt_hf_model *m, const ttt_device *device,
   ttt_status st = (spec && impl) ? TTT_OK : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == TTT_OK) st = ttt_hf_causal_lm_spec(&m->config, spec);
   if (st == TTT_OK)
-    st = ttt_causal_lm_default_impl_config(device, o->strategy, m->source_dtype, spec, impl);
+    st = ttt_causal_lm_default_impl_config(device, o->strategy, TTT_DTYPE_DEFAULT, spec, impl);
   for (int32_t i = 0; st == TTT_OK && i < o->n_overrides; i++)
     st = ttt_causal_lm_impl_set(impl, spec, o->overrides[i]);
   resolver_state r = {m->weights, m->checkpoint};

@@ -2,7 +2,7 @@
  * Tier 2 against the real reference: every causal fixture in tests/fixtures/hf (llama3, qwen2,
  * qwen3, mistral, mixtral) built by the model factory must reproduce HuggingFace's prefill logits,
  * teacher-forced decode logits and every traced module output (accuracy strategy, f32:
- * max abs error <= 1e-4 and PCC >= 0.99999). The performance strategy must keep PCC >= 0.99 and
+ * max abs error <= 1e-4 and PCC >= 0.99999). The performance strategy must keep PCC >= 0.996 and
  * top-1 agreement >= 95% on the logits.
  */
 #include <stdio.h>
@@ -110,8 +110,8 @@ static void compare_logits(const char *fixture, const char *name, ttt_safetensor
     CHECK_MSG(r.allclose && r.pcc >= 0.99999, "%s %s: pcc %.7f max abs %.3g", fixture, name, r.pcc,
               r.max_abs_err);
   else
-    CHECK_MSG(r.pcc >= 0.99 && l.top1_agreement >= 0.95, "%s %s: pcc %.5f top1 %.3f", fixture, name,
-              r.pcc, l.top1_agreement);
+    CHECK_MSG(r.pcc >= 0.996 && l.top1_agreement >= 0.95, "%s %s: pcc %.5f top1 %.3f", fixture,
+              name, r.pcc, l.top1_agreement);
   printf("  %-13s %-11s %-14s pcc %.7f  max abs %.2e  top1 %5.1f%%  kl %.2e\n", fixture,
          accuracy ? "accuracy" : "performance", name, r.pcc, r.max_abs_err, 100 * l.top1_agreement,
          l.mean_kl);

@@ -205,11 +205,16 @@ typedef struct ttt_causal_lm_impl_config {
 TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
 
 /* Defaults for every module in both modes.
- *   accuracy:    f32 activations; weights f32 (the lm head and embeddings too); KV cache f32.
+ *   accuracy:    f32 activations; weights in the checkpoint's dtype (see source_dtype); KV cache
+ *                f32.
  *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
  *                bf16 KV cache; norms and embeddings as in accuracy.
- * `source_dtype` is the dtype the checkpoint stores (f32, bf16 or f16): the accuracy strategy keeps
- * bf16/f16 weights as they are (no copy) and converts nothing it need not. */
+ * `source_dtype` says which float dtype "the checkpoint's dtype" is:
+ *   TTT_DTYPE_DEFAULT: each module's own. Those weight_dtype fields stay DEFAULT here and
+ *     ttt_causal_lm_create sets each to the dtype of the module's first weight it resolves (a
+ *     mixed-dtype checkpoint keeps every dtype; ttt_causal_lm_get_impl_config shows the result).
+ *   f32, bf16 or f16: that dtype for every such module (others are converted to it; any other
+ *     value means f32). */
 TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
                                                      ttt_strategy strategy, ttt_dtype source_dtype,
                                                      const ttt_causal_lm_spec *spec,
@@ -237,7 +242,8 @@ typedef struct ttt_causal_lm ttt_causal_lm;
 /* Builds a model: validates the spec and impl config, resolves every weight, checks each tensor's
  * presence, dtype and shape against the spec (naming the first offender), and converts weights
  * whose dtype differs from the impl config (copies; tensors already in the right dtype are used in
- * place, e.g. straight from an mmapped checkpoint). Weights are shared by the two modes when their
+ * place, e.g. straight from an mmapped checkpoint). A module whose weight_dtype is DEFAULT takes
+ * the dtype of its first resolved weight; norms, biases, q/k norms, routers and gates are f32. Weights are shared by the two modes when their
  * dtypes agree. The model is read-only afterwards and may serve several contexts concurrently. */
 TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
                                         const ttt_causal_lm_impl_config *impl,

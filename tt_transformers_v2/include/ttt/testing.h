@@ -100,6 +100,13 @@ TTT_API ttt_status ttt_reference_attention(const ttt_attention_spec *spec,
 TTT_API ttt_status ttt_reference_mla(const ttt_mla_spec *spec, const ttt_mla_weights *weights,
                                      const double *x, int64_t T, double *out);
 
+/* A decoder layer over one whole sequence at positions 0..T-1 (attention as ttt_reference_attention
+ * with B = 1) in the spec's topology: norm placement, residual topology and multiplier, each
+ * written out as its formula. x, out: T × hidden (out must not alias x). */
+TTT_API ttt_status ttt_reference_decoder_layer(const ttt_decoder_layer_spec *spec,
+                                               const ttt_decoder_layer_weights *weights,
+                                               const double *x, int64_t T, double *out);
+
 /* ------------------------------------------------------------------------------------------------ */
 /* Test suite: cases with a target, inputs, a reference and expectations; a table and a JSON report  */
 /* ------------------------------------------------------------------------------------------------ */

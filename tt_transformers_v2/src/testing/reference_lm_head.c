@@ -1,5 +1,5 @@
-/* Float64 reference of the LM head: logits = x · Wᵀ (+ b), then softcap · tanh(logits / softcap).
- */
+/* Float64 reference of the LM head: logits = (x · Wᵀ (+ b)) · scale, then
+ * softcap · tanh(logits / softcap). */
 #include <math.h>
 
 #include "building_blocks/block_util.h"
@@ -21,7 +21,10 @@ ttt_status ttt_reference_lm_head(const ttt_lm_head_spec *spec, const ttt_lm_head
 
   st = ttt_ref_linear(&weights->weight, spec->bias ? &weights->bias : NULL, x, T, spec->hidden,
                       spec->vocab, out);
-  if (st != TTT_OK || spec->softcap == 0.0f) return st;
+  if (st != TTT_OK) return st;
+  double scale = spec->scale != 0.0f ? spec->scale : 1.0;
+  for (int64_t i = 0; i < T * spec->vocab; i++) out[i] *= scale;
+  if (spec->softcap == 0.0f) return TTT_OK;
   double cap = spec->softcap;
   for (int64_t i = 0; i < T * spec->vocab; i++) out[i] = cap * tanh(out[i] / cap);
   return TTT_OK;

@@ -1,7 +1,8 @@
 /*
  * Float64 reference of the mixture of experts, one token at a time: router logits, softmax over
  * all experts, the top_k largest (ties → lower index), renormalized unless no_renormalize, and the
- * weighted sum of those experts' MLP outputs.
+ * weighted sum of those experts' MLP outputs, plus the shared expert's output times
+ * 1 / (1 + exp(-shared_gate · x)) (or times 1 without its gate).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -97,6 +98,16 @@ static ttt_status moe_token(const ttt_moe_spec *spec, const ttt_moe_weights *w, 
     if (st != TTT_OK) return st;
     for (int64_t i = 0; i < H; i++) out[i] += weight * y[i];
   }
+  if (!spec->shared_expert) return TTT_OK;
+  double gate = 1.0;
+  if (spec->shared_expert_gate) {
+    double logit = 0.0;
+    for (int64_t i = 0; i < H; i++) logit += ttt_tensor_get(&w->shared_gate, i) * x[i];
+    gate = 1.0 / (1.0 + exp(-logit));
+  }
+  st = ttt_reference_mlp(&spec->shared, &w->shared, x, 1, y);
+  if (st != TTT_OK) return st;
+  for (int64_t i = 0; i < H; i++) out[i] += gate * y[i];
   return TTT_OK;
 }
 

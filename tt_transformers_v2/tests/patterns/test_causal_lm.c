@@ -1,8 +1,14 @@
 /*
  * CausalLM pattern tests (tier 2 with generated weights):
- *  - composition against a float64 chain of the blocks' reference implementations, for Llama-like,
- *    Qwen2-like (biases, tied), Qwen3-like (q/k norm, head_dim != hidden/heads), Mistral-like
- *    (sliding window 8, 20 tokens) and Mixtral-like (MoE) specs;
+ *  - composition against a float64 chain of the blocks' reference implementations (each layer by
+ *    ttt_reference_decoder_layer), for Llama-like, Qwen2-like (biases, tied), Qwen3-like (q/k norm,
+ *    head_dim != hidden/heads), Mistral-like (sliding window 8, 20 tokens), Mixtral-like (MoE) specs
+ *    and one spec per topology option of issue 14: sandwich norms with (1 + w) weights, softcaps and
+ *    a global/local layer mix; post norms with a q/k norm over all heads; a parallel residual with
+ *    LayerNorms, biases, per-head LayerNorm q/k with biases, partial rotary and a logit scale; a
+ *    parallel residual with two norms, per-head q/k weights, interleaved rotary and a residual
+ *    multiplier; learned absolute positions without rope; an MoE with a gated shared expert next to
+ *    a dense layer of another attention shape, with LongRoPE;
  *  - prefill(T) + decode(D) == prefill(T + D); chunked prefill == one prefill;
  *  - the impl-config path setter changes exactly the named modules and rejects bad paths;
  *  - the observer reports every module path in order; bad weights are named.
@@ -64,64 +70,111 @@ static void store_add(weight_store *s, ttt_test_rng *rng, const char *name, int6
   for (int64_t j = 0; j < n; j++) x[j] = center + ttt_test_rng_uniform(rng, -scale, scale);
 }
 
+static void add_named(weight_store *s, ttt_test_rng *rng, const char *prefix, const char *field,
+                      int64_t d0, int64_t d1, float center, float scale) {
+  char name[160];
+  snprintf(name, sizeof name, "%s.%s", prefix, field);
+  store_add(s, rng, name, d0, d1, center, scale);
+}
+
 static void add_mlp(weight_store *s, ttt_test_rng *rng, const char *prefix, const ttt_mlp_spec *m) {
-  char name[80];
   float up_scale = 1.0f / sqrtf((float)m->hidden),
         down_scale = 1.0f / sqrtf((float)m->intermediate);
-  if (m->gated) {
-    snprintf(name, sizeof name, "%s.gate", prefix);
-    store_add(s, rng, name, m->intermediate, m->hidden, 0, up_scale);
+  if (m->gated) add_named(s, rng, prefix, "gate", m->intermediate, m->hidden, 0, up_scale);
+  add_named(s, rng, prefix, "up", m->intermediate, m->hidden, 0, up_scale);
+  add_named(s, rng, prefix, "down", m->hidden, m->intermediate, 0, down_scale);
+  if (!m->bias) return;
+  if (m->gated) add_named(s, rng, prefix, "gate_bias", m->intermediate, 0, 0, 0.2f);
+  add_named(s, rng, prefix, "up_bias", m->intermediate, 0, 0, 0.2f);
+  add_named(s, rng, prefix, "down_bias", m->hidden, 0, 0, 0.2f);
+}
+
+/* weight around 1 (around 0 when stored as an offset from 1) and, with spec.bias, a bias. */
+static void add_norm(weight_store *s, ttt_test_rng *rng, const char *prefix,
+                     const ttt_norm_spec *n) {
+  add_named(s, rng, prefix, "weight", n->dim, 0, n->weight_offset ? 0.0f : 1.0f, 0.2f);
+  if (n->bias) add_named(s, rng, prefix, "bias", n->dim, 0, 0, 0.2f);
+}
+
+static void add_attention(weight_store *s, ttt_test_rng *rng, const char *prefix,
+                          const ttt_attention_spec *a) {
+  int64_t hidden = a->hidden, q = a->n_heads * a->head_dim, kv = a->n_kv_heads * a->head_dim;
+  float in_scale = 1.0f / sqrtf((float)hidden);
+  add_named(s, rng, prefix, "wq", q, hidden, 0, in_scale);
+  add_named(s, rng, prefix, "wk", kv, hidden, 0, in_scale);
+  add_named(s, rng, prefix, "wv", kv, hidden, 0, in_scale);
+  add_named(s, rng, prefix, "wo", hidden, q, 0, 1.0f / sqrtf((float)q));
+  if (a->q_bias) add_named(s, rng, prefix, "bq", q, 0, 0, 0.5f);
+  if (a->k_bias) add_named(s, rng, prefix, "bk", kv, 0, 0, 0.5f);
+  if (a->v_bias) add_named(s, rng, prefix, "bv", kv, 0, 0, 0.5f);
+  if (a->o_bias) add_named(s, rng, prefix, "bo", hidden, 0, 0, 0.5f);
+  if (a->qk_norm == TTT_QK_NORM_NONE) return;
+  /* HEAD: [head_dim]; HEAD_WEIGHTS: [heads, head_dim]; ALL: [heads·head_dim] */
+  bool head = a->qk_norm == TTT_QK_NORM_HEAD, per_head = a->qk_norm == TTT_QK_NORM_HEAD_WEIGHTS;
+  int64_t q0 = head ? a->head_dim : per_head ? a->n_heads : q;
+  int64_t k0 = head ? a->head_dim : per_head ? a->n_kv_heads : kv;
+  int64_t d1 = per_head ? a->head_dim : 0;
+  float center = a->qk_norm_spec.weight_offset ? 0.0f : 1.0f;
+  add_named(s, rng, prefix, "q_norm", q0, d1, center, 0.2f);
+  add_named(s, rng, prefix, "k_norm", k0, d1, center, 0.2f);
+  if (!a->qk_norm_spec.bias) return;
+  add_named(s, rng, prefix, "q_norm_bias", q0, d1, 0, 0.2f);
+  add_named(s, rng, prefix, "k_norm_bias", k0, d1, 0, 0.2f);
+}
+
+static void add_ffn(weight_store *s, ttt_test_rng *rng, const char *prefix, const ttt_ffn_spec *f) {
+  if (f->kind == TTT_FFN_MLP) {
+    add_mlp(s, rng, prefix, &f->mlp);
+    return;
   }
-  snprintf(name, sizeof name, "%s.up", prefix);
-  store_add(s, rng, name, m->intermediate, m->hidden, 0, up_scale);
-  snprintf(name, sizeof name, "%s.down", prefix);
-  store_add(s, rng, name, m->hidden, m->intermediate, 0, down_scale);
+  int64_t hidden = f->moe.expert.hidden;
+  add_named(s, rng, prefix, "router", f->moe.n_experts, hidden, 0, 4.0f / sqrtf((float)hidden));
+  char name[160];
+  for (int64_t e = 0; e < f->moe.n_experts; e++) {
+    snprintf(name, sizeof name, "%s.experts.%lld", prefix, (long long)e);
+    add_mlp(s, rng, name, &f->moe.expert);
+  }
+  if (f->moe.shared_expert) {
+    snprintf(name, sizeof name, "%s.shared", prefix);
+    add_mlp(s, rng, name, &f->moe.shared);
+  }
+  if (f->moe.shared_expert_gate)
+    add_named(s, rng, prefix, "shared_gate", 1, hidden, 0, 2.0f / sqrtf((float)hidden));
+}
+
+static const char *const norm_names[] = {"attention_norm", "post_attention_norm", "ffn_norm",
+                                         "post_ffn_norm"};
+
+static const ttt_norm_spec *layer_norm_spec(const ttt_decoder_layer_spec *ls, int i) {
+  const ttt_norm_spec *specs[] = {&ls->attention_norm, &ls->post_attention_norm, &ls->ffn_norm,
+                                  &ls->post_ffn_norm};
+  return specs[i];
 }
 
 static void generate_weights(const ttt_causal_lm_spec *spec, uint64_t seed, weight_store *s) {
   ttt_test_rng rng = ttt_test_rng_make(seed);
   int64_t hidden = spec->embedding.dim;
   store_add(s, &rng, "embedding.table", spec->embedding.vocab, hidden, 0, 1.0f);
+  if (spec->position_embedding.vocab)
+    store_add(s, &rng, "position_embedding.table", spec->position_embedding.vocab, hidden, 0, 0.5f);
   for (int64_t l = 0; l < spec->n_layers; l++) {
     const ttt_decoder_layer_spec *ls = &spec->layers[l];
-    const ttt_attention_spec *a = &ls->attention;
-    int64_t q = a->n_heads * a->head_dim, kv = a->n_kv_heads * a->head_dim;
-    float in_scale = 1.0f / sqrtf((float)hidden);
-    char name[80];
-#define ADD(field, d0, d1, center, scale)                                                          \
-  do {                                                                                             \
-    snprintf(name, sizeof name, "layers.%lld." field, (long long)l);                               \
-    store_add(s, &rng, name, d0, d1, center, scale);                                               \
-  } while (0)
-    ADD("attention_norm.weight", hidden, 0, 1.0f, 0.2f);
-    ADD("attention.wq", q, hidden, 0, in_scale);
-    ADD("attention.wk", kv, hidden, 0, in_scale);
-    ADD("attention.wv", kv, hidden, 0, in_scale);
-    ADD("attention.wo", hidden, q, 0, 1.0f / sqrtf((float)q));
-    if (a->q_bias) ADD("attention.bq", q, 0, 0, 0.5f);
-    if (a->k_bias) ADD("attention.bk", kv, 0, 0, 0.5f);
-    if (a->v_bias) ADD("attention.bv", kv, 0, 0, 0.5f);
-    if (a->qk_norm != TTT_QK_NORM_NONE) {
-      ADD("attention.q_norm", a->head_dim, 0, 1.0f, 0.2f);
-      ADD("attention.k_norm", a->head_dim, 0, 1.0f, 0.2f);
+    char prefix[64];
+    for (int i = 0; i < 4; i++) {
+      if (!ttt_decoder_layer_uses_norm(ls, norm_names[i])) continue;
+      snprintf(prefix, sizeof prefix, "layers.%lld.%s", (long long)l, norm_names[i]);
+      add_norm(s, &rng, prefix, layer_norm_spec(ls, i));
     }
-    ADD("ffn_norm.weight", hidden, 0, 1.0f, 0.2f);
-    if (ls->ffn.kind == TTT_FFN_MLP) {
-      snprintf(name, sizeof name, "layers.%lld.ffn", (long long)l);
-      add_mlp(s, &rng, name, &ls->ffn.mlp);
-    } else {
-      ADD("ffn.router", ls->ffn.moe.n_experts, hidden, 0, in_scale * 4);
-      for (int64_t e = 0; e < ls->ffn.moe.n_experts; e++) {
-        snprintf(name, sizeof name, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
-        add_mlp(s, &rng, name, &ls->ffn.moe.expert);
-      }
-    }
-#undef ADD
+    snprintf(prefix, sizeof prefix, "layers.%lld.attention", (long long)l);
+    add_attention(s, &rng, prefix, &ls->attention);
+    snprintf(prefix, sizeof prefix, "layers.%lld.ffn", (long long)l);
+    add_ffn(s, &rng, prefix, &ls->ffn);
   }
-  store_add(s, &rng, "norm.weight", hidden, 0, 1.0f, 0.2f);
+  add_norm(s, &rng, "norm", &spec->norm);
   if (!spec->tie_embeddings)
     store_add(s, &rng, "lm_head.weight", spec->lm_head.vocab, hidden, 0,
               1.0f / sqrtf((float)hidden));
+  if (spec->lm_head.bias) store_add(s, &rng, "lm_head.bias", spec->lm_head.vocab, 0, 0, 0.5f);
 }
 
 /* ---- specs ---- */
@@ -132,9 +185,107 @@ typedef enum arch {
   ARCH_QWEN3,
   ARCH_MISTRAL,
   ARCH_MIXTRAL,
+  ARCH_SANDWICH,           /* Gemma-2-like */
+  ARCH_POST,               /* OLMo-2-like */
+  ARCH_PARALLEL,           /* Phi-2-like, with Cohere's logit scale */
+  ARCH_PARALLEL_TWO_NORMS, /* GPT-NeoX-like, with Granite's multipliers */
+  ARCH_POSITIONS,          /* GPT-2-like */
+  ARCH_SHARED_EXPERT,      /* Qwen2-MoE-like, with Phi-3's LongRoPE */
   ARCH_COUNT
 } arch;
-static const char *const arch_names[] = {"llama", "qwen2", "qwen3", "mistral", "mixtral"};
+static const char *const arch_names[] = {"llama",     "qwen2",     "qwen3",     "mistral",
+                                         "mixtral",   "sandwich",  "post",      "parallel",
+                                         "parallel2", "positions", "shared_moe"};
+
+/* Issue 14's topology options on top of the Llama-like base of make_spec. */
+static void apply_topology(arch a, ttt_causal_lm_spec *spec) {
+  int64_t hidden = spec->embedding.dim;
+  ttt_norm_spec layer_norm = {.type = TTT_NORM_LAYER, .dim = hidden, .eps = 1e-5f, .bias = true};
+  ttt_mlp_spec plain = {.hidden = hidden,
+                        .intermediate = 192,
+                        .activation = TTT_ACT_GELU_TANH,
+                        .gated = false,
+                        .bias = true};
+  for (int64_t l = 0; l < spec->n_layers; l++) {
+    ttt_decoder_layer_spec *ls = &spec->layers[l];
+    ttt_attention_spec *at = &ls->attention;
+    if (a == ARCH_SANDWICH) {
+      ls->norm_placement = TTT_NORM_SANDWICH;
+      ls->attention_norm.weight_offset = true;
+      ls->ffn_norm = ls->post_attention_norm = ls->post_ffn_norm = ls->attention_norm;
+      at->softcap = 20.0f;
+      at->scale = 0.2f;
+      at->sliding_window = l == 0 ? 6 : 0;
+      ls->ffn.mlp.activation = TTT_ACT_GELU_TANH;
+    } else if (a == ARCH_POST) {
+      ls->norm_placement = TTT_NORM_POST;
+      ls->post_attention_norm = ls->post_ffn_norm = ls->attention_norm;
+      ls->attention_norm = ls->ffn_norm = (ttt_norm_spec){0}; /* unused: left zero */
+      at->qk_norm = TTT_QK_NORM_ALL;
+    } else if (a == ARCH_PARALLEL) {
+      ls->residual = TTT_RESIDUAL_PARALLEL;
+      ls->attention_norm = layer_norm;
+      ls->ffn_norm = (ttt_norm_spec){0};
+      at->q_bias = at->k_bias = at->v_bias = at->o_bias = true;
+      at->qk_norm = TTT_QK_NORM_HEAD;
+      at->qk_norm_spec = (ttt_norm_spec){.type = TTT_NORM_LAYER, .eps = 1e-5f, .bias = true};
+      at->rope.rotary_dim = at->head_dim / 2;
+      ls->ffn.mlp = plain;
+    } else if (a == ARCH_PARALLEL_TWO_NORMS) {
+      ls->residual = TTT_RESIDUAL_PARALLEL_TWO_NORMS;
+      ls->residual_multiplier = 0.7f;
+      ls->attention_norm = ls->ffn_norm = layer_norm;
+      at->qk_norm = TTT_QK_NORM_HEAD_WEIGHTS;
+      at->qk_norm_spec = (ttt_norm_spec){.type = TTT_NORM_LAYER, .eps = 1e-5f};
+      at->rope.interleaved = true;
+      at->rope.rotary_dim = at->head_dim / 2;
+    } else if (a == ARCH_POSITIONS) {
+      ls->attention_norm = ls->ffn_norm = layer_norm;
+      at->rope = (ttt_rope_spec){.type = TTT_ROPE_NONE};
+      at->q_bias = at->k_bias = at->v_bias = at->o_bias = true;
+      ls->ffn.mlp = plain;
+    } else if (a == ARCH_SHARED_EXPERT) {
+      at->rope.type = TTT_ROPE_LONGROPE;
+      at->rope.original_max_positions = 8; /* every test's first forward already reaches it */
+      for (int i = 0; i < TTT_MAX_ROPE_FACTORS; i++) {
+        at->rope.short_factor[i] = 1.0f + 0.1f * (float)i;
+        at->rope.long_factor[i] = 1.0f + 0.7f * (float)i;
+      }
+      if (l == 1) { /* a dense layer of another attention shape */
+        at->n_kv_heads = 4;
+        at->head_dim = at->rope.head_dim = 24;
+        continue;
+      }
+      ls->ffn =
+          (ttt_ffn_spec){.kind = TTT_FFN_MOE,
+                         .moe = {.expert = {.hidden = hidden, .intermediate = 64, .gated = true},
+                                 .n_experts = 4,
+                                 .top_k = 2,
+                                 .no_renormalize = true,
+                                 .shared_expert = true,
+                                 .shared = {.hidden = hidden, .intermediate = 96, .gated = true},
+                                 .shared_expert_gate = true}};
+    }
+  }
+  if (a == ARCH_SANDWICH) {
+    spec->embedding.scale = sqrtf((float)hidden);
+    spec->norm.weight_offset = true;
+    spec->lm_head.softcap = 15.0f;
+    spec->tie_embeddings = true;
+  } else if (a == ARCH_PARALLEL) {
+    spec->norm = layer_norm;
+    spec->lm_head.bias = true;
+    spec->lm_head.scale = 0.5f;
+  } else if (a == ARCH_PARALLEL_TWO_NORMS) {
+    spec->norm = layer_norm;
+    spec->embedding.scale = 2.0f;
+    spec->lm_head.scale = 1.0f / 3.0f;
+  } else if (a == ARCH_POSITIONS) {
+    spec->norm = layer_norm;
+    spec->position_embedding = (ttt_embedding_spec){.vocab = 80, .dim = hidden};
+    spec->tie_embeddings = true;
+  }
+}
 
 static ttt_causal_lm_spec make_spec(arch a) {
   ttt_causal_lm_spec spec;
@@ -181,6 +332,7 @@ static ttt_causal_lm_spec make_spec(arch a) {
   }
   spec.norm = (ttt_norm_spec){.type = TTT_NORM_RMS, .dim = hidden, .eps = 1e-5f};
   spec.lm_head = (ttt_lm_head_spec){.hidden = hidden, .vocab = vocab};
+  apply_topology(a, &spec);
   return spec;
 }
 
@@ -208,59 +360,76 @@ static ttt_tensor W(const weight_store *s, const char *fmt, ...) {
 static ttt_mlp_weights mlp_weights(const weight_store *s, const char *prefix) {
   return (ttt_mlp_weights){.gate = W(s, "%s.gate", prefix),
                            .up = W(s, "%s.up", prefix),
-                           .down = W(s, "%s.down", prefix)};
+                           .down = W(s, "%s.down", prefix),
+                           .gate_bias = W(s, "%s.gate_bias", prefix),
+                           .up_bias = W(s, "%s.up_bias", prefix),
+                           .down_bias = W(s, "%s.down_bias", prefix)};
+}
+
+static ttt_norm_weights norm_weights(const weight_store *s, const char *prefix) {
+  return (ttt_norm_weights){.weight = W(s, "%s.weight", prefix), .bias = W(s, "%s.bias", prefix)};
+}
+
+/* Layer l's weights as views of the store (absent ones zero). */
+static ttt_decoder_layer_weights layer_weights(const weight_store *s, int64_t l,
+                                               ttt_mlp_weights experts[8]) {
+  char p[64];
+#define PATH(fmt) (snprintf(p, sizeof p, "layers.%lld." fmt, (long long)l), p)
+  ttt_decoder_layer_weights w = {
+      .attention_norm = norm_weights(s, PATH("attention_norm")),
+      .ffn_norm = norm_weights(s, PATH("ffn_norm")),
+      .post_attention_norm = norm_weights(s, PATH("post_attention_norm")),
+      .post_ffn_norm = norm_weights(s, PATH("post_ffn_norm")),
+  };
+  const char *fields[] = {"wq", "wk", "wv",     "wo",     "bq",          "bk",
+                          "bv", "bo", "q_norm", "k_norm", "q_norm_bias", "k_norm_bias"};
+  ttt_tensor *dst[] = {&w.attention.wq,     &w.attention.wk,          &w.attention.wv,
+                       &w.attention.wo,     &w.attention.bq,          &w.attention.bk,
+                       &w.attention.bv,     &w.attention.bo,          &w.attention.q_norm,
+                       &w.attention.k_norm, &w.attention.q_norm_bias, &w.attention.k_norm_bias};
+  for (int i = 0; i < 12; i++) *dst[i] = W(s, "layers.%lld.attention.%s", (long long)l, fields[i]);
+  w.ffn.mlp = mlp_weights(s, PATH("ffn"));
+  for (int64_t e = 0; e < 8; e++) {
+    snprintf(p, sizeof p, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
+    experts[e] = mlp_weights(s, p);
+  }
+  w.ffn.moe = (ttt_moe_weights){.router = W(s, "layers.%lld.ffn.router", (long long)l),
+                                .experts = experts,
+                                .shared = mlp_weights(s, PATH("ffn.shared")),
+                                .shared_gate = W(s, "layers.%lld.ffn.shared_gate", (long long)l)};
+#undef PATH
+  return w;
 }
 
 /* logits[T, vocab] of the whole sequence, computed with the float64 references only. */
 static void reference_logits(const ttt_causal_lm_spec *spec, const weight_store *s,
                              const int32_t *tokens, int64_t T, double *logits) {
   int64_t H = spec->embedding.dim;
-  double *x = calloc((size_t)(T * H), sizeof *x), *n = calloc((size_t)(T * H), sizeof *n);
-  double *b = calloc((size_t)(T * H), sizeof *b);
+  double *x = calloc((size_t)(T * H), sizeof *x), *y = calloc((size_t)(T * H), sizeof *y);
   ttt_embedding_weights ew = {.table = W(s, "embedding.table")};
   CHECK_OK(ttt_reference_embedding(&spec->embedding, &ew, tokens, T, false, x));
-  for (int64_t l = 0; l < spec->n_layers; l++) {
-    const ttt_decoder_layer_spec *ls = &spec->layers[l];
-    ttt_norm_weights an = {.weight = W(s, "layers.%lld.attention_norm.weight", (long long)l)};
-    ttt_attention_weights aw = {.wq = W(s, "layers.%lld.attention.wq", (long long)l),
-                                .wk = W(s, "layers.%lld.attention.wk", (long long)l),
-                                .wv = W(s, "layers.%lld.attention.wv", (long long)l),
-                                .wo = W(s, "layers.%lld.attention.wo", (long long)l),
-                                .bq = W(s, "layers.%lld.attention.bq", (long long)l),
-                                .bk = W(s, "layers.%lld.attention.bk", (long long)l),
-                                .bv = W(s, "layers.%lld.attention.bv", (long long)l),
-                                .q_norm = W(s, "layers.%lld.attention.q_norm", (long long)l),
-                                .k_norm = W(s, "layers.%lld.attention.k_norm", (long long)l)};
-    CHECK_OK(ttt_reference_norm(&ls->attention_norm, &an, x, T, n));
-    CHECK_OK(ttt_reference_attention(&ls->attention, &aw, n, 1, T, NULL, b));
-    for (int64_t i = 0; i < T * H; i++) x[i] += b[i];
-    ttt_norm_weights fn = {.weight = W(s, "layers.%lld.ffn_norm.weight", (long long)l)};
-    CHECK_OK(ttt_reference_norm(&ls->ffn_norm, &fn, x, T, n));
-    char prefix[64];
-    if (ls->ffn.kind == TTT_FFN_MLP) {
-      snprintf(prefix, sizeof prefix, "layers.%lld.ffn", (long long)l);
-      ttt_mlp_weights mw = mlp_weights(s, prefix);
-      CHECK_OK(ttt_reference_mlp(&ls->ffn.mlp, &mw, n, T, b));
-    } else {
-      ttt_mlp_weights experts[8];
-      for (int64_t e = 0; e < ls->ffn.moe.n_experts; e++) {
-        snprintf(prefix, sizeof prefix, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
-        experts[e] = mlp_weights(s, prefix);
-      }
-      ttt_moe_weights moe = {.router = W(s, "layers.%lld.ffn.router", (long long)l),
-                             .experts = experts};
-      CHECK_OK(ttt_reference_moe(&ls->ffn.moe, &moe, n, T, b));
-    }
-    for (int64_t i = 0; i < T * H; i++) x[i] += b[i];
+  if (spec->position_embedding.vocab) {
+    int32_t positions[64];
+    for (int64_t t = 0; t < T; t++) positions[t] = (int32_t)t;
+    ttt_embedding_weights pw = {.table = W(s, "position_embedding.table")};
+    CHECK_OK(ttt_reference_embedding(&spec->position_embedding, &pw, positions, T, true, x));
   }
-  ttt_norm_weights nw = {.weight = W(s, "norm.weight")};
-  CHECK_OK(ttt_reference_norm(&spec->norm, &nw, x, T, n));
+  for (int64_t l = 0; l < spec->n_layers; l++) {
+    ttt_mlp_weights experts[8];
+    ttt_decoder_layer_weights w = layer_weights(s, l, experts);
+    CHECK_OK(ttt_reference_decoder_layer(&spec->layers[l], &w, x, T, y));
+    double *swap = x;
+    x = y;
+    y = swap;
+  }
+  ttt_norm_weights nw = norm_weights(s, "norm");
+  CHECK_OK(ttt_reference_norm(&spec->norm, &nw, x, T, y));
   ttt_lm_head_weights hw = {.weight = spec->tie_embeddings ? W(s, "embedding.table")
-                                                           : W(s, "lm_head.weight")};
-  CHECK_OK(ttt_reference_lm_head(&spec->lm_head, &hw, n, T, logits));
+                                                           : W(s, "lm_head.weight"),
+                            .bias = W(s, "lm_head.bias")};
+  CHECK_OK(ttt_reference_lm_head(&spec->lm_head, &hw, y, T, logits));
   free(x);
-  free(n);
-  free(b);
+  free(y);
 }
 
 /* ---- fixtures shared by the tests ---- */
@@ -345,28 +514,30 @@ static void test_composition_matches_reference(void) {
   }
 }
 
-/* The performance strategy (q8_0 weights and activations, bf16 cache) stays close to the reference.
- */
+/* The performance strategy (q8_0 weights and activations, bf16 cache) stays close to the reference,
+ * in prefill (8 tokens) and decode (4), for every spec. */
 static void test_performance_strategy_close_to_reference(void) {
   enum { T = 12 };
-  fixture *f = fixture_make(ARCH_LLAMA, TTT_STRATEGY_PERFORMANCE, 2);
-  int64_t vocab = f->spec.lm_head.vocab;
-  int32_t tokens[T];
-  make_tokens(tokens, T, vocab, 99);
-  double *expected = malloc(sizeof(double) * T * (size_t)vocab);
-  float *actual = malloc(sizeof(float) * T * (size_t)vocab);
-  reference_logits(&f->spec, &f->store, tokens, T, expected);
-  run_model(f, tokens, T, 8, 8, actual);
-  ttt_tensor e = ttt_tensor_2d(TTT_F64, expected, T, vocab),
-             g = ttt_tensor_2d(TTT_F32, actual, T, vocab);
-  ttt_compare_result r;
-  CHECK_OK(ttt_compare(&g, &e, NULL, 0, 0, &r));
-  CHECK_MSG(r.pcc >= 0.99, "performance pcc %.5f", r.pcc);
-  printf("  llama q8_0/bf16-cache vs float64 reference: pcc %.6f, max abs %.2e\n", r.pcc,
-         r.max_abs_err);
-  free(expected);
-  free(actual);
-  fixture_free(f);
+  for (int a = 0; a < ARCH_COUNT; a++) {
+    fixture *f = fixture_make((arch)a, TTT_STRATEGY_PERFORMANCE, 2);
+    int64_t vocab = f->spec.lm_head.vocab;
+    int32_t tokens[T];
+    make_tokens(tokens, T, vocab, 99);
+    double *expected = malloc(sizeof(double) * T * (size_t)vocab);
+    float *actual = malloc(sizeof(float) * T * (size_t)vocab);
+    reference_logits(&f->spec, &f->store, tokens, T, expected);
+    run_model(f, tokens, T, 8, 8, actual);
+    ttt_tensor e = ttt_tensor_2d(TTT_F64, expected, T, vocab),
+               g = ttt_tensor_2d(TTT_F32, actual, T, vocab);
+    ttt_compare_result r;
+    CHECK_OK(ttt_compare(&g, &e, NULL, 0, 0, &r));
+    CHECK_MSG(r.pcc >= 0.999, "%s: performance pcc %.5f", arch_names[a], r.pcc);
+    printf("  %-10s q8_0/bf16-cache vs float64 reference: pcc %.6f, max abs %.2e\n", arch_names[a],
+           r.pcc, r.max_abs_err);
+    free(expected);
+    free(actual);
+    fixture_free(f);
+  }
 }
 
 /* prefill(T) + decode(D) == prefill(T + D), and chunked prefill == one prefill. */
@@ -382,7 +553,9 @@ static void test_prefill_decode_and_chunking_agree(void) {
     float *chunked = malloc(sizeof(float) * T * (size_t)vocab);
     run_model(f, tokens, T, T, T, one);
     run_model(f, tokens, T, 11, 11, split);
-    run_model(f, tokens, T, T, 3, chunked);
+    /* LongRoPE picks its factors per forward (as HF): chunks of 3 would start with the short
+     * factors, so its chunks reach original_max_positions (8) from the first one */
+    run_model(f, tokens, T, T, a == ARCH_SHARED_EXPERT ? 9 : 3, chunked);
     ttt_tensor t_one = ttt_tensor_2d(TTT_F32, one, T, vocab);
     ttt_tensor t_split = ttt_tensor_2d(TTT_F32, split, T, vocab);
     ttt_tensor t_chunked = ttt_tensor_2d(TTT_F32, chunked, T, vocab);
@@ -569,6 +742,212 @@ static void test_bad_weights_are_named(void) {
   store_free(&store);
 }
 
+/* ---- issue 14: observers, module views and setter paths of the new modules ---- */
+
+typedef struct event_log {
+  path_log paths;
+  float embedding[2 * 128], positions[2 * 128]; /* outputs of the two embedding events */
+} event_log;
+
+static void record_event(void *user, const ttt_module_event *event) {
+  event_log *log = user;
+  record_path(&log->paths, event);
+  int64_t n = ttt_tensor_numel(event->output);
+  if (n > 2 * 128) return;
+  if (strcmp(event->path, "embedding") == 0)
+    memcpy(log->embedding, event->output->data, (size_t)n * sizeof(float));
+  if (strcmp(event->path, "position_embedding") == 0)
+    memcpy(log->positions, event->output->data, (size_t)n * sizeof(float));
+}
+
+/* The paths one prefill of two tokens reports, up to layer 0's own event. */
+static void check_layer0_events(arch a, const char *const *expected, int n) {
+  fixture *f = fixture_make(a, TTT_STRATEGY_ACCURACY, 1);
+  event_log log = {.paths = {.count = 0}};
+  ttt_observer observer = {record_event, &log};
+  int32_t tokens[2] = {5, 7};
+  float logits[2 * 160];
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(f->model, 0, &cache));
+  ttt_tensor out = ttt_tensor_2d(TTT_F32, logits, 2, 160);
+  CHECK_OK(
+      ttt_causal_lm_prefill_forward(f->model, f->ctx, cache, tokens, 2, 0, false, &out, &observer));
+  for (int i = 0; i < n; i++)
+    CHECK_MSG(i < log.paths.count && strcmp(log.paths.paths[i], expected[i]) == 0,
+              "%s: event %d is %s, expected %s", arch_names[a], i,
+              i < log.paths.count ? log.paths.paths[i] : "(none)", expected[i]);
+  if (a == ARCH_POSITIONS) { /* token rows and position rows are reported apart */
+    int e = find(&f->store, "embedding.table"), p = find(&f->store, "position_embedding.table");
+    const float *table = f->store.tensors[e].data, *pos = f->store.tensors[p].data;
+    bool same = true;
+    for (int64_t i = 0; i < 128; i++)
+      same = same && log.embedding[i] == table[5 * 128 + i] &&
+             log.embedding[128 + i] == table[7 * 128 + i] && log.positions[i] == pos[i] &&
+             log.positions[128 + i] == pos[128 + i];
+    CHECK_MSG(same, "embedding / position_embedding events are not the looked-up rows");
+  }
+  ttt_kv_cache_destroy(cache);
+  fixture_free(f);
+}
+
+static void test_topology_events(void) {
+  static const char *const sandwich[] = {"embedding",
+                                         "layers.0.attention_norm",
+                                         "layers.0.attention",
+                                         "layers.0.post_attention_norm",
+                                         "layers.0.ffn_norm",
+                                         "layers.0.ffn",
+                                         "layers.0.post_ffn_norm",
+                                         "layers.0"};
+  static const char *const post[] = {
+      "embedding",    "layers.0.attention",     "layers.0.post_attention_norm",
+      "layers.0.ffn", "layers.0.post_ffn_norm", "layers.0"};
+  static const char *const parallel[] = {"embedding", "layers.0.attention_norm",
+                                         "layers.0.attention", "layers.0.ffn", "layers.0"};
+  static const char *const two_norms[] = {"embedding",          "layers.0.attention_norm",
+                                          "layers.0.attention", "layers.0.ffn_norm",
+                                          "layers.0.ffn",       "layers.0"};
+  static const char *const positions[] = {"embedding", "position_embedding",
+                                          "layers.0.attention_norm"};
+  check_layer0_events(ARCH_SANDWICH, sandwich, 8);
+  check_layer0_events(ARCH_POST, post, 6);
+  check_layer0_events(ARCH_PARALLEL, parallel, 5);
+  check_layer0_events(ARCH_PARALLEL_TWO_NORMS, two_norms, 6);
+  check_layer0_events(ARCH_POSITIONS, positions, 3);
+}
+
+static void test_topology_modules_and_paths(void) {
+  fixture *f = fixture_make(ARCH_POST, TTT_STRATEGY_ACCURACY, 1);
+  ttt_module_view v;
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_DECODE, "layers.1.post_ffn_norm", &v));
+  const ttt_causal_lm_spec *spec = ttt_causal_lm_get_spec(f->model);
+  CHECK(v.kind == TTT_BLOCK_NORM && v.spec == &spec->layers[1].post_ffn_norm && v.layer == 1);
+  CHECK(((const ttt_norm_weights *)v.weights)->weight.data != NULL);
+  CHECK_ERR(ttt_causal_lm_module(f->model, TTT_MODE_DECODE, "layers.1.ffn_norm", &v),
+            TTT_ERR_NOT_FOUND, "layers.1.ffn_norm");
+  CHECK_ERR(ttt_causal_lm_module(f->model, TTT_MODE_DECODE, "position_embedding", &v),
+            TTT_ERR_NOT_FOUND, "position_embedding");
+  fixture_free(f);
+  f = fixture_make(ARCH_POSITIONS, TTT_STRATEGY_ACCURACY, 1);
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_PREFILL, "position_embedding", &v));
+  CHECK(v.kind == TTT_BLOCK_EMBEDDING && ((const ttt_embedding_spec *)v.spec)->vocab == 80);
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_PREFILL, "layers.0.ffn_norm", &v));
+  CHECK(((const ttt_norm_weights *)v.weights)->bias.data != NULL); /* LayerNorm biases loaded */
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_PREFILL, "norm", &v));
+  CHECK(((const ttt_norm_weights *)v.weights)->bias.data != NULL);
+  ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+  *impl = *ttt_causal_lm_get_impl_config(f->model);
+  CHECK_OK(ttt_causal_lm_impl_set(impl, &f->spec, "layers.*.post_ffn_norm.threads=1"));
+  CHECK(impl->prefill.layers[1].post_ffn_norm.threads == 1);
+  CHECK_OK(ttt_causal_lm_impl_set(impl, &f->spec, "decode.position_embedding.weight_dtype=bf16"));
+  CHECK(impl->decode.position_embedding.weight_dtype == TTT_BF16);
+  CHECK_OK(ttt_causal_lm_impl_set(impl, &f->spec, "layers.0.post_attention_norm.kernel=reference"));
+  CHECK_ERR(ttt_causal_lm_impl_set(impl, &f->spec, "layers.0.pre_norm.threads=1"),
+            TTT_ERR_INVALID_ARGUMENT, "post_ffn_norm");
+  free(impl);
+  fixture_free(f);
+}
+
+/* ---- issue 14: per-layer KV cache, tied heads, per-module checkpoint dtypes ---- */
+
+static void test_cache_sized_per_layer(void) {
+  fixture *f = fixture_make(ARCH_SHARED_EXPERT, TTT_STRATEGY_ACCURACY, 1);
+  ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+  *impl = *ttt_causal_lm_get_impl_config(f->model);
+  CHECK_OK(ttt_causal_lm_impl_set(impl, &f->spec, "layers.1.attention.kv_dtype=bf16"));
+  ttt_causal_lm *model = NULL;
+  CHECK_OK(ttt_causal_lm_create(&f->spec, impl, store_resolve, &f->store, &model));
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(model, 10, &cache));
+  const ttt_kv_cache_spec *cs = ttt_kv_cache_get_spec(cache);
+  CHECK(cs->layers[0].n_kv_heads == 2 && cs->layers[0].head_dim == 16 &&
+        cs->layers[0].dtype == TTT_F32);
+  CHECK(cs->layers[1].n_kv_heads == 4 && cs->layers[1].head_dim == 24 &&
+        cs->layers[1].dtype == TTT_BF16);
+  /* k and v of 10 positions: layer 0 f32 2×16, layer 1 bf16 4×24 */
+  CHECK(ttt_kv_cache_bytes(cache) == 2 * 10 * (2 * 16 * 4 + 4 * 24 * 2));
+  int32_t tokens[4] = {1, 2, 3, 4};
+  float logits[4 * 160];
+  ttt_tensor out = ttt_tensor_2d(TTT_F32, logits, 4, 160);
+  CHECK_OK(ttt_causal_lm_prefill_forward(model, f->ctx, cache, tokens, 4, 0, false, &out, NULL));
+  ttt_kv_cache_destroy(cache);
+  /* the layer-0 cache of another model has the wrong shape for layer 1 */
+  ttt_kv_cache_spec wrong = {.n_layers = 2, .n_kv_heads = 2, .head_dim = 16, .max_positions = 10};
+  CHECK_OK(ttt_kv_cache_create(&wrong, &cache));
+  CHECK_ERR(ttt_causal_lm_prefill_forward(model, f->ctx, cache, tokens, 4, 0, false, &out, NULL),
+            TTT_ERR_SHAPE, "kv cache layer 1 has 2 kv heads of 16, spec needs 4 of 24");
+  ttt_kv_cache_destroy(cache);
+  ttt_causal_lm_destroy(model);
+  CHECK_OK(ttt_causal_lm_impl_set(impl, &f->spec, "prefill.layers.1.attention.kv_dtype=f32"));
+  CHECK_OK(ttt_causal_lm_create(&f->spec, impl, store_resolve, &f->store, &model));
+  CHECK_ERR(ttt_causal_lm_create_cache(model, 10, &cache), TTT_ERR_INVALID_ARGUMENT,
+            "layers.1.attention kv_dtype is f32 in prefill but bf16 in decode");
+  ttt_causal_lm_destroy(model);
+  free(impl);
+  fixture_free(f);
+}
+
+/* A tied head converted to q8_0 must not release the table the embedding still reads in place. */
+static void test_tied_head_conversion_keeps_the_embedding(void) {
+  fixture *f = fixture_make(ARCH_QWEN2, TTT_STRATEGY_PERFORMANCE, 1);
+  for (int i = 0; i < f->store.releases && i < 8; i++)
+    CHECK_MSG(strcmp(f->store.released[i], "embedding.table") != 0,
+              "embedding.table released while the embedding reads it");
+  ttt_module_view v;
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_DECODE, "embedding", &v));
+  CHECK(((const ttt_embedding_weights *)v.weights)->table.data ==
+        f->store.tensors[find(&f->store, "embedding.table")].data);
+  fixture_free(f);
+}
+
+/* Source dtype DEFAULT: each module keeps its checkpoint dtype (bf16 attention in layer 0, f32
+ * elsewhere), nothing is converted; an explicit f32 source converts layer 0 up. */
+static void test_mixed_dtype_checkpoint(void) {
+  ttt_causal_lm_spec spec = make_spec(ARCH_LLAMA);
+  weight_store store = {.count = 0};
+  generate_weights(&spec, 11, &store);
+  static const char *const bf16[] = {"layers.0.attention.wq", "layers.0.attention.wk",
+                                     "layers.0.attention.wv", "layers.0.attention.wo"};
+  for (int i = 0; i < 4; i++) {
+    ttt_tensor *t = &store.tensors[find(&store, bf16[i])], converted;
+    CHECK_OK(ttt_tensor_convert(t, TTT_BF16, &converted));
+    ttt_tensor_free(t);
+    *t = converted;
+  }
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+  CHECK_OK(ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_ACCURACY, TTT_DTYPE_DEFAULT,
+                                             &spec, impl));
+  CHECK(impl->decode.layers[0].attention.weight_dtype == TTT_DTYPE_DEFAULT);
+  ttt_causal_lm *model = NULL;
+  CHECK_OK(ttt_causal_lm_create(&spec, impl, store_resolve, &store, &model));
+  const ttt_causal_lm_impl_config *used = ttt_causal_lm_get_impl_config(model);
+  CHECK(used->decode.layers[0].attention.weight_dtype == TTT_BF16 &&
+        used->prefill.layers[0].attention.weight_dtype == TTT_BF16);
+  CHECK(used->decode.layers[1].attention.weight_dtype == TTT_F32 &&
+        used->decode.layers[0].ffn.weight_dtype == TTT_F32 &&
+        used->decode.embedding.weight_dtype == TTT_F32);
+  CHECK(store.releases == 0);
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(model, 0, &cache));
+  int32_t tokens[3] = {1, 2, 3};
+  float logits[3 * 160];
+  ttt_tensor out = ttt_tensor_2d(TTT_F32, logits, 3, 160);
+  CHECK_OK(ttt_causal_lm_prefill_forward(model, ctx, cache, tokens, 3, 0, false, &out, NULL));
+  ttt_kv_cache_destroy(cache);
+  ttt_context_destroy(ctx);
+  ttt_causal_lm_destroy(model);
+  CHECK_OK(ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_ACCURACY, TTT_F32, &spec, impl));
+  CHECK_OK(ttt_causal_lm_create(&spec, impl, store_resolve, &store, &model));
+  CHECK(store.releases == 4);
+  ttt_causal_lm_destroy(model);
+  free(impl);
+  store_free(&store);
+}
+
 int main(void) {
   TTT_RUN(test_composition_matches_reference);
   TTT_RUN(test_performance_strategy_close_to_reference);
@@ -578,5 +957,10 @@ int main(void) {
   TTT_RUN(test_impl_paths_change_exactly_the_named_modules);
   TTT_RUN(test_override_is_used_by_the_model);
   TTT_RUN(test_bad_weights_are_named);
+  TTT_RUN(test_topology_events);
+  TTT_RUN(test_topology_modules_and_paths);
+  TTT_RUN(test_cache_sized_per_layer);
+  TTT_RUN(test_tied_head_conversion_keeps_the_embedding);
+  TTT_RUN(test_mixed_dtype_checkpoint);
   return ttt_test_finish();
 }
