@@ -8,6 +8,7 @@
  * The weights are streamed: each file's header is computed from the shapes first, then every
  * tensor is generated in fixed-size chunks and written, so memory stays at one chunk whatever
  * the model size (the 8B shape in bf16 is 16 GB). */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "cli_util.h"
+#include "ttt_hf_weights.h"
 #include "commands.h"
 
 static const char *const NAME = "gen-model";
@@ -27,6 +29,7 @@ static const char *const NAME = "gen-model";
 
 typedef struct gen_shape {
   const char *name;
+  const char *model_type, *architecture;
   int64_t vocab, hidden, layers, heads, kv_heads, head_dim, ffn, max_positions;
   bool tied;
   double rope_theta;
@@ -34,21 +37,158 @@ typedef struct gen_shape {
   double rope_factor, low_freq_factor, high_freq_factor;
   int64_t rope_original_max;
   int64_t bos, eos;
+  const char *family_keys; /* the family's other config.json keys, as JSON members */
 } gen_shape;
 
-/* All use the Llama 3 tokenizer (vocab 128256, <|begin_of_text|> 128000, <|end_of_text|> 128001).
- * "tiny" keeps that vocab (the tokenizer needs it) with toy dims, for tests. */
+#define LLAMA_KEYS                                                                                 \
+  "\"attention_bias\": false, \"attention_dropout\": 0.0, \"mlp_bias\": false, "                   \
+  "\"pretraining_tp\": 1, \"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-05"
+#define GEMMA2_KEYS                                                                                \
+  "\"hidden_activation\": \"gelu_pytorch_tanh\", \"rms_norm_eps\": 1e-06, "                        \
+  "\"query_pre_attn_scalar\": 256, \"attn_logit_softcapping\": 50.0, "                             \
+  "\"final_logit_softcapping\": 30.0, \"sliding_window\": 4096"
+#define PHI3_KEYS                                                                                  \
+  "\"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-05, \"sliding_window\": 2047, "                  \
+  "\"original_max_position_embeddings\": 4096"
+#define QWEN3_MOE_KEYS                                                                             \
+  "\"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-06, \"num_experts\": 128, "                      \
+  "\"num_experts_per_tok\": 8, \"moe_intermediate_size\": 768, \"norm_topk_prob\": true, "         \
+  "\"decoder_sparse_step\": 1, \"mlp_only_layers\": []"
+
+/* Values as in the published config.json files. All use the Llama 3 tokenizer (vocab 128256,
+ * <|begin_of_text|> 128000, <|end_of_text|> 128001) whatever their own; the "tiny" shapes keep
+ * that vocab (the tokenizer needs it) with toy dims, for tests. Other families' checkpoints are
+ * laid out by their descriptor (models/adapters/arch/), so every tensor name and shape is the
+ * family's own. */
 static const gen_shape shapes[] = {
-    {"llama-3.2-1b", 128256, 2048, 16, 32, 8, 64, 8192, 131072, true, 500000.0, 32.0, 1.0, 4.0,
-     8192, 128000, 128001},
-    {"llama-3.2-3b", 128256, 3072, 28, 24, 8, 128, 8192, 131072, true, 500000.0, 32.0, 1.0, 4.0,
-     8192, 128000, 128001},
-    {"llama-3-8b", 128256, 4096, 32, 32, 8, 128, 14336, 8192, false, 500000.0, 0.0, 0.0, 0.0, 0,
-     128000, 128001},
-    {"llama-3.1-8b", 128256, 4096, 32, 32, 8, 128, 14336, 131072, false, 500000.0, 8.0, 1.0, 4.0,
-     8192, 128000, 128001},
-    {"tiny", 128256, 64, 2, 4, 2, 16, 128, 2048, true, 500000.0, 32.0, 1.0, 4.0, 64, 128000,
-     128001},
+    {"llama-3.2-1b",
+     "llama",
+     "LlamaForCausalLM",
+     128256,
+     2048,
+     16,
+     32,
+     8,
+     64,
+     8192,
+     131072,
+     true,
+     500000.0,
+     32.0,
+     1.0,
+     4.0,
+     8192,
+     128000,
+     128001,
+     LLAMA_KEYS},
+    {"llama-3.2-3b",
+     "llama",
+     "LlamaForCausalLM",
+     128256,
+     3072,
+     28,
+     24,
+     8,
+     128,
+     8192,
+     131072,
+     true,
+     500000.0,
+     32.0,
+     1.0,
+     4.0,
+     8192,
+     128000,
+     128001,
+     LLAMA_KEYS},
+    {"llama-3-8b", "llama", "LlamaForCausalLM", 128256, 4096, 32,  32, 8,      128,    14336,
+     8192,         false,   500000.0,           0.0,    0.0,  0.0, 0,  128000, 128001, LLAMA_KEYS},
+    {"llama-3.1-8b",
+     "llama",
+     "LlamaForCausalLM",
+     128256,
+     4096,
+     32,
+     32,
+     8,
+     128,
+     14336,
+     131072,
+     false,
+     500000.0,
+     8.0,
+     1.0,
+     4.0,
+     8192,
+     128000,
+     128001,
+     LLAMA_KEYS},
+    {"gemma-2-2b",
+     "gemma2",
+     "Gemma2ForCausalLM",
+     256000,
+     2304,
+     26,
+     8,
+     4,
+     256,
+     9216,
+     8192,
+     true,
+     10000.0,
+     0.0,
+     0.0,
+     0.0,
+     0,
+     2,
+     1,
+     GEMMA2_KEYS},
+    {"phi-3-mini", "phi3", "Phi3ForCausalLM", 32064, 3072, 32,  32, 32, 96,    8192,
+     4096,         false,  10000.0,           0.0,   0.0,  0.0, 0,  1,  32000, PHI3_KEYS},
+    {"qwen3-30b-a3b",
+     "qwen3_moe",
+     "Qwen3MoeForCausalLM",
+     151936,
+     2048,
+     48,
+     32,
+     4,
+     128,
+     6144,
+     40960,
+     false,
+     1000000.0,
+     0.0,
+     0.0,
+     0.0,
+     0,
+     151643,
+     151645,
+     QWEN3_MOE_KEYS},
+    {"tiny", "llama", "LlamaForCausalLM", 128256, 64,  2,   4,  2,      16,     128,
+     2048,   true,    500000.0,           32.0,   1.0, 4.0, 64, 128000, 128001, LLAMA_KEYS},
+    {"tiny-gemma2",
+     "gemma2",
+     "Gemma2ForCausalLM",
+     128256,
+     64,
+     2,
+     4,
+     2,
+     16,
+     128,
+     2048,
+     true,
+     10000.0,
+     0.0,
+     0.0,
+     0.0,
+     0,
+     128000,
+     128001,
+     GEMMA2_KEYS},
+    {"tiny-phi3", "phi3", "Phi3ForCausalLM", 128256, 64,  2,   4, 4,      16,     128,
+     2048,        false,  10000.0,           0.0,    0.0, 0.0, 0, 128000, 128001, PHI3_KEYS},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -79,6 +219,8 @@ static const gen_dtype dtypes[] = {
 
 typedef struct gen_options {
   const gen_shape *shape;
+  const char *config_path; /* --config: any config.json instead of a shape */
+  int64_t vocab;           /* --vocab: overrides the config's vocab_size */
   const gen_dtype *dtype;
   const char *out_dir, *tokenizer_dir;
   uint64_t seed;
@@ -87,12 +229,15 @@ typedef struct gen_options {
 } gen_options;
 
 static void print_help(void) {
-  printf("usage: ttt gen-model --shape NAME --out DIR [--dtype bf16|f16|f32] [--seed S]\n"
-         "                     [--layers N] [--shard-mb MB] [--tokenizer DIR]\n\n"
+  printf("usage: ttt gen-model (--shape NAME | --config CONFIG.json [--vocab N]) --out DIR\n"
+         "                     [--dtype bf16|f16|f32] [--seed S] [--layers N] [--shard-mb MB]\n"
+         "                     [--tokenizer DIR]\n\n"
          "Writes a HuggingFace checkpoint folder with random weights (N(0, %.2f), norms 1) for a\n"
          "published shape: config.json, safetensors (sharded with an index past --shard-mb) and\n"
          "the Llama 3 tokenizer. For benchmarks: the values mean nothing.\n\n"
          "  --shape NAME      one of the shapes below\n"
+         "  --config F        any config.json of a supported model_type instead of a shape\n"
+         "  --vocab N         with --config: replace its vocab_size (128256 fits the tokenizer)\n"
          "  --out DIR         output folder (created if missing; files in it are replaced)\n"
          "  --dtype D         weight dtype (default bf16)\n"
          "  --seed S          random seed (default 1)\n"
@@ -104,10 +249,11 @@ static void print_help(void) {
          INIT_STD, DEFAULT_SHARD_MB);
   for (int i = 0; i < N_SHAPES; i++) {
     const gen_shape *s = &shapes[i];
-    printf("  %-13s vocab %lld, hidden %lld, %lld layers, %lld/%lld heads of %lld, ffn %lld, %s\n",
+    printf("  %-13s vocab %lld, hidden %lld, %lld layers, %lld/%lld heads of %lld, ffn %lld, %s, "
+           "%s\n",
            s->name, (long long)s->vocab, (long long)s->hidden, (long long)s->layers,
            (long long)s->heads, (long long)s->kv_heads, (long long)s->head_dim, (long long)s->ffn,
-           s->tied ? "tied embeddings" : "untied lm_head");
+           s->tied ? "tied embeddings" : "untied lm_head", s->model_type);
   }
 }
 
@@ -141,10 +287,12 @@ static int parse_named(int argc, char **argv, int *i, gen_options *o) {
   const char *arg = argv[*i];
   bool is_shape = strcmp(arg, "--shape") == 0, is_dtype = strcmp(arg, "--dtype") == 0;
   bool is_out = strcmp(arg, "--out") == 0, is_tok = strcmp(arg, "--tokenizer") == 0;
-  if (!is_shape && !is_dtype && !is_out && !is_tok) return 0;
+  bool is_config = strcmp(arg, "--config") == 0;
+  if (!is_shape && !is_dtype && !is_out && !is_tok && !is_config) return 0;
   const char *value = cli_value(argc, argv, i, NAME);
   if (!value) return -1;
   if (is_out) o->out_dir = value;
+  if (is_config) o->config_path = value;
   if (is_tok) o->tokenizer_dir = value;
   if (is_shape && !(o->shape = find_shape(value))) {
     fprintf(stderr, "ttt %s: unknown shape '%s' (see ttt %s --help)\n", NAME, value, NAME);
@@ -168,6 +316,7 @@ static int parse(int argc, char **argv, gen_options *o) {
     int r = parse_named(argc, argv, &i, o);
     if (r == 0) r = parse_int_option(argc, argv, &i, "--layers", 1, &o->layers);
     if (r == 0) r = parse_int_option(argc, argv, &i, "--shard-mb", 1, &o->shard_mb);
+    if (r == 0) r = parse_int_option(argc, argv, &i, "--vocab", 1, &o->vocab);
     if (r == 0 && (r = parse_int_option(argc, argv, &i, "--seed", 0, &seed)) > 0)
       o->seed = (uint64_t)seed;
     if (r < 0) return 1;
@@ -176,11 +325,20 @@ static int parse(int argc, char **argv, gen_options *o) {
       return 1;
     }
   }
-  if (!o->shape || !o->out_dir) {
-    fprintf(stderr, "ttt %s: --shape and --out are required (see ttt %s --help)\n", NAME, NAME);
+  if (!(o->shape || o->config_path) || !o->out_dir) {
+    fprintf(stderr, "ttt %s: --shape (or --config) and --out are required (see ttt %s --help)\n",
+            NAME, NAME);
     return 1;
   }
-  if (o->layers > o->shape->layers) {
+  if (o->config_path && (o->shape || o->layers)) {
+    fprintf(stderr, "ttt %s: --config excludes --shape and --layers\n", NAME);
+    return 1;
+  }
+  if (o->shape && o->vocab) {
+    fprintf(stderr, "ttt %s: --vocab goes with --config\n", NAME);
+    return 1;
+  }
+  if (o->shape && o->layers > o->shape->layers) {
     fprintf(stderr, "ttt %s: --layers %lld exceeds the %lld layers of %s\n", NAME,
             (long long)o->layers, (long long)o->shape->layers, o->shape->name);
     return 1;
@@ -189,11 +347,11 @@ static int parse(int argc, char **argv, gen_options *o) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* The tensor plan: HF Llama names and shapes, in model order, each assigned to a file */
+/* The tensor plan: the family's HF names and shapes, in model order, each assigned to a file */
 /* ---------------------------------------------------------------------------------------------- */
 
 typedef struct planned_tensor {
-  char name[80];
+  char name[TTT_HF_NAME_MAX];
   int32_t ndim;
   int64_t shape[2];
   bool ones; /* a norm weight (1.0) rather than a random matrix */
@@ -203,48 +361,41 @@ typedef struct planned_tensor {
 
 typedef struct plan {
   planned_tensor *tensors;
+  int64_t n_layers;
   int32_t count, n_shards;
   uint64_t total_bytes;
 } plan;
 
-/* Adds "model.layers.<layer>.<name>.weight", or "<name>.weight" when layer < 0; cols 0 = 1-D. */
-static void plan_add(plan *p, size_t value_size, bool ones, int64_t rows, int64_t cols,
-                     const char *name, int64_t layer) {
-  planned_tensor *t = &p->tensors[p->count++];
-  if (layer < 0)
-    snprintf(t->name, sizeof t->name, "%s.weight", name);
-  else
-    snprintf(t->name, sizeof t->name, "model.layers.%lld.%s.weight", (long long)layer, name);
-  t->ndim = cols ? 2 : 1;
-  t->shape[0] = rows;
-  t->shape[1] = cols;
-  t->ones = ones;
-  t->bytes = (uint64_t)rows * (uint64_t)(cols ? cols : 1) * value_size;
-}
-
-/* Lists the tensors, then packs them in order into files of at most shard_bytes of data (a
- * tensor larger than that gets a file of its own). */
+/* Lists the checkpoint tensors the family's descriptor reads (config.json, already written, says
+ * which), then packs them in order into files of at most shard_bytes of data (a tensor larger
+ * than that gets a file of its own). Norm weights are 1; everything else is random. */
 static ttt_status plan_build(const gen_options *o, plan *p) {
-  const gen_shape *s = o->shape;
-  int64_t layers = o->layers ? o->layers : s->layers;
-  size_t vs = o->dtype->size;
-  p->tensors = calloc((size_t)(9 * layers + 3), sizeof *p->tensors);
-  if (!p->tensors) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "cannot allocate the tensor plan");
-  int64_t q = s->heads * s->head_dim, kv = s->kv_heads * s->head_dim;
-  plan_add(p, vs, false, s->vocab, s->hidden, "model.embed_tokens", -1);
-  for (int64_t l = 0; l < layers; l++) {
-    plan_add(p, vs, true, s->hidden, 0, "input_layernorm", l);
-    plan_add(p, vs, false, q, s->hidden, "self_attn.q_proj", l);
-    plan_add(p, vs, false, kv, s->hidden, "self_attn.k_proj", l);
-    plan_add(p, vs, false, kv, s->hidden, "self_attn.v_proj", l);
-    plan_add(p, vs, false, s->hidden, q, "self_attn.o_proj", l);
-    plan_add(p, vs, true, s->hidden, 0, "post_attention_layernorm", l);
-    plan_add(p, vs, false, s->ffn, s->hidden, "mlp.gate_proj", l);
-    plan_add(p, vs, false, s->ffn, s->hidden, "mlp.up_proj", l);
-    plan_add(p, vs, false, s->hidden, s->ffn, "mlp.down_proj", l);
+  ttt_hf_config *cfg = malloc(sizeof *cfg);
+  ttt_hf_weight_map *map = NULL;
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/config.json", o->out_dir);
+  ttt_status st = cfg ? ttt_hf_config_load(path, cfg)
+                      : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "cannot allocate a config");
+  if (st == TTT_OK) st = ttt_hf_weight_map_create(cfg, &map);
+  if (st == TTT_OK) p->n_layers = cfg->num_hidden_layers;
+  int64_t n = st == TTT_OK ? ttt_hf_weight_map_stored_count(map) : 0;
+  p->tensors = st == TTT_OK ? calloc((size_t)n, sizeof *p->tensors) : NULL;
+  if (st == TTT_OK && !p->tensors)
+    st = ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "cannot allocate the tensor plan");
+  for (int64_t i = 0; st == TTT_OK && i < n; i++) {
+    ttt_hf_weight w;
+    st = ttt_hf_weight_map_stored(map, i, &w);
+    planned_tensor *t = &p->tensors[p->count++];
+    snprintf(t->name, sizeof t->name, "%s", w.hf_name);
+    t->ndim = w.ndim;
+    t->shape[0] = w.shape[0];
+    t->shape[1] = w.ndim == 2 ? w.shape[1] : 0;
+    t->ones = strstr(w.path, "norm") && !strstr(w.path, "bias");
+    t->bytes = (uint64_t)t->shape[0] * (uint64_t)(w.ndim == 2 ? t->shape[1] : 1) * o->dtype->size;
   }
-  plan_add(p, vs, true, s->hidden, 0, "model.norm", -1);
-  if (!s->tied) plan_add(p, vs, false, s->vocab, s->hidden, "lm_head", -1);
+  ttt_hf_weight_map_destroy(map);
+  free(cfg);
+  if (st != TTT_OK) return st;
 
   uint64_t shard_bytes = (uint64_t)o->shard_mb * 1000000u, used = 0;
   p->n_shards = 1;
@@ -428,25 +579,52 @@ static void write_rope_scaling(FILE *f, const gen_shape *s) {
           s->rope_factor, s->high_freq_factor, s->low_freq_factor, (long long)s->rope_original_max);
 }
 
-/* config.json as the Hub's Llama checkpoints spell it (rope_theta / rope_scaling). */
+/* --config: the given config.json, with vocab_size replaced by --vocab when given (so a small
+ * model can take the Llama 3 tokenizer). */
+static ttt_status copy_config(const gen_options *o) {
+  size_t len;
+  char *json = cli_read_file(NAME, o->config_path, &len);
+  if (!json) return ttt_set_error(TTT_ERR_IO, "cannot read %s", o->config_path);
+  cJSON *root = cJSON_ParseWithLength(json, len);
+  free(json);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: not a JSON object", o->config_path);
+  }
+  if (o->vocab) {
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "vocab_size");
+    cJSON_AddNumberToObject(root, "vocab_size", (double)o->vocab);
+  }
+  char *out = cJSON_Print(root), path[PATH_MAX];
+  cJSON_Delete(root);
+  snprintf(path, sizeof path, "%s/config.json", o->out_dir);
+  FILE *f = out ? fopen(path, "w") : NULL;
+  bool ok = f && fputs(out, f) >= 0;
+  if (f && fclose(f) != 0) ok = false;
+  free(out);
+  return ok ? TTT_OK : write_failed(path);
+}
+
+/* config.json as the Hub's checkpoints spell it (rope_theta / rope_scaling), with the family's
+ * own keys. */
 static ttt_status write_config(const gen_options *o) {
   const gen_shape *s = o->shape;
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/config.json", o->out_dir);
   FILE *f = fopen(path, "w");
   if (!f) return write_failed(path);
-  fprintf(f,
-          "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"attention_bias\": false,\n"
-          "  \"attention_dropout\": 0.0,\n  \"bos_token_id\": %lld,\n  \"eos_token_id\": %lld,\n"
-          "  \"head_dim\": %lld,\n  \"hidden_act\": \"silu\",\n  \"hidden_size\": %lld,\n"
-          "  \"initializer_range\": %.2f,\n  \"intermediate_size\": %lld,\n"
-          "  \"max_position_embeddings\": %lld,\n  \"mlp_bias\": false,\n"
-          "  \"model_type\": \"llama\",\n  \"num_attention_heads\": %lld,\n"
-          "  \"num_hidden_layers\": %lld,\n  \"num_key_value_heads\": %lld,\n"
-          "  \"pretraining_tp\": 1,\n  \"rms_norm_eps\": 1e-05,\n",
-          (long long)s->bos, (long long)s->eos, (long long)s->head_dim, (long long)s->hidden,
-          INIT_STD, (long long)s->ffn, (long long)s->max_positions, (long long)s->heads,
-          (long long)(o->layers ? o->layers : s->layers), (long long)s->kv_heads);
+  fprintf(
+      f,
+      "{\n  \"architectures\": [\"%s\"],\n  \"bos_token_id\": %lld,\n  \"eos_token_id\": %lld,\n"
+      "  \"head_dim\": %lld,\n  \"hidden_size\": %lld,\n"
+      "  \"initializer_range\": %.2f,\n  \"intermediate_size\": %lld,\n"
+      "  \"max_position_embeddings\": %lld,\n  \"model_type\": \"%s\",\n"
+      "  \"num_attention_heads\": %lld,\n  \"num_hidden_layers\": %lld,\n"
+      "  \"num_key_value_heads\": %lld,\n  %s,\n",
+      s->architecture, (long long)s->bos, (long long)s->eos, (long long)s->head_dim,
+      (long long)s->hidden, INIT_STD, (long long)s->ffn, (long long)s->max_positions, s->model_type,
+      (long long)s->heads, (long long)(o->layers ? o->layers : s->layers), (long long)s->kv_heads,
+      s->family_keys);
   write_rope_scaling(f, s);
   fprintf(f,
           "  \"rope_theta\": %.1f,\n  \"tie_word_embeddings\": %s,\n  \"torch_dtype\": \"%s\",\n"
@@ -515,6 +693,7 @@ static ttt_status make_dir(const char *dir) {
 
 static ttt_status generate(const gen_options *o, plan *p) {
   ttt_status st = make_dir(o->out_dir);
+  if (st == TTT_OK) st = o->config_path ? copy_config(o) : write_config(o);
   if (st == TTT_OK) st = plan_build(o, p);
   void *chunk = st == TTT_OK ? malloc(CHUNK_VALUES * sizeof(float)) : NULL;
   if (st == TTT_OK && !chunk)
@@ -523,7 +702,6 @@ static ttt_status generate(const gen_options *o, plan *p) {
   uint64_t rng = (o->seed + 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull | 1u;
   for (int32_t s = 0; st == TTT_OK && s < p->n_shards; s++) st = write_shard(o, p, s, chunk, &rng);
   if (st == TTT_OK) st = p->n_shards > 1 ? write_index(o, p) : remove_stale_index(o);
-  if (st == TTT_OK) st = write_config(o);
   if (st == TTT_OK) st = copy_tokenizer(tokenizer_dir(o), o, chunk, CHUNK_VALUES * sizeof(float));
   free(chunk);
   return st;
@@ -537,7 +715,10 @@ int ttt_cmd_gen_model(int argc, char **argv) {
   ttt_status st = generate(&o, &p);
   if (st == TTT_OK)
     printf("%s: %s, %lld layers, %s, %d tensors, %.3f GB in %d file%s, tokenizer from %s\n",
-           o.out_dir, o.shape->name, (long long)(o.layers ? o.layers : o.shape->layers),
+           o.out_dir, o.shape ? o.shape->name : o.config_path,
+           (long long)(o.layers  ? o.layers
+                       : o.shape ? o.shape->layers
+                                 : p.n_layers),
            o.dtype->name, p.count, (double)p.total_bytes / 1e9, p.n_shards,
            p.n_shards > 1 ? "s" : "", tokenizer_dir(&o));
   free(p.tensors);

@@ -1,186 +1,23 @@
 /* hf_weights.c — HF tensor/module names ↔ module paths, expected shapes, checkpoint validation.
  *
- * Both directions come from one table of name patterns per architecture family. A pattern may hold
- * "{L}" (a layer index) and "{E}" (an expert index); rules with {E} repeat per expert. */
+ * Both directions come from the tables of the architecture's descriptor (arch/). A pattern may hold
+ * "{L}" (a layer index) and "{E}" (an expert index); rules with {E} repeat per expert. Rules with
+ * a transform (fused rows, per-head interleaving, Conv1D transposition) make an owned copy of their
+ * slice of the checkpoint tensor, in the checkpoint's dtype, when first resolved; the others are
+ * views of the mmapped checkpoint. */
 #include "ttt_hf_weights.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Symbolic dims, resolved from the config. */
-typedef enum dim_sym {
-  D_NONE = 0, /* absent second dim: a 1-D tensor */
-  D_HIDDEN,
-  D_Q,  /* heads · head_dim */
-  D_KV, /* kv_heads · head_dim */
-  D_INTER,
-  D_VOCAB,
-  D_HEAD,
-  D_EXPERTS,
-  D_POS,
-  D_TYPES
-} dim_sym;
+#include "arch/hf_arch.h"
 
-/* When a rule applies. */
-typedef enum cond {
-  C_ALWAYS = 0,
-  C_Q_BIAS,
-  C_K_BIAS,
-  C_V_BIAS,
-  C_O_BIAS,
-  C_QK_NORM,
-  C_DENSE,      /* dense FFN */
-  C_DENSE_BIAS, /* dense FFN with biases */
-  C_MOE,
-  C_TIED,
-  C_UNTIED
-} cond;
-
-typedef struct weight_rule {
-  const char *path;
-  const char *hf;
-  dim_sym d0, d1;
-  cond when;
-  bool optional;
-} weight_rule;
-
-static const weight_rule decoder_weights[] = {
-    {"embedding.table", "model.embed_tokens.weight", D_VOCAB, D_HIDDEN, C_ALWAYS, false},
-    {"layers.{L}.attention_norm.weight", "model.layers.{L}.input_layernorm.weight", D_HIDDEN,
-     D_NONE, C_ALWAYS, false},
-    {"layers.{L}.attention.wq", "model.layers.{L}.self_attn.q_proj.weight", D_Q, D_HIDDEN, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.wk", "model.layers.{L}.self_attn.k_proj.weight", D_KV, D_HIDDEN,
-     C_ALWAYS, false},
-    {"layers.{L}.attention.wv", "model.layers.{L}.self_attn.v_proj.weight", D_KV, D_HIDDEN,
-     C_ALWAYS, false},
-    {"layers.{L}.attention.wo", "model.layers.{L}.self_attn.o_proj.weight", D_HIDDEN, D_Q, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.bq", "model.layers.{L}.self_attn.q_proj.bias", D_Q, D_NONE, C_Q_BIAS,
-     false},
-    {"layers.{L}.attention.bk", "model.layers.{L}.self_attn.k_proj.bias", D_KV, D_NONE, C_K_BIAS,
-     false},
-    {"layers.{L}.attention.bv", "model.layers.{L}.self_attn.v_proj.bias", D_KV, D_NONE, C_V_BIAS,
-     false},
-    {"layers.{L}.attention.bo", "model.layers.{L}.self_attn.o_proj.bias", D_HIDDEN, D_NONE,
-     C_O_BIAS, false},
-    {"layers.{L}.attention.q_norm", "model.layers.{L}.self_attn.q_norm.weight", D_HEAD, D_NONE,
-     C_QK_NORM, false},
-    {"layers.{L}.attention.k_norm", "model.layers.{L}.self_attn.k_norm.weight", D_HEAD, D_NONE,
-     C_QK_NORM, false},
-    {"layers.{L}.ffn_norm.weight", "model.layers.{L}.post_attention_layernorm.weight", D_HIDDEN,
-     D_NONE, C_ALWAYS, false},
-    {"layers.{L}.ffn.gate", "model.layers.{L}.mlp.gate_proj.weight", D_INTER, D_HIDDEN, C_DENSE,
-     false},
-    {"layers.{L}.ffn.up", "model.layers.{L}.mlp.up_proj.weight", D_INTER, D_HIDDEN, C_DENSE, false},
-    {"layers.{L}.ffn.down", "model.layers.{L}.mlp.down_proj.weight", D_HIDDEN, D_INTER, C_DENSE,
-     false},
-    {"layers.{L}.ffn.gate_bias", "model.layers.{L}.mlp.gate_proj.bias", D_INTER, D_NONE,
-     C_DENSE_BIAS, false},
-    {"layers.{L}.ffn.up_bias", "model.layers.{L}.mlp.up_proj.bias", D_INTER, D_NONE, C_DENSE_BIAS,
-     false},
-    {"layers.{L}.ffn.down_bias", "model.layers.{L}.mlp.down_proj.bias", D_HIDDEN, D_NONE,
-     C_DENSE_BIAS, false},
-    {"layers.{L}.ffn.router", "model.layers.{L}.block_sparse_moe.gate.weight", D_EXPERTS, D_HIDDEN,
-     C_MOE, false},
-    {"layers.{L}.ffn.experts.{E}.gate", "model.layers.{L}.block_sparse_moe.experts.{E}.w1.weight",
-     D_INTER, D_HIDDEN, C_MOE, false},
-    {"layers.{L}.ffn.experts.{E}.up", "model.layers.{L}.block_sparse_moe.experts.{E}.w3.weight",
-     D_INTER, D_HIDDEN, C_MOE, false},
-    {"layers.{L}.ffn.experts.{E}.down", "model.layers.{L}.block_sparse_moe.experts.{E}.w2.weight",
-     D_HIDDEN, D_INTER, C_MOE, false},
-    {"norm.weight", "model.norm.weight", D_HIDDEN, D_NONE, C_ALWAYS, false},
-    {"lm_head.weight", "lm_head.weight", D_VOCAB, D_HIDDEN, C_UNTIED, false},
-    {"lm_head.weight", "model.embed_tokens.weight", D_VOCAB, D_HIDDEN, C_TIED, false},
-};
-
-#define BERT_LAYER "encoder.layer.{L}."
-static const weight_rule bert_weights[] = {
-    {"embeddings.word.table", "embeddings.word_embeddings.weight", D_VOCAB, D_HIDDEN, C_ALWAYS,
-     false},
-    {"embeddings.position.table", "embeddings.position_embeddings.weight", D_POS, D_HIDDEN,
-     C_ALWAYS, false},
-    {"embeddings.token_type.table", "embeddings.token_type_embeddings.weight", D_TYPES, D_HIDDEN,
-     C_ALWAYS, false},
-    {"embeddings.norm.weight", "embeddings.LayerNorm.weight", D_HIDDEN, D_NONE, C_ALWAYS, false},
-    {"embeddings.norm.bias", "embeddings.LayerNorm.bias", D_HIDDEN, D_NONE, C_ALWAYS, false},
-    {"layers.{L}.attention.wq", BERT_LAYER "attention.self.query.weight", D_Q, D_HIDDEN, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.bq", BERT_LAYER "attention.self.query.bias", D_Q, D_NONE, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.wk", BERT_LAYER "attention.self.key.weight", D_KV, D_HIDDEN, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.bk", BERT_LAYER "attention.self.key.bias", D_KV, D_NONE, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.wv", BERT_LAYER "attention.self.value.weight", D_KV, D_HIDDEN, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.bv", BERT_LAYER "attention.self.value.bias", D_KV, D_NONE, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.wo", BERT_LAYER "attention.output.dense.weight", D_HIDDEN, D_Q, C_ALWAYS,
-     false},
-    {"layers.{L}.attention.bo", BERT_LAYER "attention.output.dense.bias", D_HIDDEN, D_NONE,
-     C_ALWAYS, false},
-    {"layers.{L}.attention_norm.weight", BERT_LAYER "attention.output.LayerNorm.weight", D_HIDDEN,
-     D_NONE, C_ALWAYS, false},
-    {"layers.{L}.attention_norm.bias", BERT_LAYER "attention.output.LayerNorm.bias", D_HIDDEN,
-     D_NONE, C_ALWAYS, false},
-    {"layers.{L}.ffn.up", BERT_LAYER "intermediate.dense.weight", D_INTER, D_HIDDEN, C_ALWAYS,
-     false},
-    {"layers.{L}.ffn.up_bias", BERT_LAYER "intermediate.dense.bias", D_INTER, D_NONE, C_ALWAYS,
-     false},
-    {"layers.{L}.ffn.down", BERT_LAYER "output.dense.weight", D_HIDDEN, D_INTER, C_ALWAYS, false},
-    {"layers.{L}.ffn.down_bias", BERT_LAYER "output.dense.bias", D_HIDDEN, D_NONE, C_ALWAYS, false},
-    {"layers.{L}.ffn_norm.weight", BERT_LAYER "output.LayerNorm.weight", D_HIDDEN, D_NONE, C_ALWAYS,
-     false},
-    {"layers.{L}.ffn_norm.bias", BERT_LAYER "output.LayerNorm.bias", D_HIDDEN, D_NONE, C_ALWAYS,
-     false},
-    {"pooler.weight", "pooler.dense.weight", D_HIDDEN, D_HIDDEN, C_ALWAYS, true},
-    {"pooler.bias", "pooler.dense.bias", D_HIDDEN, D_NONE, C_ALWAYS, true},
-};
-
-/* Module rules: path, HF module, condition. For one path the first rule is the HF name written by
- * ttt_hf_path_to_module; later ones are aliases read by ttt_hf_module_to_path. */
-typedef struct module_rule {
-  const char *path;
-  const char *hf;
-  cond when;
-} module_rule;
-
-static const module_rule decoder_modules[] = {
-    {"embedding", "model.embed_tokens", C_ALWAYS},
-    {"layers.{L}", "model.layers.{L}", C_ALWAYS},
-    {"layers.{L}.attention_norm", "model.layers.{L}.input_layernorm", C_ALWAYS},
-    {"layers.{L}.attention", "model.layers.{L}.self_attn", C_ALWAYS},
-    {"layers.{L}.attention.q_norm", "model.layers.{L}.self_attn.q_norm", C_QK_NORM},
-    {"layers.{L}.attention.k_norm", "model.layers.{L}.self_attn.k_norm", C_QK_NORM},
-    {"layers.{L}.ffn_norm", "model.layers.{L}.post_attention_layernorm", C_ALWAYS},
-    {"layers.{L}.ffn", "model.layers.{L}.mlp", C_ALWAYS},
-    {"layers.{L}.ffn", "model.layers.{L}.block_sparse_moe", C_MOE},
-    {"layers.{L}.ffn.router", "model.layers.{L}.mlp.gate", C_MOE},
-    {"layers.{L}.ffn.router", "model.layers.{L}.block_sparse_moe.gate", C_MOE},
-    {"layers.{L}.ffn.experts.{E}", "model.layers.{L}.mlp.experts.{E}", C_MOE},
-    {"layers.{L}.ffn.experts.{E}", "model.layers.{L}.block_sparse_moe.experts.{E}", C_MOE},
-    {"norm", "model.norm", C_ALWAYS},
-    {"lm_head", "lm_head", C_ALWAYS},
-};
-
-static const module_rule bert_modules[] = {
-    {"embeddings", "embeddings", C_ALWAYS},
-    {"embeddings.word", "embeddings.word_embeddings", C_ALWAYS},
-    {"embeddings.position", "embeddings.position_embeddings", C_ALWAYS},
-    {"embeddings.token_type", "embeddings.token_type_embeddings", C_ALWAYS},
-    {"embeddings.norm", "embeddings.LayerNorm", C_ALWAYS},
-    {"layers.{L}", "encoder.layer.{L}", C_ALWAYS},
-    {"layers.{L}.attention_norm", "encoder.layer.{L}.attention.output.LayerNorm", C_ALWAYS},
-    {"layers.{L}.ffn_norm", "encoder.layer.{L}.output.LayerNorm", C_ALWAYS},
-    {"pooler", "pooler", C_ALWAYS},
-};
-
-#define COUNT(a) ((int64_t)(sizeof(a) / sizeof((a)[0])))
-
-static bool applies(const ttt_hf_config *cfg, cond c) {
-  bool moe = cfg->num_local_experts > 0;
+/* Whether a rule applies (at `layer` for per-layer rules; layer 0 otherwise). */
+static bool applies(const ttt_hf_config *cfg, hf_cond c, int64_t layer) {
+  bool moe = ttt_hf_is_moe_layer(cfg, layer);
   switch (c) {
   case C_ALWAYS:
     return true;
@@ -194,12 +31,24 @@ static bool applies(const ttt_hf_config *cfg, cond c) {
     return cfg->o_bias;
   case C_QK_NORM:
     return cfg->qk_norm;
+  case C_NORM_BIAS:
+    return cfg->norm_bias;
   case C_DENSE:
     return !moe;
+  case C_DENSE_GATED:
+    return !moe && cfg->mlp_gated;
   case C_DENSE_BIAS:
     return !moe && cfg->mlp_bias;
+  case C_DENSE_GATED_BIAS:
+    return !moe && cfg->mlp_gated && cfg->mlp_bias;
   case C_MOE:
     return moe;
+  case C_SHARED_EXPERT:
+    return moe && cfg->shared_expert_intermediate_size > 0;
+  case C_LM_HEAD_BIAS:
+    return cfg->lm_head_bias;
+  case C_QK_NORM_BIAS:
+    return cfg->qk_norm && cfg->qk_norm_bias;
   case C_TIED:
     return cfg->tie_word_embeddings;
   case C_UNTIED:
@@ -208,7 +57,7 @@ static bool applies(const ttt_hf_config *cfg, cond c) {
   return false;
 }
 
-static int64_t dim_value(const ttt_hf_config *cfg, dim_sym d) {
+static int64_t dim_value(const ttt_hf_config *cfg, hf_dim d) {
   switch (d) {
   case D_NONE:
     return 0;
@@ -230,6 +79,16 @@ static int64_t dim_value(const ttt_hf_config *cfg, dim_sym d) {
     return cfg->max_position_embeddings;
   case D_TYPES:
     return cfg->type_vocab_size;
+  case D_MOE_INTER:
+    return cfg->moe_intermediate_size ? cfg->moe_intermediate_size : cfg->intermediate_size;
+  case D_N_HEADS:
+    return cfg->num_attention_heads;
+  case D_N_KV_HEADS:
+    return cfg->num_key_value_heads;
+  case D_SHARED_INTER:
+    return cfg->shared_expert_intermediate_size;
+  case D_ONE:
+    return 1;
   }
   return 0;
 }
@@ -293,23 +152,49 @@ static bool indices_in_range(const ttt_hf_config *cfg, const char *pattern, cons
 /* Weight map */
 /* ---------------------------------------------------------------------------------------------- */
 
+/* What the public entry does not say: its rule, the checkpoint tensor's shape, and the owned copy
+ * of a transformed weight (made on first use, under the map's lock). */
+typedef struct entry_info {
+  const hf_weight_rule *rule;
+  int32_t src_ndim;
+  int64_t src_shape[2];
+  int64_t row_offset; /* F_ROWS: first row of the part in the (transposed) checkpoint tensor */
+  void *owned;
+  ttt_tensor copy;
+} entry_info;
+
 struct ttt_hf_weight_map {
   ttt_hf_config cfg;
+  const hf_arch *arch;
   ttt_hf_weight *entries; /* model order */
+  entry_info *info;       /* parallel to entries */
   int64_t n;
   const ttt_hf_weight **by_path; /* sorted by path */
+  const ttt_hf_weight **by_hf;   /* sorted by HF name */
+  int64_t *stored;               /* entries naming each checkpoint tensor first, model order */
+  int64_t n_stored;
+  pthread_mutex_t *lock; /* guards the owned copies (the map is shared read-only) */
 };
 
-static const weight_rule *weight_rules(const ttt_hf_config *cfg, int64_t *n) {
-  if (cfg->arch == TTT_HF_ENCODER) {
-    *n = COUNT(bert_weights);
-    return bert_weights;
+static bool is_transformed(const hf_weight_rule *r) { return r->transposed || r->fuse != F_NONE; }
+
+/* The checkpoint tensor's shape for a rule: the model's shape with the rows of every fused part,
+ * stored [in, out] when transposed. */
+static void source_shape(const ttt_hf_config *cfg, const hf_weight_rule *r, entry_info *info) {
+  int64_t rows = dim_value(cfg, r->d0), cols = dim_value(cfg, r->d1);
+  if (r->fuse != F_NONE) {
+    rows = 0;
+    for (int i = 0; i < 3 && r->parts[i] != D_NONE; i++) {
+      if (i == r->part) info->row_offset = rows;
+      rows += dim_value(cfg, r->parts[i]);
+    }
   }
-  *n = COUNT(decoder_weights);
-  return decoder_weights;
+  info->src_ndim = r->d1 == D_NONE ? 1 : 2;
+  info->src_shape[0] = r->transposed && info->src_ndim == 2 ? cols : rows;
+  info->src_shape[1] = info->src_ndim == 1 ? 0 : r->transposed ? rows : cols;
 }
 
-static ttt_status add_entry(ttt_hf_weight_map *m, const weight_rule *r, int64_t layer,
+static ttt_status add_entry(ttt_hf_weight_map *m, const hf_weight_rule *r, int64_t layer,
                             int64_t expert, int64_t capacity) {
   if (m->n >= capacity)
     return ttt_set_error(TTT_ERR_INTERNAL, "weight map: more entries than counted");
@@ -321,35 +206,56 @@ static ttt_status add_entry(ttt_hf_weight_map *m, const weight_rule *r, int64_t 
   w->shape[0] = dim_value(&m->cfg, r->d0);
   w->shape[1] = w->ndim == 2 ? dim_value(&m->cfg, r->d1) : 0;
   w->optional = r->optional;
+  m->info[m->n].rule = r;
+  source_shape(&m->cfg, r, &m->info[m->n]);
   m->n++;
   return TTT_OK;
 }
 
-/* Rules without {L} apply once, at their place in the table; the per-layer rules run as a block
- * for each layer, so entries come out in model order. */
-static ttt_status fill_entries(ttt_hf_weight_map *m, int64_t capacity) {
-  int64_t n_rules;
-  const weight_rule *rules = weight_rules(&m->cfg, &n_rules);
-  int64_t first_layer_rule = -1;
-  for (int64_t r = 0; r <= n_rules; r++) {
-    bool per_layer = r < n_rules && strstr(rules[r].path, "{L}");
+/* The descriptor's weight tables as one list of rules (count only when `out` is NULL). */
+static int32_t gather_rules(const hf_arch *arch, const hf_weight_rule **out) {
+  int32_t n = 0;
+  for (int t = 0; t < HF_MAX_TABLES && arch->weights[t]; t++)
+    for (const hf_weight_rule *r = arch->weights[t]; r->path; r++) {
+      if (out) out[n] = r;
+      n++;
+    }
+  return n;
+}
+
+static ttt_status add_layer_rules(ttt_hf_weight_map *m, const hf_weight_rule *const *rules,
+                                  int32_t first, int32_t end, int64_t capacity) {
+  for (int64_t l = 0; l < m->cfg.num_hidden_layers; l++) {
+    for (int32_t k = first; k < end; k++) {
+      if (!applies(&m->cfg, rules[k]->when, l)) continue;
+      int64_t experts = strstr(rules[k]->path, "{E}") ? m->cfg.num_local_experts : 1;
+      for (int64_t e = 0; e < experts; e++) {
+        ttt_status s = add_entry(m, rules[k], l, e, capacity);
+        if (s != TTT_OK) return s;
+      }
+    }
+  }
+  return TTT_OK;
+}
+
+/* Rules without {L} apply once, at their place in the table; each run of per-layer rules repeats
+ * for every layer, so entries come out in model order. */
+static ttt_status fill_entries(ttt_hf_weight_map *m, const hf_weight_rule *const *rules,
+                               int32_t n_rules, int64_t capacity) {
+  int32_t first_layer_rule = -1;
+  for (int32_t r = 0; r <= n_rules; r++) {
+    bool per_layer = r < n_rules && strstr(rules[r]->path, "{L}");
     if (per_layer) {
       if (first_layer_rule < 0) first_layer_rule = r;
       continue;
     }
-    for (int64_t l = 0; first_layer_rule >= 0 && l < m->cfg.num_hidden_layers; l++) {
-      for (int64_t k = first_layer_rule; k < r; k++) {
-        if (!applies(&m->cfg, rules[k].when)) continue;
-        int64_t experts = strstr(rules[k].path, "{E}") ? m->cfg.num_local_experts : 1;
-        for (int64_t e = 0; e < experts; e++) {
-          ttt_status s = add_entry(m, &rules[k], l, e, capacity);
-          if (s != TTT_OK) return s;
-        }
-      }
+    if (first_layer_rule >= 0) {
+      ttt_status s = add_layer_rules(m, rules, first_layer_rule, r, capacity);
+      if (s != TTT_OK) return s;
     }
     first_layer_rule = -1;
-    if (r < n_rules && applies(&m->cfg, rules[r].when)) {
-      ttt_status s = add_entry(m, &rules[r], 0, 0, capacity);
+    if (r < n_rules && applies(&m->cfg, rules[r]->when, 0)) {
+      ttt_status s = add_entry(m, rules[r], 0, 0, capacity);
       if (s != TTT_OK) return s;
     }
   }
@@ -360,45 +266,75 @@ static int cmp_by_path(const void *a, const void *b) {
   return strcmp((*(const ttt_hf_weight *const *)a)->path, (*(const ttt_hf_weight *const *)b)->path);
 }
 
+/* By HF name, then model order (so the first entry using a name sorts first). */
+static int cmp_by_hf(const void *a, const void *b) {
+  const ttt_hf_weight *x = *(const ttt_hf_weight *const *)a, *y = *(const ttt_hf_weight *const *)b;
+  int c = strcmp(x->hf_name, y->hf_name);
+  return c ? c : (x > y) - (x < y);
+}
+
 ttt_status ttt_hf_weight_map_create(const ttt_hf_config *cfg, ttt_hf_weight_map **out) {
   if (!cfg || !out)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_hf_weight_map_create: NULL");
   *out = NULL;
-  if (cfg->num_hidden_layers < 1 || cfg->num_hidden_layers > TTT_MAX_LAYERS ||
+  const hf_arch *arch = hf_arch_of(cfg);
+  if (!arch || cfg->num_hidden_layers < 1 || cfg->num_hidden_layers > TTT_MAX_LAYERS ||
       cfg->num_local_experts < 0 || cfg->num_local_experts > TTT_MAX_EXPERTS)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                         "ttt_hf_weight_map_create: config has %lld layers and %lld experts "
-                         "(not from ttt_hf_config_parse?)",
-                         (long long)cfg->num_hidden_layers, (long long)cfg->num_local_experts);
-  int64_t n_rules;
-  weight_rules(cfg, &n_rules);
+                         "ttt_hf_weight_map_create: config has model type %d, %lld layers and "
+                         "%lld experts (not from ttt_hf_config_parse?)",
+                         (int)cfg->model_type, (long long)cfg->num_hidden_layers,
+                         (long long)cfg->num_local_experts);
+  int32_t n_rules = gather_rules(arch, NULL);
   int64_t per_layer = n_rules * (cfg->num_local_experts > 0 ? cfg->num_local_experts : 1);
   int64_t capacity = n_rules + cfg->num_hidden_layers * per_layer;
   ttt_hf_weight_map *m = calloc(1, sizeof *m);
-  if (m) {
-    m->entries = calloc((size_t)capacity, sizeof *m->entries);
-    m->by_path = calloc((size_t)capacity, sizeof *m->by_path);
+  if (!m) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_hf_weight_map_create: out of memory");
+  m->lock = malloc(sizeof *m->lock);
+  if (m->lock && pthread_mutex_init(m->lock, NULL) != 0) {
+    free(m->lock);
+    m->lock = NULL;
   }
-  if (!m || !m->entries || !m->by_path) {
+  m->entries = calloc((size_t)capacity, sizeof *m->entries);
+  m->info = calloc((size_t)capacity, sizeof *m->info);
+  m->by_path = calloc((size_t)capacity, sizeof *m->by_path);
+  m->by_hf = calloc((size_t)capacity, sizeof *m->by_hf);
+  m->stored = calloc((size_t)capacity, sizeof *m->stored);
+  const hf_weight_rule **rules = calloc((size_t)n_rules + 1, sizeof *rules);
+  if (!m->lock || !m->entries || !m->info || !m->by_path || !m->by_hf || !m->stored || !rules) {
+    free(rules);
     ttt_hf_weight_map_destroy(m);
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_hf_weight_map_create: out of memory");
   }
   m->cfg = *cfg;
-  ttt_status s = fill_entries(m, capacity);
+  m->arch = arch;
+  gather_rules(arch, rules);
+  ttt_status s = fill_entries(m, rules, n_rules, capacity);
+  free(rules);
   if (s != TTT_OK) {
     ttt_hf_weight_map_destroy(m);
     return s;
   }
-  for (int64_t i = 0; i < m->n; i++) m->by_path[i] = &m->entries[i];
+  for (int64_t i = 0; i < m->n; i++) m->by_path[i] = m->by_hf[i] = &m->entries[i];
   qsort(m->by_path, (size_t)m->n, sizeof *m->by_path, cmp_by_path);
+  qsort(m->by_hf, (size_t)m->n, sizeof *m->by_hf, cmp_by_hf);
+  for (int64_t i = 0; i < m->n; i++)
+    if (ttt_hf_weight_map_find_hf(m, m->entries[i].hf_name) == &m->entries[i])
+      m->stored[m->n_stored++] = i;
   *out = m;
   return TTT_OK;
 }
 
 void ttt_hf_weight_map_destroy(ttt_hf_weight_map *m) {
   if (!m) return;
+  for (int64_t i = 0; m->info && i < m->n; i++) free(m->info[i].owned);
+  if (m->lock) pthread_mutex_destroy(m->lock);
+  free(m->lock);
   free(m->entries);
+  free(m->info);
   free(m->by_path);
+  free(m->by_hf);
+  free(m->stored);
   free(m);
 }
 
@@ -419,10 +355,33 @@ const ttt_hf_weight *ttt_hf_weight_map_find(const ttt_hf_weight_map *m, const ch
   return hit ? *hit : NULL;
 }
 
+/* Binary search for the first entry named `hf_name` in by_hf. */
 const ttt_hf_weight *ttt_hf_weight_map_find_hf(const ttt_hf_weight_map *m, const char *hf_name) {
-  for (int64_t i = 0; hf_name && i < m->n; i++)
-    if (strcmp(m->entries[i].hf_name, hf_name) == 0) return &m->entries[i];
-  return NULL;
+  if (!hf_name) return NULL;
+  int64_t lo = 0, hi = m->n;
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (strcmp(m->by_hf[mid]->hf_name, hf_name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < m->n && strcmp(m->by_hf[lo]->hf_name, hf_name) == 0 ? m->by_hf[lo] : NULL;
+}
+
+int64_t ttt_hf_weight_map_stored_count(const ttt_hf_weight_map *m) { return m->n_stored; }
+
+ttt_status ttt_hf_weight_map_stored(const ttt_hf_weight_map *m, int64_t i, ttt_hf_weight *out) {
+  if (!m || !out || i < 0 || i >= m->n_stored)
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "ttt_hf_weight_map_stored: index %lld not in [0, %lld)", (long long)i,
+                         m ? (long long)m->n_stored : 0LL);
+  const entry_info *info = &m->info[m->stored[i]];
+  *out = m->entries[m->stored[i]];
+  out->ndim = info->src_ndim;
+  out->shape[0] = info->src_shape[0];
+  out->shape[1] = info->src_shape[1];
+  return TTT_OK;
 }
 
 static bool has_suffix(const char *s, const char *suffix) {
@@ -430,27 +389,44 @@ static bool has_suffix(const char *s, const char *suffix) {
   return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* BertFor* checkpoints prefix the BertModel names with "bert."; strip it for BERT. */
-static const char *bert_unprefixed(const ttt_hf_weight_map *m, const char *name) {
-  if (m->cfg.arch == TTT_HF_ENCODER && strncmp(name, "bert.", 5) == 0) return name + 5;
+/* Exact name, "prefix*" or "*suffix". */
+static bool glob_match(const char *pattern, const char *name) {
+  size_t k = strlen(pattern);
+  if (k > 0 && pattern[0] == '*') return has_suffix(name, pattern + 1);
+  if (k > 0 && pattern[k - 1] == '*') return strncmp(name, pattern, k - 1) == 0;
+  return strcmp(name, pattern) == 0;
+}
+
+/* The name without the descriptor's optional prefix ("bert."). */
+static const char *unprefixed(const ttt_hf_weight_map *m, const char *name) {
+  const char *prefix = m->arch->name_prefix;
+  if (prefix && strncmp(name, prefix, strlen(prefix)) == 0) return name + strlen(prefix);
   return name;
+}
+
+/* A tied model ignores the tensors of its untied rules (a saved lm_head.weight). */
+static bool is_untied_name(const ttt_hf_weight_map *m, const char *name) {
+  if (!m->cfg.tie_word_embeddings) return false;
+  for (int t = 0; t < HF_MAX_TABLES && m->arch->weights[t]; t++)
+    for (const hf_weight_rule *r = m->arch->weights[t]; r->path; r++)
+      if (r->when == C_UNTIED && !strstr(r->hf, "{") && strcmp(r->hf, name) == 0) return true;
+  return false;
 }
 
 bool ttt_hf_weight_is_ignorable(const ttt_hf_weight_map *m, const char *hf_name) {
   if (!hf_name) return false;
-  if (m->cfg.arch == TTT_HF_ENCODER)
-    return strncmp(hf_name, "cls.", 4) == 0 ||
-           strcmp(bert_unprefixed(m, hf_name), "embeddings.position_ids") == 0;
-  if (has_suffix(hf_name, ".rotary_emb.inv_freq")) return true;
-  return m->cfg.tie_word_embeddings && strcmp(hf_name, "lm_head.weight") == 0;
+  const char *bare = unprefixed(m, hf_name);
+  for (const char *const *p = m->arch->ignored; p && *p; p++)
+    if (glob_match(*p, hf_name) || glob_match(*p, bare)) return true;
+  return is_untied_name(m, bare);
 }
 
-/* The checkpoint's name for an entry (with or without BERT's "bert." prefix); NULL if absent. */
+/* The checkpoint's name for an entry (with or without the descriptor's prefix); NULL if absent. */
 static const char *checkpoint_name(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt,
                                    const ttt_hf_weight *w, char *buf, size_t size) {
   if (ttt_checkpoint_has(ckpt, w->hf_name)) return w->hf_name;
-  if (m->cfg.arch != TTT_HF_ENCODER) return NULL;
-  snprintf(buf, size, "bert.%s", w->hf_name);
+  if (!m->arch->name_prefix) return NULL;
+  snprintf(buf, size, "%s%s", m->arch->name_prefix, w->hf_name);
   return ttt_checkpoint_has(ckpt, buf) ? buf : NULL;
 }
 
@@ -461,18 +437,24 @@ static void format_shape(char *buf, size_t size, int32_t ndim, const int64_t *sh
   if (n > 0 && (size_t)n < size) snprintf(buf + n, size - (size_t)n, "]");
 }
 
-/* Shape and dtype of the checkpoint tensor `name` against entry `w`. */
-static ttt_status check_tensor(const ttt_checkpoint *ckpt, const ttt_hf_weight *w, const char *name,
-                               ttt_tensor *out) {
+static entry_info *info_of(const ttt_hf_weight_map *m, const ttt_hf_weight *w) {
+  return &m->info[w - m->entries];
+}
+
+/* Shape and dtype of the checkpoint tensor `name` against entry `w` (the checkpoint's shape: fused
+ * tensors hold every part, Conv1D weights are stored [in, out]). */
+static ttt_status check_tensor(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt,
+                               const ttt_hf_weight *w, const char *name, ttt_tensor *out) {
   ttt_status s = ttt_checkpoint_get(ckpt, name, out);
   if (s != TTT_OK) return s;
   const char *file = ttt_checkpoint_file_of(ckpt, name);
-  bool same = out->ndim == w->ndim;
-  for (int32_t i = 0; same && i < w->ndim; i++) same = out->shape[i] == w->shape[i];
+  const entry_info *info = info_of(m, w);
+  bool same = out->ndim == info->src_ndim;
+  for (int32_t i = 0; same && i < info->src_ndim; i++) same = out->shape[i] == info->src_shape[i];
   if (!same) {
     char got[96], want[96];
     format_shape(got, sizeof got, out->ndim, out->shape);
-    format_shape(want, sizeof want, w->ndim, w->shape);
+    format_shape(want, sizeof want, info->src_ndim, info->src_shape);
     return ttt_set_error(TTT_ERR_SHAPE, "%s: tensor '%s' has shape %s, expected %s (%s)", file,
                          name, got, want, w->path);
   }
@@ -485,11 +467,47 @@ static ttt_status check_tensor(const ttt_checkpoint *ckpt, const ttt_hf_weight *
   return TTT_OK;
 }
 
-static ttt_status missing_error(const ttt_checkpoint *ckpt, const ttt_hf_weight *w) {
+static ttt_status missing_error(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt,
+                                const ttt_hf_weight *w) {
   char want[96];
-  format_shape(want, sizeof want, w->ndim, w->shape);
+  const entry_info *info = info_of(m, w);
+  format_shape(want, sizeof want, info->src_ndim, info->src_shape);
   return ttt_set_error(TTT_ERR_NOT_FOUND, "%s: missing tensor '%s' (%s, expected shape %s)",
                        ttt_checkpoint_path(ckpt), w->hf_name, w->path, want);
+}
+
+/* The checkpoint row holding the model's row `r`. Rows are of the checkpoint tensor after the
+ * transposition of a Conv1D weight. */
+static int64_t source_row(const ttt_hf_weight_map *m, const entry_info *info, int64_t r) {
+  const hf_weight_rule *rule = info->rule;
+  if (rule->fuse == F_ROWS) return info->row_offset + r;
+  if (rule->fuse != F_HEADS) return r;
+  int64_t hd = m->cfg.head_dim, n_parts = 0;
+  while (n_parts < 3 && rule->parts[n_parts] != D_NONE) n_parts++;
+  return (r / hd) * n_parts * hd + rule->part * hd + r % hd; /* rows [head][part][head_dim] */
+}
+
+/* Copies the model's view of a transformed weight out of the checkpoint tensor `src`. */
+static ttt_status make_copy(const ttt_hf_weight_map *m, const ttt_hf_weight *w, entry_info *info,
+                            const ttt_tensor *src) {
+  size_t es = ttt_tensor_nbytes(src) / (size_t)ttt_tensor_numel(src);
+  int64_t rows = w->shape[0], cols = w->ndim == 2 ? w->shape[1] : 1;
+  unsigned char *dst = malloc((size_t)(rows * cols) * es);
+  if (!dst) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "%s: out of memory", w->hf_name);
+  const unsigned char *in = src->data;
+  int64_t src_cols = src->ndim == 2 ? src->shape[1] : 1;
+  for (int64_t r = 0; r < rows; r++) {
+    int64_t sr = source_row(m, info, r);
+    for (int64_t c = 0; c < cols; c++) {
+      /* transposed: the checkpoint holds [in, out], element (sr, c) of the transpose is (c, sr) */
+      int64_t at = info->rule->transposed && w->ndim == 2 ? c * src_cols + sr : sr * src_cols + c;
+      memcpy(dst + (size_t)(r * cols + c) * es, in + (size_t)at * es, es);
+    }
+  }
+  info->owned = dst;
+  info->copy = w->ndim == 2 ? ttt_tensor_2d(src->dtype, dst, rows, cols)
+                            : ttt_tensor_1d(src->dtype, dst, rows);
+  return TTT_OK;
 }
 
 ttt_status ttt_hf_weights_get(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt,
@@ -500,23 +518,39 @@ ttt_status ttt_hf_weights_get(const ttt_hf_weight_map *m, const ttt_checkpoint *
   if (!w)
     return ttt_set_error(TTT_ERR_NOT_FOUND, "a %s model has no weight '%s'",
                          ttt_hf_model_type_name(m->cfg.model_type), path);
-  char buf[TTT_HF_NAME_MAX + 8];
+  char buf[TTT_HF_NAME_MAX + 32];
   const char *name = checkpoint_name(m, ckpt, w, buf, sizeof buf);
-  if (!name) return missing_error(ckpt, w);
-  return check_tensor(ckpt, w, name, out);
+  if (!name) return missing_error(m, ckpt, w);
+  ttt_status s = check_tensor(m, ckpt, w, name, out);
+  entry_info *info = info_of(m, w);
+  if (s != TTT_OK || !is_transformed(info->rule)) return s;
+  pthread_mutex_lock(m->lock);
+  if (!info->owned) s = make_copy(m, w, info, out);
+  if (s == TTT_OK) *out = info->copy;
+  pthread_mutex_unlock(m->lock);
+  return s;
 }
 
 void ttt_hf_weights_release(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt,
                             const char *path) {
   const ttt_hf_weight *w = (m && ckpt && path) ? ttt_hf_weight_map_find(m, path) : NULL;
-  char buf[TTT_HF_NAME_MAX + 8];
-  const char *name = w ? checkpoint_name(m, ckpt, w, buf, sizeof buf) : NULL;
+  if (!w) return;
+  entry_info *info = info_of(m, w);
+  if (is_transformed(info->rule)) { /* the model converted the copy; drop it */
+    pthread_mutex_lock(m->lock);
+    free(info->owned);
+    info->owned = NULL;
+    pthread_mutex_unlock(m->lock);
+    return;
+  }
+  char buf[TTT_HF_NAME_MAX + 32];
+  const char *name = checkpoint_name(m, ckpt, w, buf, sizeof buf);
   if (name) ttt_checkpoint_release(ckpt, name);
 }
 
 bool ttt_hf_weights_has(const ttt_hf_weight_map *m, const ttt_checkpoint *ckpt, const char *path) {
   const ttt_hf_weight *w = (m && ckpt) ? ttt_hf_weight_map_find(m, path) : NULL;
-  char buf[TTT_HF_NAME_MAX + 8];
+  char buf[TTT_HF_NAME_MAX + 32];
   return w && checkpoint_name(m, ckpt, w, buf, sizeof buf) != NULL;
 }
 
@@ -540,18 +574,17 @@ ttt_status ttt_hf_weights_validate(const ttt_hf_weight_map *m, const ttt_checkpo
   problems p = {0};
   for (int64_t i = 0; i < m->n; i++) {
     const ttt_hf_weight *w = &m->entries[i];
-    char buf[TTT_HF_NAME_MAX + 8];
+    char buf[TTT_HF_NAME_MAX + 32];
     const char *name = checkpoint_name(m, ckpt, w, buf, sizeof buf);
     ttt_tensor t;
     if (name)
-      note(&p, check_tensor(ckpt, w, name, &t));
+      note(&p, check_tensor(m, ckpt, w, name, &t));
     else if (!w->optional)
-      note(&p, missing_error(ckpt, w));
+      note(&p, missing_error(m, ckpt, w));
   }
   for (int64_t i = 0; i < ttt_checkpoint_count(ckpt); i++) {
     const char *name = ttt_checkpoint_name(ckpt, i);
-    if (ttt_hf_weight_map_find_hf(m, bert_unprefixed(m, name)) ||
-        ttt_hf_weight_is_ignorable(m, name))
+    if (ttt_hf_weight_map_find_hf(m, unprefixed(m, name)) || ttt_hf_weight_is_ignorable(m, name))
       continue;
     note(&p, ttt_set_error(TTT_ERR_FORMAT,
                            "%s: unexpected tensor '%s' (a %s model with this "
@@ -568,32 +601,37 @@ ttt_status ttt_hf_weights_validate(const ttt_hf_weight_map *m, const ttt_checkpo
 /* Module names */
 /* ---------------------------------------------------------------------------------------------- */
 
-static const module_rule *module_rules(const ttt_hf_config *cfg, int64_t *n) {
-  if (cfg->arch == TTT_HF_ENCODER) {
-    *n = COUNT(bert_modules);
-    return bert_modules;
-  }
-  *n = COUNT(decoder_modules);
-  return decoder_modules;
-}
-
-/* Translates `name` by matching one side of the rules and writing the other. */
-static ttt_status translate(const ttt_hf_config *cfg, const char *name, bool from_hf, char *buf,
-                            size_t size) {
-  if (!cfg || !name || !buf)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: NULL argument");
-  int64_t n;
-  const module_rule *rules = module_rules(cfg, &n);
-  for (int64_t i = 0; i < n; i++) {
+/* Matches `name` against one side of a module table and writes the other; TTT_ERR_NOT_FOUND
+ * (without a message) when no rule matches. */
+static ttt_status translate_with(const ttt_hf_config *cfg, const hf_module_rule *rules,
+                                 const char *name, bool from_hf, char *buf, size_t size) {
+  for (int64_t i = 0; rules[i].path; i++) {
     const char *src = from_hf ? rules[i].hf : rules[i].path;
     const char *dst = from_hf ? rules[i].path : rules[i].hf;
     int64_t idx[2] = {0, 0};
-    if (!applies(cfg, rules[i].when) || !match(src, name, idx) || !indices_in_range(cfg, src, idx))
+    if (!match(src, name, idx) || !indices_in_range(cfg, src, idx) ||
+        !applies(cfg, rules[i].when, idx[0]))
       continue;
     if (!expand(dst, idx[0], idx[1], buf, size))
       return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "'%s': output buffer of %zu bytes too small",
                            name, size);
     return TTT_OK;
+  }
+  return TTT_ERR_NOT_FOUND;
+}
+
+/* Translates `name` through the descriptor's module tables, first match first. */
+static ttt_status translate(const ttt_hf_config *cfg, const char *name, bool from_hf, char *buf,
+                            size_t size) {
+  if (!cfg || !name || !buf)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: NULL argument");
+  const hf_arch *arch = hf_arch_of(cfg);
+  if (!arch)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "module name translation: model type %d unknown",
+                         (int)cfg->model_type);
+  for (int t = 0; t < HF_MAX_TABLES && arch->modules[t]; t++) {
+    ttt_status s = translate_with(cfg, arch->modules[t], name, from_hf, buf, size);
+    if (s != TTT_ERR_NOT_FOUND) return s;
   }
   return ttt_set_error(TTT_ERR_NOT_FOUND, "%s '%s' has no equivalent %s in a %s model",
                        from_hf ? "HF module" : "module path", name,
@@ -609,4 +647,23 @@ ttt_status ttt_hf_module_to_path(const ttt_hf_config *cfg, const char *hf_module
 ttt_status ttt_hf_path_to_module(const ttt_hf_config *cfg, const char *path, char *buf,
                                  size_t size) {
   return translate(cfg, path, false, buf, size);
+}
+
+bool ttt_hf_trace_needs_map(const ttt_hf_config *cfg, const char *path) {
+  const hf_arch *arch = cfg && path ? hf_arch_of(cfg) : NULL;
+  if (!arch) return false;
+  if (strcmp(path, "lm_head") == 0) return cfg->logit_scale > 0 || cfg->final_softcap > 0;
+  return strcmp(path, "embedding") == 0 && arch->embedding_trace_unscaled &&
+         cfg->embedding_scale > 0;
+}
+
+void ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values, int64_t n) {
+  if (!ttt_hf_trace_needs_map(cfg, path)) return;
+  bool head = strcmp(path, "lm_head") == 0;
+  double scale = head ? (cfg->logit_scale > 0 ? cfg->logit_scale : 1) : cfg->embedding_scale;
+  double cap = head ? cfg->final_softcap : 0;
+  for (int64_t i = 0; i < n; i++) {
+    double v = values[i] * scale;
+    values[i] = (float)(cap > 0 ? cap * tanh(v / cap) : v);
+  }
 }

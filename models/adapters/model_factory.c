@@ -17,13 +17,22 @@ ttt_status ttt_hf_causal_lm_spec(const ttt_hf_config *cfg, ttt_causal_lm_spec *o
   out->tie_embeddings = cfg->tie_word_embeddings;
   ttt_norm_spec norm;
   if (st == TTT_OK) st = ttt_hf_norm_spec(cfg, &norm);
+  if (st == TTT_OK && cfg->learned_positions)
+    st = ttt_hf_position_embedding_spec(cfg, &out->position_embedding);
   for (int64_t l = 0; st == TTT_OK && l < out->n_layers; l++) {
     ttt_decoder_layer_spec *layer = &out->layers[l];
-    layer->attention_norm = norm;
-    layer->ffn_norm = norm;
+    layer->norm_placement = cfg->norm_placement;
+    layer->residual = cfg->residual;
+    layer->residual_multiplier = (float)cfg->residual_multiplier;
+    /* the norms the topology uses (see ttt_decoder_layer_spec); the others stay zero */
+    bool pre = cfg->norm_placement != TTT_NORM_POST;
+    bool post = cfg->norm_placement != TTT_NORM_PRE;
+    if (pre) layer->attention_norm = norm;
+    if (pre && cfg->residual != TTT_RESIDUAL_PARALLEL) layer->ffn_norm = norm;
+    if (post) layer->post_attention_norm = layer->post_ffn_norm = norm;
     st = ttt_hf_attention_spec(cfg, l, &layer->attention);
     if (st != TTT_OK) break;
-    layer->ffn.kind = ttt_hf_is_moe(cfg) ? TTT_FFN_MOE : TTT_FFN_MLP;
+    layer->ffn.kind = ttt_hf_is_moe_layer(cfg, l) ? TTT_FFN_MOE : TTT_FFN_MLP;
     st = layer->ffn.kind == TTT_FFN_MOE ? ttt_hf_moe_spec(cfg, &layer->ffn.moe)
                                         : ttt_hf_mlp_spec(cfg, &layer->ffn.mlp);
   }
@@ -80,6 +89,8 @@ static ttt_status build_causal_lm(ttt_hf_model *m, const ttt_device *device,
   ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
   ttt_status st = (spec && impl) ? TTT_OK : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
   if (st == TTT_OK) st = ttt_hf_causal_lm_spec(&m->config, spec);
+  /* DEFAULT source dtype: every module keeps its own weights' dtype under the accuracy strategy
+   * (a mixed-dtype checkpoint is not cast to the embedding's dtype). */
   if (st == TTT_OK)
     st = ttt_causal_lm_default_impl_config(device, o->strategy, TTT_DTYPE_DEFAULT, spec, impl);
   for (int32_t i = 0; st == TTT_OK && i < o->n_overrides; i++)

@@ -62,7 +62,15 @@ static ttt_status compare_row(validator *v, const char *module, const char *hf_n
                          (long long)ttt_tensor_numel(actual));
   const ttt_validate_options *o = &v->report->options;
   ttt_compare_result cmp;
+  ttt_tensor mapped = {0}; /* the HF trace mapped onto the module's output (ttt_hf_weights.h) */
+  if (ttt_hf_trace_needs_map(v->config, module)) {
+    st = ttt_tensor_convert(&expected, TTT_F32, &mapped);
+    if (st != TTT_OK) return ttt_error_prefix(st, "validate %s against '%s'", module, golden_name);
+    ttt_hf_trace_to_module(v->config, module, mapped.data, ttt_tensor_numel(&mapped));
+    expected = mapped;
+  }
   st = ttt_compare(actual, &expected, NULL, o->atol > 0 ? o->atol : 0, 0, &cmp);
+  ttt_tensor_free(&mapped);
   if (st != TTT_OK) return ttt_error_prefix(st, "validate %s against '%s'", module, golden_name);
   ttt_validate_row *row = append_row(v);
   if (!row) return TTT_ERR_OUT_OF_MEMORY;

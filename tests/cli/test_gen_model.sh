@@ -72,6 +72,25 @@ grep -Eq '^  llama-3.2-1b +vocab 128256, hidden 2048, 16 layers, 32/8 heads of 6
 grep -Eq '^  llama-3-8b +vocab 128256, hidden 4096, 32 layers, 32/8 heads of 128, ffn 14336, untied' \
   "$tmp/help.out" || fail "help: llama-3-8b"
 
+grep -Eq '^  gemma-2-2b +vocab 256000, hidden 2304, 26 layers, 8/4 heads of 256, ffn 9216, tied embeddings, gemma2$' \
+  "$tmp/help.out" || fail "help: gemma-2-2b"
+
+# Other families are laid out by their descriptors: Gemma-2's sandwich norms, Phi-3's fused
+# projections; both load and generate.
+run gemma gen-model --shape tiny-gemma2 --out "$tmp/gemma" || fail "gemma: $(cat "$tmp/gemma.err")"
+grep -q '"model_type": "gemma2",' "$tmp/gemma/config.json" || fail "gemma: model_type"
+header=$(head -c 4096 "$tmp/gemma/model.safetensors" | tr -d '\000')
+echo "$header" | grep -q '"model.layers.1.pre_feedforward_layernorm.weight"' || fail "gemma: sandwich norm"
+run gemma_gen generate --model "$tmp/gemma" -n 2 --temperature 0 --prompt hi || fail "gemma: generate: $(cat "$tmp/gemma_gen.err")"
+run phi3 gen-model --shape tiny-phi3 --out "$tmp/phi3" || fail "phi3: $(cat "$tmp/phi3.err")"
+header=$(head -c 4096 "$tmp/phi3/model.safetensors" | tr -d '\000')
+echo "$header" | grep -q '"model.layers.0.self_attn.qkv_proj.weight":{"dtype":"BF16","shape":\[192,64\]' ||
+  fail "phi3: fused qkv_proj [q + 2 kv rows, hidden]"
+echo "$header" | grep -q '"model.layers.0.mlp.gate_up_proj.weight":{"dtype":"BF16","shape":\[256,64\]' ||
+  fail "phi3: fused gate_up_proj"
+run phi3_gen generate --model "$tmp/phi3" -n 2 --temperature 0 --prompt hi || fail "phi3: generate: $(cat "$tmp/phi3_gen.err")"
+run phi3_bench bench --model "$tmp/phi3" -p 4 -n 2 -r 1 -t 1 || fail "phi3: bench: $(cat "$tmp/phi3_bench.err")"
+
 # Bad options: exit 1 and a message naming the problem.
 expect_error() {
   name=$1 message=$2
@@ -85,6 +104,10 @@ expect_error bad_layers "exceeds the 2 layers of tiny" --shape tiny --layers 3 -
 expect_error no_out "are required" --shape tiny
 expect_error bad_tok "missing/tokenizer.json" --shape tiny --out "$tmp/x" --tokenizer "$tmp/missing"
 expect_error bad_dir "cannot create" --shape tiny --out "$tmp/none/x"
+expect_error config_and_shape "excludes --shape" --shape tiny --config "$tmp/one/config.json" --out "$tmp/x"
+expect_error vocab_shape "goes with --config" --shape tiny --vocab 512 --out "$tmp/x"
+echo '{"model_type": "gpt_bigcode", "vocab_size": 8}' >"$tmp/unknown.json"
+expect_error config_unknown "model_type 'gpt_bigcode' is not supported" --config "$tmp/unknown.json" --out "$tmp/x"
 
 [ "$failures" -eq 0 ] && echo "PASS" && exit 0
 exit 1

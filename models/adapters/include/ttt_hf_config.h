@@ -1,17 +1,26 @@
 /*
  * ttt_hf_config.h — HuggingFace config.json → ttt_hf_config → the core's block specs.
  *
- * Not part of the core library. Supported model_type: llama, mistral, qwen2, qwen3, mixtral (causal
- * decoders) and bert (encoder). Both spellings HF writes are accepted: the Hub's `rope_theta` +
- * `rope_scaling` and transformers 5's `rope_parameters` (which holds rope_theta and rope_type).
+ * Not part of the core library. Each supported model_type is a descriptor in models/adapters/arch/
+ * (bert, an encoder, and the causal decoders llama, mistral, qwen2, qwen3, mixtral, gemma, gemma2,
+ * gemma3_text, phi3, phi, gpt2, gpt_neox, qwen2_moe, qwen3_moe, olmo2, starcoder2, granite, cohere,
+ * stablelm; see the README's architecture table), which may rename keys (gpt2's n_embd) and change
+ * defaults. Both spellings HF writes are accepted: the Hub's `rope_theta` +
+ * `rope_scaling` (with `type` or `rope_type`) and transformers 5's `rope_parameters` (which holds
+ * rope_theta and rope_type).
  *
  * Defaults follow the transformers config classes where a field is absent (or null where HF
  * allows null): num_key_value_heads → num_attention_heads, head_dim → hidden / heads,
- * hidden_act → silu (bert: gelu), rope_theta → 10000 (mixtral: 1e6), rms_norm_eps → 1e-6 (mixtral:
- * 1e-5), layer_norm_eps → 1e-12, type_vocab_size → 2, tie_word_embeddings → false (bert: true),
- * use_sliding_window → false, max_window_layers → 28. vocab_size, hidden_size, intermediate_size,
- * num_hidden_layers, num_attention_heads, max_position_embeddings (and for mixtral
- * num_local_experts, num_experts_per_tok) are required.
+ * hidden_act → silu, rope_theta → 10000, rms_norm_eps → 1e-6, tie_word_embeddings → false,
+ * use_sliding_window → false, max_window_layers → 28; a family's descriptor may change a default
+ * (mixtral: rope_theta 1e6, rms_norm_eps 1e-5; bert: hidden_act gelu, layer_norm_eps 1e-12,
+ * tie_word_embeddings true, type_vocab_size 2) or a key's spelling (bert: layer_norm_eps).
+ * vocab_size, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+ * max_position_embeddings (and for mixtral num_local_experts, num_experts_per_tok; for the qwen
+ * MoEs num_experts, num_experts_per_tok, moe_intermediate_size) are required unless the family
+ * gives a default (gpt2's n_inner → 4 · n_embd).
+ * Numbers must be finite and within float range; llama3 rope scaling needs low_freq_factor <
+ * high_freq_factor.
  *
  * Errors name the file and the field: TTT_ERR_FORMAT for missing required fields, wrong JSON types
  * and invalid values; TTT_ERR_UNSUPPORTED for a model_type, rope_type, hidden_act or option this
@@ -26,6 +35,8 @@
 extern "C" {
 #endif
 
+/* The index of the model's descriptor in the registry (models/adapters/arch/registry.c). The
+ * first six are fixed; later architectures have no constant (compare ttt_hf_model_type_name). */
 typedef enum ttt_hf_model_type {
   TTT_HF_LLAMA = 0,
   TTT_HF_MISTRAL,
@@ -56,11 +67,26 @@ typedef struct ttt_hf_config {
   ttt_activation hidden_act;
   double norm_eps; /* rms_norm_eps for decoders, layer_norm_eps for bert */
   bool tie_word_embeddings;
+  /* Every norm of the model (the family's fact: RMSNorm for decoders, LayerNorm with bias for
+   * bert; Gemma's RMSNorm scales by 1 + w). */
+  ttt_norm_type norm_type;
+  bool norm_bias, norm_weight_offset;
   /* Which projections carry biases, resolved per model type (qwen2: q/k/v always; llama, qwen3:
    * attention_bias on all four; mistral, mixtral: none; bert: all). */
   bool q_bias, k_bias, v_bias, o_bias;
-  bool mlp_bias; /* llama's mlp_bias; bert: true */
-  bool qk_norm;  /* qwen3 */
+  bool mlp_bias;              /* llama's mlp_bias; bert: true */
+  bool mlp_gated;             /* gate and up projections (decoders); bert: up only */
+  ttt_qk_norm qk_norm;        /* q/k normalization before rope (qwen3: per head) */
+  ttt_norm_type qk_norm_type; /* RMSNorm (qwen3, gemma3, olmo2) or LayerNorm (cohere, phi) */
+  bool qk_norm_bias;          /* the q/k LayerNorms have biases */
+
+  /* Decoder-layer topology (see ttt_decoder_layer_spec): where the norms sit, how the sublayers
+   * meet the residual stream, and the multiplier of each sublayer's output (0 → 1). */
+  ttt_norm_placement norm_placement;
+  ttt_residual_topology residual;
+  double residual_multiplier;
+  bool learned_positions; /* absolute position embedding [max_position_embeddings, hidden] (gpt2);
+                             such models have no rope */
 
   /* Rotary embedding (bert: TTT_ROPE_NONE). */
   ttt_rope_type rope_type;
@@ -70,15 +96,34 @@ typedef struct ttt_hf_config {
   int64_t rope_original_max_positions;                          /* llama3, dynamic, yarn */
   double rope_beta_fast, rope_beta_slow, rope_attention_factor; /* yarn (0 = default) */
   int64_t rotary_dim; /* partial_rotary_factor · head_dim; equals head_dim without it */
+  float rope_short_factor[TTT_MAX_ROPE_FACTORS]; /* longrope: rotary_dim / 2 each */
+  float rope_long_factor[TTT_MAX_ROPE_FACTORS];
 
   /* Sliding window per layer, 0 = full attention. Mistral: `sliding_window` on every layer.
    * Qwen2/Qwen3: `layer_types` when present, else layers >= max_window_layers slide when
    * use_sliding_window (as transformers derives layer_types). */
   int64_t sliding_window[TTT_MAX_LAYERS];
 
-  /* Mixture of experts (mixtral); 0 experts = dense FFN. */
+  /* Mixture of experts (mixtral, qwen*_moe); 0 experts = dense FFN. */
   int64_t num_local_experts;
   int64_t num_experts_per_tok;
+  int64_t moe_intermediate_size; /* each expert's width; 0 → intermediate_size */
+  bool moe_no_renormalize;       /* top-k weights not rescaled to sum to 1 (!norm_topk_prob) */
+  int64_t shared_expert_intermediate_size; /* qwen2_moe: an always-on expert; 0 = none */
+  bool shared_expert_gate;                 /* scaled by sigmoid(shared_gate · x) */
+  bool dense_layer[TTT_MAX_LAYERS]; /* with experts: layers whose FFN is a dense MLP instead */
+
+  /* Scalings and caps; 0 = none (the usual 1/sqrt(head_dim) softmax scale, no cap). */
+  double embedding_scale;   /* embedding rows × this (gemma: sqrt(hidden)) */
+  double attention_scale;   /* softmax scale (gemma2/3: query_pre_attn_scalar^-0.5) */
+  double attention_softcap; /* attention scores (gemma2: attn_logit_softcapping) */
+  double final_softcap;     /* logits (gemma2: final_logit_softcapping) */
+  double logit_scale;       /* logits × this before the cap (cohere logit_scale) */
+  bool lm_head_bias;
+  bool rope_interleaved; /* GPT-J pairs (2i, 2i+1) instead of rotate-half */
+  /* Layers with a sliding window use the default rope with this theta (gemma3's
+   * rope_local_base_freq); 0: every layer uses the rope above. */
+  double local_rope_theta;
 
   /* bert */
   int64_t type_vocab_size;
@@ -115,10 +160,12 @@ ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_at
 /* Every norm of the model (attention_norm, ffn_norm, final norm; bert: embeddings.norm too):
  * RMSNorm(rms_norm_eps) for decoders, LayerNorm with bias(layer_norm_eps) for bert. */
 ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out);
-/* True when layer FFNs are mixtures of experts (use ttt_hf_moe_spec), false for dense MLPs. */
+/* True when the model has mixtures of experts (use ttt_hf_moe_spec), false for dense MLPs. */
 bool ttt_hf_is_moe(const ttt_hf_config *cfg);
+/* True when layer `layer`'s FFN is a mixture of experts (false for qwen2_moe's dense layers). */
+bool ttt_hf_is_moe_layer(const ttt_hf_config *cfg, int64_t layer);
 /* Dense FFN: gated (SwiGLU...) for decoders, plain up/down with biases for bert.
- * TTT_ERR_INVALID_ARGUMENT for a MoE model. */
+ * TTT_ERR_INVALID_ARGUMENT for a model whose every layer is a MoE. */
 ttt_status ttt_hf_mlp_spec(const ttt_hf_config *cfg, ttt_mlp_spec *out);
 /* MoE FFN (mixtral: gated silu experts of intermediate_size, softmax top-k, renormalized).
  * TTT_ERR_INVALID_ARGUMENT for a dense model. */

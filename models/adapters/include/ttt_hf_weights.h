@@ -1,24 +1,38 @@
 /*
  * ttt_hf_weights.h — HuggingFace tensor and module names ↔ the library's module paths.
  *
- * Not part of the core library. Module weight paths, with their HF tensor names and shapes:
+ * Not part of the core library. Which HF tensor backs each module weight path comes from the
+ * architecture's descriptor (models/adapters/arch/<model_type>.c). The Llama layout, which most
+ * decoders share:
  *
- *   decoders (llama, mistral, qwen2, qwen3, mixtral)
  *     embedding.table                        model.embed_tokens.weight                    [V, H]
- *     layers.N.attention_norm.weight         model.layers.N.input_layernorm.weight        [H]
+ *     layers.N.attention_norm.{weight,bias}  model.layers.N.input_layernorm.*             [H]
  *     layers.N.attention.{wq,wk,wv,wo}       ...self_attn.{q,k,v,o}_proj.weight  [Q,H] [KV,H] [KV,H] [H,Q]
  *     layers.N.attention.{bq,bk,bv,bo}       ...self_attn.{q,k,v,o}_proj.bias   (when the config has them)
  *     layers.N.attention.{q_norm,k_norm}     ...self_attn.{q,k}_norm.weight               [head_dim] (qwen3)
- *     layers.N.ffn_norm.weight               ...post_attention_layernorm.weight           [H]
+ *     layers.N.ffn_norm.{weight,bias}        ...post_attention_layernorm.*                [H]
  *     layers.N.ffn.{gate,up,down}            ...mlp.{gate,up,down}_proj.weight     [I,H] [I,H] [H,I]
  *     layers.N.ffn.{gate,up,down}_bias       ...mlp.{gate,up,down}_proj.bias              (llama mlp_bias)
- *     layers.N.ffn.router                    ...block_sparse_moe.gate.weight              [E, H] (mixtral)
- *     layers.N.ffn.experts.E.{gate,up,down}  ...block_sparse_moe.experts.E.{w1,w3,w2}.weight
- *     norm.weight                            model.norm.weight                            [H]
- *     lm_head.weight                         lm_head.weight                               [V, H]
- *   With tie_word_embeddings, lm_head.weight resolves to model.embed_tokens.weight (as HF ties the
+ *     layers.N.ffn.router                    ...block_sparse_moe.gate.weight (mixtral), ...mlp.gate.weight (qwen MoE)
+ *     layers.N.ffn.experts.E.{gate,up,down}  ...block_sparse_moe.experts.E.{w1,w3,w2}.weight,
+ *                                            ...mlp.experts.E.{gate,up,down}_proj.weight
+ *     layers.N.ffn.shared.{gate,up,down}, layers.N.ffn.shared_gate   ...mlp.shared_expert.*, ...mlp.shared_expert_gate
+ *     norm.{weight,bias}                     model.norm.*                                 [H]
+ *     lm_head.{weight,bias}                  lm_head.*                                    [V, H]
+ *   Sandwich and post norms (gemma2/3, olmo2): layers.N.post_attention_norm ↔ post_attention_layernorm,
+ *   layers.N.ffn_norm ↔ pre_feedforward_layernorm, layers.N.post_ffn_norm ↔ post_feedforward_layernorm.
+ *   Other families use their own names (gpt2 transformer.h.N.*, gpt_neox gpt_neox.layers.N.*, phi
+ *   self_attn.dense / mlp.fc1 / model.final_layernorm, starcoder2 mlp.c_fc / mlp.c_proj...).
+ *   With tie_word_embeddings, lm_head.weight resolves to the embedding table (as HF ties the
  *   parameters after loading; an lm_head.weight in such a checkpoint is ignored).
  *   (Q = heads·head_dim, KV = kv_heads·head_dim, I = intermediate_size, E = experts.)
+ *
+ *   Transformed weights: some checkpoints fuse or transpose tensors (phi3 qkv_proj and gate_up_proj
+ *   stack q|k|v and gate|up by rows; gpt2's Conv1D weights are stored [in, out] and c_attn fuses
+ *   q|k|v; gpt_neox's query_key_value holds rows [head][q|k|v][head_dim]). The entry's shape is the
+ *   model's; validation checks the stored tensor's shape; ttt_hf_weights_get returns an owned copy
+ *   of the slice in the checkpoint's dtype, made on first use and kept until the map is destroyed
+ *   or the weight released. Untransformed weights are views of the mmapped checkpoint.
  *
  *   bert
  *     embeddings.{word,position,token_type}.table  embeddings.{word,position,token_type}_embeddings.weight
@@ -33,7 +47,9 @@
  *   BERT checkpoints saved from BertFor* classes prefix every name with "bert."; that prefix is
  *   accepted, and their task heads ("cls.*") are ignored.
  *
- * Ignored checkpoint tensors: *.rotary_emb.inv_freq (decoders), embeddings.position_ids (bert).
+ * Ignored checkpoint tensors (per descriptor): *.rotary_emb.inv_freq (decoders), the attention mask
+ * buffers of gpt2/gpt_neox, embeddings.position_ids (bert). Lookups by path and by HF name are
+ * binary searches, so validation is O(n log n) in the number of tensors.
  *
  * Threading: a weight map is read-only after creation and may be shared between threads.
  */
@@ -71,6 +87,11 @@ const ttt_hf_weight *ttt_hf_weight_map_at(const ttt_hf_weight_map *map, int64_t 
 const ttt_hf_weight *ttt_hf_weight_map_find(const ttt_hf_weight_map *map, const char *path);
 /* By HF tensor name (the first entry using it); NULL when none does. */
 const ttt_hf_weight *ttt_hf_weight_map_find_hf(const ttt_hf_weight_map *map, const char *hf_name);
+/* The checkpoint tensors the map reads, each once, in model order: entries whose shape is the
+ * stored one (a fused tensor whole, a Conv1D weight [in, out]); for writing checkpoints.
+ * TTT_ERR_OUT_OF_RANGE outside [0, count). */
+int64_t ttt_hf_weight_map_stored_count(const ttt_hf_weight_map *map);
+ttt_status ttt_hf_weight_map_stored(const ttt_hf_weight_map *map, int64_t i, ttt_hf_weight *out);
 /* True for checkpoint tensors the model does not use and may ignore (see above). */
 bool ttt_hf_weight_is_ignorable(const ttt_hf_weight_map *map, const char *hf_name);
 
@@ -98,7 +119,10 @@ bool ttt_hf_weights_has(const ttt_hf_weight_map *map, const ttt_checkpoint *ckpt
  * attention_norm, ...self_attn ↔ attention, ...self_attn.{q,k}_norm ↔ attention.{q,k}_norm (qwen3),
  * ...post_attention_layernorm ↔ ffn_norm, ...mlp ↔ ffn (mixtral: also block_sparse_moe → ffn;
  * mlp.gate / block_sparse_moe.gate → ffn.router; experts.E → ffn.experts.E), model.norm ↔ norm,
- * lm_head ↔ lm_head.
+ * lm_head ↔ lm_head; the descriptor's own module table comes first (gemma2/3 and olmo2:
+ * post_attention_layernorm ↔ post_attention_norm, pre_feedforward_layernorm ↔ ffn_norm,
+ * post_feedforward_layernorm ↔ post_ffn_norm; gpt2: transformer.wte ↔ embedding, transformer.wpe
+ * ↔ position_embedding, transformer.h.N.{ln_1,attn,ln_2,mlp}, transformer.ln_f ↔ norm; ...).
  * BERT: embeddings ↔ embeddings (HF's output includes the LayerNorm), embeddings.LayerNorm ↔
  * embeddings.norm, embeddings.*_embeddings ↔ embeddings.{word,position,token_type}, encoder.layer.N
  * ↔ layers.N, ...attention.output.LayerNorm ↔ attention_norm, ...output.LayerNorm ↔ ffn_norm,
@@ -110,6 +134,14 @@ ttt_status ttt_hf_module_to_path(const ttt_hf_config *cfg, const char *hf_module
                                  size_t size);
 ttt_status ttt_hf_path_to_module(const ttt_hf_config *cfg, const char *path, char *buf,
                                  size_t size);
+
+/* Where an HF module's output differs from the library module's by an elementwise map: HF's
+ * lm_head returns raw logits while the library's head applies the family's logit scale and final
+ * soft-cap (gemma2, cohere, granite); granite's HF embedding returns rows before its
+ * embedding_multiplier. ttt_hf_trace_needs_map says whether module path `path` has such a map;
+ * ttt_hf_trace_to_module applies it in place to `n` values of the HF trace, so the two compare. */
+bool ttt_hf_trace_needs_map(const ttt_hf_config *cfg, const char *path);
+void ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values, int64_t n);
 
 #ifdef __cplusplus
 }

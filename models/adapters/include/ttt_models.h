@@ -32,7 +32,8 @@ typedef struct ttt_hf_load_options {
 typedef struct ttt_hf_model {
   char dir[1024];
   ttt_hf_config config;
-  ttt_dtype source_dtype; /* dtype of the checkpoint's embedding table */
+  ttt_dtype source_dtype; /* dtype of the checkpoint's embedding table (for messages; each module
+                             keeps its own weights' dtype under the accuracy strategy) */
   ttt_checkpoint *checkpoint;
   ttt_hf_weight_map *weights;
   ttt_causal_lm *lm;        /* decoders */

@@ -7,7 +7,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "ttt_hf_config.h"
+#include "ttt_models.h"
 #include "ttt_test.h"
 
 static const char *const fixtures[] = {"llama3_tiny",  "qwen2_tiny",   "qwen3_tiny",
@@ -330,16 +330,42 @@ static void test_wrong_types_and_values(void) {
             TTT_ERR_FORMAT, "'layer_types' must be an array of num_hidden_layers (2)");
 }
 
+/* Issue 19: values the core would refuse later (or silently turn into inf) are refused here,
+ * naming the fields. */
+static void test_values_the_core_cannot_take(void) {
+  ttt_hf_config cfg;
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_scaling",
+                       "{\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 4.0, "
+                       "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 64}",
+                       &cfg),
+            TTT_ERR_FORMAT,
+            "rope_scaling.low_freq_factor 4 must be below rope_scaling.high_freq_factor 4");
+  CHECK_ERR(parse_with("llama3_tiny", "config.hf_saved.json", "rope_parameters",
+                       "{\"rope_type\": \"llama3\", \"rope_theta\": 500000.0, \"factor\": 8.0, "
+                       "\"low_freq_factor\": 5.0, \"high_freq_factor\": 1.0, "
+                       "\"original_max_position_embeddings\": 64}",
+                       &cfg),
+            TTT_ERR_FORMAT, "rope_parameters.low_freq_factor 5 must be below");
+  CHECK_ERR(parse_with("bert_tiny", "config.json", "layer_norm_eps", "1e300", &cfg), TTT_ERR_FORMAT,
+            "test.json: field 'layer_norm_eps' is 1e+300, beyond the float range");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rms_norm_eps", "1e39", &cfg), TTT_ERR_FORMAT,
+            "field 'rms_norm_eps' is 1e+39");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_theta", "-1e300", &cfg), TTT_ERR_FORMAT,
+            "'rope_theta' must be a positive number");
+  CHECK_OK(parse_with("bert_tiny", "config.json", "layer_norm_eps", "3e38", &cfg));
+  CHECK(cfg.norm_eps == 3e38);
+}
+
 static void test_unsupported(void) {
   ttt_hf_config cfg;
-  CHECK_ERR(parse_with("llama3_tiny", "config.json", "model_type", "\"gpt2\"", &cfg),
-            TTT_ERR_UNSUPPORTED, "test.json: model_type 'gpt2' is not supported");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "model_type", "\"gpt_bigcode\"", &cfg),
+            TTT_ERR_UNSUPPORTED, "test.json: model_type 'gpt_bigcode' is not supported");
   CHECK(ttt_test_contains(ttt_last_error(), "llama, mistral, qwen2, qwen3, mixtral, bert"));
   CHECK_ERR(parse_with("llama3_tiny", "config.json", "hidden_act", "\"tanh\"", &cfg),
             TTT_ERR_UNSUPPORTED, "hidden_act 'tanh' is not supported (supported: silu");
   CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_scaling",
-                       "{\"rope_type\": \"longrope\", \"factor\": 2.0}", &cfg),
-            TTT_ERR_UNSUPPORTED, "rope_scaling.rope_type 'longrope' is not supported");
+                       "{\"rope_type\": \"mrope\", \"factor\": 2.0}", &cfg),
+            TTT_ERR_UNSUPPORTED, "rope_scaling.rope_type 'mrope' is not supported");
   CHECK(ttt_test_contains(ttt_last_error(), "default, linear, dynamic, llama3, yarn"));
   CHECK_ERR(parse_with("llama3_tiny", "config.hf_saved.json", "rope_parameters",
                        "{\"rope_type\": \"su\", \"rope_theta\": 10000.0}", &cfg),
@@ -416,6 +442,117 @@ static void test_qwen_sliding_windows(void) {
   CHECK(cfg.sliding_window[0] == 0 && cfg.sliding_window[1] == 0);
 }
 
+static void load_causal(const char *fixture, const char *file, ttt_hf_config *cfg,
+                        ttt_causal_lm_spec *spec) {
+  CHECK_OK(load_fixture(fixture, file, cfg));
+  CHECK_OK(ttt_hf_causal_lm_spec(cfg, spec));
+}
+
+/* The descriptors' architectures: both spellings (the Hub's config.json and what transformers
+ * wrote) give the same specs, topology included, and the family facts come out as HF defines
+ * them. */
+static void test_descriptor_architectures(void) {
+  static const char *const names[] = {
+      "gemma_tiny",      "gemma2_tiny",  "gemma3_tiny",   "phi3_tiny",     "phi_tiny",
+      "gpt2_tiny",       "gptneox_tiny", "qwen2moe_tiny", "qwen3moe_tiny", "olmo2_tiny",
+      "starcoder2_tiny", "granite_tiny", "cohere_tiny",   "stablelm_tiny"};
+  static ttt_causal_lm_spec hub_spec, saved_spec;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    ttt_hf_config hub, saved;
+    load_causal(names[i], "config.json", &hub, &hub_spec);
+    load_causal(names[i], "config.hf_saved.json", &saved, &saved_spec);
+    check_same_specs(names[i], &hub, &saved);
+    CHECK_MSG(hub_spec.embedding.scale == saved_spec.embedding.scale &&
+                  hub_spec.position_embedding.vocab == saved_spec.position_embedding.vocab &&
+                  hub_spec.lm_head.scale == saved_spec.lm_head.scale &&
+                  hub_spec.lm_head.softcap == saved_spec.lm_head.softcap,
+              "%s: embedding or head differ", names[i]);
+    for (int64_t l = 0; l < hub_spec.n_layers; l++) {
+      const ttt_decoder_layer_spec *a = &hub_spec.layers[l], *b = &saved_spec.layers[l];
+      CHECK_MSG(a->norm_placement == b->norm_placement && a->residual == b->residual &&
+                    a->residual_multiplier == b->residual_multiplier && a->ffn.kind == b->ffn.kind,
+                "%s: layer %lld topology differs", names[i], (long long)l);
+    }
+  }
+  ttt_hf_config cfg;
+  ttt_causal_lm_spec *spec = &hub_spec;
+  /* Gemma-3: every 3rd layer global (theta 1e6, linear ×8), the others local (window 6, theta 1e4) */
+  load_causal("gemma3_tiny", "config.json", &cfg, spec);
+  CHECK(cfg.sliding_window[0] == 6 && cfg.sliding_window[2] == 0 && cfg.sliding_window[3] == 6);
+  CHECK(spec->layers[2].attention.rope.type == TTT_ROPE_LINEAR &&
+        spec->layers[2].attention.rope.theta == 1e6 && spec->layers[2].attention.rope.factor == 8);
+  CHECK(spec->layers[0].attention.rope.type == TTT_ROPE_DEFAULT &&
+        spec->layers[0].attention.rope.theta == 1e4);
+  CHECK(spec->layers[1].norm_placement == TTT_NORM_SANDWICH &&
+        spec->layers[1].attention.qk_norm == TTT_QK_NORM_HEAD &&
+        spec->layers[1].attention.qk_norm_spec.weight_offset);
+  CHECK(spec->layers[0].attention.scale == 0.25f && spec->embedding.scale == 8);
+  /* ... and the newer layer_types list overrides the pattern */
+  CHECK_OK(parse_with("gemma3_tiny", "config.json", "layer_types",
+                      "[\"full_attention\", \"sliding_attention\", \"sliding_attention\", "
+                      "\"full_attention\"]",
+                      &cfg));
+  CHECK(cfg.sliding_window[0] == 0 && cfg.sliding_window[1] == 6 && cfg.sliding_window[3] == 0);
+  /* Gemma-2: soft-caps, and null means none */
+  load_causal("gemma2_tiny", "config.json", &cfg, spec);
+  CHECK(spec->layers[0].attention.softcap == 5 && spec->lm_head.softcap == 3);
+  CHECK(cfg.sliding_window[0] == 6 && cfg.sliding_window[1] == 0);
+  CHECK_OK(parse_with("gemma2_tiny", "config.json", "final_logit_softcapping", "null", &cfg));
+  CHECK(cfg.final_softcap == 0);
+  CHECK_OK(parse_with("gemma2_tiny", "config.json", "final_logit_softcapping", NULL, &cfg));
+  CHECK(cfg.final_softcap == 30); /* absent: Gemma2Config's default */
+  /* GPT-2: the n_* spellings, max_position_embeddings over n_positions, n_inner */
+  load_causal("gpt2_tiny", "config.json", &cfg, spec);
+  CHECK(cfg.hidden_size == 64 && cfg.num_hidden_layers == 3 && cfg.num_attention_heads == 4);
+  CHECK(cfg.max_position_embeddings == 256 && cfg.intermediate_size == 128);
+  CHECK(spec->position_embedding.vocab == 256 &&
+        spec->layers[0].attention.rope.type == TTT_ROPE_NONE);
+  CHECK(spec->layers[0].attention_norm.type == TTT_NORM_LAYER && spec->norm.bias);
+  CHECK_OK(parse_with("gpt2_tiny", "config.json", "n_inner", NULL, &cfg));
+  CHECK(cfg.intermediate_size == 4 * 64);
+  /* GPT-NeoX: rotary_pct, parallel residual with two norms */
+  load_causal("gptneox_tiny", "config.json", &cfg, spec);
+  CHECK(spec->layers[0].attention.rope.rotary_dim == 8 &&
+        spec->layers[0].residual == TTT_RESIDUAL_PARALLEL_TWO_NORMS);
+  CHECK(spec->layers[0].ffn_norm.dim == 64 && spec->layers[0].attention.q_bias);
+  /* Qwen2-MoE: layer 0 dense, layer 1 MoE with a gated shared expert, no renormalization */
+  load_causal("qwen2moe_tiny", "config.json", &cfg, spec);
+  CHECK(spec->layers[0].ffn.kind == TTT_FFN_MLP && spec->layers[0].ffn.mlp.intermediate == 128);
+  CHECK(spec->layers[1].ffn.kind == TTT_FFN_MOE &&
+        spec->layers[1].ffn.moe.expert.intermediate == 48);
+  CHECK(spec->layers[1].ffn.moe.shared_expert && spec->layers[1].ffn.moe.shared_expert_gate &&
+        spec->layers[1].ffn.moe.shared.intermediate == 96 &&
+        spec->layers[1].ffn.moe.no_renormalize);
+  CHECK_OK(parse_with("qwen2moe_tiny", "config.json", "mlp_only_layers", "[1]", &cfg));
+  CHECK(!ttt_hf_is_moe_layer(&cfg, 0) && !ttt_hf_is_moe_layer(&cfg, 1));
+  CHECK_ERR(parse_with("qwen2moe_tiny", "config.json", "mlp_only_layers", "[2]", &cfg),
+            TTT_ERR_FORMAT, "mlp_only_layers[0] must be a layer index in [0, 2)");
+  /* OLMo-2: post norms only, q/k norm over all heads */
+  load_causal("olmo2_tiny", "config.json", &cfg, spec);
+  CHECK(spec->layers[0].norm_placement == TTT_NORM_POST &&
+        spec->layers[0].attention.qk_norm == TTT_QK_NORM_ALL &&
+        spec->layers[0].attention_norm.dim == 0);
+  /* Granite's multipliers, Cohere's logit scale and interleaved rope */
+  load_causal("granite_tiny", "config.json", &cfg, spec);
+  CHECK(spec->embedding.scale == 12 && spec->layers[0].residual_multiplier == 0.22f &&
+        spec->layers[0].attention.scale == 0.0625f && spec->lm_head.scale == 0.125f);
+  load_causal("cohere_tiny", "config.json", &cfg, spec);
+  CHECK(spec->lm_head.scale == 0.25f && spec->layers[0].attention.rope.interleaved &&
+        spec->layers[0].residual == TTT_RESIDUAL_PARALLEL && !spec->norm.bias);
+  /* Phi-3: LongRoPE from the root's original_max_position_embeddings */
+  load_causal("phi3_tiny", "config.json", &cfg, spec);
+  CHECK(spec->layers[0].attention.rope.type == TTT_ROPE_LONGROPE &&
+        spec->layers[0].attention.rope.original_max_positions == 16 &&
+        spec->layers[0].attention.rope.long_factor[7] == 12.0f);
+  CHECK_ERR(parse_with("phi3_tiny", "config.json", "rope_scaling",
+                       "{\"type\": \"longrope\", \"short_factor\": [1, 2], \"long_factor\": "
+                       "[1, 2]}",
+                       &cfg),
+            TTT_ERR_FORMAT, "'rope_scaling.short_factor' must be an array of 8 numbers");
+  CHECK_ERR(parse_with("stablelm_tiny", "config.json", "qk_layernorm", "true", &cfg),
+            TTT_ERR_UNSUPPORTED, "qk_layernorm");
+}
+
 /* Errors from files name the file path. */
 static void test_files(void) {
   char dir[] = "/tmp/ttt_cfg_XXXXXX";
@@ -451,9 +588,11 @@ int main(void) {
   TTT_RUN(test_bert);
   TTT_RUN(test_missing_fields);
   TTT_RUN(test_wrong_types_and_values);
+  TTT_RUN(test_values_the_core_cannot_take);
   TTT_RUN(test_unsupported);
   TTT_RUN(test_rope_variants);
   TTT_RUN(test_qwen_sliding_windows);
   TTT_RUN(test_files);
+  TTT_RUN(test_descriptor_architectures);
   return ttt_test_finish();
 }

@@ -135,6 +135,74 @@ static void test_specific_names(void) {
   }
 }
 
+/* Transformed weights are owned copies holding exactly the checkpoint's elements: checks element
+ * (r, c) of the model's weight against the raw checkpoint tensor, indexed here independently. */
+static float raw_at(const ttt_tensor *t, int64_t r, int64_t c) {
+  int64_t cols = t->ndim == 2 ? t->shape[1] : 1;
+  return ((const float *)t->data)[r * cols + c];
+}
+
+static void check_slice(const model *m, const char *path, const char *hf, int64_t (*src)(int64_t),
+                        bool transposed) {
+  ttt_tensor w, raw;
+  CHECK_OK(ttt_hf_weights_get(m->map, m->ckpt, path, &w));
+  CHECK_OK(ttt_checkpoint_get(m->ckpt, hf, &raw));
+  if (!w.data || !raw.data) return;
+  CHECK_MSG(w.data != raw.data, "%s is not a copy", path);
+  int64_t rows = w.shape[0], cols = w.ndim == 2 ? w.shape[1] : 1, bad = 0;
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) {
+      float want = transposed ? raw_at(&raw, c, src(r)) : raw_at(&raw, src(r), c);
+      bad += ((const float *)w.data)[r * cols + c] != want;
+    }
+  CHECK_MSG(bad == 0, "%s: %lld elements differ from %s", path, (long long)bad, hf);
+}
+
+/* phi3_tiny: q 64 rows, k and v 32 rows each, then gate and up 160 rows each. */
+static int64_t phi3_k_row(int64_t r) { return 64 + r; }
+static int64_t phi3_up_row(int64_t r) { return 160 + r; }
+/* gpt2_tiny: c_attn's transpose stacks q, k, v of 64 rows each. */
+static int64_t gpt2_v_row(int64_t r) { return 128 + r; }
+static int64_t same_row(int64_t r) { return r; }
+/* gptneox_tiny: 4 heads of head_dim 16, rows [head][q|k|v][16]. */
+static int64_t neox_k_row(int64_t r) { return (r / 16) * 48 + 16 + r % 16; }
+
+static void test_transforms(void) {
+  char dir[512];
+  model m;
+  if (open_model(fixture_dir(dir, sizeof dir, "phi3_tiny"), &m)) {
+    CHECK_OK(ttt_hf_weights_validate(m.map, m.ckpt));
+    expect_weight(&m, "layers.1.attention.wk", "model.layers.1.self_attn.qkv_proj.weight", 32, 64);
+    check_slice(&m, "layers.1.attention.wk", "model.layers.1.self_attn.qkv_proj.weight", phi3_k_row,
+                false);
+    check_slice(&m, "layers.0.ffn.up", "model.layers.0.mlp.gate_up_proj.weight", phi3_up_row,
+                false);
+    check_slice(&m, "layers.0.attention.wq", "model.layers.0.self_attn.qkv_proj.weight", same_row,
+                false);
+    /* released copies are dropped and made again on the next get */
+    ttt_hf_weights_release(m.map, m.ckpt, "layers.1.attention.wk");
+    check_slice(&m, "layers.1.attention.wk", "model.layers.1.self_attn.qkv_proj.weight", phi3_k_row,
+                false);
+    close_model(&m);
+  }
+  if (open_model(fixture_dir(dir, sizeof dir, "gpt2_tiny"), &m)) {
+    CHECK_OK(ttt_hf_weights_validate(m.map, m.ckpt));
+    check_slice(&m, "layers.2.attention.wv", "transformer.h.2.attn.c_attn.weight", gpt2_v_row,
+                true);
+    check_slice(&m, "layers.2.attention.bv", "transformer.h.2.attn.c_attn.bias", gpt2_v_row, false);
+    check_slice(&m, "layers.0.ffn.down", "transformer.h.0.mlp.c_proj.weight", same_row, true);
+    close_model(&m);
+  }
+  if (open_model(fixture_dir(dir, sizeof dir, "gptneox_tiny"), &m)) {
+    CHECK_OK(ttt_hf_weights_validate(m.map, m.ckpt));
+    check_slice(&m, "layers.1.attention.wk", "gpt_neox.layers.1.attention.query_key_value.weight",
+                neox_k_row, false);
+    check_slice(&m, "layers.1.attention.bk", "gpt_neox.layers.1.attention.query_key_value.bias",
+                neox_k_row, false);
+    close_model(&m);
+  }
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Broken checkpoints: a fixture's tensors rewritten with one change */
 /* ---------------------------------------------------------------------------------------------- */
@@ -366,6 +434,7 @@ int main(void) {
   if (!mkdtemp(tmp_dir)) return 1;
   TTT_RUN(test_fixtures_validate);
   TTT_RUN(test_specific_names);
+  TTT_RUN(test_transforms);
   TTT_RUN(test_broken_checkpoints);
   TTT_RUN(test_bert_variants);
   TTT_RUN(test_golden_trace_names);
