@@ -24,16 +24,30 @@ typedef struct fixture_gates {
 /* qwen2moe and qwen3moe: 0 — the performance strategy cannot load them yet (the core's defaults
  * pick q8_0 for expert down projections of input width 48, not a multiple of the q8_0 block). */
 static const fixture_gates fixtures[] = {
-    {"llama3_tiny", 0.996, 0.95},    {"qwen2_tiny", 0.996, 0.95},
-    {"qwen3_tiny", 0.996, 0.95},     {"mistral_tiny", 0.996, 0.95},
-    {"mixtral_tiny", 0.996, 0.95},   {"gemma_tiny", 0.9998, 0.99},
-    {"gemma2_tiny", 0.9994, 0.94},   {"gemma3_tiny", 0.9995, 0.99},
-    {"phi3_tiny", 0.9992, 0.89},     {"phi_tiny", 0.9997, 0.83},
-    {"gpt2_tiny", 0.99994, 0.83},    {"gptneox_tiny", 0.9997, 0.99},
-    {"qwen2moe_tiny", 0, 0},         {"qwen3moe_tiny", 0, 0},
-    {"olmo2_tiny", 0.9995, 0.89},    {"starcoder2_tiny", 0.9996, 0.83},
-    {"granite_tiny", 0.99995, 0.99}, {"cohere_tiny", 0.9996, 0.94},
+    {"llama3_tiny", 0.996, 0.95},
+    {"qwen2_tiny", 0.996, 0.95},
+    {"qwen3_tiny", 0.996, 0.95},
+    {"mistral_tiny", 0.996, 0.95},
+    {"mixtral_tiny", 0.996, 0.95},
+    {"gemma_tiny", 0.9998, 0.99},
+    {"gemma2_tiny", 0.9994, 0.94},
+    {"gemma3_tiny", 0.9995, 0.99},
+    {"phi3_tiny", 0.9992, 0.89},
+    {"phi_tiny", 0.9997, 0.83},
+    {"gpt2_tiny", 0.99994, 0.83},
+    {"gptneox_tiny", 0.9997, 0.99},
+    {"qwen2moe_tiny", 0, 0},
+    {"qwen3moe_tiny", 0, 0},
+    {"olmo2_tiny", 0.9995, 0.89},
+    {"starcoder2_tiny", 0.9996, 0.83},
+    {"granite_tiny", 0.99995, 0.99},
+    {"cohere_tiny", 0.9996, 0.94},
     {"stablelm_tiny", 0.9995, 0.94},
+    /* deepseek3_tiny (MLA in bf16: kv_lora_rank 24 is no q8_0 multiple; q8_0 experts): prefill
+     * pcc 0.99956; positions 21 and 23 flip a sigmoid/group-routed expert choice under the
+     * quantized weights (a full 26-token prefill deviates there by the same 1.6 as the decode
+     * steps), so the decode rows measure 0.9663 pcc and 4/6 top-1. */
+    {"deepseek3_tiny", 0.96, 0.66},
 };
 
 typedef struct golden {

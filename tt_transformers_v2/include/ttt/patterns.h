@@ -225,7 +225,9 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
  *   accuracy:    f32 activations; weights in the checkpoint's dtype (see source_dtype); KV cache
  *                f32.
  *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
- *                bf16 KV cache; norms and embeddings as in accuracy.
+ *                bf16 KV cache; norms and embeddings as in accuracy. An MLA layer whose
+ *                hidden, q_lora_rank, kv_lora_rank or heads·v_head_dim is not a multiple of 32
+ *                (the q8_0 block) gets bf16 weights with f32 activations instead.
  * `source_dtype` says which float dtype "the checkpoint's dtype" is:
  *   TTT_DTYPE_DEFAULT: each module's own. Those weight_dtype fields stay DEFAULT here and
  *     ttt_causal_lm_create sets each to the dtype of the module's first weight it resolves (a

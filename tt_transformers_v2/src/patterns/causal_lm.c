@@ -116,6 +116,14 @@ static ttt_dtype float_source(ttt_dtype source) {
   return (source == TTT_BF16 || source == TTT_F16) ? source : TTT_F32;
 }
 
+/* q8_0 needs every in_features of the MLA projections to be a multiple of its 32-value block. */
+static bool mla_q8_0_ok(const ttt_mla_spec *m) {
+  int64_t ins[4] = {m->hidden, m->q_lora_rank, m->kv_lora_rank, m->n_heads * m->v_head_dim};
+  for (int i = 0; i < 4; i++)
+    if (ins[i] % 32 != 0) return false;
+  return true;
+}
+
 static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
                           ttt_dtype source, const ttt_causal_lm_spec *spec,
                           ttt_causal_lm_mode_impl_config *out) {
@@ -133,8 +141,10 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
     layer->attention.weight_dtype = weights;
     layer->attention.activation_dtype = activations;
     layer->attention.kv_dtype = s->kv_cache;
-    layer->mla.weight_dtype = weights;
-    layer->mla.activation_dtype = activations;
+    /* An MLA layer whose ranks do not fit q8_0 blocks takes bf16 weights (f32 activations). */
+    bool mla_bf16 = weights == TTT_Q8_0 && !mla_q8_0_ok(&spec->layers[l].mla);
+    layer->mla.weight_dtype = mla_bf16 ? TTT_BF16 : weights;
+    layer->mla.activation_dtype = mla_bf16 ? TTT_F32 : activations;
     layer->mla.kv_dtype = s->kv_cache;
     layer->ffn.weight_dtype = weights;
     layer->ffn.activation_dtype = activations;
@@ -609,8 +619,11 @@ ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_po
   ttt_status st = TTT_OK;
   for (int64_t l = 0; l < s->n_layers && st == TTT_OK; l++) {
     const ttt_attention_spec *a = &s->layers[l].attention;
-    ttt_dtype decode = model->impl.decode.layers[l].attention.kv_dtype;
-    ttt_dtype prefill = model->impl.prefill.layers[l].attention.kv_dtype;
+    bool mla = s->layers[l].attention_kind == TTT_ATTENTION_KIND_MLA;
+    ttt_dtype decode = mla ? model->impl.decode.layers[l].mla.kv_dtype
+                           : model->impl.decode.layers[l].attention.kv_dtype;
+    ttt_dtype prefill = mla ? model->impl.prefill.layers[l].mla.kv_dtype
+                            : model->impl.prefill.layers[l].attention.kv_dtype;
     if (prefill != TTT_DTYPE_DEFAULT && decode != TTT_DTYPE_DEFAULT && prefill != decode)
       st = ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "create_cache: layers.%lld.attention kv_dtype is %s in prefill but %s in "
