@@ -12,7 +12,9 @@
  *   absorbed (ABSORBED decode): q_lat_h = W_k,hᵀ q_nope_h (kv_lora_rank values), scores
  *     q_lat_h · c_s + q_rope_h · k_rope_s, o_lat_h = Σ_s p_s c_s, v_h = W_v,h · o_lat_h. The rows
  *     of kv_b_proj are read (dequantized to f32 one row at a time) instead of multiplying every
- *     cached latent: per step the weight is read once and the cache once.
+ *     cached latent: per step the weight is read once and the cache once, by the SIMD tile
+ *     kernels of ordinary attention (a cache row [c, k_rope] is a key; its first R values a
+ *     value).
  */
 #include <math.h>
 #include <string.h>
@@ -274,15 +276,23 @@ static float dot(const float *a, const float *b, int64_t n) {
   return sum;
 }
 
+enum { MLA_KEY_BLOCK = 64 }; /* absorbed: cache rows per tile of the attention kernels */
+
 typedef struct mla_job {
   const ttt_mla_spec *s;
   float scale;
-  int64_t T, start;    /* query t is at position start + t and sees keys [0, start + t] */
-  const float *q;      /* [T, H·dq] */
-  const float *rows;   /* cache rows [end, R + rd] */
-  const float *kvb;    /* expanded: [end, H·(nope + v)] */
-  const ttt_tensor *w; /* absorbed: kv_b_proj */
-  float *work;         /* per item: scores [end] + (absorbed) q_lat, o_lat, weight row [R] each */
+  int64_t T, start;  /* query t is at position start + t and sees keys [0, start + t] */
+  const float *q;    /* [T, H·dq] */
+  const float *rows; /* expanded: cache rows [end, R + rd] as f32 */
+  const float *kvb;  /* expanded: [end, H·(nope + v)] */
+  /* absorbed: kv_b_proj, the cache layer read in place, the tile kernels and, per head, a
+   * pointer array of MLA_KEY_BLOCK rows */
+  const ttt_tensor *w;
+  const ttt_kv_layer *cache;
+  ttt_attention_kernel kernel;
+  const void **ptrs;
+  float *work; /* per item: expanded scores [end]; absorbed query [R + rd], o_lat [R], weight
+                  row [R], scores [MLA_KEY_BLOCK] */
   int64_t work_stride;
   float *out; /* [T, H·v] */
 } mla_job;
@@ -328,29 +338,35 @@ static void weight_row(const ttt_tensor *w, int64_t row, float *dst) {
   }
 }
 
-/* Absorbed attention of head h for the single query (t = 0). */
-static void absorbed_item(const mla_job *j, int64_t h, float *work) {
+/* Absorbed attention of head h for the single query at position `start`. The query is
+ * [q_lat, q_rope] with q_lat = W_k,hᵀ q_nope (kv_b_proj rows dequantized one at a time); the keys
+ * are the cache rows [c, k_rope] themselves and the values their first R entries, so the tile
+ * kernels of ordinary attention (online softmax over blocks of rows, f32 or bf16 read in place)
+ * give o_lat = Σ p·c; then v_h = W_v,h · o_lat. */
+static void absorbed_item(const mla_job *j, int64_t h, float *work, const void **ptrs) {
   const ttt_mla_spec *s = j->s;
   int64_t nope = s->qk_nope_head_dim, rd = s->qk_rope_head_dim, dq = nope + rd;
   int64_t dv = s->v_head_dim, R = s->kv_lora_rank, kvw = nope + dv, n = j->start + 1;
-  float *scores = work, *q_lat = work + n, *o_lat = q_lat + R, *wrow = o_lat + R;
+  float *query = work, *o_lat = query + R + rd, *wrow = o_lat + R, *scores = wrow + R;
   const float *q = j->q + h * dq;
-  /* q_lat = Σ_d q_nope[d] · W_k,h[d, :] */
-  memset(q_lat, 0, (size_t)R * sizeof(float));
+  memset(query, 0, (size_t)R * sizeof(float));
   for (int64_t d = 0; d < nope; d++) {
     weight_row(j->w, h * kvw + d, wrow);
-    for (int64_t c = 0; c < R; c++) q_lat[c] += q[d] * wrow[c];
+    for (int64_t c = 0; c < R; c++) query[c] += q[d] * wrow[c];
   }
-  for (int64_t p = 0; p < n; p++) {
-    const float *r = j->rows + p * (R + rd);
-    scores[p] = j->scale * (dot(q_lat, r, R) + dot(q + nope, r + R, rd));
-  }
-  ttt_softmax(scores, n);
+  memcpy(query + R, q + nope, (size_t)rd * sizeof(float));
+  const ttt_kv_layer *l = j->cache;
+  size_t row_bytes = (size_t)l->head_dim * (l->dtype == TTT_BF16 ? 2 : 4);
+  float m = -INFINITY, sum = 0.0f, rescale;
   memset(o_lat, 0, (size_t)R * sizeof(float));
-  for (int64_t p = 0; p < n; p++) {
-    const float *c = j->rows + p * (R + rd);
-    for (int64_t i = 0; i < R; i++) o_lat[i] += scores[p] * c[i];
+  for (int64_t p0 = 0; p0 < n; p0 += MLA_KEY_BLOCK) {
+    int64_t nb = n - p0 < MLA_KEY_BLOCK ? n - p0 : MLA_KEY_BLOCK;
+    for (int64_t i = 0; i < nb; i++) ptrs[i] = (const uint8_t *)l->k + (size_t)(p0 + i) * row_bytes;
+    j->kernel.scores(query, R + rd, 1, ptrs, l->dtype, nb, R + rd, j->scale, scores, MLA_KEY_BLOCK);
+    j->kernel.softmax(scores, MLA_KEY_BLOCK, 1, nb, &m, &sum, &rescale);
+    j->kernel.accumulate(scores, MLA_KEY_BLOCK, 1, ptrs, l->dtype, nb, R, &rescale, o_lat, R);
   }
+  for (int64_t c = 0; c < R; c++) o_lat[c] /= sum;
   float *o = j->out + h * dv;
   for (int64_t d = 0; d < dv; d++) {
     weight_row(j->w, h * kvw + nope + d, wrow);
@@ -368,7 +384,8 @@ static void expanded_range(void *arg, int64_t begin, int64_t end, int32_t thread
 static void absorbed_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
   const mla_job *j = arg;
-  for (int64_t h = begin; h < end; h++) absorbed_item(j, h, j->work + h * j->work_stride);
+  for (int64_t h = begin; h < end; h++)
+    absorbed_item(j, h, j->work + h * j->work_stride, j->ptrs + h * MLA_KEY_BLOCK);
 }
 
 static ttt_status attend(ttt_context *ctx, const ttt_mla_spec *s, const ttt_mla_impl_config *cfg,
@@ -382,17 +399,20 @@ static ttt_status attend(ttt_context *ctx, const ttt_mla_spec *s, const ttt_mla_
                .q = q,
                .w = &w->kv_b_proj,
                .out = attn};
-  j.rows = cache_rows(ctx, l, end);
-  if (!j.rows) return TTT_ERR_OUT_OF_MEMORY;
-  bool absorbed = cfg->algorithm == TTT_MLA_ABSORBED;
-  j.work_stride = absorbed ? end + 3 * R : end;
-  int64_t items = absorbed ? H : T * H;
-  j.work = ttt_scratch_alloc(ctx, (size_t)(items * j.work_stride) * sizeof(float));
-  if (!j.work) return TTT_ERR_OUT_OF_MEMORY;
-  if (absorbed) {
+  if (cfg->algorithm == TTT_MLA_ABSORBED) {
+    j.cache = l;
+    j.kernel = ttt_attention_kernel_select(ttt_context_device(ctx), cfg->kernel);
+    j.work_stride = 3 * R + s->qk_rope_head_dim + MLA_KEY_BLOCK;
+    j.work = ttt_scratch_alloc(ctx, (size_t)(H * j.work_stride) * sizeof(float));
+    j.ptrs = ttt_scratch_alloc(ctx, (size_t)(H * MLA_KEY_BLOCK) * sizeof(void *));
+    if (!j.work || !j.ptrs) return TTT_ERR_OUT_OF_MEMORY;
     ttt_parallel_for(ctx, cfg->threads, H, 1, absorbed_range, &j);
     return TTT_OK;
   }
+  j.rows = cache_rows(ctx, l, end);
+  j.work_stride = end;
+  j.work = ttt_scratch_alloc(ctx, (size_t)(T * H * j.work_stride) * sizeof(float));
+  if (!j.rows || !j.work) return TTT_ERR_OUT_OF_MEMORY;
   /* Expand every position's latent: [end, R] → kv_b_proj → [end, H·(nope + v)]. */
   float *c = ttt_scratch_alloc(ctx, (size_t)(end * R) * sizeof(float));
   float *kvb = ttt_scratch_alloc(ctx, (size_t)(end * H * (s->qk_nope_head_dim + s->v_head_dim)) *

@@ -269,6 +269,61 @@ static void test_mla_bites(void) {
   ttt_context_destroy(ctx);
 }
 
+/* 100 prefilled + 40 decoded positions: absorbed decode attends over several tiles of 64 cache
+ * rows (online softmax across tiles), in f32 and bf16 caches. */
+static void test_mla_long_context(void) {
+  enum { P = 100, N = 140 };
+  ttt_mla_spec spec = make_spec(32, 2, 0, 16, 8, 4, 8);
+  spec.rope.max_positions = 160;
+  mla_layer l;
+  layer_init(&l, &spec, 77);
+  layer_convert(&l, TTT_F32);
+  ttt_context *ctx = ttt_test_context(2);
+  ttt_test_rng rng = ttt_test_rng_make(5);
+  float *x = malloc(N * 32 * sizeof(float)), *out = malloc(N * 32 * sizeof(float));
+  double *ref = malloc(N * 32 * sizeof(double)), *xd = NULL;
+  CHECK(ctx && x && out && ref);
+  if (!ctx || !x || !out || !ref) return;
+  ttt_test_fill_uniform(&rng, x, N * 32, -1.0f, 1.0f);
+  xd = btu_doubles(x, N * 32);
+  ttt_mla_weights w = weights_of(l.conv);
+  CHECK_OK(ttt_reference_mla(&spec, &w, xd, N, ref));
+  const ttt_dtype cache_dtypes[2] = {TTT_F32, TTT_BF16};
+  for (int c = 0; c < 2; c++) {
+    for (int a = 0; a < 2; a++) {
+      ttt_kv_cache_spec cs = {.n_layers = 1,
+                              .n_kv_heads = 1,
+                              .head_dim = 20,
+                              .max_positions = 160,
+                              .dtype = cache_dtypes[c]};
+      cs.layers[0].latent = true;
+      ttt_kv_cache *cache = NULL;
+      CHECK_OK(ttt_kv_cache_create(&cs, &cache));
+      ttt_mla_impl_config impl = {.algorithm = a ? TTT_MLA_ABSORBED : TTT_MLA_NAIVE};
+      ttt_tensor xt = ttt_tensor_2d(TTT_F32, x, P, 32), ot = ttt_tensor_2d(TTT_F32, out, P, 32);
+      CHECK_OK(ttt_mla_prefill_forward(ctx, &spec, &impl, &w, l.rope, cache, 0, &xt, 0, &ot));
+      for (int64_t p = P; p < N; p++) {
+        xt = ttt_tensor_2d(TTT_F32, x + p * 32, 1, 32);
+        ot = ttt_tensor_2d(TTT_F32, out + p * 32, 1, 32);
+        CHECK_OK(ttt_mla_decode_forward(ctx, &spec, &impl, &w, l.rope, cache, 0, &xt, p, &ot));
+      }
+      char label[96];
+      snprintf(label, sizeof label, "long context, %s cache, %s decode",
+               ttt_dtype_name(cache_dtypes[c]), a ? "absorbed" : "naive");
+      btu_check(NULL, TTT_F32, false, label, out + P * 32, ref + P * 32, (N - P) * 32,
+                c ? BTU_BF16 : BTU_F32);
+      ttt_kv_cache_destroy(cache);
+    }
+  }
+  free(xd);
+  free(x);
+  free(out);
+  free(ref);
+  layer_release_conv(&l);
+  layer_free(&l);
+  ttt_context_destroy(ctx);
+}
+
 static void test_mla_errors(void) {
   init_cases();
   ttt_mla_spec s = cases[0].spec;
@@ -361,6 +416,7 @@ static void test_mla_errors(void) {
 int main(void) {
   TTT_RUN(test_mla_matrix);
   TTT_RUN(test_mla_bites);
+  TTT_RUN(test_mla_long_context);
   TTT_RUN(test_mla_errors);
   return ttt_test_finish();
 }
