@@ -254,7 +254,7 @@ TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
  * choice scores, and only the topk_group best groups' experts compete (the others' choice scores
  * count as 0, as HF masks them).
  * Shared expert: out += g · shared(x), with g = sigmoid(shared_gate · x) when shared_expert_gate,
- * else 1 (an always-on expert, as DeepSeek's shared experts). The gate logit is computed in f32. */
+ * else 1 (an always-on expert). The gate logit is computed in f32. */
 typedef enum ttt_moe_routing {
   TTT_MOE_ROUTING_SOFTMAX = 0, /* softmax over all experts (Mixtral, Qwen-MoE) */
   TTT_MOE_ROUTING_SIGMOID      /* independent sigmoid per expert (DeepSeek-V3) */

@@ -264,8 +264,9 @@ typedef struct ttt_causal_lm ttt_causal_lm;
  * presence, dtype and shape against the spec (naming the first offender), and converts weights
  * whose dtype differs from the impl config (copies; tensors already in the right dtype are used in
  * place, e.g. straight from an mmapped checkpoint). A module whose weight_dtype is DEFAULT takes
- * the dtype of its first resolved weight; norms, biases, q/k norms, routers and gates are f32. Weights are shared by the two modes when their
- * dtypes agree. The model is read-only afterwards and may serve several contexts concurrently. */
+ * the dtype of its first resolved weight; norms, biases, q/k norms, routers and gates are f32.
+ * Weights are shared by the two modes when their dtypes agree. The model is read-only afterwards
+ * and may serve several contexts concurrently. */
 TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
                                         const ttt_causal_lm_impl_config *impl,
                                         ttt_weight_resolver resolver, void *user,

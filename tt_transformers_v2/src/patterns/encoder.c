@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "building_blocks/block_util.h"
+#include "patterns_internal.h"
 #include "runtime/runtime.h"
 
 /* Longest module or weight path: "layers.127.attention_norm.weight" and the like. */
@@ -192,15 +193,10 @@ ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt_strateg
 
 static void emit(const ttt_observer *observer, const char *prefix, const char *name,
                  const ttt_tensor *input, const ttt_tensor *output) {
-  if (!observer || !observer->fn) return;
-  char path[PATH_MAX_LEN];
-  if (prefix && prefix[0] && name)
-    snprintf(path, sizeof path, "%s.%s", prefix, name);
-  else
-    snprintf(path, sizeof path, "%s", name ? name : (prefix ? prefix : ""));
-  ttt_module_event event = {
-      .path = path, .mode = TTT_MODE_PREFILL, .start_pos = 0, .input = input, .output = output};
-  observer->fn(observer->user, &event);
+  /* the shared reporter (paths of any length, never truncated); a layer without a path is "" */
+  bool has_prefix = prefix && prefix[0];
+  ttt_observe(observer, has_prefix ? prefix : NULL, has_prefix || name ? name : "",
+              TTT_MODE_PREFILL, 0, input, output);
 }
 
 /* y[i] += x[i] (the residual connections). */
@@ -322,7 +318,10 @@ static ttt_status keep_owned(ttt_encoder *m, ttt_tensor t) {
 static ttt_status resolve_slot(ttt_encoder *m, ttt_weight_resolver resolver, void *user,
                                const char *module, const weight_slot *s) {
   char path[PATH_MAX_LEN];
-  snprintf(path, sizeof path, "%s.%s", module, s->field);
+  int len = snprintf(path, sizeof path, "%s.%s", module, s->field);
+  if (len < 0 || len >= (int)sizeof path)
+    return ttt_set_error(TTT_ERR_INTERNAL, "encoder weight path %s.%s longer than %d bytes", module,
+                         s->field, (int)PATH_MAX_LEN - 1);
   ttt_tensor t;
   memset(&t, 0, sizeof t);
   ttt_status st = resolver(user, path, &t);

@@ -604,28 +604,6 @@ static ttt_status reference_ffn(const ttt_ffn_spec *spec, const ttt_ffn_weights 
                                    : ttt_reference_mlp(&spec->mlp, &w->mlp, x, rows, out);
 }
 
-/* A decoder layer composed of the blocks' references over one sequence of T rows. */
-static ttt_status reference_layer(const ttt_decoder_layer_spec *s,
-                                  const ttt_decoder_layer_weights *w, const double *x, int64_t T,
-                                  double *out) {
-  int64_t n = T * ttt_decoder_layer_hidden(s);
-  double *normed = malloc((size_t)n * sizeof *normed), *branch = malloc((size_t)n * sizeof *branch);
-  ttt_status st =
-      normed && branch ? TTT_OK : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "suite: out of memory");
-  if (st == TTT_OK) st = ttt_reference_norm(&s->attention_norm, &w->attention_norm, x, T, normed);
-  if (st == TTT_OK)
-    st = s->attention_kind == TTT_ATTENTION_KIND_MLA
-             ? ttt_reference_mla(&s->mla, &w->mla, normed, T, branch)
-             : ttt_reference_attention(&s->attention, &w->attention, normed, 1, T, NULL, branch);
-  for (int64_t i = 0; st == TTT_OK && i < n; i++) out[i] = x[i] + branch[i];
-  if (st == TTT_OK) st = ttt_reference_norm(&s->ffn_norm, &w->ffn_norm, out, T, normed);
-  if (st == TTT_OK) st = reference_ffn(&s->ffn, &w->ffn, normed, T, branch);
-  for (int64_t i = 0; st == TTT_OK && i < n; i++) out[i] += branch[i];
-  free(normed);
-  free(branch);
-  return st;
-}
-
 /* The float64 reference of block `v` on `rows` input rows x (ids for embeddings). */
 static ttt_status reference_block(const ttt_module_view *v, const ttt_tensor *x, const double *xd,
                                   int64_t rows, double *out) {
@@ -649,7 +627,7 @@ static ttt_status reference_block(const ttt_module_view *v, const ttt_tensor *x,
   case TTT_BLOCK_MLA:
     return ttt_reference_mla(v->spec, v->weights, xd, rows, out);
   case TTT_BLOCK_DECODER_LAYER:
-    return reference_layer(v->spec, v->weights, xd, rows, out);
+    return ttt_reference_decoder_layer(v->spec, v->weights, xd, rows, out);
   default:
     return ttt_set_error(TTT_ERR_UNSUPPORTED, "no built-in reference for block kind %s",
                          ttt_block_kind_name(v->kind));

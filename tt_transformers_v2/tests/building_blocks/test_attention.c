@@ -41,7 +41,7 @@ static const ttt_dtype weight_dtypes[N_WDTYPES] = {TTT_F32, TTT_BF16, TTT_Q8_0};
 typedef struct layer {
   ttt_attention_spec spec;
   ttt_tensor mats[N_WDTYPES][N_MATS]; /* wq wk wv wo per weight dtype */
-  ttt_tensor bq, bk, bv, bo, q_norm, k_norm;
+  ttt_tensor bq, bk, bv, bo, q_norm, k_norm, q_norm_bias, k_norm_bias;
   ttt_rope *rope;
 } layer;
 
@@ -77,8 +77,17 @@ static void layer_init(layer *l, const ttt_attention_spec *spec, uint64_t seed) 
   if (spec->v_bias) l->bv = random_tensor(&rng, 1, kvd, -0.5f, 0.5f);
   if (spec->o_bias) l->bo = random_tensor(&rng, 1, spec->hidden, -0.5f, 0.5f);
   if (spec->qk_norm != TTT_QK_NORM_NONE) {
-    l->q_norm = random_tensor(&rng, 1, hd, 0.5f, 1.5f);
-    l->k_norm = random_tensor(&rng, 1, hd, 0.5f, 1.5f);
+    /* HEAD: [head_dim]; HEAD_WEIGHTS: [heads, head_dim]; ALL: [heads·head_dim] */
+    bool head = spec->qk_norm == TTT_QK_NORM_HEAD, rows = spec->qk_norm == TTT_QK_NORM_HEAD_WEIGHTS;
+    int64_t q_rows = rows ? spec->n_heads : 1, k_rows = rows ? spec->n_kv_heads : 1;
+    int64_t q_cols = head || rows ? hd : qd, k_cols = head || rows ? hd : kvd;
+    float lo = spec->qk_norm_spec.weight_offset ? -0.5f : 0.5f;
+    l->q_norm = random_tensor(&rng, q_rows, q_cols, lo, lo + 1.0f);
+    l->k_norm = random_tensor(&rng, k_rows, k_cols, lo, lo + 1.0f);
+    if (spec->qk_norm_spec.bias) {
+      l->q_norm_bias = random_tensor(&rng, q_rows, q_cols, -0.5f, 0.5f);
+      l->k_norm_bias = random_tensor(&rng, k_rows, k_cols, -0.5f, 0.5f);
+    }
   }
   if (spec->rope.type != TTT_ROPE_NONE) CHECK_OK(ttt_rope_create(&spec->rope, &l->rope));
 }
@@ -86,7 +95,8 @@ static void layer_init(layer *l, const ttt_attention_spec *spec, uint64_t seed) 
 static void layer_free(layer *l) {
   for (int d = 0; d < N_WDTYPES; d++)
     for (int m = 0; m < N_MATS; m++) ttt_tensor_free(&l->mats[d][m]);
-  ttt_tensor *vecs[] = {&l->bq, &l->bk, &l->bv, &l->bo, &l->q_norm, &l->k_norm};
+  ttt_tensor *vecs[] = {&l->bq,     &l->bk,     &l->bv,          &l->bo,
+                        &l->q_norm, &l->k_norm, &l->q_norm_bias, &l->k_norm_bias};
   for (size_t i = 0; i < sizeof vecs / sizeof vecs[0]; i++) ttt_tensor_free(vecs[i]);
   ttt_rope_destroy(l->rope);
 }
@@ -104,7 +114,9 @@ static ttt_attention_weights layer_weights(const layer *l, ttt_dtype dtype) {
                                  .bv = l->bv,
                                  .bo = l->bo,
                                  .q_norm = l->q_norm,
-                                 .k_norm = l->k_norm};
+                                 .k_norm = l->k_norm,
+                                 .q_norm_bias = l->q_norm_bias,
+                                 .k_norm_bias = l->k_norm_bias};
 }
 
 /* ---- inputs, reference, comparison ---- */
@@ -334,6 +346,29 @@ static ttt_attention_spec mini_mistral(void) { /* window 8, partial interleaved 
   return s;
 }
 
+/* Per-head q/k LayerNorm with each head's own weights and biases, and an output bias. */
+static ttt_attention_spec mini_head_weights(void) {
+  return (ttt_attention_spec){.hidden = 64,
+                              .n_heads = 4,
+                              .n_kv_heads = 2,
+                              .head_dim = 16,
+                              .o_bias = true,
+                              .qk_norm = TTT_QK_NORM_HEAD_WEIGHTS,
+                              .qk_norm_spec = {.type = TTT_NORM_LAYER, .eps = 1e-5f, .bias = true},
+                              .rope = rope_default(16, 10000.0)};
+}
+/* One RMSNorm over all heads of q (and of k), with (1 + w) weights. */
+static ttt_attention_spec mini_all_heads(void) {
+  return (ttt_attention_spec){
+      .hidden = 64,
+      .n_heads = 4,
+      .n_kv_heads = 2,
+      .head_dim = 16,
+      .qk_norm = TTT_QK_NORM_ALL,
+      .qk_norm_spec = {.type = TTT_NORM_RMS, .eps = 1e-6f, .weight_offset = true},
+      .rope = rope_default(16, 500000.0)};
+}
+
 /* ---- the mini matrix ---- */
 
 typedef struct axis_algorithm {
@@ -423,6 +458,8 @@ static void test_mini_llama(void) { mini_matrix(mini_llama, 101); }
 static void test_mini_qwen2(void) { mini_matrix(mini_qwen2, 202); }
 static void test_mini_qwen3(void) { mini_matrix(mini_qwen3, 303); }
 static void test_mini_mistral(void) { mini_matrix(mini_mistral, 404); }
+static void test_mini_head_weights(void) { mini_matrix(mini_head_weights, 505); }
+static void test_mini_all_heads(void) { mini_matrix(mini_all_heads, 606); }
 
 /* ---- real dims: a subsample of the matrix (see the top of the file) ---- */
 
@@ -818,6 +855,8 @@ int main(void) {
   TTT_RUN(test_mini_llama);
   TTT_RUN(test_mini_qwen2);
   TTT_RUN(test_mini_qwen3);
+  TTT_RUN(test_mini_head_weights);
+  TTT_RUN(test_mini_all_heads);
   TTT_RUN(test_mini_mistral);
   TTT_RUN(test_mini_bert);
   TTT_RUN(test_causal_batch_without_cache);

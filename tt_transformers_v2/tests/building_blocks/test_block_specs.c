@@ -109,6 +109,73 @@ static void test_lm_head_spec(void) {
   CHECK_ERR(ttt_lm_head_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "softcap (-1)");
   s.softcap = INFINITY;
   CHECK_ERR(ttt_lm_head_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "softcap");
+  s = ok;
+  s.scale = -0.5f;
+  CHECK_ERR(ttt_lm_head_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "scale (-0.5)");
+}
+
+/* Decoder-layer topologies: enums in range, parallel residuals only with pre norms, the norms a
+ * topology uses validated (and only those), the multiplier finite. */
+static void test_decoder_layer_spec(void) {
+  ttt_norm_spec rms = {.type = TTT_NORM_RMS, .dim = 64, .eps = 1e-6f};
+  ttt_decoder_layer_spec ok = {
+      .attention_norm = rms,
+      .attention = {.hidden = 64, .n_heads = 4, .n_kv_heads = 2},
+      .ffn_norm = rms,
+      .ffn = {.kind = TTT_FFN_MLP, .mlp = {.hidden = 64, .intermediate = 128, .gated = true}}};
+  CHECK_OK(ttt_decoder_layer_spec_validate(&ok));
+  ttt_decoder_layer_spec s = ok;
+  s.norm_placement = TTT_NORM_SANDWICH;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT,
+            "post_attention_norm: norm spec: dim (0)");
+  s.post_attention_norm = s.post_ffn_norm = rms;
+  CHECK_OK(ttt_decoder_layer_spec_validate(&s));
+  s.post_ffn_norm.dim = 32;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_SHAPE, "post_ffn_norm.dim (32)");
+  s = ok;
+  s.norm_placement = TTT_NORM_POST;
+  s.post_attention_norm = s.post_ffn_norm = rms;
+  s.attention_norm = s.ffn_norm = (ttt_norm_spec){0}; /* unused by post placement */
+  CHECK_OK(ttt_decoder_layer_spec_validate(&s));
+  CHECK(!ttt_decoder_layer_uses_norm(&s, "attention_norm") &&
+        ttt_decoder_layer_uses_norm(&s, "post_ffn_norm") &&
+        !ttt_decoder_layer_uses_norm(&s, "norm"));
+  s.residual = TTT_RESIDUAL_PARALLEL;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT,
+            "residual parallel needs norm_placement pre, got post");
+  s = ok;
+  s.residual = TTT_RESIDUAL_PARALLEL;
+  s.ffn_norm = (ttt_norm_spec){0}; /* unused by one-norm parallel */
+  CHECK_OK(ttt_decoder_layer_spec_validate(&s));
+  CHECK(!ttt_decoder_layer_uses_norm(&s, "ffn_norm"));
+  s.residual = TTT_RESIDUAL_PARALLEL_TWO_NORMS;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "ffn_norm");
+  s = ok;
+  s.residual = (ttt_residual_topology)3;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "residual (3)");
+  s = ok;
+  s.norm_placement = (ttt_norm_placement)-1;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "norm_placement (-1)");
+  s = ok;
+  s.residual_multiplier = NAN;
+  CHECK_ERR(ttt_decoder_layer_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "residual_multiplier");
+}
+
+/* The enum names the public API gives (ttt info prints them); out of range → "unknown". */
+static void test_enum_names(void) {
+  CHECK(strcmp(ttt_norm_type_name(TTT_NORM_LAYER), "layer") == 0);
+  CHECK(strcmp(ttt_norm_placement_name(TTT_NORM_SANDWICH), "sandwich") == 0);
+  CHECK(strcmp(ttt_residual_topology_name(TTT_RESIDUAL_PARALLEL_TWO_NORMS), "parallel_two_norms") ==
+        0);
+  CHECK(strcmp(ttt_qk_norm_name(TTT_QK_NORM_HEAD_WEIGHTS), "head_weights") == 0);
+  CHECK(strcmp(ttt_rope_type_name(TTT_ROPE_LONGROPE), "longrope") == 0);
+  CHECK(strcmp(ttt_activation_name(TTT_ACT_GELU_TANH), "gelu_tanh") == 0);
+  CHECK(strcmp(ttt_ffn_kind_name(TTT_FFN_MOE), "moe") == 0);
+  CHECK(strcmp(ttt_attention_algorithm_name(TTT_ATTENTION_TILED), "tiled") == 0);
+  CHECK(strcmp(ttt_norm_type_name((ttt_norm_type)9), "unknown") == 0);
+  CHECK(strcmp(ttt_rope_type_name((ttt_rope_type)-1), "unknown") == 0);
+  CHECK(strcmp(ttt_qk_norm_name((ttt_qk_norm)4), "unknown") == 0);
+  CHECK(strcmp(ttt_residual_topology_name((ttt_residual_topology)3), "unknown") == 0);
 }
 
 /* Defaults: SIMD kernels, f32 weights and activations (accuracy), fused gate/up in both modes;
@@ -171,6 +238,8 @@ int main(void) {
   TTT_RUN(test_mlp_spec);
   TTT_RUN(test_moe_spec);
   TTT_RUN(test_lm_head_spec);
+  TTT_RUN(test_decoder_layer_spec);
+  TTT_RUN(test_enum_names);
   TTT_RUN(test_default_impl_configs);
   TTT_RUN(test_impl_validation);
   return ttt_test_finish();

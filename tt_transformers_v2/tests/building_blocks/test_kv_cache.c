@@ -28,6 +28,12 @@ static void test_validation(void) {
   s = small_spec(TTT_F32);
   s.sliding_window[2] = -1;
   CHECK_ERR(ttt_kv_cache_create(&s, &c), TTT_ERR_INVALID_ARGUMENT, "sliding_window[2]");
+  s = small_spec(TTT_F32);
+  s.layers[1].head_dim = -2;
+  CHECK_ERR(ttt_kv_cache_create(&s, &c), TTT_ERR_INVALID_ARGUMENT, "layers[1] n_kv_heads (0)");
+  s = small_spec(TTT_F32);
+  s.layers[2].dtype = TTT_F16;
+  CHECK_ERR(ttt_kv_cache_create(&s, &c), TTT_ERR_DTYPE, "layers[2].dtype f16");
   CHECK(c == NULL);
   ttt_kv_cache_destroy(NULL);
 }
@@ -47,6 +53,25 @@ static void test_sizes_and_lengths(void) {
     CHECK(ttt_kv_cache_length(c, 0) == 0 && ttt_kv_cache_length(c, 7) == 0);
     ttt_kv_cache_destroy(c);
   }
+}
+
+/* Per-layer kv heads, head dims and dtypes override the cache-wide ones field by field. */
+static void test_per_layer_shapes(void) {
+  ttt_kv_cache_spec s = small_spec(TTT_BF16);
+  s.layers[0] = (ttt_kv_cache_layer_spec){.n_kv_heads = 4, .dtype = TTT_F32};
+  s.layers[2].head_dim = 6;
+  ttt_kv_cache *c = NULL;
+  CHECK_OK(ttt_kv_cache_create(&s, &c));
+  const ttt_kv_cache_spec *r = ttt_kv_cache_get_spec(c);
+  CHECK(r->layers[0].n_kv_heads == 4 && r->layers[0].head_dim == 4 &&
+        r->layers[0].dtype == TTT_F32);
+  CHECK(r->layers[1].n_kv_heads == 2 && r->layers[1].head_dim == 4 &&
+        r->layers[1].dtype == TTT_BF16);
+  CHECK(r->layers[2].n_kv_heads == 2 && r->layers[2].head_dim == 6);
+  CHECK(ttt_kv_cache_layer(c, 0)->dtype == TTT_F32 && ttt_kv_cache_layer(c, 2)->head_dim == 6);
+  /* k and v: 4×4 f32 × 20 slots, 2×4 bf16 × 8 slots, 2×6 bf16 × 20 slots */
+  CHECK(ttt_kv_cache_bytes(c) == 2 * (4 * 4 * 20 * 4 + 2 * 4 * 8 * 2 + 2 * 6 * 20 * 2));
+  ttt_kv_cache_destroy(c);
 }
 
 /* Appends positions 0..19 to the ring layer in chunks of 3 and one of 11, then checks that slot
@@ -103,6 +128,7 @@ static void test_append_ring_and_bf16(void) {
 int main(void) {
   TTT_RUN(test_validation);
   TTT_RUN(test_sizes_and_lengths);
+  TTT_RUN(test_per_layer_shapes);
   TTT_RUN(test_append_ring_and_bf16);
   return ttt_test_finish();
 }

@@ -208,6 +208,15 @@ static void run_matrix(const ttt_lm_head_spec *spec, uint64_t seed) {
     btu_check(&stats, TTT_F32, false, "defaults", out, ref + (m == 1 ? (T_MAX - 1) * V : 0),
               (m == 1 ? 1 : T_MAX) * V, BTU_F32);
   }
+  if (spec->scale != 0.0f) { /* nor one that skips the scale */
+    ttt_lm_head_spec unscaled = *spec;
+    unscaled.scale = 0.0f;
+    CHECK_OK(ttt_reference_lm_head(&unscaled, &master, xd, T_MAX, same));
+    forward(spec, NULL, &master, x, T_MAX, false, out);
+    ttt_compare_result res;
+    double rel;
+    CHECK(!btu_passes(out, same, T_MAX * V, BTU_F32, &res, &rel));
+  }
   if (spec->softcap > 0) {
     ttt_lm_head_spec uncapped = *spec;
     uncapped.softcap = 0;
@@ -229,8 +238,13 @@ static void run_matrix(const ttt_lm_head_spec *spec, uint64_t seed) {
 static void test_matrix(void) {
   ttt_lm_head_spec plain = {.hidden = 256, .vocab = 1000};
   ttt_lm_head_spec capped = {.hidden = 128, .vocab = 515, .bias = true, .softcap = 30.0f};
+  /* a logit scale alone (Cohere's logit_scale), and before a softcap (Granite-like 1/8) */
+  ttt_lm_head_spec scaled = {.hidden = 64, .vocab = 300, .scale = 0.0625f};
+  ttt_lm_head_spec scaled_capped = {.hidden = 64, .vocab = 300, .scale = 8.0f, .softcap = 30.0f};
   run_matrix(&plain, 440);
   run_matrix(&capped, 441);
+  run_matrix(&scaled, 442);
+  run_matrix(&scaled_capped, 443);
 }
 
 static void test_errors(void) {

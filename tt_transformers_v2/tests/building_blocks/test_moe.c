@@ -22,11 +22,21 @@ typedef struct moe_master {
   ttt_moe_spec spec;
   ttt_tensor router;
   ttt_mlp_weights *experts; /* n_experts, f32 */
+  ttt_mlp_weights shared;   /* with spec.shared_expert */
+  ttt_tensor shared_gate;   /* with spec.shared_expert_gate */
 } moe_master;
+
+/* The master's weights with experts (and the shared expert) in the given views. */
+static ttt_moe_weights weights_of(const moe_master *m, const ttt_mlp_weights *experts,
+                                  const ttt_mlp_weights *shared) {
+  return (ttt_moe_weights){
+      .router = m->router, .experts = experts, .shared = *shared, .shared_gate = m->shared_gate};
+}
 
 static void master_make(moe_master *m, const ttt_moe_spec *spec, uint64_t seed) {
   ttt_test_rng rng = ttt_test_rng_make(seed);
   int64_t H = spec->expert.hidden, N = spec->expert.intermediate;
+  memset(m, 0, sizeof *m);
   m->spec = *spec;
   /* A router a few times larger than 1/sqrt(H) gives peaked, clearly separated probabilities. */
   m->router = btu_matrix(&rng, spec->n_experts, H, 4.0 / sqrt((double)H));
@@ -37,6 +47,13 @@ static void master_make(moe_master *m, const ttt_moe_spec *spec, uint64_t seed) 
     w->up = btu_matrix(&rng, N, H, 1.0 / sqrt((double)H));
     w->down = btu_matrix(&rng, H, N, 1.0 / sqrt((double)N));
   }
+  if (spec->shared_expert) {
+    int64_t S = spec->shared.intermediate;
+    m->shared.gate = btu_matrix(&rng, S, H, 1.0 / sqrt((double)H));
+    m->shared.up = btu_matrix(&rng, S, H, 1.0 / sqrt((double)H));
+    m->shared.down = btu_matrix(&rng, H, S, 1.0 / sqrt((double)S));
+  }
+  if (spec->shared_expert_gate) m->shared_gate = btu_matrix(&rng, 1, H, 2.0 / sqrt((double)H));
 }
 
 static void master_free(moe_master *m) {
@@ -47,6 +64,22 @@ static void master_free(moe_master *m) {
     ttt_tensor_free(&m->experts[e].down);
   }
   free(m->experts);
+  ttt_tensor *shared[] = {&m->shared.gate, &m->shared.up, &m->shared.down, &m->shared_gate};
+  for (int i = 0; i < 4; i++) ttt_tensor_free(shared[i]);
+}
+
+static ttt_mlp_weights shared_as(const moe_master *m, ttt_dtype dtype) {
+  if (!m->spec.shared_expert) return (ttt_mlp_weights){0};
+  return (ttt_mlp_weights){.gate = btu_as(&m->shared.gate, dtype),
+                           .up = btu_as(&m->shared.up, dtype),
+                           .down = btu_as(&m->shared.down, dtype)};
+}
+
+static void shared_release(ttt_mlp_weights *w, const moe_master *m) {
+  if (!m->spec.shared_expert) return;
+  btu_release(&w->gate, &m->shared.gate);
+  btu_release(&w->up, &m->shared.up);
+  btu_release(&w->down, &m->shared.down);
 }
 
 /* The experts converted to dtype (caller frees with experts_release). */
@@ -99,19 +132,21 @@ static void run_configs(const char *name, const moe_master *m, uint64_t seed,
   double *xd = btu_doubles(x, T_MAX * H);
   double *ref = malloc(sizeof(double) * (size_t)(T_MAX * H));
   double *same = malloc(sizeof(double) * (size_t)(T_MAX * H));
-  ttt_moe_weights master = {.router = m->router, .experts = m->experts};
+  ttt_moe_weights master = weights_of(m, m->experts, &m->shared);
   CHECK_OK(ttt_reference_moe(spec, &master, xd, T_MAX, ref));
-  ttt_mlp_weights *experts = NULL;
+  ttt_mlp_weights *experts = NULL, shared = {0};
   for (size_t c = 0; c < n_configs; c++) {
     const moe_config *mc = &configs[c];
     bool new_dtype = c == 0 || mc->weight_dtype != configs[c - 1].weight_dtype;
     if (new_dtype) {
       if (experts) experts_release(experts, m);
+      shared_release(&shared, m);
       experts = experts_as(m, mc->weight_dtype);
-      ttt_moe_weights w = {.router = m->router, .experts = experts};
+      shared = shared_as(m, mc->weight_dtype);
+      ttt_moe_weights w = weights_of(m, experts, &shared);
       if (mc->weight_dtype != TTT_F32) CHECK_OK(ttt_reference_moe(spec, &w, xd, T_MAX, same));
     }
-    ttt_moe_weights w = {.router = m->router, .experts = experts};
+    ttt_moe_weights w = weights_of(m, experts, &shared);
     ttt_moe_impl_config impl = {.weight_dtype = mc->weight_dtype,
                                 .activation_dtype = mc->q8_act ? TTT_Q8_0 : TTT_F32,
                                 .kernel = (ttt_kernel)mc->kernel,
@@ -134,6 +169,7 @@ static void run_configs(const char *name, const moe_master *m, uint64_t seed,
                       mc->weight_dtype == TTT_F32 ? 0.01 : 0.3);
   }
   if (experts) experts_release(experts, m);
+  shared_release(&shared, m);
   free(x);
   free(out);
   free(xd);
@@ -198,7 +234,7 @@ static void run_matrix(const char *name, const ttt_moe_spec *spec, uint64_t seed
   btu_fill(&rng, x, T_MAX * H, 1.0);
   double *xd = btu_doubles(x, T_MAX * H);
   double *ref = malloc(sizeof(double) * (size_t)(T_MAX * H));
-  ttt_moe_weights w = {.router = m.router, .experts = m.experts};
+  ttt_moe_weights w = weights_of(&m, m.experts, &m.shared);
   CHECK_OK(ttt_reference_moe(spec, &w, xd, T_MAX, ref));
   const ttt_moe_impl_config *impls[] = {&prefill, &decode, NULL};
   const int64_t tokens[] = {T_MAX, 1, T_MAX};
@@ -214,6 +250,21 @@ static void run_matrix(const char *name, const ttt_moe_spec *spec, uint64_t seed
   ttt_compare_result res;
   double rel;
   CHECK(!btu_passes(out, ref, T_MAX * H, BTU_F32, &res, &rel));
+  if (spec->shared_expert) { /* so must a missing shared expert or gate */
+    ttt_moe_spec without = *spec;
+    without.shared_expert_gate = !spec->shared_expert_gate;
+    ttt_moe_weights ungated = w;
+    if (!without.shared_expert_gate) ungated.shared_gate = (ttt_tensor){0};
+    if (!without.shared_expert_gate) {
+      CHECK_OK(ttt_reference_moe(&without, &ungated, xd, T_MAX, ref));
+      CHECK(!btu_passes(out, ref, T_MAX * H, BTU_F32, &res, &rel));
+    }
+    without = *spec;
+    without.shared_expert = without.shared_expert_gate = false;
+    ttt_moe_weights routed = {.router = m.router, .experts = m.experts};
+    CHECK_OK(ttt_reference_moe(&without, &routed, xd, T_MAX, ref));
+    CHECK(!btu_passes(out, ref, T_MAX * H, BTU_F32, &res, &rel));
+  }
   free(x);
   free(out);
   free(xd);
@@ -236,6 +287,13 @@ static void test_matrix_qwen2_moe_like(void) {
       .top_k = 4,
       .no_renormalize = true};
   run_matrix("moe 60x top4 no-renorm 64/32", &spec, 520);
+  /* Qwen2-MoE's shared expert (its own width) behind a sigmoid gate, then an ungated one */
+  spec.shared_expert = spec.shared_expert_gate = true;
+  spec.shared =
+      (ttt_mlp_spec){.hidden = 64, .intermediate = 96, .activation = TTT_ACT_SILU, .gated = true};
+  run_matrix("moe 60x top4 + gated shared 64/32+96", &spec, 521);
+  spec.shared_expert_gate = false;
+  run_matrix("moe 60x top4 + shared 64/32+96", &spec, 522);
 }
 
 /* Plain (ungated) gelu experts, and top_k == n_experts (a dense mixture). */
@@ -314,6 +372,15 @@ static void test_errors(void) {
   bad.router = ttt_tensor_2d(TTT_F32, m.router.data, 3, 32);
   CHECK_ERR(ttt_moe_forward(ctx, &spec, NULL, &bad, &tx, &to), TTT_ERR_SHAPE, "moe.router");
   CHECK_ERR(ttt_moe_forward(ctx, &spec, NULL, &w, &tx, &tx), TTT_ERR_INVALID_ARGUMENT, "overlap");
+  ttt_moe_spec shared = spec;
+  shared.shared_expert_gate = true;
+  CHECK_ERR(ttt_moe_spec_validate(&shared), TTT_ERR_INVALID_ARGUMENT, "needs shared_expert");
+  shared.shared_expert = true;
+  shared.shared = (ttt_mlp_spec){.hidden = 16, .intermediate = 8, .gated = true};
+  CHECK_ERR(ttt_moe_spec_validate(&shared), TTT_ERR_SHAPE, "shared.hidden (16)");
+  shared.shared.hidden = 32;
+  CHECK_ERR(ttt_moe_forward(ctx, &shared, NULL, &w, &tx, &to), TTT_ERR_INVALID_ARGUMENT,
+            "moe.shared.gate");
   master_free(&m);
 }
 

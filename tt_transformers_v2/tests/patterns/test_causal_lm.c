@@ -742,6 +742,83 @@ static void test_bad_weights_are_named(void) {
   store_free(&store);
 }
 
+/* The weights of the new options are resolved, checked and named like the others. */
+static void test_new_weights_are_named(void) {
+  typedef struct bad_weight {
+    arch a;
+    const char *skip, *misshape;
+    ttt_status status;
+    const char *message;
+  } bad_weight;
+  static const bad_weight cases[] = {
+      {ARCH_POSITIONS, "position_embedding.table", NULL, TTT_ERR_NOT_FOUND,
+       "position_embedding.table"},
+      {ARCH_POSITIONS, "layers.1.ffn_norm.bias", NULL, TTT_ERR_NOT_FOUND, "ffn_norm.bias"},
+      {ARCH_POSITIONS, "norm.bias", NULL, TTT_ERR_NOT_FOUND, "'norm.bias'"},
+      {ARCH_PARALLEL, "layers.0.attention.q_norm_bias", NULL, TTT_ERR_NOT_FOUND, "q_norm_bias"},
+      {ARCH_SANDWICH, "layers.1.post_ffn_norm.weight", NULL, TTT_ERR_NOT_FOUND, "post_ffn_norm"},
+      {ARCH_SHARED_EXPERT, "layers.0.ffn.shared.down", NULL, TTT_ERR_NOT_FOUND, "shared.down"},
+      {ARCH_SHARED_EXPERT, NULL, "layers.0.ffn.shared_gate", TTT_ERR_SHAPE,
+       "'layers.0.ffn.shared_gate' has shape [2, 128], expected [1, 128]"},
+      {ARCH_PARALLEL_TWO_NORMS, NULL, "layers.0.attention.k_norm", TTT_ERR_SHAPE,
+       "'layers.0.attention.k_norm' has shape [3, 16], expected [2, 16]"},
+      {ARCH_POST, NULL, "layers.1.attention.q_norm", TTT_ERR_SHAPE, "expected [128]"},
+  };
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ttt_causal_lm_spec spec = make_spec(cases[i].a);
+    weight_store store = {.skip = cases[i].skip, .misshape = cases[i].misshape};
+    generate_weights(&spec, 5, &store);
+    CHECK_OK(ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_ACCURACY, TTT_DTYPE_DEFAULT,
+                                               &spec, impl));
+    ttt_causal_lm *model = NULL;
+    CHECK_ERR(ttt_causal_lm_create(&spec, impl, store_resolve, &store, &model), cases[i].status,
+              cases[i].message);
+    CHECK(model == NULL);
+    store_free(&store);
+  }
+  free(impl);
+}
+
+/* A caller's path prefix of any length reaches the observer whole. */
+typedef struct long_path_log {
+  size_t longest;
+  bool suffix_ok;
+} long_path_log;
+
+static void record_length(void *user, const ttt_module_event *event) {
+  long_path_log *log = user;
+  size_t n = strlen(event->path);
+  if (n > log->longest) {
+    log->longest = n;
+    log->suffix_ok = n > 20 && strcmp(event->path + n - 20, ".post_attention_norm") == 0;
+  }
+}
+
+static void test_long_paths_are_not_truncated(void) {
+  fixture *f = fixture_make(ARCH_SANDWICH, TTT_STRATEGY_ACCURACY, 1);
+  ttt_module_view v;
+  CHECK_OK(ttt_causal_lm_module(f->model, TTT_MODE_PREFILL, "layers.0", &v));
+  char prefix[301];
+  memset(prefix, 'p', 300);
+  prefix[300] = '\0';
+  long_path_log log = {0, false};
+  ttt_observer observer = {record_length, &log};
+  float x[2 * 128] = {0}, y[2 * 128];
+  for (int i = 0; i < 2 * 128; i++) x[i] = (float)(i % 7) - 3.0f;
+  ttt_tensor tx = ttt_tensor_2d(TTT_F32, x, 2, 128), ty = ttt_tensor_2d(TTT_F32, y, 2, 128);
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(f->model, 0, &cache));
+  CHECK_OK(ttt_decoder_layer_forward(f->ctx, TTT_MODE_PREFILL, v.spec, v.impl, v.weights, v.rope,
+                                     cache, 0, &tx, 0, &ty, prefix, &observer));
+  CHECK_MSG(log.longest == 300 + strlen(".post_attention_norm") && log.suffix_ok,
+            "longest path %zu", log.longest);
+  ttt_kv_cache_destroy(cache);
+  fixture_free(f);
+}
+
 /* ---- issue 14: observers, module views and setter paths of the new modules ---- */
 
 typedef struct event_log {
@@ -957,7 +1034,9 @@ int main(void) {
   TTT_RUN(test_impl_paths_change_exactly_the_named_modules);
   TTT_RUN(test_override_is_used_by_the_model);
   TTT_RUN(test_bad_weights_are_named);
+  TTT_RUN(test_new_weights_are_named);
   TTT_RUN(test_topology_events);
+  TTT_RUN(test_long_paths_are_not_truncated);
   TTT_RUN(test_topology_modules_and_paths);
   TTT_RUN(test_cache_sized_per_layer);
   TTT_RUN(test_tied_head_conversion_keeps_the_embedding);
