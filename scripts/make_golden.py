@@ -29,7 +29,7 @@ import sys
 
 # safetensors dtype names of the values this script writes, with struct codes and sizes.
 DTYPES = {"F32": ("f", 4), "I64": ("q", 8), "F64": ("d", 8), "I32": ("i", 4)}
-NOT_TRACED = ("Linear", "Conv1D", "Dropout", "Embedding_dropout", "RotaryEmbedding", "Activation",
+NOT_TRACED = ("Linear", "Conv1D", "Dropout", "RotaryEmbedding", "Activation",
               "GELU", "SiLU", "NewGELU", "Identity")
 
 

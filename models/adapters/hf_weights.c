@@ -514,8 +514,14 @@ static ttt_status make_copy(const ttt_hf_weight_map *m, const ttt_hf_weight *w, 
   if (!dst) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "%s: out of memory", w->hf_name);
   const unsigned char *in = src->data;
   int64_t src_cols = src->ndim == 2 ? src->shape[1] : 1;
+  int64_t src_rows = info->rule->transposed && w->ndim == 2 ? src_cols : src->shape[0];
   for (int64_t r = 0; r < rows; r++) {
     int64_t sr = source_row(m, info, r);
+    if (sr < 0 || sr >= src_rows) { /* the rule's parts disagree with the config's shapes */
+      free(dst);
+      return ttt_set_error(TTT_ERR_SHAPE, "%s: row %lld of %s is outside the stored %lld rows",
+                           w->hf_name, (long long)r, w->path, (long long)src_rows);
+    }
     for (int64_t c = 0; c < cols; c++) {
       /* transposed: the checkpoint holds [in, out], element (sr, c) of the transpose is (c, sr) */
       int64_t at = info->rule->transposed && w->ndim == 2 ? c * src_cols + sr : sr * src_cols + c;

@@ -56,6 +56,8 @@ static const hf_module_rule modules[] = {
 static const char *const ignored[] = {"*.attn.bias", "*.attn.masked_bias", NULL};
 
 static ttt_status parse_gpt2(const hf_scope *sc, ttt_hf_config *cfg) {
+  /* multi-head only: HF's config class has no kv heads (a num_key_value_heads key is ignored) */
+  cfg->num_key_value_heads = cfg->num_attention_heads;
   return hf_get_int(sc, "n_inner", false, 4 * cfg->hidden_size, 1, HF_MAX_DIM,
                     &cfg->intermediate_size);
 }

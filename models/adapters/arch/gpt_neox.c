@@ -55,6 +55,8 @@ static const char *const ignored[] = {"*.attention.bias", "*.attention.masked_bi
                                       "*.rotary_emb.inv_freq", NULL};
 
 static ttt_status parse_gpt_neox(const hf_scope *sc, ttt_hf_config *cfg) {
+  /* multi-head only: HF's config class has no kv heads (a num_key_value_heads key is ignored) */
+  cfg->num_key_value_heads = cfg->num_attention_heads;
   bool parallel, bias;
   HF_TRY(hf_get_bool(sc, "use_parallel_residual", true, &parallel));
   cfg->residual = parallel ? TTT_RESIDUAL_PARALLEL_TWO_NORMS : TTT_RESIDUAL_SEQUENTIAL;

@@ -73,7 +73,7 @@ ttt_status hf_get_str(const hf_scope *sc, const char *key, const char **out);
 /* The item of `key` (through the aliases), or NULL when absent or null. */
 const cJSON *hf_field(const hf_scope *sc, const char *key);
 
-/* Shared hook pieces. */
+/* Shared hook pieces (hooks.c). */
 /* `sliding_window` on every layer (Mistral, Mixtral, Starcoder2). */
 ttt_status hf_parse_window_all_layers(const hf_scope *sc, ttt_hf_config *cfg);
 /* Qwen2/Qwen3 rules: the window counts only with use_sliding_window; `layer_types` (when given)

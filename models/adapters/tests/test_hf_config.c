@@ -551,6 +551,12 @@ static void test_descriptor_architectures(void) {
             TTT_ERR_FORMAT, "'rope_scaling.short_factor' must be an array of 8 numbers");
   CHECK_ERR(parse_with("stablelm_tiny", "config.json", "qk_layernorm", "true", &cfg),
             TTT_ERR_UNSUPPORTED, "qk_layernorm");
+  /* GPT-NeoX ignores kv heads as HF does: the fused per-head tensor is multi-head */
+  CHECK_OK(parse_with("gptneox_tiny", "config.json", "num_key_value_heads", "2", &cfg));
+  CHECK(cfg.num_key_value_heads == 4);
+  /* a positive field too small for a float */
+  CHECK_ERR(parse_with("granite_tiny", "config.json", "logits_scaling", "1e-300", &cfg),
+            TTT_ERR_FORMAT, "'logits_scaling' is 1e-300, beyond the float range");
 }
 
 /* Errors from files name the file path. */

@@ -274,6 +274,19 @@ static void test_broken_checkpoints(void) {
             "model.safetensors: tensor 'model.layers.1.mlp.up_proj.weight' has shape [160, 96], "
             "expected [160, 64]");
 
+  /* Fused and transposed tensors are checked in their stored shape. */
+  change fused = {
+      .drop = "model.layers.0.self_attn.qkv_proj.weight",
+      .add = {"model.layers.0.self_attn.qkv_proj.weight", ttt_tensor_2d(TTT_F32, zeros, 96, 64)}};
+  CHECK_ERR(validate_changed("phi3_tiny", &fused), TTT_ERR_SHAPE,
+            "tensor 'model.layers.0.self_attn.qkv_proj.weight' has shape [96, 64], expected "
+            "[128, 64] (layers.0.attention.wq)");
+  change conv1d = {
+      .drop = "transformer.h.1.mlp.c_fc.weight",
+      .add = {"transformer.h.1.mlp.c_fc.weight", ttt_tensor_2d(TTT_F32, zeros, 128, 64)}};
+  CHECK_ERR(validate_changed("gpt2_tiny", &conv1d), TTT_ERR_SHAPE,
+            "has shape [128, 64], expected [64, 128] (layers.1.ffn.up)");
+
   change dtype = {.drop = "model.norm.weight",
                   .add = {"model.norm.weight", ttt_tensor_1d(TTT_I32, ints, 64)}};
   CHECK_ERR(validate_changed("llama3_tiny", &dtype), TTT_ERR_DTYPE,
