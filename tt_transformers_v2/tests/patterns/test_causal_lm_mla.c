@@ -319,8 +319,69 @@ static void test_mla_cache_modules_and_errors(void) {
   free(s);
 }
 
+/* The suite's trace run: prefill 6 tokens, decode 4. */
+static ttt_status sample(ttt_context *ctx, const ttt_causal_lm *model, void *user,
+                         const ttt_observer *observer) {
+  (void)user;
+  ttt_kv_cache *cache = NULL;
+  ttt_status st = ttt_causal_lm_create_cache(model, 0, &cache);
+  float logits[6 * VOCAB];
+  int32_t tokens[10] = {3, 14, 15, 92, 65, 35, 89, 79, 32, 38};
+  ttt_tensor lt = ttt_tensor_2d(TTT_F32, logits, 6, VOCAB);
+  if (st == TTT_OK)
+    st = ttt_causal_lm_prefill_forward(model, ctx, cache, tokens, 6, 0, false, &lt, observer);
+  for (int t = 6; st == TTT_OK && t < 10; t++) {
+    ttt_tensor ld = ttt_tensor_2d(TTT_F32, logits, 1, VOCAB);
+    st = ttt_causal_lm_decode_forward(model, ctx, cache, tokens[t], t, &ld, observer);
+  }
+  ttt_kv_cache_destroy(cache);
+  return st;
+}
+
+/* Suite cases on MLA modules: the traced inputs of layers.N.attention (an MLA block: replayed into a
+ * latent cache) and of a whole MLA layer, in both modes, against the built-in float64 references
+ * (ttt_reference_mla, ttt_reference_decoder_layer). */
+static void test_suite_on_mla_modules(void) {
+  ttt_causal_lm_spec spec = make_spec();
+  store *s = calloc(1, sizeof *s);
+  make_weights(&spec, s);
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_device_cpu(&device, 2));
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  ttt_causal_lm_impl_config impl;
+  CHECK_OK(
+      ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_ACCURACY, TTT_F32, &spec, &impl));
+  ttt_causal_lm *model = NULL;
+  CHECK_OK(ttt_causal_lm_create(&spec, &impl, resolve, s, &model));
+  ttt_suite *suite = NULL;
+  if (model)
+    CHECK_OK(ttt_suite_create(
+        &(ttt_suite_options){.name = "mla", .model = model, .sample_run = sample}, &suite));
+  const char *modules[3] = {"layers.0.attention", "layers.1.attention", "layers.1"};
+  for (int m = 0; suite && m < 3; m++)
+    for (int mode = 0; mode < 2; mode++)
+      CHECK_OK(
+          ttt_suite_add(suite, &(ttt_suite_case){.module = modules[m],
+                                                 .mode = (ttt_mode)mode,
+                                                 .input = TTT_SUITE_INPUT_TRACE,
+                                                 .reference = TTT_SUITE_REF_BUILTIN,
+                                                 .expect = {.pcc = 0.99999, .max_abs = 1e-4}}));
+  if (suite) {
+    FILE *sink = getenv("TTT_TEST_VERBOSE") ? NULL : fopen("/dev/null", "w");
+    CHECK(ttt_suite_run(suite, ctx, sink ? sink : stdout) == TTT_SUITE_PASSED);
+    if (sink) fclose(sink);
+    ttt_suite_destroy(suite);
+  }
+  ttt_causal_lm_destroy(model);
+  ttt_context_destroy(ctx);
+  for (int i = 0; i < s->count; i++) ttt_tensor_free(&s->tensors[i]);
+  free(s);
+}
+
 int main(void) {
   TTT_RUN(test_mla_model_matches_reference);
   TTT_RUN(test_mla_cache_modules_and_errors);
+  TTT_RUN(test_suite_on_mla_modules);
   return ttt_test_finish();
 }
