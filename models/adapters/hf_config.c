@@ -484,6 +484,12 @@ void ttt_hf_config_describe(const ttt_hf_config *cfg, char *buf, size_t size) {
                    (long long)cfg->num_key_value_heads, (long long)cfg->head_dim,
                    (long long)cfg->intermediate_size, (long long)cfg->vocab_size);
   if (n < 0 || (size_t)n >= size) return;
+  if (ttt_hf_is_mla(cfg))
+    n += snprintf(
+        buf + n, size - (size_t)n, ", mla (q_lora %lld, kv_lora %lld, qk %lld + rope %lld, v %lld)",
+        (long long)cfg->q_lora_rank, (long long)cfg->kv_lora_rank, (long long)cfg->qk_nope_head_dim,
+        (long long)cfg->qk_rope_head_dim, (long long)cfg->v_head_dim);
+  if (n < 0 || (size_t)n >= size) return;
   if (cfg->num_local_experts > 0)
     n += snprintf(buf + n, size - (size_t)n, ", %lld experts (ffn %lld) top-%lld",
                   (long long)cfg->num_local_experts,

@@ -29,6 +29,7 @@ for l in 0 1 2; do
     fail "info: layers.$l latent line missing"
 done
 grep -Eq '^  all layers +384 bytes; expanded K/V 1920 bytes$' "$tmp/info" || fail "info: total line missing"
+grep -q 'mla (q_lora 32, kv_lora 24, qk 16 + rope 8, v 16)' "$tmp/info" || fail "info: model line lacks the MLA dims"
 grep -Eq 'layers\.1\.attention +mla: weight f32, .*algorithm absorbed, kv f32$' "$tmp/info" ||
   fail "info: decode mla impl line missing"
 

@@ -1,6 +1,7 @@
 /*
  * ttt/blocks.h — building blocks: normalization, embeddings, rotary embedding, MLP / gated MLP, MoE,
- * attention with an explicit KV cache, LM head.
+ * attention with an explicit KV cache, multi-head latent attention (MLA) with a latent KV cache,
+ * LM head.
  *
  * Part of the public API; include <ttt.h>, not this file directly.
  *
