@@ -2,15 +2,16 @@
  * Multi-head latent attention against its float64 reference (ttt_reference_mla: the whole
  * sequence, every latent expanded as HF does).
  *
- * Matrix: shapes (DeepSeek-V3 tiny with q LoRA, no q LoRA, a wide latent, YaRN with mscale_all_dim,
- * rotate-half layout) × cached runs {prefill 9 + 4 decodes, prefill 5 + 4 in two chunks + 4
- * decodes} × decode algorithm {naive, absorbed} × weights {f32, q8_0 (dims multiple of 32)} ×
- * cache {f32, bf16}. Thresholds as block_test_util.h: f32 weights and cache: PCC >= 0.99999 and
- * max|err| <= 1e-5 of the output scale (a few chained f32 dot products of <= 128 terms; a wrong
- * softmax scale, rope layout or mask misses by orders of magnitude: see test_mla_bites); bf16 cache:
- * PCC >= 0.999 (8 mantissa bits on the latent); q8_0 weights: PCC >= 0.99 against the f32-master
- * reference. Naive and absorbed decode must also agree with each other to f32 rounding (PCC >=
- * 0.99999, 1e-5 of the scale) on the same weights, whatever their dtype.
+ * Matrix: shapes (DeepSeek-V3 tiny with q LoRA, no q LoRA, a wide latent, YaRN with
+ * mscale_all_dim, rotate-half layout) × cached runs {prefill 9 + 4 decodes, prefill 5 + 4 in two
+ * chunks + 4 decodes} × decode algorithm {naive, absorbed} × weights {f32, q8_0 (dims multiple of
+ * 32), q8_0 with q8_0 activations} × cache {f32, bf16}. Thresholds as block_test_util.h: f32
+ * weights and cache: PCC >= 0.99999 and max|err| <= 1e-5 of the output scale (a few chained f32 dot
+ * products of <= 128 terms; a wrong softmax scale, rope layout or mask misses by orders of
+ * magnitude: see test_mla_bites); bf16 cache: PCC >= 0.999 (8 mantissa bits on the latent); q8_0
+ * weights: PCC >= 0.99 against the f32-master reference. Naive and absorbed decode must also agree
+ * with each other on the same weights: to f32 rounding (PCC >= 0.99999, 1e-5 of the scale), or
+ * PCC >= 0.999 with q8_0 activations (naive quantizes the latent before kv_b_proj).
  */
 #include <math.h>
 #include <stdio.h>
@@ -186,28 +187,38 @@ static void test_mla_matrix(void) {
       if (wdtypes[wd] == TTT_Q8_0 && !q8_ok(&l.spec)) continue;
       layer_convert(&l, wdtypes[wd]);
       for (int cd = 0; cd < 2; cd++) {
-        for (int chunking = 0; chunking < 2; chunking++) {
+        for (int run = 0; run < (wdtypes[wd] == TTT_Q8_0 ? 4 : 2); run++) {
+          /* runs 0, 1: one or two prefill chunks; 2, 3: the same with q8_0 activations */
+          int chunking = run % 2;
+          bool q8_act = run >= 2;
           const int64_t *chunks = chunking ? two_chunks : one_chunk;
           int n_chunks = chunking ? 2 : 1;
-          ttt_mla_impl_config impl = {.weight_dtype = wdtypes[wd], .algorithm = TTT_MLA_NAIVE};
+          ttt_mla_impl_config impl = {.weight_dtype = wdtypes[wd],
+                                      .activation_dtype = q8_act ? TTT_Q8_0 : TTT_F32,
+                                      .algorithm = TTT_MLA_NAIVE};
           run_cached(ctx, &l, &impl, cdtypes[cd], chunks, n_chunks, x, naive);
           impl.algorithm = TTT_MLA_ABSORBED;
           run_cached(ctx, &l, &impl, cdtypes[cd], chunks, n_chunks, x, absorbed);
           btu_threshold th = btu_threshold_for(wdtypes[wd]);
           if (cdtypes[cd] == TTT_BF16 && wdtypes[wd] == TTT_F32) th = BTU_BF16;
           char label[160];
-          snprintf(label, sizeof label, "%s %s weights, %s cache, %d chunk(s), naive",
-                   cases[c].name, ttt_dtype_name(wdtypes[wd]), ttt_dtype_name(cdtypes[cd]),
+          const char *act = q8_act ? " + q8_0 act" : "";
+          snprintf(label, sizeof label, "%s %s weights%s, %s cache, %d chunk(s), naive",
+                   cases[c].name, ttt_dtype_name(wdtypes[wd]), act, ttt_dtype_name(cdtypes[cd]),
                    n_chunks);
-          btu_check(&stats, wdtypes[wd], false, label, naive, ref, n, th);
-          snprintf(label, sizeof label, "%s %s weights, %s cache, %d chunk(s), absorbed",
-                   cases[c].name, ttt_dtype_name(wdtypes[wd]), ttt_dtype_name(cdtypes[cd]),
+          btu_check(&stats, wdtypes[wd], q8_act, label, naive, ref, n, th);
+          snprintf(label, sizeof label, "%s %s weights%s, %s cache, %d chunk(s), absorbed",
+                   cases[c].name, ttt_dtype_name(wdtypes[wd]), act, ttt_dtype_name(cdtypes[cd]),
                    n_chunks);
-          btu_check(&stats, wdtypes[wd], false, label, absorbed, ref, n, th);
+          btu_check(&stats, wdtypes[wd], q8_act, label, absorbed, ref, n, th);
+          /* Same weights: the algorithms differ by f32 rounding, plus (q8_0 activations) the
+           * naive path quantizing the latent before kv_b_proj where the absorbed one does not. */
           double *nd = btu_doubles(naive, n);
-          snprintf(label, sizeof label, "%s %s weights, %s cache: absorbed vs naive", cases[c].name,
-                   ttt_dtype_name(wdtypes[wd]), ttt_dtype_name(cdtypes[cd]));
-          if (nd) btu_check(NULL, wdtypes[wd], false, label, absorbed, nd, n, BTU_F32);
+          snprintf(label, sizeof label, "%s %s weights%s, %s cache: absorbed vs naive",
+                   cases[c].name, ttt_dtype_name(wdtypes[wd]), act, ttt_dtype_name(cdtypes[cd]));
+          if (nd)
+            btu_check(NULL, wdtypes[wd], q8_act, label, absorbed, nd, n,
+                      q8_act ? BTU_Q8_ACT_SAME_WEIGHTS : BTU_F32);
           free(nd);
         }
       }
