@@ -291,8 +291,8 @@ typedef struct mla_job {
   const ttt_kv_layer *cache;
   ttt_attention_kernel kernel;
   const void **ptrs;
-  float *work; /* per item: expanded scores [end]; absorbed query [R + rd], o_lat [R], weight
-                  row [R], scores [MLA_KEY_BLOCK] */
+  float *work; /* expanded: scores [end] per thread; absorbed, per head: query [R + rd], o_lat
+                  [R], weight row [R], scores [MLA_KEY_BLOCK] */
   int64_t work_stride;
   float *out; /* [T, H·v] */
 } mla_job;
@@ -375,10 +375,9 @@ static void absorbed_item(const mla_job *j, int64_t h, float *work, const void *
 }
 
 static void expanded_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
-  (void)thread;
   const mla_job *j = arg;
   for (int64_t i = begin; i < end; i++)
-    expanded_item(j, i / j->s->n_heads, i % j->s->n_heads, j->work + i * j->work_stride);
+    expanded_item(j, i / j->s->n_heads, i % j->s->n_heads, j->work + thread * j->work_stride);
 }
 
 static void absorbed_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
@@ -410,8 +409,9 @@ static ttt_status attend(ttt_context *ctx, const ttt_mla_spec *s, const ttt_mla_
     return TTT_OK;
   }
   j.rows = cache_rows(ctx, l, end);
-  j.work_stride = end;
-  j.work = ttt_scratch_alloc(ctx, (size_t)(T * H * j.work_stride) * sizeof(float));
+  j.work_stride = end; /* the scores of one (query, head) item, one buffer per thread */
+  int32_t threads = ttt_context_threads(ctx, cfg->threads);
+  j.work = ttt_scratch_alloc(ctx, (size_t)(threads * j.work_stride) * sizeof(float));
   if (!j.rows || !j.work) return TTT_ERR_OUT_OF_MEMORY;
   /* Expand every position's latent: [end, R] → kv_b_proj → [end, H·(nope + v)]. */
   float *c = ttt_scratch_alloc(ctx, (size_t)(end * R) * sizeof(float));
