@@ -8,7 +8,7 @@
  *
  * Attention, two algorithms over the same cache rows [0, end):
  *   expanded (prefill, NAIVE decode): kv_b_proj · c for every position gives per-head nope keys and
- *     values; each (query, head) then attends like ordinary attention.
+ *     values; each (query, head) then attends like ordinary attention, with its tile kernels.
  *   absorbed (ABSORBED decode): q_lat_h = W_k,hᵀ q_nope_h (kv_lora_rank values), scores
  *     q_lat_h · c_s + q_rope_h · k_rope_s, o_lat_h = Σ_s p_s c_s, v_h = W_v,h · o_lat_h. The rows
  *     of kv_b_proj are read (dequantized to f32 one row at a time) instead of multiplying every
@@ -285,37 +285,42 @@ typedef struct mla_job {
   const float *q;    /* [T, H·dq] */
   const float *rows; /* expanded: cache rows [end, R + rd] as f32 */
   const float *kvb;  /* expanded: [end, H·(nope + v)] */
+  const float *keys; /* expanded: [end, H, nope + rd] = [k_nope_h, k_rope] */
   /* absorbed: kv_b_proj, the cache layer read in place, the tile kernels and, per head, a
    * pointer array of MLA_KEY_BLOCK rows */
   const ttt_tensor *w;
   const ttt_kv_layer *cache;
   ttt_attention_kernel kernel;
-  const void **ptrs;
-  float *work; /* expanded: scores [end] per thread; absorbed, per head: query [R + rd], o_lat
-                  [R], weight row [R], scores [MLA_KEY_BLOCK] */
+  const void **ptrs; /* per head (absorbed) or thread (expanded): 1 or 2 × MLA_KEY_BLOCK rows */
+  float *work;       /* expanded, per thread: scores [MLA_KEY_BLOCK]; absorbed, per head: query
+                        [R + rd], o_lat [R], weight row [R], scores [MLA_KEY_BLOCK] */
   int64_t work_stride;
   float *out; /* [T, H·v] */
 } mla_job;
 
-/* Expanded attention of item (t, h). */
-static void expanded_item(const mla_job *j, int64_t t, int64_t h, float *scores) {
+/* Expanded attention of item (t, h): keys are the rows [k_nope_h(p), k_rope(p)] of j->keys,
+ * values the v_h(p) parts of j->kvb, attended by the tile kernels over blocks of positions. */
+static void expanded_item(const mla_job *j, int64_t t, int64_t h, float *scores,
+                          const void **ptrs) {
   const ttt_mla_spec *s = j->s;
   int64_t H = s->n_heads, nope = s->qk_nope_head_dim, rd = s->qk_rope_head_dim;
-  int64_t dq = nope + rd, dv = s->v_head_dim, R = s->kv_lora_rank, kvw = nope + dv;
+  int64_t dq = nope + rd, dv = s->v_head_dim, kvw = nope + dv, n = j->start + t + 1;
   const float *q = j->q + t * H * dq + h * dq;
-  int64_t n = j->start + t + 1;
-  for (int64_t p = 0; p < n; p++) {
-    const float *k_nope = j->kvb + p * H * kvw + h * kvw;
-    const float *k_rope = j->rows + p * (R + rd) + R;
-    scores[p] = j->scale * (dot(q, k_nope, nope) + dot(q + nope, k_rope, rd));
-  }
-  ttt_softmax(scores, n);
+  const void **vptrs = ptrs + MLA_KEY_BLOCK;
   float *o = j->out + t * H * dv + h * dv;
+  float m = -INFINITY, sum = 0.0f, rescale;
   memset(o, 0, (size_t)dv * sizeof(float));
-  for (int64_t p = 0; p < n; p++) {
-    const float *v = j->kvb + p * H * kvw + h * kvw + nope;
-    for (int64_t d = 0; d < dv; d++) o[d] += scores[p] * v[d];
+  for (int64_t p0 = 0; p0 < n; p0 += MLA_KEY_BLOCK) {
+    int64_t nb = n - p0 < MLA_KEY_BLOCK ? n - p0 : MLA_KEY_BLOCK;
+    for (int64_t i = 0; i < nb; i++) {
+      ptrs[i] = j->keys + ((p0 + i) * H + h) * dq;
+      vptrs[i] = j->kvb + (p0 + i) * H * kvw + h * kvw + nope;
+    }
+    j->kernel.scores(q, dq, 1, ptrs, TTT_F32, nb, dq, j->scale, scores, MLA_KEY_BLOCK);
+    j->kernel.softmax(scores, MLA_KEY_BLOCK, 1, nb, &m, &sum, &rescale);
+    j->kernel.accumulate(scores, MLA_KEY_BLOCK, 1, vptrs, TTT_F32, nb, dv, &rescale, o, dv);
   }
+  for (int64_t d = 0; d < dv; d++) o[d] /= sum;
 }
 
 /* Row `row` of a weight matrix of any supported dtype, as f32. */
@@ -377,7 +382,8 @@ static void absorbed_item(const mla_job *j, int64_t h, float *work, const void *
 static void expanded_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   const mla_job *j = arg;
   for (int64_t i = begin; i < end; i++)
-    expanded_item(j, i / j->s->n_heads, i % j->s->n_heads, j->work + thread * j->work_stride);
+    expanded_item(j, i / j->s->n_heads, i % j->s->n_heads, j->work + thread * j->work_stride,
+                  j->ptrs + thread * 2 * MLA_KEY_BLOCK);
 }
 
 static void absorbed_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
@@ -397,10 +403,10 @@ static ttt_status attend(ttt_context *ctx, const ttt_mla_spec *s, const ttt_mla_
                .start = start,
                .q = q,
                .w = &w->kv_b_proj,
+               .kernel = ttt_attention_kernel_select(ttt_context_device(ctx), cfg->kernel),
                .out = attn};
   if (cfg->algorithm == TTT_MLA_ABSORBED) {
     j.cache = l;
-    j.kernel = ttt_attention_kernel_select(ttt_context_device(ctx), cfg->kernel);
     j.work_stride = 3 * R + s->qk_rope_head_dim + MLA_KEY_BLOCK;
     j.work = ttt_scratch_alloc(ctx, (size_t)(H * j.work_stride) * sizeof(float));
     j.ptrs = ttt_scratch_alloc(ctx, (size_t)(H * MLA_KEY_BLOCK) * sizeof(void *));
@@ -408,21 +414,31 @@ static ttt_status attend(ttt_context *ctx, const ttt_mla_spec *s, const ttt_mla_
     ttt_parallel_for(ctx, cfg->threads, H, 1, absorbed_range, &j);
     return TTT_OK;
   }
-  j.rows = cache_rows(ctx, l, end);
-  j.work_stride = end; /* the scores of one (query, head) item, one buffer per thread */
+  /* Expand every position's latent: [end, R] → kv_b_proj → [end, H·(nope + v)], and gather each
+   * head's key [k_nope_h, k_rope]. */
+  int64_t nope = s->qk_nope_head_dim, rd = s->qk_rope_head_dim, dq = nope + rd;
+  int64_t kvw = nope + s->v_head_dim;
   int32_t threads = ttt_context_threads(ctx, cfg->threads);
-  j.work = ttt_scratch_alloc(ctx, (size_t)(threads * j.work_stride) * sizeof(float));
-  if (!j.rows || !j.work) return TTT_ERR_OUT_OF_MEMORY;
-  /* Expand every position's latent: [end, R] → kv_b_proj → [end, H·(nope + v)]. */
+  j.rows = cache_rows(ctx, l, end);
   float *c = ttt_scratch_alloc(ctx, (size_t)(end * R) * sizeof(float));
-  float *kvb = ttt_scratch_alloc(ctx, (size_t)(end * H * (s->qk_nope_head_dim + s->v_head_dim)) *
-                                          sizeof(float));
-  if (!c || !kvb) return TTT_ERR_OUT_OF_MEMORY;
+  float *kvb = ttt_scratch_alloc(ctx, (size_t)(end * H * kvw) * sizeof(float));
+  float *keys = ttt_scratch_alloc(ctx, (size_t)(end * H * dq) * sizeof(float));
+  j.work_stride = MLA_KEY_BLOCK;
+  j.work = ttt_scratch_alloc(ctx, (size_t)(threads * MLA_KEY_BLOCK) * sizeof(float));
+  j.ptrs = ttt_scratch_alloc(ctx, (size_t)(threads * 2 * MLA_KEY_BLOCK) * sizeof(void *));
+  if (!j.rows || !c || !kvb || !keys || !j.work || !j.ptrs) return TTT_ERR_OUT_OF_MEMORY;
   for (int64_t p = 0; p < end; p++)
-    memcpy(c + p * R, j.rows + p * (R + s->qk_rope_head_dim), (size_t)R * sizeof(float));
+    memcpy(c + p * R, j.rows + p * (R + rd), (size_t)R * sizeof(float));
   ttt_status st = project(ctx, cfg, &w->kv_b_proj, "mla.kv_b_proj", c, end, R, kvb);
   if (st != TTT_OK) return st;
+  for (int64_t p = 0; p < end; p++)
+    for (int64_t h = 0; h < H; h++) {
+      float *k = keys + (p * H + h) * dq;
+      memcpy(k, kvb + p * H * kvw + h * kvw, (size_t)nope * sizeof(float));
+      memcpy(k + nope, j.rows + p * (R + rd) + R, (size_t)rd * sizeof(float));
+    }
   j.kvb = kvb;
+  j.keys = keys;
   ttt_parallel_for(ctx, cfg->threads, T * H, 1, expanded_range, &j);
   return TTT_OK;
 }
