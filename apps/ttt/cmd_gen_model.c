@@ -55,6 +55,19 @@ typedef struct gen_shape {
   "\"num_experts_per_tok\": 8, \"moe_intermediate_size\": 768, \"norm_topk_prob\": true, "         \
   "\"decoder_sparse_step\": 1, \"mlp_only_layers\": []"
 
+/* DeepSeek-V2-Lite's published dimensions (MLA with kv_lora_rank 512, rope 64 + nope 128, v 128,
+ * no q LoRA; 64 routed experts of 1408, 6 per token, 2 shared, layer 0 dense, routed_scaling 1,
+ * norm_topk_prob false) written as a deepseek_v3 config: sigmoid routing with a selection bias in
+ * one group instead of V2's softmax (ttt has no deepseek_v2 descriptor), rope_scaling null instead
+ * of V2-Lite's YaRN (factor 40) and a context of 8192. */
+#define DEEPSEEK_V2_LITE_KEYS                                                                      \
+  "\"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-06, \"attention_bias\": false, "                 \
+  "\"q_lora_rank\": null, \"kv_lora_rank\": 512, \"qk_nope_head_dim\": 128, "                      \
+  "\"qk_rope_head_dim\": 64, \"v_head_dim\": 128, \"rope_interleave\": true, "                     \
+  "\"n_routed_experts\": 64, \"num_experts_per_tok\": 6, \"n_shared_experts\": 2, "                \
+  "\"moe_intermediate_size\": 1408, \"first_k_dense_replace\": 1, \"n_group\": 1, "                \
+  "\"topk_group\": 1, \"routed_scaling_factor\": 1.0, \"norm_topk_prob\": false"
+
 /* Values as in the published config.json files. All use the Llama 3 tokenizer (vocab 128256,
  * <|begin_of_text|> 128000, <|end_of_text|> 128001) whatever their own; the "tiny" shapes keep
  * that vocab (the tokenizer needs it) with toy dims, for tests. Other families' checkpoints are
@@ -165,6 +178,26 @@ static const gen_shape shapes[] = {
      151643,
      151645,
      QWEN3_MOE_KEYS},
+    {"deepseek-v2-lite",
+     "deepseek_v3",
+     "DeepseekV3ForCausalLM",
+     128256,
+     2048,
+     27,
+     16,
+     16,
+     128,
+     10944,
+     8192,
+     false,
+     10000.0,
+     0.0,
+     0.0,
+     0.0,
+     0,
+     128000,
+     128001,
+     DEEPSEEK_V2_LITE_KEYS},
     {"tiny", "llama", "LlamaForCausalLM", 128256, 64,  2,   4,  2,      16,     128,
      2048,   true,    500000.0,           32.0,   1.0, 4.0, 64, 128000, 128001, LLAMA_KEYS},
     {"tiny-gemma2",

@@ -8,13 +8,13 @@
 static const char *const NAME = "info";
 
 static void print_help(void) {
-  printf(
-      "usage: ttt info [--model DIR] [--strategy accuracy|performance] [--threads N]\n"
-      "                [--set PATH=VALUE]...\n\n"
-      "Prints the device, the model's spec tree (embedding, every layer's topology, norms,\n"
-      "attention and ffn, final norm, lm head), the prefill and decode impl configs chosen for\n"
-      "this device and strategy (after any --set overrides), the parameter count and the weight\n"
-      "bytes one decode step streams.\n");
+  printf("usage: ttt info [--model DIR] [--strategy accuracy|performance] [--threads N]\n"
+         "                [--set PATH=VALUE]...\n\n"
+         "Prints the device, the model's spec tree (embedding, every layer's topology, norms,\n"
+         "attention and ffn, final norm, lm head), the prefill and decode impl configs chosen for\n"
+         "this device and strategy (after any --set overrides), the parameter count, the weight\n"
+         "bytes one decode step streams, and the KV-cache bytes each token adds per layer (MLA\n"
+         "layers: the latent, next to what expanded keys and values would take).\n");
 }
 
 static const char *yes_no(bool b) { return b ? "yes" : "no"; }
@@ -43,6 +43,17 @@ static void print_attention_spec(const char *path, const ttt_attention_spec *s) 
   printf("\n");
 }
 
+static void print_mla_spec(const char *path, const ttt_mla_spec *s) {
+  printf("  %-32s mla: hidden %lld, heads %lld, q_lora_rank %lld, kv_lora_rank %lld, qk nope %lld "
+         "+ rope %lld, v %lld, rope %s theta %g",
+         path, (long long)s->hidden, (long long)s->n_heads, (long long)s->q_lora_rank,
+         (long long)s->kv_lora_rank, (long long)s->qk_nope_head_dim, (long long)s->qk_rope_head_dim,
+         (long long)s->v_head_dim, ttt_rope_type_name(s->rope.type), s->rope.theta);
+  if (s->rope.factor) printf(" factor %g", s->rope.factor);
+  if (s->rope.interleaved) printf(" interleaved");
+  printf(", softmax scale %g\n", ttt_mla_softmax_scale(s));
+}
+
 static void print_mlp(const ttt_mlp_spec *m) {
   printf("%s mlp %s, hidden %lld, intermediate %lld%s", m->gated ? "gated" : "plain",
          ttt_activation_name(m->activation), (long long)m->hidden, (long long)m->intermediate,
@@ -56,8 +67,14 @@ static void print_ffn_spec(const char *path, const ttt_ffn_spec *s) {
     printf("\n");
     return;
   }
-  printf("%lld experts, top %lld%s; each ", (long long)s->moe.n_experts, (long long)s->moe.top_k,
-         s->moe.no_renormalize ? " (not renormalized)" : "");
+  printf("%lld experts, top %lld%s, %s routing", (long long)s->moe.n_experts,
+         (long long)s->moe.top_k, s->moe.no_renormalize ? " (not renormalized)" : "",
+         ttt_moe_routing_name(s->moe.routing));
+  if (s->moe.score_correction_bias) printf(" + selection bias");
+  if (s->moe.n_group > 1)
+    printf(", %lld of %lld groups", (long long)s->moe.topk_group, (long long)s->moe.n_group);
+  if (s->moe.routed_scaling_factor) printf(", scaled %g", (double)s->moe.routed_scaling_factor);
+  printf("; each ");
   print_mlp(&s->moe.expert);
   if (s->moe.shared_expert) {
     printf("; shared expert%s ", s->moe.shared_expert_gate ? " (sigmoid gate)" : "");
@@ -79,7 +96,9 @@ static void print_layer_spec(int64_t l, const ttt_decoder_layer_spec *layer) {
                                   &layer->ffn_norm,       NULL, &layer->post_ffn_norm};
   for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
     snprintf(path, sizeof path, "layers.%lld.%s", (long long)l, order[i]);
-    if (strcmp(order[i], "attention") == 0)
+    if (strcmp(order[i], "attention") == 0 && layer->attention_kind == TTT_ATTENTION_KIND_MLA)
+      print_mla_spec(path, &layer->mla);
+    else if (strcmp(order[i], "attention") == 0)
       print_attention_spec(path, &layer->attention);
     else if (strcmp(order[i], "ffn") == 0)
       print_ffn_spec(path, &layer->ffn);
@@ -129,13 +148,20 @@ static void print_mode(const char *mode, const ttt_causal_lm_mode_impl_config *c
     if (ttt_decoder_layer_uses_norm(ls, "attention_norm"))
       print_norm_impl(l, "attention_norm", &layer->attention_norm);
     const ttt_attention_impl_config *a = &layer->attention;
+    const ttt_mla_impl_config *m = &layer->mla;
     snprintf(path, sizeof path, "layers.%lld.attention", (long long)l);
-    printf("  %-32s weight %s, activation %s, kernel %s, threads %d, fuse_qkv %s, algorithm %s, "
-           "block %d, query_block %d, kv %s\n",
-           path, ttt_dtype_name(a->weight_dtype), ttt_dtype_name(a->activation_dtype),
-           ttt_kernel_name(a->kernel), a->threads, yes_no(a->fuse_qkv),
-           ttt_attention_algorithm_name(a->algorithm), a->block_size, a->query_block,
-           ttt_dtype_name(a->kv_dtype));
+    if (ls->attention_kind == TTT_ATTENTION_KIND_MLA)
+      printf("  %-32s mla: weight %s, activation %s, kernel %s, threads %d, algorithm %s, kv %s\n",
+             path, ttt_dtype_name(m->weight_dtype), ttt_dtype_name(m->activation_dtype),
+             ttt_kernel_name(m->kernel), m->threads, ttt_mla_algorithm_name(m->algorithm),
+             ttt_dtype_name(m->kv_dtype));
+    else
+      printf("  %-32s weight %s, activation %s, kernel %s, threads %d, fuse_qkv %s, algorithm %s, "
+             "block %d, query_block %d, kv %s\n",
+             path, ttt_dtype_name(a->weight_dtype), ttt_dtype_name(a->activation_dtype),
+             ttt_kernel_name(a->kernel), a->threads, yes_no(a->fuse_qkv),
+             ttt_attention_algorithm_name(a->algorithm), a->block_size, a->query_block,
+             ttt_dtype_name(a->kv_dtype));
     if (ttt_decoder_layer_uses_norm(ls, "post_attention_norm"))
       print_norm_impl(l, "post_attention_norm", &layer->post_attention_norm);
     if (ttt_decoder_layer_uses_norm(ls, "ffn_norm"))
@@ -155,6 +181,41 @@ static void print_mode(const char *mode, const ttt_causal_lm_mode_impl_config *c
   printf("  %-32s weight %s, activation %s, kernel %s, threads %d\n", "lm_head",
          ttt_dtype_name(c->lm_head.weight_dtype), ttt_dtype_name(c->lm_head.activation_dtype),
          ttt_kernel_name(c->lm_head.kernel), c->lm_head.threads);
+}
+
+/* KV-cache values one token adds to a layer, and what expanded keys and values would take (the
+ * same for ordinary attention; n_heads · (qk dims + v dim) for MLA). */
+static int64_t kv_values_per_token(const ttt_decoder_layer_spec *ls, int64_t *expanded) {
+  if (ls->attention_kind == TTT_ATTENTION_KIND_MLA)
+    return ttt_mla_cache_values_per_token(&ls->mla, expanded);
+  const ttt_attention_spec *a = &ls->attention;
+  int64_t head_dim = a->head_dim ? a->head_dim : a->hidden / a->n_heads;
+  *expanded = 2 * a->n_kv_heads * head_dim;
+  return *expanded;
+}
+
+/* One line per layer: the cache bytes a token adds in the decode kv dtype (DEFAULT: f32). */
+static void print_kv_per_token(const ttt_causal_lm_spec *s,
+                               const ttt_causal_lm_mode_impl_config *c) {
+  printf("kv cache bytes per token and layer:\n");
+  int64_t total = 0, total_expanded = 0;
+  for (int64_t l = 0; l < s->n_layers; l++) {
+    const ttt_decoder_layer_spec *ls = &s->layers[l];
+    bool mla = ls->attention_kind == TTT_ATTENTION_KIND_MLA;
+    ttt_dtype dt = mla ? c->layers[l].mla.kv_dtype : c->layers[l].attention.kv_dtype;
+    int64_t elem = dt == TTT_BF16 ? 2 : 4, expanded = 0;
+    int64_t values = kv_values_per_token(ls, &expanded);
+    char path[64];
+    snprintf(path, sizeof path, "layers.%lld", (long long)l);
+    printf("  %-32s %s %lld values = %lld bytes (%s); expanded K/V %lld values = %lld bytes\n",
+           path, mla ? "latent" : "k/v", (long long)values, (long long)(values * elem),
+           ttt_dtype_name(elem == 2 ? TTT_BF16 : TTT_F32), (long long)expanded,
+           (long long)(expanded * elem));
+    total += values * elem;
+    total_expanded += expanded * elem;
+  }
+  printf("  %-32s %lld bytes; expanded K/V %lld bytes\n", "all layers", (long long)total,
+         (long long)total_expanded);
 }
 
 int ttt_cmd_info(int argc, char **argv) {
@@ -197,6 +258,8 @@ int ttt_cmd_info(int argc, char **argv) {
     print_mode("prefill", &impl->prefill, spec);
     printf("\n");
     print_mode("decode", &impl->decode, spec);
+    printf("\n");
+    print_kv_per_token(spec, &impl->decode);
   }
   ttt_hf_model_destroy(model);
   ttt_context_destroy(ctx);

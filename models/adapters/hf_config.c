@@ -322,6 +322,30 @@ static ttt_status parse_longrope(const hf_scope *sc, ttt_hf_config *cfg) {
                     1, HF_MAX_DIM, &cfg->rope_original_max_positions);
 }
 
+static double yarn_get_mscale(double factor, double mscale) {
+  return factor <= 1.0 ? 1.0 : 0.1 * mscale * log(factor) + 1.0;
+}
+
+/* DeepSeek's yarn: beta_fast/beta_slow as usual; with both mscale and mscale_all_dim (and no
+ * attention_factor) cos/sin scale by get_mscale(factor, mscale) / get_mscale(factor,
+ * mscale_all_dim), as HF's _compute_yarn_parameters; mscale_all_dim also corrects the MLA softmax
+ * scale (ttt_mla_spec). */
+static ttt_status parse_yarn_mscale(const hf_scope *sc, ttt_hf_config *cfg) {
+  double mscale;
+  HF_TRY(hf_get_num(sc, "beta_fast", false, 0, true, &cfg->rope_beta_fast));
+  HF_TRY(hf_get_num(sc, "beta_slow", false, 0, true, &cfg->rope_beta_slow));
+  HF_TRY(hf_get_num(sc, "mscale", false, 0, false, &mscale));
+  HF_TRY(hf_get_num(sc, "mscale_all_dim", false, 0, false, &cfg->rope_mscale_all_dim));
+  if (mscale < 0 || cfg->rope_mscale_all_dim < 0)
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: %s.mscale and mscale_all_dim must be >= 0", sc->src,
+                         sc->name);
+  HF_TRY(hf_get_num(sc, "attention_factor", false, 0, true, &cfg->rope_attention_factor));
+  if (cfg->rope_attention_factor == 0 && mscale > 0 && cfg->rope_mscale_all_dim > 0)
+    cfg->rope_attention_factor = yarn_get_mscale(cfg->rope_factor, mscale) /
+                                 yarn_get_mscale(cfg->rope_factor, cfg->rope_mscale_all_dim);
+  return TTT_OK;
+}
+
 /* The scaling parameters of the rope type, read from rope_scaling or rope_parameters. */
 static ttt_status parse_rope_scaling(const hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(parse_rope_type(sc, cfg));
@@ -343,6 +367,7 @@ static ttt_status parse_rope_scaling(const hf_scope *sc, ttt_hf_config *cfg) {
                            cfg->rope_high_freq_factor);
   }
   if (t != TTT_ROPE_YARN) return TTT_OK;
+  if (sc->arch->yarn_mscale) return parse_yarn_mscale(sc, cfg);
   if (hf_field(sc, "mscale") || hf_field(sc, "mscale_all_dim"))
     return ttt_set_error(TTT_ERR_UNSUPPORTED,
                          "%s: %s: yarn with mscale/mscale_all_dim is not supported (supported yarn "
@@ -459,6 +484,12 @@ void ttt_hf_config_describe(const ttt_hf_config *cfg, char *buf, size_t size) {
                    (long long)cfg->num_key_value_heads, (long long)cfg->head_dim,
                    (long long)cfg->intermediate_size, (long long)cfg->vocab_size);
   if (n < 0 || (size_t)n >= size) return;
+  if (ttt_hf_is_mla(cfg))
+    n += snprintf(
+        buf + n, size - (size_t)n, ", mla (q_lora %lld, kv_lora %lld, qk %lld + rope %lld, v %lld)",
+        (long long)cfg->q_lora_rank, (long long)cfg->kv_lora_rank, (long long)cfg->qk_nope_head_dim,
+        (long long)cfg->qk_rope_head_dim, (long long)cfg->v_head_dim);
+  if (n < 0 || (size_t)n >= size) return;
   if (cfg->num_local_experts > 0)
     n += snprintf(buf + n, size - (size_t)n, ", %lld experts (ffn %lld) top-%lld",
                   (long long)cfg->num_local_experts,
@@ -554,6 +585,30 @@ ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out) {
   return TTT_OK;
 }
 
+bool ttt_hf_is_mla(const ttt_hf_config *cfg) { return cfg && cfg->kv_lora_rank > 0; }
+
+ttt_status ttt_hf_mla_spec(const ttt_hf_config *cfg, ttt_mla_spec *out) {
+  HF_TRY(check_cfg(cfg, out, "ttt_hf_mla_spec"));
+  if (!ttt_hf_is_mla(cfg))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: no multi-head latent attention",
+                         ttt_hf_model_type_name(cfg->model_type));
+  *out = (ttt_mla_spec){
+      .hidden = cfg->hidden_size,
+      .n_heads = cfg->num_attention_heads,
+      .q_lora_rank = cfg->q_lora_rank,
+      .kv_lora_rank = cfg->kv_lora_rank,
+      .qk_nope_head_dim = cfg->qk_nope_head_dim,
+      .qk_rope_head_dim = cfg->qk_rope_head_dim,
+      .v_head_dim = cfg->v_head_dim,
+      .norm_eps = (float)cfg->norm_eps,
+      .mscale_all_dim = cfg->rope_mscale_all_dim,
+  };
+  HF_TRY(ttt_hf_rope_spec(cfg, &out->rope));
+  out->rope.head_dim = cfg->qk_rope_head_dim;
+  out->rope.rotary_dim = cfg->qk_rope_head_dim;
+  return TTT_OK;
+}
+
 bool ttt_hf_is_moe(const ttt_hf_config *cfg) { return cfg && cfg->num_local_experts > 0; }
 
 bool ttt_hf_is_moe_layer(const ttt_hf_config *cfg, int64_t layer) {
@@ -602,6 +657,11 @@ ttt_status ttt_hf_moe_spec(const ttt_hf_config *cfg, ttt_moe_spec *out) {
       .no_renormalize = cfg->moe_no_renormalize,
       .shared_expert = cfg->shared_expert_intermediate_size > 0,
       .shared_expert_gate = cfg->shared_expert_gate,
+      .routing = cfg->moe_routing,
+      .score_correction_bias = cfg->moe_score_correction_bias,
+      .n_group = cfg->moe_n_group,
+      .topk_group = cfg->moe_topk_group,
+      .routed_scaling_factor = (float)cfg->moe_routed_scaling_factor,
   };
   if (out->shared_expert) out->shared = dense_mlp(cfg, cfg->shared_expert_intermediate_size);
   return TTT_OK;
@@ -656,5 +716,8 @@ ttt_status ttt_hf_kv_cache_spec(const ttt_hf_config *cfg, int64_t max_positions,
       .dtype = dtype ? dtype : TTT_F32,
   };
   memcpy(out->sliding_window, cfg->sliding_window, sizeof out->sliding_window);
+  for (int64_t l = 0; ttt_hf_is_mla(cfg) && l < cfg->num_hidden_layers; l++)
+    out->layers[l] = (ttt_kv_cache_layer_spec){
+        .n_kv_heads = 1, .head_dim = cfg->kv_lora_rank + cfg->qk_rope_head_dim, .latent = true};
   return TTT_OK;
 }

@@ -53,6 +53,12 @@ static bool applies(const ttt_hf_config *cfg, hf_cond c, int64_t layer) {
     return cfg->tie_word_embeddings;
   case C_UNTIED:
     return !cfg->tie_word_embeddings;
+  case C_Q_LORA:
+    return cfg->kv_lora_rank > 0 && cfg->q_lora_rank > 0;
+  case C_NO_Q_LORA:
+    return cfg->kv_lora_rank > 0 && cfg->q_lora_rank == 0;
+  case C_SCORE_BIAS:
+    return moe && cfg->moe_score_correction_bias;
   }
   return false;
 }
@@ -89,6 +95,18 @@ static int64_t dim_value(const ttt_hf_config *cfg, hf_dim d) {
     return cfg->shared_expert_intermediate_size;
   case D_ONE:
     return 1;
+  case D_MLA_Q:
+    return cfg->num_attention_heads * (cfg->qk_nope_head_dim + cfg->qk_rope_head_dim);
+  case D_Q_LORA:
+    return cfg->q_lora_rank;
+  case D_KV_LORA:
+    return cfg->kv_lora_rank;
+  case D_KV_A:
+    return cfg->kv_lora_rank + cfg->qk_rope_head_dim;
+  case D_KV_B:
+    return cfg->num_attention_heads * (cfg->qk_nope_head_dim + cfg->v_head_dim);
+  case D_MLA_O:
+    return cfg->num_attention_heads * cfg->v_head_dim;
   }
   return 0;
 }

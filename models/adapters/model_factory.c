@@ -30,7 +30,12 @@ ttt_status ttt_hf_causal_lm_spec(const ttt_hf_config *cfg, ttt_causal_lm_spec *o
     if (pre) layer->attention_norm = norm;
     if (pre && cfg->residual != TTT_RESIDUAL_PARALLEL) layer->ffn_norm = norm;
     if (post) layer->post_attention_norm = layer->post_ffn_norm = norm;
-    st = ttt_hf_attention_spec(cfg, l, &layer->attention);
+    if (ttt_hf_is_mla(cfg)) {
+      layer->attention_kind = TTT_ATTENTION_KIND_MLA;
+      st = ttt_hf_mla_spec(cfg, &layer->mla);
+    } else {
+      st = ttt_hf_attention_spec(cfg, l, &layer->attention);
+    }
     if (st != TTT_OK) break;
     layer->ffn.kind = ttt_hf_is_moe_layer(cfg, l) ? TTT_FFN_MOE : TTT_FFN_MLP;
     st = layer->ffn.kind == TTT_FFN_MOE ? ttt_hf_moe_spec(cfg, &layer->ffn.moe)

@@ -51,6 +51,7 @@ starcoder2_tiny starcoder2 accuracy,performance
 granite_tiny granite accuracy,performance
 cohere_tiny cohere accuracy,performance
 stablelm_tiny stablelm accuracy,performance
+deepseek3_tiny deepseek_v3 accuracy,performance
 LIST
 
 [ "$failures" -eq 0 ] && echo "test_architectures.sh: all checks passed"

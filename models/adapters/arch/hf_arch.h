@@ -116,7 +116,13 @@ typedef enum hf_dim {
   D_N_KV_HEADS,   /* kv heads */
   D_MOE_INTER,    /* an expert's width */
   D_SHARED_INTER, /* the shared expert's width */
-  D_ONE
+  D_ONE,
+  D_MLA_Q,   /* MLA: heads · (qk_nope_head_dim + qk_rope_head_dim) */
+  D_Q_LORA,  /* q_lora_rank */
+  D_KV_LORA, /* kv_lora_rank */
+  D_KV_A,    /* kv_lora_rank + qk_rope_head_dim */
+  D_KV_B,    /* heads · (qk_nope_head_dim + v_head_dim) */
+  D_MLA_O    /* heads · v_head_dim */
 } hf_dim;
 
 /* When a rule applies (per layer where it has {L}). */
@@ -137,7 +143,10 @@ typedef enum hf_cond {
   C_LM_HEAD_BIAS,
   C_QK_NORM_BIAS,
   C_TIED,
-  C_UNTIED
+  C_UNTIED,
+  C_Q_LORA,    /* MLA with a q LoRA (q_a_proj, q_a_layernorm, q_b_proj) */
+  C_NO_Q_LORA, /* MLA with a direct q_proj */
+  C_SCORE_BIAS /* MoE layer with a selection bias (e_score_correction_bias) */
 } hf_cond;
 
 /* How the model's tensor is made from the checkpoint's. */
@@ -211,6 +220,8 @@ typedef struct hf_arch {
   /* HF's embedding module returns the rows before the family's embedding_scale (granite scales
    * outside it; gemma's module scales inside). */
   bool embedding_trace_unscaled;
+  /* yarn rope_scaling may carry mscale / mscale_all_dim (DeepSeek); refused otherwise. */
+  bool yarn_mscale;
   hf_parse_hook parse; /* after the generic fields; may be NULL */
 } hf_arch;
 

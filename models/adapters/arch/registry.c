@@ -22,7 +22,8 @@
   X(starcoder2)                                                                                    \
   X(granite)                                                                                       \
   X(cohere)                                                                                        \
-  X(stablelm)
+  X(stablelm)                                                                                      \
+  X(deepseek_v3)
 
 #define DECLARE(name) extern const hf_arch hf_arch_##name;
 #define ENTRY(name) &hf_arch_##name,

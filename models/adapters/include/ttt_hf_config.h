@@ -113,6 +113,18 @@ typedef struct ttt_hf_config {
   bool shared_expert_gate;                 /* scaled by sigmoid(shared_gate · x) */
   bool dense_layer[TTT_MAX_LAYERS]; /* with experts: layers whose FFN is a dense MLP instead */
 
+  /* Multi-head latent attention (deepseek_v3): kv_lora_rank > 0 makes every layer an MLA layer
+   * (ttt_hf_mla_spec); q_lora_rank 0 (null) is a direct q_proj. */
+  int64_t q_lora_rank, kv_lora_rank;
+  int64_t qk_nope_head_dim, qk_rope_head_dim, v_head_dim;
+  double rope_mscale_all_dim; /* yarn: the softmax-scale correction of ttt_mla_spec */
+  /* DeepSeek-V3 routing (see ttt_moe_spec): sigmoid scores, e_score_correction_bias for the
+   * selection, group-limited top-k, routed_scaling_factor (0 → 1). */
+  ttt_moe_routing moe_routing;
+  bool moe_score_correction_bias;
+  int64_t moe_n_group, moe_topk_group;
+  double moe_routed_scaling_factor;
+
   /* Scalings and caps; 0 = none (the usual 1/sqrt(head_dim) softmax scale, no cap). */
   double embedding_scale;   /* embedding rows × this (gemma: sqrt(hidden)) */
   double attention_scale;   /* softmax scale (gemma2/3: query_pre_attn_scalar^-0.5) */
@@ -160,6 +172,12 @@ ttt_status ttt_hf_attention_spec(const ttt_hf_config *cfg, int64_t layer, ttt_at
 /* Every norm of the model (attention_norm, ffn_norm, final norm; bert: embeddings.norm too):
  * RMSNorm(rms_norm_eps) for decoders, LayerNorm with bias(layer_norm_eps) for bert. */
 ttt_status ttt_hf_norm_spec(const ttt_hf_config *cfg, ttt_norm_spec *out);
+/* True when the layers use multi-head latent attention (build them with ttt_hf_mla_spec instead
+ * of ttt_hf_attention_spec). */
+bool ttt_hf_is_mla(const ttt_hf_config *cfg);
+/* MLA of every layer: ranks and head dims from the config; rope over qk_rope_head_dim
+ * (rope_interleave layout), YaRN mscale_all_dim. */
+ttt_status ttt_hf_mla_spec(const ttt_hf_config *cfg, ttt_mla_spec *out);
 /* True when the model has mixtures of experts (use ttt_hf_moe_spec), false for dense MLPs. */
 bool ttt_hf_is_moe(const ttt_hf_config *cfg);
 /* True when layer `layer`'s FFN is a mixture of experts (false for qwen2_moe's dense layers). */

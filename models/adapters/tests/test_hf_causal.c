@@ -34,6 +34,11 @@ static const fixture_gates fixtures[] = {
     {"olmo2_tiny", 0.9995, 0.89},    {"starcoder2_tiny", 0.9996, 0.83},
     {"granite_tiny", 0.99995, 0.99}, {"cohere_tiny", 0.9996, 0.94},
     {"stablelm_tiny", 0.9995, 0.94},
+    /* deepseek3_tiny (MLA in bf16: kv_lora_rank 24 is no q8_0 multiple; q8_0 experts): prefill
+     * pcc 0.99956; positions 21 and 23 flip a sigmoid/group-routed expert choice under the
+     * quantized weights (a full 26-token prefill deviates there by the same 1.6 as the decode
+     * steps), so the decode rows measure 0.9663 pcc and 4/6 top-1. */
+    {"deepseek3_tiny", 0.96, 0.66},
 };
 
 typedef struct golden {

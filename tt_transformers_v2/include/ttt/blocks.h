@@ -1,6 +1,7 @@
 /*
  * ttt/blocks.h — building blocks: normalization, embeddings, rotary embedding, MLP / gated MLP, MoE,
- * attention with an explicit KV cache, LM head.
+ * attention with an explicit KV cache, multi-head latent attention (MLA) with a latent KV cache,
+ * LM head.
  *
  * Part of the public API; include <ttt.h>, not this file directly.
  *
@@ -242,12 +243,27 @@ TTT_API ttt_status ttt_mlp_forward(ttt_context *ctx, const ttt_mlp_spec *spec,
 
 #define TTT_MAX_EXPERTS 256
 
-/* Routing: probabilities = softmax(router · x) over all n_experts; the top_k largest are chosen
- * (equal probabilities → the lower expert index first) and, unless no_renormalize, rescaled to sum
- * to 1; out = Σ weight · expert(x). Router logits are computed in f32 (f32 activations even when
- * the experts use q8_0) because the selection is discontinuous.
+/* Routing: probabilities = softmax(router · x) over all n_experts (routing SOFTMAX), or
+ * sigmoid(router · x) per expert (SIGMOID, DeepSeek-V3); the top_k largest are chosen (equal
+ * scores → the lower expert index first) and, unless no_renormalize, rescaled to sum to 1; then
+ * multiplied by routed_scaling_factor (0 → 1); out = Σ weight · expert(x). Router logits are
+ * computed in f32 (f32 activations even when the experts use q8_0) because the selection is
+ * discontinuous.
+ * Selection (DeepSeek-V3): with score_correction_bias, the choice ranks probability + bias (HF
+ * e_score_correction_bias) while the weights stay the probabilities. With n_group > 1 the experts
+ * are split into n_group consecutive groups, each group ranked by the sum of its two largest
+ * choice scores, and only the topk_group best groups' experts compete (the others' choice scores
+ * count as 0, as HF masks them).
  * Shared expert: out += g · shared(x), with g = sigmoid(shared_gate · x) when shared_expert_gate,
  * else 1 (an always-on expert). The gate logit is computed in f32. */
+typedef enum ttt_moe_routing {
+  TTT_MOE_ROUTING_SOFTMAX = 0, /* softmax over all experts (Mixtral, Qwen-MoE) */
+  TTT_MOE_ROUTING_SIGMOID      /* independent sigmoid per expert (DeepSeek-V3) */
+} ttt_moe_routing;
+
+/* "softmax", "sigmoid"; "unknown" otherwise. */
+TTT_API const char *ttt_moe_routing_name(ttt_moe_routing routing);
+
 typedef struct ttt_moe_spec {
   ttt_mlp_spec expert; /* every expert's MLP (Mixtral: gated, silu, no bias); plain MLPs work too */
   int64_t n_experts;
@@ -256,6 +272,11 @@ typedef struct ttt_moe_spec {
   bool shared_expert;  /* add shared(x) to the routed sum */
   ttt_mlp_spec shared; /* the shared expert's MLP (its own intermediate size; hidden as expert) */
   bool shared_expert_gate; /* shared(x) scaled by sigmoid(shared_gate · x) */
+  ttt_moe_routing routing;
+  bool score_correction_bias;  /* selection ranks probability + router_bias (weights unchanged) */
+  int64_t n_group;             /* 0 or 1: no groups; else divides n_experts, >= 2 experts each */
+  int64_t topk_group;          /* groups kept, in [1, n_group] (with n_group > 1) */
+  float routed_scaling_factor; /* routing weights multiplied by this; 0 → 1 */
 } ttt_moe_spec;
 
 typedef struct ttt_moe_impl_config {
@@ -273,6 +294,7 @@ typedef struct ttt_moe_weights {
   const ttt_mlp_weights *experts; /* n_experts entries (w1 = gate, w3 = up, w2 = down) */
   ttt_mlp_weights shared;         /* with spec.shared_expert: the shared expert (expert dtype) */
   ttt_tensor shared_gate;         /* [1, hidden] (or [hidden]) f32 with spec.shared_expert_gate */
+  ttt_tensor router_bias;         /* [n_experts] f32 with spec.score_correction_bias */
 } ttt_moe_weights;
 
 TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);
@@ -341,6 +363,9 @@ typedef struct ttt_kv_cache_layer_spec {
   int64_t n_kv_heads; /* 0 → the cache's n_kv_heads */
   int64_t head_dim;   /* 0 → the cache's head_dim */
   ttt_dtype dtype;    /* DEFAULT → the cache's dtype */
+  bool latent;        /* multi-head latent attention: one row of head_dim values per position
+                         (the normalized latent then the rotated rope key) and no values;
+                         n_kv_heads must resolve to 1 */
 } ttt_kv_cache_layer_spec;
 
 typedef struct ttt_kv_cache_spec {
@@ -468,6 +493,99 @@ TTT_API ttt_status ttt_attention_forward(ttt_context *ctx, const ttt_attention_s
                                          const ttt_attention_weights *weights, const ttt_rope *rope,
                                          const ttt_tensor *x, const uint8_t *key_mask,
                                          ttt_tensor *out);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Multi-head latent attention (MLA, DeepSeek-V2/V3): keys and values expanded from a shared latent   */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Per token x [hidden], with H = n_heads, dq = qk_nope_head_dim + qk_rope_head_dim:
+ *   q     = q_b_proj(rmsnorm_qa(q_a_proj(x)))  [H·dq]   (q_lora_rank > 0), or q_proj(x) (0)
+ *   kv_a  = kv_a_proj(x) = [c' (kv_lora_rank), k_rope (qk_rope_head_dim)]
+ *   c     = rmsnorm_kv(c')                       the latent, cached
+ *   k_rope, and each head's last qk_rope_head_dim query values, rotated by spec.rope (one rope key
+ *   shared by all heads; cached rotated)
+ *   [k_nope_h, v_h] = rows h·(nope + v) .. of kv_b_proj · c   (per head: nope key dims, then v)
+ *   score_h(s) = scale · (q_nope_h · k_nope_h(s) + q_rope_h · k_rope(s)), causal softmax over s
+ *   out   = o_proj(concat_h Σ_s p_h(s) v_h(s))   [hidden]
+ * scale = (qk_nope_head_dim + qk_rope_head_dim)^-0.5, times m² with m = 0.1·mscale_all_dim·
+ * ln(rope.factor) + 1 when rope.type is YARN, mscale_all_dim > 0 and rope.factor > 1 (DeepSeek's
+ * YaRN; the rope's own attention_factor scales cos/sin as for any YaRN rope).
+ * rope: head_dim = rotary_dim = qk_rope_head_dim; DeepSeek-V3 checkpoints rotate neighbour pairs
+ * (HF rope_interleave: pair (2i, 2i+1), i.e. rope.interleaved = true). No projection biases
+ * (DeepSeek's attention_bias = false). Norms are RMSNorm with eps = norm_eps. */
+typedef struct ttt_mla_spec {
+  int64_t hidden;
+  int64_t n_heads;
+  int64_t q_lora_rank;  /* 0: a direct q_proj */
+  int64_t kv_lora_rank; /* the latent's size */
+  int64_t qk_nope_head_dim;
+  int64_t qk_rope_head_dim; /* even */
+  int64_t v_head_dim;
+  float norm_eps;        /* q_a and kv_a RMSNorm eps, > 0 */
+  double mscale_all_dim; /* YaRN softmax-scale correction (above); 0: none */
+  ttt_rope_spec rope;    /* type must not be NONE */
+} ttt_mla_spec;
+
+/* How decode attends over the latent cache (prefill always expands, as NAIVE does). */
+typedef enum ttt_mla_algorithm {
+  TTT_MLA_DEFAULT = 0, /* decode: ABSORBED */
+  TTT_MLA_NAIVE,       /* expand every cached latent through kv_b_proj each step (the reference
+                          path): O(length · H · (nope + v) · kv_lora_rank) per step */
+  TTT_MLA_ABSORBED /* fold kv_b_proj into the query (q_nope_h · W_k,h) and output (W_v,h · Σ p·c)
+                          sides and attend over the latent directly: O(length · H · kv_lora_rank) */
+} ttt_mla_algorithm;
+
+/* "default", "naive", "absorbed"; "unknown" otherwise. */
+TTT_API const char *ttt_mla_algorithm_name(ttt_mla_algorithm algorithm);
+
+typedef struct ttt_mla_impl_config {
+  ttt_dtype weight_dtype;
+  ttt_dtype activation_dtype;
+  ttt_kernel kernel;
+  int32_t threads;
+  ttt_mla_algorithm algorithm;
+  ttt_dtype kv_dtype; /* cache dtype this config expects (f32 or bf16; DEFAULT: the cache's) */
+} ttt_mla_impl_config;
+
+/* Linear weights in the impl's weight dtype, HF layout [out, in]; norm weights f32. Rows of q are
+ * head-major (head h: nope dims then rope dims); rows of kv_b_proj too (head h: nope key dims then
+ * v dims). */
+typedef struct ttt_mla_weights {
+  ttt_tensor q_proj;    /* [H·dq, hidden] when q_lora_rank = 0 (absent otherwise) */
+  ttt_tensor q_a_proj;  /* [q_lora_rank, hidden] when q_lora_rank > 0 */
+  ttt_tensor q_a_norm;  /* [q_lora_rank] f32 when q_lora_rank > 0 */
+  ttt_tensor q_b_proj;  /* [H·dq, q_lora_rank] when q_lora_rank > 0 */
+  ttt_tensor kv_a_proj; /* [kv_lora_rank + qk_rope_head_dim, hidden] (HF kv_a_proj_with_mqa) */
+  ttt_tensor kv_a_norm; /* [kv_lora_rank] f32 */
+  ttt_tensor kv_b_proj; /* [H·(qk_nope_head_dim + v_head_dim), kv_lora_rank] */
+  ttt_tensor o_proj;    /* [hidden, H·v_head_dim] */
+} ttt_mla_weights;
+
+TTT_API ttt_status ttt_mla_spec_validate(const ttt_mla_spec *spec);
+TTT_API ttt_mla_impl_config ttt_mla_default_impl_config(const ttt_device *device, ttt_mode mode,
+                                                        const ttt_mla_spec *spec);
+/* The softmax scale described above. */
+TTT_API double ttt_mla_softmax_scale(const ttt_mla_spec *spec);
+/* Cache values per token and layer: kv_lora_rank + qk_rope_head_dim (a latent cache layer's
+ * head_dim). *expanded (when not NULL) gets what expanded keys and values would take:
+ * n_heads · (qk_nope_head_dim + qk_rope_head_dim) keys + n_heads · v_head_dim values. */
+TTT_API int64_t ttt_mla_cache_values_per_token(const ttt_mla_spec *spec, int64_t *expanded);
+/* T tokens at positions [start_pos, start_pos + T) of the sequence in `cache`, layer `layer`, which
+ * must be a latent layer (ttt_kv_cache_layer_spec.latent) of head_dim kv_lora_rank +
+ * qk_rope_head_dim. Causal over the cached positions and the chunk; the chunk's latents are
+ * appended (a failed call leaves the cache length unchanged). start_pos must equal the layer's
+ * length. rope: tables for spec.rope. x, out: [T, hidden] f32 (out must not alias x). */
+TTT_API ttt_status ttt_mla_prefill_forward(ttt_context *ctx, const ttt_mla_spec *spec,
+                                           const ttt_mla_impl_config *impl,
+                                           const ttt_mla_weights *weights, const ttt_rope *rope,
+                                           ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+                                           int64_t start_pos, ttt_tensor *out);
+/* One token at `pos` (== cache length) with impl.algorithm: x and out are [1, hidden]. */
+TTT_API ttt_status ttt_mla_decode_forward(ttt_context *ctx, const ttt_mla_spec *spec,
+                                          const ttt_mla_impl_config *impl,
+                                          const ttt_mla_weights *weights, const ttt_rope *rope,
+                                          ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+                                          int64_t pos, ttt_tensor *out);
 
 #ifdef __cplusplus
 }

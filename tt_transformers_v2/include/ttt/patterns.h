@@ -16,9 +16,11 @@
  * Weight paths are a module path plus the field name of the block's weights struct:
  *   embedding.table, position_embedding.table,
  *   layers.N.attention.{wq,wk,wv,wo,bq,bk,bv,bo,q_norm,k_norm,q_norm_bias,k_norm_bias},
+ *   layers.N.attention.{q_proj,q_a_proj,q_a_norm,q_b_proj,kv_a_proj,kv_a_norm,kv_b_proj,o_proj}
+ *     (an MLA layer: the fields of ttt_mla_weights; its module path is layers.N.attention too)
  *   layers.N.{attention_norm,post_attention_norm,ffn_norm,post_ffn_norm}.{weight,bias},
  *   layers.N.ffn.{gate,up,down,gate_bias,up_bias,down_bias}   (dense FFN)
- *   layers.N.ffn.router, layers.N.ffn.experts.E.{gate,up,down,gate_bias,up_bias,down_bias},
+ *   layers.N.ffn.router, layers.N.ffn.router_bias (score_correction_bias), layers.N.ffn.experts.E.{gate,up,down,gate_bias,up_bias,down_bias},
  *   layers.N.ffn.shared.{gate,up,down,gate_bias,up_bias,down_bias}, layers.N.ffn.shared_gate (MoE)
  *   norm.{weight,bias}, lm_head.weight (absent when tied), lm_head.bias
  *   (a norm's bias exists with spec.bias; a weight the spec does not use is never asked for)
@@ -117,6 +119,17 @@ TTT_API const char *ttt_norm_placement_name(ttt_norm_placement placement);
 /* "sequential", "parallel", "parallel_two_norms"; "unknown" otherwise. */
 TTT_API const char *ttt_residual_topology_name(ttt_residual_topology topology);
 
+/* The attention block of a layer: ttt_attention (MHA/GQA/MQA, spec.attention) or multi-head
+ * latent attention (ttt_mla, spec.mla; its KV cache layer is a latent one). Either way the module
+ * path is layers.N.attention. */
+typedef enum ttt_attention_kind {
+  TTT_ATTENTION_KIND_MHA = 0, /* spec.attention, impl.attention, weights.attention */
+  TTT_ATTENTION_KIND_MLA      /* spec.mla, impl.mla, weights.mla; spec.attention is ignored */
+} ttt_attention_kind;
+
+/* "mha", "mla"; "unknown" otherwise. */
+TTT_API const char *ttt_attention_kind_name(ttt_attention_kind kind);
+
 /* Norm specs a topology does not use are left zero and ignored (no weights are asked for them):
  * PRE uses attention_norm and ffn_norm; POST post_attention_norm and post_ffn_norm; SANDWICH all
  * four; PARALLEL attention_norm; PARALLEL_TWO_NORMS attention_norm and ffn_norm. */
@@ -130,6 +143,8 @@ typedef struct ttt_decoder_layer_spec {
   float residual_multiplier;         /* m above; 0 → 1 */
   ttt_norm_spec post_attention_norm; /* POST and SANDWICH */
   ttt_norm_spec post_ffn_norm;       /* POST and SANDWICH */
+  ttt_attention_kind attention_kind;
+  ttt_mla_spec mla; /* attention_kind MLA (its hidden is the layer's) */
 } ttt_decoder_layer_spec;
 
 typedef struct ttt_decoder_layer_impl_config {
@@ -139,6 +154,7 @@ typedef struct ttt_decoder_layer_impl_config {
   ttt_ffn_impl_config ffn;
   ttt_norm_impl_config post_attention_norm;
   ttt_norm_impl_config post_ffn_norm;
+  ttt_mla_impl_config mla;
 } ttt_decoder_layer_impl_config;
 
 typedef struct ttt_decoder_layer_weights {
@@ -148,6 +164,7 @@ typedef struct ttt_decoder_layer_weights {
   ttt_ffn_weights ffn;
   ttt_norm_weights post_attention_norm;
   ttt_norm_weights post_ffn_norm;
+  ttt_mla_weights mla;
 } ttt_decoder_layer_weights;
 
 /* True when the layer's topology reads that norm (names as in the module paths: "attention_norm",
@@ -209,8 +226,8 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
  *                f32.
  *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
  *                bf16 KV cache; norms and embeddings as in accuracy. A module with an input
- *                dim that is not a multiple of 32 (the q8_0 block) gets bf16 weights with f32
- *                activations instead.
+ *                dim that is not a multiple of 32 (the q8_0 block; for MLA: hidden, q_lora_rank,
+ *                kv_lora_rank, heads·v_head_dim) gets bf16 weights with f32 activations instead.
  * `source_dtype` says which float dtype "the checkpoint's dtype" is:
  *   TTT_DTYPE_DEFAULT: each module's own. Those weight_dtype fields stay DEFAULT here and
  *     ttt_causal_lm_create sets each to the dtype of the module's first weight it resolves (a
@@ -226,6 +243,8 @@ TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
  * (layers.N may be layers.* for all layers) and FIELD one of weight_dtype, activation_dtype,
  * kv_dtype (dtype names), kernel (default|reference|simd), threads, fuse_qkv, fuse_gate_up,
  * group_by_expert (true|false), algorithm (default|naive|tiled), block_size, query_block.
+ * An MLA layer's attention is configured at layers.N.mla (fields weight_dtype, activation_dtype,
+ * kernel, threads, kv_dtype, algorithm default|naive|absorbed).
  * Without a mode prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
  * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2".
  * Unknown paths, fields or values → TTT_ERR_INVALID_ARGUMENT naming them; `impl` is unchanged. */
@@ -260,7 +279,8 @@ TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
 TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
 
 /* A KV cache for this model: max_positions 0 → spec.max_positions; each layer sized from its own
- * attention spec (n_kv_heads, head_dim, sliding window: rings for windowed layers) with the dtype
+ * attention spec (n_kv_heads, head_dim, sliding window: rings for windowed layers; MLA layers: a
+ * latent layer of kv_lora_rank + qk_rope_head_dim values per position) with the dtype
  * of its decode impl config (kv_dtype; DEFAULT → f32). Prefill and decode must agree on a layer's
  * kv_dtype unless the prefill one is DEFAULT (TTT_ERR_INVALID_ARGUMENT otherwise). */
 TTT_API ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
@@ -290,10 +310,12 @@ typedef enum ttt_block_kind {
   TTT_BLOCK_FFN,           /* ttt_ffn_* (a decoder layer's feed-forward: MLP or MoE) */
   TTT_BLOCK_LM_HEAD,       /* ttt_lm_head_* */
   TTT_BLOCK_DECODER_LAYER, /* ttt_decoder_layer_* */
+  TTT_BLOCK_MLA,           /* ttt_mla_* (a layer's attention of kind MLA) */
   TTT_BLOCK_KIND_COUNT
 } ttt_block_kind;
 
-/* "embedding", "norm", "attention", "mlp", "moe", "ffn", "lm_head", "decoder_layer"; "none". */
+/* "embedding", "norm", "attention", "mlp", "moe", "ffn", "lm_head", "decoder_layer", "mla";
+ * "none". */
 TTT_API const char *ttt_block_kind_name(ttt_block_kind kind);
 
 typedef struct ttt_module_view {

@@ -94,6 +94,12 @@ TTT_API ttt_status ttt_reference_attention(const ttt_attention_spec *spec,
                                            int64_t B, int64_t T, const uint8_t *key_mask,
                                            double *out);
 
+/* Multi-head latent attention over one sequence of T tokens at positions 0..T-1 (causal), every
+ * latent expanded as HF does. x, out: T × hidden. A cached prefill then decodes (naive or absorbed)
+ * must equal rows of this reference over the whole sequence. */
+TTT_API ttt_status ttt_reference_mla(const ttt_mla_spec *spec, const ttt_mla_weights *weights,
+                                     const double *x, int64_t T, double *out);
+
 /* A decoder layer over one whole sequence at positions 0..T-1 (attention as ttt_reference_attention
  * with B = 1) in the spec's topology: norm placement, residual topology and multiplier, each
  * written out as its formula. x, out: T × hidden (out must not alias x). */

@@ -285,6 +285,10 @@ static ttt_status check_cache(const ttt_attention_spec *s, const ttt_attention_i
                          "attention: layer %lld is outside the cache's [0, %lld)", (long long)layer,
                          (long long)cs->n_layers);
   const ttt_kv_cache_layer_spec *ls = &cs->layers[layer];
+  if (ls->latent)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention: kv cache layer %lld is a latent (MLA) layer",
+                         (long long)layer);
   if (ls->n_kv_heads != s->n_kv_heads || ls->head_dim != ttt_attention_head_dim(s))
     return ttt_set_error(TTT_ERR_SHAPE,
                          "attention: kv cache layer %lld has %lld kv heads of %lld, spec needs "

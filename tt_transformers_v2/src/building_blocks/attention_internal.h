@@ -17,6 +17,7 @@ typedef struct ttt_kv_layer {
   int64_t head_dim;
   int64_t slots;  /* rows per kv head */
   int64_t length; /* positions written so far */
+  bool latent;    /* MLA: k holds one row per position ([1][slots][head_dim]); v is NULL */
   void *k, *v;    /* [n_kv_heads][slots][head_dim] */
 } ttt_kv_layer;
 
@@ -27,7 +28,7 @@ ttt_kv_layer *ttt_kv_cache_layer(ttt_kv_cache *cache, int64_t layer);
 static inline int64_t ttt_kv_slot(const ttt_kv_layer *l, int64_t pos) { return pos % l->slots; }
 
 /* Appends T positions [l->length, l->length + T): k and v are f32 rows of n_kv_heads·head_dim
- * values with row stride `ld`. Converts to the cache dtype (bf16: round to nearest even). In a ring
+ * values with row stride `ld` (v is ignored, may be NULL, for a latent layer). Converts to the cache dtype (bf16: round to nearest even). In a ring
  * only the last `slots` of the T positions are written (earlier ones would be overwritten anyway).
  * The caller has checked capacity (length + T <= max_positions). */
 void ttt_kv_cache_append(ttt_kv_layer *l, const float *k, const float *v, int64_t T, int64_t ld);

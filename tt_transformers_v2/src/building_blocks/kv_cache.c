@@ -37,6 +37,12 @@ static ttt_status validate_spec(const ttt_kv_cache_spec *s) {
                            "kv cache spec: layers[%lld] n_kv_heads (%lld) and head_dim (%lld) must "
                            "be >= 0 (0: the cache-wide value)",
                            (long long)l, (long long)ls->n_kv_heads, (long long)ls->head_dim);
+    int64_t heads = ls->n_kv_heads ? ls->n_kv_heads : s->n_kv_heads;
+    if (ls->latent && heads != 1)
+      return ttt_set_error(
+          TTT_ERR_INVALID_ARGUMENT,
+          "kv cache spec: layers[%lld] is latent but has %lld kv heads (must be 1)", (long long)l,
+          (long long)heads);
     if (ls->dtype != TTT_DTYPE_DEFAULT && ls->dtype != TTT_F32 && ls->dtype != TTT_BF16)
       return ttt_set_error(TTT_ERR_DTYPE,
                            "kv cache spec: layers[%lld].dtype %s is not supported (f32 or bf16)",
@@ -73,17 +79,18 @@ ttt_status ttt_kv_cache_create(const ttt_kv_cache_spec *spec, ttt_kv_cache **out
     layer->dtype = ls->dtype;
     layer->n_kv_heads = ls->n_kv_heads;
     layer->head_dim = ls->head_dim;
+    layer->latent = ls->latent;
     layer->slots = (w > 0 && w < spec->max_positions) ? w : spec->max_positions;
     size_t elem = ls->dtype == TTT_BF16 ? 2 : 4;
     size_t bytes = (size_t)(ls->n_kv_heads * layer->slots * ls->head_dim) * elem;
     layer->k = malloc(bytes);
-    layer->v = malloc(bytes);
-    if (!layer->k || !layer->v) {
+    layer->v = ls->latent ? NULL : malloc(bytes);
+    if (!layer->k || (!ls->latent && !layer->v)) {
       ttt_kv_cache_destroy(c);
       return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "kv cache create: out of memory for layer %lld",
                            (long long)l);
     }
-    c->bytes += 2 * bytes;
+    c->bytes += ls->latent ? bytes : 2 * bytes;
   }
   *out = c;
   return TTT_OK;
@@ -139,7 +146,7 @@ void ttt_kv_cache_append(ttt_kv_layer *l, const float *k, const float *v, int64_
     int64_t slot = ttt_kv_slot(l, l->length + t);
     for (int64_t h = 0; h < l->n_kv_heads; h++) {
       store_row(l, l->k, h, slot, k + t * ld + h * l->head_dim);
-      store_row(l, l->v, h, slot, v + t * ld + h * l->head_dim);
+      if (!l->latent) store_row(l, l->v, h, slot, v + t * ld + h * l->head_dim);
     }
   }
   l->length += T;

@@ -1,6 +1,7 @@
 /*
- * Mixture of experts: router logits (f32 matmul) → softmax over all experts → top-k → optionally
- * renormalized weights → out[t] = Σ_k weight · expert_k(x[t]), plus an optional shared expert
+ * Mixture of experts: router logits (f32 matmul) → softmax over all experts (or a sigmoid per
+ * expert) → choice scores (+ correction bias, group limit) → top-k → optionally renormalized,
+ * scaled weights → out[t] = Σ_k weight · expert_k(x[t]), plus an optional shared expert
  * (always run, optionally scaled by sigmoid(shared_gate · x[t])).
  *
  * Two execution paths with the same math:
@@ -19,6 +20,37 @@
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
+const char *ttt_moe_routing_name(ttt_moe_routing routing) {
+  switch (routing) {
+  case TTT_MOE_ROUTING_SOFTMAX:
+    return "softmax";
+  case TTT_MOE_ROUTING_SIGMOID:
+    return "sigmoid";
+  }
+  return "unknown";
+}
+
+static ttt_status validate_groups(const ttt_moe_spec *spec) {
+  if (spec->n_group < 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe spec: n_group (%lld) must be >= 0",
+                         (long long)spec->n_group);
+  if (spec->n_group <= 1) return TTT_OK;
+  if (spec->n_experts % spec->n_group != 0 || spec->n_experts / spec->n_group < 2)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: n_group (%lld) must divide n_experts (%lld) into groups of at "
+                         "least 2 experts",
+                         (long long)spec->n_group, (long long)spec->n_experts);
+  if (spec->topk_group < 1 || spec->topk_group > spec->n_group)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: topk_group (%lld) must be in [1, n_group (%lld)]",
+                         (long long)spec->topk_group, (long long)spec->n_group);
+  if (spec->top_k > spec->topk_group * (spec->n_experts / spec->n_group))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: top_k (%lld) exceeds the experts of topk_group (%lld) groups",
+                         (long long)spec->top_k, (long long)spec->topk_group);
+  return TTT_OK;
+}
+
 ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe spec: NULL");
   ttt_status st = ttt_mlp_spec_validate(&spec->expert);
@@ -31,6 +63,15 @@ ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "moe spec: top_k (%lld) must be in [1, n_experts (%lld)]",
                          (long long)spec->top_k, (long long)spec->n_experts);
+  if (spec->routing != TTT_MOE_ROUTING_SOFTMAX && spec->routing != TTT_MOE_ROUTING_SIGMOID)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe spec: unknown routing %d",
+                         (int)spec->routing);
+  if (!(spec->routed_scaling_factor >= 0.0f))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "moe spec: routed_scaling_factor (%g) must be >= 0 (0 → 1)",
+                         (double)spec->routed_scaling_factor);
+  st = validate_groups(spec);
+  if (st != TTT_OK) return st;
   if (spec->shared_expert_gate && !spec->shared_expert)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "moe spec: shared_expert_gate needs shared_expert");
@@ -65,26 +106,64 @@ typedef struct moe_routes {
   float *weights;
 } moe_routes;
 
-/* Picks the k largest probabilities of one token (ties → lower index) and (re)normalizes. */
-static void select_top_k(const ttt_moe_spec *spec, const float *probs, int32_t *experts,
-                         float *weights) {
+/* Index of the largest value[e] among experts not yet taken and allowed (ties → lower index). */
+static int32_t best_expert(const float *value, const bool *taken, int64_t n) {
+  int32_t best = -1;
+  for (int32_t e = 0; e < n; e++)
+    if (!taken[e] && (best < 0 || value[e] > value[best])) best = e;
+  return best;
+}
+
+/* The choice scores of one token: probs (+ bias), with the experts outside the topk_group best
+ * groups (group score: sum of its two largest choice scores) set to 0 as HF masks them. */
+static void choice_scores(const ttt_moe_spec *spec, const float *probs, const float *bias,
+                          float *choice) {
+  int64_t E = spec->n_experts;
+  for (int64_t e = 0; e < E; e++) choice[e] = probs[e] + (bias ? bias[e] : 0.0f);
+  if (spec->n_group <= 1) return;
+  int64_t size = E / spec->n_group;
+  float group_score[TTT_MAX_EXPERTS];
+  for (int64_t g = 0; g < spec->n_group; g++) {
+    bool taken[TTT_MAX_EXPERTS] = {false};
+    int32_t a = best_expert(choice + g * size, taken, size);
+    taken[a] = true;
+    int32_t b = best_expert(choice + g * size, taken, size);
+    group_score[g] = choice[g * size + a] + choice[g * size + b];
+  }
+  bool kept[TTT_MAX_EXPERTS] = {false}; /* used as "taken" while ranking groups */
+  for (int64_t r = 0; r < spec->topk_group; r++)
+    kept[best_expert(group_score, kept, spec->n_group)] = true;
+  for (int64_t e = 0; e < E; e++)
+    if (!kept[e / size]) choice[e] = 0.0f;
+}
+
+/* Picks the k largest choice scores of one token (ties → lower index); the weights are the
+ * probabilities of those experts, (re)normalized, times routed_scaling_factor. */
+static void select_top_k(const ttt_moe_spec *spec, const float *probs, const float *choice,
+                         int32_t *experts, float *weights) {
   bool taken[TTT_MAX_EXPERTS] = {false};
   float sum = 0.0f;
   for (int64_t r = 0; r < spec->top_k; r++) {
-    int32_t best = -1;
-    for (int32_t e = 0; e < spec->n_experts; e++)
-      if (!taken[e] && (best < 0 || probs[e] > probs[best])) best = e;
+    int32_t best = best_expert(choice, taken, spec->n_experts);
     taken[best] = true;
     experts[r] = best;
     weights[r] = probs[best];
     sum += probs[best];
   }
-  if (spec->no_renormalize) return;
-  for (int64_t r = 0; r < spec->top_k; r++) weights[r] /= sum;
+  float scale = spec->routed_scaling_factor > 0.0f ? spec->routed_scaling_factor : 1.0f;
+  if (!spec->no_renormalize) scale /= sum;
+  for (int64_t r = 0; r < spec->top_k; r++) weights[r] *= scale;
+}
+
+static void sigmoid_all(float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
 static ttt_status route(ttt_context *ctx, const ttt_moe_spec *spec, const ttt_moe_impl_config *cfg,
-                        const ttt_tensor *router, const float *x, int64_t T, moe_routes *routes) {
+                        const ttt_moe_weights *w, const float *x, int64_t T, moe_routes *routes) {
+  const ttt_tensor *router = &w->router;
+  const float *bias = spec->score_correction_bias ? w->router_bias.data : NULL;
+  float choice[TTT_MAX_EXPERTS];
   int64_t E = spec->n_experts, k = spec->top_k;
   float *logits = ttt_scratch_alloc(ctx, (size_t)(T * E) * sizeof(float));
   routes->experts = ttt_scratch_alloc(ctx, (size_t)(T * k) * sizeof(int32_t));
@@ -98,8 +177,13 @@ static ttt_status route(ttt_context *ctx, const ttt_moe_spec *spec, const ttt_mo
   ttt_status st = ttt_linear(ctx, &lc, x, T, spec->expert.hidden, &op);
   if (st != TTT_OK) return st;
   for (int64_t t = 0; t < T; t++) {
-    ttt_softmax(logits + t * E, E);
-    select_top_k(spec, logits + t * E, routes->experts + t * k, routes->weights + t * k);
+    float *probs = logits + t * E;
+    if (spec->routing == TTT_MOE_ROUTING_SIGMOID)
+      sigmoid_all(probs, E);
+    else
+      ttt_softmax(probs, E);
+    choice_scores(spec, probs, bias, choice);
+    select_top_k(spec, probs, choice, routes->experts + t * k, routes->weights + t * k);
   }
   return TTT_OK;
 }
@@ -174,6 +258,11 @@ ttt_status ttt_moe_check_weights(const ttt_moe_spec *spec, ttt_dtype weight_dtyp
     st = ttt_mlp_check_weights(&spec->shared, weight_dtype, &w->shared, "moe.shared", -1);
     if (st != TTT_OK) return st;
   }
+  st = ttt_block_check_optional(&w->router_bias, "moe.router_bias", spec->score_correction_bias,
+                                "spec.score_correction_bias");
+  if (st == TTT_OK && spec->score_correction_bias)
+    st = ttt_block_check_vector(&w->router_bias, "moe.router_bias", router_dtype, spec->n_experts);
+  if (st != TTT_OK) return st;
   st = ttt_block_check_optional(&w->shared_gate, "moe.shared_gate", spec->shared_expert_gate,
                                 "spec.shared_expert_gate");
   if (st != TTT_OK || !spec->shared_expert_gate) return st;
@@ -237,7 +326,7 @@ ttt_status ttt_moe_forward(ttt_context *ctx, const ttt_moe_spec *spec,
                               .fuse_gate_up = cfg.fuse_gate_up};
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
   moe_routes routes;
-  st = route(ctx, spec, &cfg, &weights->router, x->data, T, &routes);
+  st = route(ctx, spec, &cfg, weights, x->data, T, &routes);
   if (st == TTT_OK) {
     memset(out->data, 0, (size_t)(T * H) * sizeof(float));
     st = cfg.group_by_expert

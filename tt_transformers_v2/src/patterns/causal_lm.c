@@ -75,10 +75,10 @@ ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec) {
   for (int64_t l = 0; l < spec->n_layers; l++) {
     st = ttt_decoder_layer_spec_validate(&spec->layers[l]);
     if (st != TTT_OK) return ttt_error_prefix(st, "layers.%lld", (long long)l);
-    if (spec->layers[l].attention.hidden != hidden)
-      return ttt_set_error(TTT_ERR_SHAPE,
-                           "layers.%lld: hidden %lld differs from embedding.dim %lld", (long long)l,
-                           (long long)spec->layers[l].attention.hidden, (long long)hidden);
+    if (ttt_decoder_layer_hidden(&spec->layers[l]) != hidden)
+      return ttt_set_error(
+          TTT_ERR_SHAPE, "layers.%lld: hidden %lld differs from embedding.dim %lld", (long long)l,
+          (long long)ttt_decoder_layer_hidden(&spec->layers[l]), (long long)hidden);
   }
   st = ttt_norm_spec_validate(&spec->norm);
   if (st != TTT_OK) return ttt_error_prefix(st, "norm");
@@ -117,7 +117,8 @@ static ttt_dtype float_source(ttt_dtype source) {
 }
 
 /* A module's projection dtypes: the strategy's, except that q8_0 blocks run along the input dim,
- * so a module with an input dim that is not a multiple of the block (MoE experts 48 wide) falls
+ * so a module with an input dim that is not a multiple of the block (MoE experts 48 wide, MLA
+ * ranks of 24) falls
  * back to bf16 weights with f32 activations, as the encoder's defaults do. */
 typedef struct projection_dtypes {
   ttt_dtype weights, activations;
@@ -149,6 +150,13 @@ static projection_dtypes ffn_dtypes(ttt_dtype weights, ttt_dtype activations,
   return projection_for(weights, activations, in_dims, 3);
 }
 
+static projection_dtypes mla_dtypes(ttt_dtype weights, ttt_dtype activations,
+                                    const ttt_mla_spec *m) {
+  const int64_t in_dims[] = {m->hidden, m->q_lora_rank, m->kv_lora_rank,
+                             m->n_heads * m->v_head_dim};
+  return projection_for(weights, activations, in_dims, 4);
+}
+
 static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
                           ttt_dtype source, const ttt_causal_lm_spec *spec,
                           ttt_causal_lm_mode_impl_config *out) {
@@ -168,6 +176,10 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
     layer->attention.weight_dtype = attention.weights;
     layer->attention.activation_dtype = attention.activations;
     layer->attention.kv_dtype = s->kv_cache;
+    projection_dtypes mla = mla_dtypes(weights, activations, &spec->layers[l].mla);
+    layer->mla.weight_dtype = mla.weights;
+    layer->mla.activation_dtype = mla.activations;
+    layer->mla.kv_dtype = s->kv_cache;
     projection_dtypes ffn = ffn_dtypes(weights, activations, &spec->layers[l].ffn);
     layer->ffn.weight_dtype = ffn.weights;
     layer->ffn.activation_dtype = ffn.activations;
@@ -289,6 +301,32 @@ static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t
   return st;
 }
 
+/* An MLA layer's weights, at layers.N.attention.<ttt_mla_weights field>. */
+static ttt_status mla_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
+  const ttt_mla_spec *a = &model->spec.layers[l].mla;
+  int64_t H = a->n_heads, dq = a->qk_nope_head_dim + a->qk_rope_head_dim;
+  int64_t R = a->kv_lora_rank, qr = a->q_lora_rank;
+  bool lora = qr > 0;
+  ttt_dtype *const *w = IMPL_DTYPE(model, layers[l].mla.weight_dtype);
+  ttt_mla_weights *p = &model->weights[0].layers[l].mla;
+  ttt_mla_weights *d = &model->weights[1].layers[l].mla;
+  ttt_status st = TTT_OK;
+#define MLA(field, dt, d0, d1, cond)                                                               \
+  if (st == TTT_OK && (cond))                                                                      \
+  st = slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1,                         \
+            "layers.%lld.attention." #field, (long long)l)
+  MLA(q_proj, w, H * dq, a->hidden, !lora);
+  MLA(q_a_proj, w, qr, a->hidden, lora);
+  MLA(q_a_norm, F32_BOTH, qr, 0, lora);
+  MLA(q_b_proj, w, H * dq, qr, lora);
+  MLA(kv_a_proj, w, R + a->qk_rope_head_dim, a->hidden, true);
+  MLA(kv_a_norm, F32_BOTH, R, 0, true);
+  MLA(kv_b_proj, w, H * (a->qk_nope_head_dim + a->v_head_dim), R, true);
+  MLA(o_proj, w, a->hidden, H * a->v_head_dim, true);
+#undef MLA
+  return st;
+}
+
 static ttt_status mlp_slots(slot_list *list, const ttt_mlp_spec *m, ttt_mlp_weights *p,
                             ttt_mlp_weights *d, ttt_dtype *const w[MODES], const char *prefix) {
   ttt_status st = TTT_OK;
@@ -317,6 +355,9 @@ static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
   int64_t experts = f->moe.n_experts;
   ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router), F32_BOTH,
                        experts, f->moe.expert.hidden, "layers.%lld.ffn.router", (long long)l);
+  if (st == TTT_OK && f->moe.score_correction_bias)
+    st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router_bias), F32_BOTH,
+              experts, 0, "layers.%lld.ffn.router_bias", (long long)l);
   for (int64_t e = 0; st == TTT_OK && e < experts; e++) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
     int64_t index = l * model->max_experts + e;
@@ -384,7 +425,9 @@ static ttt_status build_slots(ttt_causal_lm *model, slot_list *list) {
   }
   for (int64_t l = 0; st == TTT_OK && l < s->n_layers; l++) {
     st = layer_norm_slots(model, list, l, true);
-    if (st == TTT_OK) st = attention_slots(model, list, l);
+    if (st == TTT_OK)
+      st = s->layers[l].attention_kind == TTT_ATTENTION_KIND_MLA ? mla_slots(model, list, l)
+                                                                 : attention_slots(model, list, l);
     if (st == TTT_OK) st = layer_norm_slots(model, list, l, false);
     if (st == TTT_OK) st = ffn_slots(model, list, l);
   }
@@ -491,11 +534,11 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
 
 static ttt_status create_ropes(ttt_causal_lm *model) {
   for (int64_t l = 0; l < model->spec.n_layers; l++) {
-    const ttt_rope_spec *rs = &model->spec.layers[l].attention.rope;
+    const ttt_rope_spec *rs = ttt_decoder_layer_rope(&model->spec.layers[l]);
     if (rs->type == TTT_ROPE_NONE) continue;
     for (int64_t prev = 0; prev < l && !model->ropes[l]; prev++)
       if (model->ropes[prev] &&
-          memcmp(rs, &model->spec.layers[prev].attention.rope, sizeof *rs) == 0)
+          memcmp(rs, ttt_decoder_layer_rope(&model->spec.layers[prev]), sizeof *rs) == 0)
         model->ropes[l] = model->ropes[prev];
     if (model->ropes[l]) continue;
     ttt_status st = ttt_rope_create(rs, &model->ropes[l]);
@@ -585,6 +628,20 @@ int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model) {
   return model ? model->parameters : 0;
 }
 
+/* A layer's cache: kv heads × head_dim, or one latent row (MLA). */
+static ttt_kv_cache_layer_spec layer_cache_spec(const ttt_decoder_layer_spec *s, ttt_dtype dtype) {
+  if (s->attention_kind == TTT_ATTENTION_KIND_MLA)
+    return (ttt_kv_cache_layer_spec){.n_kv_heads = 1,
+                                     .head_dim = ttt_mla_cache_values_per_token(&s->mla, NULL),
+                                     .dtype = dtype,
+                                     .latent = true};
+  return (ttt_kv_cache_layer_spec){
+      .n_kv_heads = s->attention.n_kv_heads,
+      .head_dim = ttt_attention_head_dim(&s->attention),
+      .dtype = dtype,
+  };
+}
+
 ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
                                       ttt_kv_cache **out) {
   if (!model || !out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "create_cache: NULL argument");
@@ -593,27 +650,28 @@ ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_po
   ttt_kv_cache_spec *cache = calloc(1, sizeof *cache);
   if (!cache) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "create_cache: out of memory");
   cache->n_layers = s->n_layers;
-  cache->n_kv_heads = s->layers[0].attention.n_kv_heads;
-  cache->head_dim = ttt_attention_head_dim(&s->layers[0].attention);
   cache->max_positions = max_positions > 0 ? max_positions : s->max_positions;
   cache->dtype = TTT_F32;
   ttt_status st = TTT_OK;
   for (int64_t l = 0; l < s->n_layers && st == TTT_OK; l++) {
     const ttt_attention_spec *a = &s->layers[l].attention;
-    ttt_dtype decode = model->impl.decode.layers[l].attention.kv_dtype;
-    ttt_dtype prefill = model->impl.prefill.layers[l].attention.kv_dtype;
+    bool mla = s->layers[l].attention_kind == TTT_ATTENTION_KIND_MLA;
+    ttt_dtype decode = mla ? model->impl.decode.layers[l].mla.kv_dtype
+                           : model->impl.decode.layers[l].attention.kv_dtype;
+    ttt_dtype prefill = mla ? model->impl.prefill.layers[l].mla.kv_dtype
+                            : model->impl.prefill.layers[l].attention.kv_dtype;
     if (prefill != TTT_DTYPE_DEFAULT && decode != TTT_DTYPE_DEFAULT && prefill != decode)
       st = ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "create_cache: layers.%lld.attention kv_dtype is %s in prefill but %s in "
                          "decode (one cache serves both)",
                          (long long)l, ttt_dtype_name(prefill), ttt_dtype_name(decode));
-    cache->sliding_window[l] = a->sliding_window;
-    cache->layers[l] = (ttt_kv_cache_layer_spec){
-        .n_kv_heads = a->n_kv_heads,
-        .head_dim = ttt_attention_head_dim(a),
-        .dtype = decode != TTT_DTYPE_DEFAULT ? decode : prefill,
-    };
+    ttt_dtype dtype = decode != TTT_DTYPE_DEFAULT ? decode : prefill;
+    cache->layers[l] = layer_cache_spec(&s->layers[l], dtype);
+    if (s->layers[l].attention_kind == TTT_ATTENTION_KIND_MHA)
+      cache->sliding_window[l] = a->sliding_window;
   }
+  cache->n_kv_heads = cache->layers[0].n_kv_heads;
+  cache->head_dim = cache->layers[0].head_dim;
   if (st == TTT_OK) st = ttt_kv_cache_create(cache, out);
   free(cache);
   return st;
@@ -782,6 +840,7 @@ static const char *const block_kind_names[TTT_BLOCK_KIND_COUNT] = {
     [TTT_BLOCK_FFN] = "ffn",
     [TTT_BLOCK_LM_HEAD] = "lm_head",
     [TTT_BLOCK_DECODER_LAYER] = "decoder_layer",
+    [TTT_BLOCK_MLA] = "mla",
 };
 
 const char *ttt_block_kind_name(ttt_block_kind kind) {
@@ -801,6 +860,8 @@ static bool layer_module(const ttt_causal_lm *model, ttt_mode mode, int64_t l, c
   else if (strcmp(rest, ".attention_norm") == 0)
     *out = (ttt_module_view){
         TTT_BLOCK_NORM, &s->attention_norm, &i->attention_norm, &w->attention_norm, l, NULL};
+  else if (strcmp(rest, ".attention") == 0 && s->attention_kind == TTT_ATTENTION_KIND_MLA)
+    *out = (ttt_module_view){TTT_BLOCK_MLA, &s->mla, &i->mla, &w->mla, l, model->ropes[l]};
   else if (strcmp(rest, ".attention") == 0)
     *out = (ttt_module_view){TTT_BLOCK_ATTENTION, &s->attention, &i->attention, &w->attention, l,
                              model->ropes[l]};

@@ -27,6 +27,12 @@ const char *ttt_residual_topology_name(ttt_residual_topology topology) {
                                                                : "unknown";
 }
 
+const char *ttt_attention_kind_name(ttt_attention_kind kind) {
+  return kind == TTT_ATTENTION_KIND_MHA   ? "mha"
+         : kind == TTT_ATTENTION_KIND_MLA ? "mla"
+                                          : "unknown";
+}
+
 const char *ttt_ffn_kind_name(ttt_ffn_kind kind) {
   return kind == TTT_FFN_MLP ? "mlp" : kind == TTT_FFN_MOE ? "moe" : "unknown";
 }
@@ -91,11 +97,17 @@ ttt_status ttt_decoder_layer_spec_validate(const ttt_decoder_layer_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer spec: NULL");
   ttt_status st = validate_topology(spec);
   if (st != TTT_OK) return st;
-  st = ttt_attention_spec_validate(&spec->attention);
+  if ((unsigned)spec->attention_kind > TTT_ATTENTION_KIND_MLA)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "decoder layer spec: attention_kind (%d) is neither mha nor mla",
+                         (int)spec->attention_kind);
+  st = spec->attention_kind == TTT_ATTENTION_KIND_MLA
+           ? ttt_mla_spec_validate(&spec->mla)
+           : ttt_attention_spec_validate(&spec->attention);
   if (st != TTT_OK) return ttt_error_prefix(st, "attention");
   st = ttt_ffn_spec_validate(&spec->ffn);
   if (st != TTT_OK) return ttt_error_prefix(st, "ffn");
-  int64_t hidden = spec->attention.hidden;
+  int64_t hidden = ttt_decoder_layer_hidden(spec);
   norm_use u = norms_used(spec);
   if ((u.attention_norm &&
        (st = validate_norm(&spec->attention_norm, "attention_norm", hidden)) != TTT_OK) ||
@@ -109,7 +121,8 @@ ttt_status ttt_decoder_layer_spec_validate(const ttt_decoder_layer_spec *spec) {
       spec->ffn.kind == TTT_FFN_MOE ? spec->ffn.moe.expert.hidden : spec->ffn.mlp.hidden;
   if (ffn_hidden != hidden)
     return ttt_set_error(TTT_ERR_SHAPE,
-                         "decoder layer spec: ffn hidden (%lld) must equal attention.hidden (%lld)",
+                         "decoder layer spec: ffn hidden (%lld) must equal the attention's hidden "
+                         "(%lld)",
                          (long long)ffn_hidden, (long long)hidden);
   return TTT_OK;
 }
@@ -143,6 +156,7 @@ ttt_decoder_layer_default_impl_config(const ttt_device *device, ttt_mode mode,
       .ffn = ttt_ffn_default_impl_config(device, mode, &spec->ffn),
       .post_attention_norm = ttt_norm_default_impl_config(device, mode, &spec->post_attention_norm),
       .post_ffn_norm = ttt_norm_default_impl_config(device, mode, &spec->post_ffn_norm),
+      .mla = ttt_mla_default_impl_config(device, mode, &spec->mla),
   };
 }
 
@@ -214,9 +228,20 @@ static ttt_status run_norm(const layer_run *r, const char *name, const ttt_norm_
   return TTT_OK;
 }
 
+/* An MLA layer's attention (same cache and position contract as ttt_attention). */
+static ttt_status mla_forward(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
+  const ttt_decoder_layer_spec *s = r->spec;
+  if (r->mode == TTT_MODE_DECODE)
+    return ttt_mla_decode_forward(r->ctx, &s->mla, &r->impl->mla, &r->weights->mla, r->rope,
+                                  r->cache, r->layer, in, r->start_pos, out);
+  return ttt_mla_prefill_forward(r->ctx, &s->mla, &r->impl->mla, &r->weights->mla, r->rope,
+                                 r->cache, r->layer, in, r->start_pos, out);
+}
+
 static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
   const ttt_decoder_layer_spec *s = r->spec;
-  ttt_status st = r->mode == TTT_MODE_DECODE
+  ttt_status st = s->attention_kind == TTT_ATTENTION_KIND_MLA ? mla_forward(r, in, out)
+                  : r->mode == TTT_MODE_DECODE
                       ? ttt_attention_decode_forward(r->ctx, &s->attention, &r->impl->attention,
                                                      &r->weights->attention, r->rope, r->cache,
                                                      r->layer, in, r->start_pos, out)
@@ -308,7 +333,7 @@ static ttt_status parallel_layer(const layer_run *r, const ttt_tensor *x, ttt_te
 
 static ttt_status check_layer_io(ttt_mode mode, const ttt_decoder_layer_spec *spec,
                                  const ttt_tensor *x, const ttt_tensor *out) {
-  int64_t hidden = spec->attention.hidden;
+  int64_t hidden = ttt_decoder_layer_hidden(spec);
   if (x->dtype != TTT_F32 || x->ndim != 2 || x->shape[1] != hidden || !x->data)
     return ttt_set_error(TTT_ERR_SHAPE, "decoder layer: x must be [T, %lld] f32",
                          (long long)hidden);
@@ -334,7 +359,7 @@ ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
   ttt_status st = validate_topology(spec);
   if (st == TTT_OK) st = check_layer_io(mode, spec, x, out);
   if (st != TTT_OK) return st;
-  int64_t T = x->shape[0], hidden = spec->attention.hidden;
+  int64_t T = x->shape[0], hidden = ttt_decoder_layer_hidden(spec);
   bool parallel = spec->residual != TTT_RESIDUAL_SEQUENTIAL;
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
   layer_buffers buf;

@@ -15,7 +15,8 @@ typedef enum value_kind {
   VALUE_KERNEL,
   VALUE_INT,
   VALUE_BOOL,
-  VALUE_ALGORITHM
+  VALUE_ALGORITHM,
+  VALUE_MLA_ALGORITHM
 } value_kind;
 
 typedef struct field_desc {
@@ -45,6 +46,14 @@ static const field_desc attention_fields[] = {
     FIELD(ttt_attention_impl_config, block_size, VALUE_INT),
     FIELD(ttt_attention_impl_config, query_block, VALUE_INT),
     FIELD(ttt_attention_impl_config, kv_dtype, VALUE_DTYPE),
+};
+static const field_desc mla_fields[] = {
+    FIELD(ttt_mla_impl_config, weight_dtype, VALUE_DTYPE),
+    FIELD(ttt_mla_impl_config, activation_dtype, VALUE_DTYPE),
+    FIELD(ttt_mla_impl_config, kernel, VALUE_KERNEL),
+    FIELD(ttt_mla_impl_config, threads, VALUE_INT),
+    FIELD(ttt_mla_impl_config, algorithm, VALUE_MLA_ALGORITHM),
+    FIELD(ttt_mla_impl_config, kv_dtype, VALUE_DTYPE),
 };
 static const field_desc ffn_fields[] = {
     FIELD(ttt_ffn_impl_config, weight_dtype, VALUE_DTYPE),
@@ -100,6 +109,8 @@ static const module_kind causal_lm_kinds[] = {
     KIND("post_attention_norm", true, ttt_decoder_layer_impl_config, post_attention_norm,
          norm_fields),
     KIND("post_ffn_norm", true, ttt_decoder_layer_impl_config, post_ffn_norm, norm_fields),
+    /* the impl of an MLA layer's attention (module path layers.N.attention) */
+    KIND("mla", true, ttt_decoder_layer_impl_config, mla, mla_fields),
 };
 
 static const module_kind encoder_kinds[] = {
@@ -116,7 +127,7 @@ static const tree_desc causal_lm_tree = {
     causal_lm_kinds, sizeof causal_lm_kinds / sizeof causal_lm_kinds[0],
     offsetof(ttt_causal_lm_mode_impl_config, layers), sizeof(ttt_decoder_layer_impl_config),
     "embedding, position_embedding, norm, lm_head, or layers.N.{attention, attention_norm, ffn, "
-    "ffn_norm, post_attention_norm, post_ffn_norm}"};
+    "ffn_norm, post_attention_norm, post_ffn_norm, mla}"};
 
 static const tree_desc encoder_tree = {
     encoder_kinds, sizeof encoder_kinds / sizeof encoder_kinds[0],
@@ -125,6 +136,7 @@ static const tree_desc encoder_tree = {
 
 static const char *const kernel_values[] = {"default", "reference", "simd"};
 static const char *const algorithm_values[] = {"default", "naive", "tiled"};
+static const char *const mla_algorithm_values[] = {"default", "naive", "absorbed"};
 
 static ttt_status parse_choice(const char *value, const char *const *choices, int n, int *out,
                                const char *what) {
@@ -152,6 +164,12 @@ static ttt_status write_field(void *base, const field_desc *field, const char *v
   case VALUE_KERNEL:
     st = parse_choice(value, kernel_values, 3, &choice, "kernel (default, reference, simd)");
     if (st == TTT_OK) memcpy(target, &(ttt_kernel){(ttt_kernel)choice}, sizeof(ttt_kernel));
+    return st;
+  case VALUE_MLA_ALGORITHM:
+    st = parse_choice(value, mla_algorithm_values, 3, &choice,
+                      "mla algorithm (default, naive, absorbed)");
+    if (st == TTT_OK)
+      memcpy(target, &(ttt_mla_algorithm){(ttt_mla_algorithm)choice}, sizeof(ttt_mla_algorithm));
     return st;
   case VALUE_ALGORITHM:
     st = parse_choice(value, algorithm_values, 3, &choice, "algorithm (default, naive, tiled)");

@@ -11,6 +11,16 @@ ttt_status ttt_ffn_forward(ttt_context *ctx, const ttt_ffn_spec *spec,
                            const ttt_ffn_impl_config *impl, const ttt_ffn_weights *weights,
                            const ttt_tensor *x, ttt_tensor *out);
 
+/* The layer's hidden size: mla.hidden for MLA layers, attention.hidden otherwise. */
+static inline int64_t ttt_decoder_layer_hidden(const ttt_decoder_layer_spec *spec) {
+  return spec->attention_kind == TTT_ATTENTION_KIND_MLA ? spec->mla.hidden : spec->attention.hidden;
+}
+
+/* The layer's rope spec (mla.rope for MLA layers). */
+static inline const ttt_rope_spec *ttt_decoder_layer_rope(const ttt_decoder_layer_spec *spec) {
+  return spec->attention_kind == TTT_ATTENTION_KIND_MLA ? &spec->mla.rope : &spec->attention.rope;
+}
+
 /* Reports "prefix.name" (or whichever is non-NULL) to the observer; no-op without one. */
 void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
                  int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output);

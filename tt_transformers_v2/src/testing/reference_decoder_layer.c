@@ -15,7 +15,13 @@ static ttt_status ffn(const ttt_ffn_spec *s, const ttt_ffn_weights *w, const dou
 
 static ttt_status attention(const ttt_decoder_layer_spec *s, const ttt_decoder_layer_weights *w,
                             const double *x, int64_t T, double *out) {
+  if (s->attention_kind == TTT_ATTENTION_KIND_MLA)
+    return ttt_reference_mla(&s->mla, &w->mla, x, T, out);
   return ttt_reference_attention(&s->attention, &w->attention, x, 1, T, NULL, out);
+}
+
+static int64_t hidden_of(const ttt_decoder_layer_spec *s) {
+  return s->attention_kind == TTT_ATTENTION_KIND_MLA ? s->mla.hidden : s->attention.hidden;
 }
 
 /* SEQUENTIAL: h = x + m·[post_attention_norm](attn([attention_norm](x)));
@@ -24,7 +30,7 @@ static ttt_status attention(const ttt_decoder_layer_spec *s, const ttt_decoder_l
 static ttt_status sequential(const ttt_decoder_layer_spec *s, const ttt_decoder_layer_weights *w,
                              const double *x, int64_t T, double m, double *a, double *b,
                              double *out) {
-  int64_t n = T * s->attention.hidden;
+  int64_t n = T * hidden_of(s);
   bool pre = s->norm_placement == TTT_NORM_PRE || s->norm_placement == TTT_NORM_SANDWICH;
   bool post = s->norm_placement == TTT_NORM_POST || s->norm_placement == TTT_NORM_SANDWICH;
   ttt_status st = TTT_OK;
@@ -55,7 +61,7 @@ static ttt_status sequential(const ttt_decoder_layer_spec *s, const ttt_decoder_
 static ttt_status parallel(const ttt_decoder_layer_spec *s, const ttt_decoder_layer_weights *w,
                            const double *x, int64_t T, double m, double *a, double *b,
                            double *out) {
-  int64_t n = T * s->attention.hidden;
+  int64_t n = T * hidden_of(s);
   ttt_status st = ttt_reference_norm(&s->attention_norm, &w->attention_norm, x, T, a);
   if (st == TTT_OK) st = attention(s, w, a, T, b);
   if (st != TTT_OK) return st;
@@ -76,7 +82,7 @@ ttt_status ttt_reference_decoder_layer(const ttt_decoder_layer_spec *spec,
   if (!weights || !x || !out || T < 1 || out == x)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "reference decoder layer: NULL argument, T < 1 or out aliasing x");
-  size_t n = (size_t)(T * spec->attention.hidden);
+  size_t n = (size_t)(T * hidden_of(spec));
   double *a = malloc(n * sizeof(double)), *b = malloc(n * sizeof(double));
   if (!a || !b) {
     free(a);

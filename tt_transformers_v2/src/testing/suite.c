@@ -132,7 +132,9 @@ static int64_t block_out_dim(const ttt_module_view *v) {
   case TTT_BLOCK_LM_HEAD:
     return ((const ttt_lm_head_spec *)v->spec)->vocab;
   case TTT_BLOCK_DECODER_LAYER:
-    return ((const ttt_decoder_layer_spec *)v->spec)->attention.hidden;
+    return ttt_decoder_layer_hidden(v->spec);
+  case TTT_BLOCK_MLA:
+    return ((const ttt_mla_spec *)v->spec)->hidden;
   default:
     return 0;
   }
@@ -140,7 +142,7 @@ static int64_t block_out_dim(const ttt_module_view *v) {
 
 /* Attention and whole layers keep state across positions: their history is replayed. */
 static bool is_stateful(ttt_block_kind kind) {
-  return kind == TTT_BLOCK_ATTENTION || kind == TTT_BLOCK_DECODER_LAYER;
+  return kind == TTT_BLOCK_ATTENTION || kind == TTT_BLOCK_MLA || kind == TTT_BLOCK_DECODER_LAYER;
 }
 
 static int64_t entry_out_dim(const suite_entry *e) {
@@ -445,6 +447,11 @@ static ttt_status module_forward(ttt_context *ctx, const ttt_module_view *v, ttt
                                               x, start_pos, y)
                : ttt_attention_prefill_forward(ctx, v->spec, v->impl, v->weights, v->rope, cache, 0,
                                                x, start_pos, y);
+  case TTT_BLOCK_MLA:
+    return mode == TTT_MODE_DECODE ? ttt_mla_decode_forward(ctx, v->spec, v->impl, v->weights,
+                                                            v->rope, cache, 0, x, start_pos, y)
+                                   : ttt_mla_prefill_forward(ctx, v->spec, v->impl, v->weights,
+                                                             v->rope, cache, 0, x, start_pos, y);
   case TTT_BLOCK_DECODER_LAYER:
     return ttt_decoder_layer_forward(ctx, mode, v->spec, v->impl, v->weights, v->rope, cache, 0, x,
                                      start_pos, y, NULL, NULL);
@@ -454,11 +461,27 @@ static ttt_status module_forward(ttt_context *ctx, const ttt_module_view *v, ttt
   }
 }
 
+/* The MLA spec and impl of an MLA module or of a decoder layer with MLA attention; NULL
+ * otherwise. */
+static const ttt_mla_spec *mla_of(const ttt_module_view *v, const ttt_mla_impl_config **impl) {
+  if (v->kind == TTT_BLOCK_MLA) {
+    *impl = v->impl;
+    return v->spec;
+  }
+  const ttt_decoder_layer_spec *layer = v->spec;
+  if (v->kind != TTT_BLOCK_DECODER_LAYER || layer->attention_kind != TTT_ATTENTION_KIND_MLA)
+    return NULL;
+  *impl = &((const ttt_decoder_layer_impl_config *)v->impl)->mla;
+  return &layer->mla;
+}
+
 /* A one-layer KV cache for replaying a stateful module's history. */
 static ttt_status create_cache(const suite_entry *e, ttt_kv_cache **out) {
   *out = NULL;
   const ttt_module_view *v = &e->view[e->c.mode];
   if (!is_stateful(v->kind)) return TTT_OK;
+  const ttt_mla_impl_config *mla_impl = NULL;
+  const ttt_mla_spec *mla = mla_of(v, &mla_impl);
   const ttt_attention_spec *a = v->kind == TTT_BLOCK_ATTENTION
                                     ? v->spec
                                     : &((const ttt_decoder_layer_spec *)v->spec)->attention;
@@ -475,6 +498,17 @@ static ttt_status create_cache(const suite_entry *e, ttt_kv_cache **out) {
                            e->name, e->module, (long long)i, (long long)cap->events[i].start_pos,
                            (long long)positions);
     positions += cap->events[i].rows;
+  }
+  if (mla) {
+    ttt_kv_cache_spec latent = {
+        .n_layers = 1,
+        .n_kv_heads = 1,
+        .head_dim = ttt_mla_cache_values_per_token(mla, NULL),
+        .max_positions = positions,
+        .dtype = mla_impl->kv_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : mla_impl->kv_dtype,
+    };
+    latent.layers[0].latent = true;
+    return ttt_kv_cache_create(&latent, out);
   }
   ttt_kv_cache_spec spec = {
       .n_layers = 1,
@@ -590,6 +624,8 @@ static ttt_status reference_block(const ttt_module_view *v, const ttt_tensor *x,
     return ttt_reference_lm_head(v->spec, v->weights, xd, rows, out);
   case TTT_BLOCK_ATTENTION:
     return ttt_reference_attention(v->spec, v->weights, xd, 1, rows, NULL, out);
+  case TTT_BLOCK_MLA:
+    return ttt_reference_mla(v->spec, v->weights, xd, rows, out);
   case TTT_BLOCK_DECODER_LAYER:
     return ttt_reference_decoder_layer(v->spec, v->weights, xd, rows, out);
   default:
