@@ -171,15 +171,18 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
   for (int64_t l = 0; l < spec->n_layers; l++) {
     ttt_decoder_layer_impl_config *layer = &out->layers[l];
     *layer = ttt_decoder_layer_default_impl_config(device, mode, &spec->layers[l]);
-    projection_dtypes attention =
-        attention_dtypes(weights, activations, &spec->layers[l].attention);
-    layer->attention.weight_dtype = attention.weights;
-    layer->attention.activation_dtype = attention.activations;
-    layer->attention.kv_dtype = s->kv_cache;
-    projection_dtypes mla = mla_dtypes(weights, activations, &spec->layers[l].mla);
-    layer->mla.weight_dtype = mla.weights;
-    layer->mla.activation_dtype = mla.activations;
-    layer->mla.kv_dtype = s->kv_cache;
+    const ttt_decoder_layer_spec *ls = &spec->layers[l];
+    if (ls->attention_kind == TTT_ATTENTION_KIND_MLA) {
+      projection_dtypes mla = mla_dtypes(weights, activations, &ls->mla);
+      layer->mla.weight_dtype = mla.weights;
+      layer->mla.activation_dtype = mla.activations;
+      layer->mla.kv_dtype = s->kv_cache;
+    } else {
+      projection_dtypes attention = attention_dtypes(weights, activations, &ls->attention);
+      layer->attention.weight_dtype = attention.weights;
+      layer->attention.activation_dtype = attention.activations;
+      layer->attention.kv_dtype = s->kv_cache;
+    }
     projection_dtypes ffn = ffn_dtypes(weights, activations, &spec->layers[l].ffn);
     layer->ffn.weight_dtype = ffn.weights;
     layer->ffn.activation_dtype = ffn.activations;
