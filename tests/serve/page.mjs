@@ -103,28 +103,61 @@ await run([
     const second = await ask(plainPage, 'And God said');
     assert.equal(second.text, generateAlone('And God said', 24));
   }],
+  ['the sampling settings are sent: stop strings, seeded sampling', async () => {
+    await settings(plainPage, { stop_strings: 'tenth\n,' }); // two stop strings, one per line
+    const greedy = generateAlone('In the beginning', 24);
+    assert.ok(greedy.indexOf(',') > 0 && greedy.indexOf(',') < greedy.indexOf('tenth'), greedy);
+    const stopped = await ask(plainPage, 'In the beginning');
+    assert.equal(stopped.text, greedy.slice(0, greedy.indexOf(',')));
+    assert.match(stopped.meta, /finish: stop/);
+    await settings(plainPage, { stop_strings: '', temperature: 1.2, top_p: 0.9, top_k: 50, seed: 7 });
+    const sampled = await ask(plainPage, 'In the beginning');
+    const direct = await (await fetch(plain.base + '/v1/completions', { method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'kjv-llama', prompt: 'In the beginning', max_tokens: 24,
+        temperature: 1.2, top_p: 0.9, top_k: 50, seed: 7 }) })).json();
+    assert.equal(sampled.text, direct.choices[0].text);
+    assert.notEqual(sampled.text, greedy);
+    await settings(plainPage, { temperature: 0, seed: '' });
+  }],
   ['the Stop button aborts the stream; the server frees the slot and its blocks', async () => {
     const before = await metrics(plain.base);
-    // Greedy, this prompt runs to the end of the context without an end of sequence (~1 s here):
-    // Stop is pressed once the first text shows.
+    // Greedy, this prompt runs to the end of the context without an end of sequence (~2 s). The
+    // page itself presses Stop as soon as the first text shows (a test-side click could come too
+    // late on a loaded machine), and notes the buttons' states at that moment.
     await settings(plainPage, { max_tokens: 500 });
     const prompt = 'And these are the generations of';
     const n = await plainPage.locator('.msg.assistant').count();
+    await plainPage.evaluate((i) => {
+      window.autoStop = new Promise((resolve) => {
+        const observer = new MutationObserver(() => {
+          const reply = document.querySelectorAll('.msg.assistant')[i]?.querySelector('.reply');
+          if (!reply || !/\S/.test(reply.textContent)) return;
+          observer.disconnect();
+          const buttons = { stop: !document.getElementById('stop').disabled,
+            send: !document.getElementById('send').disabled };
+          document.getElementById('stop').click();
+          resolve(buttons);
+        });
+        observer.observe(document.getElementById('log'),
+          { childList: true, subtree: true, characterData: true });
+      });
+    }, n);
     await plainPage.fill('#prompt', prompt);
     await plainPage.click('#send');
+    assert.deepEqual(await plainPage.evaluate(() => window.autoStop), { stop: true, send: false });
+    await replyState(plainPage, n, ['done', 'stopped', 'error']);
     const reply = plainPage.locator('.msg.assistant').nth(n);
-    await reply.locator('.reply').filter({ hasText: /\S/ }).waitFor();
-    assert.ok(await plainPage.isEnabled('#stop'));
-    assert.ok(await plainPage.isDisabled('#send'));
-    await plainPage.click('#stop');
-    await replyState(plainPage, n, ['stopped']);
-    assert.match(await reply.locator('.meta').textContent(), /^stopped/);
+    const meta = await reply.locator('.meta').textContent();
+    assert.equal(await reply.getAttribute('data-state'), 'stopped', meta);
+    assert.match(meta, /^stopped/);
     assert.ok(await plainPage.isDisabled('#stop'));
     assert.ok(await plainPage.isEnabled('#send'));
     const partial = await reply.locator('.reply').textContent();
     const full = generateAlone(prompt, 500);
     assert.ok(partial.length > 0 && partial.length < full.length && full.startsWith(partial),
       `not a strict prefix of the greedy text: '${partial}'`);
+    // The server saw the client go: the request is cancelled, its slot and blocks are free.
     const m = await waitMetrics(plain.base, (x) => x.ttt_requests_cancelled_total >
       before.ttt_requests_cancelled_total && x.ttt_running_requests === 0 &&
       x.ttt_kv_blocks_used === 0);
@@ -134,6 +167,9 @@ await run([
     // The page goes on working after a stop.
     await settings(plainPage, { max_tokens: 8 });
     assert.equal((await ask(plainPage, 'In the beginning')).text, generateAlone('In the beginning', 8));
+  }],
+  ['desktop screenshot (docs/serve-page.png is a copy)', async () => {
+    await plainPage.screenshot({ path: path.join(shots, 'page-desktop.png') });
   }],
   ['a server error is shown with the parameter it names', async () => {
     await settings(plainPage, { temperature: 5 });
@@ -158,9 +194,6 @@ await run([
     assert.equal(await plainPage.locator('#log img, #log b, #log i').count(), 0);
     assert.equal(await plainPage.evaluate(() => window.pwned), undefined);
     assert.equal(reply.prompt, '<i>user text</i>');
-  }],
-  ['desktop screenshot', async () => {
-    await plainPage.screenshot({ path: path.join(shots, 'page-desktop.png') });
     assert.deepEqual(plainPage.failures, []);
   }],
   ['chat page at phone width: greedy replies equal ttt generate, the history is sent', async () => {
