@@ -1,6 +1,6 @@
 /* The endpoints: /v1/completions, /v1/chat/completions (streamed or not), /v1/models, /health,
- * /metrics, and the chat page at /. Generation requests are validated and tokenized here (MHD's thread), then queued; the
- * connection is suspended until the engine thread has output for it. */
+ * /metrics, and the chat page at /. Generation requests are validated and tokenized here (MHD's
+ * thread), then queued; the connection is suspended until the engine thread has output for it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,7 +278,7 @@ static enum MHD_Result chat_page(http_conn *hc) {
   MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
   MHD_add_response_header(response, "Content-Security-Policy",
                           "default-src 'none'; script-src 'unsafe-inline'; "
-                          "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "
+                          "style-src 'unsafe-inline'; connect-src 'self'; "
                           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
   enum MHD_Result result = MHD_queue_response(hc->conn, MHD_HTTP_OK, response);
   MHD_destroy_response(response);
