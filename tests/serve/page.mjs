@@ -15,6 +15,7 @@ import {
 
 const { chromium } = createRequire(process.env.TTT_NODE_DIR + '/')('playwright-core');
 const CHROMIUM = '/usr/bin/chromium';
+if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/install-deps.sh`);
 const shots = process.env.TTT_SCREENSHOT_DIR;
 if (!shots) throw new Error('set TTT_SCREENSHOT_DIR');
 fs.mkdirSync(shots, { recursive: true });
