@@ -16,6 +16,11 @@ done
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   missing="$missing nodejs npm"
 fi
+# Debian's chromium runs the chat page test headless (driven by the playwright-core npm package).
+# It is large (a ~120 MB download, ~400 MB installed) but installed once, only when missing.
+if [ ! -x /usr/bin/chromium ]; then
+  missing="$missing chromium"
+fi
 [ -z "$missing" ] && exit 0
 echo "install-deps: installing$missing"
 if [ "$(id -u)" -ne 0 ]; then

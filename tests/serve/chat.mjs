@@ -4,25 +4,17 @@
 // comma here, which this prompt's reply contains); streamed and non-streamed replies agree; a template that
 // raises answers 400 naming messages.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { OpenAI, MODEL_DIR, startServer, generateAlone, run } from './lib.mjs';
+import { OpenAI, startServer, generateAlone, modelWithTokenizerConfig, run } from './lib.mjs';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttt-serve-chat-'));
-const modelDir = path.join(tmp, 'kjv-chat');
-fs.mkdirSync(modelDir);
-for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json'])
-  fs.symlinkSync(path.resolve(MODEL_DIR, f), path.join(modelDir, f));
 const template = '{{ bos_token }}{% for m in messages %}' +
   "{% if m.role == 'system' and m.content == 'raise' %}{{ raise_exception('no system raise') }}{% endif %}" +
   '{{ m.role | upper }}: {{ m.content | trim }}\n{% endfor %}' +
   '{% if add_generation_prompt %}ASSISTANT:{% endif %}';
-fs.writeFileSync(path.join(modelDir, 'tokenizer_config.json'), JSON.stringify({
+const model = modelWithTokenizerConfig('kjv-chat', {
   bos_token: '<|begin_of_text|>', eos_token: ',', chat_template: template,
-}));
+});
 
-const srv = await startServer([], modelDir);
+const srv = await startServer([], model.dir);
 const { client } = srv;
 const MODEL = 'kjv-chat';
 const messages = [{ role: 'user', content: 'And the LORD spake unto Moses' }];
@@ -34,6 +26,10 @@ assert.ok(cut > 0, `the oracle has no comma to stop at: '${alone}'`);
 const expected = alone.slice(0, cut);
 
 await run([
+  ['chat: the model lists chat_template true', async () => {
+    assert.equal((await client.models.retrieve(MODEL)).chat_template, true);
+    assert.equal((await client.models.list()).data[0].chat_template, true);
+  }],
   ['chat: greedy reply equals generate on the rendered prompt, cut at the end of turn', async () => {
     const r = await client.chat.completions.create({ model: MODEL, messages, max_tokens: 24,
       temperature: 0 });
@@ -72,5 +68,5 @@ await run([
   }],
 ], async () => {
   await srv.stop();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  model.remove();
 });

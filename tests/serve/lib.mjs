@@ -4,11 +4,26 @@ import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 export const ttt = process.env.TTT;
 if (!ttt || !process.env.TTT_NODE_DIR) throw new Error('set TTT and TTT_NODE_DIR');
 export const OpenAI = createRequire(process.env.TTT_NODE_DIR + '/')('openai');
 export const MODEL_DIR = process.env.TTT_MODEL_DIR;
+
+// A model folder named `name` (the served model id) in a fresh temporary folder: kjv-llama's
+// weights and tokenizer (symbolic links) with `tokenizerConfig` as its tokenizer_config.json (e.g.
+// a chat_template). Returns {dir, remove}.
+export function modelWithTokenizerConfig(name, tokenizerConfig) {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ttt-serve-model-'));
+  const dir = path.join(tmp, name);
+  fs.mkdirSync(dir);
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'generation_config.json'])
+    fs.symlinkSync(path.resolve(MODEL_DIR, f), path.join(dir, f));
+  fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  return { dir, remove: () => fs.rmSync(tmp, { recursive: true, force: true }) };
+}
 
 // Starts `ttt serve --port 0 ARGS`; resolves once it prints its port (60 s at most).
 export function startServer(args, modelDir = MODEL_DIR) {

@@ -3,6 +3,7 @@
 // limits, slow and stalled clients, KV-block admission, the bounded queue (429) and cancellation
 // when a client disconnects (its slot and blocks are released, visible in /metrics).
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
   OpenAI, startServer, metrics, waitMetrics, rawRequest, post, generateAlone, sleep, run,
 } from './lib.mjs';
@@ -53,11 +54,23 @@ const tests = [
   ['models and health', async () => {
     const list = await client.models.list();
     assert.deepEqual(list.data.map((m) => m.id), [MODEL]);
-    assert.equal((await client.models.retrieve(MODEL)).id, MODEL);
+    const model = await client.models.retrieve(MODEL);
+    assert.equal(model.id, MODEL);
+    assert.equal(model.chat_template, false); // kjv-llama has none (chat.mjs: a model that has one)
+    assert.equal(list.data[0].chat_template, false);
     await rejects(client.models.retrieve('gpt-4'), 404, 'model', 'model_not_found');
     const health = await fetch(base + '/health');
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
+  }],
+  ['GET / is the chat page (compiled in); only GET', async () => {
+    const page = await fetch(base + '/');
+    assert.equal(page.status, 200);
+    assert.equal(page.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.match(page.headers.get('content-security-policy'), /connect-src 'self'/);
+    const source = new URL('../../apps/ttt/serve/page/index.html', import.meta.url);
+    assert.equal(await page.text(), fs.readFileSync(source, 'utf8')); // byte for byte
+    assert.equal((await fetch(base + '/', { method: 'POST', body: '{}' })).status, 405);
   }],
   ['completion: greedy text equals ttt generate, usage counts', async () => {
     assert.ok(oracle12.length > 0);

@@ -28,6 +28,8 @@ void chat_destroy(chat *c) {
   free(c);
 }
 
+bool chat_has_template(const chat *c) { return c->tmpl != NULL; }
+
 const char *chat_end_of_turn(const chat *c) {
   return c->tmpl ? ttt_chat_template_eos_token(c->tmpl) : "";
 }

@@ -25,6 +25,9 @@ void chat_destroy(chat *c);
 bool chat_render(const chat *c, const cJSON *messages, char **prompt, bool *add_bos,
                  serve_error *err);
 
+/* Whether the model has a usable chat template (what GET /v1/models reports as chat_template). */
+bool chat_has_template(const chat *c);
+
 /* The template's end-of-turn text (its eos_token; "" without one): a chat reply stops there. */
 const char *chat_end_of_turn(const chat *c);
 

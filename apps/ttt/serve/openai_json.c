@@ -361,24 +361,28 @@ char *openai_usage_chunk_json(const request *r, const char *model_id) {
   return print_and_delete(root);
 }
 
-static cJSON *model_object(const char *model_id, int64_t created, int64_t context) {
+static cJSON *model_object(const char *model_id, int64_t created, int64_t context,
+                           bool chat_template) {
   cJSON *model = cJSON_CreateObject();
   cJSON_AddStringToObject(model, "id", model_id);
   cJSON_AddStringToObject(model, "object", "model");
   cJSON_AddNumberToObject(model, "created", (double)created);
   cJSON_AddStringToObject(model, "owned_by", "ttt");
   cJSON_AddNumberToObject(model, "max_model_len", (double)context);
+  cJSON_AddBoolToObject(model, "chat_template", chat_template);
   return model;
 }
 
-char *openai_models_json(const char *model_id, int64_t created, int64_t context) {
+char *openai_models_json(const char *model_id, int64_t created, int64_t context,
+                         bool chat_template) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "object", "list");
   cJSON *data = cJSON_AddArrayToObject(root, "data");
-  cJSON_AddItemToArray(data, model_object(model_id, created, context));
+  cJSON_AddItemToArray(data, model_object(model_id, created, context, chat_template));
   return print_and_delete(root);
 }
 
-char *openai_model_json(const char *model_id, int64_t created, int64_t context) {
-  return print_and_delete(model_object(model_id, created, context));
+char *openai_model_json(const char *model_id, int64_t created, int64_t context,
+                        bool chat_template) {
+  return print_and_delete(model_object(model_id, created, context, chat_template));
 }

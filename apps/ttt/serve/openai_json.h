@@ -41,8 +41,11 @@ char *openai_chunk_json(const request *r, const char *model_id, const char *text
                         const char *finish_reason, bool first, bool with_usage);
 /* stream_options.include_usage: the last chunk, with no choices and the usage. */
 char *openai_usage_chunk_json(const request *r, const char *model_id);
-/* GET /v1/models (the list) and GET /v1/models/{id} (one model). */
-char *openai_models_json(const char *model_id, int64_t created, int64_t context);
-char *openai_model_json(const char *model_id, int64_t created, int64_t context);
+/* GET /v1/models (the list) and GET /v1/models/{id} (one model). Besides OpenAI's fields a model
+ * has max_model_len (the context, as vLLM reports it) and chat_template (whether
+ * /v1/chat/completions can render messages for it; the chat page picks its endpoint by it). */
+char *openai_models_json(const char *model_id, int64_t created, int64_t context,
+                         bool chat_template);
+char *openai_model_json(const char *model_id, int64_t created, int64_t context, bool chat_template);
 
 #endif

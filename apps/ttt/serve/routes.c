@@ -1,6 +1,6 @@
 /* The endpoints: /v1/completions, /v1/chat/completions (streamed or not), /v1/models, /health,
- * /metrics. Generation requests are validated and tokenized here (MHD's thread), then queued; the
- * connection is suspended until the engine thread has output for it. */
+ * /metrics, and the chat page at /. Generation requests are validated and tokenized here (MHD's
+ * thread), then queued; the connection is suspended until the engine thread has output for it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 
 #include "../cli_util.h"
 #include "http.h"
+#include "page.h"
 
 enum { STREAM_BLOCK = 16 * 1024 };
 
@@ -266,12 +267,31 @@ static enum MHD_Result metrics_page(http_conn *hc) {
   return http_respond(hc, 200, "text/plain; version=0.0.4", text, len, NULL);
 }
 
+/* GET /: the chat page. Its script and style are inline; the policy allows nothing else (no other
+ * origin, no frames, no plugins), so even a page bug could not send text elsewhere. */
+static enum MHD_Result chat_page(http_conn *hc) {
+  struct MHD_Response *response = MHD_create_response_from_buffer(
+      serve_page_index_html_len, (void *)serve_page_index_html, MHD_RESPMEM_PERSISTENT);
+  if (!response) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(response, "Content-Security-Policy",
+                          "default-src 'none'; script-src 'unsafe-inline'; "
+                          "style-src 'unsafe-inline'; connect-src 'self'; "
+                          "base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+  enum MHD_Result result = MHD_queue_response(hc->conn, MHD_HTTP_OK, response);
+  MHD_destroy_response(response);
+  metrics_count_response(hc->srv->metrics, MHD_HTTP_OK);
+  return result;
+}
+
 typedef struct route {
   const char *method, *url;
   int kind; /* what answers it */
 } route;
 
-enum { ROUTE_COMPLETIONS, ROUTE_CHAT, ROUTE_MODELS, ROUTE_HEALTH, ROUTE_METRICS };
+enum { ROUTE_COMPLETIONS, ROUTE_CHAT, ROUTE_MODELS, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_PAGE };
 
 static const route ROUTES[] = {
     {"POST", "/v1/completions", ROUTE_COMPLETIONS},
@@ -279,13 +299,16 @@ static const route ROUTES[] = {
     {"GET", "/v1/models", ROUTE_MODELS},
     {"GET", "/health", ROUTE_HEALTH},
     {"GET", "/metrics", ROUTE_METRICS},
+    {"GET", "/", ROUTE_PAGE},
 };
 
 /* GET /v1/models/{id}: the served model, or 404 naming the id. */
 static enum MHD_Result model_page(http_conn *hc, const char *id) {
   const server *srv = hc->srv;
   if (strcmp(id, srv->model_id) == 0)
-    return respond_json(hc, 200, openai_model_json(srv->model_id, srv->created, srv->context));
+    return respond_json(
+        hc, 200,
+        openai_model_json(srv->model_id, srv->created, srv->context, chat_has_template(srv->chat)));
   serve_error e;
   serve_error_set(&e, 404, "model", "the model '%.200s' does not exist; this server serves '%s'",
                   id, srv->model_id);
@@ -318,9 +341,12 @@ enum MHD_Result routes_handle(http_conn *hc, const char *method, const char *url
     return generate(hc, REQUEST_CHAT);
   case ROUTE_MODELS:
     return respond_json(hc, 200,
-                        openai_models_json(hc->srv->model_id, hc->srv->created, hc->srv->context));
+                        openai_models_json(hc->srv->model_id, hc->srv->created, hc->srv->context,
+                                           chat_has_template(hc->srv->chat)));
   case ROUTE_HEALTH:
     return respond_json(hc, 200, strdup("{\"status\":\"ok\"}"));
+  case ROUTE_PAGE:
+    return chat_page(hc);
   default:
     return metrics_page(hc);
   }
