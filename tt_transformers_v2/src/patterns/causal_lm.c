@@ -294,7 +294,7 @@ static ttt_status own(ttt_causal_lm *model, const ttt_tensor *t) {
 }
 
 static bool is_float_weight(ttt_dtype d) {
-  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0;
+  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0 || d == TTT_Q4_0;
 }
 
 static ttt_status check_resolved(const weight_slot *s, const ttt_tensor *t) {
