@@ -164,7 +164,7 @@ TTT_API ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst);
 TTT_API ttt_status ttt_dequantize_q8_0(const void *src, int64_t n, float *dst);
 /* q4_0 (layout above): `n` (a multiple of 32) finite floats to n/32 blocks of 18 bytes, and back.
  * A NaN or infinite value is TTT_ERR_INVALID_ARGUMENT naming its index (ttt_tensor_convert names
- * the row and column). */
+ * the row and column); |x| > 8 · 65504 (an infinite f16 scale) is TTT_ERR_OUT_OF_RANGE. */
 TTT_API ttt_status ttt_quantize_q4_0(const float *src, int64_t n, void *dst);
 TTT_API ttt_status ttt_dequantize_q4_0(const void *src, int64_t n, float *dst);
 /* True for the block-quantized dtypes (q8_0, q4_0): 32 values a block along the last dim. */

@@ -56,6 +56,12 @@ ttt_status ttt_quantize_q4_0(const float *src, int64_t n, void *dst) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "ttt_quantize_q4_0: element %lld is %s; q4_0 holds finite values only",
                          (long long)bad, ttt_non_finite_name(src[bad]));
+  /* The scale m / −8 must be a finite f16: |m| ≤ 8 · 65504. */
+  for (int64_t i = 0; i < n; i++)
+    if (fabsf(src[i]) > 8.0f * 65504.0f)
+      return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                           "ttt_quantize_q4_0: element %lld is %g; q4_0 holds |x| <= %g only",
+                           (long long)i, (double)src[i], 8.0 * 65504.0);
   uint8_t *out = dst;
   for (int64_t b = 0; b < n / TTT_Q4_0_BLOCK; b++)
     quantize_block(src + b * TTT_Q4_0_BLOCK, out + b * TTT_Q4_0_BLOCK_BYTES);

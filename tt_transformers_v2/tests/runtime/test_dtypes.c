@@ -318,6 +318,15 @@ static void test_q4_0_non_finite(void) {
   CHECK_ERR(ttt_tensor_convert(&src, TTT_Q4_0, &out), TTT_ERR_INVALID_ARGUMENT,
             "element 35 (row 1, column 3) is +Inf");
   CHECK(out.data == NULL);
+  /* Beyond 8 · 65504 the f16 scale would be infinite: refused, naming the element. */
+  x[35] = 0.0f;
+  x[40] = -6e5f;
+  CHECK_ERR(ttt_quantize_q4_0(x, 64, q), TTT_ERR_OUT_OF_RANGE, "element 40");
+  x[40] = -5.2e5f; /* just inside: the scale is finite and the value comes back within a step */
+  float back[64];
+  CHECK_OK(ttt_quantize_q4_0(x, 64, q));
+  CHECK_OK(ttt_dequantize_q4_0(q, 64, back));
+  CHECK(fabsf(back[40] - x[40]) <= 5.2e5f / 8.0f * 0.01f);
 }
 
 /* ---- tensors ---- */
