@@ -43,6 +43,14 @@ run mapped generate --model "$tmp/q4" --strategy performance -n 24 --temperature
 [ -s "$tmp/fly.out" ] && cmp -s "$tmp/fly.out" "$tmp/mapped.out" ||
   fail "generations differ: '$(cat "$tmp/fly.out")' vs '$(cat "$tmp/mapped.out")'"
 
+# ttt info reports the weights converted at load: none for the quantized folder.
+run info_q4 info --model "$tmp/q4" --strategy performance || fail "info: $(cat "$tmp/info_q4.err")"
+grep -q '^converted bytes 0$' "$tmp/info_q4.out" || fail "info: quantized folder converted weights"
+grep -q '^load seconds [0-9.]*$' "$tmp/info_q4.out" || fail "info: no load time"
+# shellcheck disable=SC2086
+run info_fly info --model "$src" --strategy performance $recipe || fail "info: $(cat "$tmp/info_fly.err")"
+grep -q '^converted bytes [1-9][0-9]*$' "$tmp/info_fly.out" || fail "info: on the fly converted nothing"
+
 # A terminal on stderr gets the progress bar (script(1) runs the command on a pseudo-terminal).
 if command -v script >/dev/null 2>&1; then
   script -qec "\"$ttt\" quantize --model \"$src\" --out \"$tmp/q8\" --dtype q8_0" "$tmp/tty.log" >/dev/null 2>&1 ||
