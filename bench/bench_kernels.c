@@ -32,10 +32,9 @@ typedef struct weight_kind {
 } weight_kind;
 
 static const weight_kind kinds[] = {
-    {"f32", TTT_F32, TTT_F32},
-    {"bf16", TTT_BF16, TTT_F32},
-    {"q8_0", TTT_Q8_0, TTT_F32},
-    {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
+    {"f32", TTT_F32, TTT_F32},         {"bf16", TTT_BF16, TTT_F32},
+    {"q8_0", TTT_Q8_0, TTT_F32},       {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
+    {"q4_0 x q8", TTT_Q4_0, TTT_Q8_0},
 };
 
 static bool known_kind(const char *name) {
@@ -97,8 +96,8 @@ static void fill_weights(ttt_tensor *w) {
   } else {
     for (size_t i = 0; i < bytes; i++) data[i] = (uint8_t)next_random(&state);
     uint16_t scale = ttt_f32_to_f16(1e-3f);
-    for (size_t b = 0; b < bytes / TTT_Q8_0_BLOCK_BYTES; b++)
-      memcpy(data + b * TTT_Q8_0_BLOCK_BYTES, &scale, 2);
+    size_t block = w->dtype == TTT_Q4_0 ? TTT_Q4_0_BLOCK_BYTES : TTT_Q8_0_BLOCK_BYTES;
+    for (size_t b = 0; b < bytes / block; b++) memcpy(data + b * block, &scale, 2);
   }
 }
 
@@ -266,7 +265,9 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) only = argv[++i];
   }
   if (only && !known_kind(only)) {
-    fprintf(stderr, "bench_kernels: unknown --kind '%s' (f32, bf16, q8_0, \"q8_0 x q8\")\n", only);
+    fprintf(stderr,
+            "bench_kernels: unknown --kind '%s' (f32, bf16, q8_0, \"q8_0 x q8\", \"q4_0 x q8\")\n",
+            only);
     return 1;
   }
   ttt_device device;

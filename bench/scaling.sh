@@ -4,6 +4,8 @@
 # strategies, on 2 threads. Takes ~15 minutes on the 2-core machine; run it on an idle machine.
 # usage: bench/scaling.sh [MODEL_DIR]   (default /tmp/gm_1b, generated with the Llama-3.2-1B shape
 #                                         when missing; run `make build` first)
+# With LLAMA_BENCH=/path/to/llama-bench (and GGUF files, see bench/vs_llamacpp.sh) it ends with
+# llama.cpp's pp128/tg32 figures beside ours and the ratios.
 set -eu
 ttt=$(dirname "$0")/../build/apps/ttt/ttt
 model=${1:-/tmp/gm_1b}
@@ -14,3 +16,4 @@ for strategy in performance accuracy; do
     "$ttt" bench --model "$model" -p "$n" -n 16 -t 2 -r 1 --strategy "$strategy" | tail -n 2
   done
 done
+[ -z "${LLAMA_BENCH:-}" ] || "$(dirname "$0")/vs_llamacpp.sh" "$model"

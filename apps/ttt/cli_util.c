@@ -1,5 +1,7 @@
 #include "cli_util.h"
 
+#include "cli_progress.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -135,7 +137,8 @@ ttt_status cli_load_model(const char *command, const cli_model_options *options,
   if (st == TTT_OK) st = ttt_context_create(device, ctx);
   ttt_hf_load_options load = {.strategy = options->strategy,
                               .overrides = options->overrides,
-                              .n_overrides = options->n_overrides};
+                              .n_overrides = options->n_overrides,
+                              .progress = cli_progress_for_stderr()};
   if (st == TTT_OK) st = ttt_hf_model_load(dir, device, &load, model);
   if (st != TTT_OK) {
     ttt_context_destroy(*ctx);

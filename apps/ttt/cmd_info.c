@@ -235,7 +235,9 @@ int ttt_cmd_info(int argc, char **argv) {
   ttt_device device;
   ttt_context *ctx = NULL;
   ttt_hf_model *model = NULL;
+  double start = cli_now_seconds();
   if (cli_load_model(NAME, &options, &device, &ctx, &model) != TTT_OK) return 1;
+  double load_seconds = cli_now_seconds() - start;
   int status = 0;
   char text[1024];
   if (!model->lm) {
@@ -249,8 +251,11 @@ int ttt_cmd_info(int argc, char **argv) {
     printf("model      %s\n           %s\n", model->dir, text);
     printf("strategy   %s\n", ttt_strategy_name(options.strategy));
     printf("parameters %lld\n", (long long)ttt_causal_lm_parameter_count(model->lm));
-    printf("decode weight bytes per token %lld\n\n",
+    printf("decode weight bytes per token %lld\n",
            (long long)ttt_causal_lm_decode_weight_bytes(model->lm));
+    /* 0 converted bytes: every weight is used in place from the mapped checkpoint. */
+    printf("converted bytes %lld\nload seconds %.3f\n\n",
+           (long long)ttt_causal_lm_converted_bytes(model->lm), load_seconds);
     const ttt_causal_lm_spec *spec = ttt_causal_lm_get_spec(model->lm);
     const ttt_causal_lm_impl_config *impl = ttt_causal_lm_get_impl_config(model->lm);
     print_spec(spec);

@@ -14,6 +14,7 @@ int ttt_cmd_detokenize(int argc, char **argv);
 int ttt_cmd_logits(int argc, char **argv);
 int ttt_cmd_encode(int argc, char **argv);
 int ttt_cmd_embed(int argc, char **argv);
+int ttt_cmd_quantize(int argc, char **argv);
 int ttt_cmd_validate(int argc, char **argv);
 int ttt_cmd_generate(int argc, char **argv);
 int ttt_cmd_perplexity(int argc, char **argv);

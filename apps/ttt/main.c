@@ -14,6 +14,8 @@ static const ttt_cli_command commands[] = {
     {"perplexity", "mean NLL and perplexity of a text or token ids", ttt_cmd_perplexity},
     {"bench", "prefill and decode tokens/s, weight bandwidth per token", ttt_cmd_bench},
     {"gen-model", "write a random-weight HF checkpoint of a published shape", ttt_cmd_gen_model},
+    {"quantize", "write a pre-quantized checkpoint (q8_0 or q4_0) that loads without conversion",
+     ttt_cmd_quantize},
     {"serve", "OpenAI-compatible HTTP server with continuous batching", ttt_cmd_serve},
     {"info", "spec tree, impl configs chosen for this device, sizes", ttt_cmd_info},
     {"tokenize", "print the token ids of a text as a JSON array", ttt_cmd_tokenize},

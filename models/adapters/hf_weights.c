@@ -477,7 +477,7 @@ static ttt_status check_tensor(const ttt_hf_weight_map *m, const ttt_checkpoint 
                          name, got, want, w->path);
   }
   ttt_dtype d = out->dtype;
-  if (d != TTT_F32 && d != TTT_F16 && d != TTT_BF16 && d != TTT_F64)
+  if (d != TTT_F32 && d != TTT_F16 && d != TTT_BF16 && d != TTT_F64 && !ttt_dtype_is_block(d))
     return ttt_set_error(TTT_ERR_DTYPE,
                          "%s: tensor '%s' has dtype %s, expected a float dtype "
                          "(f32, f16, bf16, f64)",

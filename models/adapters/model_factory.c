@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "ttt_models.h"
+#include "ttt_quantize.h"
 
 ttt_status ttt_hf_causal_lm_spec(const ttt_hf_config *cfg, ttt_causal_lm_spec *out) {
   if (cfg->arch != TTT_HF_DECODER)
@@ -70,15 +71,23 @@ ttt_status ttt_hf_encoder_spec(const ttt_hf_config *cfg, ttt_encoder_spec *out) 
 typedef struct resolver_state {
   const ttt_hf_weight_map *map;
   const ttt_checkpoint *checkpoint;
+  const ttt_hf_load_options *options; /* for progress reports (NULL: none) */
+  int64_t resolved;
 } resolver_state;
 
 /* The weight resolver over the checkpoint; a release call (out == NULL) drops the mapped pages of
  * a weight the model converted, so the source dtype does not stay resident beside the copy. */
 static ttt_status resolve(void *user, const char *path, ttt_tensor *out) {
-  const resolver_state *r = user;
+  resolver_state *r = user;
   if (!out) {
     ttt_hf_weights_release(r->map, r->checkpoint, path);
     return TTT_OK;
+  }
+  if (r->options && r->options->progress) {
+    int64_t total = ttt_hf_weight_map_count(r->map);
+    r->resolved++;
+    r->options->progress(r->options->progress_user, "loading",
+                         r->resolved < total ? r->resolved : total, total);
   }
   return ttt_hf_weights_get(r->map, r->checkpoint, path, out);
 }
@@ -98,9 +107,10 @@ static ttt_status build_causal_lm(ttt_hf_model *m, const ttt_device *device,
    * (a mixed-dtype checkpoint is not cast to the embedding's dtype). */
   if (st == TTT_OK)
     st = ttt_causal_lm_default_impl_config(device, o->strategy, TTT_DTYPE_DEFAULT, spec, impl);
+  if (st == TTT_OK) st = ttt_quantized_apply_metadata(m->checkpoint, o->strategy, spec, impl);
   for (int32_t i = 0; st == TTT_OK && i < o->n_overrides; i++)
     st = ttt_causal_lm_impl_set(impl, spec, o->overrides[i]);
-  resolver_state r = {m->weights, m->checkpoint};
+  resolver_state r = {m->weights, m->checkpoint, o, 0};
   if (st == TTT_OK) st = ttt_causal_lm_create(spec, impl, resolve, &r, &m->lm);
   free(spec);
   free(impl);
@@ -117,7 +127,7 @@ static ttt_status build_encoder(ttt_hf_model *m, const ttt_device *device,
   if (st == TTT_OK) st = ttt_encoder_default_impl_config(device, o->strategy, spec, impl);
   for (int32_t i = 0; st == TTT_OK && i < o->n_overrides; i++)
     st = ttt_encoder_impl_set(impl, spec, o->overrides[i]);
-  resolver_state r = {m->weights, m->checkpoint};
+  resolver_state r = {m->weights, m->checkpoint, o, 0};
   if (st == TTT_OK) st = ttt_encoder_create(spec, impl, resolve, &r, &m->encoder);
   free(spec);
   free(impl);

@@ -20,15 +20,15 @@
 typedef struct st_dtype {
   const char *name;
   ttt_dtype dtype;
-  size_t size;
+  size_t size; /* bytes per element; 0 for the library's block formats (32 values a block) */
 } st_dtype;
 
 static const st_dtype st_dtypes[] = {
-    {"F32", TTT_F32, 4}, {"F16", TTT_F16, 2}, {"BF16", TTT_BF16, 2},
-    {"I64", TTT_I64, 8}, {"I32", TTT_I32, 4}, {"F64", TTT_F64, 8},
+    {"F32", TTT_F32, 4}, {"F16", TTT_F16, 2}, {"BF16", TTT_BF16, 2},     {"I64", TTT_I64, 8},
+    {"I32", TTT_I32, 4}, {"F64", TTT_F64, 8}, {"TTT_Q8_0", TTT_Q8_0, 0}, {"TTT_Q4_0", TTT_Q4_0, 0},
 };
 #define ST_N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
-#define ST_DTYPE_LIST "F32, F16, BF16, I64, I32, F64"
+#define ST_DTYPE_LIST "F32, F16, BF16, I64, I32, F64, TTT_Q8_0, TTT_Q4_0"
 
 static const st_dtype *dtype_by_name(const char *name) {
   for (size_t i = 0; i < ST_N_DTYPES; i++)
@@ -102,13 +102,16 @@ static ttt_status parse_shape(const char *path, const char *name, const cJSON *s
 /* Byte size from the shape, or UINT64_MAX beyond 2^62 bytes (no real file is that big). */
 static uint64_t shape_bytes(const st_entry *e) {
   const uint64_t limit = (uint64_t)1 << 62;
-  uint64_t bytes = e->elem_size;
+  bool block = ttt_dtype_is_block(e->dtype); /* count values, then 32-value blocks */
+  uint64_t bytes = block ? 1 : e->elem_size;
   for (int32_t i = 0; i < e->ndim; i++) {
     uint64_t d = (uint64_t)e->shape[i];
     if (d == 0) return 0;
     if (bytes > limit / d) bytes = UINT64_MAX;
     if (bytes != UINT64_MAX) bytes *= d;
   }
+  if (block && bytes != UINT64_MAX)
+    bytes = bytes / TTT_Q8_0_BLOCK * ttt_dtype_bytes(e->dtype, TTT_Q8_0_BLOCK, TTT_Q8_0_BLOCK);
   return bytes;
 }
 
@@ -168,6 +171,13 @@ static ttt_status parse_entry(const char *path, const cJSON *item, uint64_t data
   e->elem_size = dt->size;
   ttt_status s = parse_shape(path, name, cJSON_GetObjectItemCaseSensitive(item, "shape"), e);
   if (s != TTT_OK) return s;
+  /* Block formats: whole 32-value blocks along the last dim (the shape counts values). */
+  if (ttt_dtype_is_block(e->dtype) && (e->ndim == 0 || e->shape[e->ndim - 1] % TTT_Q8_0_BLOCK != 0))
+    return ttt_set_error(TTT_ERR_FORMAT,
+                         "%s: tensor '%s': dtype %s needs a last dim that is a multiple of %d, got "
+                         "%lld",
+                         path, name, dt->name, TTT_Q8_0_BLOCK,
+                         e->ndim ? (long long)e->shape[e->ndim - 1] : 0LL);
   s = parse_offsets(path, name, cJSON_GetObjectItemCaseSensitive(item, "data_offsets"), data_size,
                     e);
   if (s != TTT_OK) return s;
@@ -259,7 +269,8 @@ static ttt_status align_entries(ttt_safetensors *f) {
     st_entry *e = &f->entries[i];
     size_t bytes = (size_t)(e->end - e->begin);
     const uint8_t *src = f->data + e->begin;
-    if (bytes == 0 || (uintptr_t)src % e->elem_size == 0) continue;
+    size_t alignment = e->elem_size ? e->elem_size : 1; /* blocks are read bytewise */
+    if (bytes == 0 || (uintptr_t)src % alignment == 0) continue;
     if (posix_memalign(&e->copy, 64, bytes) != 0) {
       e->copy = NULL;
       return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "%s: tensor '%s': cannot copy %zu bytes", f->path,
@@ -459,16 +470,26 @@ static ttt_status check_write_item(const char *path, const ttt_named_tensor *ite
   return TTT_OK;
 }
 
-/* Layout order: 8-byte dtypes first, then 4, then 2, so each tensor stays aligned. */
+/* Layout order: 8-byte dtypes first, then 4, then 2, so each tensor stays aligned; the block
+ * formats (read bytewise) last. */
 static void write_order(const ttt_named_tensor *items, int64_t n, int64_t *order) {
   int64_t k = 0;
   for (size_t size = 8; size >= 2; size /= 2)
     for (int64_t i = 0; i < n; i++)
       if (dtype_by_enum(items[i].tensor.dtype)->size == size) order[k++] = i;
+  for (int64_t i = 0; i < n; i++)
+    if (dtype_by_enum(items[i].tensor.dtype)->size == 0) order[k++] = i;
 }
 
-static cJSON *build_header(const ttt_named_tensor *items, const int64_t *order, int64_t n) {
+static cJSON *build_header(const ttt_named_tensor *items, const int64_t *order, int64_t n,
+                           const ttt_safetensors_meta *meta, int64_t n_meta) {
   cJSON *root = cJSON_CreateObject();
+  cJSON *meta_object = n_meta > 0 && root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+  for (int64_t i = 0; i < n_meta; i++)
+    if (!meta_object || !cJSON_AddStringToObject(meta_object, meta[i].key, meta[i].value)) {
+      cJSON_Delete(root);
+      return NULL;
+    }
   uint64_t offset = 0;
   for (int64_t k = 0; root && k < n; k++) {
     const ttt_named_tensor *it = &items[order[k]];
@@ -509,14 +530,24 @@ static ttt_status write_all(FILE *fp, const char *path, const char *header,
 }
 
 ttt_status ttt_safetensors_write(const char *path, const ttt_named_tensor *items, int64_t n) {
-  if (!path || n < 0 || (n > 0 && !items))
+  return ttt_safetensors_write_meta(path, items, n, NULL, 0);
+}
+
+ttt_status ttt_safetensors_write_meta(const char *path, const ttt_named_tensor *items, int64_t n,
+                                      const ttt_safetensors_meta *meta, int64_t n_meta) {
+  if (!path || n < 0 || (n > 0 && !items) || n_meta < 0 || (n_meta > 0 && !meta))
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_safetensors_write: invalid arguments");
+  for (int64_t i = 0; i < n_meta; i++)
+    if (!meta[i].key || !meta[i].value)
+      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: metadata entry %lld is NULL", path,
+                           (long long)i);
   for (int64_t i = 0; i < n; i++) {
     ttt_status s = check_write_item(path, items, i);
     if (s != TTT_OK) return s;
   }
   int64_t *order = malloc(((size_t)n + 1) * sizeof *order);
-  cJSON *root = order ? (write_order(items, n, order), build_header(items, order, n)) : NULL;
+  cJSON *root =
+      order ? (write_order(items, n, order), build_header(items, order, n, meta, n_meta)) : NULL;
   char *header = root ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
   if (!header) {
@@ -769,4 +800,8 @@ ttt_status ttt_checkpoint_get(const ttt_checkpoint *c, const char *name, ttt_ten
   const ck_entry *e = ck_find(c, name);
   if (!e) return ttt_set_error(TTT_ERR_NOT_FOUND, "%s: no tensor '%s'", c->path, name);
   return ttt_safetensors_get(c->shards[e->shard], name, out);
+}
+
+const char *ttt_checkpoint_metadata(const ttt_checkpoint *c, const char *key) {
+  return c && c->n_shards > 0 ? ttt_safetensors_metadata(c->shards[0], key) : NULL;
 }

@@ -20,6 +20,10 @@
 extern "C" {
 #endif
 
+/* Progress of a long operation: `done` of `total` steps (weights) of `what` ("loading",
+ * "quantizing", "writing"). Called from the loading thread. */
+typedef void (*ttt_progress_fn)(void *user, const char *what, int64_t done, int64_t total);
+
 /* Options of ttt_hf_model_load. Zero-initialized = accuracy strategy, full context, tokenizer
  * loaded when present. */
 typedef struct ttt_hf_load_options {
@@ -27,6 +31,8 @@ typedef struct ttt_hf_load_options {
   const char *const *overrides; /* impl-config assignments ("layers.*.ffn.weight_dtype=q8_0") */
   int32_t n_overrides;
   bool skip_tokenizer;
+  ttt_progress_fn progress; /* NULL: silent; else called as weights are resolved (and converted) */
+  void *progress_user;
 } ttt_hf_load_options;
 
 typedef struct ttt_hf_model {

@@ -69,7 +69,10 @@ const char *ttt_safetensors_metadata(const ttt_safetensors *file, const char *ke
 /* Tensors that had to be copied at open because their bytes were misaligned for their dtype. */
 int64_t ttt_safetensors_copied_count(const ttt_safetensors *file);
 
-/* "F32", "F16", "BF16", "I64", "I32", "F64" for the dtypes the format supports here; NULL else. */
+/* "F32", "F16", "BF16", "I64", "I32", "F64" for the dtypes the format supports here, and the
+ * library's block formats "TTT_Q8_0" / "TTT_Q4_0" (shape = the logical shape in values, whose last
+ * dim must be a multiple of 32; data = the blocks as documented in ttt/core.h: numel/32 blocks of
+ * 34 / 18 bytes, no alignment required); NULL else. */
 const char *ttt_safetensors_dtype_name(ttt_dtype dtype);
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -78,7 +81,7 @@ const char *ttt_safetensors_dtype_name(ttt_dtype dtype);
 
 typedef struct ttt_named_tensor {
   const char *name;
-  ttt_tensor tensor; /* F32, F16, BF16, I64, I32 or F64; a well-formed view (ttt_tensor_check) */
+  ttt_tensor tensor; /* F32, F16, BF16, I64, I32, F64, Q8_0 or Q4_0; a well-formed view */
 } ttt_named_tensor;
 
 /* Writes `n` tensors (n >= 0) to `path` (replaced if it exists). Names must be unique, non-empty
@@ -86,6 +89,16 @@ typedef struct ttt_named_tensor {
  * laid out by decreasing element size so that every tensor is aligned for its dtype. On failure the
  * partial file is removed. */
 ttt_status ttt_safetensors_write(const char *path, const ttt_named_tensor *tensors, int64_t n);
+
+/* One __metadata__ entry (string → string). */
+typedef struct ttt_safetensors_meta {
+  const char *key;
+  const char *value;
+} ttt_safetensors_meta;
+
+/* ttt_safetensors_write with a __metadata__ object of n_meta entries (keys unique). */
+ttt_status ttt_safetensors_write_meta(const char *path, const ttt_named_tensor *tensors, int64_t n,
+                                      const ttt_safetensors_meta *meta, int64_t n_meta);
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Checkpoint: one file, or the shards listed by an index */
@@ -116,6 +129,8 @@ void ttt_checkpoint_release(const ttt_checkpoint *ckpt, const char *name);
 /* Path of the shard that holds `name`, or NULL. */
 const char *ttt_checkpoint_file_of(const ttt_checkpoint *ckpt, const char *name);
 int64_t ttt_checkpoint_shard_count(const ttt_checkpoint *ckpt);
+/* Value of a __metadata__ key of the (first) shard, or NULL. */
+const char *ttt_checkpoint_metadata(const ttt_checkpoint *ckpt, const char *key);
 
 #ifdef __cplusplus
 }

@@ -97,14 +97,23 @@ typedef enum ttt_dtype {
   TTT_I32,
   TTT_I64,
   TTT_F64,
+  TTT_Q4_0, /* blocks of 32 values along the last dim: one f16 scale then 16 bytes of 4-bit codes */
   TTT_DTYPE_COUNT
 } ttt_dtype;
 
 #define TTT_MAX_DIMS 4
 #define TTT_Q8_0_BLOCK 32       /* values per q8_0 block */
 #define TTT_Q8_0_BLOCK_BYTES 34 /* 2-byte f16 scale + 32 int8 */
+/* q4_0 block (18 bytes for 32 values v[0..31]), little-endian:
+ *   bytes 0-1   f16 scale d
+ *   bytes 2-17  byte 2+i (i < 16) holds code c[i] in its low nibble and c[i+16] in its high nibble
+ *   v[i] = d · (c[i] − 8), codes 0..15, so values lie in d·[−8, 7].
+ * Quantization: m = the value of largest magnitude (its sign kept), d = m / −8 (so m ↦ code 0),
+ * c = clamp(round_even(v / d) + 8, 0, 15); an all-zero block has d = 0 and codes 8. */
+#define TTT_Q4_0_BLOCK 32
+#define TTT_Q4_0_BLOCK_BYTES 18
 
-/* "f32", "f16", "bf16", "q8_0", "i32", "i64", "f64"; "default" for TTT_DTYPE_DEFAULT. */
+/* "f32", "f16", "bf16", "q8_0", "i32", "i64", "f64", "q4_0"; "default" for TTT_DTYPE_DEFAULT. */
 TTT_API const char *ttt_dtype_name(ttt_dtype dtype);
 /* Parses a name as printed by ttt_dtype_name (also accepts "float32", "bfloat16", "float16"). */
 TTT_API ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out);
@@ -128,7 +137,7 @@ TTT_API ttt_tensor ttt_tensor_3d(ttt_dtype dtype, void *data, int64_t d0, int64_
 /* Number of values (product of the dims); 0 for an invalid view. */
 TTT_API int64_t ttt_tensor_numel(const ttt_tensor *t);
 /* Storage size in bytes for `numel` values of `dtype` laid out in rows of `row_len` values
- * (q8_0 needs row_len % 32 == 0); 0 if impossible. */
+ * (q8_0 and q4_0 need row_len % 32 == 0); 0 if impossible. */
 TTT_API size_t ttt_dtype_bytes(ttt_dtype dtype, int64_t numel, int64_t row_len);
 /* Storage size of a tensor's data; 0 for an invalid view. */
 TTT_API size_t ttt_tensor_nbytes(const ttt_tensor *t);
@@ -153,6 +162,13 @@ TTT_API uint16_t ttt_f32_to_f16(float v);
 /* q8_0: `n` (a multiple of 32) floats to n/32 blocks of 34 bytes, and back. */
 TTT_API ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst);
 TTT_API ttt_status ttt_dequantize_q8_0(const void *src, int64_t n, float *dst);
+/* q4_0 (layout above): `n` (a multiple of 32) finite floats to n/32 blocks of 18 bytes, and back.
+ * A NaN or infinite value is TTT_ERR_INVALID_ARGUMENT naming its index (ttt_tensor_convert names
+ * the row and column); |x| > 8 · 65504 (an infinite f16 scale) is TTT_ERR_OUT_OF_RANGE. */
+TTT_API ttt_status ttt_quantize_q4_0(const float *src, int64_t n, void *dst);
+TTT_API ttt_status ttt_dequantize_q4_0(const void *src, int64_t n, float *dst);
+/* True for the block-quantized dtypes (q8_0, q4_0): 32 values a block along the last dim. */
+TTT_API bool ttt_dtype_is_block(ttt_dtype dtype);
 /* Reads element `i` (row-major flat index) of any float dtype (or integer dtype) as double. */
 TTT_API double ttt_tensor_get(const ttt_tensor *t, int64_t i);
 

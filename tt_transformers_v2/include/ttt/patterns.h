@@ -277,6 +277,15 @@ TTT_API const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt
 /* Bytes of weights one decode step reads (what streams from memory per generated token). */
 TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
 TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
+/* Bytes of weights the model converted at creation (copies it owns); 0 when every weight was used
+ * in place, e.g. a pre-quantized checkpoint loaded with the impl config it was written for. */
+TTT_API int64_t ttt_causal_lm_converted_bytes(const ttt_causal_lm *model);
+/* The tensor the model uses in `mode` for weight `path` (a resolver path, e.g.
+ * "layers.0.attention.wq"): the resolver's view or the model's converted copy, valid while the model
+ * lives ("lm_head.weight" names the LM head's tensor also when it is tied to embedding.table).
+ * TTT_ERR_NOT_FOUND naming the path when the model has no such weight. */
+TTT_API ttt_status ttt_causal_lm_weight(const ttt_causal_lm *model, ttt_mode mode, const char *path,
+                                        ttt_tensor *out);
 
 /* A KV cache for this model: max_positions 0 → spec.max_positions; each layer sized from its own
  * attention spec (n_kv_heads, head_dim, sliding window: rings for windowed layers; MLA layers: a

@@ -460,7 +460,7 @@ static ttt_status own(ttt_causal_lm *model, const ttt_tensor *t) {
 }
 
 static bool is_float_weight(ttt_dtype d) {
-  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0;
+  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0 || d == TTT_Q4_0;
 }
 
 static ttt_status check_resolved(const weight_slot *s, const ttt_tensor *t) {
@@ -931,4 +931,31 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
                        "|.ffn_norm|.ffn|.post_ffn_norm] with N < %lld and the norm used by the "
                        "layer's topology, norm or lm_head)",
                        path, (long long)model->spec.n_layers);
+}
+
+int64_t ttt_causal_lm_converted_bytes(const ttt_causal_lm *model) {
+  int64_t bytes = 0;
+  for (int64_t i = 0; model && i < model->n_owned; i++)
+    bytes += (int64_t)ttt_tensor_nbytes(&model->owned[i]);
+  return bytes;
+}
+
+ttt_status ttt_causal_lm_weight(const ttt_causal_lm *model, ttt_mode mode, const char *path,
+                                ttt_tensor *out) {
+  if (!model || !path || !out || (unsigned)mode >= MODES)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_causal_lm_weight: invalid argument");
+  /* The slot table records where each weight is stored; building it only takes addresses. */
+  slot_list list = {0};
+  ttt_status st = build_slots((ttt_causal_lm *)model, &list);
+  for (int64_t i = 0; st == TTT_OK && i < list.count; i++) {
+    /* A tied LM head's slot reads "embedding.table"; "lm_head.weight" still names the head. */
+    bool tied_head = list.items[i].alias && strcmp(path, "lm_head.weight") == 0;
+    if (!tied_head && strcmp(list.items[i].path, path) != 0) continue;
+    *out = *list.items[i].dst[mode];
+    free(list.items);
+    return TTT_OK;
+  }
+  free(list.items);
+  if (st != TTT_OK) return st;
+  return ttt_set_error(TTT_ERR_NOT_FOUND, "causal_lm: no weight '%s'", path);
 }

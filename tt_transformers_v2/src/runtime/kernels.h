@@ -71,6 +71,11 @@ void ttt_gemm_q8_0_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);    /*
 void ttt_gemm_q8_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1); /* q8_0 × q8_0 */
 void ttt_quantize_rows_ref(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
                            float *scale, int32_t *sum);
+/* q4_0 weights × q8_0 activations (kernels_q4*.c): the reference, AVX2 (vpmaddubsw) and AVX-512
+ * VNNI (vpdpbusd) versions. Weights rows are k/32 q4_0 blocks of 18 bytes (layout in core.h). */
+void ttt_gemm_q4_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q4_0_q8_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 
 /* SIMD kernels, same contracts as the reference ones. Call only when the device has the ISA bits
  * of their gemm_table entry (linear.c). *_avx2: AVX2 + FMA + F16C (q8_0 × q8_0 via vpmaddubsw).
@@ -135,7 +140,7 @@ ttt_attn_accumulate_fn ttt_attn_accumulate_avx512;
 
 typedef struct ttt_linear_config {
   ttt_kernel kernel;
-  ttt_dtype activation_dtype; /* DEFAULT/F32, or Q8_0 (q8_0 weights only) */
+  ttt_dtype activation_dtype; /* DEFAULT/F32, or Q8_0 (q8_0 and q4_0 weights only) */
   int32_t threads;
 } ttt_linear_config;
 

@@ -33,6 +33,12 @@ static const gemm_entry gemm_table[] = {
      {ttt_gemm_q8_0_q8_avx512, ttt_quantize_rows_avx512, "q8_0_q8_avx512"}},
     {TTT_Q8_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q8_0_q8_avx2, ttt_quantize_rows_ref, "q8_0_q8_avx2"}},
     {TTT_Q8_0, TTT_Q8_0, 0, {ttt_gemm_q8_0_q8_ref, ttt_quantize_rows_ref, "q8_0_q8_ref"}},
+    {TTT_Q4_0,
+     TTT_Q8_0,
+     ISA_AVX512_VNNI,
+     {ttt_gemm_q4_0_q8_avx512, ttt_quantize_rows_avx512, "q4_0_q8_avx512"}},
+    {TTT_Q4_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q4_0_q8_avx2, ttt_quantize_rows_ref, "q4_0_q8_avx2"}},
+    {TTT_Q4_0, TTT_Q8_0, 0, {ttt_gemm_q4_0_q8_ref, ttt_quantize_rows_ref, "q4_0_q8_ref"}},
 };
 
 ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
@@ -51,7 +57,7 @@ ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtyp
   return ttt_set_error(
       TTT_ERR_DTYPE,
       "no matmul kernel for %s weights with %s activations (supported: f32, f16, "
-      "bf16, q8_0 weights with f32 activations; q8_0 weights with q8_0 activations)",
+      "bf16, q8_0 weights with f32 activations; q8_0 and q4_0 weights with q8_0 activations)",
       ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
 }
 

@@ -5,6 +5,8 @@
 
 #include <ttt.h>
 
+#include "quant.h"
+
 static const char *const dtype_names[TTT_DTYPE_COUNT] = {
     [TTT_DTYPE_DEFAULT] = "default",
     [TTT_F32] = "f32",
@@ -14,9 +16,10 @@ static const char *const dtype_names[TTT_DTYPE_COUNT] = {
     [TTT_I32] = "i32",
     [TTT_I64] = "i64",
     [TTT_F64] = "f64",
+    [TTT_Q4_0] = "q4_0",
 };
 
-/* Bytes per value for the dtypes that have a fixed element size (q8_0 has none). */
+/* Bytes per value for the dtypes that have a fixed element size (the block dtypes have none). */
 static const size_t element_bytes[TTT_DTYPE_COUNT] = {
     [TTT_F32] = 4, [TTT_F16] = 2, [TTT_BF16] = 2, [TTT_I32] = 4, [TTT_I64] = 8, [TTT_F64] = 8,
 };
@@ -49,9 +52,9 @@ ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out) {
       return TTT_OK;
     }
   }
-  return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                       "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, i32, i64, f64)",
-                       name);
+  return ttt_set_error(
+      TTT_ERR_INVALID_ARGUMENT,
+      "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, q4_0, i32, i64, f64)", name);
 }
 
 ttt_tensor ttt_tensor_view(ttt_dtype dtype, void *data, int32_t ndim, const int64_t *shape) {
@@ -87,9 +90,9 @@ int64_t ttt_tensor_numel(const ttt_tensor *t) { return t ? shape_numel(t->ndim, 
 
 size_t ttt_dtype_bytes(ttt_dtype dtype, int64_t numel, int64_t row_len) {
   if (numel <= 0 || (unsigned)dtype >= TTT_DTYPE_COUNT) return 0;
-  if (dtype == TTT_Q8_0) {
+  if (ttt_dtype_is_block(dtype)) {
     if (row_len <= 0 || row_len % TTT_Q8_0_BLOCK != 0 || numel % row_len != 0) return 0;
-    return (size_t)(numel / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
+    return (size_t)(numel / TTT_Q8_0_BLOCK) * ttt_block_bytes(dtype);
   }
   size_t size = element_bytes[dtype];
   if (size == 0 || (uint64_t)numel > SIZE_MAX / size) return 0;
@@ -113,9 +116,9 @@ ttt_status ttt_tensor_check(const ttt_tensor *t, const char *what) {
   if (ttt_tensor_numel(t) == 0)
     return ttt_set_error(TTT_ERR_SHAPE, "%s: every dim must be >= 1 (and the size must fit)", what);
   if (ttt_tensor_nbytes(t) == 0)
-    return ttt_set_error(TTT_ERR_SHAPE,
-                         "%s: q8_0 needs a last dim that is a multiple of %d, got %lld", what,
-                         TTT_Q8_0_BLOCK, (long long)t->shape[t->ndim - 1]);
+    return ttt_set_error(
+        TTT_ERR_SHAPE, "%s: %s needs a last dim that is a multiple of %d, got %lld", what,
+        ttt_dtype_name(t->dtype), TTT_Q8_0_BLOCK, (long long)t->shape[t->ndim - 1]);
   if (!t->data) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: data is NULL", what);
   return TTT_OK;
 }
@@ -291,6 +294,9 @@ double ttt_tensor_get(const ttt_tensor *t, int64_t i) {
     memcpy(&scale_h, block, 2);
     return ttt_f16_to_f32(scale_h) * (float)(int8_t)block[2 + i % TTT_Q8_0_BLOCK];
   }
+  case TTT_Q4_0:
+    return ttt_q4_0_value(base + (i / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES,
+                          (int)(i % TTT_Q4_0_BLOCK));
   default:
     return NAN;
   }
@@ -310,6 +316,9 @@ static void read_row_f32(const ttt_tensor *t, int64_t r, int64_t row_len, float 
     }
   } else if (t->dtype == TTT_Q8_0) {
     ttt_dequantize_q8_0(base + (size_t)(r * row_len / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES,
+                        row_len, row);
+  } else if (t->dtype == TTT_Q4_0) {
+    ttt_dequantize_q4_0(base + (size_t)(r * row_len / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES,
                         row_len, row);
   } else {
     for (int64_t i = 0; i < row_len; i++) row[i] = (float)ttt_tensor_get(t, r * row_len + i);
@@ -340,6 +349,18 @@ static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *
       break;
     case TTT_Q8_0: {
       ttt_status st = ttt_quantize_q8_0(row, row_len, out);
+      if (st != TTT_OK) return st;
+      break;
+    }
+    case TTT_Q4_0: {
+      int64_t bad = ttt_first_non_finite(row, row_len);
+      if (bad >= 0)
+        return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                             "ttt_tensor_convert to q4_0: element %lld (row %lld, column %lld) is "
+                             "%s; q4_0 holds finite values only",
+                             (long long)(r * row_len + bad), (long long)r, (long long)bad,
+                             ttt_non_finite_name(row[bad]));
+      ttt_status st = ttt_quantize_q4_0(row, row_len, out);
       if (st != TTT_OK) return st;
       break;
     }

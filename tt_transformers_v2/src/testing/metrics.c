@@ -6,7 +6,8 @@
 #include <ttt.h>
 
 static bool is_float_dtype(ttt_dtype d) {
-  return d == TTT_F32 || d == TTT_F64 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0;
+  return d == TTT_F32 || d == TTT_F64 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0 ||
+         d == TTT_Q4_0;
 }
 
 static ttt_status check_pair(const ttt_tensor *a, const ttt_tensor *b, const char *what) {

@@ -668,6 +668,13 @@ static void test_impl_paths_change_exactly_the_named_modules(void) {
   CHECK_OK(ttt_causal_lm_impl_set(impl, &spec, "layers.*.ffn.weight_dtype=q8_0"));
   CHECK(impl->prefill.layers[0].ffn.weight_dtype == TTT_Q8_0 &&
         impl->decode.layers[1].ffn.weight_dtype == TTT_Q8_0);
+  CHECK_OK(ttt_causal_lm_impl_set(impl, &spec, "layers.*.attention.weight_dtype=q4_0"));
+  CHECK(impl->prefill.layers[0].attention.weight_dtype == TTT_Q4_0 &&
+        impl->decode.layers[1].attention.weight_dtype == TTT_Q4_0);
+  impl->prefill.layers[0].attention.weight_dtype = base->prefill.layers[0].attention.weight_dtype;
+  impl->prefill.layers[1].attention.weight_dtype = base->prefill.layers[1].attention.weight_dtype;
+  impl->decode.layers[0].attention.weight_dtype = base->decode.layers[0].attention.weight_dtype;
+  impl->decode.layers[1].attention.weight_dtype = base->decode.layers[1].attention.weight_dtype;
   CHECK_OK(ttt_causal_lm_impl_set(impl, &spec, "decode.lm_head.threads=1"));
   CHECK(impl->decode.lm_head.threads == 1 &&
         impl->prefill.lm_head.threads == base->prefill.lm_head.threads);

@@ -228,6 +228,107 @@ static void test_q8_0_round_trip_bounds(void) {
   CHECK_ERR(ttt_dequantize_q8_0(NULL, 32, back), TTT_ERR_INVALID_ARGUMENT, "ttt_dequantize_q8_0");
 }
 
+/* ---- q4_0 ---- */
+
+/* Value of code c (0..15) of a block with f16 scale h, decoded here from the documented layout. */
+static double q4_decode(const uint8_t *block, int i) {
+  uint16_t h;
+  memcpy(&h, block, 2);
+  int code = i < 16 ? block[2 + i] & 15 : block[2 + i - 16] >> 4;
+  return f16_value(h) * (double)(code - 8);
+}
+
+/* The byte layout on a block whose codes are known: x = 2·((i mod 16) − 8), so the largest
+ * magnitude is −16 (i = 0 and 16), d = −16 / −8 = 2 and code(i) = i mod 16. */
+static void test_q4_0_layout(void) {
+  float x[32];
+  for (int i = 0; i < 32; i++) x[i] = 2.0f * (float)((i % 16) - 8);
+  uint8_t q[18];
+  CHECK_OK(ttt_quantize_q4_0(x, 32, q));
+  CHECK(q[0] == 0x00 && q[1] == 0x40); /* f16 2.0, little-endian */
+  int64_t bad = 0;
+  for (int i = 0; i < 16; i++) bad += q[2 + i] != (uint8_t)(i | i << 4);
+  CHECK_MSG(bad == 0, "%lld code bytes differ from the documented layout", (long long)bad);
+  /* A positive extreme gives a negative scale (it maps to code 0). */
+  float y[32] = {0};
+  y[7] = 4.0f;
+  y[8] = -1.0f;
+  CHECK_OK(ttt_quantize_q4_0(y, 32, q));
+  CHECK(q[0] == 0x00 && q[1] == 0xb8); /* f16 -0.5 */
+  CHECK((q[2 + 7] & 15) == 0 && (q[2 + 8] & 15) == 10 && (q[2 + 0] & 15) == 8);
+}
+
+/* Every dequantized value is the nearest point of its block's grid d16·{−8..7} (ties either way),
+ * d16 is the f16 nearest to m / −8, and ttt_dequantize_q4_0 / ttt_tensor_get agree with the
+ * layout decoded here. */
+static void test_q4_0_round_trip(void) {
+  enum { N = 32 * 64 };
+  float x[N], back[N];
+  uint8_t q[N / 32 * 18];
+  ttt_test_rng rng = ttt_test_rng_make(21);
+  for (int b = 0; b < N / 32; b++) {
+    float magnitude = powf(10.0f, ttt_test_rng_uniform(&rng, -9.0f, 4.0f));
+    for (int i = 0; i < 32; i++)
+      x[b * 32 + i] = magnitude * ttt_test_rng_uniform(&rng, -1.0f, 1.0f);
+  }
+  for (int i = 0; i < 32; i++) x[5 * 32 + i] = 0.0f;
+  CHECK_OK(ttt_quantize_q4_0(x, N, q));
+  CHECK_OK(ttt_dequantize_q4_0(q, N, back));
+  ttt_tensor t = ttt_tensor_2d(TTT_Q4_0, q, 2, N / 2);
+  int64_t bad = 0;
+  for (int b = 0; b < N / 32; b++) {
+    const uint8_t *block = q + b * 18;
+    const float *xb = x + b * 32;
+    float m = 0.0f;
+    for (int i = 0; i < 32; i++)
+      if (fabsf(xb[i]) > fabsf(m)) m = xb[i];
+    uint16_t h;
+    memcpy(&h, block, 2);
+    double d16 = f16_value(h);
+    bad += d16 != f16_value(f16_nearest((double)m / -8.0)) &&
+           fabs(d16 - (double)m / -8.0) >
+               fabs(f16_value(f16_nearest((double)m / -8.0)) - (double)m / -8.0) +
+                   1e-6 * fabs((double)m);
+    for (int i = 0; i < 32; i++) {
+      double best = INFINITY;
+      for (int c = 0; c < 16; c++) best = fmin(best, fabs((double)xb[i] - d16 * (c - 8)));
+      double got = q4_decode(block, i);
+      bad += fabs((double)xb[i] - got) > best + 1e-6 * fabs(d16);
+      bad += (double)back[b * 32 + i] != got;
+      bad += ttt_tensor_get(&t, b * 32 + i) != got;
+    }
+  }
+  CHECK_MSG(bad == 0, "%lld q4_0 values off the nearest grid point", (long long)bad);
+  for (int i = 0; i < 32; i++) CHECK(back[5 * 32 + i] == 0.0f);
+  CHECK_ERR(ttt_quantize_q4_0(x, 48, q), TTT_ERR_INVALID_ARGUMENT, "multiple of 32");
+  CHECK_ERR(ttt_dequantize_q4_0(NULL, 32, back), TTT_ERR_INVALID_ARGUMENT, "ttt_dequantize_q4_0");
+}
+
+/* Non-finite weights are refused with the element named, never cast to a code. */
+static void test_q4_0_non_finite(void) {
+  float x[64] = {0};
+  uint8_t q[36];
+  x[37] = NAN;
+  CHECK_ERR(ttt_quantize_q4_0(x, 64, q), TTT_ERR_INVALID_ARGUMENT, "element 37 is NaN");
+  x[37] = -INFINITY;
+  CHECK_ERR(ttt_quantize_q4_0(x, 64, q), TTT_ERR_INVALID_ARGUMENT, "element 37 is -Inf");
+  x[37] = 0.0f;
+  x[32 + 3] = INFINITY; /* row 1, column 3 of a [2, 32] tensor */
+  ttt_tensor src = ttt_tensor_2d(TTT_F32, x, 2, 32), out;
+  CHECK_ERR(ttt_tensor_convert(&src, TTT_Q4_0, &out), TTT_ERR_INVALID_ARGUMENT,
+            "element 35 (row 1, column 3) is +Inf");
+  CHECK(out.data == NULL);
+  /* Beyond 8 · 65504 the f16 scale would be infinite: refused, naming the element. */
+  x[35] = 0.0f;
+  x[40] = -6e5f;
+  CHECK_ERR(ttt_quantize_q4_0(x, 64, q), TTT_ERR_OUT_OF_RANGE, "element 40");
+  x[40] = -5.2e5f; /* just inside: the scale is finite and the value comes back within a step */
+  float back[64];
+  CHECK_OK(ttt_quantize_q4_0(x, 64, q));
+  CHECK_OK(ttt_dequantize_q4_0(q, 64, back));
+  CHECK(fabsf(back[40] - x[40]) <= 5.2e5f / 8.0f * 0.01f);
+}
+
 /* ---- tensors ---- */
 
 static void test_tensor_convert(void) {
@@ -238,7 +339,7 @@ static void test_tensor_convert(void) {
   values[0] = 1.0f;
   values[1] = -2.5f;
   ttt_tensor src = ttt_tensor_2d(TTT_F32, values, ROWS, COLS);
-  const ttt_dtype targets[] = {TTT_F32, TTT_F16, TTT_BF16, TTT_Q8_0, TTT_F64};
+  const ttt_dtype targets[] = {TTT_F32, TTT_F16, TTT_BF16, TTT_Q8_0, TTT_F64, TTT_Q4_0};
   for (size_t d = 0; d < sizeof targets / sizeof targets[0]; d++) {
     ttt_tensor t, back;
     CHECK_OK(ttt_tensor_convert(&src, targets[d], &t));
@@ -258,6 +359,10 @@ static void test_tensor_convert(void) {
         break;
       case TTT_Q8_0:
         bad += fabs(got - v) > 3.0 / 254.0 + 3.0 / 2048.0; /* block amax ≤ 3, f16 scale error */
+        bad += got != ttt_tensor_get(&t, i);
+        break;
+      case TTT_Q4_0:
+        bad += fabs(got - v) > 3.0 / 8.0 + 3.0 / 1024.0; /* one grid step (d ≤ 3/8) + f16 error */
         bad += got != ttt_tensor_get(&t, i);
         break;
       default: /* f32, f64: exact */
@@ -306,6 +411,10 @@ static void test_tensor_check_errors(void) {
   CHECK(ttt_tensor_nbytes(&t) == 256);
   CHECK(ttt_dtype_bytes(TTT_Q8_0, 64, 32) == 68);
   CHECK(ttt_dtype_bytes(TTT_Q8_0, 64, 33) == 0);
+  CHECK(ttt_dtype_bytes(TTT_Q4_0, 64, 32) == 36);
+  CHECK(ttt_dtype_bytes(TTT_Q4_0, 48, 48) == 0);
+  bad = ttt_tensor_2d(TTT_Q4_0, data, 2, 40);
+  CHECK_ERR(ttt_tensor_check(&bad, "ffn.down"), TTT_ERR_SHAPE, "q4_0 needs a last dim");
   CHECK(ttt_dtype_bytes(TTT_BF16, 10, 10) == 20);
 }
 
@@ -329,6 +438,9 @@ int main(void) {
   TTT_RUN(test_f16_exhaustive_round_trip);
   TTT_RUN(test_f16_random_against_reference);
   TTT_RUN(test_q8_0_round_trip_bounds);
+  TTT_RUN(test_q4_0_layout);
+  TTT_RUN(test_q4_0_round_trip);
+  TTT_RUN(test_q4_0_non_finite);
   TTT_RUN(test_tensor_convert);
   TTT_RUN(test_tensor_check_errors);
   TTT_RUN(test_dtype_names);

@@ -18,6 +18,8 @@
  *   - q8_0 weights and activations: the reference also uses the dequantized activations (the rows
  *     ttt_quantize_q8_0 produces, which ttt_linear feeds the kernel); the int8 block dots are
  * exact, then each block adds a few f32 roundings: same 1e-5·S bound.
+ *   - q4_0 weights and q8_0 activations: the same, with the q4_0 weights decoded here from their
+ *     documented byte layout (f16 scale, nibble codes minus 8).
  */
 #include <math.h>
 #include <pthread.h>
@@ -55,7 +57,7 @@ typedef struct weight_case {
 
 static const weight_case weight_cases[] = {
     {TTT_F32, TTT_F32},  {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},
-    {TTT_Q8_0, TTT_F32}, {TTT_Q8_0, TTT_Q8_0},
+    {TTT_Q8_0, TTT_F32}, {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0},
 };
 
 typedef struct shape {
@@ -108,6 +110,14 @@ static double stored_value(ttt_dtype dtype, const uint8_t *row, int64_t t) {
   case TTT_BF16:
     memcpy(&h, row + 2 * t, 2);
     return decode_bf16(h);
+  case TTT_Q4_0: {
+    /* 18-byte blocks: f16 scale, then byte i holds code i (low nibble) and code i + 16 (high). */
+    const uint8_t *block = row + (t / 32) * 18;
+    memcpy(&h, block, 2);
+    int i = (int)(t % 32);
+    int code = i < 16 ? block[2 + i] & 15 : block[2 + i - 16] >> 4;
+    return decode_f16(h) * (double)(code - 8);
+  }
   default: {
     const uint8_t *block = row + (t / 32) * 34;
     memcpy(&h, block, 2);
@@ -117,6 +127,7 @@ static double stored_value(ttt_dtype dtype, const uint8_t *row, int64_t t) {
 }
 
 static size_t row_bytes(ttt_dtype dtype, int64_t k) {
+  if (dtype == TTT_Q4_0) return (size_t)(k / 32) * 18;
   return dtype == TTT_Q8_0 ? (size_t)(k / 32) * 34 : (size_t)k * (dtype == TTT_F32 ? 4 : 2);
 }
 
@@ -268,7 +279,7 @@ static void test_all_kernels_all_shapes(void) {
   uint64_t seed = 1;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
-      if (weight_cases[c].weight == TTT_Q8_0 && shapes[s].k % 32 != 0) continue;
+      if (ttt_dtype_is_block(weight_cases[c].weight) && shapes[s].k % 32 != 0) continue;
       problem p;
       problem_make(&p, shapes[s], weight_cases[c], (s + c) % 2 == 0, seed++);
       for (int v = 0; v < N_VARIANTS; v++) {
@@ -478,6 +489,10 @@ static void test_linear_errors(void) {
   config.activation_dtype = TTT_Q8_0;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "f32 weights with q8_0");
   config.activation_dtype = TTT_F32;
+  uint8_t w4[4 * 18] = {0};
+  ttt_tensor wt4 = ttt_tensor_2d(TTT_Q4_0, w4, 4, 32);
+  ttt_linear_op op4 = {.w = &wt4, .y = y, .name = "ffn.down"};
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op4), TTT_ERR_DTYPE, "q4_0 weights with f32");
   op.y = NULL;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_INVALID_ARGUMENT, "NULL output");
   op.y = y;
@@ -507,6 +522,8 @@ static void test_kernel_selection(void) {
       (variants[2].isa_needed & ~(uint32_t)TTT_ISA_AVX512VNNI)) {
     CHECK_OK(ttt_gemm_select(&no_vnni, TTT_KERNEL_DEFAULT, TTT_Q8_0, TTT_Q8_0, &kernel));
     CHECK(strcmp(kernel.name, "q8_0_q8_avx2") == 0);
+    CHECK_OK(ttt_gemm_select(&no_vnni, TTT_KERNEL_DEFAULT, TTT_Q4_0, TTT_Q8_0, &kernel));
+    CHECK(strcmp(kernel.name, "q4_0_q8_avx2") == 0);
     CHECK_OK(ttt_gemm_select(&no_vnni, TTT_KERNEL_DEFAULT, TTT_BF16, TTT_F32, &kernel));
     CHECK(strcmp(kernel.name, "bf16_avx512") == 0);
   }

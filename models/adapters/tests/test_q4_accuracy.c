@@ -1,0 +1,170 @@
+/*
+ * Accuracy of the q4_0 recipe (ttt_quant_recipe: q4_0 attention, MLP and LM-head weights with q8_0
+ * activations, on the performance strategy) against HuggingFace: prefill and teacher-forced decode
+ * logits of every causal fixture in tests/fixtures/hf (PCC and top-1 agreement), and kjv-llama's
+ * perplexity against its HF golden. The gates sit just below the values measured when the recipe
+ * was added (printed by this test; see README "4-bit weights"), so a regression in the q4_0 format,
+ * its kernels or the recipe shows up; q8_0 figures are printed beside them for comparison.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "ttt_models.h"
+#include "ttt_perplexity.h"
+#include "ttt_quantize.h"
+#include "ttt_test.h"
+
+typedef struct fixture_gate {
+  const char *name;
+  double min_pcc;  /* over prefill and decode logits */
+  double min_top1; /* fraction of rows whose argmax agrees with HF */
+} fixture_gate;
+
+/* Measured (AMD EPYC, AVX-512 VNNI kernels, 2 threads) when the recipe was added, prefill + decode
+ * logits (26 rows each):
+ *   llama3_tiny  pcc 0.95384 top1 42.3%   qwen2_tiny  pcc 0.93581 top1 57.7%
+ *   qwen3_tiny   pcc 0.95917 top1 57.7%   mistral_tiny pcc 0.95131 top1 50.0%
+ *   mixtral_tiny pcc 0.92728 top1 50.0%   (q8_0: pcc >= 0.996, top1 96.2% on all five)
+ * These fixtures have random weights and near-flat logits, where 4-bit rounding moves many argmaxes;
+ * the gates allow ~0.005 PCC and one row of top-1 below the measurement (other ISAs sum in another
+ * order). kjv-llama, a trained model, is the meaningful accuracy figure (perplexity below). */
+static const fixture_gate gates[] = {
+    {"llama3_tiny", 0.950, 0.38},  {"qwen2_tiny", 0.930, 0.53},   {"qwen3_tiny", 0.955, 0.53},
+    {"mistral_tiny", 0.945, 0.46}, {"mixtral_tiny", 0.922, 0.46},
+};
+/* kjv-llama, ids mode, ctx 512: |ppl − HF| / HF; measured 0.0156 (19.678 vs HF 19.377; the q8_0
+ * performance strategy is gated at 0.02 in test_perplexity). */
+static const double max_perplexity_rel = 0.02;
+
+static int32_t *read_ids(ttt_safetensors *file, const char *name, int64_t *n) {
+  ttt_tensor t;
+  if (ttt_safetensors_get(file, name, &t) != TTT_OK) return NULL;
+  *n = ttt_tensor_numel(&t);
+  int32_t *ids = malloc((size_t)*n * sizeof *ids);
+  for (int64_t i = 0; i < *n; i++) ids[i] = (int32_t)ttt_tensor_get(&t, i);
+  return ids;
+}
+
+static ttt_hf_model *load(const char *dir, ttt_dtype dtype, const ttt_device *device) {
+  const char *const *recipe;
+  int32_t n;
+  CHECK_OK(ttt_quant_recipe(dtype, &recipe, &n));
+  ttt_hf_load_options o = {.strategy = TTT_STRATEGY_PERFORMANCE,
+                           .overrides = recipe,
+                           .n_overrides = n,
+                           .skip_tokenizer = true};
+  ttt_hf_model *m = NULL;
+  CHECK_OK(ttt_hf_model_load(dir, device, &o, &m));
+  return m;
+}
+
+/* Prefill + teacher-forced decode logits against the golden ones: worst PCC and top-1 rate. */
+static void measure(const ttt_hf_model *m, ttt_context *ctx, ttt_safetensors *golden, double *pcc,
+                    double *top1) {
+  int64_t T = 0, D = 0, vocab = m->config.vocab_size;
+  int32_t *input = read_ids(golden, "input_ids", &T), *decode = read_ids(golden, "decode_ids", &D);
+  CHECK(input && decode);
+  float *prefill = malloc(sizeof(float) * (size_t)(T * vocab));
+  float *steps = malloc(sizeof(float) * (size_t)(D * vocab));
+  ttt_kv_cache *cache = NULL;
+  CHECK_OK(ttt_causal_lm_create_cache(m->lm, T + D, &cache));
+  ttt_tensor out = ttt_tensor_2d(TTT_F32, prefill, T, vocab);
+  CHECK_OK(ttt_causal_lm_prefill_forward(m->lm, ctx, cache, input, T, 0, false, &out, NULL));
+  for (int64_t i = 0; i < D; i++) {
+    ttt_tensor row = ttt_tensor_2d(TTT_F32, steps + i * vocab, 1, vocab);
+    CHECK_OK(ttt_causal_lm_decode_forward(m->lm, ctx, cache, decode[i], T + i, &row, NULL));
+  }
+  ttt_kv_cache_destroy(cache);
+  const char *names[2] = {"logits.prefill", "logits.decode"};
+  float *data[2] = {prefill, steps};
+  int64_t rows[2] = {T, D};
+  double agree = 0.0;
+  *pcc = 1.0;
+  for (int k = 0; k < 2; k++) {
+    ttt_tensor expected, got = ttt_tensor_2d(TTT_F32, data[k], rows[k], vocab);
+    CHECK_OK(ttt_safetensors_get(golden, names[k], &expected));
+    ttt_compare_result r;
+    ttt_logits_result l;
+    CHECK_OK(ttt_compare(&got, &expected, NULL, 1e-4, 0, &r));
+    CHECK_OK(ttt_compare_logits(&got, &expected, &l));
+    *pcc = fmin(*pcc, r.pcc);
+    agree += l.top1_agreement * (double)rows[k];
+  }
+  *top1 = agree / (double)(T + D);
+  free(prefill);
+  free(steps);
+  free(input);
+  free(decode);
+}
+
+static void test_fixtures(void) {
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 2));
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  for (size_t i = 0; i < sizeof gates / sizeof gates[0]; i++) {
+    char dir[512], path[600];
+    ttt_test_fixture(dir, sizeof dir, "hf");
+    snprintf(path, sizeof path, "%s/%s/golden.safetensors", dir, gates[i].name);
+    ttt_safetensors *golden = NULL;
+    CHECK_OK(ttt_safetensors_open(path, &golden));
+    snprintf(path, sizeof path, "%s/%s", dir, gates[i].name);
+    double pcc[2] = {0}, top1[2] = {0};
+    const ttt_dtype dtypes[2] = {TTT_Q4_0, TTT_Q8_0};
+    for (int d = 0; d < 2 && golden; d++) {
+      ttt_hf_model *m = load(path, dtypes[d], &device);
+      if (m) measure(m, ctx, golden, &pcc[d], &top1[d]);
+      ttt_hf_model_destroy(m);
+    }
+    printf("  %-13s q4_0: pcc %.5f top1 %5.1f%%   (q8_0: pcc %.5f top1 %5.1f%%)\n", gates[i].name,
+           pcc[0], 100 * top1[0], pcc[1], 100 * top1[1]);
+    CHECK_MSG(pcc[0] >= gates[i].min_pcc && top1[0] >= gates[i].min_top1,
+              "%s q4_0: pcc %.5f (gate %.5f), top1 %.3f (gate %.3f)", gates[i].name, pcc[0],
+              gates[i].min_pcc, top1[0], gates[i].min_top1);
+    ttt_safetensors_close(golden);
+  }
+  ttt_context_destroy(ctx);
+}
+
+static void test_kjv_perplexity(void) {
+  char *json = ttt_test_read_file(TTT_MODELS_DIR "/kjv-llama/golden_perplexity.json", NULL);
+  cJSON *golden = json ? cJSON_Parse(json) : NULL;
+  free(json);
+  const cJSON *result = cJSON_GetArrayItem(cJSON_GetObjectItem(golden, "results"), 0);
+  CHECK(result && strcmp(cJSON_GetObjectItem(result, "mode")->valuestring, "ids") == 0);
+  ttt_device device;
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_device_cpu(&device, 2));
+  CHECK_OK(ttt_context_create(&device, &ctx));
+  ttt_hf_model *m = load(TTT_MODELS_DIR "/kjv-llama", TTT_Q4_0, &device);
+  if (result && m) {
+    const cJSON *array = cJSON_GetObjectItem(golden, "ids");
+    int64_t n = cJSON_GetArraySize(array), i = 0;
+    int32_t *ids = malloc((size_t)n * sizeof *ids);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, array) ids[i++] = (int32_t)item->valuedouble;
+    int64_t window = (int64_t)cJSON_GetObjectItem(result, "ctx")->valuedouble;
+    double want = cJSON_GetObjectItem(result, "perplexity")->valuedouble;
+    ttt_perplexity_result got = {0};
+    CHECK_OK(ttt_perplexity_compute(m->lm, ctx, ids, n, window, NULL, NULL, &got));
+    double rel = fabs(got.perplexity - want) / want;
+    printf("  kjv-llama q4_0, ids ctx %lld: perplexity %.4f (HF %.4f, rel diff %.4f)\n",
+           (long long)window, got.perplexity, want, rel);
+    CHECK_MSG(rel <= max_perplexity_rel, "q4_0 perplexity %.4f vs HF %.4f (rel %.4f > %.4f)",
+              got.perplexity, want, rel, max_perplexity_rel);
+    free(ids);
+  }
+  ttt_hf_model_destroy(m);
+  ttt_context_destroy(ctx);
+  cJSON_Delete(golden);
+}
+
+int main(void) {
+  TTT_RUN(test_fixtures);
+  TTT_RUN(test_kjv_perplexity);
+  return ttt_test_finish();
+}
