@@ -336,7 +336,7 @@ TTT_API ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec 
  * Each layer has its own kv heads, head dim and dtype: `layers[l]` overrides the cache-wide
  * values, field by field (zero fields take the cache-wide value). ttt_kv_cache_get_spec returns
  * the spec with every layer's fields resolved (no zero left in layers[0, n_layers)).
- * One cache serves one sequence; a batch of sequences uses one cache per sequence. */
+ * One cache serves one sequence; many sequences share a paged cache (ttt_paged_kv, below). */
 typedef struct ttt_kv_cache_layer_spec {
   int64_t n_kv_heads; /* 0 → the cache's n_kv_heads */
   int64_t head_dim;   /* 0 → the cache's head_dim */
