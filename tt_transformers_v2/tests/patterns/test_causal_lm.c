@@ -1293,6 +1293,37 @@ static void test_paged_block_allocator(void) {
   fixture_free(f);
 }
 
+/* Bad pool arguments are errors naming the field, never a crash. */
+static void test_paged_kv_create_errors(void) {
+  ttt_kv_cache_spec *spec = calloc(1, sizeof *spec);
+  *spec = (ttt_kv_cache_spec){.n_layers = 2, .n_kv_heads = 2, .head_dim = 8, .max_positions = 32};
+  ttt_paged_kv *pool = (ttt_paged_kv *)spec; /* must be reset to NULL on failure */
+  CHECK(ttt_paged_kv_create(spec, -1, 8, &pool) == TTT_ERR_INVALID_ARGUMENT && !pool);
+  CHECK(strstr(ttt_last_error(), "block_positions") != NULL);
+  CHECK(ttt_paged_kv_create(spec, 16, 0, &pool) == TTT_ERR_INVALID_ARGUMENT);
+  CHECK(ttt_paged_kv_create(NULL, 16, 8, &pool) == TTT_ERR_INVALID_ARGUMENT);
+  spec->max_positions = 0;
+  CHECK(ttt_paged_kv_create(spec, 16, 8, &pool) == TTT_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(ttt_last_error(), "max_positions") != NULL);
+  spec->max_positions = 32;
+  spec->layers[1].dtype = TTT_Q8_0;
+  CHECK(ttt_paged_kv_create(spec, 16, 8, &pool) == TTT_ERR_DTYPE);
+  CHECK(strstr(ttt_last_error(), "layers[1].dtype") != NULL);
+  spec->layers[1].dtype = TTT_BF16;
+  spec->layers[1].head_dim = 16;
+  CHECK_OK(ttt_paged_kv_create(spec, 0, 8, &pool));
+  CHECK(ttt_paged_kv_block_positions(pool) == 16);
+  CHECK(ttt_paged_kv_get_spec(pool)->layers[1].dtype == TTT_BF16 &&
+        ttt_paged_kv_get_spec(pool)->layers[0].dtype == TTT_F32);
+  CHECK(ttt_paged_kv_blocks_for(pool, 33) == 2 * 3 && ttt_paged_kv_blocks_for(pool, 0) == 0);
+  ttt_paged_kv_seq_free(pool, 5); /* unknown ids are ignored */
+  CHECK(ttt_paged_kv_seq_blocks(pool, -1) == -1);
+  CHECK(ttt_paged_kv_seq_create(pool, NULL) == TTT_ERR_INVALID_ARGUMENT);
+  ttt_paged_kv_destroy(pool);
+  ttt_paged_kv_destroy(NULL);
+  free(spec);
+}
+
 int main(void) {
   TTT_RUN(test_composition_matches_reference);
   TTT_RUN(test_performance_strategy_close_to_reference);
@@ -1313,5 +1344,6 @@ int main(void) {
   TTT_RUN(test_batched_decode_is_bit_exact);
   TTT_RUN(test_batched_decode_close_in_performance);
   TTT_RUN(test_paged_block_allocator);
+  TTT_RUN(test_paged_kv_create_errors);
   return ttt_test_finish();
 }
