@@ -1269,7 +1269,6 @@ static void test_paged_block_allocator(void) {
   CHECK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, &a, tokens, &p64, 1, &last,
                                            NULL) == TTT_ERR_CAPACITY);
   ttt_paged_kv_destroy(pool);
-  free(logits);
   fixture_free(f);
 
   /* Sliding window: the sandwich spec's layer 0 has window 6: with blocks of 4 it holds at most
@@ -1290,6 +1289,7 @@ static void test_paged_block_allocator(void) {
   CHECK(ttt_paged_kv_layer(pool, a, 0)->blocks[0] == -1); /* released */
   CHECK(ttt_paged_kv_layer(pool, a, 1)->blocks[0] != -1); /* kept */
   ttt_paged_kv_destroy(pool);
+  free(logits);
   fixture_free(f);
 }
 
