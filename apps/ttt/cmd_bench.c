@@ -13,20 +13,25 @@ static const char *const NAME = "bench";
 typedef struct bench_options {
   cli_model_options model;
   int64_t prompt, gen, reps;
+  int64_t batch; /* 0: one sequence on a contiguous cache; B: B sequences on a paged pool */
   bool json;
 } bench_options;
 
 static void print_help(void) {
   printf(
-      "usage: ttt bench [--model DIR] [-p 128] [-n 32] [-t THREADS] [-r REPS]\n"
+      "usage: ttt bench [--model DIR] [-p 128] [-n 32] [-t THREADS] [-r REPS] [--batch B]\n"
       "                 [--strategy accuracy|performance] [--set PATH=VALUE]... [--json]\n\n"
       "Prefill tokens/s for a p-token prompt (random ids) and decode tokens/s for n tokens after\n"
       "it, mean ± stddev over REPS runs (after one untimed warm-up run), plus the weight bytes\n"
-      "one decode step streams and the bandwidth that implies.\n\n"
+      "one decode step streams and the bandwidth that implies.\n"
+      "With --batch B: B sequences in a paged KV cache, each prefilled with its own p-token\n"
+      "prompt, then n batched decode steps of B tokens; the rates are aggregate (all sequences'\n"
+      "tokens per second) and MB/token is one step's weight bytes over B.\n\n"
       "  --model DIR       HuggingFace folder (default: the bundled kjv-llama)\n"
       "  -p N              prompt tokens (default 128)\n"
       "  -n N              decoded tokens (default 32)\n"
       "  -r N              repetitions (default 5)\n"
+      "  --batch B         B sequences decoded together (paged KV cache, batched decode)\n"
       "  -t N, --threads N threads (default: all cores)\n"
       "  --strategy S      accuracy (default) or performance\n"
       "  --set PATH=VALUE  override an impl-config field\n"
@@ -35,9 +40,9 @@ static void print_help(void) {
 
 /* Parses "-p/-n/-r N" (N >= lo); returns 1 if consumed, 0 if not one, -1 on error. */
 static int parse_count(int argc, char **argv, int *i, bench_options *o) {
-  static const char *const names[] = {"-p", "-n", "-r"};
-  int64_t *const fields[] = {&o->prompt, &o->gen, &o->reps};
-  for (int f = 0; f < 3; f++) {
+  static const char *const names[] = {"-p", "-n", "-r", "--batch"};
+  int64_t *const fields[] = {&o->prompt, &o->gen, &o->reps, &o->batch};
+  for (int f = 0; f < 4; f++) {
     if (strcmp(argv[*i], names[f]) != 0) continue;
     const char *value = cli_value(argc, argv, i, NAME);
     if (!value || !cli_int(value, names[f], NAME, fields[f])) return -1;
@@ -108,6 +113,76 @@ static ttt_status run_once(const ttt_causal_lm *lm, ttt_context *ctx, ttt_kv_cac
   return st;
 }
 
+/* Blocks for B sequences of `positions` positions (a one-block pool gives the model's shape). */
+static ttt_status batch_pool(const ttt_causal_lm *lm, int64_t B, int64_t positions,
+                             ttt_paged_kv **out) {
+  ttt_paged_kv *probe = NULL;
+  ttt_status st = ttt_causal_lm_create_paged_kv(lm, 1, 0, &probe);
+  int64_t blocks = st == TTT_OK ? B * ttt_paged_kv_blocks_for(probe, positions) : 0;
+  ttt_paged_kv_destroy(probe);
+  return st == TTT_OK ? ttt_causal_lm_create_paged_kv(lm, blocks, 0, out) : st;
+}
+
+/* What a batched run reuses between repetitions. */
+typedef struct batch_state {
+  ttt_paged_kv *pool;
+  int32_t *seqs, *tokens;
+  int64_t *positions;
+  ttt_tensor logits; /* [B, vocab] */
+} batch_state;
+
+/* One batched run: B sequences (sequence s's ids start at ids[s]: distinct prompts) each
+ * prefilled into the pool, then n decode steps of all B at once. Aggregate tokens/s. */
+static ttt_status run_batch(const ttt_causal_lm *lm, ttt_context *ctx, batch_state *b,
+                            const int32_t *ids, const bench_options *o, double *prefill_tps,
+                            double *decode_tps) {
+  int64_t B = o->batch, vocab = b->logits.shape[1];
+  ttt_tensor last = ttt_tensor_2d(TTT_F32, b->logits.data, 1, vocab);
+  ttt_status st = TTT_OK;
+  int64_t created = 0;
+  double t0 = cli_now_seconds();
+  for (; st == TTT_OK && created < B; created++) {
+    st = ttt_paged_kv_seq_create(b->pool, &b->seqs[created]);
+    if (st == TTT_OK)
+      st = ttt_causal_lm_prefill_paged(lm, ctx, b->pool, b->seqs[created], ids + created, o->prompt,
+                                       0, true, &last, NULL);
+  }
+  double t1 = cli_now_seconds();
+  for (int64_t i = 0; st == TTT_OK && i < o->gen; i++) {
+    for (int64_t s = 0; s < B; s++) {
+      b->tokens[s] = ids[s + o->prompt + i];
+      b->positions[s] = o->prompt + i;
+    }
+    st = ttt_causal_lm_decode_batch_forward(lm, ctx, b->pool, b->seqs, b->tokens, b->positions, B,
+                                            &b->logits, NULL);
+  }
+  double t2 = cli_now_seconds();
+  for (int64_t s = 0; s < created; s++) ttt_paged_kv_seq_free(b->pool, b->seqs[s]);
+  *prefill_tps = (double)(B * o->prompt) / (t1 - t0);
+  *decode_tps = (double)(B * o->gen) / (t2 - t1);
+  return st;
+}
+
+static void batch_free(batch_state *b) {
+  ttt_paged_kv_destroy(b->pool);
+  free(b->seqs);
+  free(b->tokens);
+  free(b->positions);
+  ttt_tensor_free(&b->logits);
+}
+
+static ttt_status batch_alloc(const ttt_causal_lm *lm, const bench_options *o, int64_t vocab,
+                              batch_state *b) {
+  size_t B = (size_t)o->batch;
+  b->seqs = malloc(B * sizeof *b->seqs);
+  b->tokens = malloc(B * sizeof *b->tokens);
+  b->positions = malloc(B * sizeof *b->positions);
+  if (!b->seqs || !b->tokens || !b->positions)
+    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "bench: out of memory");
+  ttt_status st = ttt_tensor_alloc(&b->logits, TTT_F32, 2, (int64_t[]){o->batch, vocab});
+  return st == TTT_OK ? batch_pool(lm, o->batch, o->prompt + o->gen, &b->pool) : st;
+}
+
 static void print_table(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
                         const stat_acc *pp, const stat_acc *tg) {
   int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm);
@@ -124,24 +199,31 @@ static void print_table(const bench_options *o, const ttt_hf_model *model, const
   snprintf(rate, sizeof rate, "%.1f ± %.1f", stat_mean(pp), stat_stddev(pp));
   printf("| %-11s | %7d | %-8s | %17s | %12s | %8s |\n", ttt_strategy_name(o->model.strategy),
          dev->n_threads, test, rate, "", "");
-  snprintf(test, sizeof test, "tg%lld", (long long)o->gen);
+  int64_t B = o->batch > 0 ? o->batch : 1;
+  if (o->batch > 0)
+    snprintf(test, sizeof test, "tg%lld b%lld", (long long)o->gen, (long long)B);
+  else
+    snprintf(test, sizeof test, "tg%lld", (long long)o->gen);
   snprintf(rate, sizeof rate, "%.1f ± %.1f", stat_mean(tg), stat_stddev(tg));
+  /* one step (B tokens) streams the weights once */
   printf("| %-11s | %7d | %-8s | %17s | %12.2f | %8.2f |\n", ttt_strategy_name(o->model.strategy),
-         dev->n_threads, test, rate, (double)bytes / 1e6, (double)bytes * stat_mean(tg) / 1e9);
+         dev->n_threads, test, rate, (double)bytes / 1e6 / (double)B,
+         (double)bytes * stat_mean(tg) / (double)B / 1e9);
 }
 
 static void print_json(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
                        const stat_acc *pp, const stat_acc *tg) {
-  int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm);
+  int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm), B = o->batch > 0 ? o->batch : 1;
   printf("{\"model\": \"%s\", \"parameters\": %lld, \"strategy\": \"%s\", \"threads\": %d, "
-         "\"device\": \"%s\", \"reps\": %lld,\n"
+         "\"device\": \"%s\", \"reps\": %lld, \"batch\": %lld,\n"
          " \"prefill\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f},\n"
          " \"decode\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f, "
          "\"weight_bytes_per_token\": %lld, \"gb_s\": %.3f}}\n",
          model->dir, (long long)ttt_causal_lm_parameter_count(model->lm),
          ttt_strategy_name(o->model.strategy), dev->n_threads, dev->name, (long long)o->reps,
-         (long long)o->prompt, stat_mean(pp), stat_stddev(pp), (long long)o->gen, stat_mean(tg),
-         stat_stddev(tg), (long long)bytes, (double)bytes * stat_mean(tg) / 1e9);
+         (long long)B, (long long)o->prompt, stat_mean(pp), stat_stddev(pp), (long long)o->gen,
+         stat_mean(tg), stat_stddev(tg), (long long)(bytes / B),
+         (double)bytes * stat_mean(tg) / (double)B / 1e9);
 }
 
 int ttt_cmd_bench(int argc, char **argv) {
@@ -157,19 +239,22 @@ int ttt_cmd_bench(int argc, char **argv) {
   ttt_kv_cache *cache = NULL;
   ttt_tensor logits = {0};
   int32_t *ids = NULL;
+  int64_t B = o.batch > 0 ? o.batch : 1;
+  batch_state batch = {0};
   if (!spec) {
     fprintf(stderr, "ttt %s: %s is not a causal LM\n", NAME, model->dir);
   } else if (o.prompt > spec->max_positions || o.gen > spec->max_positions - o.prompt) {
     fprintf(stderr, "ttt %s: -p %lld plus -n %lld exceeds the model's context (%lld)\n", NAME,
             (long long)o.prompt, (long long)o.gen, (long long)spec->max_positions);
-  } else if (!(ids = malloc((size_t)(o.prompt + o.gen) * sizeof *ids)) ||
+  } else if (!(ids = malloc((size_t)(o.prompt + o.gen + B) * sizeof *ids)) ||
              ttt_causal_lm_create_cache(model->lm, o.prompt + o.gen, &cache) != TTT_OK ||
-             ttt_tensor_alloc(&logits, TTT_F32, 2, (int64_t[]){1, spec->lm_head.vocab}) != TTT_OK) {
+             ttt_tensor_alloc(&logits, TTT_F32, 2, (int64_t[]){1, spec->lm_head.vocab}) != TTT_OK ||
+             (o.batch > 0 && batch_alloc(model->lm, &o, spec->lm_head.vocab, &batch) != TTT_OK)) {
     cli_fail(NAME);
   } else {
     /* Random ids from a fixed LCG: the cost does not depend on them, reproducibility is free. */
     uint64_t x = 12345;
-    for (int64_t i = 0; i < o.prompt + o.gen; i++) {
+    for (int64_t i = 0; i < o.prompt + o.gen + B; i++) {
       x = x * 6364136223846793005ull + 1442695040888963407ull;
       ids[i] = (int32_t)((x >> 33) % (uint64_t)spec->embedding.vocab);
     }
@@ -177,7 +262,8 @@ int ttt_cmd_bench(int argc, char **argv) {
     ttt_status st = TTT_OK;
     for (int64_t rep = -1; st == TTT_OK && rep < o.reps; rep++) {
       double p = 0, d = 0;
-      st = run_once(model->lm, ctx, cache, ids, &o, &logits, &p, &d);
+      st = o.batch > 0 ? run_batch(model->lm, ctx, &batch, ids, &o, &p, &d)
+                       : run_once(model->lm, ctx, cache, ids, &o, &logits, &p, &d);
       if (rep < 0) continue; /* warm-up: page in the weights, size the scratch */
       stat_add(&pp, p);
       stat_add(&tg, d);
@@ -190,6 +276,7 @@ int ttt_cmd_bench(int argc, char **argv) {
     }
   }
   free(ids);
+  batch_free(&batch);
   ttt_tensor_free(&logits);
   ttt_kv_cache_destroy(cache);
   ttt_hf_model_destroy(model);

@@ -13,6 +13,16 @@ grep -Eq '^\| accuracy +\| +1 \| tg4 +\| +[0-9.]+ ± [0-9.]+ \| +12\.99 \| +[0-9
 "$ttt" bench -p 16 -n 4 -r 1 --json >"$tmp/json" || fail "--json exit"
 grep -q '"weight_bytes_per_token": 12991104' "$tmp/json" || fail "json: $(cat "$tmp/json")"
 grep -Eq '"prefill": \{"tokens": 16, "tok_s": [0-9.]+' "$tmp/json" || fail "json prefill"
+# --batch: B sequences prefilled into a paged KV cache, then batched decode steps (aggregate rates;
+# one step's weight bytes are shared by its B tokens: 12.99 MB / 4)
+"$ttt" bench -p 16 -n 4 -r 2 -t 1 --batch 4 >"$tmp/out" 2>"$tmp/err" || fail "--batch exit: $(cat "$tmp/err")"
+grep -Eq '^\| accuracy +\| +1 \| pp16 +\| +[0-9.]+ ± [0-9.]+ \|' "$tmp/out" || fail "batch pp row: $(cat "$tmp/out")"
+grep -Eq '^\| accuracy +\| +1 \| tg4 b4 +\| +[0-9.]+ ± [0-9.]+ \| +3\.25 \| +[0-9.]+ \|$' "$tmp/out" ||
+  fail "batch tg row: $(cat "$tmp/out")"
+"$ttt" bench -p 8 -n 2 -r 1 --batch 3 --strategy performance --json >"$tmp/json" || fail "--batch --json exit"
+grep -q '"batch": 3,' "$tmp/json" || fail "batch json: $(cat "$tmp/json")"
+grep -Eq '"decode": \{"tokens": 2, "tok_s": [0-9.]+' "$tmp/json" || fail "batch json decode"
+"$ttt" bench --batch 0 >/dev/null 2>"$tmp/err" && fail "--batch 0 accepted"
 "$ttt" bench -p 500 -n 100 >/dev/null 2>"$tmp/err" && fail "over-context run accepted"
 grep -q "exceeds the model's context (512)" "$tmp/err" || fail "context message"
 "$ttt" bench -r 0 >/dev/null 2>"$tmp/err" && fail "-r 0 accepted"

@@ -12,7 +12,10 @@ const MODEL = 'kjv-llama';
 const PROMPT = 'In the beginning';
 const MAX_BODY = 65536;
 // 31 KV blocks: one less than a full context (512 positions) needs.
-const KV_BLOCKS = 31;
+// Blocks of the paged KV cache hold 16 positions of one layer; kjv-llama has 6 layers, so a
+// sequence of n positions takes 6·ceil(n / 16) blocks.
+const LAYERS = 6;
+const KV_BLOCKS = 31 * LAYERS;
 const srv = await startServer(['--max-body', String(MAX_BODY), '--kv-blocks', String(KV_BLOCKS)]);
 const { client, base, port } = srv;
 const oracle12 = generateAlone(PROMPT, 12);
@@ -236,12 +239,17 @@ const tests = [
       break;
     }
     assert.equal(during['ttt_running_requests'], 1);
-    assert.equal(during['ttt_kv_blocks_used'], 26); // ceil((4 + 400 - 1) / 16)
+    // reserved for admission: 6·ceil((4 + 400 - 1) / 16); held: the tokens generated so far
+    assert.equal(during['ttt_kv_blocks_reserved'], 26 * LAYERS);
+    assert.ok(during['ttt_kv_blocks_used'] >= LAYERS && during['ttt_kv_blocks_used'] % LAYERS === 0 &&
+      during['ttt_kv_blocks_used'] < 26 * LAYERS, `${during['ttt_kv_blocks_used']} blocks held`);
+    assert.equal(during['ttt_kv_blocks_free'], KV_BLOCKS - during['ttt_kv_blocks_used']);
     // Breaking out of the iterator aborts the HTTP request: the socket closes.
     const after = await waitMetrics(base, (m) => m['ttt_running_requests'] === 0 &&
       m['ttt_requests_cancelled_total'] === before['ttt_requests_cancelled_total'] + 1);
     assert.equal(after['ttt_running_requests'], 0);
     assert.equal(after['ttt_kv_blocks_used'], 0);
+    assert.equal(after['ttt_kv_blocks_reserved'], 0);
     assert.equal(after['ttt_requests_cancelled_total'], before['ttt_requests_cancelled_total'] + 1);
     assert.ok(after['ttt_generation_tokens_total'] - before['ttt_generation_tokens_total'] < 400,
       'the cancelled request ran to the end');
@@ -269,12 +277,13 @@ const tests = [
     assert.equal(m['ttt_kv_blocks_free'], KV_BLOCKS);
   }],
   ['admission waits for KV blocks; a full queue answers 429 with Retry-After', async () => {
-    // More than the budget: never admissible, a 400 (4 + 500 - 1 positions need 32 blocks).
+    // More than the pool: never admissible, a 400 (4 + 500 - 1 positions need 6·32 blocks).
     await rejects(client.completions.create({ model: MODEL, prompt: PROMPT, max_tokens: 500 }), 400,
       'max_tokens');
-    // 33 blocks of 16: a 4-token prompt with 500 new tokens reserves 32, so a second one waits
-    // although the batch has room.
-    const small = await startServer(['--max-batch', '2', '--kv-blocks', '33', '--max-queue', '1']);
+    // 6·33 blocks: a 4-token prompt with 500 new tokens reserves 6·32, so a second one waits
+    // although the batch has room and the pool holds only the first one's tokens so far.
+    const small = await startServer(['--max-batch', '2', '--kv-blocks', String(33 * LAYERS),
+      '--max-queue', '1']);
     try {
       const long = { model: MODEL, prompt: PROMPT, max_tokens: 500, temperature: 0,
         ignore_eos: true, stream: true };
@@ -286,8 +295,9 @@ const tests = [
       const m = await waitMetrics(small.base, (x) => x['ttt_queue_depth'] === 1);
       assert.equal(m['ttt_queue_depth'], 1, 'the second request is not waiting for blocks');
       assert.equal(m['ttt_running_requests'], 1);
-      assert.equal(m['ttt_kv_blocks_used'], 32);
-      assert.equal(m['ttt_kv_blocks_free'], 1);
+      assert.equal(m['ttt_kv_blocks_reserved'], 32 * LAYERS);
+      assert.ok(m['ttt_kv_blocks_used'] >= LAYERS && m['ttt_kv_blocks_used'] <= 32 * LAYERS);
+      assert.equal(m['ttt_kv_blocks_free'], 33 * LAYERS - m['ttt_kv_blocks_used']);
       const third = await fetch(small.base + '/v1/completions', { method: 'POST',
         headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(long) });
       assert.equal(third.status, 429);
@@ -304,6 +314,7 @@ const tests = [
       void second;
       const m3 = await waitMetrics(small.base, (x) => x['ttt_running_requests'] === 0);
       assert.equal(m3['ttt_kv_blocks_used'], 0);
+      assert.equal(m3['ttt_kv_blocks_reserved'], 0);
     } finally {
       await small.stop();
     }

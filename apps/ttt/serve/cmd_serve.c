@@ -37,8 +37,9 @@ static void print_help(void) {
       "Serves the model over HTTP with OpenAI's API: POST /v1/completions,\n"
       "POST /v1/chat/completions (stream true or false), GET /v1/models, GET /health,\n"
       "GET /metrics (Prometheus), and a chat page for a browser at GET /. Requests join and\n"
-      "leave the running batch between decode steps; a request is admitted when the batch\n"
-      "has room and its KV blocks are free.\n"
+      "leave the running batch between decode steps, decoded together in one batched forward on\n"
+      "a paged KV cache; a request is admitted when the batch has room and the pool can hold its\n"
+      "prompt and max_tokens.\n"
       "Prints \"listening on http://HOST:PORT\" on stderr once ready; stops on SIGINT/SIGTERM.\n\n"
       "  --model DIR        HuggingFace folder (default: the bundled kjv-llama); its folder\n"
       "                     name is the model id\n"
@@ -46,8 +47,8 @@ static void print_help(void) {
       "  --port P           port (default %d; 0 = any free port)\n"
       "  --max-batch N      sequences decoded together at most (default %d)\n"
       "  --ctx N            positions per sequence (default and maximum: the model's context)\n"
-      "  --kv-blocks N      KV budget in blocks of %d positions (default: max-batch full "
-      "contexts)\n"
+      "  --kv-blocks N      paged KV cache size in blocks of %d positions of one layer\n"
+      "                     (default: max-batch full contexts)\n"
       "  --max-queue N      requests waiting for admission at most; more get 429 (default %d)\n"
       "  --max-body BYTES   larger request bodies get 413 (default %zu)\n"
       "  --timeout S        idle connections are closed after S seconds (default %d)\n"
@@ -142,12 +143,10 @@ static int configure(const serve_options *o, const ttt_hf_model *model, server *
   srv->max_body = (size_t)o->max_body;
   srv->tokenizer = model->tokenizer;
   model_id_of(model->dir, srv->model_id, sizeof srv->model_id);
-  int64_t per_context = (srv->context + KV_BLOCK_POSITIONS - 1) / KV_BLOCK_POSITIONS;
-  int64_t blocks = o->kv_blocks > 0 ? o->kv_blocks : o->max_batch * per_context;
+  /* kv_blocks is the engine's pool size, known once it exists (0 here: the default). */
   *sc = (scheduler_config){.max_batch = (int32_t)o->max_batch,
                            .max_queue = (int32_t)o->max_queue,
-                           .kv_blocks = blocks > INT32_MAX ? INT32_MAX : (int32_t)blocks,
-                           .block_size = KV_BLOCK_POSITIONS};
+                           .kv_blocks = o->kv_blocks};
   return 0;
 }
 
@@ -188,8 +187,13 @@ int ttt_cmd_serve(int argc, char **argv) {
   srv.metrics = metrics_create();
   srv.chat = chat_create(model->dir);
   if (!srv.metrics || !srv.chat) goto done;
-  if (engine_create(model, ctx, sc.max_batch, &eng) != TTT_OK ||
-      scheduler_create(&sc, eng, srv.metrics, &srv.scheduler) != TTT_OK) {
+  if (engine_create(model, ctx, sc.max_batch, sc.kv_blocks, KV_BLOCK_POSITIONS, srv.context,
+                    &eng) != TTT_OK) {
+    cli_fail(NAME);
+    goto done;
+  }
+  sc.kv_blocks = engine_blocks_total(eng);
+  if (scheduler_create(&sc, eng, srv.metrics, &srv.scheduler) != TTT_OK) {
     engine_destroy(eng);
     cli_fail(NAME);
     goto done;
@@ -198,10 +202,10 @@ int ttt_cmd_serve(int argc, char **argv) {
   daemon = http_start(&srv, o.host, (uint16_t)o.port, (unsigned)o.timeout, &port);
   if (!daemon) goto done;
   fprintf(stderr,
-          "ttt %s: model %s, context %lld, max batch %d, %d KV blocks of %d positions\n"
+          "ttt %s: model %s, context %lld, max batch %d, %lld KV blocks of %d positions\n"
           "ttt %s: listening on http://%s:%u\n",
-          NAME, srv.model_id, (long long)srv.context, sc.max_batch, sc.kv_blocks, sc.block_size,
-          NAME, o.host, (unsigned)port);
+          NAME, srv.model_id, (long long)srv.context, sc.max_batch, (long long)sc.kv_blocks,
+          (int)KV_BLOCK_POSITIONS, NAME, o.host, (unsigned)port);
   fflush(stderr);
   wait_for_signal(&signals);
   status = 0;

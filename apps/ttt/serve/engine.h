@@ -1,10 +1,11 @@
-/* The serving engine: owns the model and steps every running sequence once per call.
+/* The serving engine: owns the model's paged KV cache and steps every running sequence once per
+ * call.
  *
  * This is the only interface the scheduler uses to run the model (add a sequence, step all running
- * sequences, remove a sequence), so a batched decode on a paged KV cache can replace engine.c
- * without touching the scheduler or the HTTP code. Today each sequence has its own ttt_kv_cache
- * sized to its reservation, and a step runs one prefill (a sequence's first step) or one
- * ttt_causal_lm_decode_forward per sequence. Sequences join and leave between steps.
+ * sequences, remove a sequence). All sequences share one ttt_paged_kv pool; a step prefills the
+ * sequences that joined since the last step (each into the pool, its first token sampled) and runs
+ * ONE ttt_causal_lm_decode_batch_forward for all the others (the weights are read once per step).
+ * Sequences join and leave between steps; a removed sequence's blocks return to the pool at once.
  *
  * Threading: one thread (the scheduler's engine thread) calls every function. */
 #ifndef TTT_SERVE_ENGINE_H
@@ -27,25 +28,34 @@ typedef struct engine_output {
   char error[256];
 } engine_output;
 
+/* A pool of kv_blocks blocks of block_positions positions of one layer each (see ttt_paged_kv);
+ * kv_blocks 0: enough for max_batch sequences of `context` positions. */
 ttt_status engine_create(const ttt_hf_model *model, ttt_context *ctx, int32_t max_batch,
-                         engine **out);
+                         int64_t kv_blocks, int64_t block_positions, int64_t context, engine **out);
 void engine_destroy(engine *e);
+
+/* Blocks a sequence holding up to `positions` positions needs at most (its reservation). Reads
+ * only the pool's fixed shape: safe from any thread. */
+int64_t engine_blocks_for(const engine *e, int64_t positions);
+/* Blocks held now by all sequences (the tokens actually in the cache), and the pool's size. */
+int64_t engine_blocks_used(const engine *e);
+int64_t engine_blocks_total(const engine *e);
 
 /* Adds a sequence that will hold at most `max_positions` cache positions (prompt plus the new
  * tokens that are fed back). The prompt is copied. The sequence runs from the next step. */
 ttt_status engine_add(engine *e, const int32_t *prompt, int64_t n_prompt, int64_t max_positions,
                       const ttt_sampler_params *sampling, void *user, engine_seq **out);
 
-/* Removes a sequence (finished or cancelled) and frees its cache at once. */
+/* Removes a sequence (finished or cancelled) and returns its blocks to the pool at once. */
 void engine_remove(engine *e, engine_seq *seq);
 
 /* Number of running sequences. */
 int32_t engine_running(const engine *e);
 
 /* Steps every running sequence once: a new sequence prefills its prompt and samples its first
- * token; the others feed back their last token and sample the next. Writes one output per running
- * sequence into out[0..*n_out) (out has room for max_batch). A sequence whose step failed keeps its
- * state; the caller removes it. */
+ * token; the others feed back their last token (one batched decode) and sample the next. Writes
+ * one output per running sequence into out[0..*n_out) (out has room for max_batch). A sequence
+ * whose step failed keeps its state; the caller removes it. */
 void engine_step(engine *e, engine_output *out, int32_t *n_out);
 
 #endif

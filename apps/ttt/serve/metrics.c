@@ -159,9 +159,12 @@ char *metrics_render(metrics *m, const metrics_gauges *g, size_t *len) {
   pthread_mutex_unlock(&m->mu);
   put_gauge(&t, "ttt_queue_depth", "Requests waiting for admission.", g->queue_depth);
   put_gauge(&t, "ttt_running_requests", "Sequences in the running batch.", g->running);
-  put_gauge(&t, "ttt_kv_blocks_used", "KV cache blocks reserved by running sequences.",
+  put_gauge(&t, "ttt_kv_blocks_used", "Paged KV cache blocks holding running sequences' tokens.",
             g->kv_blocks_used);
-  put_gauge(&t, "ttt_kv_blocks_free", "KV cache blocks free for admission.", g->kv_blocks_free);
+  put_gauge(&t, "ttt_kv_blocks_free", "Paged KV cache blocks free.", g->kv_blocks_free);
+  put_gauge(&t, "ttt_kv_blocks_reserved",
+            "Paged KV cache blocks reserved by running sequences (admission).",
+            g->kv_blocks_reserved);
   if (t.failed) {
     free(t.data);
     return NULL;

@@ -9,7 +9,7 @@ typedef struct metrics metrics;
 
 /* Gauges owned by the scheduler, sampled when /metrics is rendered. */
 typedef struct metrics_gauges {
-  int64_t queue_depth, running, kv_blocks_used, kv_blocks_free;
+  int64_t queue_depth, running, kv_blocks_used, kv_blocks_free, kv_blocks_reserved;
 } metrics_gauges;
 
 metrics *metrics_create(void);

@@ -51,7 +51,7 @@ typedef struct request {
   int32_t *ids;    /* the tokenized prompt */
   int64_t n_prompt;
   int64_t max_new; /* new tokens at most (max_tokens clamped to the context) */
-  int32_t blocks;  /* KV blocks reserved while running */
+  int64_t blocks;  /* KV blocks reserved while running */
   double t_submit; /* monotonic seconds */
 
   /* Engine thread only. */

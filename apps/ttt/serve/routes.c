@@ -50,8 +50,8 @@ static bool prepare(server *srv, request *r, serve_error *err) {
   r->blocks = scheduler_blocks_for(srv->scheduler, r->n_prompt, r->max_new);
   if (r->blocks > scheduler_total_blocks(srv->scheduler))
     return serve_error_set(err, 400, "max_tokens",
-                           "the prompt and max_tokens need %d KV blocks; the server has %d",
-                           r->blocks, scheduler_total_blocks(srv->scheduler));
+                           "the prompt and max_tokens need %lld KV blocks; the server has %lld",
+                           (long long)r->blocks, (long long)scheduler_total_blocks(srv->scheduler));
   return true;
 }
 

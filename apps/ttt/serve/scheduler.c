@@ -21,20 +21,22 @@ struct scheduler {
   /* Under mu: the queue (a ring of max_queue) and the gauges. */
   request **queue;
   int32_t queue_head, queue_len;
-  int32_t running, blocks_used;
+  int32_t running;
+  int64_t blocks_reserved; /* Σ reservations of the running requests (admission) */
+  int64_t blocks_held;     /* blocks the pool's sequences hold (after the last step) */
   /* Engine thread only. */
   request **batch; /* [max_batch] */
   int32_t n_batch;
   engine_output *outputs;
 };
 
-int32_t scheduler_blocks_for(const scheduler *s, int64_t n_prompt, int64_t max_new) {
+int64_t scheduler_blocks_for(const scheduler *s, int64_t n_prompt, int64_t max_new) {
   int64_t positions = n_prompt + max_new - 1; /* the last token is never fed back */
   if (positions < 1) positions = 1;
-  return (int32_t)((positions + s->config.block_size - 1) / s->config.block_size);
+  return engine_blocks_for(s->engine, positions);
 }
 
-int32_t scheduler_total_blocks(const scheduler *s) { return s->config.kv_blocks; }
+int64_t scheduler_total_blocks(const scheduler *s) { return s->config.kv_blocks; }
 
 scheduler_submit_result scheduler_submit(scheduler *s, request *r) {
   pthread_mutex_lock(&s->mu);
@@ -64,8 +66,9 @@ void scheduler_gauges(scheduler *s, metrics_gauges *out) {
   pthread_mutex_lock(&s->mu);
   out->queue_depth = s->queue_len;
   out->running = s->running;
-  out->kv_blocks_used = s->blocks_used;
-  out->kv_blocks_free = s->config.kv_blocks - s->blocks_used;
+  out->kv_blocks_used = s->blocks_held;
+  out->kv_blocks_free = s->config.kv_blocks - s->blocks_held;
+  out->kv_blocks_reserved = s->blocks_reserved;
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -108,7 +111,8 @@ static void retire(scheduler *s, int32_t i) {
   s->n_batch--;
   pthread_mutex_lock(&s->mu);
   s->running = s->n_batch;
-  s->blocks_used -= r->blocks;
+  s->blocks_reserved -= r->blocks;
+  s->blocks_held = engine_blocks_used(s->engine);
   pthread_mutex_unlock(&s->mu);
   request_wake(r);
   request_unref(r);
@@ -132,18 +136,21 @@ static bool start(scheduler *s, request *r) {
   }
   r->seq = seq;
   s->batch[s->n_batch++] = r;
-  s->blocks_used += r->blocks;
+  s->blocks_reserved += r->blocks;
   s->running = s->n_batch;
   metrics_add_tokens(s->metrics, r->n_prompt, 0);
   return true;
 }
 
-/* Admits queued requests first come first served while the batch and the KV budget allow: the
- * head of the queue waits for blocks rather than being overtaken (mu held). */
+/* Admits queued requests first come first served while the batch and the KV pool allow: the
+ * head of the queue waits for blocks rather than being overtaken (mu held). A request is admitted
+ * when the pool's free blocks, less what the running sequences may still take (reservation minus
+ * blocks held), cover its reservation; as reservations bound what a sequence can hold, that is
+ * kv_blocks - Σ reservations, and a running sequence never finds the pool empty. */
 static void admit(scheduler *s) {
   while (s->queue_len > 0 && s->n_batch < s->config.max_batch) {
     request *r = s->queue[s->queue_head];
-    if (r->blocks > s->config.kv_blocks - s->blocks_used) return;
+    if (r->blocks > s->config.kv_blocks - s->blocks_reserved) return;
     s->queue_head = (s->queue_head + 1) % s->config.max_queue;
     s->queue_len--;
     if (!start(s, r)) {
@@ -209,6 +216,7 @@ static void *engine_thread(void *arg) {
     double now = cli_now_seconds();
     for (int32_t k = 0; k < n; k++) deliver(s, &s->outputs[k], now);
     pthread_mutex_lock(&s->mu);
+    s->blocks_held = engine_blocks_used(s->engine);
   }
   pthread_mutex_unlock(&s->mu);
   return NULL;

@@ -1,9 +1,10 @@
 /* Continuous batching: a bounded first-come-first-served queue, admission by free KV blocks, and
  * the engine thread that owns the model and steps the running batch.
  *
- * Requests join the batch and leave it between steps. A request reserves
- * ceil((prompt + max_new - 1) / block_size) KV blocks (the positions its cache will hold) when it
- * is admitted and frees them as soon as it finishes or is cancelled. */
+ * Requests join the batch and leave it between steps. A request reserves the blocks of the
+ * engine's paged KV pool its prompt + max_new - 1 positions can take (engine_blocks_for) when it is
+ * admitted; its sequence takes real blocks as it grows and returns them, like the reservation, as
+ * soon as it finishes or is cancelled. */
 #ifndef TTT_SERVE_SCHEDULER_H
 #define TTT_SERVE_SCHEDULER_H
 
@@ -14,10 +15,9 @@
 #include "request.h"
 
 typedef struct scheduler_config {
-  int32_t max_batch;  /* running sequences at most */
-  int32_t max_queue;  /* waiting requests at most */
-  int32_t kv_blocks;  /* KV budget in blocks */
-  int32_t block_size; /* positions per block */
+  int32_t max_batch; /* running sequences at most */
+  int32_t max_queue; /* waiting requests at most */
+  int64_t kv_blocks; /* the engine's pool size in blocks */
 } scheduler_config;
 
 typedef struct scheduler scheduler;
@@ -38,8 +38,8 @@ void scheduler_stop(scheduler *s);
 void scheduler_destroy(scheduler *s);
 
 /* Blocks a request needs (its reservation), from its prompt and max_new. */
-int32_t scheduler_blocks_for(const scheduler *s, int64_t n_prompt, int64_t max_new);
-int32_t scheduler_total_blocks(const scheduler *s);
+int64_t scheduler_blocks_for(const scheduler *s, int64_t n_prompt, int64_t max_new);
+int64_t scheduler_total_blocks(const scheduler *s);
 
 /* Queues a request (takes a reference when accepted). */
 scheduler_submit_result scheduler_submit(scheduler *s, request *r);

@@ -358,7 +358,7 @@ TTT_API ttt_status ttt_lm_head_forward(ttt_context *ctx, const ttt_lm_head_spec 
  * Each layer has its own kv heads, head dim and dtype: `layers[l]` overrides the cache-wide
  * values, field by field (zero fields take the cache-wide value). ttt_kv_cache_get_spec returns
  * the spec with every layer's fields resolved (no zero left in layers[0, n_layers)).
- * One cache serves one sequence; a batch of sequences uses one cache per sequence. */
+ * One cache serves one sequence; many sequences share a paged cache (ttt_paged_kv, below). */
 typedef struct ttt_kv_cache_layer_spec {
   int64_t n_kv_heads; /* 0 → the cache's n_kv_heads */
   int64_t head_dim;   /* 0 → the cache's head_dim */
@@ -389,6 +389,47 @@ TTT_API int64_t ttt_kv_cache_length(const ttt_kv_cache *cache, int64_t layer);
 TTT_API const ttt_kv_cache_spec *ttt_kv_cache_get_spec(const ttt_kv_cache *cache);
 /* Bytes of key/value storage held. */
 TTT_API size_t ttt_kv_cache_bytes(const ttt_kv_cache *cache);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Paged KV cache: one pool of fixed-size blocks shared by many sequences                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* A pool of n_blocks blocks; a block holds the keys and values of block_positions consecutive
+ * positions of ONE layer of one sequence (layer storage [n_kv_heads][block_positions][head_dim]).
+ * Each sequence has a block table per layer; blocks come from a free list as its positions are
+ * written and go back when the sequence is freed, so memory in use follows the tokens actually
+ * held. A layer with a sliding window w keeps only the blocks its next queries can see (positions
+ * >= length - w, block-rounded): older blocks return to the free list as the sequence grows.
+ * Every block has the size of the largest layer's block (layers differing in kv heads, head dim
+ * or dtype waste the difference).
+ * The spec is a ttt_kv_cache_spec (same validation and per-layer resolution); its max_positions
+ * caps each sequence. block_positions 0 → 16. Writes are made by the paged forwards of the
+ * patterns (ttt_causal_lm_prefill_paged, ttt_causal_lm_decode_batch_forward); a write that needs
+ * more blocks than are free is TTT_ERR_CAPACITY and changes nothing.
+ * Not thread-safe: one thread uses a pool at a time. */
+typedef struct ttt_paged_kv ttt_paged_kv;
+
+TTT_API ttt_status ttt_paged_kv_create(const ttt_kv_cache_spec *spec, int64_t block_positions,
+                                       int64_t n_blocks, ttt_paged_kv **out);
+TTT_API void ttt_paged_kv_destroy(ttt_paged_kv *pool);
+TTT_API const ttt_kv_cache_spec *ttt_paged_kv_get_spec(const ttt_paged_kv *pool);
+TTT_API int64_t ttt_paged_kv_block_positions(const ttt_paged_kv *pool);
+/* A new empty sequence (length 0, no block held); *seq_id is its handle (ids of freed sequences
+ * are reused). */
+TTT_API ttt_status ttt_paged_kv_seq_create(ttt_paged_kv *pool, int32_t *seq_id);
+/* Returns all of the sequence's blocks to the free list; the id becomes invalid. Unknown ids are
+ * ignored. */
+TTT_API void ttt_paged_kv_seq_free(ttt_paged_kv *pool, int32_t seq_id);
+/* Positions written so far (the next position to write); -1 for an unknown id. */
+TTT_API int64_t ttt_paged_kv_seq_length(const ttt_paged_kv *pool, int32_t seq_id);
+/* Blocks the sequence holds now; -1 for an unknown id. */
+TTT_API int64_t ttt_paged_kv_seq_blocks(const ttt_paged_kv *pool, int32_t seq_id);
+TTT_API int64_t ttt_paged_kv_blocks_used(const ttt_paged_kv *pool);
+TTT_API int64_t ttt_paged_kv_blocks_free(const ttt_paged_kv *pool);
+/* An upper bound of the blocks one sequence holds at any time while it grows to `positions`
+ * positions (written in any chunking): full layers ceil(positions / block_positions) each,
+ * windowed layers at most that and at most 2·(ceil(w / block_positions) + 1). For admission. */
+TTT_API int64_t ttt_paged_kv_blocks_for(const ttt_paged_kv *pool, int64_t positions);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Attention: MHA / GQA / MQA with optional biases, q/k norm, RoPE, causal or bidirectional, window   */

@@ -307,6 +307,37 @@ TTT_API ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_
                                                 ttt_kv_cache *cache, int32_t token, int64_t pos,
                                                 ttt_tensor *logits, const ttt_observer *observer);
 
+/* Serving many sequences: a paged KV cache pool for this model (n_blocks blocks of block_positions
+ * positions, 0 → 16; each sequence up to spec.max_positions positions; layers shaped as in
+ * ttt_causal_lm_create_cache, sliding-window layers release blocks that leave their window). */
+TTT_API ttt_status ttt_causal_lm_create_paged_kv(const ttt_causal_lm *model, int64_t n_blocks,
+                                                 int64_t block_positions, ttt_paged_kv **out);
+/* ttt_causal_lm_prefill_forward into sequence `seq_id` of a pool (chunked prefill is several
+ * calls). The blocks the chunk needs are taken first: too few free is TTT_ERR_CAPACITY and
+ * nothing changes. Logits equal those of the contiguous cache bit for bit. */
+TTT_API ttt_status ttt_causal_lm_prefill_paged(const ttt_causal_lm *model, ttt_context *ctx,
+                                               ttt_paged_kv *pool, int32_t seq_id,
+                                               const int32_t *tokens, int64_t T, int64_t start_pos,
+                                               bool last_only, ttt_tensor *logits,
+                                               const ttt_observer *observer);
+/* One decode step of B distinct sequences of a pool: sequence seq_ids[b] takes tokens[b] at
+ * positions[b] (== its length); logits: [B, vocab] f32, row b for sequence b. Embedding, norms,
+ * every projection, the feed-forward and the LM head run once over the B rows (the weights are read
+ * once per step); attention runs per sequence over its own blocks. The step's blocks are taken
+ * first (TTT_ERR_CAPACITY, nothing changed, when too few are free).
+ * Determinism: with f32 activations (the accuracy strategy) every GEMM of the step sums each row
+ * in the order of a one-row decode, so row b is bit-identical to ttt_causal_lm_decode_forward of
+ * that sequence alone, whatever it is batched with. With q8_0 activations (performance) a
+ * one-row GEMV and a multi-row GEMM sum in different orders: rows agree to rounding only.
+ * LONGROPE picks short or long factors per sequence, as a forward of that sequence alone.
+ * Observer events carry all B rows with start_pos = positions[0]. */
+TTT_API ttt_status ttt_causal_lm_decode_batch_forward(const ttt_causal_lm *model, ttt_context *ctx,
+                                                      ttt_paged_kv *pool, const int32_t *seq_ids,
+                                                      const int32_t *tokens,
+                                                      const int64_t *positions, int64_t B,
+                                                      ttt_tensor *logits,
+                                                      const ttt_observer *observer);
+
 /* Read access to one module of a model (for test suites and tools): what block it is, its spec, the
  * impl config and weights one mode runs it with, and the layer's rope tables. */
 typedef enum ttt_block_kind {

@@ -352,12 +352,11 @@ static const float *kv_row(const attn_job *job, bool value, int64_t b, int64_t h
     return base + (b * job->T + j - job->split) * job->n_kv_heads * job->hd + h * job->hd;
   }
   const ttt_kv_layer *l = job->cache;
-  size_t off = (size_t)((h * l->slots + ttt_kv_slot(l, j)) * job->hd);
-  const void *base = value ? l->v : l->k;
-  if (l->dtype == TTT_F32) return (const float *)base + off;
+  const void *row = ttt_kv_row(l, value, h, j);
+  if (l->dtype == TTT_F32) return row;
   /* bf16 → f32 is a 16-bit shift; done inline so that the loop vectorizes (the cache row is
    * re-read for every query of the chunk). */
-  const uint16_t *src = (const uint16_t *)base + off;
+  const uint16_t *src = row;
   for (int64_t i = 0; i < job->hd; i++) {
     uint32_t bits = (uint32_t)src[i] << 16;
     memcpy(&buf[i], &bits, sizeof bits);
@@ -466,11 +465,9 @@ static ttt_dtype tile_rows(const attn_job *job, int64_t b, int64_t g, int64_t j0
     return TTT_F32;
   }
   const ttt_kv_layer *l = job->cache;
-  size_t row_bytes = ttt_dtype_bytes(l->dtype, job->hd, job->hd);
   for (int64_t i = 0; i < n; i++) {
-    size_t off = (size_t)(g * l->slots + ttt_kv_slot(l, j0 + i)) * row_bytes;
-    ts->kp[i] = (const uint8_t *)l->k + off;
-    ts->vp[i] = (const uint8_t *)l->v + off;
+    ts->kp[i] = ttt_kv_row(l, false, g, j0 + i);
+    ts->vp[i] = ttt_kv_row(l, true, g, j0 + i);
   }
   return l->dtype;
 }
@@ -583,6 +580,8 @@ static ttt_status run_attention(ttt_context *ctx, const ttt_attention_impl_confi
 typedef struct qkv_buffers {
   float *q, *k, *v, *attn; /* [rows, q_dim], [rows, kv_dim] ×2, [rows, q_dim] */
   int32_t *positions;      /* [rows] */
+  int32_t *ends; /* [rows] multi-sequence forwards: last position + 1 of the row's sequence (its
+                    LONGROPE factors are chosen as in a forward of that sequence alone); else NULL */
 } qkv_buffers;
 
 static ttt_status alloc_buffers(ttt_context *ctx, const ttt_attention_spec *s, int64_t rows,
@@ -708,9 +707,11 @@ static void token_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   for (int64_t t = begin; t < end; t++) {
     float *k = job->b->k + t * job->kv_dim;
     if (job->rope) {
+      bool long_factors =
+          job->b->ends ? ttt_rope_long_factors(job->rope, job->b->ends[t]) : job->long_factors;
       ttt_rope_rotate_token(job->rope, job->b->q + t * job->q_dim, job->n_heads,
-                            job->b->positions[t], job->long_factors);
-      ttt_rope_rotate_token(job->rope, k, job->n_kv_heads, job->b->positions[t], job->long_factors);
+                            job->b->positions[t], long_factors);
+      ttt_rope_rotate_token(job->rope, k, job->n_kv_heads, job->b->positions[t], long_factors);
     }
     if (job->round_bf16) {
       round_to_bf16(k, job->kv_dim);
@@ -839,6 +840,115 @@ static ttt_status cached_forward(ttt_context *ctx, const ttt_attention_spec *spe
   /* Appended last (see the top of this file): the chunk attended to its own rows above. */
   if (st == TTT_OK)
     ttt_kv_cache_append(kv, b.k, b.v, T, spec->n_kv_heads * ttt_attention_head_dim(spec));
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
+
+static ttt_status check_seq(const ttt_attention_spec *s, const ttt_attention_impl_config *impl,
+                            const ttt_attention_seq *seq, int64_t i) {
+  const ttt_kv_layer *kv = seq->kv;
+  if (!kv)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: sequence %lld has no cache",
+                         (long long)i);
+  if (kv->n_kv_heads != s->n_kv_heads || kv->head_dim != ttt_attention_head_dim(s))
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "attention: sequence %lld's cache has %lld kv heads of %lld, spec needs "
+                         "%lld of %lld",
+                         (long long)i, (long long)kv->n_kv_heads, (long long)kv->head_dim,
+                         (long long)s->n_kv_heads, (long long)ttt_attention_head_dim(s));
+  if (impl->kv_dtype != TTT_DTYPE_DEFAULT && impl->kv_dtype != kv->dtype)
+    return ttt_set_error(TTT_ERR_DTYPE,
+                         "attention: sequence %lld's cache dtype %s, impl kv_dtype %s",
+                         (long long)i, ttt_dtype_name(kv->dtype), ttt_dtype_name(impl->kv_dtype));
+  if (seq->rows < 1 || seq->start != kv->length)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "attention: sequence %lld: %lld rows at position %lld, expected >= 1 at "
+                         "its cache length %lld",
+                         (long long)i, (long long)seq->rows, (long long)seq->start,
+                         (long long)kv->length);
+  return TTT_OK;
+}
+
+/* Validation of a multi-sequence forward; *rows = Σ rows, *end = the largest position + 1. */
+static ttt_status check_seqs(const ttt_attention_spec *s, const ttt_attention_impl_config *impl,
+                             const ttt_attention_seq *seqs, int64_t n_seqs, const ttt_tensor *x,
+                             int64_t *rows, int64_t *end) {
+  if (s->bidirectional)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: a bidirectional spec has no "
+                                                   "cached path; use ttt_attention_forward");
+  if (!seqs || n_seqs < 1) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "attention: no sequence");
+  *rows = 0;
+  *end = 0;
+  for (int64_t i = 0; i < n_seqs; i++) {
+    ttt_status st = check_seq(s, impl, &seqs[i], i);
+    if (st != TTT_OK) return st;
+    if (seqs[i].kv->dtype != seqs[0].kv->dtype)
+      return ttt_set_error(TTT_ERR_DTYPE, "attention: sequences' caches differ in dtype");
+    *rows += seqs[i].rows;
+    if (seqs[i].start + seqs[i].rows > *end) *end = seqs[i].start + seqs[i].rows;
+  }
+  if (x->shape[0] != *rows)
+    return ttt_set_error(TTT_ERR_SHAPE, "attention: x has %lld rows, the sequences %lld",
+                         (long long)x->shape[0], (long long)*rows);
+  return TTT_OK;
+}
+
+/* The attention of each sequence over its own cache, one after the other (each call uses every
+ * thread over the sequence's kv heads and query tiles). */
+static ttt_status attend_each(ttt_context *ctx, const ttt_attention_spec *spec,
+                              const ttt_attention_impl_config *impl, const qkv_buffers *b,
+                              const ttt_attention_seq *seqs, int64_t n_seqs) {
+  int64_t hd = ttt_attention_head_dim(spec);
+  int64_t q_dim = spec->n_heads * hd, kv_dim = spec->n_kv_heads * hd, row = 0;
+  for (int64_t i = 0; i < n_seqs; i++) {
+    attn_job job = make_job(ctx, spec, impl, b);
+    job.q += row * q_dim;
+    job.k += row * kv_dim;
+    job.v += row * kv_dim;
+    job.o += row * q_dim;
+    job.B = 1;
+    job.T = seqs[i].rows;
+    job.pos0 = job.split = seqs[i].start;
+    job.cache = seqs[i].kv;
+    ttt_scratch_mark mark = ttt_scratch_save(ctx);
+    ttt_status st = run_attention(ctx, impl, &job);
+    ttt_scratch_restore(ctx, mark);
+    if (st != TTT_OK) return st;
+    row += seqs[i].rows;
+  }
+  return TTT_OK;
+}
+
+ttt_status ttt_attention_seqs_forward(ttt_context *ctx, const ttt_attention_spec *spec,
+                                      const ttt_attention_impl_config *impl_in, ttt_mode mode,
+                                      const ttt_attention_weights *weights, const ttt_rope *rope,
+                                      const ttt_attention_seq *seqs, int64_t n_seqs,
+                                      const ttt_tensor *x, ttt_tensor *out) {
+  ttt_attention_impl_config impl;
+  ttt_status st = check_common(ctx, spec, impl_in, mode, weights, &impl);
+  if (st == TTT_OK) st = check_activations(spec, x, out, 2);
+  int64_t rows = 0, end = 0;
+  if (st == TTT_OK) st = check_seqs(spec, &impl, seqs, n_seqs, x, &rows, &end);
+  if (st == TTT_OK) st = check_rope(spec, rope, end);
+  if (st != TTT_OK) return st;
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  qkv_buffers b = {0};
+  st = alloc_buffers(ctx, spec, rows, &b);
+  b.ends = st == TTT_OK ? ttt_scratch_alloc(ctx, (size_t)rows * sizeof(int32_t)) : NULL;
+  if (st == TTT_OK && !b.ends) st = TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t i = 0, r = 0; st == TTT_OK && i < n_seqs; i++)
+    for (int64_t t = 0; t < seqs[i].rows; t++, r++) {
+      b.positions[r] = (int32_t)(seqs[i].start + t);
+      b.ends[r] = (int32_t)(seqs[i].start + seqs[i].rows);
+    }
+  if (st == TTT_OK)
+    st = prepare_qkv(ctx, spec, &impl, weights, rope, x->data, rows, seqs[0].kv->dtype == TTT_BF16,
+                     &b);
+  if (st == TTT_OK) st = attend_each(ctx, spec, &impl, &b, seqs, n_seqs);
+  if (st == TTT_OK) st = project_out(ctx, spec, &impl, weights, b.attn, rows, out->data);
+  int64_t ld = spec->n_kv_heads * ttt_attention_head_dim(spec);
+  for (int64_t i = 0, r = 0; st == TTT_OK && i < n_seqs; r += seqs[i].rows, i++)
+    ttt_kv_cache_append(seqs[i].kv, b.k + r * ld, b.v + r * ld, seqs[i].rows, ld);
   ttt_scratch_restore(ctx, mark);
   return st;
 }

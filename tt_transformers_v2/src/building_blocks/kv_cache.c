@@ -126,27 +126,25 @@ ttt_kv_layer *ttt_kv_cache_layer(ttt_kv_cache *cache, int64_t layer) {
   return &cache->layers[layer];
 }
 
-/* Stores one head_dim row at `slot` of kv head `h`, converting to the cache dtype. */
-static void store_row(const ttt_kv_layer *l, void *base, int64_t h, int64_t slot,
-                      const float *src) {
-  size_t offset = (size_t)((h * l->slots + slot) * l->head_dim);
+/* Stores one head_dim row of kv head `h` at position `pos`, converting to the cache dtype. */
+static void store_row(const ttt_kv_layer *l, bool value, int64_t h, int64_t pos, const float *src) {
+  void *dst = ttt_kv_row(l, value, h, pos);
   if (l->dtype == TTT_F32) {
-    memcpy((float *)base + offset, src, (size_t)l->head_dim * sizeof(float));
+    memcpy(dst, src, (size_t)l->head_dim * sizeof(float));
     return;
   }
-  uint16_t *dst = (uint16_t *)base + offset;
-  for (int64_t i = 0; i < l->head_dim; i++) dst[i] = ttt_f32_to_bf16(src[i]);
+  uint16_t *d16 = dst;
+  for (int64_t i = 0; i < l->head_dim; i++) d16[i] = ttt_f32_to_bf16(src[i]);
 }
 
 void ttt_kv_cache_append(ttt_kv_layer *l, const float *k, const float *v, int64_t T, int64_t ld) {
-  /* In a ring, positions older than the last `slots` of this chunk would be overwritten by the
-   * chunk itself: skip them. */
+  /* In a ring (or a windowed paged layer, which keeps the last `slots` positions), positions older
+   * than the last `slots` of this chunk would be overwritten or released anyway: skip them. */
   int64_t first = T > l->slots ? T - l->slots : 0;
   for (int64_t t = first; t < T; t++) {
-    int64_t slot = ttt_kv_slot(l, l->length + t);
     for (int64_t h = 0; h < l->n_kv_heads; h++) {
-      store_row(l, l->k, h, slot, k + t * ld + h * l->head_dim);
-      if (!l->latent) store_row(l, l->v, h, slot, v + t * ld + h * l->head_dim);
+      store_row(l, false, h, l->length + t, k + t * ld + h * l->head_dim);
+      if (!l->latent) store_row(l, true, h, l->length + t, v + t * ld + h * l->head_dim);
     }
   }
   l->length += T;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "building_blocks/block_util.h"
+#include "building_blocks/paged_kv_internal.h"
 #include "patterns_internal.h"
 #include "runtime/runtime.h"
 
@@ -700,7 +701,40 @@ typedef struct forward_args {
   bool last_only;
   ttt_tensor *logits;
   const ttt_observer *observer;
+  /* Paged forwards (pool non-NULL): n_seqs sequences, sequence i has counts[i] consecutive rows
+   * from position starts[i]; the T rows are all of theirs in order. */
+  ttt_paged_kv *pool;
+  const int32_t *seq_ids;
+  const int64_t *starts, *counts;
+  int64_t n_seqs;
 } forward_args;
+
+/* Position of row t. */
+static int64_t row_position(const forward_args *a, int64_t t) {
+  if (!a->pool) return a->start_pos + t;
+  for (int64_t i = 0; i < a->n_seqs; t -= a->counts[i], i++)
+    if (t < a->counts[i]) return a->starts[i] + t;
+  return -1; /* not reached: t < Σ counts */
+}
+
+/* One layer over the rows of the pool's sequences. */
+static ttt_status paged_layer(const forward_args *a, int64_t l, const ttt_tensor *in,
+                              ttt_tensor *out, const char *path) {
+  const ttt_causal_lm *model = a->model;
+  const ttt_causal_lm_mode_impl_config *impl =
+      a->mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
+  ttt_scratch_mark mark = ttt_scratch_save(a->ctx);
+  ttt_attention_seq *seqs = ttt_scratch_alloc(a->ctx, (size_t)a->n_seqs * sizeof *seqs);
+  if (!seqs) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < a->n_seqs; i++)
+    seqs[i] = (ttt_attention_seq){ttt_paged_kv_layer(a->pool, a->seq_ids[i], l), a->starts[i],
+                                  a->counts[i]};
+  ttt_status st = ttt_decoder_layer_seqs_forward(
+      a->ctx, a->mode, &model->spec.layers[l], &impl->layers[l], &model->weights[a->mode].layers[l],
+      model->ropes[l], seqs, a->n_seqs, in, out, path, a->observer);
+  ttt_scratch_restore(a->ctx, mark);
+  return st;
+}
 
 /* Runs the layers on the residual stream, ping-ponging between two buffers; returns the buffer
  * that holds the result in *result. */
@@ -715,9 +749,11 @@ static ttt_status run_layers(const forward_args *a, float *x, float *y, float **
                out = ttt_tensor_2d(TTT_F32, y, a->T, hidden);
     char path[32];
     snprintf(path, sizeof path, "layers.%lld", (long long)l);
-    ttt_status st = ttt_decoder_layer_forward(
-        a->ctx, a->mode, &model->spec.layers[l], &impl->layers[l], &w->layers[l], model->ropes[l],
-        a->cache, l, &in, a->start_pos, &out, path, a->observer);
+    ttt_status st = a->pool ? paged_layer(a, l, &in, &out, path)
+                            : ttt_decoder_layer_forward(a->ctx, a->mode, &model->spec.layers[l],
+                                                        &impl->layers[l], &w->layers[l],
+                                                        model->ropes[l], a->cache, l, &in,
+                                                        a->start_pos, &out, path, a->observer);
     if (st != TTT_OK) return st;
     float *swap = x;
     x = y;
@@ -733,15 +769,15 @@ static ttt_status add_position_embedding(const forward_args *a,
                                          const mode_weights *w, float *x, float *rows) {
   const ttt_causal_lm_spec *s = &a->model->spec;
   int64_t T = a->T, hidden = s->embedding.dim;
-  if (a->start_pos < 0 || a->start_pos + T > s->position_embedding.vocab)
-    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
-                         "position_embedding: positions [%lld, %lld) exceed its %lld rows",
-                         (long long)a->start_pos, (long long)(a->start_pos + T),
-                         (long long)s->position_embedding.vocab);
+  for (int64_t t = 0; t < T; t++)
+    if (row_position(a, t) < 0 || row_position(a, t) >= s->position_embedding.vocab)
+      return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                           "position_embedding: position %lld exceeds its %lld rows",
+                           (long long)row_position(a, t), (long long)s->position_embedding.vocab);
   ttt_scratch_mark mark = ttt_scratch_save(a->ctx);
   int32_t *positions = ttt_scratch_alloc(a->ctx, (size_t)T * sizeof(int32_t));
   if (!positions) return TTT_ERR_OUT_OF_MEMORY;
-  for (int64_t t = 0; t < T; t++) positions[t] = (int32_t)(a->start_pos + t);
+  for (int64_t t = 0; t < T; t++) positions[t] = (int32_t)row_position(a, t);
   ttt_tensor rows_t = ttt_tensor_2d(TTT_F32, rows, T, hidden);
   ttt_status st = ttt_embedding_forward(a->ctx, &s->position_embedding, &impl->position_embedding,
                                         &w->position_embedding, positions, T, false, &rows_t);
@@ -762,6 +798,9 @@ static ttt_status forward(const forward_args *a) {
   const mode_weights *w = &model->weights[a->mode];
   int64_t hidden = s->embedding.dim, T = a->T;
   ttt_status st = check_logits(a->logits, a->last_only ? 1 : T, s->lm_head.vocab);
+  /* A paged forward takes all its blocks before any compute: a capacity failure changes nothing. */
+  if (st == TTT_OK && a->pool)
+    st = ttt_paged_kv_reserve(a->pool, a->seq_ids, a->starts, a->counts, a->n_seqs);
   if (st != TTT_OK) return st;
   ttt_scratch_mark mark = ttt_scratch_save(a->ctx);
   float *x = ttt_scratch_alloc(a->ctx, (size_t)(T * hidden) * sizeof(float));
@@ -817,9 +856,76 @@ ttt_status ttt_causal_lm_prefill_forward(const ttt_causal_lm *model, ttt_context
   if (!model || !ctx || !cache || !tokens || !logits)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill: NULL argument");
   if (T < 1) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill: T must be >= 1");
-  forward_args a = {model, ctx,       cache,     TTT_MODE_PREFILL, tokens,
-                    T,     start_pos, last_only, logits,           observer};
+  forward_args a = {.model = model,
+                    .ctx = ctx,
+                    .cache = cache,
+                    .mode = TTT_MODE_PREFILL,
+                    .tokens = tokens,
+                    .T = T,
+                    .start_pos = start_pos,
+                    .last_only = last_only,
+                    .logits = logits,
+                    .observer = observer};
   return forward(&a);
+}
+
+ttt_status ttt_causal_lm_create_paged_kv(const ttt_causal_lm *model, int64_t n_blocks,
+                                         int64_t block_positions, ttt_paged_kv **out) {
+  if (!model || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "create_paged_kv: NULL argument");
+  *out = NULL;
+  /* The layers as ttt_causal_lm_create_cache shapes them (one-position cache, spec kept). */
+  ttt_kv_cache *probe = NULL;
+  ttt_status st = ttt_causal_lm_create_cache(model, 1, &probe);
+  if (st != TTT_OK) return st;
+  ttt_kv_cache_spec *spec = malloc(sizeof *spec);
+  if (spec) {
+    *spec = *ttt_kv_cache_get_spec(probe);
+    spec->max_positions = model->spec.max_positions;
+    st = ttt_paged_kv_create(spec, block_positions, n_blocks, out);
+  } else {
+    st = ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "create_paged_kv: out of memory");
+  }
+  free(spec);
+  ttt_kv_cache_destroy(probe);
+  return st;
+}
+
+ttt_status ttt_causal_lm_prefill_paged(const ttt_causal_lm *model, ttt_context *ctx,
+                                       ttt_paged_kv *pool, int32_t seq_id, const int32_t *tokens,
+                                       int64_t T, int64_t start_pos, bool last_only,
+                                       ttt_tensor *logits, const ttt_observer *observer) {
+  if (!model || !ctx || !pool || !tokens || !logits)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill_paged: NULL argument");
+  if (T < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill_paged: T must be >= 1");
+  forward_args a = {model,  ctx,      NULL, TTT_MODE_PREFILL, tokens,     T,  start_pos, last_only,
+                    logits, observer, pool, &seq_id,          &start_pos, &T, 1};
+  return forward(&a);
+}
+
+ttt_status ttt_causal_lm_decode_batch_forward(const ttt_causal_lm *model, ttt_context *ctx,
+                                              ttt_paged_kv *pool, const int32_t *seq_ids,
+                                              const int32_t *tokens, const int64_t *positions,
+                                              int64_t B, ttt_tensor *logits,
+                                              const ttt_observer *observer) {
+  if (!model || !ctx || !pool || !seq_ids || !tokens || !positions || !logits)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm decode_batch: NULL argument");
+  if (B < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm decode_batch: B must be >= 1");
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  int64_t *ones = ttt_scratch_alloc(ctx, (size_t)B * sizeof *ones);
+  if (!ones) return TTT_ERR_OUT_OF_MEMORY;
+  for (int64_t b = 0; b < B; b++) ones[b] = 1;
+  forward_args a = {model,        ctx,   NULL,   TTT_MODE_DECODE, tokens, B,
+                    positions[0], false, logits, observer,        pool,   seq_ids,
+                    positions,    ones,  B};
+  /* Every GEMM of the step sums each row as a one-row decode does (see the header). */
+  bool previous = ttt_context_set_row_invariant(ctx, true);
+  ttt_status st = forward(&a);
+  ttt_context_set_row_invariant(ctx, previous);
+  ttt_scratch_restore(ctx, mark);
+  return st;
 }
 
 ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_context *ctx,
@@ -827,7 +933,15 @@ ttt_status ttt_causal_lm_decode_forward(const ttt_causal_lm *model, ttt_context 
                                         ttt_tensor *logits, const ttt_observer *observer) {
   if (!model || !ctx || !cache || !logits)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm decode: NULL argument");
-  forward_args a = {model, ctx, cache, TTT_MODE_DECODE, &token, 1, pos, false, logits, observer};
+  forward_args a = {.model = model,
+                    .ctx = ctx,
+                    .cache = cache,
+                    .mode = TTT_MODE_DECODE,
+                    .tokens = &token,
+                    .T = 1,
+                    .start_pos = pos,
+                    .logits = logits,
+                    .observer = observer};
   return forward(&a);
 }
 

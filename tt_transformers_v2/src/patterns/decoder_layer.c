@@ -212,6 +212,8 @@ typedef struct layer_run {
   int64_t layer, start_pos;
   const char *path;
   const ttt_observer *observer;
+  const ttt_attention_seq *seqs; /* non-NULL: a multi-sequence forward (cache unused) */
+  int64_t n_seqs;
 } layer_run;
 
 /* Names the failing module in the error. */
@@ -240,7 +242,14 @@ static ttt_status mla_forward(const layer_run *r, const ttt_tensor *in, ttt_tens
 
 static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
   const ttt_decoder_layer_spec *s = r->spec;
+  if (s->attention_kind == TTT_ATTENTION_KIND_MLA && r->seqs)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                         "MLA layers have no batched (paged KV) path yet: decode one sequence per "
+                         "ttt_kv_cache");
   ttt_status st = s->attention_kind == TTT_ATTENTION_KIND_MLA ? mla_forward(r, in, out)
+                  : r->seqs ? ttt_attention_seqs_forward(r->ctx, &s->attention, &r->impl->attention,
+                                                         r->mode, &r->weights->attention, r->rope,
+                                                         r->seqs, r->n_seqs, in, out)
                   : r->mode == TTT_MODE_DECODE
                       ? ttt_attention_decode_forward(r->ctx, &s->attention, &r->impl->attention,
                                                      &r->weights->attention, r->rope, r->cache,
@@ -347,6 +356,8 @@ static ttt_status check_layer_io(ttt_mode mode, const ttt_decoder_layer_spec *sp
   return TTT_OK;
 }
 
+static ttt_status layer_forward(const layer_run *run, const ttt_tensor *x, ttt_tensor *out);
+
 ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
                                      const ttt_decoder_layer_spec *spec,
                                      const ttt_decoder_layer_impl_config *impl,
@@ -356,8 +367,34 @@ ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
                                      const ttt_observer *observer) {
   if (!ctx || !spec || !impl || !weights || !x || !out)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
+  ttt_status st = check_layer_io(mode, spec, x, out);
+  if (st != TTT_OK) return st;
+  layer_run r = {ctx,   mode,      spec, impl,     weights, rope, cache,
+                 layer, start_pos, path, observer, NULL,    0};
+  return layer_forward(&r, x, out);
+}
+
+ttt_status ttt_decoder_layer_seqs_forward(ttt_context *ctx, ttt_mode mode,
+                                          const ttt_decoder_layer_spec *spec,
+                                          const ttt_decoder_layer_impl_config *impl,
+                                          const ttt_decoder_layer_weights *weights,
+                                          const ttt_rope *rope, const ttt_attention_seq *seqs,
+                                          int64_t n_seqs, const ttt_tensor *x, ttt_tensor *out,
+                                          const char *path, const ttt_observer *observer) {
+  if (!ctx || !spec || !impl || !weights || !x || !out || !seqs)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
+  /* rows of several sequences: checked as a prefill of x's rows */
+  ttt_status st = check_layer_io(TTT_MODE_PREFILL, spec, x, out);
+  if (st != TTT_OK) return st;
+  layer_run r = {ctx, mode,          spec, impl,     weights, rope,  NULL,
+                 -1,  seqs[0].start, path, observer, seqs,    n_seqs};
+  return layer_forward(&r, x, out);
+}
+
+static ttt_status layer_forward(const layer_run *run, const ttt_tensor *x, ttt_tensor *out) {
+  const ttt_decoder_layer_spec *spec = run->spec;
+  ttt_context *ctx = run->ctx;
   ttt_status st = validate_topology(spec);
-  if (st == TTT_OK) st = check_layer_io(mode, spec, x, out);
   if (st != TTT_OK) return st;
   int64_t T = x->shape[0], hidden = ttt_decoder_layer_hidden(spec);
   bool parallel = spec->residual != TTT_RESIDUAL_SEQUENTIAL;
@@ -372,16 +409,15 @@ ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
     }
     *slots[k] = ttt_tensor_2d(TTT_F32, p, T, hidden);
   }
-  layer_run r = {ctx, mode, spec, impl, weights, rope, cache, layer, start_pos, path, observer};
   float m = spec->residual_multiplier != 0.0f ? spec->residual_multiplier : 1.0f;
   if (parallel) {
-    st = parallel_layer(&r, x, out, &buf, m);
+    st = parallel_layer(run, x, out, &buf, m);
   } else {
     /* The residual stream lives in `out` after the attention add. */
-    st = sequential_sublayer(&r, true, x, out, &buf, m);
-    if (st == TTT_OK) st = sequential_sublayer(&r, false, out, out, &buf, m);
+    st = sequential_sublayer(run, true, x, out, &buf, m);
+    if (st == TTT_OK) st = sequential_sublayer(run, false, out, out, &buf, m);
   }
-  if (st == TTT_OK) ttt_observe(observer, path, NULL, mode, start_pos, x, out);
+  if (st == TTT_OK) ttt_observe(run->observer, run->path, NULL, run->mode, run->start_pos, x, out);
   ttt_scratch_restore(ctx, mark);
   return st;
 }

@@ -4,6 +4,8 @@
 
 #include <ttt.h>
 
+#include "building_blocks/attention_internal.h"
+
 ttt_status ttt_ffn_spec_validate(const ttt_ffn_spec *spec);
 ttt_ffn_impl_config ttt_ffn_default_impl_config(const ttt_device *device, ttt_mode mode,
                                                 const ttt_ffn_spec *spec);
@@ -24,5 +26,16 @@ static inline const ttt_rope_spec *ttt_decoder_layer_rope(const ttt_decoder_laye
 /* Reports "prefix.name" (or whichever is non-NULL) to the observer; no-op without one. */
 void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
                  int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output);
+
+/* A decoder layer over the rows of several sequences (see ttt_attention_seqs_forward): x and out
+ * are [Σ rows, hidden]; norms, feed-forward and residual adds run over all rows at once, attention
+ * per sequence. Observer events carry all rows, with start_pos = seqs[0].start. */
+ttt_status ttt_decoder_layer_seqs_forward(ttt_context *ctx, ttt_mode mode,
+                                          const ttt_decoder_layer_spec *spec,
+                                          const ttt_decoder_layer_impl_config *impl,
+                                          const ttt_decoder_layer_weights *weights,
+                                          const ttt_rope *rope, const ttt_attention_seq *seqs,
+                                          int64_t n_seqs, const ttt_tensor *x, ttt_tensor *out,
+                                          const char *path, const ttt_observer *observer);
 
 #endif

@@ -62,7 +62,16 @@ struct ttt_context {
   int32_t current; /* chunk being bump-allocated */
   size_t offset;   /* bytes used in chunks[current] */
   ttt_context_stats stats;
+  bool row_invariant; /* see ttt_context_set_row_invariant */
 };
+
+bool ttt_context_set_row_invariant(ttt_context *ctx, bool on) {
+  bool previous = ctx->row_invariant;
+  ctx->row_invariant = on;
+  return previous;
+}
+
+bool ttt_context_row_invariant(const ttt_context *ctx) { return ctx->row_invariant; }
 
 typedef struct worker_start {
   ttt_context *ctx;

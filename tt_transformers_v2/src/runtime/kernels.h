@@ -38,6 +38,9 @@ typedef struct ttt_gemm_problem {
   /* TTT_GEMM_WORKSPACE_BYTES, 64-byte aligned, for the calling thread alone: the prefill GEMMs
    * pack weight tiles there (kept off the stack: a caller's thread may have a small one). */
   void *workspace;
+  /* Each output row summed in the same order whatever m is (the decode path for every m): a row's
+   * result is then bit-identical alone or among others (batched decode; see ttt_linear_multi). */
+  bool row_invariant;
 } ttt_gemm_problem;
 
 enum { TTT_GEMM_WORKSPACE_BYTES = 128 * 1024 };

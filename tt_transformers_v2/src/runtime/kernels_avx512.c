@@ -760,7 +760,7 @@ void ttt_quantize_rows_avx512(const float *x, int64_t k, int64_t i0, int64_t i1,
 
 /* Decode-sized problems stream weights once (drive); prefill reuses widened blocks (gemm_drive). */
 INLINE void dispatch(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
-  if (p->m >= GEMM_MIN_M)
+  if (p->m >= GEMM_MIN_M && !p->row_invariant)
     gemm_drive(p, n0, n1, kind);
   else
     drive(p, n0, n1, kind);

@@ -168,7 +168,8 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
                                          .w = ops[o].w->data,
                                          .bias = ops[o].bias,
                                          .y = ops[o].y,
-                                         .ldy = ops[o].ldy > 0 ? ops[o].ldy : n};
+                                         .ldy = ops[o].ldy > 0 ? ops[o].ldy : n,
+                                         .row_invariant = ttt_context_row_invariant(ctx)};
     job.starts[o + 1] = job.starts[o] + n;
   }
   ttt_scratch_mark mark = ttt_scratch_save(ctx);

@@ -21,6 +21,13 @@ void ttt_parallel_for(ttt_context *ctx, int32_t threads, int64_t n, int64_t grai
 /* Number of threads a request resolves to (requested <= 0 → all; capped at the pool size). */
 int32_t ttt_context_threads(const ttt_context *ctx, int32_t requested);
 
+/* Row-invariant GEMMs: while set, every ttt_linear on this context sums each output row in the
+ * same order whatever the number of rows (the f32-activation decode path for every m), so a row's
+ * result does not depend on the rows batched with it. Batched decode sets it for its step; returns
+ * the previous value. (q8_0 activations: m = 1 has its own GEMV, so rows are not invariant.) */
+bool ttt_context_set_row_invariant(ttt_context *ctx, bool on);
+bool ttt_context_row_invariant(const ttt_context *ctx);
+
 /* Scratch workspace: a stack of 64-byte aligned buffers valid until the matching restore.
  * Usage: mark = ttt_scratch_save(ctx); p = ttt_scratch_alloc(ctx, bytes); ...;
  * ttt_scratch_restore(ctx, mark). After a warm-up the workspace stops growing, so steady-state

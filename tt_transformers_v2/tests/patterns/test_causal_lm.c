@@ -11,7 +11,11 @@
  *    a dense layer of another attention shape, with LongRoPE;
  *  - prefill(T) + decode(D) == prefill(T + D); chunked prefill == one prefill;
  *  - the impl-config path setter changes exactly the named modules and rejects bad paths;
- *  - the observer reports every module path in order; bad weights are named.
+ *  - the observer reports every module path in order; bad weights are named;
+ *  - paged KV cache: paged prefill/decode == the contiguous cache bit for bit (and the float64
+ *    reference), batched decode rows == each sequence decoded alone bit for bit (accuracy; close in
+ *    performance) with mixed positions and sequences joining and leaving, the block allocator
+ *    (exhaustion, free-list reuse, sliding-window release).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "building_blocks/paged_kv_internal.h"
 #include "ttt_test.h"
 
 /* ---- a named weight store acting as the resolver ---- */
@@ -1032,6 +1037,300 @@ static void test_mixed_dtype_checkpoint(void) {
   store_free(&store);
 }
 
+/* ---- paged KV cache and batched decode ---- */
+
+enum { PAGE = 4 }; /* positions per block: small, so sequences span many blocks */
+
+/* Chunked prefill of tokens[0, prefill) into a new sequence of `pool`, then decode one by one
+ * (batches of one) to `total`; all logits rows. Returns the sequence id. */
+static int32_t run_paged(fixture *f, ttt_paged_kv *pool, const int32_t *tokens, int64_t total,
+                         int64_t prefill, int64_t chunk, float *logits) {
+  int64_t vocab = f->spec.lm_head.vocab;
+  int32_t seq = -1;
+  CHECK_OK(ttt_paged_kv_seq_create(pool, &seq));
+  for (int64_t start = 0; start < prefill; start += chunk) {
+    int64_t n = prefill - start < chunk ? prefill - start : chunk;
+    ttt_tensor out = ttt_tensor_2d(TTT_F32, logits + start * vocab, n, vocab);
+    CHECK_OK(ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, seq, tokens + start, n, start,
+                                         false, &out, NULL));
+  }
+  for (int64_t p = prefill; p < total; p++) {
+    ttt_tensor out = ttt_tensor_2d(TTT_F32, logits + p * vocab, 1, vocab);
+    CHECK_OK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, &seq, &tokens[p], &p, 1,
+                                                &out, NULL));
+  }
+  CHECK(ttt_paged_kv_seq_length(pool, seq) == total);
+  return seq;
+}
+
+/* Paged prefill (chunks) and decode give the contiguous cache's logits bit for bit, for every spec
+ * (sliding windows crossing blocks, mixed layer shapes), and so match the float64 reference. */
+static void test_paged_matches_contiguous_and_reference(void) {
+  enum { T = 20, PREFILL = 14 };
+  for (int a = 0; a < ARCH_COUNT; a++) {
+    fixture *f = fixture_make((arch)a, TTT_STRATEGY_ACCURACY, 2);
+    int64_t vocab = f->spec.lm_head.vocab, chunk = a == ARCH_SHARED_EXPERT ? 9 : 5;
+    int32_t tokens[T];
+    make_tokens(tokens, T, vocab, 7 + (uint64_t)a);
+    float *contiguous = malloc(sizeof(float) * T * (size_t)vocab);
+    float *paged = malloc(sizeof(float) * T * (size_t)vocab);
+    double *expected = malloc(sizeof(double) * T * (size_t)vocab);
+    run_model(f, tokens, T, PREFILL, chunk, contiguous);
+    ttt_paged_kv *pool = NULL;
+    CHECK_OK(ttt_causal_lm_create_paged_kv(f->model, 64, PAGE, &pool));
+    int32_t seq = run_paged(f, pool, tokens, T, PREFILL, chunk, paged);
+    CHECK_MSG(memcmp(paged, contiguous, sizeof(float) * T * (size_t)vocab) == 0,
+              "%s: paged logits differ from the contiguous cache's", arch_names[a]);
+    CHECK(ttt_paged_kv_seq_blocks(pool, seq) <= ttt_paged_kv_blocks_for(pool, T));
+    reference_logits(&f->spec, &f->store, tokens, T, expected);
+    ttt_tensor e = ttt_tensor_2d(TTT_F64, expected, T, vocab),
+               g = ttt_tensor_2d(TTT_F32, paged, T, vocab);
+    ttt_compare_result r;
+    CHECK_OK(ttt_compare(&g, &e, NULL, 1e-4, 1e-4, &r));
+    CHECK_MSG(r.pcc >= 0.99999 && r.allclose, "%s: paged pcc %.7f", arch_names[a], r.pcc);
+    ttt_paged_kv_seq_free(pool, seq);
+    CHECK(ttt_paged_kv_blocks_used(pool) == 0 && ttt_paged_kv_blocks_free(pool) == 64);
+    ttt_paged_kv_destroy(pool);
+    free(contiguous);
+    free(paged);
+    free(expected);
+    fixture_free(f);
+  }
+}
+
+enum { NSEQ = 10, STEPS = 8 };
+
+/* Sequence s: prompt of 2 + 3·(s % 5) tokens; it joins at step s % 3 (prefilled then) and leaves
+ * after min(STEPS, 4 + s) steps, so batches mix positions and change composition every step. */
+static int64_t seq_prompt(int s) { return 2 + 3 * (s % 5); }
+static int seq_join(int s) { return s % 3; }
+static int seq_steps(int s) { return 4 + s < STEPS ? 4 + s : STEPS; }
+
+/* Each sequence decoded alone (contiguous cache), then all of them through the pool in batches
+ * whose composition changes every step; returns the largest difference and whether every row was
+ * bit-identical. */
+static void batched_vs_alone(fixture *f, bool *identical, double *max_diff, int *max_batch) {
+  int64_t vocab = f->spec.lm_head.vocab;
+  enum { LEN = 2 + 3 * 4 + STEPS };
+  int32_t tokens[NSEQ][LEN];
+  float *alone = malloc(sizeof(float) * NSEQ * LEN * (size_t)vocab);
+  float *batched = malloc(sizeof(float) * NSEQ * LEN * (size_t)vocab);
+  float *scratch = malloc(sizeof(float) * LEN * (size_t)vocab);
+  float *step_logits = malloc(sizeof(float) * NSEQ * (size_t)vocab);
+  for (int s = 0; s < NSEQ; s++) {
+    make_tokens(tokens[s], LEN, vocab, 500 + (uint64_t)s);
+    int64_t total = seq_prompt(s) + seq_steps(s);
+    run_model(f, tokens[s], total, seq_prompt(s), seq_prompt(s), alone + s * LEN * vocab);
+  }
+  ttt_paged_kv *pool = NULL;
+  CHECK_OK(ttt_causal_lm_create_paged_kv(f->model, 400, PAGE, &pool));
+  int32_t ids[NSEQ];
+  int64_t pos[NSEQ];
+  int done[NSEQ] = {0};
+  *identical = true;
+  *max_diff = 0;
+  *max_batch = 0;
+  for (int step = 0; step < STEPS + 3; step++) {
+    for (int s = 0; s < NSEQ; s++) {
+      if (seq_join(s) != step) continue;
+      ids[s] = run_paged(f, pool, tokens[s], seq_prompt(s), seq_prompt(s), seq_prompt(s), scratch);
+      memcpy(batched + s * LEN * vocab, scratch, sizeof(float) * (size_t)(seq_prompt(s) * vocab));
+      pos[s] = seq_prompt(s);
+    }
+    int32_t b_ids[NSEQ], b_tokens[NSEQ], who[NSEQ];
+    int64_t b_pos[NSEQ], B = 0;
+    for (int s = 0; s < NSEQ; s++) {
+      if (seq_join(s) > step || done[s] == seq_steps(s)) continue;
+      b_ids[B] = ids[s];
+      b_tokens[B] = tokens[s][pos[s]];
+      b_pos[B] = pos[s];
+      who[B++] = s;
+    }
+    if (B == 0) continue;
+    if (B > *max_batch) *max_batch = (int)B;
+    ttt_tensor out = ttt_tensor_2d(TTT_F32, step_logits, B, vocab);
+    CHECK_OK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, b_ids, b_tokens, b_pos, B,
+                                                &out, NULL));
+    for (int64_t b = 0; b < B; b++) {
+      int s = who[b];
+      memcpy(batched + (s * LEN + pos[s]) * vocab, step_logits + b * vocab,
+             sizeof(float) * (size_t)vocab);
+      pos[s]++;
+      if (++done[s] == seq_steps(s)) ttt_paged_kv_seq_free(pool, ids[s]); /* leaves */
+    }
+  }
+  for (int s = 0; s < NSEQ; s++) {
+    int64_t n = (seq_prompt(s) + seq_steps(s)) * vocab;
+    const float *x = batched + s * LEN * vocab, *y = alone + s * LEN * vocab;
+    if (memcmp(x, y, sizeof(float) * (size_t)n) != 0) *identical = false;
+    for (int64_t i = 0; i < n; i++)
+      if (fabs((double)x[i] - y[i]) > *max_diff) *max_diff = fabs((double)x[i] - y[i]);
+  }
+  CHECK(ttt_paged_kv_blocks_used(pool) == 0); /* every sequence left and freed its blocks */
+  ttt_paged_kv_destroy(pool);
+  free(alone);
+  free(batched);
+  free(scratch);
+  free(step_logits);
+}
+
+/* Accuracy strategy: a sequence's logits do not depend on what it is batched with (memcmp), with
+ * batches of up to 10 rows (past the GEMM's 8-row switch to its k-blocked path), 2 threads. */
+static void test_batched_decode_is_bit_exact(void) {
+  for (int a = 0; a < ARCH_COUNT; a++) {
+    fixture *f = fixture_make((arch)a, TTT_STRATEGY_ACCURACY, 2);
+    bool identical;
+    double diff;
+    int max_batch;
+    batched_vs_alone(f, &identical, &diff, &max_batch);
+    CHECK(max_batch >= 9);
+    CHECK_MSG(identical, "%s: batched logits differ from alone by up to %.3g", arch_names[a], diff);
+    fixture_free(f);
+  }
+}
+
+/* Performance strategy (q8_0 activations: one row runs a GEMV, several a GEMM, which sum in
+ * different orders; a last-bit difference can flip an activation's q8_0 rounding in a later layer,
+ * so these random-weight models differ by up to ~1e-2 in a logit): close, not identical. */
+static void test_batched_decode_close_in_performance(void) {
+  for (int a = 0; a < ARCH_COUNT; a++) {
+    fixture *f = fixture_make((arch)a, TTT_STRATEGY_PERFORMANCE, 2);
+    bool identical;
+    double diff;
+    int max_batch;
+    batched_vs_alone(f, &identical, &diff, &max_batch);
+    CHECK_MSG(diff < 5e-2, "%s: batched logits differ from alone by %.3g", arch_names[a], diff);
+    printf("  %-10s performance: batched vs alone max abs %.2e\n", arch_names[a], diff);
+    fixture_free(f);
+  }
+}
+
+/* The allocator: blocks follow the tokens held, exhaustion is TTT_ERR_CAPACITY that changes
+ * nothing, freed blocks are reused first, windowed layers release blocks, ids are reused. */
+static void test_paged_block_allocator(void) {
+  fixture *f = fixture_make(ARCH_LLAMA, TTT_STRATEGY_ACCURACY, 1);
+  int64_t vocab = f->spec.lm_head.vocab;
+  int32_t tokens[64];
+  make_tokens(tokens, 64, vocab, 3);
+  float *logits = malloc(sizeof(float) * 64 * (size_t)vocab);
+  ttt_tensor last = ttt_tensor_2d(TTT_F32, logits, 1, vocab);
+  ttt_paged_kv *pool = NULL;
+  CHECK_OK(ttt_causal_lm_create_paged_kv(f->model, 6, PAGE, &pool));
+  CHECK(ttt_paged_kv_block_positions(pool) == PAGE && ttt_paged_kv_blocks_free(pool) == 6);
+  CHECK(ttt_paged_kv_blocks_for(pool, 8) == 4 && ttt_paged_kv_blocks_for(pool, 9) == 6);
+  int32_t a = -1, b = -1;
+  CHECK_OK(ttt_paged_kv_seq_create(pool, &a));
+  CHECK(ttt_paged_kv_seq_blocks(pool, a) == 0 && ttt_paged_kv_blocks_used(pool) == 0);
+  /* 5 positions: 2 blocks per layer, 2 layers */
+  CHECK_OK(ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, a, tokens, 5, 0, true, &last, NULL));
+  CHECK(ttt_paged_kv_seq_blocks(pool, a) == 4 && ttt_paged_kv_blocks_used(pool) == 4);
+  int32_t a_first = ttt_paged_kv_layer(pool, a, 0)->blocks[0];
+  /* 3 more positions fit the blocks held: nothing taken */
+  CHECK_OK(
+      ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, a, tokens + 5, 3, 5, true, &last, NULL));
+  CHECK(ttt_paged_kv_blocks_used(pool) == 4);
+  CHECK_OK(ttt_paged_kv_seq_create(pool, &b));
+  CHECK(b != a);
+  /* b needs 4 blocks, 2 are free: capacity, and nothing changes */
+  CHECK(ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, b, tokens, 8, 0, true, &last, NULL) ==
+        TTT_ERR_CAPACITY);
+  CHECK(ttt_paged_kv_seq_length(pool, b) == 0 && ttt_paged_kv_blocks_used(pool) == 4);
+  /* a decode step needing a block for each layer of a and b (2 + 2 > 2 free): capacity */
+  int32_t ids[2] = {a, b}, toks[2] = {1, 2};
+  int64_t pos[2] = {8, 0};
+  float two[2 * 160];
+  ttt_tensor out2 = ttt_tensor_2d(TTT_F32, two, 2, vocab);
+  CHECK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, ids, toks, pos, 2, &out2,
+                                           NULL) == TTT_ERR_CAPACITY);
+  CHECK(ttt_paged_kv_seq_length(pool, a) == 8 && ttt_paged_kv_blocks_used(pool) == 4);
+  /* a wrong position, a repeated or unknown sequence are refused */
+  pos[0] = 7;
+  CHECK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, ids, toks, pos, 2, &out2,
+                                           NULL) == TTT_ERR_INVALID_ARGUMENT);
+  ids[1] = a;
+  pos[0] = pos[1] = 8;
+  CHECK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, ids, toks, pos, 2, &out2,
+                                           NULL) == TTT_ERR_INVALID_ARGUMENT);
+  CHECK(ttt_paged_kv_seq_length(pool, 99) == -1);
+  /* freeing a returns its blocks; b then takes them, the most recently freed first */
+  ttt_paged_kv_seq_free(pool, a);
+  CHECK(ttt_paged_kv_blocks_used(pool) == 0 && ttt_paged_kv_seq_length(pool, a) == -1);
+  CHECK_OK(ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, b, tokens, 8, 0, true, &last, NULL));
+  CHECK(ttt_paged_kv_blocks_used(pool) == 4);
+  int32_t b_blocks[4] = {
+      ttt_paged_kv_layer(pool, b, 0)->blocks[0], ttt_paged_kv_layer(pool, b, 0)->blocks[1],
+      ttt_paged_kv_layer(pool, b, 1)->blocks[0], ttt_paged_kv_layer(pool, b, 1)->blocks[1]};
+  bool reused = false;
+  for (int i = 0; i < 4; i++) reused |= b_blocks[i] == a_first;
+  CHECK(reused);
+  /* a freed id is reused */
+  CHECK_OK(ttt_paged_kv_seq_create(pool, &a));
+  CHECK(a == 0 || a == 1);
+  ttt_paged_kv_destroy(pool);
+  /* a sequence longer than max_positions (64) */
+  CHECK_OK(ttt_causal_lm_create_paged_kv(f->model, 64, PAGE, &pool));
+  CHECK_OK(ttt_paged_kv_seq_create(pool, &a));
+  ttt_tensor all = ttt_tensor_2d(TTT_F32, logits, 1, vocab);
+  CHECK_OK(ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, a, tokens, 64, 0, true, &all, NULL));
+  int64_t p64 = 64;
+  CHECK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, &a, tokens, &p64, 1, &last,
+                                           NULL) == TTT_ERR_CAPACITY);
+  ttt_paged_kv_destroy(pool);
+  fixture_free(f);
+
+  /* Sliding window: the sandwich spec's layer 0 has window 6: with blocks of 4 it holds at most
+   * ceil(6 / 4) + 1 = 3 blocks while layer 1 (full) grows with the sequence. */
+  f = fixture_make(ARCH_SANDWICH, TTT_STRATEGY_ACCURACY, 1);
+  CHECK_OK(ttt_causal_lm_create_paged_kv(f->model, 64, PAGE, &pool));
+  CHECK_OK(ttt_paged_kv_seq_create(pool, &a));
+  CHECK_OK(ttt_causal_lm_prefill_paged(f->model, f->ctx, pool, a, tokens, 4, 0, true, &last, NULL));
+  for (int64_t p = 4; p < 40; p++) {
+    CHECK_OK(ttt_causal_lm_decode_batch_forward(f->model, f->ctx, pool, &a, &tokens[p], &p, 1,
+                                                &last, NULL));
+    int64_t full = (p + 1 + PAGE - 1) / PAGE;
+    int64_t windowed = ttt_paged_kv_seq_blocks(pool, a) - full;
+    CHECK_MSG(windowed >= 2 && windowed <= 3, "position %lld: window layer holds %lld blocks",
+              (long long)p, (long long)windowed);
+    CHECK(ttt_paged_kv_seq_blocks(pool, a) <= ttt_paged_kv_blocks_for(pool, p + 1));
+  }
+  CHECK(ttt_paged_kv_layer(pool, a, 0)->blocks[0] == -1); /* released */
+  CHECK(ttt_paged_kv_layer(pool, a, 1)->blocks[0] != -1); /* kept */
+  ttt_paged_kv_destroy(pool);
+  free(logits);
+  fixture_free(f);
+}
+
+/* Bad pool arguments are errors naming the field, never a crash. */
+static void test_paged_kv_create_errors(void) {
+  ttt_kv_cache_spec *spec = calloc(1, sizeof *spec);
+  *spec = (ttt_kv_cache_spec){.n_layers = 2, .n_kv_heads = 2, .head_dim = 8, .max_positions = 32};
+  ttt_paged_kv *pool = (ttt_paged_kv *)spec; /* must be reset to NULL on failure */
+  CHECK(ttt_paged_kv_create(spec, -1, 8, &pool) == TTT_ERR_INVALID_ARGUMENT && !pool);
+  CHECK(strstr(ttt_last_error(), "block_positions") != NULL);
+  CHECK(ttt_paged_kv_create(spec, 16, 0, &pool) == TTT_ERR_INVALID_ARGUMENT);
+  CHECK(ttt_paged_kv_create(NULL, 16, 8, &pool) == TTT_ERR_INVALID_ARGUMENT);
+  spec->max_positions = 0;
+  CHECK(ttt_paged_kv_create(spec, 16, 8, &pool) == TTT_ERR_INVALID_ARGUMENT);
+  CHECK(strstr(ttt_last_error(), "max_positions") != NULL);
+  spec->max_positions = 32;
+  spec->layers[1].dtype = TTT_Q8_0;
+  CHECK(ttt_paged_kv_create(spec, 16, 8, &pool) == TTT_ERR_DTYPE);
+  CHECK(strstr(ttt_last_error(), "layers[1].dtype") != NULL);
+  spec->layers[1].dtype = TTT_BF16;
+  spec->layers[1].head_dim = 16;
+  CHECK_OK(ttt_paged_kv_create(spec, 0, 8, &pool));
+  CHECK(ttt_paged_kv_block_positions(pool) == 16);
+  CHECK(ttt_paged_kv_get_spec(pool)->layers[1].dtype == TTT_BF16 &&
+        ttt_paged_kv_get_spec(pool)->layers[0].dtype == TTT_F32);
+  CHECK(ttt_paged_kv_blocks_for(pool, 33) == 2 * 3 && ttt_paged_kv_blocks_for(pool, 0) == 0);
+  ttt_paged_kv_seq_free(pool, 5); /* unknown ids are ignored */
+  CHECK(ttt_paged_kv_seq_blocks(pool, -1) == -1);
+  CHECK(ttt_paged_kv_seq_create(pool, NULL) == TTT_ERR_INVALID_ARGUMENT);
+  ttt_paged_kv_destroy(pool);
+  ttt_paged_kv_destroy(NULL);
+  free(spec);
+}
+
 int main(void) {
   TTT_RUN(test_composition_matches_reference);
   TTT_RUN(test_performance_strategy_close_to_reference);
@@ -1048,5 +1347,10 @@ int main(void) {
   TTT_RUN(test_cache_sized_per_layer);
   TTT_RUN(test_tied_head_conversion_keeps_the_embedding);
   TTT_RUN(test_mixed_dtype_checkpoint);
+  TTT_RUN(test_paged_matches_contiguous_and_reference);
+  TTT_RUN(test_batched_decode_is_bit_exact);
+  TTT_RUN(test_batched_decode_close_in_performance);
+  TTT_RUN(test_paged_block_allocator);
+  TTT_RUN(test_paged_kv_create_errors);
   return ttt_test_finish();
 }
