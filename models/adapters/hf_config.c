@@ -626,7 +626,8 @@ ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embeddin
 ttt_status ttt_hf_token_type_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
   HF_TRY(check_cfg(cfg, out, "ttt_hf_token_type_embedding_spec"));
   HF_TRY(need_arch(cfg, TTT_HF_ENCODER, "token type embedding"));
-  *out = (ttt_embedding_spec){.vocab = cfg->type_vocab_size, .dim = cfg->hidden_size};
+  *out = (ttt_embedding_spec){.vocab = cfg->type_vocab_size,
+                              .dim = cfg->type_vocab_size ? cfg->hidden_size : 0};
   return TTT_OK;
 }
 

@@ -241,6 +241,12 @@ extern const hf_module_rule hf_post_norm_modules[];
  * defaults, null → none). */
 ttt_status hf_parse_gemma_common(const hf_scope *sc, ttt_hf_config *cfg, double attn_cap,
                                  double final_cap);
+/* BERT's layout and options (bert.c), shared by roberta and xlm-roberta: the tables with
+ * embeddings.*, encoder.layer.{L}.*, pooler.*; the hook reads type_vocab_size and refuses the
+ * decoder / relative-position variants. */
+extern const hf_weight_rule hf_bert_weights[];
+extern const hf_module_rule hf_bert_modules[];
+ttt_status hf_parse_bert(const hf_scope *sc, ttt_hf_config *cfg);
 /* The Qwen MoE layout (qwen3_moe.c): `mlp.gate` routing `mlp.experts.E` on MoE layers. */
 extern const hf_weight_rule hf_qwen_moe_experts[];
 

@@ -22,7 +22,10 @@
   X(starcoder2)                                                                                    \
   X(granite)                                                                                       \
   X(cohere)                                                                                        \
-  X(stablelm)
+  X(stablelm)                                                                                      \
+  X(roberta)                                                                                       \
+  X(xlm_roberta)                                                                                   \
+  X(distilbert)
 
 #define DECLARE(name) extern const hf_arch hf_arch_##name;
 #define ENTRY(name) &hf_arch_##name,

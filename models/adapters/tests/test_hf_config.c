@@ -255,6 +255,34 @@ static ttt_status parse_with(const char *fixture, const char *file, const char *
   return parse_json(root, cfg);
 }
 
+/* RoBERTa / XLM-R positions start at pad_token_id + 1 and skip pads; DistilBERT has its own key
+ * names, no token types and LayerNorm eps 1e-12. */
+static void test_other_encoders(void) {
+  ttt_hf_config cfg;
+  CHECK_OK(load_fixture("roberta_tiny", "config.json", &cfg));
+  CHECK(cfg.arch == TTT_HF_ENCODER &&
+        strcmp(ttt_hf_model_type_name(cfg.model_type), "roberta") == 0);
+  CHECK(cfg.position_offset == 2 && cfg.positions_skip_padding && cfg.type_vocab_size == 1);
+  CHECK(cfg.norm_eps == 1e-5);
+  CHECK_OK(load_fixture("xlmr_tiny", "config.json", &cfg));
+  CHECK(strcmp(ttt_hf_model_type_name(cfg.model_type), "xlm-roberta") == 0);
+  CHECK(cfg.position_offset == 2 && cfg.positions_skip_padding && cfg.hidden_size == 48);
+  CHECK_OK(load_fixture("distilbert_tiny", "config.json", &cfg));
+  CHECK(cfg.arch == TTT_HF_ENCODER && cfg.type_vocab_size == 0 && cfg.position_offset == 0);
+  CHECK(cfg.hidden_size == 64 && cfg.num_hidden_layers == 2 && cfg.num_attention_heads == 4 &&
+        cfg.intermediate_size == 128 && cfg.hidden_act == TTT_ACT_GELU && cfg.norm_eps == 1e-12);
+  ttt_embedding_spec type;
+  CHECK_OK(ttt_hf_token_type_embedding_spec(&cfg, &type));
+  CHECK(type.vocab == 0 && type.dim == 0);
+  /* A pad id that leaves no position row, or no row of the vocabulary, is refused. */
+  CHECK_ERR(parse_with("roberta_tiny", "config.json", "pad_token_id", "39", &cfg), TTT_ERR_FORMAT,
+            "test.json: pad_token_id (39) must be below vocab_size (400) and leave a position");
+  CHECK_ERR(parse_with("roberta_tiny", "config.json", "pad_token_id", "400", &cfg), TTT_ERR_FORMAT,
+            "pad_token_id (400)");
+  CHECK_OK(parse_with("roberta_tiny", "config.json", "pad_token_id", NULL, &cfg));
+  CHECK(cfg.position_offset == 2); /* RoBERTa's default padding_idx is 1 */
+}
+
 static void test_missing_fields(void) {
   const char *required[] = {"model_type",
                             "vocab_size",
@@ -592,6 +620,7 @@ int main(void) {
   TTT_RUN(test_llama3);
   TTT_RUN(test_qwen_mistral_mixtral);
   TTT_RUN(test_bert);
+  TTT_RUN(test_other_encoders);
   TTT_RUN(test_missing_fields);
   TTT_RUN(test_wrong_types_and_values);
   TTT_RUN(test_values_the_core_cannot_take);

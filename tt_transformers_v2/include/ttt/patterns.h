@@ -344,9 +344,17 @@ TTT_API ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder
 
 typedef struct ttt_encoder_spec {
   ttt_embedding_spec word;       /* token ids */
-  ttt_embedding_spec position;   /* absolute positions 0..T-1 */
-  ttt_embedding_spec token_type; /* segment ids */
-  ttt_norm_spec embedding_norm;  /* LayerNorm over the summed embeddings */
+  ttt_embedding_spec position;   /* absolute positions (see position_offset) */
+  ttt_embedding_spec token_type; /* segment ids; vocab 0 and dim 0: no token-type embedding */
+  /* Row of the position table read by the first token: token t reads row position_offset + t.
+   * With positions_skip_padding, only tokens whose id differs from pad_token_id count: the k-th
+   * such token of a row (from 0) reads row position_offset + k, and a pad token reads row
+   * position_offset - 1 (so position_offset >= 1). That is how checkpoints trained with their
+   * padding row just below the first position number the tokens. */
+  int32_t position_offset;
+  bool positions_skip_padding;
+  int32_t pad_token_id;         /* with positions_skip_padding: in [0, word.vocab) */
+  ttt_norm_spec embedding_norm; /* LayerNorm over the summed embeddings */
   int64_t n_layers;
   ttt_encoder_layer_spec layers[TTT_MAX_LAYERS];
   bool pooler; /* pooled = tanh(W · h[:, 0] + b) */
@@ -376,7 +384,9 @@ TTT_API ttt_status ttt_encoder_create(const ttt_encoder_spec *spec,
                                       ttt_weight_resolver resolver, void *user, ttt_encoder **out);
 TTT_API void ttt_encoder_destroy(ttt_encoder *model);
 TTT_API const ttt_encoder_spec *ttt_encoder_get_spec(const ttt_encoder *model);
-/* input_ids, token_type_ids (NULL → 0), attention_mask (NULL → all 1): [B·T] row-major.
+/* input_ids, token_type_ids (NULL → 0; must be NULL without a token-type embedding),
+ * attention_mask (NULL → all 1): [B·T] row-major. T + position_offset must not exceed
+ * position.vocab.
  * hidden: [B, T, hidden] f32; pooled: [B, hidden] f32 or NULL (requires spec.pooler when given).
  * Observer paths: embeddings, layers.N (+ .attention, .attention_norm, .ffn, .ffn_norm), pooler. */
 TTT_API ttt_status ttt_encoder_forward(const ttt_encoder *model, ttt_context *ctx,

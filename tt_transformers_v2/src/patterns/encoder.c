@@ -1,6 +1,7 @@
 /*
- * Encoder (BERT): word + position + token-type embeddings → LayerNorm → N post-norm layers →
- * optional pooler tanh(W · h[:, 0] + b).
+ * Encoder (BERT): word + position + optional token-type embeddings → LayerNorm → N post-norm
+ * layers → optional pooler tanh(W · h[:, 0] + b). Positions start at an offset and may count only
+ * the non-pad tokens (see ttt_encoder_spec).
  *
  * Activations are [B, T, hidden] f32 (B sequences of T tokens, padded to the same length; the
  * attention mask keeps padded keys out of every softmax). The layers ping-pong between the
@@ -75,20 +76,46 @@ static ttt_status validate_layer(const ttt_encoder_layer_spec *l, int64_t hidden
   return TTT_OK;
 }
 
+static bool has_token_types(const ttt_encoder_spec *spec) {
+  return spec->token_type.vocab != 0 || spec->token_type.dim != 0;
+}
+
+static ttt_status validate_positions(const ttt_encoder_spec *spec) {
+  if (spec->position_offset < 0 || spec->position_offset >= spec->position.vocab)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: position_offset (%d) must be in [0, position.vocab %lld)",
+                         (int)spec->position_offset, (long long)spec->position.vocab);
+  if (!spec->positions_skip_padding) return TTT_OK;
+  if (spec->position_offset < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: positions_skip_padding needs position_offset >= 1 (pad "
+                         "tokens read row position_offset - 1)");
+  if (spec->pad_token_id < 0 || spec->pad_token_id >= spec->word.vocab)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: pad_token_id (%d) must be in [0, word.vocab %lld)",
+                         (int)spec->pad_token_id, (long long)spec->word.vocab);
+  return TTT_OK;
+}
+
 ttt_status ttt_encoder_spec_validate(const ttt_encoder_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder spec: NULL");
   const struct {
     const char *name;
     const ttt_embedding_spec *emb;
-  } embeddings[] = {
-      {"word", &spec->word}, {"position", &spec->position}, {"token_type", &spec->token_type}};
+    bool present;
+  } embeddings[] = {{"word", &spec->word, true},
+                    {"position", &spec->position, true},
+                    {"token_type", &spec->token_type, has_token_types(spec)}};
   for (size_t i = 0; i < sizeof embeddings / sizeof embeddings[0]; i++) {
+    if (!embeddings[i].present) continue;
     ttt_status st = ttt_embedding_spec_validate(embeddings[i].emb);
     if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s", embeddings[i].name);
   }
   int64_t hidden = spec->word.dim;
   ttt_status st = check_dim("position.dim", spec->position.dim, hidden);
-  if (st == TTT_OK) st = check_dim("token_type.dim", spec->token_type.dim, hidden);
+  if (st == TTT_OK && has_token_types(spec))
+    st = check_dim("token_type.dim", spec->token_type.dim, hidden);
+  if (st == TTT_OK) st = validate_positions(spec);
   if (st != TTT_OK) return st;
   st = ttt_norm_spec_validate(&spec->embedding_norm);
   if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: embedding_norm");
@@ -432,10 +459,12 @@ static ttt_status resolve_embeddings(ttt_encoder *m, ttt_weight_resolver resolve
     const char *module;
     const ttt_embedding_spec *spec;
     ttt_embedding_weights *w;
-  } tables[] = {{"embeddings.word", &s->word, &m->word},
-                {"embeddings.position", &s->position, &m->position},
-                {"embeddings.token_type", &s->token_type, &m->token_type}};
+    bool wanted;
+  } tables[] = {{"embeddings.word", &s->word, &m->word, true},
+                {"embeddings.position", &s->position, &m->position, true},
+                {"embeddings.token_type", &s->token_type, &m->token_type, has_token_types(s)}};
   for (size_t i = 0; i < N_SLOTS(tables); i++) {
+    if (!tables[i].wanted) continue;
     const weight_slot slot = {
         "table", &tables[i].w->table, tables[i].spec->vocab, tables[i].spec->dim, dtype, true};
     ttt_status st = resolve_slot(m, resolver, user, tables[i].module, &slot);
@@ -548,10 +577,15 @@ static ttt_status check_forward(const ttt_encoder *m, const forward_args *a) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "encoder forward: B (%lld) and T (%lld) must be >= 1", (long long)a->B,
                          (long long)a->T);
-  if (a->T > s->position.vocab)
+  if (a->T > s->position.vocab - s->position_offset)
     return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
-                         "encoder forward: T (%lld) exceeds the %lld position embeddings",
-                         (long long)a->T, (long long)s->position.vocab);
+                         "encoder forward: T (%lld) exceeds the %lld position embeddings after "
+                         "the offset %d",
+                         (long long)a->T, (long long)s->position.vocab, (int)s->position_offset);
+  if (a->token_type_ids && !has_token_types(s))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder forward: token_type_ids given, but the spec has no token-type "
+                         "embedding");
   /* Positions are int32 and B·T·hidden sizes the buffers: keep B·T in int32 range. */
   if (a->B > INT32_MAX / a->T)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder forward: B·T (%lld·%lld) too large",
@@ -582,6 +616,25 @@ static ttt_status pooler_run(const ttt_encoder *m, ttt_context *ctx, const forwa
   return TTT_OK;
 }
 
+/* The position-table row of every token (see ttt_encoder_spec.position_offset). */
+static void compute_positions(const ttt_encoder_spec *s, const forward_args *a,
+                              int32_t *positions) {
+  for (int64_t b = 0; b < a->B; b++) {
+    const int32_t *ids = a->input_ids + b * a->T;
+    int32_t *row = positions + b * a->T;
+    int32_t counted = 0;
+    for (int64_t t = 0; t < a->T; t++) {
+      if (!s->positions_skip_padding) {
+        row[t] = s->position_offset + (int32_t)t;
+      } else if (ids[t] == s->pad_token_id) {
+        row[t] = s->position_offset - 1;
+      } else {
+        row[t] = s->position_offset + counted++;
+      }
+    }
+  }
+}
+
 /* Word + position + token-type embeddings, then the embedding LayerNorm, into `out`. */
 static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const forward_args *a,
                                  float *out) {
@@ -589,9 +642,9 @@ static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const f
   int64_t n = a->B * a->T;
   int32_t *positions = ttt_scratch_alloc(ctx, (size_t)n * sizeof(int32_t));
   if (!positions) return TTT_ERR_OUT_OF_MEMORY;
-  for (int64_t i = 0; i < n; i++) positions[i] = (int32_t)(i % a->T);
+  compute_positions(s, a, positions);
   const int32_t *types = a->token_type_ids;
-  if (!types) {
+  if (!types && has_token_types(s)) {
     int32_t *zeros = ttt_scratch_alloc(ctx, (size_t)n * sizeof(int32_t));
     if (!zeros) return TTT_ERR_OUT_OF_MEMORY;
     memset(zeros, 0, (size_t)n * sizeof(int32_t));
@@ -603,7 +656,8 @@ static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const f
   if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.word");
   st = ttt_embedding_forward(ctx, &s->position, c, &m->position, positions, n, true, &rows);
   if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.position");
-  st = ttt_embedding_forward(ctx, &s->token_type, c, &m->token_type, types, n, true, &rows);
+  if (has_token_types(s))
+    st = ttt_embedding_forward(ctx, &s->token_type, c, &m->token_type, types, n, true, &rows);
   if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.token_type");
   st = ttt_norm_forward(ctx, &s->embedding_norm, &m->impl.embedding_norm, &m->embedding_norm, &rows,
                         &rows);

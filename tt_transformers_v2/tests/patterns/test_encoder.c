@@ -202,18 +202,21 @@ static ttt_mlp_weights mlp_weights(int i) {
                            .down_bias = layer_weight(i, "ffn.down_bias")};
 }
 
-/* hidden: B·T·H, pooled: B·H. */
-static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, const int32_t *types,
-                              const uint8_t *mask, double *hidden, double *pooled) {
+/* hidden: B·T·H, pooled: B·H. positions: the position-table row of each token (NULL: 0..T-1);
+ * types NULL: no token-type embedding. */
+static void reference_forward_at(const ttt_encoder_spec *s, const int32_t *ids,
+                                 const int32_t *types, const int32_t *positions,
+                                 const uint8_t *mask, double *hidden, double *pooled) {
   const int64_t n = (int64_t)B * T;
-  int32_t positions[B * T];
-  for (int64_t i = 0; i < n; i++) positions[i] = (int32_t)(i % T);
+  int32_t sequential[B * T];
+  for (int64_t i = 0; i < n; i++) sequential[i] = (int32_t)(i % T);
   ttt_embedding_weights word = {find_weight("embeddings.word.table")};
   ttt_embedding_weights pos = {find_weight("embeddings.position.table")};
   ttt_embedding_weights type = {find_weight("embeddings.token_type.table")};
   CHECK_OK(ttt_reference_embedding(&s->word, &word, ids, n, false, hidden));
-  CHECK_OK(ttt_reference_embedding(&s->position, &pos, positions, n, true, hidden));
-  CHECK_OK(ttt_reference_embedding(&s->token_type, &type, types, n, true, hidden));
+  CHECK_OK(ttt_reference_embedding(&s->position, &pos, positions ? positions : sequential, n, true,
+                                   hidden));
+  if (types) CHECK_OK(ttt_reference_embedding(&s->token_type, &type, types, n, true, hidden));
   ttt_norm_weights emb_norm = norm_weights("embeddings.norm");
   CHECK_OK(ttt_reference_norm(&s->embedding_norm, &emb_norm, hidden, n, hidden));
 
@@ -244,6 +247,11 @@ static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, con
       pooled[b * H + o] = tanh(acc);
     }
   }
+}
+
+static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, const int32_t *types,
+                              const uint8_t *mask, double *hidden, double *pooled) {
+  reference_forward_at(s, ids, types, NULL, mask, hidden, pooled);
 }
 
 /* ---- Shared inputs, context and the reference result (computed once) ---- */
@@ -401,6 +409,58 @@ static void test_performance_and_overrides(void) {
   }
 }
 
+/* Positions that start at an offset and count only non-pad tokens (a pad token anywhere in the
+ * row, left padding included), without token types: against HF's rule written out here
+ * (create_position_ids_from_input_ids: cumsum(ids != pad) · (ids != pad) + padding_idx). */
+static void test_padding_aware_positions(void) {
+  enum { PAD = 1 };
+  ttt_encoder_spec spec = make_spec();
+  spec.token_type = (ttt_embedding_spec){0};
+  spec.position_offset = PAD + 1;
+  spec.positions_skip_padding = true;
+  spec.pad_token_id = PAD;
+  CHECK_OK(ttt_encoder_spec_validate(&spec));
+  ttt_encoder_impl_config impl;
+  CHECK_OK(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_ACCURACY, &spec, &impl));
+  resolver_state r = {0};
+  ttt_encoder *m = NULL;
+  CHECK_OK(ttt_encoder_create(&spec, &impl, resolve, &r, &m));
+  if (!m) return;
+  for (int i = 0; i < r.n_asked; i++)
+    CHECK_MSG(strcmp(r.asked[i], "embeddings.token_type.table") != 0, "token types resolved");
+  /* Row 0: a pad token in the middle; row 1: left padding (keys masked). */
+  int32_t in_ids[B * T];
+  uint8_t in_mask[B * T];
+  for (int i = 0; i < B * T; i++) {
+    in_ids[i] = 2 + (int32_t)((i * 7) % (VOCAB - 2));
+    in_mask[i] = 1;
+  }
+  in_ids[2] = PAD;
+  for (int t = 0; t < T - REAL1; t++) {
+    in_ids[T + t] = PAD;
+    in_mask[T + t] = 0;
+  }
+  int32_t positions[B * T];
+  for (int b = 0; b < B; b++) {
+    int32_t cumsum = 0;
+    for (int t = 0; t < T; t++) {
+      int32_t real = in_ids[b * T + t] != PAD;
+      cumsum += real;
+      positions[b * T + t] = cumsum * real + PAD;
+    }
+  }
+  CHECK(positions[3] == 4 && positions[2] == PAD && positions[T + T - REAL1] == PAD + 1);
+  reference_forward_at(&spec, in_ids, NULL, positions, in_mask, ref_hidden, ref_pooled);
+  CHECK_OK(run(m, in_ids, NULL, in_mask, &result_a, NULL));
+  compare_to_reference(&result_a, 1e-4, 0.99999, "padding-aware positions");
+  CHECK_ERR(run(m, in_ids, types, in_mask, &result_a, NULL), TTT_ERR_INVALID_ARGUMENT,
+            "token_type_ids");
+  ttt_encoder_destroy(m);
+  /* Restore the shared reference of the default spec for the tests after this one. */
+  ttt_encoder_spec shared = make_spec();
+  reference_forward(&shared, ids, types, mask, ref_hidden, ref_pooled);
+}
+
 static void test_spec_validation(void) {
   CHECK_ERR(ttt_encoder_spec_validate(NULL), TTT_ERR_INVALID_ARGUMENT, "NULL");
   ttt_encoder_spec s = make_spec();
@@ -415,6 +475,15 @@ static void test_spec_validation(void) {
   s = make_spec();
   s.token_type.vocab = 0;
   CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "token_type");
+  s = make_spec();
+  s.position_offset = MAXPOS;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "position_offset (16)");
+  s = make_spec();
+  s.positions_skip_padding = true;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "position_offset >= 1");
+  s.position_offset = 2;
+  s.pad_token_id = VOCAB;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "pad_token_id (64)");
   s = make_spec();
   s.embedding_norm.eps = 0.0f;
   CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "embedding_norm");
@@ -756,6 +825,7 @@ int main(void) {
 
   TTT_RUN(test_accuracy_matches_reference);
   TTT_RUN(test_padding_mask);
+  TTT_RUN(test_padding_aware_positions);
   TTT_RUN(test_performance_and_overrides);
   TTT_RUN(test_spec_validation);
   TTT_RUN(test_create_errors);
