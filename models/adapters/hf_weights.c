@@ -53,6 +53,8 @@ static bool applies(const ttt_hf_config *cfg, hf_cond c, int64_t layer) {
     return cfg->tie_word_embeddings;
   case C_UNTIED:
     return !cfg->tie_word_embeddings;
+  case C_AFTER_FIRST_LAYER:
+    return layer > 0;
   }
   return false;
 }

@@ -137,7 +137,8 @@ typedef enum hf_cond {
   C_LM_HEAD_BIAS,
   C_QK_NORM_BIAS,
   C_TIED,
-  C_UNTIED
+  C_UNTIED,
+  C_AFTER_FIRST_LAYER /* every layer but layer 0 */
 } hf_cond;
 
 /* How the model's tensor is made from the checkpoint's. */

@@ -25,7 +25,8 @@
   X(stablelm)                                                                                      \
   X(roberta)                                                                                       \
   X(xlm_roberta)                                                                                   \
-  X(distilbert)
+  X(distilbert)                                                                                    \
+  X(modernbert)
 
 #define DECLARE(name) extern const hf_arch hf_arch_##name;
 #define ENTRY(name) &hf_arch_##name,

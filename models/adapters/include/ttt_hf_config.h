@@ -131,6 +131,9 @@ typedef struct ttt_hf_config {
   int64_t type_vocab_size;
   int64_t position_offset;
   bool positions_skip_padding;
+  /* Pre-norm encoder layers (modernbert), the first without an attention norm, and a final norm;
+   * with rope_type set the layers' rope replaces the position table. */
+  bool encoder_pre_norm, first_layer_no_attention_norm, encoder_final_norm;
 
   /* Special tokens; -1 when absent or null. */
   int64_t bos_token_id;

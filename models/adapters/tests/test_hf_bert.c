@@ -1,6 +1,8 @@
 /*
  * Tier 2 against the real reference: the encoder fixtures tests/fixtures/hf/{bert_tiny (BertModel),
- * roberta_tiny (RobertaModel), xlmr_tiny (XLMRobertaModel), distilbert_tiny (DistilBertModel)},
+ * roberta_tiny (RobertaModel), xlmr_tiny (XLMRobertaModel), distilbert_tiny (DistilBertModel),
+ * modernbert_tiny (ModernBertModel, 4 layers: global, local, local, global; T 20 > the local
+ * window 8, so the windows matter)},
  * 2 layers each, built by the model factory, must reproduce HuggingFace's last_hidden_state for
  * both rows of the padded batch (row 1 is padding after position 8; masked positions are
  * excluded) and pooler_output where the model has one, with max abs error <= 1e-4 and PCC >=
@@ -8,7 +10,8 @@
  * start at padding_idx + 1); DistilBERT has no token types and no pooler. Every module the golden
  * traces is matched the same way through the observer:
  *   HF embeddings (sum of the lookups + LayerNorm)               ↔ embeddings
- *   HF encoder.layer.N / transformer.layer.N (one post-norm layer) ↔ layers.N
+ *   HF encoder.layer.N / transformer.layer.N / layers.N (one layer) ↔ layers.N
+ *   HF final_norm (ModernBERT)                                   ↔ norm
  * The golden traces nothing finer. The library's layers.N.{attention, attention_norm, ffn,
  * ffn_norm} have no traced counterpart: HF's BertAttention returns LayerNorm(x + attn(x)) (our
  * attention_norm output), BertIntermediate returns gelu(up(h)) (inside our ffn) and BertOutput
@@ -173,17 +176,27 @@ static void on_module(void *user, const ttt_module_event *e) {
   }
 }
 
-/* The untraced events are exactly the four submodules of each layer. */
-static void check_untraced(const trace_check *c, int64_t n_layers) {
-  static const char *const subs[] = {"attention", "attention_norm", "ffn", "ffn_norm"};
-  CHECK_MSG(c->untraced == 4 * n_layers, "%d modules without a trace, expected %lld", c->untraced,
-            (long long)(4 * n_layers));
-  for (int i = 0; i < c->untraced && i < MAX_UNTRACED && i < 4 * n_layers; i++) {
-    char expected[64];
-    snprintf(expected, sizeof expected, "layers.%d.%s", i / 4, subs[i % 4]);
-    CHECK_MSG(strcmp(c->untraced_paths[i], expected) == 0, "untraced module %s, expected %s",
-              c->untraced_paths[i], expected);
+/* The untraced events are exactly the submodules of each layer, in the order the layer runs them:
+ * post-norm attention, attention_norm, ffn, ffn_norm; pre-norm [attention_norm,] attention,
+ * ffn_norm, ffn (the first ModernBERT layer has no attention norm). */
+static void check_untraced(const trace_check *c, const ttt_encoder_spec *spec) {
+  static const char *const post[] = {"attention", "attention_norm", "ffn", "ffn_norm"};
+  static const char *const pre[] = {"attention_norm", "attention", "ffn_norm", "ffn"};
+  int n = 0;
+  for (int64_t l = 0; l < spec->n_layers; l++) {
+    const ttt_encoder_layer_spec *layer = &spec->layers[l];
+    for (int k = 0; k < 4; k++) {
+      const char *sub = layer->pre_norm ? pre[k] : post[k];
+      if (layer->pre_norm && k == 0 && layer->attention_norm.dim == 0) continue;
+      char expected[64];
+      snprintf(expected, sizeof expected, "layers.%lld.%s", (long long)l, sub);
+      CHECK_MSG(n < c->untraced && n < MAX_UNTRACED && strcmp(c->untraced_paths[n], expected) == 0,
+                "untraced module %d is %s, expected %s", n,
+                n < c->untraced && n < MAX_UNTRACED ? c->untraced_paths[n] : "(none)", expected);
+      n++;
+    }
   }
+  CHECK_MSG(c->untraced == n, "%d modules without a trace, expected %d", c->untraced, n);
 }
 
 /* ---- the test ---- */
@@ -229,10 +242,12 @@ static void run_strategy(ttt_strategy strategy) {
     figures f = {0.0, 1.0};
     compare(&h, &expected_hidden, mask, "last_hidden_state (real tokens)", &f);
     if (has_pooler) compare(&p, &expected_pooled, NULL, "pooler_output", &f);
-    /* embeddings + every layer (+ pooler); 4 submodules per layer without a trace. */
-    CHECK_MSG(trace.traced == 1 + has_pooler + (int)m->config.num_hidden_layers,
-              "%d traced modules compared", trace.traced);
-    check_untraced(&trace, m->config.num_hidden_layers);
+    /* embeddings + every layer (+ final norm, + pooler); the layers' submodules untraced. */
+    const ttt_encoder_spec *spec = ttt_encoder_get_spec(m->encoder);
+    int expected_traced = 1 + has_pooler + (spec->norm.dim > 0) + (int)spec->n_layers;
+    CHECK_MSG(trace.traced == expected_traced, "%d traced modules compared, expected %d",
+              trace.traced, expected_traced);
+    check_untraced(&trace, spec);
     printf("  %s accuracy: outputs max abs %.2e, pcc %.9f; traces max abs %.2e, pcc %.9f\n",
            fixture, f.worst_abs, f.worst_pcc, trace.f.worst_abs, trace.f.worst_pcc);
   } else {
@@ -252,7 +267,8 @@ static void run_strategy(ttt_strategy strategy) {
   ttt_hf_model_destroy(m);
 }
 
-static const char *const fixtures[] = {"bert_tiny", "roberta_tiny", "xlmr_tiny", "distilbert_tiny"};
+static const char *const fixtures[] = {"bert_tiny", "roberta_tiny", "xlmr_tiny", "distilbert_tiny",
+                                       "modernbert_tiny"};
 
 static void test_accuracy(void) { run_strategy(TTT_STRATEGY_ACCURACY); }
 static void test_performance(void) { run_strategy(TTT_STRATEGY_PERFORMANCE); }
