@@ -281,6 +281,31 @@ static void test_other_encoders(void) {
             "pad_token_id (400)");
   CHECK_OK(parse_with("roberta_tiny", "config.json", "pad_token_id", NULL, &cfg));
   CHECK(cfg.position_offset == 2); /* RoBERTa's default padding_idx is 1 */
+
+  /* ModernBERT: every 3rd layer (from 0) global with theta 160000, the others a window of 8 with
+   * theta 10000; pre-norm, no position table, GeGLU, no biases. */
+  CHECK_OK(load_fixture("modernbert_tiny", "config.json", &cfg));
+  CHECK(cfg.arch == TTT_HF_ENCODER && cfg.encoder_pre_norm && cfg.encoder_final_norm &&
+        cfg.first_layer_no_attention_norm && cfg.mlp_gated && !cfg.mlp_bias && !cfg.norm_bias);
+  CHECK(cfg.sliding_window[0] == 0 && cfg.sliding_window[1] == 8 && cfg.sliding_window[2] == 8 &&
+        cfg.sliding_window[3] == 0);
+  ttt_attention_spec att;
+  CHECK_OK(ttt_hf_attention_spec(&cfg, 0, &att));
+  CHECK(att.bidirectional && att.rope.type == TTT_ROPE_DEFAULT && att.rope.theta == 160000.0f &&
+        att.sliding_window == 0 && !att.q_bias);
+  CHECK_OK(ttt_hf_attention_spec(&cfg, 2, &att));
+  CHECK(att.rope.theta == 10000.0f && att.sliding_window == 8);
+  ttt_embedding_spec pos;
+  CHECK_OK(ttt_hf_position_embedding_spec(&cfg, &pos));
+  CHECK(pos.vocab == 0 && pos.dim == 0);
+  CHECK_ERR(parse_with("modernbert_tiny", "config.json", "attention_bias", "true", &cfg),
+            TTT_ERR_UNSUPPORTED,
+            "test.json: modernbert with norm_bias, attention_bias or mlp_bias");
+  CHECK_ERR(parse_with("modernbert_tiny", "config.json", "local_attention", "1", &cfg),
+            TTT_ERR_FORMAT, "local_attention");
+  CHECK_ERR(
+      parse_with("modernbert_tiny", "config.json", "global_attn_every_n_layers", "\"3\"", &cfg),
+      TTT_ERR_FORMAT, "global_attn_every_n_layers");
 }
 
 static void test_missing_fields(void) {
