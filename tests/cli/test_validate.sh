@@ -70,6 +70,8 @@ grep -q 'pooler_output' "$tmp/enc_distilbert_tiny.out" && fail "distilbert: a po
 grep -Eq '^ +[0-9]+ +norm +final_norm ' "$tmp/enc_modernbert_tiny.out" || fail "modernbert: no final_norm row"
 expect 1 enc_q8 --model "$fixtures/modernbert_tiny" --set layers.1.ffn.weight_dtype=q8_0
 grep -Eq '^ +2 +layers\.1 +layers\.1 .*FAIL' "$tmp/enc_q8.out" || fail "modernbert q8: layers.1 not the first failure: $(cat "$tmp/enc_q8.out")"
+expect 2 enc_1d --model "$fixtures/bert_tiny" --golden "$fixtures/llama3_tiny/golden.safetensors"
+grep -q 'input_ids must be \[B, T\] for an encoder' "$tmp/enc_1d.err" || fail "encoder 1-D ids: $(cat "$tmp/enc_1d.err")"
 
 [ "$failures" -eq 0 ] && echo "test_validate.sh: all checks passed"
 [ "$failures" -eq 0 ]
