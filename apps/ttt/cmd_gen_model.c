@@ -54,6 +54,7 @@ typedef struct gen_shape {
   "\"hidden_act\": \"silu\", \"rms_norm_eps\": 1e-06, \"num_experts\": 128, "                      \
   "\"num_experts_per_tok\": 8, \"moe_intermediate_size\": 768, \"norm_topk_prob\": true, "         \
   "\"decoder_sparse_step\": 1, \"mlp_only_layers\": []"
+#define BERT_KEYS "\"hidden_act\": \"gelu\", \"layer_norm_eps\": 1e-12, \"type_vocab_size\": 2"
 
 /* DeepSeek-V2-Lite's published dimensions (MLA with kv_lora_rank 512, rope 64 + nope 128, v 128,
  * no q LoRA; 64 routed experts of 1408, 6 per token, 2 shared, layer 0 dense, routed_scaling 1,
@@ -72,7 +73,9 @@ typedef struct gen_shape {
  * <|begin_of_text|> 128000, <|end_of_text|> 128001) whatever their own; the "tiny" shapes keep
  * that vocab (the tokenizer needs it) with toy dims, for tests. Other families' checkpoints are
  * laid out by their descriptor (models/adapters/arch/), so every tensor name and shape is the
- * family's own. */
+ * family's own. The BERT shapes (BAAI/bge-small-en-v1.5, sentence-transformers/all-MiniLM-L6-v2:
+ * sentence-embedding encoders) keep their own vocab 30522 and [CLS]/[SEP] ids: their benchmark
+ * (`ttt bench` on an encoder) feeds random ids, not text. */
 static const gen_shape shapes[] = {
     {"llama-3.2-1b",
      "llama",
@@ -222,6 +225,46 @@ static const gen_shape shapes[] = {
      GEMMA2_KEYS},
     {"tiny-phi3", "phi3", "Phi3ForCausalLM", 128256, 64,  2,   4, 4,      16,     128,
      2048,        false,  10000.0,           0.0,    0.0, 0.0, 0, 128000, 128001, PHI3_KEYS},
+    {"bge-small-en-v1.5",
+     "bert",
+     "BertModel",
+     30522,
+     384,
+     12,
+     12,
+     12,
+     32,
+     1536,
+     512,
+     true,
+     10000.0,
+     0.0,
+     0.0,
+     0.0,
+     0,
+     101,
+     102,
+     BERT_KEYS},
+    {"all-minilm-l6-v2",
+     "bert",
+     "BertModel",
+     30522,
+     384,
+     6,
+     12,
+     12,
+     32,
+     1536,
+     512,
+     true,
+     10000.0,
+     0.0,
+     0.0,
+     0.0,
+     0,
+     101,
+     102,
+     BERT_KEYS},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 

@@ -192,7 +192,8 @@ static ttt_status batch_from_texts(const ttt_hf_model *m, const io_options *o, e
   b->B = o->n_texts;
   for (int i = 0; i < o->n_texts && st == TTT_OK; i++) {
     st = ttt_tokenizer_encode_truncated(m->tokenizer, o->texts[i], strlen(o->texts[i]), true,
-                                        spec->position.vocab, &rows[i], &lens[i]);
+                                        spec->position.vocab - spec->position_offset, &rows[i],
+                                        &lens[i]);
     if (st == TTT_OK && lens[i] == 0)
       st = ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "--text %d has no tokens", i + 1);
     for (int64_t k = 0; st == TTT_OK && k < lens[i]; k++)

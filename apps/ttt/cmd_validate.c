@@ -403,7 +403,10 @@ int ttt_cmd_validate(int argc, char **argv) {
   if (cli_load_model(COMMAND, &a.model, &device, &ctx, &model) != TTT_OK) return 2;
   ttt_validate_report *report = NULL;
   int status = 2;
-  if (ttt_validate_causal_lm(model, ctx, a.golden, &a.thresholds, &report) != TTT_OK) {
+  ttt_status st = model->encoder
+                      ? ttt_validate_encoder(model, ctx, a.golden, &a.thresholds, &report)
+                      : ttt_validate_causal_lm(model, ctx, a.golden, &a.thresholds, &report);
+  if (st != TTT_OK) {
     cli_fail(COMMAND);
   } else {
     print_table(report, a.golden);

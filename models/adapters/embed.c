@@ -343,7 +343,8 @@ ttt_status ttt_embed_texts(const ttt_hf_model *model, ttt_context *ctx, const tt
     return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s is not an encoder model", model->dir);
   if (!model->tokenizer)
     return ttt_set_error(TTT_ERR_NOT_FOUND, "%s has no tokenizer.json", model->dir);
-  int64_t limit = ttt_encoder_get_spec(model->encoder)->position.vocab;
+  const ttt_encoder_spec *spec = ttt_encoder_get_spec(model->encoder);
+  int64_t limit = spec->position.vocab - spec->position_offset; /* rows left after the offset */
   if (cfg->max_seq_length > 0 && cfg->max_seq_length < limit) limit = cfg->max_seq_length;
   int64_t step = batch_size > 0 ? batch_size : (n > 0 ? n : 1), H = ttt_embed_dim(model);
   ttt_status st = TTT_OK;

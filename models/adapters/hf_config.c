@@ -433,7 +433,9 @@ static ttt_status parse_root(hf_scope *sc, ttt_hf_config *cfg) {
   HF_TRY(hf_get_bool(sc, "tie_word_embeddings", false, &cfg->tie_word_embeddings));
   HF_TRY(parse_token_ids(sc, cfg));
   HF_TRY(hf_get_num(sc, "rms_norm_eps", false, 1e-6, true, &cfg->norm_eps));
-  if (cfg->arch == TTT_HF_DECODER && !cfg->learned_positions) HF_TRY(parse_rope(sc, cfg));
+  /* an encoder has rope when its descriptor says so (base rope_type) */
+  if ((cfg->arch == TTT_HF_DECODER && !cfg->learned_positions) || cfg->rope_type != TTT_ROPE_NONE)
+    HF_TRY(parse_rope(sc, cfg));
   return sc->arch->parse ? sc->arch->parse(sc, cfg) : TTT_OK;
 }
 
@@ -679,6 +681,10 @@ ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embeddin
   if (cfg->arch == TTT_HF_DECODER && !cfg->learned_positions)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: a decoder with rope has no %s",
                          ttt_hf_model_type_name(cfg->model_type), "learned position embedding");
+  if (cfg->arch == TTT_HF_ENCODER && cfg->rope_type != TTT_ROPE_NONE) {
+    *out = (ttt_embedding_spec){0}; /* an encoder with rope has no position table */
+    return TTT_OK;
+  }
   *out = (ttt_embedding_spec){.vocab = cfg->max_position_embeddings, .dim = cfg->hidden_size};
   return TTT_OK;
 }
@@ -686,7 +692,8 @@ ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embeddin
 ttt_status ttt_hf_token_type_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out) {
   HF_TRY(check_cfg(cfg, out, "ttt_hf_token_type_embedding_spec"));
   HF_TRY(need_arch(cfg, TTT_HF_ENCODER, "token type embedding"));
-  *out = (ttt_embedding_spec){.vocab = cfg->type_vocab_size, .dim = cfg->hidden_size};
+  *out = (ttt_embedding_spec){.vocab = cfg->type_vocab_size,
+                              .dim = cfg->type_vocab_size ? cfg->hidden_size : 0};
   return TTT_OK;
 }
 

@@ -59,6 +59,8 @@ static bool applies(const ttt_hf_config *cfg, hf_cond c, int64_t layer) {
     return cfg->kv_lora_rank > 0 && cfg->q_lora_rank == 0;
   case C_SCORE_BIAS:
     return moe && cfg->moe_score_correction_bias;
+  case C_AFTER_FIRST_LAYER:
+    return layer > 0;
   }
   return false;
 }

@@ -56,14 +56,20 @@ ttt_status ttt_hf_encoder_spec(const ttt_hf_config *cfg, ttt_encoder_spec *out) 
   if (st == TTT_OK) st = ttt_hf_position_embedding_spec(cfg, &out->position);
   if (st == TTT_OK) st = ttt_hf_token_type_embedding_spec(cfg, &out->token_type);
   if (st == TTT_OK) st = ttt_hf_norm_spec(cfg, &out->embedding_norm);
+  out->position_offset = (int32_t)cfg->position_offset;
+  out->positions_skip_padding = cfg->positions_skip_padding;
+  out->pad_token_id = cfg->positions_skip_padding ? (int32_t)cfg->pad_token_id : 0;
   out->n_layers = cfg->num_hidden_layers;
   for (int64_t l = 0; st == TTT_OK && l < out->n_layers; l++) {
     ttt_encoder_layer_spec *layer = &out->layers[l];
+    layer->pre_norm = cfg->encoder_pre_norm;
     layer->attention_norm = out->embedding_norm;
+    if (l == 0 && cfg->first_layer_no_attention_norm) layer->attention_norm = (ttt_norm_spec){0};
     layer->ffn_norm = out->embedding_norm;
     st = ttt_hf_attention_spec(cfg, l, &layer->attention);
     if (st == TTT_OK) st = ttt_hf_mlp_spec(cfg, &layer->ffn);
   }
+  if (cfg->encoder_final_norm) out->norm = out->embedding_norm;
   out->pooler = true;
   return st;
 }

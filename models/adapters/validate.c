@@ -1,6 +1,7 @@
 /* validate.c — a CausalLM against a HuggingFace golden file: an observer compares every module
  * output of the prefill with trace.<hf module>.out, then the prefill and teacher-forced decode
- * logits are compared with logits.prefill / logits.decode. */
+ * logits are compared with logits.prefill / logits.decode. An encoder: the same observer over its
+ * padded batch (padded positions excluded), then last_hidden_state and pooler_output. */
 #include "ttt_validate.h"
 
 #include <stdio.h>
@@ -15,6 +16,10 @@ typedef struct validator {
   ttt_validate_report *report;
   int64_t capacity;
   ttt_status status;
+  /* Encoders: 1 per value of a [B, T, H] activation where the token is real; tensors of another
+   * size are compared whole. */
+  const uint8_t *value_mask;
+  int64_t mask_values;
 } validator;
 
 static ttt_validate_options resolve_options(const ttt_validate_options *options) {
@@ -69,7 +74,8 @@ static ttt_status compare_row(validator *v, const char *module, const char *hf_n
     ttt_hf_trace_to_module(v->config, module, mapped.data, ttt_tensor_numel(&mapped));
     expected = mapped;
   }
-  st = ttt_compare(actual, &expected, NULL, o->atol > 0 ? o->atol : 0, 0, &cmp);
+  const uint8_t *mask = ttt_tensor_numel(actual) == v->mask_values ? v->value_mask : NULL;
+  st = ttt_compare(actual, &expected, mask, o->atol > 0 ? o->atol : 0, 0, &cmp);
   ttt_tensor_free(&mapped);
   if (st != TTT_OK) return ttt_error_prefix(st, "validate %s against '%s'", module, golden_name);
   ttt_validate_row *row = append_row(v);
@@ -89,6 +95,12 @@ static ttt_status compare_row(validator *v, const char *module, const char *hf_n
 static ttt_status observe_module(validator *v, const ttt_module_event *event) {
   char hf_module[TTT_HF_NAME_MAX], golden_name[TTT_HF_NAME_MAX + 16];
   ttt_status st = ttt_hf_path_to_module(v->config, event->path, hf_module, sizeof hf_module);
+  /* An encoder's submodules may have no HF counterpart (BERT's attention output is inside
+   * BertAttention's residual LayerNorm): they are untraced, covered by their layer's output. */
+  if (st == TTT_ERR_NOT_FOUND && v->value_mask) {
+    v->report->n_untraced++;
+    return TTT_OK;
+  }
   if (st != TTT_OK) return ttt_error_prefix(st, "validate: module %s", event->path);
   snprintf(golden_name, sizeof golden_name, "trace.%s.out", hf_module);
   if (!ttt_safetensors_has(v->golden, golden_name)) {
@@ -198,8 +210,115 @@ ttt_status ttt_validate_causal_lm(const ttt_hf_model *model, ttt_context *ctx,
   report->options = resolve_options(options);
   ttt_safetensors *golden = NULL;
   ttt_status st = ttt_safetensors_open(golden_path, &golden);
-  validator v = {&model->config, golden, report, 0, TTT_OK};
+  validator v = {&model->config, golden, report, 0, TTT_OK, NULL, 0};
   if (st == TTT_OK) st = validate(model, ctx, &v);
+  ttt_safetensors_close(golden);
+  if (st != TTT_OK) {
+    ttt_validate_report_destroy(report);
+    return st;
+  }
+  *out = report;
+  return TTT_OK;
+}
+
+/* ---- encoders ---- */
+
+typedef struct encoder_batch {
+  int32_t *ids, *types, *mask32;
+  uint8_t *mask, *value_mask;
+  float *hidden, *pooled;
+  int64_t B, T;
+} encoder_batch;
+
+static void encoder_batch_free(encoder_batch *b) {
+  free(b->ids);
+  free(b->types);
+  free(b->mask32);
+  free(b->mask);
+  free(b->value_mask);
+  free(b->hidden);
+  free(b->pooled);
+}
+
+/* input_ids [B, T] (required), attention_mask and token_type_ids (optional, same size). */
+static ttt_status read_batch(const ttt_hf_model *model, const ttt_safetensors *golden,
+                             encoder_batch *b) {
+  const ttt_encoder_spec *spec = ttt_encoder_get_spec(model->encoder);
+  int64_t n = 0, n_mask = 0, n_types = 0;
+  ttt_tensor ids;
+  ttt_status st = ttt_safetensors_get(golden, "input_ids", &ids);
+  if (st != TTT_OK) return st;
+  if (ids.ndim != 2)
+    return ttt_set_error(TTT_ERR_SHAPE, "%s: input_ids must be [B, T] for an encoder",
+                         ttt_safetensors_path(golden));
+  b->B = ids.shape[0];
+  b->T = ids.shape[1];
+  st = read_ids(golden, "input_ids", true, spec->word.vocab, &b->ids, &n);
+  if (st == TTT_OK) st = read_ids(golden, "attention_mask", false, 2, &b->mask32, &n_mask);
+  if (st == TTT_OK && spec->token_type.vocab > 0)
+    st = read_ids(golden, "token_type_ids", false, spec->token_type.vocab, &b->types, &n_types);
+  if (st == TTT_OK && ((b->mask32 && n_mask != n) || (b->types && n_types != n)))
+    st = ttt_set_error(TTT_ERR_SHAPE, "%s: attention_mask and token_type_ids must be [%lld, %lld]",
+                       ttt_safetensors_path(golden), (long long)b->B, (long long)b->T);
+  return st;
+}
+
+static ttt_status validate_encoder(const ttt_hf_model *model, ttt_context *ctx, validator *v) {
+  const ttt_encoder_spec *spec = ttt_encoder_get_spec(model->encoder);
+  encoder_batch b = {0};
+  ttt_status st = read_batch(model, v->golden, &b);
+  int64_t H = spec->word.dim, n = b.B * b.T;
+  if (st == TTT_OK) {
+    b.mask = malloc((size_t)n);
+    b.value_mask = malloc((size_t)(n * H));
+    b.hidden = malloc(sizeof(float) * (size_t)(n * H));
+    b.pooled = malloc(sizeof(float) * (size_t)(b.B * H));
+    if (!b.mask || !b.value_mask || !b.hidden || !b.pooled)
+      st = ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "validate: encoder buffers");
+  }
+  for (int64_t i = 0; st == TTT_OK && i < n; i++) {
+    b.mask[i] = b.mask32 ? b.mask32[i] != 0 : 1;
+    memset(b.value_mask + i * H, b.mask[i], (size_t)H);
+  }
+  v->value_mask = b.value_mask;
+  v->mask_values = n * H;
+  v->report->prefill_len = b.T;
+  ttt_observer observer = {observer_fn, v};
+  ttt_tensor hidden = ttt_tensor_3d(TTT_F32, b.hidden, b.B, b.T, H);
+  ttt_tensor pooled = ttt_tensor_2d(TTT_F32, b.pooled, b.B, H);
+  bool pool = spec->pooler && ttt_safetensors_has(v->golden, "pooler_output");
+  if (st == TTT_OK)
+    st = ttt_encoder_forward(model->encoder, ctx, b.ids, b.types, b.mask, b.B, b.T, &hidden,
+                             pool ? &pooled : NULL, &observer);
+  if (st == TTT_OK) st = v->status;
+  if (st == TTT_OK)
+    st = compare_row(v, "last_hidden_state", "last_hidden_state", "last_hidden_state",
+                     TTT_MODE_PREFILL, &hidden);
+  if (st == TTT_OK && pool)
+    st = compare_row(v, "pooler_output", "pooler_output", "pooler_output", TTT_MODE_PREFILL,
+                     &pooled);
+  encoder_batch_free(&b);
+  return st;
+}
+
+ttt_status ttt_validate_encoder(const ttt_hf_model *model, ttt_context *ctx,
+                                const char *golden_path, const ttt_validate_options *options,
+                                ttt_validate_report **out) {
+  if (!out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: out is NULL");
+  *out = NULL;
+  if (!model || !ctx || !golden_path)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: model, ctx and golden_path are "
+                                                   "required");
+  if (!model->encoder)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: %s is not an encoder", model->dir);
+  ttt_validate_report *report = calloc(1, sizeof *report);
+  if (!report) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "validate: out of memory");
+  report->first_failure = -1;
+  report->options = resolve_options(options);
+  ttt_safetensors *golden = NULL;
+  ttt_status st = ttt_safetensors_open(golden_path, &golden);
+  validator v = {&model->config, golden, report, 0, TTT_OK, NULL, 0};
+  if (st == TTT_OK) st = validate_encoder(model, ctx, &v);
   ttt_safetensors_close(golden);
   if (st != TTT_OK) {
     ttt_validate_report_destroy(report);

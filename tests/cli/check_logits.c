@@ -64,25 +64,36 @@ static void test_logits_matches_hf(void) {
   }
 }
 
+/* Every encoder fixture: last_hidden_state over real tokens, pooler_output where HF has one. */
 static void test_encode_matches_hf(void) {
-  char args[2048], golden[512], out[512];
-  snprintf(golden, sizeof golden, "%s/hf/bert_tiny/golden.safetensors", TTT_FIXTURES_DIR);
-  snprintf(out, sizeof out, "%s/bert.safetensors", tmp_dir);
-  snprintf(args, sizeof args, "encode --model %s/hf/bert_tiny --inputs %s --out %s",
-           TTT_FIXTURES_DIR, golden, out);
-  CHECK(run(args) == 0);
-  /* Padded positions of row 1 (attention_mask 0) are excluded: HF's values there are arbitrary. */
-  ttt_safetensors *g = NULL;
-  CHECK_OK(ttt_safetensors_open(golden, &g));
-  ttt_tensor mask_t;
-  uint8_t mask[64] = {0};
-  if (g && ttt_safetensors_get(g, "attention_mask", &mask_t) == TTT_OK) {
-    for (int64_t i = 0; i < ttt_tensor_numel(&mask_t) && i < 64; i++)
-      mask[i] = ttt_tensor_get(&mask_t, i) != 0.0;
+  static const char *const fixtures[] = {"bert_tiny", "roberta_tiny", "xlmr_tiny",
+                                         "distilbert_tiny", "modernbert_tiny"};
+  for (size_t f = 0; f < sizeof fixtures / sizeof fixtures[0]; f++) {
+    char args[2048], golden[512], out[512];
+    snprintf(golden, sizeof golden, "%s/hf/%s/golden.safetensors", TTT_FIXTURES_DIR, fixtures[f]);
+    snprintf(out, sizeof out, "%s/%s.safetensors", tmp_dir, fixtures[f]);
+    snprintf(args, sizeof args, "encode --model %s/hf/%s --inputs %s --out %s", TTT_FIXTURES_DIR,
+             fixtures[f], golden, out);
+    CHECK_MSG(run(args) == 0, "ttt %s", args);
+    /* Padded positions of row 1 (attention_mask 0) are excluded: HF's values there are
+     * arbitrary. */
+    ttt_safetensors *g = NULL;
+    CHECK_OK(ttt_safetensors_open(golden, &g));
+    ttt_tensor mask_t, hidden_t;
+    uint8_t mask[128] = {0};
+    int64_t H = 0;
+    bool pooler = g && ttt_safetensors_has(g, "pooler_output");
+    if (g && ttt_safetensors_get(g, "attention_mask", &mask_t) == TTT_OK &&
+        ttt_safetensors_get(g, "last_hidden_state", &hidden_t) == TTT_OK) {
+      for (int64_t i = 0; i < ttt_tensor_numel(&mask_t) && i < 128; i++)
+        mask[i] = ttt_tensor_get(&mask_t, i) != 0.0;
+      H = hidden_t.shape[2];
+    }
+    ttt_safetensors_close(g);
+    CHECK(H > 0);
+    compare(out, golden, "last_hidden_state", mask, H);
+    if (pooler) compare(out, golden, "pooler_output", NULL, 0);
   }
-  ttt_safetensors_close(g);
-  compare(out, golden, "last_hidden_state", mask, 64);
-  compare(out, golden, "pooler_output", NULL, 0);
 }
 
 static void test_bad_invocations_fail(void) {

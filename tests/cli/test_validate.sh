@@ -57,5 +57,21 @@ expect 2 bad_option --model "$fixtures/llama3_tiny" --bogus
 expect 0 help --help
 grep -q '^usage: ttt validate' "$tmp/help.out" || fail "help: no usage"
 
+# Encoders: the padded batch, embeddings and every layer traced (padded positions excluded), then
+# last_hidden_state (and pooler_output where HF has one); q8_0 FFNs in layer 1 diverge there first.
+for f in bert_tiny roberta_tiny xlmr_tiny distilbert_tiny modernbert_tiny; do
+  expect 0 "enc_$f" --model "$fixtures/$f"
+  grep -Eq '^PASS: ([0-9]+) of \1 rows pass$' "$tmp/enc_$f.out" || fail "$f: no PASS line"
+  grep -Eq '^ +[0-9]+ +last_hidden_state +last_hidden_state +prefill .* PASS$' "$tmp/enc_$f.out" ||
+    fail "$f: no last_hidden_state row"
+done
+grep -Eq '^ +[0-9]+ +pooler_output ' "$tmp/enc_roberta_tiny.out" || fail "roberta: no pooler row"
+grep -q 'pooler_output' "$tmp/enc_distilbert_tiny.out" && fail "distilbert: a pooler row"
+grep -Eq '^ +[0-9]+ +norm +final_norm ' "$tmp/enc_modernbert_tiny.out" || fail "modernbert: no final_norm row"
+expect 1 enc_q8 --model "$fixtures/modernbert_tiny" --set layers.1.ffn.weight_dtype=q8_0
+grep -Eq '^ +2 +layers\.1 +layers\.1 .*FAIL' "$tmp/enc_q8.out" || fail "modernbert q8: layers.1 not the first failure: $(cat "$tmp/enc_q8.out")"
+expect 2 enc_1d --model "$fixtures/bert_tiny" --golden "$fixtures/llama3_tiny/golden.safetensors"
+grep -q 'input_ids must be \[B, T\] for an encoder' "$tmp/enc_1d.err" || fail "encoder 1-D ids: $(cat "$tmp/enc_1d.err")"
+
 [ "$failures" -eq 0 ] && echo "test_validate.sh: all checks passed"
 [ "$failures" -eq 0 ]

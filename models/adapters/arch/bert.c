@@ -8,7 +8,7 @@
 
 #define LAYER "encoder.layer.{L}."
 
-static const hf_weight_rule weights[] = {
+const hf_weight_rule hf_bert_weights[] = {
     W("embeddings.word.table", "embeddings.word_embeddings.weight", D_VOCAB, D_HIDDEN),
     W("embeddings.position.table", "embeddings.position_embeddings.weight", D_POS, D_HIDDEN),
     W("embeddings.token_type.table", "embeddings.token_type_embeddings.weight", D_TYPES, D_HIDDEN),
@@ -36,7 +36,7 @@ static const hf_weight_rule weights[] = {
     W_END,
 };
 
-static const hf_module_rule modules[] = {
+const hf_module_rule hf_bert_modules[] = {
     {"embeddings", "embeddings", C_ALWAYS},
     {"embeddings.word", "embeddings.word_embeddings", C_ALWAYS},
     {"embeddings.position", "embeddings.position_embeddings", C_ALWAYS},
@@ -52,7 +52,7 @@ static const hf_module_rule modules[] = {
 static const char *const ignored[] = {"cls.*", "embeddings.position_ids", NULL};
 
 /* BertModel options this library does not implement are refused rather than ignored. */
-static ttt_status parse_bert(const hf_scope *sc, ttt_hf_config *cfg) {
+ttt_status hf_parse_bert(const hf_scope *sc, ttt_hf_config *cfg) {
   const char *pos_type;
   bool is_decoder, cross;
   HF_TRY(hf_get_int(sc, "type_vocab_size", false, 2, 1, HF_MAX_DIM, &cfg->type_vocab_size));
@@ -91,9 +91,9 @@ const hf_arch hf_arch_bert = {
     .base = &base,
     .aliases = aliases,
     .defaults = defaults,
-    .weights = {weights},
-    .modules = {modules},
+    .weights = {hf_bert_weights},
+    .modules = {hf_bert_modules},
     .ignored = ignored,
     .name_prefix = "bert.",
-    .parse = parse_bert,
+    .parse = hf_parse_bert,
 };

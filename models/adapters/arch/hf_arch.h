@@ -144,9 +144,10 @@ typedef enum hf_cond {
   C_QK_NORM_BIAS,
   C_TIED,
   C_UNTIED,
-  C_Q_LORA,    /* MLA with a q LoRA (q_a_proj, q_a_layernorm, q_b_proj) */
-  C_NO_Q_LORA, /* MLA with a direct q_proj */
-  C_SCORE_BIAS /* MoE layer with a selection bias (e_score_correction_bias) */
+  C_Q_LORA,           /* MLA with a q LoRA (q_a_proj, q_a_layernorm, q_b_proj) */
+  C_NO_Q_LORA,        /* MLA with a direct q_proj */
+  C_SCORE_BIAS,       /* MoE layer with a selection bias (e_score_correction_bias) */
+  C_AFTER_FIRST_LAYER /* every layer but layer 0 */
 } hf_cond;
 
 /* How the model's tensor is made from the checkpoint's. */
@@ -252,6 +253,12 @@ extern const hf_module_rule hf_post_norm_modules[];
  * defaults, null → none). */
 ttt_status hf_parse_gemma_common(const hf_scope *sc, ttt_hf_config *cfg, double attn_cap,
                                  double final_cap);
+/* BERT's layout and options (bert.c), shared by roberta and xlm-roberta: the tables with
+ * embeddings.*, encoder.layer.{L}.*, pooler.*; the hook reads type_vocab_size and refuses the
+ * decoder / relative-position variants. */
+extern const hf_weight_rule hf_bert_weights[];
+extern const hf_module_rule hf_bert_modules[];
+ttt_status hf_parse_bert(const hf_scope *sc, ttt_hf_config *cfg);
 /* The Qwen MoE layout (qwen3_moe.c): `mlp.gate` routing `mlp.experts.E` on MoE layers. */
 extern const hf_weight_rule hf_qwen_moe_experts[];
 

@@ -23,7 +23,11 @@
   X(granite)                                                                                       \
   X(cohere)                                                                                        \
   X(stablelm)                                                                                      \
-  X(deepseek_v3)
+  X(deepseek_v3)                                                                                   \
+  X(roberta)                                                                                       \
+  X(xlm_roberta)                                                                                   \
+  X(distilbert)                                                                                    \
+  X(modernbert)
 
 #define DECLARE(name) extern const hf_arch hf_arch_##name;
 #define ENTRY(name) &hf_arch_##name,

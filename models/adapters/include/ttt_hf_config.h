@@ -137,8 +137,15 @@ typedef struct ttt_hf_config {
    * rope_local_base_freq); 0: every layer uses the rope above. */
   double local_rope_theta;
 
-  /* bert */
+  /* Encoders. type_vocab_size 0: no token-type embedding (distilbert). Position-table row of
+   * the first token, and whether positions count only non-pad tokens (roberta: padding_idx + 1,
+   * counting; see ttt_encoder_spec). */
   int64_t type_vocab_size;
+  int64_t position_offset;
+  bool positions_skip_padding;
+  /* Pre-norm encoder layers (modernbert), the first without an attention norm, and a final norm;
+   * with rope_type set the layers' rope replaces the position table. */
+  bool encoder_pre_norm, first_layer_no_attention_norm, encoder_final_norm;
 
   /* Special tokens; -1 when absent or null. */
   int64_t bos_token_id;
@@ -190,8 +197,8 @@ ttt_status ttt_hf_mlp_spec(const ttt_hf_config *cfg, ttt_mlp_spec *out);
 ttt_status ttt_hf_moe_spec(const ttt_hf_config *cfg, ttt_moe_spec *out);
 /* Token (word) embedding: [vocab_size, hidden_size]. */
 ttt_status ttt_hf_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out);
-/* bert only: absolute position [max_position_embeddings, hidden] and token type [type_vocab_size,
- * hidden] embeddings. */
+/* Encoders: absolute position [max_position_embeddings, hidden] and token type [type_vocab_size,
+ * hidden] embeddings (vocab 0 and dim 0 when type_vocab_size is 0). */
 ttt_status ttt_hf_position_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out);
 ttt_status ttt_hf_token_type_embedding_spec(const ttt_hf_config *cfg, ttt_embedding_spec *out);
 /* Decoders only: [vocab, hidden], no bias. */

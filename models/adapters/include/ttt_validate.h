@@ -65,6 +65,15 @@ typedef struct ttt_validate_report {
 ttt_status ttt_validate_causal_lm(const ttt_hf_model *model, ttt_context *ctx,
                                   const char *golden_path, const ttt_validate_options *options,
                                   ttt_validate_report **out);
+/* The same for an encoder, on the golden's padded batch: input_ids [B, T], optional
+ * attention_mask and token_type_ids [B, T]. Rows: every traced module (padded positions excluded
+ * from [B, T, H] tensors), then last_hidden_state (padded positions excluded) and pooler_output
+ * when both the model and the golden have one. TTT_ERR_SHAPE for input_ids that are not [B, T] or
+ * a mask / token types of another size; TTT_ERR_INVALID_ARGUMENT for a model that is not an
+ * encoder. */
+ttt_status ttt_validate_encoder(const ttt_hf_model *model, ttt_context *ctx,
+                                const char *golden_path, const ttt_validate_options *options,
+                                ttt_validate_report **out);
 /* NULL is a no-op. */
 void ttt_validate_report_destroy(ttt_validate_report *report);
 

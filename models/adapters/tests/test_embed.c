@@ -9,6 +9,9 @@
  *    and sentence_bert_config.json: ttt_embed_texts on a batch padded to its longest text gives the
  *    float64 reference pooling of the hidden states of each text run alone (no padding), for every
  *    pooling mode; long texts are truncated to max_seq_length with [SEP] kept;
+ *  - sentence-transformers folders of modernbert_tiny (mean), roberta_tiny (CLS) and
+ *    distilbert_tiny (max), each with Normalize: our pooled golden batch against the float64
+ *    reference pooling of HF's last_hidden_state;
  *  - configuration files: defaults without modules.json, and malformed or unsupported ones.
  */
 #include <cjson/cJSON.h>
@@ -318,6 +321,84 @@ static void expect_config_error(const char *modules, const char *pooling, const 
   CHECK_ERR(ttt_embed_config_load(CFG_DIR, &cfg), status, needle);
 }
 
+/* ---- sentence-transformers folders of the other encoders vs HF's hidden states ---------------
+ */
+
+#define ST2_DIR TTT_BINARY_DIR "/test_embed_st2"
+
+/* A folder made of the fixture's config and weights, modules.json (Transformer, Pooling,
+ * Normalize) and a pooling config with `mode`: the pooled golden batch (our encoder on HF's ids,
+ * pooled as the folder says) must equal the float64 reference pooling of HF's last_hidden_state
+ * within 1e-4 for every row. */
+static void check_folder_against_hf(const char *fixture, const char *mode, ttt_pooling expected) {
+  char rel[256], golden_path[1024], json[512];
+  mkdir(ST2_DIR, 0755);
+  mkdir(ST2_DIR "/1_Pooling", 0755);
+  snprintf(rel, sizeof rel, "hf/%s/config.json", fixture);
+  copy_fixture(rel, ST2_DIR "/config.json");
+  snprintf(rel, sizeof rel, "hf/%s/model.safetensors", fixture);
+  copy_fixture(rel, ST2_DIR "/model.safetensors");
+  write_text(ST2_DIR "/modules.json", MODULES);
+  snprintf(json, sizeof json,
+           "{\"pooling_mode_cls_token\": %s, \"pooling_mode_mean_tokens\": %s, "
+           "\"pooling_mode_max_tokens\": %s}",
+           strcmp(mode, "cls") == 0 ? "true" : "false",
+           strcmp(mode, "mean") == 0 ? "true" : "false",
+           strcmp(mode, "max") == 0 ? "true" : "false");
+  write_text(ST2_DIR "/1_Pooling/config.json", json);
+
+  ttt_embed_config cfg;
+  CHECK_OK(ttt_embed_config_load(ST2_DIR, &cfg));
+  CHECK(cfg.pooling == expected && cfg.normalize && !cfg.pooling_defaulted);
+  ttt_device device;
+  ttt_hf_model *m = load_model(ST2_DIR, &device);
+  ttt_context *ctx = ttt_test_context(2);
+  ttt_safetensors *g = NULL;
+  snprintf(rel, sizeof rel, "hf/%s/golden.safetensors", fixture);
+  CHECK_OK(ttt_safetensors_open(ttt_test_fixture(golden_path, sizeof golden_path, rel), &g));
+  ttt_tensor hf;
+  if (!m || !ctx || !g || ttt_safetensors_get(g, "last_hidden_state", &hf) != TTT_OK) goto done;
+  int64_t B = hf.shape[0], T = hf.shape[1], H = hf.shape[2];
+  CHECK(H == ttt_embed_dim(m));
+  int32_t *ids = golden_ids(g, "input_ids", B * T);
+  int32_t *mask32 = golden_ids(g, "attention_mask", B * T);
+  float *ours = malloc((size_t)(B * T * H) * sizeof *ours);
+  float *hf_hidden = malloc((size_t)(B * T * H) * sizeof *hf_hidden);
+  float *pooled = malloc((size_t)(B * H) * sizeof *pooled);
+  double *want = malloc((size_t)H * sizeof *want);
+  uint8_t *mask = malloc((size_t)(B * T));
+  for (int64_t i = 0; mask32 && i < B * T; i++) mask[i] = mask32[i] != 0;
+  for (int64_t i = 0; i < B * T * H; i++) hf_hidden[i] = (float)ttt_tensor_get(&hf, i);
+  ttt_tensor hidden = ttt_tensor_3d(TTT_F32, ours, B, T, H);
+  if (ids && mask32) {
+    CHECK_OK(ttt_encoder_forward(m->encoder, ctx, ids, NULL, mask, B, T, &hidden, NULL, NULL));
+    CHECK_OK(ttt_embed_pool(&cfg, ours, mask, B, T, H, pooled));
+    for (int64_t b = 0; b < B; b++) {
+      reference_pool(expected, true, hf_hidden + b * T * H, mask + b * T, T, H, want);
+      double err = max_abs_diff(pooled + b * H, want, H);
+      CHECK_MSG(err <= MAX_ABS, "%s %s row %lld: max abs %g vs HF", fixture, mode, (long long)b,
+                err);
+    }
+  }
+  free(ids);
+  free(mask32);
+  free(mask);
+  free(ours);
+  free(hf_hidden);
+  free(pooled);
+  free(want);
+done:
+  ttt_safetensors_close(g);
+  ttt_context_destroy(ctx);
+  ttt_hf_model_destroy(m);
+}
+
+static void test_folders_of_other_encoders(void) {
+  check_folder_against_hf("modernbert_tiny", "mean", TTT_POOLING_MEAN);
+  check_folder_against_hf("roberta_tiny", "cls", TTT_POOLING_CLS);
+  check_folder_against_hf("distilbert_tiny", "max", TTT_POOLING_MAX);
+}
+
 static void test_config_files(void) {
   mkdir(CFG_DIR, 0755);
   mkdir(CFG_DIR "/1_Pooling", 0755);
@@ -387,6 +468,7 @@ int main(void) {
   TTT_RUN(test_pooling);
   TTT_RUN(test_pooling_of_hf_hidden_states);
   TTT_RUN(test_sentence_transformers_folder);
+  TTT_RUN(test_folders_of_other_encoders);
   TTT_RUN(test_config_files);
   return ttt_test_finish();
 }

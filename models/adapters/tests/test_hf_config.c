@@ -255,6 +255,59 @@ static ttt_status parse_with(const char *fixture, const char *file, const char *
   return parse_json(root, cfg);
 }
 
+/* RoBERTa / XLM-R positions start at pad_token_id + 1 and skip pads; DistilBERT has its own key
+ * names, no token types and LayerNorm eps 1e-12. */
+static void test_other_encoders(void) {
+  ttt_hf_config cfg;
+  CHECK_OK(load_fixture("roberta_tiny", "config.json", &cfg));
+  CHECK(cfg.arch == TTT_HF_ENCODER &&
+        strcmp(ttt_hf_model_type_name(cfg.model_type), "roberta") == 0);
+  CHECK(cfg.position_offset == 2 && cfg.positions_skip_padding && cfg.type_vocab_size == 1);
+  CHECK(cfg.norm_eps == 1e-5);
+  CHECK_OK(load_fixture("xlmr_tiny", "config.json", &cfg));
+  CHECK(strcmp(ttt_hf_model_type_name(cfg.model_type), "xlm-roberta") == 0);
+  CHECK(cfg.position_offset == 2 && cfg.positions_skip_padding && cfg.hidden_size == 48);
+  CHECK_OK(load_fixture("distilbert_tiny", "config.json", &cfg));
+  CHECK(cfg.arch == TTT_HF_ENCODER && cfg.type_vocab_size == 0 && cfg.position_offset == 0);
+  CHECK(cfg.hidden_size == 64 && cfg.num_hidden_layers == 2 && cfg.num_attention_heads == 4 &&
+        cfg.intermediate_size == 128 && cfg.hidden_act == TTT_ACT_GELU && cfg.norm_eps == 1e-12);
+  ttt_embedding_spec type;
+  CHECK_OK(ttt_hf_token_type_embedding_spec(&cfg, &type));
+  CHECK(type.vocab == 0 && type.dim == 0);
+  /* A pad id that leaves no position row, or no row of the vocabulary, is refused. */
+  CHECK_ERR(parse_with("roberta_tiny", "config.json", "pad_token_id", "39", &cfg), TTT_ERR_FORMAT,
+            "test.json: pad_token_id (39) must be below vocab_size (400) and leave a position");
+  CHECK_ERR(parse_with("roberta_tiny", "config.json", "pad_token_id", "400", &cfg), TTT_ERR_FORMAT,
+            "pad_token_id (400)");
+  CHECK_OK(parse_with("roberta_tiny", "config.json", "pad_token_id", NULL, &cfg));
+  CHECK(cfg.position_offset == 2); /* RoBERTa's default padding_idx is 1 */
+
+  /* ModernBERT: every 3rd layer (from 0) global with theta 160000, the others a window of 8 with
+   * theta 10000; pre-norm, no position table, GeGLU, no biases. */
+  CHECK_OK(load_fixture("modernbert_tiny", "config.json", &cfg));
+  CHECK(cfg.arch == TTT_HF_ENCODER && cfg.encoder_pre_norm && cfg.encoder_final_norm &&
+        cfg.first_layer_no_attention_norm && cfg.mlp_gated && !cfg.mlp_bias && !cfg.norm_bias);
+  CHECK(cfg.sliding_window[0] == 0 && cfg.sliding_window[1] == 8 && cfg.sliding_window[2] == 8 &&
+        cfg.sliding_window[3] == 0);
+  ttt_attention_spec att;
+  CHECK_OK(ttt_hf_attention_spec(&cfg, 0, &att));
+  CHECK(att.bidirectional && att.rope.type == TTT_ROPE_DEFAULT && att.rope.theta == 160000.0f &&
+        att.sliding_window == 0 && !att.q_bias);
+  CHECK_OK(ttt_hf_attention_spec(&cfg, 2, &att));
+  CHECK(att.rope.theta == 10000.0f && att.sliding_window == 8);
+  ttt_embedding_spec pos;
+  CHECK_OK(ttt_hf_position_embedding_spec(&cfg, &pos));
+  CHECK(pos.vocab == 0 && pos.dim == 0);
+  CHECK_ERR(parse_with("modernbert_tiny", "config.json", "attention_bias", "true", &cfg),
+            TTT_ERR_UNSUPPORTED,
+            "test.json: modernbert with norm_bias, attention_bias or mlp_bias");
+  CHECK_ERR(parse_with("modernbert_tiny", "config.json", "local_attention", "1", &cfg),
+            TTT_ERR_FORMAT, "local_attention");
+  CHECK_ERR(
+      parse_with("modernbert_tiny", "config.json", "global_attn_every_n_layers", "\"3\"", &cfg),
+      TTT_ERR_FORMAT, "global_attn_every_n_layers");
+}
+
 static void test_missing_fields(void) {
   const char *required[] = {"model_type",
                             "vocab_size",
@@ -592,6 +645,7 @@ int main(void) {
   TTT_RUN(test_llama3);
   TTT_RUN(test_qwen_mistral_mixtral);
   TTT_RUN(test_bert);
+  TTT_RUN(test_other_encoders);
   TTT_RUN(test_missing_fields);
   TTT_RUN(test_wrong_types_and_values);
   TTT_RUN(test_values_the_core_cannot_take);

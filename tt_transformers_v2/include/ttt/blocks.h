@@ -460,7 +460,8 @@ typedef struct ttt_attention_spec {
                                  (implied by the kind) */
   ttt_rope_spec rope;         /* type NONE: no rotary embedding */
   bool bidirectional;         /* false: causal */
-  int64_t sliding_window;     /* 0: none; else a query at position p sees keys in (p - window, p] */
+  int64_t sliding_window;     /* 0: none; else a query at position p sees keys in (p - window, p],
+                             or with bidirectional those with |j - p| <= window / 2 */
   float scale;                /* 0 → 1/sqrt(head_dim) */
   float softcap;              /* 0 → none; scores = softcap · tanh(scores / softcap) */
 } ttt_attention_spec;

@@ -12,7 +12,7 @@
  *             layers.N.post_attention_norm, layers.N.ffn_norm, layers.N.ffn, layers.N.post_ffn_norm,
  *             norm, lm_head
  *   Encoder:  embeddings, layers.N, layers.N.attention, layers.N.attention_norm, layers.N.ffn,
- *             layers.N.ffn_norm, pooler
+ *             layers.N.ffn_norm, norm, pooler
  * Weight paths are a module path plus the field name of the block's weights struct:
  *   embedding.table, position_embedding.table,
  *   layers.N.attention.{wq,wk,wv,wo,bq,bk,bv,bo,q_norm,k_norm,q_norm_bias,k_norm_bias},
@@ -25,8 +25,9 @@
  *   norm.{weight,bias}, lm_head.weight (absent when tied), lm_head.bias
  *   (a norm's bias exists with spec.bias; a weight the spec does not use is never asked for)
  *   Encoder: embeddings.{word,position,token_type}.table, embeddings.norm.{weight,bias},
- *            layers.N.attention_norm.{weight,bias}, layers.N.ffn_norm.{weight,bias},
- *            layers.N.ffn.{up,down,up_bias,down_bias}, pooler.{weight,bias}
+ *            layers.N.attention.*, layers.N.attention_norm.{weight,bias},
+ *            layers.N.ffn_norm.{weight,bias}, layers.N.ffn.{gate,up,down,gate_bias,up_bias,down_bias},
+ *            norm.{weight,bias}, pooler.{weight,bias}
  */
 #ifndef TTT_PATTERNS_H
 #define TTT_PATTERNS_H
@@ -376,12 +377,18 @@ TTT_API ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mod
 /* Encoder (BERT): embeddings → post-norm layers → optional pooler                                   */
 /* ------------------------------------------------------------------------------------------------ */
 
-/* Post-norm layer: h = attention_norm(x + attn(x, mask)); out = ffn_norm(h + ffn(h)). */
+/* Post-norm layer (BERT): h = attention_norm(x + attn(x, mask)); out = ffn_norm(h + ffn(h)).
+ * Pre-norm layer (pre_norm): h = x + attn(attention_norm(x), mask); out = h + ffn(ffn_norm(h)),
+ * where an attention_norm of dim 0 is the identity.
+ * The attention is bidirectional; it may have rope (positions 0..T-1 of each row, the encoder
+ * builds the tables) and a symmetric sliding window (see ttt_attention_spec). The ffn may be gated
+ * (GeGLU: act(gate(x)) · up(x)). */
 typedef struct ttt_encoder_layer_spec {
-  ttt_attention_spec attention; /* bidirectional, no rope, with biases */
-  ttt_norm_spec attention_norm; /* LayerNorm */
-  ttt_mlp_spec ffn;             /* plain MLP (gelu) with biases */
+  ttt_attention_spec attention;
+  ttt_norm_spec attention_norm;
+  ttt_mlp_spec ffn;
   ttt_norm_spec ffn_norm;
+  bool pre_norm;
 } ttt_encoder_layer_spec;
 
 typedef struct ttt_encoder_layer_impl_config {
@@ -408,18 +415,29 @@ TTT_API ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder
 
 typedef struct ttt_encoder_spec {
   ttt_embedding_spec word;       /* token ids */
-  ttt_embedding_spec position;   /* absolute positions 0..T-1 */
-  ttt_embedding_spec token_type; /* segment ids */
-  ttt_norm_spec embedding_norm;  /* LayerNorm over the summed embeddings */
+  ttt_embedding_spec position;   /* absolute positions (see position_offset); vocab 0 and dim 0:
+                                    none (the layers' rope places the tokens) */
+  ttt_embedding_spec token_type; /* segment ids; vocab 0 and dim 0: no token-type embedding */
+  /* Row of the position table read by the first token: token t reads row position_offset + t.
+   * With positions_skip_padding, only tokens whose id differs from pad_token_id count: the k-th
+   * such token of a row (from 0) reads row position_offset + k, and a pad token reads row
+   * position_offset - 1 (so position_offset >= 1). That is how checkpoints trained with their
+   * padding row just below the first position number the tokens. */
+  int32_t position_offset;
+  bool positions_skip_padding;
+  int32_t pad_token_id;         /* with positions_skip_padding: in [0, word.vocab) */
+  ttt_norm_spec embedding_norm; /* LayerNorm over the summed embeddings */
   int64_t n_layers;
   ttt_encoder_layer_spec layers[TTT_MAX_LAYERS];
-  bool pooler; /* pooled = tanh(W · h[:, 0] + b) */
+  ttt_norm_spec norm; /* after the last layer (pre-norm stacks); dim 0: none */
+  bool pooler;        /* pooled = tanh(W · h[:, 0] + b) */
 } ttt_encoder_spec;
 
 typedef struct ttt_encoder_impl_config {
   ttt_embedding_impl_config embeddings;
   ttt_norm_impl_config embedding_norm;
   ttt_encoder_layer_impl_config layers[TTT_MAX_LAYERS];
+  ttt_norm_impl_config norm;
   ttt_lm_head_impl_config pooler; /* the pooler's dense projection runs like an LM head */
 } ttt_encoder_impl_config;
 
@@ -430,8 +448,8 @@ TTT_API ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt
                                                    const ttt_encoder_spec *spec,
                                                    ttt_encoder_impl_config *out);
 /* The string-path setter of ttt_causal_lm_impl_set for encoders, without mode prefixes. Modules:
- * embeddings, embedding_norm, pooler, layers.N|*.{attention, attention_norm, ffn, ffn_norm}; the
- * ffn takes the MLP fields (weight_dtype, activation_dtype, kernel, threads, fuse_gate_up). */
+ * embeddings, embedding_norm, norm, pooler, layers.N|*.{attention, attention_norm, ffn, ffn_norm};
+ * the ffn takes the MLP fields (weight_dtype, activation_dtype, kernel, threads, fuse_gate_up). */
 TTT_API ttt_status ttt_encoder_impl_set(ttt_encoder_impl_config *impl, const ttt_encoder_spec *spec,
                                         const char *assignment);
 /* Same contract as ttt_causal_lm_create (weight paths in the header comment above). */
@@ -440,9 +458,12 @@ TTT_API ttt_status ttt_encoder_create(const ttt_encoder_spec *spec,
                                       ttt_weight_resolver resolver, void *user, ttt_encoder **out);
 TTT_API void ttt_encoder_destroy(ttt_encoder *model);
 TTT_API const ttt_encoder_spec *ttt_encoder_get_spec(const ttt_encoder *model);
-/* input_ids, token_type_ids (NULL → 0), attention_mask (NULL → all 1): [B·T] row-major.
+/* input_ids, token_type_ids (NULL → 0; must be NULL without a token-type embedding),
+ * attention_mask (NULL → all 1): [B·T] row-major. T + position_offset must not exceed
+ * position.vocab.
  * hidden: [B, T, hidden] f32; pooled: [B, hidden] f32 or NULL (requires spec.pooler when given).
- * Observer paths: embeddings, layers.N (+ .attention, .attention_norm, .ffn, .ffn_norm), pooler. */
+ * Observer paths: embeddings, layers.N (+ .attention, .attention_norm, .ffn, .ffn_norm), norm,
+ * pooler. */
 TTT_API ttt_status ttt_encoder_forward(const ttt_encoder *model, ttt_context *ctx,
                                        const int32_t *input_ids, const int32_t *token_type_ids,
                                        const uint8_t *attention_mask, int64_t B, int64_t T,

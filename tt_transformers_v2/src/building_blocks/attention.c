@@ -137,10 +137,6 @@ ttt_status ttt_attention_spec_validate(const ttt_attention_spec *s) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "attention spec: sliding_window (%lld) must be >= 0",
                          (long long)s->sliding_window);
-  if (s->sliding_window > 0 && s->bidirectional)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                         "attention spec: sliding_window needs causal attention (bidirectional is "
-                         "set)");
   if (!(s->scale >= 0.0f && isfinite(s->scale)) || !(s->softcap >= 0.0f && isfinite(s->softcap)))
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "attention spec: scale (%g) and softcap (%g) must be finite and >= 0",
@@ -324,7 +320,8 @@ static ttt_status check_cache(const ttt_attention_spec *s, const ttt_attention_i
 /* The attention of one forward. Queries: B sequences of T rows, query (b, t) at position pos0 + t.
  * Keys of a sequence: positions < split are in `cache`; positions split + i (i < T) are the rows i
  * of this chunk's k/v. Visible keys of a query at p: causal (j <= p) unless bidirectional, within
- * the window (j > p - window) when set, and not masked by key_mask[b·T + i]. */
+ * the window when set (causal: j > p - window; bidirectional: |j - p| <= window / 2), and not
+ * masked by key_mask[b·T + i]. */
 typedef struct attn_job {
   int64_t B, T, pos0, split;
   int64_t n_heads, n_kv_heads, rep, hd;
@@ -370,7 +367,14 @@ static bool key_masked(const attn_job *job, int64_t b, int64_t j) {
 
 /* Visible key range [lo, hi] of a query at position p. */
 static void key_range(const attn_job *job, int64_t p, int64_t *lo, int64_t *hi) {
-  *hi = job->causal ? p : job->split + job->T - 1;
+  int64_t last = job->split + job->T - 1;
+  if (!job->causal && job->window > 0) { /* symmetric window */
+    int64_t half = job->window / 2;
+    *lo = p - half > 0 ? p - half : 0;
+    *hi = p + half < last ? p + half : last;
+    return;
+  }
+  *hi = job->causal ? p : last;
   *lo = (job->window > 0 && p - job->window + 1 > 0) ? p - job->window + 1 : 0;
 }
 

@@ -1,6 +1,8 @@
 /*
- * Encoder (BERT): word + position + token-type embeddings → LayerNorm → N post-norm layers →
- * optional pooler tanh(W · h[:, 0] + b).
+ * Encoder: word + optional position + optional token-type embeddings → norm → N layers (post-norm
+ * as BERT, or pre-norm with rope, a gated MLP and local windows as ModernBERT) → optional final
+ * norm → optional pooler tanh(W · h[:, 0] + b). Positions start at an offset and may count only
+ * the non-pad tokens (see ttt_encoder_spec).
  *
  * Activations are [B, T, hidden] f32 (B sequences of T tokens, padded to the same length; the
  * attention mask keeps padded keys out of every softmax). The layers ping-pong between the
@@ -25,7 +27,9 @@ struct ttt_encoder {
   ttt_embedding_weights word, position, token_type;
   ttt_norm_weights embedding_norm;
   ttt_encoder_layer_weights *layers; /* spec.n_layers entries */
-  ttt_lm_head_spec pooler_spec;      /* [hidden, hidden] with bias, when spec.pooler */
+  ttt_rope *ropes[TTT_MAX_LAYERS];   /* per layer: the tables of its attention's rope, or NULL */
+  ttt_norm_weights norm;
+  ttt_lm_head_spec pooler_spec; /* [hidden, hidden] with bias, when spec.pooler */
   ttt_lm_head_weights pooler;
   /* Weights converted to the impl config's dtypes (the other views point into the caller's
    * storage, e.g. an mmapped checkpoint). Freed by destroy. */
@@ -43,16 +47,19 @@ static ttt_status check_dim(const char *field, int64_t dim, int64_t hidden) {
 }
 
 /* `where` names the layer in messages ("layers[3]"). */
+/* A pre-norm layer's attention_norm of dim 0 is the identity. */
+static bool has_attention_norm(const ttt_encoder_layer_spec *l) {
+  return !l->pre_norm || l->attention_norm.dim != 0;
+}
+
 static ttt_status validate_layer(const ttt_encoder_layer_spec *l, int64_t hidden,
                                  const char *where) {
   ttt_status st = ttt_attention_spec_validate(&l->attention);
   if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.attention", where);
-  if (l->attention.rope.type != TTT_ROPE_NONE)
+  if (!l->attention.bidirectional)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                         "encoder spec: %s.attention.rope.type must be none (the encoder adds "
-                         "absolute position embeddings instead)",
-                         where);
-  st = ttt_norm_spec_validate(&l->attention_norm);
+                         "encoder spec: %s.attention.bidirectional must be set", where);
+  st = has_attention_norm(l) ? ttt_norm_spec_validate(&l->attention_norm) : TTT_OK;
   if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.attention_norm", where);
   st = ttt_mlp_spec_validate(&l->ffn);
   if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s.ffn", where);
@@ -64,7 +71,7 @@ static ttt_status validate_layer(const ttt_encoder_layer_spec *l, int64_t hidden
     const char *name;
     int64_t dim;
   } dims[] = {{"attention.hidden", l->attention.hidden},
-              {"attention_norm.dim", l->attention_norm.dim},
+              {"attention_norm.dim", has_attention_norm(l) ? l->attention_norm.dim : hidden},
               {"ffn.hidden", l->ffn.hidden},
               {"ffn_norm.dim", l->ffn_norm.dim}};
   for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
@@ -75,25 +82,70 @@ static ttt_status validate_layer(const ttt_encoder_layer_spec *l, int64_t hidden
   return TTT_OK;
 }
 
+static bool has_token_types(const ttt_encoder_spec *spec) {
+  return spec->token_type.vocab != 0 || spec->token_type.dim != 0;
+}
+
+static bool has_positions(const ttt_encoder_spec *spec) {
+  return spec->position.vocab != 0 || spec->position.dim != 0;
+}
+
+static bool has_final_norm(const ttt_encoder_spec *spec) { return spec->norm.dim != 0; }
+
+static ttt_status validate_positions(const ttt_encoder_spec *spec) {
+  if (!has_positions(spec)) {
+    if (spec->position_offset == 0 && !spec->positions_skip_padding) return TTT_OK;
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: position_offset and positions_skip_padding need a "
+                         "position embedding");
+  }
+  if (spec->position_offset < 0 || spec->position_offset >= spec->position.vocab)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: position_offset (%d) must be in [0, position.vocab %lld)",
+                         (int)spec->position_offset, (long long)spec->position.vocab);
+  if (!spec->positions_skip_padding) return TTT_OK;
+  if (spec->position_offset < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: positions_skip_padding needs position_offset >= 1 (pad "
+                         "tokens read row position_offset - 1)");
+  if (spec->pad_token_id < 0 || spec->pad_token_id >= spec->word.vocab)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder spec: pad_token_id (%d) must be in [0, word.vocab %lld)",
+                         (int)spec->pad_token_id, (long long)spec->word.vocab);
+  return TTT_OK;
+}
+
 ttt_status ttt_encoder_spec_validate(const ttt_encoder_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder spec: NULL");
   const struct {
     const char *name;
     const ttt_embedding_spec *emb;
-  } embeddings[] = {
-      {"word", &spec->word}, {"position", &spec->position}, {"token_type", &spec->token_type}};
+    bool present;
+  } embeddings[] = {{"word", &spec->word, true},
+                    {"position", &spec->position, has_positions(spec)},
+                    {"token_type", &spec->token_type, has_token_types(spec)}};
   for (size_t i = 0; i < sizeof embeddings / sizeof embeddings[0]; i++) {
+    if (!embeddings[i].present) continue;
     ttt_status st = ttt_embedding_spec_validate(embeddings[i].emb);
     if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: %s", embeddings[i].name);
   }
   int64_t hidden = spec->word.dim;
-  ttt_status st = check_dim("position.dim", spec->position.dim, hidden);
-  if (st == TTT_OK) st = check_dim("token_type.dim", spec->token_type.dim, hidden);
+  ttt_status st =
+      has_positions(spec) ? check_dim("position.dim", spec->position.dim, hidden) : TTT_OK;
+  if (st == TTT_OK && has_token_types(spec))
+    st = check_dim("token_type.dim", spec->token_type.dim, hidden);
+  if (st == TTT_OK) st = validate_positions(spec);
   if (st != TTT_OK) return st;
   st = ttt_norm_spec_validate(&spec->embedding_norm);
   if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: embedding_norm");
   st = check_dim("embedding_norm.dim", spec->embedding_norm.dim, hidden);
   if (st != TTT_OK) return st;
+  if (has_final_norm(spec)) {
+    st = ttt_norm_spec_validate(&spec->norm);
+    if (st != TTT_OK) return ttt_error_prefix(st, "encoder spec: norm");
+    st = check_dim("norm.dim", spec->norm.dim, hidden);
+    if (st != TTT_OK) return st;
+  }
   if (spec->n_layers < 1 || spec->n_layers > TTT_MAX_LAYERS)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "encoder spec: n_layers (%lld) must be in [1, %d]",
@@ -152,6 +204,7 @@ static ttt_encoder_layer_impl_config default_layer_impl(const ttt_device *device
   c.attention.weight_dtype = attn.weight_dtype;
   c.attention.activation_dtype = attn.activation_dtype;
   projection_dtypes ffn = projection_for(strategy, l->ffn.hidden, l->ffn.intermediate);
+  if (!has_attention_norm(l)) c.attention_norm = (ttt_norm_impl_config){0};
   c.ffn.weight_dtype = ffn.weight_dtype;
   c.ffn.activation_dtype = ffn.activation_dtype;
   return c;
@@ -180,6 +233,7 @@ ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt_strateg
   c.embedding_norm = ttt_norm_default_impl_config(device, mode, &spec->embedding_norm);
   for (int64_t i = 0; i < spec->n_layers; i++)
     c.layers[i] = default_layer_impl(device, strategy, &spec->layers[i]);
+  if (has_final_norm(spec)) c.norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
   ttt_lm_head_spec pooler = pooler_spec_of(spec);
   c.pooler = ttt_lm_head_default_impl_config(device, mode, &pooler);
   projection_dtypes p = projection_for(strategy, pooler.hidden, pooler.hidden);
@@ -221,43 +275,116 @@ static ttt_status check_activation(const ttt_tensor *t, const char *name, int64_
   return TTT_OK;
 }
 
-/* The work of ttt_encoder_layer_forward once its arguments are checked; a and h are scratch
- * [B, T, hidden] buffers (a: attention / MLP output and the residual sums; h: the post-attention
- * hidden state). */
-static ttt_status layer_run(ttt_context *ctx, const ttt_encoder_layer_spec *spec,
-                            const ttt_encoder_layer_impl_config *impl,
-                            const ttt_encoder_layer_weights *w, const ttt_tensor *x,
-                            const uint8_t *key_mask, ttt_tensor *out, ttt_tensor *a, ttt_tensor *h,
-                            const char *path, const ttt_observer *observer) {
-  const char *where = path && path[0] ? path : "encoder layer"; /* for error messages */
-  int64_t n = ttt_tensor_numel(x);
-  int64_t rows = x->shape[0] * x->shape[1], hidden = x->shape[2];
-  ttt_tensor h2 = ttt_tensor_2d(TTT_F32, h->data, rows, hidden);
-  ttt_tensor a2 = ttt_tensor_2d(TTT_F32, a->data, rows, hidden);
+/* A layer's arguments once checked; a and h are scratch [B, T, hidden] buffers. */
+typedef struct layer_args {
+  const ttt_encoder_layer_spec *spec;
+  const ttt_encoder_layer_impl_config *impl;
+  const ttt_encoder_layer_weights *w;
+  const ttt_rope *rope; /* NULL without rope */
+  const ttt_tensor *x;
+  const uint8_t *key_mask;
+  ttt_tensor *out, *a, *h;
+  const char *path;
+  const ttt_observer *observer;
+} layer_args;
 
-  ttt_status st = ttt_attention_forward(ctx, &spec->attention, &impl->attention, &w->attention,
-                                        NULL, x, key_mask, a);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention", where);
-  emit(observer, path, "attention", x, a);
+static const char *where_of(const layer_args *l) {
+  return l->path && l->path[0] ? l->path : "encoder layer"; /* for error messages */
+}
 
-  add_into(a->data, x->data, n);
-  st =
-      ttt_norm_forward(ctx, &spec->attention_norm, &impl->attention_norm, &w->attention_norm, a, h);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention_norm", where);
-  emit(observer, path, "attention_norm", a, h);
-
-  st = ttt_mlp_forward(ctx, &spec->ffn, &impl->ffn, &w->ffn, &h2, &a2);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn", where);
-  emit(observer, path, "ffn", h, a);
-
-  add_into(a->data, h->data, n);
-  st = ttt_norm_forward(ctx, &spec->ffn_norm, &impl->ffn_norm, &w->ffn_norm, a, out);
-  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn_norm", where);
-  emit(observer, path, "ffn_norm", a, out);
-
-  /* The layer itself; without a path it is the root module, reported as "". */
-  emit(observer, path ? path : "", NULL, x, out);
+static ttt_status attention_run(ttt_context *ctx, const layer_args *l, const ttt_tensor *in,
+                                ttt_tensor *out) {
+  ttt_status st = ttt_attention_forward(ctx, &l->spec->attention, &l->impl->attention,
+                                        &l->w->attention, l->rope, in, l->key_mask, out);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention", where_of(l));
+  emit(l->observer, l->path, "attention", in, out);
   return TTT_OK;
+}
+
+static ttt_status norm_run(ttt_context *ctx, const layer_args *l, const char *name,
+                           const ttt_norm_spec *spec, const ttt_norm_impl_config *impl,
+                           const ttt_norm_weights *w, const ttt_tensor *in, ttt_tensor *out) {
+  ttt_status st = ttt_norm_forward(ctx, spec, impl, w, in, out);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.%s", where_of(l), name);
+  emit(l->observer, l->path, name, in, out);
+  return TTT_OK;
+}
+
+/* The MLP over [B·T, hidden] rows of `in` into `out`. */
+static ttt_status ffn_run(ttt_context *ctx, const layer_args *l, const ttt_tensor *in,
+                          ttt_tensor *out) {
+  int64_t rows = in->shape[0] * in->shape[1], hidden = in->shape[2];
+  ttt_tensor in2 = ttt_tensor_2d(TTT_F32, in->data, rows, hidden);
+  ttt_tensor out2 = ttt_tensor_2d(TTT_F32, out->data, rows, hidden);
+  ttt_status st = ttt_mlp_forward(ctx, &l->spec->ffn, &l->impl->ffn, &l->w->ffn, &in2, &out2);
+  if (st != TTT_OK) return ttt_error_prefix(st, "%s.ffn", where_of(l));
+  emit(l->observer, l->path, "ffn", in, out);
+  return TTT_OK;
+}
+
+/* h = attention_norm(x + attn(x)); out = ffn_norm(h + ffn(h)). */
+static ttt_status post_norm_run(ttt_context *ctx, const layer_args *l) {
+  const ttt_encoder_layer_spec *s = l->spec;
+  int64_t n = ttt_tensor_numel(l->x);
+  ttt_status st = attention_run(ctx, l, l->x, l->a);
+  if (st != TTT_OK) return st;
+  add_into(l->a->data, l->x->data, n);
+  st = norm_run(ctx, l, "attention_norm", &s->attention_norm, &l->impl->attention_norm,
+                &l->w->attention_norm, l->a, l->h);
+  if (st == TTT_OK) st = ffn_run(ctx, l, l->h, l->a);
+  if (st != TTT_OK) return st;
+  add_into(l->a->data, l->h->data, n);
+  return norm_run(ctx, l, "ffn_norm", &s->ffn_norm, &l->impl->ffn_norm, &l->w->ffn_norm, l->a,
+                  l->out);
+}
+
+/* a = x + attn(attention_norm(x)); out = a + ffn(ffn_norm(a)). */
+static ttt_status pre_norm_run(ttt_context *ctx, const layer_args *l) {
+  const ttt_encoder_layer_spec *s = l->spec;
+  int64_t n = ttt_tensor_numel(l->x);
+  const ttt_tensor *attn_in = l->x;
+  ttt_status st = TTT_OK;
+  if (has_attention_norm(s)) {
+    st = norm_run(ctx, l, "attention_norm", &s->attention_norm, &l->impl->attention_norm,
+                  &l->w->attention_norm, l->x, l->h);
+    attn_in = l->h;
+  }
+  if (st == TTT_OK) st = attention_run(ctx, l, attn_in, l->a);
+  if (st != TTT_OK) return st;
+  add_into(l->a->data, l->x->data, n);
+  st = norm_run(ctx, l, "ffn_norm", &s->ffn_norm, &l->impl->ffn_norm, &l->w->ffn_norm, l->a, l->h);
+  if (st == TTT_OK) st = ffn_run(ctx, l, l->h, l->out);
+  if (st != TTT_OK) return st;
+  add_into(l->out->data, l->a->data, n);
+  return TTT_OK;
+}
+
+static ttt_status layer_run(ttt_context *ctx, const layer_args *l) {
+  ttt_status st = l->spec->pre_norm ? pre_norm_run(ctx, l) : post_norm_run(ctx, l);
+  if (st != TTT_OK) return st;
+  /* The layer itself; without a path it is the root module, reported as "". */
+  emit(l->observer, l->path ? l->path : "", NULL, l->x, l->out);
+  return TTT_OK;
+}
+
+/* Runs one layer with scratch from ctx. */
+static ttt_status layer_forward(ttt_context *ctx, layer_args *l) {
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  const ttt_tensor *x = l->x;
+  size_t bytes = (size_t)ttt_tensor_numel(x) * sizeof(float);
+  float *a_data = ttt_scratch_alloc(ctx, bytes);
+  float *h_data = a_data ? ttt_scratch_alloc(ctx, bytes) : NULL;
+  if (!h_data) {
+    ttt_scratch_restore(ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
+  }
+  ttt_tensor a = ttt_tensor_3d(TTT_F32, a_data, x->shape[0], x->shape[1], x->shape[2]);
+  ttt_tensor h = ttt_tensor_3d(TTT_F32, h_data, x->shape[0], x->shape[1], x->shape[2]);
+  l->a = &a;
+  l->h = &h;
+  ttt_status st = layer_run(ctx, l);
+  ttt_scratch_restore(ctx, mark);
+  return st;
 }
 
 ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder_layer_spec *spec,
@@ -276,19 +403,23 @@ ttt_status ttt_encoder_layer_forward(ttt_context *ctx, const ttt_encoder_layer_s
     st = check_activation(out, "encoder layer out", x->shape[0], x->shape[1], hidden);
   if (st == TTT_OK) st = ttt_block_check_no_alias(out, x, "encoder layer");
   if (st != TTT_OK) return st;
-
-  ttt_scratch_mark mark = ttt_scratch_save(ctx);
-  size_t bytes = (size_t)ttt_tensor_numel(x) * sizeof(float);
-  float *a_data = ttt_scratch_alloc(ctx, bytes);
-  float *h_data = a_data ? ttt_scratch_alloc(ctx, bytes) : NULL;
-  if (!h_data) {
-    ttt_scratch_restore(ctx, mark);
-    return TTT_ERR_OUT_OF_MEMORY;
+  /* A standalone layer builds its rope tables for the call. */
+  ttt_rope *rope = NULL;
+  if (spec->attention.rope.type != TTT_ROPE_NONE) {
+    st = ttt_rope_create(&spec->attention.rope, &rope);
+    if (st != TTT_OK) return ttt_error_prefix(st, "%s.attention.rope", where);
   }
-  ttt_tensor a = ttt_tensor_3d(TTT_F32, a_data, x->shape[0], x->shape[1], hidden);
-  ttt_tensor h = ttt_tensor_3d(TTT_F32, h_data, x->shape[0], x->shape[1], hidden);
-  st = layer_run(ctx, spec, impl, weights, x, key_mask, out, &a, &h, path, observer);
-  ttt_scratch_restore(ctx, mark);
+  layer_args l = {.spec = spec,
+                  .impl = impl,
+                  .w = weights,
+                  .rope = rope,
+                  .x = x,
+                  .key_mask = key_mask,
+                  .out = out,
+                  .path = path,
+                  .observer = observer};
+  st = layer_forward(ctx, &l);
+  ttt_rope_destroy(rope);
   return st;
 }
 
@@ -415,7 +546,8 @@ static ttt_status resolve_layer(ttt_encoder *m, ttt_weight_resolver resolver, vo
                         ttt_block_weight_dtype(c->attention.weight_dtype), &w->attention);
   if (st != TTT_OK) return st;
   snprintf(module, sizeof module, "layers.%lld.attention_norm", (long long)i);
-  st = resolve_norm(m, resolver, user, module, &s->attention_norm, &w->attention_norm);
+  if (has_attention_norm(s))
+    st = resolve_norm(m, resolver, user, module, &s->attention_norm, &w->attention_norm);
   if (st != TTT_OK) return st;
   snprintf(module, sizeof module, "layers.%lld.ffn", (long long)i);
   st = resolve_mlp(m, resolver, user, module, &s->ffn, ttt_block_weight_dtype(c->ffn.weight_dtype),
@@ -432,10 +564,12 @@ static ttt_status resolve_embeddings(ttt_encoder *m, ttt_weight_resolver resolve
     const char *module;
     const ttt_embedding_spec *spec;
     ttt_embedding_weights *w;
-  } tables[] = {{"embeddings.word", &s->word, &m->word},
-                {"embeddings.position", &s->position, &m->position},
-                {"embeddings.token_type", &s->token_type, &m->token_type}};
+    bool wanted;
+  } tables[] = {{"embeddings.word", &s->word, &m->word, true},
+                {"embeddings.position", &s->position, &m->position, has_positions(s)},
+                {"embeddings.token_type", &s->token_type, &m->token_type, has_token_types(s)}};
   for (size_t i = 0; i < N_SLOTS(tables); i++) {
+    if (!tables[i].wanted) continue;
     const weight_slot slot = {
         "table", &tables[i].w->table, tables[i].spec->vocab, tables[i].spec->dim, dtype, true};
     ttt_status st = resolve_slot(m, resolver, user, tables[i].module, &slot);
@@ -481,10 +615,24 @@ static ttt_status check_impl(const ttt_encoder_spec *spec, const ttt_encoder_imp
                               ttt_block_kernel(p->kernel));
 }
 
+/* The rope tables of every layer whose attention has rope. */
+static ttt_status create_ropes(ttt_encoder *m) {
+  for (int64_t i = 0; i < m->spec.n_layers; i++) {
+    const ttt_rope_spec *r = &m->spec.layers[i].attention.rope;
+    if (r->type == TTT_ROPE_NONE) continue;
+    ttt_status st = ttt_rope_create(r, &m->ropes[i]);
+    if (st != TTT_OK)
+      return ttt_error_prefix(st, "encoder layers.%lld.attention.rope", (long long)i);
+  }
+  return TTT_OK;
+}
+
 static ttt_status resolve_all(ttt_encoder *m, ttt_weight_resolver resolver, void *user) {
   ttt_status st = resolve_embeddings(m, resolver, user);
   for (int64_t i = 0; st == TTT_OK && i < m->spec.n_layers; i++)
     st = resolve_layer(m, resolver, user, i);
+  if (st == TTT_OK && has_final_norm(&m->spec))
+    st = resolve_norm(m, resolver, user, "norm", &m->spec.norm, &m->norm);
   if (st == TTT_OK && m->spec.pooler) st = resolve_pooler(m, resolver, user);
   return st;
 }
@@ -510,6 +658,7 @@ ttt_status ttt_encoder_create(const ttt_encoder_spec *spec, const ttt_encoder_im
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "encoder create: out of memory");
   }
   st = resolve_all(m, resolver, user);
+  if (st == TTT_OK) st = create_ropes(m);
   if (st != TTT_OK) {
     ttt_encoder_destroy(m);
     return st;
@@ -521,6 +670,7 @@ ttt_status ttt_encoder_create(const ttt_encoder_spec *spec, const ttt_encoder_im
 void ttt_encoder_destroy(ttt_encoder *model) {
   if (!model) return;
   for (int64_t i = 0; i < model->n_owned; i++) ttt_tensor_free(&model->owned[i]);
+  for (int64_t i = 0; i < TTT_MAX_LAYERS; i++) ttt_rope_destroy(model->ropes[i]);
   free(model->owned);
   free(model->layers);
   free(model);
@@ -548,10 +698,15 @@ static ttt_status check_forward(const ttt_encoder *m, const forward_args *a) {
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "encoder forward: B (%lld) and T (%lld) must be >= 1", (long long)a->B,
                          (long long)a->T);
-  if (a->T > s->position.vocab)
+  if (has_positions(s) && a->T > s->position.vocab - s->position_offset)
     return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
-                         "encoder forward: T (%lld) exceeds the %lld position embeddings",
-                         (long long)a->T, (long long)s->position.vocab);
+                         "encoder forward: T (%lld) exceeds the %lld position embeddings after "
+                         "the offset %d",
+                         (long long)a->T, (long long)s->position.vocab, (int)s->position_offset);
+  if (a->token_type_ids && !has_token_types(s))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "encoder forward: token_type_ids given, but the spec has no token-type "
+                         "embedding");
   /* Positions are int32 and B·T·hidden sizes the buffers: keep B·T in int32 range. */
   if (a->B > INT32_MAX / a->T)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "encoder forward: B·T (%lld·%lld) too large",
@@ -582,6 +737,25 @@ static ttt_status pooler_run(const ttt_encoder *m, ttt_context *ctx, const forwa
   return TTT_OK;
 }
 
+/* The position-table row of every token (see ttt_encoder_spec.position_offset). */
+static void compute_positions(const ttt_encoder_spec *s, const forward_args *a,
+                              int32_t *positions) {
+  for (int64_t b = 0; b < a->B; b++) {
+    const int32_t *ids = a->input_ids + b * a->T;
+    int32_t *row = positions + b * a->T;
+    int32_t counted = 0;
+    for (int64_t t = 0; t < a->T; t++) {
+      if (!s->positions_skip_padding) {
+        row[t] = s->position_offset + (int32_t)t;
+      } else if (ids[t] == s->pad_token_id) {
+        row[t] = s->position_offset - 1;
+      } else {
+        row[t] = s->position_offset + counted++;
+      }
+    }
+  }
+}
+
 /* Word + position + token-type embeddings, then the embedding LayerNorm, into `out`. */
 static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const forward_args *a,
                                  float *out) {
@@ -589,9 +763,9 @@ static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const f
   int64_t n = a->B * a->T;
   int32_t *positions = ttt_scratch_alloc(ctx, (size_t)n * sizeof(int32_t));
   if (!positions) return TTT_ERR_OUT_OF_MEMORY;
-  for (int64_t i = 0; i < n; i++) positions[i] = (int32_t)(i % a->T);
+  compute_positions(s, a, positions);
   const int32_t *types = a->token_type_ids;
-  if (!types) {
+  if (!types && has_token_types(s)) {
     int32_t *zeros = ttt_scratch_alloc(ctx, (size_t)n * sizeof(int32_t));
     if (!zeros) return TTT_ERR_OUT_OF_MEMORY;
     memset(zeros, 0, (size_t)n * sizeof(int32_t));
@@ -601,9 +775,11 @@ static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const f
   const ttt_embedding_impl_config *c = &m->impl.embeddings;
   ttt_status st = ttt_embedding_forward(ctx, &s->word, c, &m->word, a->input_ids, n, false, &rows);
   if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.word");
-  st = ttt_embedding_forward(ctx, &s->position, c, &m->position, positions, n, true, &rows);
+  if (has_positions(s))
+    st = ttt_embedding_forward(ctx, &s->position, c, &m->position, positions, n, true, &rows);
   if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.position");
-  st = ttt_embedding_forward(ctx, &s->token_type, c, &m->token_type, types, n, true, &rows);
+  if (has_token_types(s))
+    st = ttt_embedding_forward(ctx, &s->token_type, c, &m->token_type, types, n, true, &rows);
   if (st != TTT_OK) return ttt_error_prefix(st, "embeddings.token_type");
   st = ttt_norm_forward(ctx, &s->embedding_norm, &m->impl.embedding_norm, &m->embedding_norm, &rows,
                         &rows);
@@ -612,6 +788,26 @@ static ttt_status embeddings_run(const ttt_encoder *m, ttt_context *ctx, const f
     ttt_tensor ids = ttt_tensor_2d(TTT_I32, (void *)a->input_ids, a->B, a->T);
     ttt_tensor y = ttt_tensor_3d(TTT_F32, out, a->B, a->T, s->word.dim);
     emit(a->observer, NULL, "embeddings", &ids, &y);
+  }
+  return TTT_OK;
+}
+
+/* The final norm, in place on hidden. */
+static ttt_status final_norm_run(const ttt_encoder *m, ttt_context *ctx, const forward_args *a) {
+  int64_t H = m->spec.word.dim;
+  ttt_tensor rows = ttt_tensor_2d(TTT_F32, a->hidden->data, a->B * a->T, H);
+  bool observed = a->observer && a->observer->fn;
+  float *before = NULL;
+  if (observed) { /* the observer sees the norm's input too */
+    before = ttt_scratch_alloc(ctx, (size_t)(a->B * a->T * H) * sizeof(float));
+    if (!before) return TTT_ERR_OUT_OF_MEMORY;
+    memcpy(before, a->hidden->data, (size_t)(a->B * a->T * H) * sizeof(float));
+  }
+  ttt_status st = ttt_norm_forward(ctx, &m->spec.norm, &m->impl.norm, &m->norm, &rows, &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "norm");
+  if (observed) {
+    ttt_tensor x = ttt_tensor_3d(TTT_F32, before, a->B, a->T, H);
+    emit(a->observer, NULL, "norm", &x, a->hidden);
   }
   return TTT_OK;
 }
@@ -632,9 +828,18 @@ static ttt_status forward_run(const ttt_encoder *m, ttt_context *ctx, const forw
     ttt_tensor y = ttt_tensor_3d(TTT_F32, buf[(i + 1) % 2], a->B, a->T, H);
     char path[PATH_MAX_LEN];
     snprintf(path, sizeof path, "layers.%lld", (long long)i);
-    st = ttt_encoder_layer_forward(ctx, &m->spec.layers[i], &m->impl.layers[i], &m->layers[i], &x,
-                                   a->attention_mask, &y, path, a->observer);
+    layer_args l = {.spec = &m->spec.layers[i],
+                    .impl = &m->impl.layers[i],
+                    .w = &m->layers[i],
+                    .rope = m->ropes[i],
+                    .x = &x,
+                    .key_mask = a->attention_mask,
+                    .out = &y,
+                    .path = path,
+                    .observer = a->observer};
+    st = layer_forward(ctx, &l);
   }
+  if (st == TTT_OK && has_final_norm(&m->spec)) st = final_norm_run(m, ctx, a);
   if (st == TTT_OK && a->pooled) st = pooler_run(m, ctx, a, a->hidden->data);
   return st;
 }

@@ -117,6 +117,7 @@ static const module_kind encoder_kinds[] = {
     KIND("embeddings", false, ttt_encoder_impl_config, embeddings, embedding_fields),
     KIND("embedding_norm", false, ttt_encoder_impl_config, embedding_norm, norm_fields),
     KIND("pooler", false, ttt_encoder_impl_config, pooler, lm_head_fields),
+    KIND("norm", false, ttt_encoder_impl_config, norm, norm_fields),
     KIND("attention", true, ttt_encoder_layer_impl_config, attention, attention_fields),
     KIND("attention_norm", true, ttt_encoder_layer_impl_config, attention_norm, norm_fields),
     KIND("ffn", true, ttt_encoder_layer_impl_config, ffn, mlp_fields),
@@ -132,7 +133,8 @@ static const tree_desc causal_lm_tree = {
 static const tree_desc encoder_tree = {
     encoder_kinds, sizeof encoder_kinds / sizeof encoder_kinds[0],
     offsetof(ttt_encoder_impl_config, layers), sizeof(ttt_encoder_layer_impl_config),
-    "embeddings, embedding_norm, pooler, or layers.N.{attention, attention_norm, ffn, ffn_norm}"};
+    "embeddings, embedding_norm, norm, pooler, or layers.N.{attention, attention_norm, ffn, "
+    "ffn_norm}"};
 
 static const char *const kernel_values[] = {"default", "reference", "simd"};
 static const char *const algorithm_values[] = {"default", "naive", "tiled"};

@@ -15,6 +15,8 @@ static bool visible(const ttt_attention_spec *s, const uint8_t *key_mask, int64_
                     int64_t t, int64_t j) {
   if (key_mask && !key_mask[b * T + j]) return false;
   if (!s->bidirectional && j > t) return false;
+  if (s->sliding_window > 0 && s->bidirectional)
+    return (j > t ? j - t : t - j) <= s->sliding_window / 2;
   if (s->sliding_window > 0 && j <= t - s->sliding_window) return false;
   return true;
 }

@@ -574,7 +574,15 @@ static void encoder_case(ttt_attention_spec (*make)(void), uint64_t seed, bool f
   layer_free(&l);
 }
 
+/* A symmetric local window (|j - p| <= 4 of 17 positions), as ModernBERT's local layers. */
+static ttt_attention_spec mini_bert_window(void) {
+  ttt_attention_spec s = mini_bert();
+  s.sliding_window = 8;
+  return s;
+}
+
 static void test_bert_base(void) { encoder_case(bert_base, 15, false); }
+static void test_bidirectional_window(void) { encoder_case(mini_bert_window, 515, true); }
 static void test_mini_bert(void) { encoder_case(mini_bert, 505, true); }
 
 /* The cache-less forward of a causal spec over a batch equals the reference per sequence (and so
@@ -745,9 +753,8 @@ static void test_spec_validation(void) {
   s.rope.type = (ttt_rope_type)99;
   CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "unknown type 99");
   s = bert_base();
-  s.sliding_window = 8;
-  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT,
-            "sliding_window needs causal");
+  s.sliding_window = -1;
+  CHECK_ERR(ttt_attention_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "sliding_window (-1)");
   s = bert_base();
   s.head_dim = 0;
   s.hidden = 770;
@@ -859,6 +866,7 @@ int main(void) {
   TTT_RUN(test_mini_all_heads);
   TTT_RUN(test_mini_mistral);
   TTT_RUN(test_mini_bert);
+  TTT_RUN(test_bidirectional_window);
   TTT_RUN(test_causal_batch_without_cache);
   TTT_RUN(test_sliding_window_chunks_and_ring);
   TTT_RUN(test_thresholds_bite);

@@ -202,18 +202,21 @@ static ttt_mlp_weights mlp_weights(int i) {
                            .down_bias = layer_weight(i, "ffn.down_bias")};
 }
 
-/* hidden: B·T·H, pooled: B·H. */
-static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, const int32_t *types,
-                              const uint8_t *mask, double *hidden, double *pooled) {
+/* hidden: B·T·H, pooled: B·H. positions: the position-table row of each token (NULL: 0..T-1);
+ * types NULL: no token-type embedding. */
+static void reference_forward_at(const ttt_encoder_spec *s, const int32_t *ids,
+                                 const int32_t *types, const int32_t *positions,
+                                 const uint8_t *mask, double *hidden, double *pooled) {
   const int64_t n = (int64_t)B * T;
-  int32_t positions[B * T];
-  for (int64_t i = 0; i < n; i++) positions[i] = (int32_t)(i % T);
+  int32_t sequential[B * T];
+  for (int64_t i = 0; i < n; i++) sequential[i] = (int32_t)(i % T);
   ttt_embedding_weights word = {find_weight("embeddings.word.table")};
   ttt_embedding_weights pos = {find_weight("embeddings.position.table")};
   ttt_embedding_weights type = {find_weight("embeddings.token_type.table")};
   CHECK_OK(ttt_reference_embedding(&s->word, &word, ids, n, false, hidden));
-  CHECK_OK(ttt_reference_embedding(&s->position, &pos, positions, n, true, hidden));
-  CHECK_OK(ttt_reference_embedding(&s->token_type, &type, types, n, true, hidden));
+  CHECK_OK(ttt_reference_embedding(&s->position, &pos, positions ? positions : sequential, n, true,
+                                   hidden));
+  if (types) CHECK_OK(ttt_reference_embedding(&s->token_type, &type, types, n, true, hidden));
   ttt_norm_weights emb_norm = norm_weights("embeddings.norm");
   CHECK_OK(ttt_reference_norm(&s->embedding_norm, &emb_norm, hidden, n, hidden));
 
@@ -244,6 +247,11 @@ static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, con
       pooled[b * H + o] = tanh(acc);
     }
   }
+}
+
+static void reference_forward(const ttt_encoder_spec *s, const int32_t *ids, const int32_t *types,
+                              const uint8_t *mask, double *hidden, double *pooled) {
+  reference_forward_at(s, ids, types, NULL, mask, hidden, pooled);
 }
 
 /* ---- Shared inputs, context and the reference result (computed once) ---- */
@@ -401,6 +409,200 @@ static void test_performance_and_overrides(void) {
   }
 }
 
+/* Positions that start at an offset and count only non-pad tokens (a pad token anywhere in the
+ * row, left padding included), without token types: against HF's rule written out here
+ * (create_position_ids_from_input_ids: cumsum(ids != pad) · (ids != pad) + padding_idx). */
+static void test_padding_aware_positions(void) {
+  enum { PAD = 1 };
+  ttt_encoder_spec spec = make_spec();
+  spec.token_type = (ttt_embedding_spec){0};
+  spec.position_offset = PAD + 1;
+  spec.positions_skip_padding = true;
+  spec.pad_token_id = PAD;
+  CHECK_OK(ttt_encoder_spec_validate(&spec));
+  ttt_encoder_impl_config impl;
+  CHECK_OK(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_ACCURACY, &spec, &impl));
+  resolver_state r = {0};
+  ttt_encoder *m = NULL;
+  CHECK_OK(ttt_encoder_create(&spec, &impl, resolve, &r, &m));
+  if (!m) return;
+  for (int i = 0; i < r.n_asked; i++)
+    CHECK_MSG(strcmp(r.asked[i], "embeddings.token_type.table") != 0, "token types resolved");
+  /* Row 0: a pad token in the middle; row 1: left padding (keys masked). */
+  int32_t in_ids[B * T];
+  uint8_t in_mask[B * T];
+  for (int i = 0; i < B * T; i++) {
+    in_ids[i] = 2 + (int32_t)((i * 7) % (VOCAB - 2));
+    in_mask[i] = 1;
+  }
+  in_ids[2] = PAD;
+  for (int t = 0; t < T - REAL1; t++) {
+    in_ids[T + t] = PAD;
+    in_mask[T + t] = 0;
+  }
+  int32_t positions[B * T];
+  for (int b = 0; b < B; b++) {
+    int32_t cumsum = 0;
+    for (int t = 0; t < T; t++) {
+      int32_t real = in_ids[b * T + t] != PAD;
+      cumsum += real;
+      positions[b * T + t] = cumsum * real + PAD;
+    }
+  }
+  CHECK(positions[3] == 4 && positions[2] == PAD && positions[T + T - REAL1] == PAD + 1);
+  reference_forward_at(&spec, in_ids, NULL, positions, in_mask, ref_hidden, ref_pooled);
+  CHECK_OK(run(m, in_ids, NULL, in_mask, &result_a, NULL));
+  compare_to_reference(&result_a, 1e-4, 0.99999, "padding-aware positions");
+  CHECK_ERR(run(m, in_ids, types, in_mask, &result_a, NULL), TTT_ERR_INVALID_ARGUMENT,
+            "token_type_ids");
+  ttt_encoder_destroy(m);
+  /* Restore the shared reference of the default spec for the tests after this one. */
+  ttt_encoder_spec shared = make_spec();
+  reference_forward(&shared, ids, types, mask, ref_hidden, ref_pooled);
+}
+
+/* ---- Pre-norm encoder (ModernBERT's mechanisms) ---- */
+
+enum { PRE_LAYERS = 3, PRE_FFN = 256 };
+
+/* No position table (rope in every layer, two thetas), no token types, LayerNorms without bias,
+ * pre-norm layers (layer 0 without an attention norm), GeGLU MLPs without biases, layer 1 with a
+ * symmetric window of 4 (|i - j| <= 2 of T = 6 positions), a final norm, no pooler. */
+static ttt_encoder_spec make_pre_norm_spec(void) {
+  ttt_encoder_spec s;
+  memset(&s, 0, sizeof s);
+  s.word = (ttt_embedding_spec){.vocab = VOCAB, .dim = H};
+  ttt_norm_spec ln = {.type = TTT_NORM_LAYER, .dim = H, .eps = 1e-5f};
+  s.embedding_norm = ln;
+  s.n_layers = PRE_LAYERS;
+  for (int i = 0; i < PRE_LAYERS; i++) {
+    ttt_encoder_layer_spec *l = &s.layers[i];
+    bool local = i == 1;
+    l->pre_norm = true;
+    l->attention = (ttt_attention_spec){.hidden = H,
+                                        .n_heads = HEADS,
+                                        .n_kv_heads = HEADS,
+                                        .bidirectional = true,
+                                        .sliding_window = local ? 4 : 0,
+                                        .rope = {.type = TTT_ROPE_DEFAULT,
+                                                 .head_dim = H / HEADS,
+                                                 .rotary_dim = H / HEADS,
+                                                 .max_positions = MAXPOS,
+                                                 .theta = local ? 1e4 : 1.6e5}};
+    l->attention_norm = i == 0 ? (ttt_norm_spec){0} : ln;
+    l->ffn = (ttt_mlp_spec){
+        .hidden = H, .intermediate = PRE_FFN, .activation = TTT_ACT_GELU, .gated = true};
+    l->ffn_norm = ln;
+  }
+  s.norm = ln;
+  return s;
+}
+
+static void make_pre_norm_weights(void) {
+  ttt_test_rng rng = ttt_test_rng_make(77);
+  char p[PATH_LEN];
+  add_table(&rng, "embeddings.word.table", VOCAB);
+  add_vector(&rng, "embeddings.norm.weight", H, 1.0f);
+  for (int i = 0; i < PRE_LAYERS; i++) {
+    static const char *const proj[] = {"wq", "wk", "wv", "wo"};
+    for (int j = 0; j < 4; j++) {
+      snprintf(p, sizeof p, "layers.%d.attention.%s", i, proj[j]);
+      add_matrix(&rng, p, H, H);
+    }
+    if (i > 0) {
+      snprintf(p, sizeof p, "layers.%d.attention_norm.weight", i);
+      add_vector(&rng, p, H, 1.0f);
+    }
+    snprintf(p, sizeof p, "layers.%d.ffn_norm.weight", i);
+    add_vector(&rng, p, H, 1.0f);
+    snprintf(p, sizeof p, "layers.%d.ffn.gate", i);
+    add_matrix(&rng, p, PRE_FFN, H);
+    snprintf(p, sizeof p, "layers.%d.ffn.up", i);
+    add_matrix(&rng, p, PRE_FFN, H);
+    snprintf(p, sizeof p, "layers.%d.ffn.down", i);
+    add_matrix(&rng, p, H, PRE_FFN);
+  }
+  add_vector(&rng, "norm.weight", H, 1.0f);
+}
+
+/* The float64 composition: x = norm(word[ids]); per layer a = x + attn(attention_norm(x)),
+ * x = a + mlp(ffn_norm(a)); then the final norm. The reference attention applies the spec's rope
+ * at positions 0..T-1 and its symmetric window. */
+static void reference_pre_norm(const ttt_encoder_spec *s, const int32_t *in_ids,
+                               const uint8_t *in_mask, double *x) {
+  const int64_t n = (int64_t)B * T;
+  ttt_embedding_weights word = {find_weight("embeddings.word.table")};
+  CHECK_OK(ttt_reference_embedding(&s->word, &word, in_ids, n, false, x));
+  ttt_norm_weights emb_norm = {.weight = find_weight("embeddings.norm.weight")};
+  CHECK_OK(ttt_reference_norm(&s->embedding_norm, &emb_norm, x, n, x));
+  double *h = malloc((size_t)(n * H) * sizeof(double));
+  double *a = malloc((size_t)(n * H) * sizeof(double));
+  for (int i = 0; i < PRE_LAYERS; i++) {
+    const ttt_encoder_layer_spec *l = &s->layers[i];
+    ttt_attention_weights aw = {.wq = layer_weight(i, "attention.wq"),
+                                .wk = layer_weight(i, "attention.wk"),
+                                .wv = layer_weight(i, "attention.wv"),
+                                .wo = layer_weight(i, "attention.wo")};
+    ttt_norm_weights n1 = {.weight = layer_weight(i, "attention_norm.weight")};
+    ttt_norm_weights n2 = {.weight = layer_weight(i, "ffn_norm.weight")};
+    ttt_mlp_weights mw = {.gate = layer_weight(i, "ffn.gate"),
+                          .up = layer_weight(i, "ffn.up"),
+                          .down = layer_weight(i, "ffn.down")};
+    if (i == 0)
+      memcpy(h, x, (size_t)(n * H) * sizeof(double));
+    else
+      CHECK_OK(ttt_reference_norm(&l->attention_norm, &n1, x, n, h));
+    CHECK_OK(ttt_reference_attention(&l->attention, &aw, h, B, T, in_mask, a));
+    for (int64_t j = 0; j < n * H; j++) a[j] += x[j];
+    CHECK_OK(ttt_reference_norm(&l->ffn_norm, &n2, a, n, h));
+    CHECK_OK(ttt_reference_mlp(&l->ffn, &mw, h, n, x));
+    for (int64_t j = 0; j < n * H; j++) x[j] += a[j];
+  }
+  ttt_norm_weights fn = {.weight = find_weight("norm.weight")};
+  CHECK_OK(ttt_reference_norm(&s->norm, &fn, x, n, x));
+  free(h);
+  free(a);
+}
+
+static void test_pre_norm_rope_window(void) {
+  static weight_store saved;
+  saved = store;
+  store.n = 0;
+  make_pre_norm_weights();
+  ttt_encoder_spec spec = make_pre_norm_spec();
+  CHECK_OK(ttt_encoder_spec_validate(&spec));
+  ttt_encoder_impl_config impl;
+  CHECK_OK(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_ACCURACY, &spec, &impl));
+  resolver_state r = {0};
+  ttt_encoder *m = NULL;
+  CHECK_OK(ttt_encoder_create(&spec, &impl, resolve, &r, &m));
+  /* word, embedding norm, 9 per layer but layer 0 has no attention norm, final norm */
+  CHECK(r.n_asked == 2 + 9 * PRE_LAYERS - 1 + 1);
+  if (m) {
+    static double want[B * T * H];
+    reference_pre_norm(&spec, ids, mask, want);
+    ttt_tensor hidden = ttt_tensor_3d(TTT_F32, result_a.hidden, B, T, H);
+    CHECK_OK(ttt_encoder_forward(m, ctx, ids, NULL, mask, B, T, &hidden, NULL, NULL));
+    ttt_tensor expected = ttt_tensor_3d(TTT_F64, want, B, T, H);
+    ttt_compare_result c;
+    CHECK_OK(ttt_compare(&hidden, &expected, NULL, 1e-4, 0.0, &c));
+    CHECK_MSG(c.max_abs_err <= 1e-4 && c.pcc >= 0.99999, "pre-norm: max abs %.3g, pcc %.8f",
+              c.max_abs_err, c.pcc);
+    printf("  pre-norm rope/window/GeGLU/final norm: max abs err %.3g, pcc %.9f\n", c.max_abs_err,
+           c.pcc);
+    /* The window matters: without it layer 1 sees every key and the result moves. */
+    ttt_encoder_destroy(m);
+    spec.layers[1].attention.sliding_window = 0;
+    CHECK_OK(ttt_encoder_create(&spec, &impl, resolve, &r, &m));
+    CHECK_OK(ttt_encoder_forward(m, ctx, ids, NULL, mask, B, T, &hidden, NULL, NULL));
+    CHECK_OK(ttt_compare(&hidden, &expected, NULL, 1e-4, 0.0, &c));
+    CHECK_MSG(c.max_abs_err > 1e-3, "the window made no difference (%g)", c.max_abs_err);
+    ttt_encoder_destroy(m);
+  }
+  for (int i = 0; i < store.n; i++) ttt_tensor_free(&store.e[i].t);
+  store = saved;
+}
+
 static void test_spec_validation(void) {
   CHECK_ERR(ttt_encoder_spec_validate(NULL), TTT_ERR_INVALID_ARGUMENT, "NULL");
   ttt_encoder_spec s = make_spec();
@@ -415,6 +617,15 @@ static void test_spec_validation(void) {
   s = make_spec();
   s.token_type.vocab = 0;
   CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "token_type");
+  s = make_spec();
+  s.position_offset = MAXPOS;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "position_offset (16)");
+  s = make_spec();
+  s.positions_skip_padding = true;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "position_offset >= 1");
+  s.position_offset = 2;
+  s.pad_token_id = VOCAB;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "pad_token_id (64)");
   s = make_spec();
   s.embedding_norm.eps = 0.0f;
   CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "embedding_norm");
@@ -433,14 +644,27 @@ static void test_spec_validation(void) {
   s.layers[0].attention.n_kv_heads = 7;
   CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "layers[0].attention");
   s = make_spec();
-  s.layers[1].attention.rope =
-      (ttt_rope_spec){.type = TTT_ROPE_DEFAULT, .head_dim = H / HEADS, .max_positions = MAXPOS};
+  s.layers[1].attention.bidirectional = false;
   CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT,
-            "layers[1].attention.rope.type");
+            "layers[1].attention.bidirectional must be set");
+  s = make_spec();
+  s.layers[0].attention_norm.dim = 0; /* the identity only in a pre-norm layer */
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "layers[0].attention_norm");
+  s.layers[0].pre_norm = true;
+  CHECK_OK(ttt_encoder_spec_validate(&s));
+  s = make_spec();
+  s.position = (ttt_embedding_spec){0};
+  CHECK_OK(ttt_encoder_spec_validate(&s));
+  s.position_offset = 2;
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "need a position embedding");
+  s = make_spec();
+  s.norm = (ttt_norm_spec){.type = TTT_NORM_LAYER, .dim = 100, .eps = 1e-5f};
+  CHECK_ERR(ttt_encoder_spec_validate(&s), TTT_ERR_INVALID_ARGUMENT, "norm.dim (100)");
+  s.layers[1].attention.bidirectional = false;
 
   ttt_encoder_impl_config impl;
   CHECK_ERR(ttt_encoder_default_impl_config(NULL, TTT_STRATEGY_ACCURACY, &s, &impl),
-            TTT_ERR_INVALID_ARGUMENT, "rope");
+            TTT_ERR_INVALID_ARGUMENT, "norm.dim");
   s = make_spec();
   CHECK_ERR(ttt_encoder_default_impl_config(NULL, (ttt_strategy)7, &s, &impl),
             TTT_ERR_INVALID_ARGUMENT, "strategy");
@@ -756,6 +980,8 @@ int main(void) {
 
   TTT_RUN(test_accuracy_matches_reference);
   TTT_RUN(test_padding_mask);
+  TTT_RUN(test_padding_aware_positions);
+  TTT_RUN(test_pre_norm_rope_window);
   TTT_RUN(test_performance_and_overrides);
   TTT_RUN(test_spec_validation);
   TTT_RUN(test_create_errors);
