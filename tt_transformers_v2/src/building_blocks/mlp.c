@@ -12,11 +12,6 @@
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
-static const char *activation_names[] = {[TTT_ACT_SILU] = "silu",
-                                         [TTT_ACT_GELU] = "gelu",
-                                         [TTT_ACT_GELU_TANH] = "gelu_tanh",
-                                         [TTT_ACT_RELU] = "relu"};
-
 ttt_status ttt_mlp_spec_validate(const ttt_mlp_spec *spec) {
   if (!spec) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "mlp spec: NULL");
   if (spec->hidden < 1)
@@ -25,7 +20,7 @@ ttt_status ttt_mlp_spec_validate(const ttt_mlp_spec *spec) {
   if (spec->intermediate < 1)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "mlp spec: intermediate (%lld) must be >= 1",
                          (long long)spec->intermediate);
-  if ((unsigned)spec->activation >= sizeof activation_names / sizeof activation_names[0])
+  if ((unsigned)spec->activation > TTT_ACT_RELU) /* the last enumerator of ttt_activation */
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "mlp spec: activation (%d) is not one of silu, gelu, gelu_tanh, relu",
                          (int)spec->activation);
