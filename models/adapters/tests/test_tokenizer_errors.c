@@ -273,6 +273,20 @@ static void test_unk_and_fuse_unk(void) {
               "\"merges\": [\"a b\"]}}");
   if (t) expect_ids(t, "axb", (const int32_t[]){3, -1});
   ttt_tokenizer_destroy(t);
+  /* pieces made only of unknown characters encode to nothing, also before the first id and when
+   * the piece comes from the per-call cache (issue 19: this added 0 to a NULL id array) */
+  t = load_ok("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1, \"b\": 2, \"ab\": 3}, "
+              "\"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": "
+              "{\"String\": \" \"}, \"behavior\": \"Removed\"}}");
+  if (t) {
+    expect_ids(t, "x", (const int32_t[]){-1});
+    expect_ids(t, "x x ab xy x a", (const int32_t[]){3, 1, -1});
+    int32_t *ids = NULL;
+    int64_t n = -1;
+    CHECK_OK(ttt_tokenizer_encode(t, "xyz", 3, true, &ids, &n));
+    CHECK(n == 0 && ids == NULL);
+  }
+  ttt_tokenizer_destroy(t);
 }
 
 static void test_added_token_options(void) {
