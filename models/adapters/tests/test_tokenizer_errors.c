@@ -190,6 +190,22 @@ static void expect_ids(const ttt_tokenizer *t, const char *text, const int32_t *
   free(ids);
 }
 
+/* \C matches one byte, cutting inside a character (issue 19): refused at load, naming the pattern;
+ * an escaped backslash followed by C is an ordinary pattern. */
+static void test_backslash_c_refused(void) {
+  expect_load_error("{" MODEL
+                    "}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": "
+                    "\"a\\\\C\"}, \"behavior\": \"Isolated\"}}",
+                    TTT_ERR_FORMAT, "pre_tokenizer.pattern: invalid regular expression 'a\\C'");
+  expect_load_error("{" MODEL "}, \"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
+                    "\"(\\\\C)\"}, \"content\": \"-\"}}",
+                    TTT_ERR_FORMAT, "normalizer.pattern: invalid regular expression '(\\C)'");
+  ttt_tokenizer *t = load_ok("{" MODEL "}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": "
+                             "{\"Regex\": \"\\\\\\\\C\"}, \"behavior\": \"Isolated\"}}");
+  if (t) expect_ids(t, "a\\Cb", (const int32_t[]){1, 0, 0, 2, -1}); /* "\\C" split off, unknown */
+  ttt_tokenizer_destroy(t);
+}
+
 static void test_bad_arguments_and_ids(void) {
   ttt_tokenizer *t = load_ok("{" MODEL "}}");
   if (!t) return;
@@ -356,6 +372,7 @@ int main(void) {
   TTT_RUN(test_truncated_files);
   TTT_RUN(test_unsupported_components);
   TTT_RUN(test_malformed_fields);
+  TTT_RUN(test_backslash_c_refused);
   TTT_RUN(test_config_errors);
   TTT_RUN(test_bad_arguments_and_ids);
   TTT_RUN(test_invalid_utf8);

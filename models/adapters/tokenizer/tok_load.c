@@ -206,7 +206,9 @@ static ttt_status translate_pattern(const char *p, size_t n, tok_buf *out) {
 ttt_status tok_regex_compile(const char *pattern, size_t len, bool literal, const char *what,
                              pcre2_code **out) {
   tok_buf pat = {0};
-  uint32_t options = PCRE2_UTF | PCRE2_UCP;
+  /* \C matches one code unit, i.e. it cuts inside a character: the pieces it makes are not UTF-8,
+   * and every later step (and PCRE2 itself) relies on valid UTF-8, so patterns may not use it. */
+  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
   ttt_status st;
   if (literal) { /* PCRE2 refuses UCP together with LITERAL, where it has no meaning anyway */
     options = PCRE2_UTF | PCRE2_LITERAL;
@@ -223,8 +225,9 @@ ttt_status tok_regex_compile(const char *pattern, size_t len, bool literal, cons
   if (!re) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(code, msg, sizeof msg);
-    return ttt_set_error(TTT_ERR_FORMAT, "%s: invalid regular expression at offset %zu: %s", what,
-                         (size_t)offset, (const char *)msg);
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: invalid regular expression '%.*s' at offset %zu: %s",
+                         what, len > 200 ? 200 : (int)len, pattern, (size_t)offset,
+                         (const char *)msg);
   }
   /* JIT is an optimization: without it (e.g. unsupported CPU) pcre2_match interprets. */
   (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
