@@ -206,6 +206,27 @@ static void test_backslash_c_refused(void) {
   ttt_tokenizer_destroy(t);
 }
 
+/* Added-token ids that contradict each other or the vocabulary are refused, naming the token and
+ * the id (issue 19: "<s>" encoded to an id that decoded to another string). */
+static void test_added_token_id_conflicts(void) {
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 10, \"content\": \"<s>\"}, "
+                    "{\"id\": 10, \"content\": \"</s>\"}]}",
+                    TTT_ERR_FORMAT,
+                    "added_tokens[1]: \"</s>\" has id 10, which is already the id of \"<s>\"");
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 2, \"content\": \"<s>\"}]}",
+                    TTT_ERR_FORMAT,
+                    "added_tokens[0]: \"<s>\" has id 2, which is already the id of \"b\"");
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 4, \"content\": \"ab\"}]}",
+                    TTT_ERR_FORMAT,
+                    "added_tokens[0]: \"ab\" has id 4, but model.vocab gives it id 3");
+  /* the vocabulary's own id, and the same token listed twice, are fine */
+  ttt_tokenizer *t = load_ok("{" MODEL "}, \"added_tokens\": [{\"id\": 0, \"content\": "
+                             "\"<unk>\", \"special\": true}, {\"id\": 10, \"content\": \"<s>\"}, "
+                             "{\"id\": 10, \"content\": \"<s>\"}]}");
+  if (t) expect_ids(t, "<s>a<unk>", (const int32_t[]){10, 1, 0, -1});
+  ttt_tokenizer_destroy(t);
+}
+
 static void test_bad_arguments_and_ids(void) {
   ttt_tokenizer *t = load_ok("{" MODEL "}}");
   if (!t) return;
@@ -373,6 +394,7 @@ int main(void) {
   TTT_RUN(test_unsupported_components);
   TTT_RUN(test_malformed_fields);
   TTT_RUN(test_backslash_c_refused);
+  TTT_RUN(test_added_token_id_conflicts);
   TTT_RUN(test_config_errors);
   TTT_RUN(test_bad_arguments_and_ids);
   TTT_RUN(test_invalid_utf8);
