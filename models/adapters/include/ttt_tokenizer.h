@@ -102,6 +102,8 @@ bool ttt_tokenizer_is_special(const ttt_tokenizer *t, int32_t id);
 /* Streaming detokenizer for generation: the concatenation of every piece returned by push and the
  * final flush is exactly the text ttt_tokenizer_decode returns for the whole id sequence, and a
  * piece never ends in the middle of a UTF-8 character (text waits until the character is complete).
+ * Each push costs time proportional to the last few tokens' text (amortized), never to the length
+ * of the stream, even when the text keeps ending in an incomplete character.
  */
 typedef struct ttt_detokenizer ttt_detokenizer;
 
