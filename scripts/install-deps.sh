@@ -1,8 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages the build needs, only those that are missing.
 # Runs `apt-get update` once before installing; does nothing when all are present.
+# usage: install-deps.sh [sanitizer]
+#   sanitizer  also clang and its sanitizer runtime (for `make test-asan`)
 set -eu
 packages="cmake make gcc libc6-dev pkg-config binutils libcjson-dev libpcre2-dev libutf8proc-dev"
+for group in "$@"; do
+  case "$group" in
+  sanitizer) packages="$packages clang libclang-rt-14-dev" ;;
+  *) echo "install-deps: unknown group '$group' (known: sanitizer)" >&2; exit 2 ;;
+  esac
+done
 missing=""
 for p in $packages; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
