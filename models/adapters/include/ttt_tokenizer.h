@@ -27,6 +27,11 @@
  * with `normalized: true`, in the normalized text), leftmost-longest, honouring `lstrip`, `rstrip`
  * and `single_word`. Special added tokens in the text are always matched, as HuggingFace does.
  *
+ * A character the BPE vocabulary lacks becomes its "<0xNN>" byte tokens (byte_fallback, when the
+ * vocabulary has all of them), else the unknown token (unk_token; consecutive ones fused with
+ * fuse_unk), else it is dropped silently, as HuggingFace's BPE model does: text made only of such
+ * characters encodes to no ids at all.
+ *
  * Invalid UTF-8 in the text to encode is not an error: every maximal invalid subsequence is
  * replaced by U+FFFD before tokenization (as Rust's String::from_utf8_lossy and Python's
  * errors="replace" do), so such text does not round-trip. Decoding always produces valid UTF-8:
@@ -113,6 +118,8 @@ bool ttt_tokenizer_is_special(const ttt_tokenizer *t, int32_t id);
 /* Streaming detokenizer for generation: the concatenation of every piece returned by push and the
  * final flush is exactly the text ttt_tokenizer_decode returns for the whole id sequence, and a
  * piece never ends in the middle of a UTF-8 character (text waits until the character is complete).
+ * Each push costs time proportional to the last few tokens' text (amortized), never to the length
+ * of the stream, even when the text keeps ending in an incomplete character.
  */
 typedef struct ttt_detokenizer ttt_detokenizer;
 

@@ -189,6 +189,43 @@ static void expect_ids(const ttt_tokenizer *t, const char *text, const int32_t *
   free(ids);
 }
 
+/* \C matches one byte, cutting inside a character (issue 19): refused at load, naming the pattern;
+ * an escaped backslash followed by C is an ordinary pattern. */
+static void test_backslash_c_refused(void) {
+  expect_load_error("{" MODEL
+                    "}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"Regex\": "
+                    "\"a\\\\C\"}, \"behavior\": \"Isolated\"}}",
+                    TTT_ERR_FORMAT, "pre_tokenizer.pattern: invalid regular expression 'a\\C'");
+  expect_load_error("{" MODEL "}, \"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": "
+                    "\"(\\\\C)\"}, \"content\": \"-\"}}",
+                    TTT_ERR_FORMAT, "normalizer.pattern: invalid regular expression '(\\C)'");
+  ttt_tokenizer *t = load_ok("{" MODEL "}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": "
+                             "{\"Regex\": \"\\\\\\\\C\"}, \"behavior\": \"Isolated\"}}");
+  if (t) expect_ids(t, "a\\Cb", (const int32_t[]){1, 0, 0, 2, -1}); /* "\\C" split off, unknown */
+  ttt_tokenizer_destroy(t);
+}
+
+/* Added-token ids that contradict each other or the vocabulary are refused, naming the token and
+ * the id (issue 19: "<s>" encoded to an id that decoded to another string). */
+static void test_added_token_id_conflicts(void) {
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 10, \"content\": \"<s>\"}, "
+                    "{\"id\": 10, \"content\": \"</s>\"}]}",
+                    TTT_ERR_FORMAT,
+                    "added_tokens[1]: \"</s>\" has id 10, which is already the id of \"<s>\"");
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 2, \"content\": \"<s>\"}]}",
+                    TTT_ERR_FORMAT,
+                    "added_tokens[0]: \"<s>\" has id 2, which is already the id of \"b\"");
+  expect_load_error("{" MODEL "}, \"added_tokens\": [{\"id\": 4, \"content\": \"ab\"}]}",
+                    TTT_ERR_FORMAT,
+                    "added_tokens[0]: \"ab\" has id 4, but model.vocab gives it id 3");
+  /* the vocabulary's own id, and the same token listed twice, are fine */
+  ttt_tokenizer *t = load_ok("{" MODEL "}, \"added_tokens\": [{\"id\": 0, \"content\": "
+                             "\"<unk>\", \"special\": true}, {\"id\": 10, \"content\": \"<s>\"}, "
+                             "{\"id\": 10, \"content\": \"<s>\"}]}");
+  if (t) expect_ids(t, "<s>a<unk>", (const int32_t[]){10, 1, 0, -1});
+  ttt_tokenizer_destroy(t);
+}
+
 static void test_bad_arguments_and_ids(void) {
   ttt_tokenizer *t = load_ok("{" MODEL "}}");
   if (!t) return;
@@ -272,6 +309,20 @@ static void test_unk_and_fuse_unk(void) {
               "\"merges\": [\"a b\"]}}");
   if (t) expect_ids(t, "axb", (const int32_t[]){3, -1});
   ttt_tokenizer_destroy(t);
+  /* pieces made only of unknown characters encode to nothing, also before the first id and when
+   * the piece comes from the per-call cache (issue 19: this added 0 to a NULL id array) */
+  t = load_ok("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 1, \"b\": 2, \"ab\": 3}, "
+              "\"merges\": [\"a b\"]}, \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": "
+              "{\"String\": \" \"}, \"behavior\": \"Removed\"}}");
+  if (t) {
+    expect_ids(t, "x", (const int32_t[]){-1});
+    expect_ids(t, "x x ab xy x a", (const int32_t[]){3, 1, -1});
+    int32_t *ids = NULL;
+    int64_t n = -1;
+    CHECK_OK(ttt_tokenizer_encode(t, "xyz", 3, true, &ids, &n));
+    CHECK(n == 0 && ids == NULL);
+  }
+  ttt_tokenizer_destroy(t);
 }
 
 static void test_added_token_options(void) {
@@ -341,6 +392,8 @@ int main(void) {
   TTT_RUN(test_truncated_files);
   TTT_RUN(test_unsupported_components);
   TTT_RUN(test_malformed_fields);
+  TTT_RUN(test_backslash_c_refused);
+  TTT_RUN(test_added_token_id_conflicts);
   TTT_RUN(test_config_errors);
   TTT_RUN(test_bad_arguments_and_ids);
   TTT_RUN(test_invalid_utf8);

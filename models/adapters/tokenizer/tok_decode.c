@@ -312,13 +312,20 @@ ttt_status ttt_tokenizer_decode(const ttt_tokenizer *t, const int32_t *ids, int6
  * difference is what the full decode adds. Skipped special tokens never enter the window. The
  * context never ends inside a run of ByteFallback byte tokens (see holds_back), so runs are decoded
  * whole, as in the full decode.
+ *
+ * When the text does end in U+FFFD, only its last character can still change (a later id may
+ * complete it); everything before it is final. So if the window without its last id decodes to a
+ * shorter prefix of the text, that shorter text is emitted and the last id stays pending. This
+ * keeps the window a few ids long even when the text keeps ending in U+FFFD (a generation stuck on
+ * an invalid byte), so each push costs O(length of the last few tokens), not O(ids so far).
  */
 struct ttt_detokenizer {
   const ttt_tokenizer *t;
   bool skip_special;
   tok_ids window;
   int64_t prefix_count;
-  tok_buf prefix, text, piece;
+  tok_buf prefix, text, settled, piece;
+  int64_t decoded_ids; /* ids passed to the decoder so far: the work done (tests bound it) */
 };
 
 ttt_status ttt_detokenizer_create_ex(const ttt_tokenizer *t, bool skip_special,
@@ -351,11 +358,24 @@ static bool holds_back(const ttt_tokenizer *t, int32_t id) {
   return fallback && byte_token(t->strings.data + t->str_off[id], t->str_len[id]) >= 0;
 }
 
+/* Decodes the window's first `count` ids into out. */
+static ttt_status decode_window(ttt_detokenizer *d, int64_t count, tok_buf *out) {
+  d->decoded_ids += count;
+  return tok_decode_ids(d->t, d->window.data, count, d->skip_special, out);
+}
+
+/* True if text extends the prefix by at least one byte. With the supported decoders it always
+ * extends it when it grows; the comparison keeps a surprising decoder from emitting wrong text. */
+static bool extends_prefix(const ttt_detokenizer *d, const tok_buf *text) {
+  return text->len > d->prefix.len &&
+         (d->prefix.len == 0 || memcmp(text->data, d->prefix.data, d->prefix.len) == 0);
+}
+
 /* Sets the piece to text[prefix.len..]. */
-static ttt_status set_piece(ttt_detokenizer *d, const char **piece, size_t *len) {
+static ttt_status set_piece(ttt_detokenizer *d, const tok_buf *text, const char **piece,
+                            size_t *len) {
   d->piece.len = 0;
-  ttt_status st =
-      tok_buf_append(&d->piece, d->text.data + d->prefix.len, d->text.len - d->prefix.len);
+  ttt_status st = tok_buf_append(&d->piece, text->data + d->prefix.len, text->len - d->prefix.len);
   if (st) return st;
   *piece = d->piece.data;
   if (len) *len = d->piece.len;
@@ -368,6 +388,25 @@ static void empty_piece(ttt_detokenizer *d, const char **piece, size_t *len) {
   if (len) *len = 0;
 }
 
+/* Emits `text`, the decode of the window's first `count` ids, beyond the prefix; the ids from the
+ * old context's end up to `count` become the new context, the ids after `count` stay pending. */
+static ttt_status emit(ttt_detokenizer *d, int64_t count, const tok_buf *text, const char **piece,
+                       size_t *len) {
+  ttt_status st = set_piece(d, text, piece, len);
+  if (st) return st;
+  int64_t keep = d->window.len - d->prefix_count;
+  memmove(d->window.data, d->window.data + d->prefix_count, (size_t)keep * sizeof(int32_t));
+  d->window.len = keep;
+  d->prefix_count = count - d->prefix_count;
+  return decode_window(d, d->prefix_count, &d->prefix);
+}
+
+/* A failed decode leaves the stream as it was before the push. */
+static ttt_status undo_push(ttt_detokenizer *d, ttt_status st) {
+  d->window.len--;
+  return st;
+}
+
 ttt_status ttt_detokenizer_push(ttt_detokenizer *d, int32_t id, const char **piece, size_t *len) {
   if (!d || !piece)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
@@ -377,23 +416,19 @@ ttt_status ttt_detokenizer_push(ttt_detokenizer *d, int32_t id, const char **pie
   if (st || (d->skip_special && d->t->special[id])) return st;
   st = tok_ids_push(&d->window, id);
   if (st || holds_back(d->t, id)) return st;
-  st = tok_decode_ids(d->t, d->window.data, d->window.len, d->skip_special, &d->text);
-  if (st) {
-    d->window.len--;
-    return st;
-  }
-  /* the text must extend the prefix; with the supported decoders it always does */
-  if (d->text.len <= d->prefix.len || ends_with_replacement(&d->text) ||
-      (d->prefix.len && memcmp(d->text.data, d->prefix.data, d->prefix.len) != 0))
-    return TTT_OK;
-  st = set_piece(d, piece, len);
-  if (st) return st;
-  /* the ids after the old context become the new context */
-  int64_t keep = d->window.len - d->prefix_count;
-  memmove(d->window.data, d->window.data + d->prefix_count, (size_t)keep * sizeof(int32_t));
-  d->window.len = keep;
-  d->prefix_count = keep;
-  return tok_decode_ids(d->t, d->window.data, d->window.len, d->skip_special, &d->prefix);
+  int64_t n = d->window.len;
+  st = decode_window(d, n, &d->text);
+  if (st) return undo_push(d, st);
+  if (!extends_prefix(d, &d->text)) return TTT_OK;
+  if (!ends_with_replacement(&d->text)) return emit(d, n, &d->text, piece, len);
+  /* The last character may still change: what comes before it is final. If the window without its
+   * last id decodes to a shorter prefix of the text, that much is emitted. */
+  if (n - d->prefix_count < 2) return TTT_OK;
+  st = decode_window(d, n - 1, &d->settled);
+  if (st) return undo_push(d, st);
+  bool final = d->settled.len < d->text.len && extends_prefix(d, &d->settled) &&
+               memcmp(d->settled.data, d->text.data, d->settled.len) == 0;
+  return final ? emit(d, n - 1, &d->settled, piece, len) : TTT_OK;
 }
 
 ttt_status ttt_detokenizer_flush(ttt_detokenizer *d, const char **piece, size_t *len) {
@@ -401,18 +436,21 @@ ttt_status ttt_detokenizer_flush(ttt_detokenizer *d, const char **piece, size_t 
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "ttt_detokenizer_flush: detokenizer and piece must not be NULL");
   empty_piece(d, piece, len);
-  ttt_status st = tok_decode_ids(d->t, d->window.data, d->window.len, d->skip_special, &d->text);
-  if (!st && d->text.len > d->prefix.len) st = set_piece(d, piece, len);
+  ttt_status st = decode_window(d, d->window.len, &d->text);
+  if (!st && d->text.len > d->prefix.len) st = set_piece(d, &d->text, piece, len);
   d->window.len = d->prefix_count = 0;
   d->prefix.len = 0;
   return st;
 }
+
+int64_t tok_detokenizer_decoded_ids(const ttt_detokenizer *d) { return d->decoded_ids; }
 
 void ttt_detokenizer_destroy(ttt_detokenizer *d) {
   if (!d) return;
   free(d->window.data);
   tok_buf_free(&d->prefix);
   tok_buf_free(&d->text);
+  tok_buf_free(&d->settled);
   tok_buf_free(&d->piece);
   free(d);
 }

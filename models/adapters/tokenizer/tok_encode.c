@@ -93,18 +93,22 @@ static bool find_added(const ttt_tokenizer *t, const tok_added_matcher *m, const
 /* ---- pieces -----------------------------------------------------------------------------------
  */
 
+/* A piece may encode to no ids at all (every character unknown, no unk_token, no byte fallback),
+ * so the id arrays may still be NULL here: no pointer arithmetic on them when the count is 0. */
 static ttt_status encode_piece(enc_state *e, const char *p, size_t n) {
   bool cacheable = n <= TOK_CACHE_MAX_PIECE;
   int64_t v;
-  if (cacheable && tok_map_get(&e->cache, p, n, &v))
-    return tok_ids_append(&e->out, e->cache_ids.data + (v >> 16), v & 0xFFFF);
+  if (cacheable && tok_map_get(&e->cache, p, n, &v)) {
+    int64_t count = v & 0xFFFF;
+    return count ? tok_ids_append(&e->out, e->cache_ids.data + (v >> 16), count) : TTT_OK;
+  }
   int64_t before = e->out.len;
   ttt_status st = e->t->model == TOK_MODEL_BPE
                       ? tok_bpe_encode(e->t, p, n, &e->bpe, &e->out)
                       : tok_model_ext_encode(e->t, p, n, &e->model, &e->out);
   if (st || !cacheable || e->cache.count >= TOK_CACHE_MAX_ENTRIES) return st;
   int64_t count = e->out.len - before, off = e->cache_ids.len;
-  st = tok_ids_append(&e->cache_ids, e->out.data + before, count);
+  if (count) st = tok_ids_append(&e->cache_ids, e->out.data + before, count);
   if (!st) st = tok_map_put(&e->cache, p, n, (off << 16) | count, NULL);
   return st;
 }

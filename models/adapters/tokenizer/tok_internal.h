@@ -372,4 +372,7 @@ ttt_status tok_pretokenize_ext(const tok_pre *step, const char *text, const tok_
 ttt_status tok_decode_ids(const ttt_tokenizer *t, const int32_t *ids, int64_t n, bool skip_special,
                           tok_buf *out);
 
+/* Ids a streaming detokenizer has passed to the decoder so far (its work; tests bound it). */
+int64_t tok_detokenizer_decoded_ids(const ttt_detokenizer *d);
+
 #endif

@@ -206,7 +206,9 @@ static ttt_status translate_pattern(const char *p, size_t n, tok_buf *out) {
 ttt_status tok_regex_compile(const char *pattern, size_t len, bool literal, const char *what,
                              pcre2_code **out) {
   tok_buf pat = {0};
-  uint32_t options = PCRE2_UTF | PCRE2_UCP;
+  /* \C matches one code unit, i.e. it cuts inside a character: the pieces it makes are not UTF-8,
+   * and every later step (and PCRE2 itself) relies on valid UTF-8, so patterns may not use it. */
+  uint32_t options = PCRE2_UTF | PCRE2_UCP | PCRE2_NEVER_BACKSLASH_C;
   ttt_status st;
   if (literal) { /* PCRE2 refuses UCP together with LITERAL, where it has no meaning anyway */
     options = PCRE2_UTF | PCRE2_LITERAL;
@@ -223,8 +225,9 @@ ttt_status tok_regex_compile(const char *pattern, size_t len, bool literal, cons
   if (!re) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(code, msg, sizeof msg);
-    return ttt_set_error(TTT_ERR_FORMAT, "%s: invalid regular expression at offset %zu: %s", what,
-                         (size_t)offset, (const char *)msg);
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: invalid regular expression '%.*s' at offset %zu: %s",
+                         what, len > 200 ? 200 : (int)len, pattern, (size_t)offset,
+                         (const char *)msg);
   }
   /* JIT is an optimization: without it (e.g. unsupported CPU) pcre2_match interprets. */
   (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
@@ -818,6 +821,28 @@ static ttt_status set_token(ttt_tokenizer *t, int64_t id, const char *s, size_t 
   return st;
 }
 
+/* An added token's id may not name another string, in the vocabulary or among the added tokens,
+ * and a string the vocabulary has keeps its vocabulary id. HuggingFace does not read these ids: it
+ * gives an added token its vocabulary id, or the next free one, and only warns when the file says
+ * otherwise; a file whose ids disagree with themselves is refused here rather than guessed at. */
+static ttt_status check_added_id(const ttt_tokenizer *t, size_t i) {
+  const tok_added *a = &t->added[i];
+  int64_t vocab_id;
+  if (tok_map_get(&t->vocab, a->content, a->len, &vocab_id) && vocab_id != a->id)
+    return ttt_set_error(TTT_ERR_FORMAT,
+                         "%s: added_tokens[%zu]: \"%.64s\" has id %d, but model.vocab gives it "
+                         "id %lld",
+                         t->path, i, a->content, (int)a->id, (long long)vocab_id);
+  uint32_t len = t->str_len[a->id];
+  const char *other = t->strings.data + t->str_off[a->id];
+  if (len != UINT32_MAX && (len != a->len || memcmp(other, a->content, len) != 0))
+    return ttt_set_error(TTT_ERR_FORMAT,
+                         "%s: added_tokens[%zu]: \"%.64s\" has id %d, which is already the id of "
+                         "\"%.64s\"",
+                         t->path, i, a->content, (int)a->id, other);
+  return TTT_OK;
+}
+
 static ttt_status build_id_table(ttt_tokenizer *t, int64_t max_id) {
   t->vocab_size = max_id + 1;
   size_t n = (size_t)(max_id + 1);
@@ -836,7 +861,8 @@ static ttt_status build_id_table(ttt_tokenizer *t, int64_t max_id) {
   st = st ? st : tok_map_init(&t->added_ids, t->n_added);
   for (size_t i = 0; i < t->n_added && !st; i++) {
     const tok_added *a = &t->added[i];
-    st = set_token(t, a->id, a->content, a->len);
+    st = check_added_id(t, i);
+    if (!st) st = set_token(t, a->id, a->content, a->len);
     t->special[a->id] = a->special;
     if (!st) st = tok_map_put(&t->added_ids, a->content, a->len, a->id, NULL);
   }

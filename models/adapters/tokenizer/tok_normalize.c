@@ -8,9 +8,15 @@
 
 ttt_status tok_regex_each(const pcre2_code *re, const char *s, size_t n, pcre2_match_data *md,
                           tok_match_fn emit, void *ctx) {
+  /* The subject is validated once here, so that the matches below may skip PCRE2's own check
+   * (which rescans the rest of the subject at every start offset). Start offsets stay on character
+   * boundaries: patterns cannot use \C (tok_regex_compile). Invalid UTF-8 is not expected here
+   * (encode repairs it first and no step cuts inside a character); if it ever came, PCRE2 would
+   * check it and report an error rather than read out of bounds. */
+  uint32_t options = tok_utf8_is_valid(s, n) ? PCRE2_NO_UTF_CHECK : 0;
   size_t start = 0;
   while (start <= n) {
-    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, PCRE2_NO_UTF_CHECK, md, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)s, n, start, options, md, NULL);
     if (rc == PCRE2_ERROR_NOMATCH) return TTT_OK;
     if (rc < 0) {
       PCRE2_UCHAR msg[256];

@@ -151,7 +151,9 @@ TTT_API ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t nd
 /* Frees data allocated by ttt_tensor_alloc / ttt_tensor_convert and zeroes the view. NULL-safe. */
 TTT_API void ttt_tensor_free(ttt_tensor *t);
 /* Allocates `out` with src's shape in `dtype` and converts the values (via f32; bf16 and f16 round to
- * nearest even; q8_0 scales are max|x|/127 per block). Integer dtypes convert only to themselves. */
+ * nearest even; q8_0 scales are max|x|/127 per block). Integer dtypes convert only to themselves.
+ * q8_0 holds finite values only: a NaN or infinite value is TTT_ERR_INVALID_ARGUMENT naming its flat
+ * index, row and column (callers prefix the tensor's name). */
 TTT_API ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor *out);
 
 /* Scalar conversions (round to nearest even; NaN stays NaN). */
@@ -159,7 +161,8 @@ TTT_API float ttt_bf16_to_f32(uint16_t v);
 TTT_API uint16_t ttt_f32_to_bf16(float v);
 TTT_API float ttt_f16_to_f32(uint16_t v);
 TTT_API uint16_t ttt_f32_to_f16(float v);
-/* q8_0: `n` (a multiple of 32) floats to n/32 blocks of 34 bytes, and back. */
+/* q8_0: `n` (a multiple of 32) floats to n/32 blocks of 34 bytes, and back. Quantizing a NaN or
+ * infinite value is TTT_ERR_INVALID_ARGUMENT naming its index (dst is then left unwritten). */
 TTT_API ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst);
 TTT_API ttt_status ttt_dequantize_q8_0(const void *src, int64_t n, float *dst);
 /* q4_0 (layout above): `n` (a multiple of 32) finite floats to n/32 blocks of 18 bytes, and back.

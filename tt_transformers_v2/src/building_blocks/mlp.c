@@ -31,7 +31,7 @@ ttt_status ttt_mlp_spec_validate(const ttt_mlp_spec *spec) {
   if (spec->intermediate < 1)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "mlp spec: intermediate (%lld) must be >= 1",
                          (long long)spec->intermediate);
-  if ((unsigned)spec->activation >= sizeof activation_names / sizeof activation_names[0])
+  if ((unsigned)spec->activation > TTT_ACT_RELU) /* the last enumerator of ttt_activation */
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "mlp spec: activation (%d) is not one of silu, gelu, gelu_tanh, relu",
                          (int)spec->activation);

@@ -210,6 +210,15 @@ static float round_even(float v) {
   return (v + magic) - magic;
 }
 
+/* Clamps a rounded quotient to ±127. NaN (a NaN input, or Inf * 0 in a block holding an Inf)
+ * becomes 0: casting NaN to an integer is undefined. Only the runtime's activation quantization
+ * can get here with non-finite values; weights are refused first (first_non_finite). */
+static float clamp_q8(float q) {
+  if (q > 127.0f) return 127.0f;
+  if (q < -127.0f) return -127.0f;
+  return q == q ? q : 0.0f;
+}
+
 /* One q8_0 block: scale = max|x| / 127 stored as f16, q = round(x / scale) clamped to ±127. */
 static void quantize_block(const float *x, uint8_t *block) {
   float amax = 0.0f;
@@ -222,11 +231,18 @@ static void quantize_block(const float *x, uint8_t *block) {
   float inverse = scale != 0.0f ? 1.0f / scale : 0.0f;
   memcpy(block, &scale_h, 2);
   for (int i = 0; i < TTT_Q8_0_BLOCK; i++) {
-    float q = round_even(x[i] * inverse);
-    q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
-    block[2 + i] = (uint8_t)(int8_t)q;
+    block[2 + i] = (uint8_t)(int8_t)clamp_q8(round_even(x[i] * inverse));
   }
 }
+
+/* Index of the first NaN or infinite value of x[0..n), or -1. */
+static int64_t first_non_finite(const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(x[i])) return i;
+  return -1;
+}
+
+static const char *non_finite_name(float v) { return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"; }
 
 ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst) {
   if (!src || !dst || n <= 0 || n % TTT_Q8_0_BLOCK != 0)
@@ -234,6 +250,11 @@ ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst) {
                          "ttt_quantize_q8_0: need non-NULL buffers and n a positive multiple of 32 "
                          "(got %lld)",
                          (long long)n);
+  int64_t bad = first_non_finite(src, n);
+  if (bad >= 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "ttt_quantize_q8_0: element %lld is %s; q8_0 holds finite values only",
+                         (long long)bad, non_finite_name(src[bad]));
   uint8_t *out = dst;
   for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++)
     quantize_block(src + b * TTT_Q8_0_BLOCK, out + b * TTT_Q8_0_BLOCK_BYTES);
@@ -348,6 +369,13 @@ static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *
       }
       break;
     case TTT_Q8_0: {
+      int64_t bad = first_non_finite(row, row_len);
+      if (bad >= 0)
+        return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                             "element %lld (row %lld, column %lld) is %s; q8_0 holds finite "
+                             "values only",
+                             (long long)(r * row_len + bad), (long long)r, (long long)bad,
+                             non_finite_name(row[bad]));
       ttt_status st = ttt_quantize_q8_0(row, row_len, out);
       if (st != TTT_OK) return st;
       break;
@@ -365,8 +393,7 @@ static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *
       break;
     }
     default:
-      return ttt_set_error(TTT_ERR_DTYPE, "ttt_tensor_convert: cannot convert to %s",
-                           ttt_dtype_name(dst->dtype));
+      return ttt_set_error(TTT_ERR_DTYPE, "no conversion to this dtype");
     }
   }
   return TTT_OK;
@@ -397,6 +424,7 @@ ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor
   }
   st = convert_floats(src, out, row, row_len);
   free(row);
-  if (st != TTT_OK) ttt_tensor_free(out);
-  return st;
+  if (st == TTT_OK) return TTT_OK;
+  ttt_tensor_free(out);
+  return ttt_error_prefix(st, "ttt_tensor_convert to %s", ttt_dtype_name(dtype));
 }

@@ -1037,6 +1037,35 @@ static void test_mixed_dtype_checkpoint(void) {
   store_free(&store);
 }
 
+/* A NaN or infinite weight is refused when the performance strategy quantizes it to q8_0, naming
+ * the weight and the element (issue 19: it reached an undefined float -> int8 cast). */
+static void test_non_finite_weight_is_named(void) {
+  ttt_causal_lm_spec spec = make_spec(ARCH_LLAMA);
+  weight_store store = {.count = 0};
+  generate_weights(&spec, 5, &store);
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+  CHECK_OK(
+      ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_PERFORMANCE, TTT_F32, &spec, impl));
+  CHECK(impl->decode.layers[0].attention.weight_dtype == TTT_Q8_0);
+  int wq = find(&store, "layers.0.attention.wq");
+  float *w = store.tensors[wq].data;
+  int64_t cols = store.tensors[wq].shape[1];
+  w[cols + 5] = NAN;
+  ttt_causal_lm *model = NULL;
+  char want[128];
+  snprintf(want, sizeof want,
+           "weight 'layers.0.attention.wq': ttt_tensor_convert to q8_0: element "
+           "%lld (row 1, column 5) is NaN",
+           (long long)cols + 5);
+  CHECK_ERR(ttt_causal_lm_create(&spec, impl, store_resolve, &store, &model),
+            TTT_ERR_INVALID_ARGUMENT, want);
+  CHECK(model == NULL);
+  free(impl);
+  store_free(&store);
+}
+
 /* ---- paged KV cache and batched decode ---- */
 
 enum { PAGE = 4 }; /* positions per block: small, so sequences span many blocks */
@@ -1352,5 +1381,6 @@ int main(void) {
   TTT_RUN(test_batched_decode_close_in_performance);
   TTT_RUN(test_paged_block_allocator);
   TTT_RUN(test_paged_kv_create_errors);
+  TTT_RUN(test_non_finite_weight_is_named);
   return ttt_test_finish();
 }
