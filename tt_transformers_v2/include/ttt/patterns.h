@@ -148,7 +148,9 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
 /* Defaults for every module in both modes.
  *   accuracy:    f32 activations; weights f32 (the lm head and embeddings too); KV cache f32.
  *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
- *                bf16 KV cache; norms and embeddings as in accuracy.
+ *                bf16 KV cache; norms and embeddings as in accuracy. A projection block with an
+ *                input dim that is not a multiple of 32 (q8_0's block) gets bf16 weights and f32
+ *                activations instead.
  * `source_dtype` is the dtype the checkpoint stores (f32, bf16 or f16): the accuracy strategy keeps
  * bf16/f16 weights as they are (no copy) and converts nothing it need not. */
 TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,

@@ -92,27 +92,42 @@ static ttt_dtype float_source(ttt_dtype source) {
   return (source == TTT_BF16 || source == TTT_F16) ? source : TTT_F32;
 }
 
+/* Weight and activation dtypes of a projection block whose weights have rows of `in_a` and
+ * `in_b` values. q8_0 blocks run along the input dim: when one is not a multiple of 32, q8_0 is
+ * impossible and the block falls back to bf16 weights with f32 activations (as the encoder does). */
+static void projection_dtypes(const strategy_defaults *s, ttt_dtype source, int64_t in_a,
+                              int64_t in_b, ttt_dtype *weights, ttt_dtype *activations) {
+  *weights =
+      s->projection_weights == TTT_DTYPE_DEFAULT ? float_source(source) : s->projection_weights;
+  if (*weights == TTT_Q8_0 && (in_a % TTT_Q8_0_BLOCK != 0 || in_b % TTT_Q8_0_BLOCK != 0))
+    *weights = TTT_BF16;
+  *activations = *weights == TTT_Q8_0 ? s->projection_activations : TTT_F32;
+}
+
+static int64_t ffn_intermediate(const ttt_ffn_spec *ffn) {
+  return ffn->kind == TTT_FFN_MOE ? ffn->moe.expert.intermediate : ffn->mlp.intermediate;
+}
+
 static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
                           ttt_dtype source, const ttt_causal_lm_spec *spec,
                           ttt_causal_lm_mode_impl_config *out) {
-  ttt_dtype weights =
-      s->projection_weights == TTT_DTYPE_DEFAULT ? float_source(source) : s->projection_weights;
-  ttt_dtype activations = weights == TTT_Q8_0 ? s->projection_activations : TTT_F32;
   out->embedding = ttt_embedding_default_impl_config(device, mode, &spec->embedding);
   out->embedding.weight_dtype = float_source(source);
   for (int64_t l = 0; l < spec->n_layers; l++) {
+    const ttt_decoder_layer_spec *ls = &spec->layers[l];
     ttt_decoder_layer_impl_config *layer = &out->layers[l];
-    *layer = ttt_decoder_layer_default_impl_config(device, mode, &spec->layers[l]);
-    layer->attention.weight_dtype = weights;
-    layer->attention.activation_dtype = activations;
+    *layer = ttt_decoder_layer_default_impl_config(device, mode, ls);
+    projection_dtypes(s, source, ls->attention.hidden,
+                      ls->attention.n_heads * ttt_attention_head_dim(&ls->attention),
+                      &layer->attention.weight_dtype, &layer->attention.activation_dtype);
     layer->attention.kv_dtype = s->kv_cache;
-    layer->ffn.weight_dtype = weights;
-    layer->ffn.activation_dtype = activations;
+    projection_dtypes(s, source, ls->attention.hidden, ffn_intermediate(&ls->ffn),
+                      &layer->ffn.weight_dtype, &layer->ffn.activation_dtype);
   }
   out->norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
   out->lm_head = ttt_lm_head_default_impl_config(device, mode, &spec->lm_head);
-  out->lm_head.weight_dtype = weights;
-  out->lm_head.activation_dtype = activations;
+  projection_dtypes(s, source, spec->lm_head.hidden, spec->lm_head.hidden,
+                    &out->lm_head.weight_dtype, &out->lm_head.activation_dtype);
 }
 
 ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strategy strategy,
