@@ -16,8 +16,8 @@
  *   - leak nothing: every allocation made during the call is freed when it returns.
  * A failure the operation absorbs (returns TTT_OK) is allowed only if the result is complete; those
  * are counted and printed. Long operations (the tokenizer: tens of thousands of allocations) fail
- * every n up to EXHAUSTIVE_LIMIT (3000), then the first allocation of every call site not yet
- * failed plus every STRIDE-th one; TTT_ALLOC_EXHAUSTIVE=1 in the environment fails every n.
+ * every n up to EXHAUSTIVE_LIMIT (3000) and in the last TAIL (256), the first and last allocation of
+ * every call site, and every STRIDE-th one; TTT_ALLOC_EXHAUSTIVE=1 in the environment fails every n.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -65,6 +65,7 @@ static bool in_json_hook;  /* inside cJSON's allocation hook */
 static bool failed_in_json; /* the failed allocation was cJSON's */
 static void *sites[MAX_SITES];
 static int64_t site_first[MAX_SITES]; /* allocation number of each site's first call */
+static int64_t site_last[MAX_SITES];  /* and of its last */
 static int64_t n_sites;
 static bool recording;
 static char TOMB;
@@ -122,6 +123,7 @@ static bool next_fails(void *site) {
       sites[n_sites] = site;
       site_first[n_sites++] = counted;
     }
+    if (k < MAX_SITES) site_last[k] = counted;
   }
   if (fail_at == 0 || counted != fail_at) return false;
   failed = true;
@@ -203,6 +205,8 @@ typedef struct operation {
 
 #define EXHAUSTIVE_LIMIT 3000
 #define STRIDE 97
+#define TAIL                                                                                       \
+  256 /* the last allocations (late stages of a load, e.g. the pre-tokenizer's regexes) */
 
 typedef struct injection_stats {
   int64_t allocations, sites, runs, oom, other_errors, absorbed;
@@ -297,8 +301,10 @@ static void inject(const operation *op) {
   CHECK_MSG(stats.allocations > 0, "%s: no allocation was counted", op->name);
   int64_t bad_runs = 0;
   for (int64_t n = 1; n <= stats.allocations && bad_runs < 5; n++) {
-    bool take = exhaustive() || n <= EXHAUSTIVE_LIMIT || n % STRIDE == 0;
-    for (int64_t k = 0; !take && k < stats.sites; k++) take = site_first[k] == n;
+    bool take =
+        exhaustive() || n <= EXHAUSTIVE_LIMIT || n > stats.allocations - TAIL || n % STRIDE == 0;
+    for (int64_t k = 0; !take && k < stats.sites; k++)
+      take = site_first[k] == n || site_last[k] == n;
     if (take && run_with_failure(op, n, &stats) != 0) bad_runs++;
   }
   CHECK_MSG(bad_runs == 0, "%s: failing runs with problems (listed above)", op->name);
