@@ -6,8 +6,13 @@ ASAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo cc)
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZERS    ?=
 
-.PHONY: all deps test-deps sanitizer-deps configure build run test test-asan install format clean
+.PHONY: all deps test-deps sanitizer-deps configure build run test test-asan fuzz-build fuzz \
+  fuzz-smoke install format clean
 
 all: build
 
@@ -45,6 +50,19 @@ test-asan: sanitizer-deps test-deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS) --no-tests=error -LE nosan
 
+# libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan), one after the other, single process:
+# FUZZ_SECONDS each (FUZZERS="fuzz_safetensors ..." picks some). fuzz-smoke: a short run of each (CI).
+fuzz-build: deps sanitizer-deps
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTTT_FUZZ=ON \
+	  -DTTT_BUILD_TESTS=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-smoke: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZERS)
+
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
 
@@ -52,4 +70,4 @@ format:
 	find tt_transformers_v2 models apps tests bench -name '*.[ch]' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -13,6 +13,8 @@ with_test_tools=false
 for group in "$@"; do
   case "$group" in
   test) with_test_tools=true ;;
+  # clang with its sanitizer and libFuzzer runtimes (make test-asan, make fuzz); clang only
+  # recommends the runtimes, which --no-install-recommends would skip.
   sanitizer) packages="$packages clang libclang-rt-14-dev" ;;
   *) echo "install-deps: unknown group '$group' (known: test, sanitizer)" >&2; exit 2 ;;
   esac

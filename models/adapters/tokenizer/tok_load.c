@@ -216,7 +216,10 @@ ttt_status tok_regex_compile(const char *pattern, size_t len, bool literal, cons
   } else {
     st = translate_pattern(pattern, len, &pat);
   }
-  if (st) return st;
+  if (st) {
+    tok_buf_free(&pat);
+    return st;
+  }
   int code = 0;
   PCRE2_SIZE offset = 0;
   pcre2_code *re =

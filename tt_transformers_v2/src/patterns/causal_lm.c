@@ -119,8 +119,7 @@ static ttt_dtype float_source(ttt_dtype source) {
 
 /* A module's projection dtypes: the strategy's, except that q8_0 blocks run along the input dim,
  * so a module with an input dim that is not a multiple of the block (MoE experts 48 wide, MLA
- * ranks of 24) falls
- * back to bf16 weights with f32 activations, as the encoder's defaults do. */
+ * ranks of 24) falls back to bf16 weights with f32 activations, as the encoder's defaults do. */
 typedef struct projection_dtypes {
   ttt_dtype weights, activations;
 } projection_dtypes;
@@ -161,18 +160,18 @@ static projection_dtypes mla_dtypes(ttt_dtype weights, ttt_dtype activations,
 static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
                           ttt_dtype source, const ttt_causal_lm_spec *spec,
                           ttt_causal_lm_mode_impl_config *out) {
-  ttt_dtype weights =
-      s->projection_weights == TTT_DTYPE_DEFAULT ? float_source(source) : s->projection_weights;
-  ttt_dtype activations = weights == TTT_Q8_0 ? s->projection_activations : TTT_F32;
   out->embedding = ttt_embedding_default_impl_config(device, mode, &spec->embedding);
   out->embedding.weight_dtype = float_source(source);
   out->position_embedding =
       ttt_embedding_default_impl_config(device, mode, &spec->position_embedding);
   out->position_embedding.weight_dtype = float_source(source);
+  ttt_dtype weights =
+      s->projection_weights == TTT_DTYPE_DEFAULT ? float_source(source) : s->projection_weights;
+  ttt_dtype activations = weights == TTT_Q8_0 ? s->projection_activations : TTT_F32;
   for (int64_t l = 0; l < spec->n_layers; l++) {
-    ttt_decoder_layer_impl_config *layer = &out->layers[l];
-    *layer = ttt_decoder_layer_default_impl_config(device, mode, &spec->layers[l]);
     const ttt_decoder_layer_spec *ls = &spec->layers[l];
+    ttt_decoder_layer_impl_config *layer = &out->layers[l];
+    *layer = ttt_decoder_layer_default_impl_config(device, mode, ls);
     if (ls->attention_kind == TTT_ATTENTION_KIND_MLA) {
       projection_dtypes mla = mla_dtypes(weights, activations, &ls->mla);
       layer->mla.weight_dtype = mla.weights;
@@ -184,7 +183,7 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
       layer->attention.activation_dtype = attention.activations;
       layer->attention.kv_dtype = s->kv_cache;
     }
-    projection_dtypes ffn = ffn_dtypes(weights, activations, &spec->layers[l].ffn);
+    projection_dtypes ffn = ffn_dtypes(weights, activations, &ls->ffn);
     layer->ffn.weight_dtype = ffn.weights;
     layer->ffn.activation_dtype = ffn.activations;
   }

@@ -1360,8 +1360,50 @@ static void test_paged_kv_create_errors(void) {
   free(spec);
 }
 
+/* The performance defaults of a model whose dims are not multiples of q8_0's block of 32 (a hidden
+ * size of 16, an ffn of 48) build and run: those blocks fall back to bf16 weights with f32
+ * activations instead of a q8_0 config that ttt_causal_lm_create refuses (found by fuzz_hf_config). */
+static void test_performance_defaults_build_when_dims_are_not_q8_multiples(void) {
+  /* the dense and MoE families, whose every hidden-sized dim this test resizes (the topology
+   * archs add post norms, position tables and shared experts it does not touch) */
+  for (arch a = 0; a <= ARCH_MIXTRAL; a++) {
+    ttt_causal_lm_spec spec = make_spec(a);
+    spec.embedding.dim = spec.lm_head.hidden = spec.norm.dim = 16;
+    for (int64_t l = 0; l < spec.n_layers; l++) {
+      ttt_decoder_layer_spec *ls = &spec.layers[l];
+      ls->attention_norm.dim = ls->ffn_norm.dim = ls->attention.hidden = 16;
+      ls->attention.n_heads = 2, ls->attention.n_kv_heads = 1;
+      ls->attention.head_dim = ls->attention.rope.head_dim = a == ARCH_QWEN3 ? 32 : 8;
+      ls->ffn.mlp.hidden = ls->ffn.moe.expert.hidden = 16;
+      ls->ffn.mlp.intermediate = 48;
+    }
+    ttt_device device;
+    CHECK_OK(ttt_device_cpu(&device, 1));
+    ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+    CHECK_OK(
+        ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_PERFORMANCE, TTT_F32, &spec, impl));
+    /* Qwen3's attention output rows are heads · head_dim = 64 values: q8_0 stays possible there
+     * only when every input dim of the block is a multiple of 32, and hidden (16) is not. */
+    CHECK(impl->decode.layers[0].attention.weight_dtype == TTT_BF16);
+    CHECK(impl->decode.layers[0].attention.activation_dtype == TTT_F32);
+    CHECK(impl->decode.layers[0].ffn.weight_dtype == TTT_BF16);
+    CHECK(impl->prefill.lm_head.weight_dtype == TTT_BF16);
+    CHECK(impl->decode.layers[0].attention.kv_dtype == TTT_BF16);
+    weight_store *store = calloc(1, sizeof *store);
+    generate_weights(&spec, 99, store);
+    ttt_causal_lm *model = NULL;
+    CHECK_MSG(ttt_causal_lm_create(&spec, impl, store_resolve, store, &model) == TTT_OK, "%s: %s",
+              arch_names[a], ttt_last_error());
+    ttt_causal_lm_destroy(model);
+    store_free(store);
+    free(store);
+    free(impl);
+  }
+}
+
 int main(void) {
   TTT_RUN(test_composition_matches_reference);
+  TTT_RUN(test_performance_defaults_build_when_dims_are_not_q8_multiples);
   TTT_RUN(test_performance_strategy_close_to_reference);
   TTT_RUN(test_prefill_decode_and_chunking_agree);
   TTT_RUN(test_last_only_logits);
