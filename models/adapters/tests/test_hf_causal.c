@@ -360,10 +360,38 @@ static void test_mixed_dtype_checkpoint(void) {
   CHECK(system(rm) == 0);
 }
 
+/* gemma3's q/k norm traces are [heads, T, head_dim]: the map moves each head's rows to token-major
+ * order, refuses a count that is not heads · head_dim · T, and leaves other families alone. */
+static void test_qk_norm_trace_map(void) {
+  char dir[512];
+  snprintf(dir, sizeof dir, "%s/hf/gemma3_tiny", TTT_FIXTURES_DIR);
+  ttt_hf_config gemma, qwen;
+  CHECK_OK(ttt_hf_config_load(dir, &gemma));
+  snprintf(dir, sizeof dir, "%s/hf/qwen3_tiny", TTT_FIXTURES_DIR);
+  CHECK_OK(ttt_hf_config_load(dir, &qwen));
+  CHECK(!ttt_hf_trace_needs_map(&qwen, "layers.0.attention.q_norm"));
+  CHECK(!ttt_hf_trace_needs_map(&gemma, "layers.0.attention"));
+  CHECK(ttt_hf_trace_needs_map(&gemma, "layers.1.attention.k_norm"));
+  enum { HEADS = 2, T = 3 }; /* k_norm: gemma3_tiny's 2 kv heads */
+  int64_t hd = gemma.head_dim, n = HEADS * T * hd;
+  float *v = malloc((size_t)n * sizeof *v);
+  if (!v) return;
+  for (int64_t i = 0; i < n; i++) v[i] = (float)i; /* HF order: [h][t][i] holds (h·T + t)·hd + i */
+  CHECK_OK(ttt_hf_trace_to_module(&gemma, "layers.1.attention.k_norm", v, n));
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t h = 0; h < HEADS; h++)
+      for (int64_t i = 0; i < hd; i++)
+        CHECK(v[(t * HEADS + h) * hd + i] == (float)((h * T + t) * hd + i));
+  CHECK(ttt_hf_trace_to_module(&gemma, "layers.1.attention.k_norm", v, n - 1) == TTT_ERR_SHAPE);
+  CHECK(strstr(ttt_last_error(), "layers.1.attention.k_norm") != NULL);
+  free(v);
+}
+
 int main(void) {
   TTT_RUN(test_accuracy_strategy_matches_hf);
   TTT_RUN(test_performance_strategy_close_to_hf);
   TTT_RUN(test_wrong_model_is_caught);
   TTT_RUN(test_mixed_dtype_checkpoint);
+  TTT_RUN(test_qk_norm_trace_map);
   return ttt_test_finish();
 }
