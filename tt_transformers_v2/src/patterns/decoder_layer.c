@@ -250,10 +250,11 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
    * heap when it does not fit (never truncated; out of memory drops those events). */
   char local[128], *path = NULL;
   if (r->observer && r->observer->fn) {
-    const char *layer = r->path ? r->path : "layer";
+    /* without a layer path the attention's own event is "attention" (ttt_observe) */
+    const char *layer = r->path ? r->path : "";
     size_t need = strlen(layer) + sizeof ".attention";
     path = need <= sizeof local ? local : malloc(need);
-    if (path) snprintf(path, need, "%s.attention", layer);
+    if (path) snprintf(path, need, "%s%sattention", layer, r->path ? "." : "");
   }
   ttt_attention_trace trace = {path ? r->observer : NULL, path, r->mode, r->start_pos};
   ttt_status st =
