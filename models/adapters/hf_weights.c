@@ -675,16 +675,47 @@ ttt_status ttt_hf_path_to_module(const ttt_hf_config *cfg, const char *path, cha
   return translate(cfg, path, false, buf, size);
 }
 
+/* 0: not a q/k norm path; else the heads of the norm ("layers.N.attention.q_norm" / "k_norm"). */
+static int64_t qk_norm_heads(const ttt_hf_config *cfg, const char *path) {
+  size_t len = strlen(path), tail = strlen(".attention.q_norm");
+  if (len < tail || strncmp(path + len - tail, ".attention.", tail - 6) != 0) return 0;
+  const char *name = path + len - 6;
+  if (strcmp(name, "q_norm") == 0) return cfg->num_attention_heads;
+  return strcmp(name, "k_norm") == 0 ? cfg->num_key_value_heads : 0;
+}
+
 bool ttt_hf_trace_needs_map(const ttt_hf_config *cfg, const char *path) {
   const hf_arch *arch = cfg && path ? hf_arch_of(cfg) : NULL;
   if (!arch) return false;
   if (strcmp(path, "lm_head") == 0) return cfg->logit_scale > 0 || cfg->final_softcap > 0;
+  if (arch->qk_norm_trace_heads_first && qk_norm_heads(cfg, path) > 0) return true;
   return strcmp(path, "embedding") == 0 && arch->embedding_trace_unscaled &&
          cfg->embedding_scale > 0;
 }
 
-void ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values, int64_t n) {
-  if (!ttt_hf_trace_needs_map(cfg, path)) return;
+/* [heads, T, head_dim] → [T, heads, head_dim] in place (through a copy). */
+static ttt_status heads_first_to_tokens_first(const ttt_hf_config *cfg, const char *path,
+                                              float *values, int64_t n) {
+  int64_t heads = qk_norm_heads(cfg, path), hd = cfg->head_dim;
+  if (heads < 1 || hd < 1 || n % (heads * hd) != 0)
+    return ttt_set_error(TTT_ERR_SHAPE,
+                         "%s trace: %lld values are not [heads %lld, T, head_dim %lld]", path,
+                         (long long)n, (long long)heads, (long long)hd);
+  int64_t T = n / (heads * hd);
+  float *copy = malloc((size_t)n * sizeof *copy);
+  if (!copy) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "%s trace: no memory to reorder", path);
+  memcpy(copy, values, (size_t)n * sizeof *copy);
+  for (int64_t h = 0; h < heads; h++)
+    for (int64_t t = 0; t < T; t++)
+      memcpy(values + (t * heads + h) * hd, copy + (h * T + t) * hd, (size_t)hd * sizeof *copy);
+  free(copy);
+  return TTT_OK;
+}
+
+ttt_status ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values,
+                                  int64_t n) {
+  if (!ttt_hf_trace_needs_map(cfg, path)) return TTT_OK;
+  if (qk_norm_heads(cfg, path) > 0) return heads_first_to_tokens_first(cfg, path, values, n);
   bool head = strcmp(path, "lm_head") == 0;
   double scale = head ? (cfg->logit_scale > 0 ? cfg->logit_scale : 1) : cfg->embedding_scale;
   double cap = head ? cfg->final_softcap : 0;
@@ -692,4 +723,5 @@ void ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *v
     double v = values[i] * scale;
     values[i] = (float)(cap > 0 ? cap * tanh(v / cap) : v);
   }
+  return TTT_OK;
 }

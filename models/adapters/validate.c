@@ -71,7 +71,11 @@ static ttt_status compare_row(validator *v, const char *module, const char *hf_n
   if (ttt_hf_trace_needs_map(v->config, module)) {
     st = ttt_tensor_convert(&expected, TTT_F32, &mapped);
     if (st != TTT_OK) return ttt_error_prefix(st, "validate %s against '%s'", module, golden_name);
-    ttt_hf_trace_to_module(v->config, module, mapped.data, ttt_tensor_numel(&mapped));
+    st = ttt_hf_trace_to_module(v->config, module, mapped.data, ttt_tensor_numel(&mapped));
+    if (st != TTT_OK) {
+      ttt_tensor_free(&mapped);
+      return ttt_error_prefix(st, "validate %s against '%s'", module, golden_name);
+    }
     expected = mapped;
   }
   const uint8_t *mask = ttt_tensor_numel(actual) == v->mask_values ? v->value_mask : NULL;

@@ -22,13 +22,19 @@ expect() {
   [ "$got" -eq "$want" ] || fail "$name: exit $got, expected $want: $(cat "$tmp/$name.err")"
 }
 
+# Two layers of 5 rows (7 with qwen3's q_norm and k_norm rows) between embedding and the head.
 for f in llama3_tiny qwen2_tiny qwen3_tiny mistral_tiny mixtral_tiny; do
+  rows=15 ffn_row=9
+  [ "$f" = qwen3_tiny ] && rows=19 ffn_row=13
   expect 0 "$f" --model "$fixtures/$f" --json "$tmp/$f.json"
-  grep -q "^PASS: 15 of 15 rows pass" "$tmp/$f.out" || fail "$f: no PASS summary"
-  grep -Eq '^ +9  layers\.1\.ffn .* PASS$' "$tmp/$f.out" || fail "$f: no layers.1.ffn row"
+  grep -q "^PASS: $rows of $rows rows pass" "$tmp/$f.out" || fail "$f: no PASS summary"
+  grep -Eq "^ +$ffn_row  layers\.1\.ffn .* PASS\$" "$tmp/$f.out" || fail "$f: no layers.1.ffn row"
   grep -q '"first_failure":[[:space:]]*null' "$tmp/$f.json" || fail "$f: first_failure not null"
-  [ "$(grep -c '"pass":[[:space:]]*true' "$tmp/$f.json")" -eq 16 ] || fail "$f: JSON rows not all pass"
+  [ "$(grep -c '"pass":[[:space:]]*true' "$tmp/$f.json")" -eq $((rows + 1)) ] ||
+    fail "$f: JSON rows not all pass"
 done
+grep -Eq '^ +2  layers\.0\.attention\.q_norm +model\.layers\.0\.self_attn\.q_norm .* PASS$' \
+  "$tmp/qwen3_tiny.out" || fail "qwen3_tiny: no layers.0.attention.q_norm row"
 
 # Layer 1's FFN weights quantized to q8_0: the first divergence is layers.1.ffn.
 expect 1 q8 --model "$fixtures/llama3_tiny" --golden "$fixtures/llama3_tiny/golden.safetensors" \

@@ -40,5 +40,6 @@ const hf_arch hf_arch_gemma3_text = {
                 hf_sandwich_norms, hf_llama_mlp, hf_llama_head},
     .modules = {hf_post_norm_modules, hf_llama_modules},
     .ignored = hf_decoder_ignored,
+    .qk_norm_trace_heads_first = true,
     .parse = parse_gemma3,
 };

@@ -221,6 +221,9 @@ typedef struct hf_arch {
   /* HF's embedding module returns the rows before the family's embedding_scale (granite scales
    * outside it; gemma's module scales inside). */
   bool embedding_trace_unscaled;
+  /* HF's q_norm / k_norm trace is [heads, T, head_dim] (gemma3 normalizes after moving the heads
+   * first) where the library's event is [T, heads, head_dim]. */
+  bool qk_norm_trace_heads_first;
   /* yarn rope_scaling may carry mscale / mscale_all_dim (DeepSeek); refused otherwise. */
   bool yarn_mscale;
   hf_parse_hook parse; /* after the generic fields; may be NULL */

@@ -135,13 +135,16 @@ ttt_status ttt_hf_module_to_path(const ttt_hf_config *cfg, const char *hf_module
 ttt_status ttt_hf_path_to_module(const ttt_hf_config *cfg, const char *path, char *buf,
                                  size_t size);
 
-/* Where an HF module's output differs from the library module's by an elementwise map: HF's
- * lm_head returns raw logits while the library's head applies the family's logit scale and final
- * soft-cap (gemma2, cohere, granite); granite's HF embedding returns rows before its
- * embedding_multiplier. ttt_hf_trace_needs_map says whether module path `path` has such a map;
- * ttt_hf_trace_to_module applies it in place to `n` values of the HF trace, so the two compare. */
+/* Where an HF module's output differs from the library module's by a known map: HF's lm_head
+ * returns raw logits while the library's head applies the family's logit scale and final soft-cap
+ * (gemma2, cohere, granite); granite's HF embedding returns rows before its embedding_multiplier;
+ * gemma3's q/k norm traces are [heads, T, head_dim] where the library reports [T, heads,
+ * head_dim]. ttt_hf_trace_needs_map says whether module path `path` has such a map;
+ * ttt_hf_trace_to_module applies it in place to the `n` values of the HF trace, so the two
+ * compare (TTT_ERR_SHAPE when n does not fit the layout, TTT_ERR_OUT_OF_MEMORY). */
 bool ttt_hf_trace_needs_map(const ttt_hf_config *cfg, const char *path);
-void ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values, int64_t n);
+ttt_status ttt_hf_trace_to_module(const ttt_hf_config *cfg, const char *path, float *values,
+                                  int64_t n);
 
 #ifdef __cplusplus
 }

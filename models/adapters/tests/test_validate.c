@@ -131,9 +131,12 @@ static void test_fixtures_pass(void) {
       ttt_hf_model_destroy(m);
       continue;
     }
+    /* per layer: attention_norm, [q_norm, k_norm,] attention, ffn_norm, ffn, the layer */
     int64_t layers = m->config.num_hidden_layers;
-    CHECK_MSG(r->n_rows == 3 + 5 * layers + 2 && r->n_untraced == 0, "%s: %lld rows, %lld untraced",
-              fixtures[i], (long long)r->n_rows, (long long)r->n_untraced);
+    int64_t qk = m->config.qk_norm != TTT_QK_NORM_NONE ? 2 : 0;
+    CHECK_MSG(r->n_rows == 3 + (5 + qk) * layers + 2 && r->n_untraced == 0,
+              "%s: %lld rows, %lld untraced", fixtures[i], (long long)r->n_rows,
+              (long long)r->n_untraced);
     CHECK_MSG(r->first_failure == -1, "%s: first failure %s", fixtures[i],
               r->first_failure >= 0 ? r->rows[r->first_failure].module : "");
     CHECK(r->options.min_pcc == TTT_VALIDATE_DEFAULT_PCC &&
@@ -141,7 +144,11 @@ static void test_fixtures_pass(void) {
     CHECK(strcmp(r->rows[0].module, "embedding") == 0 &&
           strcmp(r->rows[0].hf_name, "model.embed_tokens") == 0 && r->rows[0].layer == -1);
     CHECK(strcmp(r->rows[1].module, "layers.0.attention_norm") == 0 && r->rows[1].layer == 0);
-    CHECK(strcmp(r->rows[4].module, "layers.0.ffn") == 0 && r->rows[5].layer == 0);
+    if (qk)
+      CHECK(strcmp(r->rows[2].module, "layers.0.attention.q_norm") == 0 &&
+            strcmp(r->rows[2].hf_name, "model.layers.0.self_attn.q_norm") == 0 &&
+            strcmp(r->rows[3].module, "layers.0.attention.k_norm") == 0);
+    CHECK(strcmp(r->rows[4 + qk].module, "layers.0.ffn") == 0 && r->rows[5 + qk].layer == 0);
     ttt_validate_row *last = &r->rows[r->n_rows - 1], *lm_head = &r->rows[r->n_rows - 3];
     CHECK(strcmp(lm_head->module, "lm_head") == 0);
     CHECK(strcmp(r->rows[r->n_rows - 2].module, "logits.prefill") == 0);

@@ -22,6 +22,7 @@
 
 #include "attention_internal.h"
 #include "block_util.h"
+#include "patterns/patterns_internal.h" /* ttt_observe */
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
@@ -586,6 +587,7 @@ typedef struct qkv_buffers {
   int32_t *positions;      /* [rows] */
   int32_t *ends; /* [rows] multi-sequence forwards: last position + 1 of the row's sequence (its
                     LONGROPE factors are chosen as in a forward of that sequence alone); else NULL */
+  const ttt_attention_trace *trace; /* NULL: the q/k norms are not reported */
 } qkv_buffers;
 
 static ttt_status alloc_buffers(ttt_context *ctx, const ttt_attention_spec *s, int64_t rows,
@@ -682,13 +684,43 @@ static ttt_status qk_norm_one(ttt_context *ctx, const ttt_attention_spec *s,
   return TTT_OK;
 }
 
+static bool tracing(const ttt_attention_trace *trace) {
+  return trace && trace->observer && trace->observer->fn;
+}
+
+/* qk_norm_one, reported to the trace as "<path>.<name>" with x before and after the norm, each
+ * [rows, heads, head_dim]; the copy of x is only made when someone observes. */
+static ttt_status qk_norm_traced(ttt_context *ctx, const ttt_attention_spec *s,
+                                 const ttt_norm_impl_config *ni, const ttt_tensor *weight,
+                                 const ttt_tensor *bias, float *x, int64_t rows, int64_t heads,
+                                 const ttt_attention_trace *trace, const char *name) {
+  if (!tracing(trace)) return qk_norm_one(ctx, s, ni, weight, bias, x, rows, heads);
+  int64_t hd = ttt_attention_head_dim(s);
+  size_t bytes = (size_t)(rows * heads * hd) * sizeof(float);
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  float *before = ttt_scratch_alloc(ctx, bytes);
+  if (!before) return TTT_ERR_OUT_OF_MEMORY;
+  memcpy(before, x, bytes);
+  ttt_status st = qk_norm_one(ctx, s, ni, weight, bias, x, rows, heads);
+  if (st == TTT_OK) {
+    int64_t shape[3] = {rows, heads, hd};
+    ttt_tensor in = ttt_tensor_view(TTT_F32, before, 3, shape);
+    ttt_tensor out = ttt_tensor_view(TTT_F32, x, 3, shape);
+    ttt_observe(trace->observer, trace->path, name, trace->mode, trace->start_pos, &in, &out);
+  }
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
+
 static ttt_status qk_norm(ttt_context *ctx, const ttt_attention_spec *s,
                           const ttt_attention_impl_config *impl, const ttt_attention_weights *w,
                           int64_t rows, qkv_buffers *b) {
   ttt_norm_impl_config ni = {.kernel = impl->kernel, .threads = impl->threads};
-  ttt_status st = qk_norm_one(ctx, s, &ni, &w->q_norm, &w->q_norm_bias, b->q, rows, s->n_heads);
+  ttt_status st = qk_norm_traced(ctx, s, &ni, &w->q_norm, &w->q_norm_bias, b->q, rows, s->n_heads,
+                                 b->trace, "q_norm");
   if (st != TTT_OK) return ttt_error_prefix(st, "attention q_norm");
-  st = qk_norm_one(ctx, s, &ni, &w->k_norm, &w->k_norm_bias, b->k, rows, s->n_kv_heads);
+  st = qk_norm_traced(ctx, s, &ni, &w->k_norm, &w->k_norm_bias, b->k, rows, s->n_kv_heads, b->trace,
+                      "k_norm");
   return st != TTT_OK ? ttt_error_prefix(st, "attention k_norm") : TTT_OK;
 }
 
@@ -808,7 +840,7 @@ static ttt_status cached_forward(ttt_context *ctx, const ttt_attention_spec *spe
                                  const ttt_attention_impl_config *impl_in, ttt_mode mode,
                                  const ttt_attention_weights *weights, const ttt_rope *rope,
                                  ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
-                                 int64_t start, ttt_tensor *out) {
+                                 int64_t start, ttt_tensor *out, const ttt_attention_trace *trace) {
   ttt_attention_impl_config impl;
   ttt_status st = check_common(ctx, spec, impl_in, mode, weights, &impl);
   if (st == TTT_OK) st = check_activations(spec, x, out, 2);
@@ -828,7 +860,7 @@ static ttt_status cached_forward(ttt_context *ctx, const ttt_attention_spec *spe
     return st;
   ttt_kv_layer *kv = ttt_kv_cache_layer(cache, layer);
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
-  qkv_buffers b = {0};
+  qkv_buffers b = {.trace = trace};
   st = alloc_buffers(ctx, spec, T, &b);
   for (int64_t t = 0; st == TTT_OK && t < T; t++) b.positions[t] = (int32_t)(start + t);
   if (st == TTT_OK)
@@ -927,7 +959,8 @@ ttt_status ttt_attention_seqs_forward(ttt_context *ctx, const ttt_attention_spec
                                       const ttt_attention_impl_config *impl_in, ttt_mode mode,
                                       const ttt_attention_weights *weights, const ttt_rope *rope,
                                       const ttt_attention_seq *seqs, int64_t n_seqs,
-                                      const ttt_tensor *x, ttt_tensor *out) {
+                                      const ttt_tensor *x, ttt_tensor *out,
+                                      const ttt_attention_trace *trace) {
   ttt_attention_impl_config impl;
   ttt_status st = check_common(ctx, spec, impl_in, mode, weights, &impl);
   if (st == TTT_OK) st = check_activations(spec, x, out, 2);
@@ -936,7 +969,7 @@ ttt_status ttt_attention_seqs_forward(ttt_context *ctx, const ttt_attention_spec
   if (st == TTT_OK) st = check_rope(spec, rope, end);
   if (st != TTT_OK) return st;
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
-  qkv_buffers b = {0};
+  qkv_buffers b = {.trace = trace};
   st = alloc_buffers(ctx, spec, rows, &b);
   b.ends = st == TTT_OK ? ttt_scratch_alloc(ctx, (size_t)rows * sizeof(int32_t)) : NULL;
   if (st == TTT_OK && !b.ends) st = TTT_ERR_OUT_OF_MEMORY;
@@ -963,7 +996,7 @@ ttt_status ttt_attention_prefill_forward(ttt_context *ctx, const ttt_attention_s
                                          ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
                                          int64_t start_pos, ttt_tensor *out) {
   return cached_forward(ctx, spec, impl, TTT_MODE_PREFILL, weights, rope, cache, layer, x,
-                        start_pos, out);
+                        start_pos, out, NULL);
 }
 
 ttt_status ttt_attention_decode_forward(ttt_context *ctx, const ttt_attention_spec *spec,
@@ -971,7 +1004,17 @@ ttt_status ttt_attention_decode_forward(ttt_context *ctx, const ttt_attention_sp
                                         const ttt_attention_weights *weights, const ttt_rope *rope,
                                         ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
                                         int64_t pos, ttt_tensor *out) {
-  return cached_forward(ctx, spec, impl, TTT_MODE_DECODE, weights, rope, cache, layer, x, pos, out);
+  return cached_forward(ctx, spec, impl, TTT_MODE_DECODE, weights, rope, cache, layer, x, pos, out,
+                        NULL);
+}
+
+ttt_status ttt_attention_cached_forward_traced(ttt_context *ctx, const ttt_attention_spec *spec,
+                                               const ttt_attention_impl_config *impl, ttt_mode mode,
+                                               const ttt_attention_weights *weights,
+                                               const ttt_rope *rope, ttt_kv_cache *cache,
+                                               int64_t layer, const ttt_tensor *x, int64_t start,
+                                               ttt_tensor *out, const ttt_attention_trace *trace) {
+  return cached_forward(ctx, spec, impl, mode, weights, rope, cache, layer, x, start, out, trace);
 }
 
 ttt_status ttt_attention_forward(ttt_context *ctx, const ttt_attention_spec *spec,

@@ -74,10 +74,30 @@ typedef struct ttt_attention_seq {
  * own layer (the same kernel work as ttt_attention_{prefill,decode}_forward of that sequence alone,
  * so its rows are bit-identical to those when the projections are row-invariant), then each
  * sequence's keys and values are appended. x, out: [Σ rows, hidden] f32. */
+/* Where a forward reports its inner modules: events "<path>.q_norm" and "<path>.k_norm" (input:
+ * the projected q or k, output: the normalized one before RoPE, both [rows, heads, head_dim]).
+ * NULL or an observer without fn: nothing is reported and nothing is copied. */
+typedef struct ttt_attention_trace {
+  const ttt_observer *observer;
+  const char *path;
+  ttt_mode mode;
+  int64_t start_pos;
+} ttt_attention_trace;
+
 ttt_status ttt_attention_seqs_forward(ttt_context *ctx, const ttt_attention_spec *spec,
                                       const ttt_attention_impl_config *impl, ttt_mode mode,
                                       const ttt_attention_weights *weights, const ttt_rope *rope,
                                       const ttt_attention_seq *seqs, int64_t n_seqs,
-                                      const ttt_tensor *x, ttt_tensor *out);
+                                      const ttt_tensor *x, ttt_tensor *out,
+                                      const ttt_attention_trace *trace);
+
+/* ttt_attention_prefill_forward (mode PREFILL) or ttt_attention_decode_forward (mode DECODE),
+ * reporting the q/k norms to `trace` (may be NULL). */
+ttt_status ttt_attention_cached_forward_traced(ttt_context *ctx, const ttt_attention_spec *spec,
+                                               const ttt_attention_impl_config *impl, ttt_mode mode,
+                                               const ttt_attention_weights *weights,
+                                               const ttt_rope *rope, ttt_kv_cache *cache,
+                                               int64_t layer, const ttt_tensor *x, int64_t start,
+                                               ttt_tensor *out, const ttt_attention_trace *trace);
 
 #endif

@@ -246,17 +246,27 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
     return ttt_set_error(TTT_ERR_UNSUPPORTED,
                          "MLA layers have no batched (paged KV) path yet: decode one sequence per "
                          "ttt_kv_cache");
-  ttt_status st = s->attention_kind == TTT_ATTENTION_KIND_MLA ? mla_forward(r, in, out)
-                  : r->seqs ? ttt_attention_seqs_forward(r->ctx, &s->attention, &r->impl->attention,
-                                                         r->mode, &r->weights->attention, r->rope,
-                                                         r->seqs, r->n_seqs, in, out)
-                  : r->mode == TTT_MODE_DECODE
-                      ? ttt_attention_decode_forward(r->ctx, &s->attention, &r->impl->attention,
-                                                     &r->weights->attention, r->rope, r->cache,
-                                                     r->layer, in, r->start_pos, out)
-                      : ttt_attention_prefill_forward(r->ctx, &s->attention, &r->impl->attention,
-                                                      &r->weights->attention, r->rope, r->cache,
-                                                      r->layer, in, r->start_pos, out);
+  /* "<layer path>.attention", the prefix of the q/k norm events: built only when observed, on the
+   * heap when it does not fit (never truncated; out of memory drops those events). */
+  char local[128], *path = NULL;
+  if (r->observer && r->observer->fn) {
+    /* without a layer path the attention's own event is "attention" (ttt_observe) */
+    const char *layer = r->path ? r->path : "";
+    size_t need = strlen(layer) + sizeof ".attention";
+    path = need <= sizeof local ? local : malloc(need);
+    if (path) snprintf(path, need, "%s%sattention", layer, r->path ? "." : "");
+  }
+  ttt_attention_trace trace = {path ? r->observer : NULL, path, r->mode, r->start_pos};
+  ttt_status st =
+      s->attention_kind == TTT_ATTENTION_KIND_MLA ? mla_forward(r, in, out)
+      : r->seqs
+          ? ttt_attention_seqs_forward(r->ctx, &s->attention, &r->impl->attention, r->mode,
+                                       &r->weights->attention, r->rope, r->seqs, r->n_seqs, in, out,
+                                       &trace)
+          : ttt_attention_cached_forward_traced(r->ctx, &s->attention, &r->impl->attention, r->mode,
+                                                &r->weights->attention, r->rope, r->cache, r->layer,
+                                                in, r->start_pos, out, &trace);
+  if (path != local) free(path);
   if (st != TTT_OK) return module_failure(r, st, "attention");
   ttt_observe(r->observer, r->path, "attention", r->mode, r->start_pos, in, out);
   return TTT_OK;

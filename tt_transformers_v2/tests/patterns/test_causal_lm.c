@@ -888,20 +888,36 @@ static void test_topology_events(void) {
                                          "layers.0.ffn",
                                          "layers.0.post_ffn_norm",
                                          "layers.0"};
-  static const char *const post[] = {
-      "embedding",    "layers.0.attention",     "layers.0.post_attention_norm",
-      "layers.0.ffn", "layers.0.post_ffn_norm", "layers.0"};
-  static const char *const parallel[] = {"embedding", "layers.0.attention_norm",
-                                         "layers.0.attention", "layers.0.ffn", "layers.0"};
-  static const char *const two_norms[] = {"embedding",          "layers.0.attention_norm",
-                                          "layers.0.attention", "layers.0.ffn_norm",
-                                          "layers.0.ffn",       "layers.0"};
+  /* post, parallel and two_norms normalize q and k: their events come before the attention's. */
+  static const char *const post[] = {"embedding",
+                                     "layers.0.attention.q_norm",
+                                     "layers.0.attention.k_norm",
+                                     "layers.0.attention",
+                                     "layers.0.post_attention_norm",
+                                     "layers.0.ffn",
+                                     "layers.0.post_ffn_norm",
+                                     "layers.0"};
+  static const char *const parallel[] = {"embedding",
+                                         "layers.0.attention_norm",
+                                         "layers.0.attention.q_norm",
+                                         "layers.0.attention.k_norm",
+                                         "layers.0.attention",
+                                         "layers.0.ffn",
+                                         "layers.0"};
+  static const char *const two_norms[] = {"embedding",
+                                          "layers.0.attention_norm",
+                                          "layers.0.attention.q_norm",
+                                          "layers.0.attention.k_norm",
+                                          "layers.0.attention",
+                                          "layers.0.ffn_norm",
+                                          "layers.0.ffn",
+                                          "layers.0"};
   static const char *const positions[] = {"embedding", "position_embedding",
                                           "layers.0.attention_norm"};
   check_layer0_events(ARCH_SANDWICH, sandwich, 8);
-  check_layer0_events(ARCH_POST, post, 6);
-  check_layer0_events(ARCH_PARALLEL, parallel, 5);
-  check_layer0_events(ARCH_PARALLEL_TWO_NORMS, two_norms, 6);
+  check_layer0_events(ARCH_POST, post, 8);
+  check_layer0_events(ARCH_PARALLEL, parallel, 7);
+  check_layer0_events(ARCH_PARALLEL_TWO_NORMS, two_norms, 8);
   check_layer0_events(ARCH_POSITIONS, positions, 3);
 }
 
