@@ -198,16 +198,22 @@ static ttt_status validate(const ttt_hf_model *model, ttt_context *ctx, validato
   return st;
 }
 
-ttt_status ttt_validate_causal_lm(const ttt_hf_model *model, ttt_context *ctx,
-                                  const char *golden_path, const ttt_validate_options *options,
-                                  ttt_validate_report **out) {
+/* One pass over a model against its golden file (a causal LM's or an encoder's). */
+typedef ttt_status (*validate_pass)(const ttt_hf_model *model, ttt_context *ctx, validator *v);
+
+/* The shared frame of both public entry points: argument checks, the report, the golden file; the
+ * report is handed out only when the pass ran (its rows may still fail). */
+static ttt_status run_validation(const ttt_hf_model *model, bool has_model, const char *kind,
+                                 ttt_context *ctx, const char *golden_path,
+                                 const ttt_validate_options *options, validate_pass pass,
+                                 ttt_validate_report **out) {
   if (!out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: out is NULL");
   *out = NULL;
   if (!model || !ctx || !golden_path)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: model, ctx and golden_path are "
                                                    "required");
-  if (!model->lm)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: %s is not a causal LM", model->dir);
+  if (!has_model)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: %s is not %s", model->dir, kind);
   ttt_validate_report *report = calloc(1, sizeof *report);
   if (!report) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "validate: out of memory");
   report->first_failure = -1;
@@ -215,7 +221,7 @@ ttt_status ttt_validate_causal_lm(const ttt_hf_model *model, ttt_context *ctx,
   ttt_safetensors *golden = NULL;
   ttt_status st = ttt_safetensors_open(golden_path, &golden);
   validator v = {&model->config, golden, report, 0, TTT_OK, NULL, 0};
-  if (st == TTT_OK) st = validate(model, ctx, &v);
+  if (st == TTT_OK) st = pass(model, ctx, &v);
   ttt_safetensors_close(golden);
   if (st != TTT_OK) {
     ttt_validate_report_destroy(report);
@@ -223,6 +229,13 @@ ttt_status ttt_validate_causal_lm(const ttt_hf_model *model, ttt_context *ctx,
   }
   *out = report;
   return TTT_OK;
+}
+
+ttt_status ttt_validate_causal_lm(const ttt_hf_model *model, ttt_context *ctx,
+                                  const char *golden_path, const ttt_validate_options *options,
+                                  ttt_validate_report **out) {
+  return run_validation(model, model && model->lm, "a causal LM", ctx, golden_path, options,
+                        validate, out);
 }
 
 /* ---- encoders ---- */
@@ -308,28 +321,8 @@ static ttt_status validate_encoder(const ttt_hf_model *model, ttt_context *ctx, 
 ttt_status ttt_validate_encoder(const ttt_hf_model *model, ttt_context *ctx,
                                 const char *golden_path, const ttt_validate_options *options,
                                 ttt_validate_report **out) {
-  if (!out) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: out is NULL");
-  *out = NULL;
-  if (!model || !ctx || !golden_path)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: model, ctx and golden_path are "
-                                                   "required");
-  if (!model->encoder)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "validate: %s is not an encoder", model->dir);
-  ttt_validate_report *report = calloc(1, sizeof *report);
-  if (!report) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "validate: out of memory");
-  report->first_failure = -1;
-  report->options = resolve_options(options);
-  ttt_safetensors *golden = NULL;
-  ttt_status st = ttt_safetensors_open(golden_path, &golden);
-  validator v = {&model->config, golden, report, 0, TTT_OK, NULL, 0};
-  if (st == TTT_OK) st = validate_encoder(model, ctx, &v);
-  ttt_safetensors_close(golden);
-  if (st != TTT_OK) {
-    ttt_validate_report_destroy(report);
-    return st;
-  }
-  *out = report;
-  return TTT_OK;
+  return run_validation(model, model && model->encoder, "an encoder", ctx, golden_path, options,
+                        validate_encoder, out);
 }
 
 void ttt_validate_report_destroy(ttt_validate_report *report) {

@@ -22,7 +22,6 @@
 
 #include "attention_internal.h"
 #include "block_util.h"
-#include "patterns/patterns_internal.h" /* ttt_observe */
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
 

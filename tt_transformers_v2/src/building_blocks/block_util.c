@@ -1,6 +1,9 @@
 /* Impl-config defaults and argument checks shared by the building blocks. */
 #include "block_util.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Prefill is compute-bound (many tokens share each weight read: GEMM-style, experts grouped);
  * decode is bandwidth-bound (one token: GEMV over the same kernels, experts run per token). Both
  * fuse the projections that read the same input, which saves a parallel region per layer. */
@@ -139,4 +142,29 @@ ttt_status ttt_block_check_no_alias(const ttt_tensor *out, const ttt_tensor *x, 
   if (o < x_end && xs < o_end)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: out must not overlap x", what);
   return TTT_OK;
+}
+
+void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
+                 int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output) {
+  if (!observer || !observer->fn) return;
+  const char *single = prefix ? prefix : name ? name : "layer";
+  if (!(prefix && name)) {
+    ttt_module_event event = {single, mode, start_pos, input, output};
+    observer->fn(observer->user, &event);
+    return;
+  }
+  /* prefix.name, on the stack when it fits (always, for the library's own paths), else on the
+   * heap: a path is never truncated. */
+  char local[128];
+  size_t prefix_len = strlen(prefix), name_len = strlen(name);
+  size_t need = prefix_len + 1 + name_len + 1;
+  char *path = need <= sizeof local ? local : malloc(need);
+  if (!path)
+    return; /* out of memory: the event is dropped rather than reported with a wrong path */
+  memcpy(path, prefix, prefix_len);
+  path[prefix_len] = '.';
+  memcpy(path + prefix_len + 1, name, name_len + 1);
+  ttt_module_event event = {path, mode, start_pos, input, output};
+  observer->fn(observer->user, &event);
+  if (path != local) free(path);
 }

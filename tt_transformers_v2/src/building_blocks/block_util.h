@@ -56,4 +56,9 @@ ttt_status ttt_block_check_rows(const ttt_tensor *t, const char *name, int64_t r
 /* TTT_ERR_INVALID_ARGUMENT when the byte ranges of two tensors overlap. */
 ttt_status ttt_block_check_no_alias(const ttt_tensor *out, const ttt_tensor *x, const char *what);
 
+/* Reports "prefix.name" (or whichever is non-NULL) to the observer; no-op without one (blocks and patterns
+ * share it: attention reports its q/k norms, patterns their modules). */
+void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
+                 int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output);
+
 #endif

@@ -173,31 +173,6 @@ ttt_status ttt_ffn_forward(ttt_context *ctx, const ttt_ffn_spec *spec,
   return ttt_mlp_forward(ctx, &spec->mlp, &mlp, &weights->mlp, x, out);
 }
 
-void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
-                 int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output) {
-  if (!observer || !observer->fn) return;
-  const char *single = prefix ? prefix : name ? name : "layer";
-  if (!(prefix && name)) {
-    ttt_module_event event = {single, mode, start_pos, input, output};
-    observer->fn(observer->user, &event);
-    return;
-  }
-  /* prefix.name, on the stack when it fits (always, for the library's own paths), else on the
-   * heap: a path is never truncated. */
-  char local[128];
-  size_t prefix_len = strlen(prefix), name_len = strlen(name);
-  size_t need = prefix_len + 1 + name_len + 1;
-  char *path = need <= sizeof local ? local : malloc(need);
-  if (!path)
-    return; /* out of memory: the event is dropped rather than reported with a wrong path */
-  memcpy(path, prefix, prefix_len);
-  path[prefix_len] = '.';
-  memcpy(path + prefix_len + 1, name, name_len + 1);
-  ttt_module_event event = {path, mode, start_pos, input, output};
-  observer->fn(observer->user, &event);
-  if (path != local) free(path);
-}
-
 /* ---- forward ---- */
 
 /* Everything one forward needs, so that the steps below stay short. */

@@ -5,6 +5,7 @@
 #include <ttt.h>
 
 #include "building_blocks/attention_internal.h"
+#include "building_blocks/block_util.h" /* ttt_observe */
 
 ttt_status ttt_ffn_spec_validate(const ttt_ffn_spec *spec);
 ttt_ffn_impl_config ttt_ffn_default_impl_config(const ttt_device *device, ttt_mode mode,
@@ -22,10 +23,6 @@ static inline int64_t ttt_decoder_layer_hidden(const ttt_decoder_layer_spec *spe
 static inline const ttt_rope_spec *ttt_decoder_layer_rope(const ttt_decoder_layer_spec *spec) {
   return spec->attention_kind == TTT_ATTENTION_KIND_MLA ? &spec->mla.rope : &spec->attention.rope;
 }
-
-/* Reports "prefix.name" (or whichever is non-NULL) to the observer; no-op without one. */
-void ttt_observe(const ttt_observer *observer, const char *prefix, const char *name, ttt_mode mode,
-                 int64_t start_pos, const ttt_tensor *input, const ttt_tensor *output);
 
 /* A decoder layer over the rows of several sequences (see ttt_attention_seqs_forward): x and out
  * are [Σ rows, hidden]; norms, feed-forward and residual adds run over all rows at once, attention
