@@ -267,6 +267,14 @@ int64_t ttt_embed_dim(const ttt_hf_model *model) {
   return model && model->encoder ? ttt_encoder_get_spec(model->encoder)->word.dim : 0;
 }
 
+int64_t ttt_embed_max_tokens(const ttt_hf_model *model, const ttt_embed_config *cfg) {
+  if (!model || !model->encoder || !cfg) return 0;
+  const ttt_encoder_spec *spec = ttt_encoder_get_spec(model->encoder);
+  int64_t limit = spec->position.vocab - spec->position_offset; /* rows left after the offset */
+  if (cfg->max_seq_length > 0 && cfg->max_seq_length < limit) limit = cfg->max_seq_length;
+  return limit;
+}
+
 typedef struct batch {
   int32_t **ids;
   int64_t *lens;
@@ -275,30 +283,37 @@ typedef struct batch {
   float *hidden;  /* [B, T, H] */
 } batch;
 
+/* Tokenizes text `index` with the post-processor's special tokens, truncated to `limit` tokens,
+ * and checks that it has tokens and that they fit the model's vocabulary. */
+static ttt_status tokenize_one(const ttt_hf_model *m, const char *text, int64_t index,
+                               int64_t limit, int32_t **ids, int64_t *len) {
+  const ttt_encoder_spec *spec = ttt_encoder_get_spec(m->encoder);
+  if (!text)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_embed_texts: text %lld is NULL",
+                         (long long)index);
+  ttt_status st =
+      ttt_tokenizer_encode_truncated(m->tokenizer, text, strlen(text), true, limit, ids, len);
+  if (st) return st;
+  if (*len == 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "ttt_embed_texts: text %lld has no tokens (the tokenizer adds no "
+                         "special tokens and the text is empty)",
+                         (long long)index);
+  for (int64_t i = 0; i < *len; i++)
+    if ((*ids)[i] < 0 || (*ids)[i] >= spec->word.vocab)
+      return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                           "%s: token id %d of text %lld is outside the model's vocabulary "
+                           "(vocab_size %lld): the tokenizer does not match the model",
+                           m->dir, (int)(*ids)[i], (long long)index, (long long)spec->word.vocab);
+  return TTT_OK;
+}
+
 static ttt_status tokenize_batch(const ttt_hf_model *m, const char *const *texts, int64_t first,
                                  int64_t B, int64_t limit, batch *bt, int64_t *T) {
-  const ttt_encoder_spec *spec = ttt_encoder_get_spec(m->encoder);
   *T = 0;
   for (int64_t b = 0; b < B; b++) {
-    const char *text = texts[first + b];
-    if (!text)
-      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_embed_texts: text %lld is NULL",
-                           (long long)(first + b));
-    ttt_status st = ttt_tokenizer_encode_truncated(m->tokenizer, text, strlen(text), true, limit,
-                                                   &bt->ids[b], &bt->lens[b]);
+    ttt_status st = tokenize_one(m, texts[first + b], first + b, limit, &bt->ids[b], &bt->lens[b]);
     if (st) return st;
-    if (bt->lens[b] == 0)
-      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                           "ttt_embed_texts: text %lld has no tokens (the tokenizer adds no "
-                           "special tokens and the text is empty)",
-                           (long long)(first + b));
-    for (int64_t i = 0; i < bt->lens[b]; i++)
-      if (bt->ids[b][i] < 0 || bt->ids[b][i] >= spec->word.vocab)
-        return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
-                             "%s: token id %d of text %lld is outside the model's vocabulary "
-                             "(vocab_size %lld): the tokenizer does not match the model",
-                             m->dir, (int)bt->ids[b][i], (long long)(first + b),
-                             (long long)spec->word.vocab);
     if (bt->lens[b] > *T) *T = bt->lens[b];
   }
   return TTT_OK;
@@ -343,9 +358,7 @@ ttt_status ttt_embed_texts(const ttt_hf_model *model, ttt_context *ctx, const tt
     return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s is not an encoder model", model->dir);
   if (!model->tokenizer)
     return ttt_set_error(TTT_ERR_NOT_FOUND, "%s has no tokenizer.json", model->dir);
-  const ttt_encoder_spec *spec = ttt_encoder_get_spec(model->encoder);
-  int64_t limit = spec->position.vocab - spec->position_offset; /* rows left after the offset */
-  if (cfg->max_seq_length > 0 && cfg->max_seq_length < limit) limit = cfg->max_seq_length;
+  int64_t limit = ttt_embed_max_tokens(model, cfg);
   int64_t step = batch_size > 0 ? batch_size : (n > 0 ? n : 1), H = ttt_embed_dim(model);
   ttt_status st = TTT_OK;
   for (int64_t first = 0; first < n && !st; first += step) {
@@ -363,5 +376,20 @@ ttt_status ttt_embed_texts(const ttt_hf_model *model, ttt_context *ctx, const tt
     free(bt.mask);
     free(bt.hidden);
   }
+  return st;
+}
+
+ttt_status ttt_embed_count_tokens(const ttt_hf_model *model, const ttt_embed_config *cfg,
+                                  const char *text, int64_t *out) {
+  if (!model || !cfg || !text || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "ttt_embed_count_tokens: model, cfg, text and out must not be NULL");
+  if (!model->encoder)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED, "%s is not an encoder model", model->dir);
+  if (!model->tokenizer)
+    return ttt_set_error(TTT_ERR_NOT_FOUND, "%s has no tokenizer.json", model->dir);
+  int32_t *ids = NULL;
+  ttt_status st = tokenize_one(model, text, 0, ttt_embed_max_tokens(model, cfg), &ids, out);
+  free(ids);
   return st;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the libFuzzer harnesses of a TTT_FUZZ build, one after the other, each in a single process.
 #   tests/fuzz/run.sh BUILD_DIR SECONDS [HARNESS...]     (default: every harness)
-# Each harness stops after SECONDS, or after FUZZ_RUNS executions when that is set.
+# Each harness stops after SECONDS, or after FUZZ_RUNS executions when that is set. The harnesses
+# run at nice level FUZZ_NICE (default 19: they take only idle cores).
 # Seeds are generated from the repository's fixtures (fuzz_seeds) into WORK/seeds (plus the inputs
 # of tests/fuzz/regressions/HARNESS that once broke a harness), where WORK is
 # $FUZZ_WORK or BUILD_DIR/fuzz-work; each harness keeps its growing corpus in WORK/corpus/NAME
@@ -15,6 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 bin=$build/tests/fuzz
 work=${FUZZ_WORK:-$build/fuzz-work}
 runs=${FUZZ_RUNS:--1}
+niceness=${FUZZ_NICE:-19}
 rm -rf "$work/seeds"
 mkdir -p "$work"
 "$bin/fuzz_seeds" "$work/seeds" >/dev/null
@@ -32,7 +34,7 @@ for h in "$@"; do
   regressions=
   [ -d "$here/regressions/$h" ] && regressions=$here/regressions/$h
   # -timeout: one input may not take 30 s; -rss_limit_mb: the codec harness holds four tokenizers.
-  nice -n 19 "$bin/$h" -max_total_time="$seconds" -runs="$runs" -timeout=30 -rss_limit_mb=4096 \
+  nice -n "$niceness" "$bin/$h" -max_total_time="$seconds" -runs="$runs" -timeout=30 -rss_limit_mb=4096 \
     -dict="$work/$h.dict" -artifact_prefix="$work/artifacts/$h/" -print_final_stats=1 \
     "$work/corpus/$h" "$work/seeds/$h" $regressions > "$log" 2>&1 || status=$?
   executed=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

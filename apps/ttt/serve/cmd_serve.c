@@ -40,13 +40,17 @@ static void print_help(void) {
       "leave the running batch between decode steps, decoded together in one batched forward on\n"
       "a paged KV cache; a request is admitted when the batch has room and the pool can hold its\n"
       "prompt and max_tokens.\n"
+      "An encoder model (BERT-like, e.g. a sentence-transformers folder) is served for\n"
+      "POST /v1/embeddings instead: queued requests are embedded together, up to --max-batch\n"
+      "inputs per encoder pass, with the folder's pooling (as `ttt embed`).\n"
       "Prints \"listening on http://HOST:PORT\" on stderr once ready; stops on SIGINT/SIGTERM.\n\n"
       "  --model DIR        HuggingFace folder (default: the bundled kjv-llama); its folder\n"
       "                     name is the model id\n"
       "  --host H           address to listen on (default 127.0.0.1)\n"
       "  --port P           port (default %d; 0 = any free port)\n"
-      "  --max-batch N      sequences decoded together at most (default %d)\n"
-      "  --ctx N            positions per sequence (default and maximum: the model's context)\n"
+      "  --max-batch N      sequences decoded (or inputs embedded) together at most (default %d)\n"
+      "  --ctx N            positions per sequence, or tokens per embedded input (default and\n"
+      "                     maximum: the model's)\n"
       "  --kv-blocks N      paged KV cache size in blocks of %d positions of one layer\n"
       "                     (default: max-batch full contexts)\n"
       "  --max-queue N      requests waiting for admission at most; more get 429 (default %d)\n"
@@ -124,21 +128,48 @@ static void model_id_of(const char *dir, char *out, size_t size) {
   snprintf(out, size, "%.*s", (int)(end - start), dir + start);
 }
 
+/* The positions per request the model allows, and --ctx checked against it. */
+static int context_of(const serve_options *o, int64_t model_context, server *srv) {
+  if (o->ctx > model_context) {
+    fprintf(stderr, "ttt %s: --ctx %lld is more than the model's context (%lld)\n", NAME,
+            (long long)o->ctx, (long long)model_context);
+    return 1;
+  }
+  srv->context = o->ctx > 0 ? o->ctx : model_context;
+  return 0;
+}
+
+/* An encoder is served for /v1/embeddings: its pooling from the sentence-transformers files. */
+static int configure_embeddings(const serve_options *o, const ttt_hf_model *model, server *srv) {
+  if (ttt_embed_config_load(model->dir, &srv->embed_config) != TTT_OK) return cli_fail(NAME);
+  if (srv->embed_config.pooling_defaulted)
+    fprintf(stderr,
+            "ttt %s: note: %s has no modules.json (sentence-transformers); embeddings use mean "
+            "pooling without normalization\n",
+            NAME, model->dir);
+  if (context_of(o, ttt_embed_max_tokens(model, &srv->embed_config), srv) != 0) return 1;
+  srv->embed_config.max_seq_length = srv->context; /* --ctx truncates inputs further */
+  srv->model = model;
+  srv->embed_dim = ttt_embed_dim(model);
+  return 0;
+}
+
 /* Checks the options against the model and fills the server limits. */
 static int configure(const serve_options *o, const ttt_hf_model *model, server *srv,
                      scheduler_config *sc) {
-  if (!model->lm || !model->tokenizer) {
-    fprintf(stderr, "ttt %s: %s is not a causal LM with a tokenizer.json\n", NAME, model->dir);
+  bool encoder = ttt_embed_dim(model) > 0;
+  if ((!model->lm && !encoder) || !model->tokenizer) {
+    fprintf(stderr, "ttt %s: %s is neither a causal LM nor an encoder with a tokenizer.json\n",
+            NAME, model->dir);
     return 1;
   }
-  const ttt_causal_lm_spec *spec = ttt_causal_lm_get_spec(model->lm);
-  if (o->ctx > spec->max_positions) {
-    fprintf(stderr, "ttt %s: --ctx %lld is more than the model's context (%lld)\n", NAME,
-            (long long)o->ctx, (long long)spec->max_positions);
-    return 1;
+  if (encoder) {
+    if (configure_embeddings(o, model, srv) != 0) return 1;
+  } else {
+    const ttt_causal_lm_spec *spec = ttt_causal_lm_get_spec(model->lm);
+    if (context_of(o, spec->max_positions, srv) != 0) return 1;
+    srv->vocab = spec->lm_head.vocab;
   }
-  srv->context = o->ctx > 0 ? o->ctx : spec->max_positions;
-  srv->vocab = spec->lm_head.vocab;
   srv->created = (int64_t)time(NULL);
   srv->max_body = (size_t)o->max_body;
   srv->tokenizer = model->tokenizer;
@@ -147,6 +178,38 @@ static int configure(const serve_options *o, const ttt_hf_model *model, server *
   *sc = (scheduler_config){.max_batch = (int32_t)o->max_batch,
                            .max_queue = (int32_t)o->max_queue,
                            .kv_blocks = o->kv_blocks};
+  return 0;
+}
+
+/* A causal LM: the engine on a paged KV pool, run by the scheduler's thread. */
+static int start_generation(server *srv, const ttt_hf_model *model, ttt_context *ctx,
+                            scheduler_config *sc) {
+  engine *eng = NULL;
+  if (engine_create(model, ctx, sc->max_batch, sc->kv_blocks, KV_BLOCK_POSITIONS, srv->context,
+                    &eng) != TTT_OK)
+    return cli_fail(NAME);
+  sc->kv_blocks = engine_blocks_total(eng);
+  if (scheduler_create(sc, eng, srv->metrics, &srv->scheduler) != TTT_OK) {
+    engine_destroy(eng);
+    return cli_fail(NAME);
+  }
+  fprintf(stderr, "ttt %s: model %s, context %lld, max batch %d, %lld KV blocks of %d positions\n",
+          NAME, srv->model_id, (long long)srv->context, sc->max_batch, (long long)sc->kv_blocks,
+          (int)KV_BLOCK_POSITIONS);
+  return 0;
+}
+
+/* An encoder: the embedding thread, batching up to max_batch inputs per encoder call. */
+static int start_embeddings(server *srv, ttt_context *ctx, const scheduler_config *sc) {
+  if (embedder_create(srv->model, ctx, &srv->embed_config, sc->max_batch, sc->max_queue,
+                      srv->metrics, &srv->embedder) != TTT_OK)
+    return cli_fail(NAME);
+  fprintf(
+      stderr,
+      "ttt %s: embedding model %s (%lld dimensions, %s pooling%s), up to %lld tokens per "
+      "input, %d inputs per batch\n",
+      NAME, srv->model_id, (long long)srv->embed_dim, ttt_pooling_name(srv->embed_config.pooling),
+      srv->embed_config.normalize ? ", normalized" : "", (long long)srv->context, sc->max_batch);
   return 0;
 }
 
@@ -179,7 +242,6 @@ int ttt_cmd_serve(int argc, char **argv) {
   ttt_hf_model *model = NULL;
   server srv = {0};
   scheduler_config sc;
-  engine *eng = NULL;
   struct MHD_Daemon *daemon = NULL;
   int status = 1;
   if (cli_load_model(NAME, &o.model, &device, &ctx, &model) != TTT_OK) goto done;
@@ -187,25 +249,13 @@ int ttt_cmd_serve(int argc, char **argv) {
   srv.metrics = metrics_create();
   srv.chat = chat_create(model->dir);
   if (!srv.metrics || !srv.chat) goto done;
-  if (engine_create(model, ctx, sc.max_batch, sc.kv_blocks, KV_BLOCK_POSITIONS, srv.context,
-                    &eng) != TTT_OK) {
-    cli_fail(NAME);
+  if (srv.model ? start_embeddings(&srv, ctx, &sc) != 0
+                : start_generation(&srv, model, ctx, &sc) != 0)
     goto done;
-  }
-  sc.kv_blocks = engine_blocks_total(eng);
-  if (scheduler_create(&sc, eng, srv.metrics, &srv.scheduler) != TTT_OK) {
-    engine_destroy(eng);
-    cli_fail(NAME);
-    goto done;
-  }
   uint16_t port = 0;
   daemon = http_start(&srv, o.host, (uint16_t)o.port, (unsigned)o.timeout, &port);
   if (!daemon) goto done;
-  fprintf(stderr,
-          "ttt %s: model %s, context %lld, max batch %d, %lld KV blocks of %d positions\n"
-          "ttt %s: listening on http://%s:%u\n",
-          NAME, srv.model_id, (long long)srv.context, sc.max_batch, (long long)sc.kv_blocks,
-          (int)KV_BLOCK_POSITIONS, NAME, o.host, (unsigned)port);
+  fprintf(stderr, "ttt %s: listening on http://%s:%u\n", NAME, o.host, (unsigned)port);
   fflush(stderr);
   wait_for_signal(&signals);
   status = 0;
@@ -213,8 +263,10 @@ done:
   /* Stop the scheduler first: it cancels and wakes every request, so no connection stays
    * suspended; it is freed only once the HTTP thread, which may still call it, has stopped. */
   scheduler_stop(srv.scheduler);
+  embedder_stop(srv.embedder);
   http_stop(daemon);
   scheduler_destroy(srv.scheduler);
+  embedder_destroy(srv.embedder);
   chat_destroy(srv.chat);
   metrics_destroy(srv.metrics);
   ttt_hf_model_destroy(model);

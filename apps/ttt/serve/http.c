@@ -96,7 +96,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0;
     return ok ? MHD_YES : MHD_NO;
   }
-  if (hc->req || hc->deferred) return routes_resume(hc);
+  if (hc->req || hc->job || hc->deferred) return routes_resume(hc);
   if (hc->too_big) return too_large(hc);
   return routes_handle(hc, method, url);
 }
@@ -116,6 +116,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     pthread_mutex_unlock(&r->mu);
     scheduler_cancel(srv->scheduler, r); /* a no-op once finished */
     request_unref(r);
+  }
+  if (hc->job) {
+    embed_job *job = hc->job;
+    pthread_mutex_lock(&job->mu);
+    job->notify = NULL;
+    job->suspended = false;
+    pthread_mutex_unlock(&job->mu);
+    embedder_cancel(job);
+    embed_job_unref(job);
   }
   free(hc->body);
   free(hc->wire);

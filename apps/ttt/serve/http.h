@@ -16,9 +16,10 @@ typedef struct http_conn {
   struct MHD_Connection *conn;
   char *body; /* the upload, NUL-terminated */
   size_t len, cap;
-  bool too_big;  /* the upload exceeded srv->max_body: answer 413 */
-  request *req;  /* the submitted generation (one reference) */
-  bool deferred; /* answer `error` once the suspended connection resumes */
+  bool too_big;   /* the upload exceeded srv->max_body: answer 413 */
+  request *req;   /* the submitted generation (one reference) */
+  embed_job *job; /* the submitted embedding request (one reference) */
+  bool deferred;  /* answer `error` once the suspended connection resumes */
   serve_error error;
   /* Streaming: SSE bytes formatted but not yet handed to MHD. */
   char *wire;

@@ -227,17 +227,23 @@ static bool parse_sampling(const cJSON *root, ttt_sampler_params *s, serve_error
   return true;
 }
 
-static bool parse_fields(const cJSON *root, request_kind kind, const char *model_id, int64_t vocab,
-                         request_params *p, const cJSON **messages, serve_error *err) {
+/* `model`, when given, must name the served model (404 otherwise, as OpenAI answers). */
+static bool check_model(const cJSON *root, const char *model_id, serve_error *err) {
   const cJSON *model = field(root, "model");
   if (model && !cJSON_IsString(model))
     return serve_error_set(err, 400, "model", "'model' must be a string");
   if (model && strcmp(model->valuestring, model_id) != 0) {
-    serve_error_set(err, 404, "model", "the model '%s' does not exist; this server serves '%s'",
+    serve_error_set(err, 404, "model", "the model '%.200s' does not exist; this server serves '%s'",
                     model->valuestring, model_id);
     err->code = "model_not_found";
     return false;
   }
+  return true;
+}
+
+static bool parse_fields(const cJSON *root, request_kind kind, const char *model_id, int64_t vocab,
+                         request_params *p, const cJSON **messages, serve_error *err) {
+  if (!check_model(root, model_id, err)) return false;
   p->kind = kind;
   p->max_tokens = kind == REQUEST_COMPLETION ? 16 : -1; /* OpenAI's defaults */
   int64_t n = 1;
@@ -261,11 +267,8 @@ static bool parse_fields(const cJSON *root, request_kind kind, const char *model
   return parse_prompt(root, vocab, p, err);
 }
 
-bool openai_parse_request(const char *body, size_t len, request_kind kind, const char *model_id,
-                          int64_t vocab, request_params *out, cJSON **root, const cJSON **messages,
-                          serve_error *err) {
-  memset(out, 0, sizeof *out);
-  *messages = NULL;
+/* Parses the body as one JSON object into *root (NULL when not valid JSON). */
+static bool parse_body(const char *body, size_t len, cJSON **root, serve_error *err) {
   const char *end = NULL;
   /* len + 1: the NUL after the body, which cJSON requires to reject trailing bytes. */
   *root = cJSON_ParseWithLengthOpts(body, len + 1, &end, true);
@@ -275,6 +278,15 @@ bool openai_parse_request(const char *body, size_t len, request_kind kind, const
   }
   if (!cJSON_IsObject(*root))
     return serve_error_set(err, 400, NULL, "the body must be a JSON object");
+  return true;
+}
+
+bool openai_parse_request(const char *body, size_t len, request_kind kind, const char *model_id,
+                          int64_t vocab, request_params *out, cJSON **root, const cJSON **messages,
+                          serve_error *err) {
+  memset(out, 0, sizeof *out);
+  *messages = NULL;
+  if (!parse_body(body, len, root, err)) return false;
   if (parse_fields(*root, kind, model_id, vocab, out, messages, err)) return true;
   request_params_free(out);
   return false;
@@ -385,4 +397,149 @@ char *openai_models_json(const char *model_id, int64_t created, int64_t context,
 char *openai_model_json(const char *model_id, int64_t created, int64_t context,
                         bool chat_template) {
   return print_and_delete(model_object(model_id, created, context, chat_template));
+}
+
+/* ---- embeddings --------------------------------------------------------------------------- */
+
+void embed_params_free(embed_params *p) {
+  for (int32_t i = 0; p->texts && i < p->n; i++) free(p->texts[i]);
+  free(p->texts);
+  memset(p, 0, sizeof *p);
+}
+
+static bool add_input(embed_params *p, const cJSON *item, serve_error *err) {
+  if (cJSON_IsNumber(item) || cJSON_IsArray(item))
+    return serve_error_set(err, 400, "input",
+                           "token-id inputs are not supported; send 'input' as text");
+  if (!cJSON_IsString(item))
+    return serve_error_set(err, 400, "input", "'input' must be a string or a list of strings");
+  if (!item->valuestring[0])
+    return serve_error_set(err, 400, "input", "input[%d] is an empty string", (int)p->n);
+  if (!(p->texts[p->n] = strdup(item->valuestring)))
+    return serve_error_set(err, 500, NULL, "out of memory");
+  p->n++;
+  return true;
+}
+
+static bool parse_inputs(const cJSON *root, embed_params *p, serve_error *err) {
+  const cJSON *input = field(root, "input");
+  if (!input) return serve_error_set(err, 400, "input", "'input' is required");
+  int count = cJSON_IsArray(input) ? cJSON_GetArraySize(input) : 1;
+  if (count == 0) return serve_error_set(err, 400, "input", "'input' is an empty list");
+  if (count > EMBED_MAX_INPUTS)
+    return serve_error_set(err, 400, "input", "'input' has %d items; at most %d are allowed", count,
+                           EMBED_MAX_INPUTS);
+  if (!(p->texts = calloc((size_t)count, sizeof *p->texts)))
+    return serve_error_set(err, 500, NULL, "out of memory");
+  if (!cJSON_IsArray(input)) return add_input(p, input, err);
+  const cJSON *item;
+  cJSON_ArrayForEach(item, input) if (!add_input(p, item, err)) return false;
+  return true;
+}
+
+static bool parse_embedding_fields(const cJSON *root, const char *model_id, int64_t dim,
+                                   embed_params *p, serve_error *err) {
+  if (!check_model(root, model_id, err)) return false;
+  const cJSON *format = field(root, "encoding_format");
+  if (format && !cJSON_IsString(format))
+    return serve_error_set(err, 400, "encoding_format", "'encoding_format' must be a string");
+  if (format && strcmp(format->valuestring, "float") != 0 &&
+      strcmp(format->valuestring, "base64") != 0)
+    return serve_error_set(err, 400, "encoding_format",
+                           "'encoding_format' must be 'float' or 'base64'");
+  p->base64 = format && strcmp(format->valuestring, "base64") == 0;
+  int64_t dimensions = dim;
+  if (!get_integer(root, "dimensions", 1, INT32_MAX, &dimensions, err)) return false;
+  if (dimensions != dim)
+    return serve_error_set(err, 400, "dimensions",
+                           "this model's embeddings have %lld dimensions; 'dimensions' cannot "
+                           "change that",
+                           (long long)dim);
+  const cJSON *user = field(root, "user");
+  if (user && !cJSON_IsString(user))
+    return serve_error_set(err, 400, "user", "'user' must be a string");
+  return parse_inputs(root, p, err);
+}
+
+bool openai_parse_embeddings(const char *body, size_t len, const char *model_id, int64_t dim,
+                             embed_params *out, serve_error *err) {
+  memset(out, 0, sizeof *out);
+  cJSON *root = NULL;
+  bool ok =
+      parse_body(body, len, &root, err) && parse_embedding_fields(root, model_id, dim, out, err);
+  cJSON_Delete(root);
+  if (!ok) embed_params_free(out);
+  return ok;
+}
+
+/* Base64 (RFC 4648, padded) of a vector's float32 values as little-endian bytes, as OpenAI's
+ * encoding_format "base64" sends them. */
+static char *base64_floats(const float *v, int64_t dim) {
+  static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t nbytes = (size_t)dim * 4;
+  unsigned char *bytes = malloc(nbytes);
+  char *out = malloc((nbytes + 2) / 3 * 4 + 1);
+  if (!bytes || !out) {
+    free(bytes);
+    free(out);
+    return NULL;
+  }
+  for (int64_t i = 0; i < dim; i++) {
+    uint32_t u;
+    memcpy(&u, &v[i], 4);
+    for (int b = 0; b < 4; b++) bytes[i * 4 + b] = (unsigned char)(u >> (8 * b));
+  }
+  size_t o = 0;
+  for (size_t i = 0; i < nbytes; i += 3) {
+    uint32_t chunk = (uint32_t)bytes[i] << 16;
+    if (i + 1 < nbytes) chunk |= (uint32_t)bytes[i + 1] << 8;
+    if (i + 2 < nbytes) chunk |= bytes[i + 2];
+    out[o++] = ALPHABET[(chunk >> 18) & 63];
+    out[o++] = ALPHABET[(chunk >> 12) & 63];
+    out[o++] = i + 1 < nbytes ? ALPHABET[(chunk >> 6) & 63] : '=';
+    out[o++] = i + 2 < nbytes ? ALPHABET[chunk & 63] : '=';
+  }
+  out[o] = '\0';
+  free(bytes);
+  return out;
+}
+
+static cJSON *embedding_object(const float *v, int64_t dim, int64_t index, bool base64) {
+  cJSON *item = cJSON_CreateObject();
+  cJSON_AddStringToObject(item, "object", "embedding");
+  cJSON_AddNumberToObject(item, "index", (double)index);
+  if (base64) {
+    char *text = base64_floats(v, dim);
+    if (!text || !cJSON_AddStringToObject(item, "embedding", text)) {
+      free(text);
+      cJSON_Delete(item);
+      return NULL;
+    }
+    free(text);
+    return item;
+  }
+  if (!cJSON_AddItemToObject(item, "embedding", cJSON_CreateFloatArray(v, (int)dim))) {
+    cJSON_Delete(item);
+    return NULL;
+  }
+  return item;
+}
+
+char *openai_embeddings_json(const char *model_id, const float *vectors, int64_t n, int64_t dim,
+                             bool base64, int64_t prompt_tokens) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "object", "list");
+  cJSON *data = cJSON_AddArrayToObject(root, "data");
+  for (int64_t i = 0; i < n; i++) {
+    cJSON *item = embedding_object(vectors + i * dim, dim, i, base64);
+    if (!item || !cJSON_AddItemToArray(data, item)) {
+      cJSON_Delete(root);
+      return NULL;
+    }
+  }
+  cJSON_AddStringToObject(root, "model", model_id);
+  cJSON *usage = cJSON_AddObjectToObject(root, "usage");
+  cJSON_AddNumberToObject(usage, "prompt_tokens", (double)prompt_tokens);
+  cJSON_AddNumberToObject(usage, "total_tokens", (double)prompt_tokens);
+  return print_and_delete(root);
 }

@@ -33,6 +33,27 @@ bool openai_parse_request(const char *body, size_t len, request_kind kind, const
                           int64_t vocab, request_params *out, cJSON **root, const cJSON **messages,
                           serve_error *err);
 
+/* A validated POST /v1/embeddings body. */
+typedef struct embed_params {
+  char **texts; /* the inputs (each non-empty) */
+  int32_t n;
+  bool base64; /* encoding_format "base64": little-endian float32 bytes in base64 */
+} embed_params;
+
+enum { EMBED_MAX_INPUTS = 2048 }; /* inputs per request, as OpenAI's limit */
+
+void embed_params_free(embed_params *p);
+
+/* Parses and validates a /v1/embeddings body (len bytes followed by a NUL): `input` is a string
+ * or a list of 1 to EMBED_MAX_INPUTS strings (token-id inputs are refused, naming `input`),
+ * `encoding_format` "float" (default) or "base64", `dimensions` only if equal to `dim`. */
+bool openai_parse_embeddings(const char *body, size_t len, const char *model_id, int64_t dim,
+                             embed_params *out, serve_error *err);
+
+/* The /v1/embeddings response for n vectors of dim floats (row-major). */
+char *openai_embeddings_json(const char *model_id, const float *vectors, int64_t n, int64_t dim,
+                             bool base64, int64_t prompt_tokens);
+
 /* Bodies (malloc'd strings; NULL when out of memory). `text` is NUL-terminated. */
 char *openai_final_json(const request *r, const char *model_id, const char *text);
 /* A stream chunk with `text` (may be ""); finish_reason NULL → null. usage is included when

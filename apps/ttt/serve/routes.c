@@ -1,6 +1,7 @@
-/* The endpoints: /v1/completions, /v1/chat/completions (streamed or not), /v1/models, /health,
- * /metrics, and the chat page at /. Generation requests are validated and tokenized here (MHD's
- * thread), then queued; the connection is suspended until the engine thread has output for it. */
+/* The endpoints: /v1/completions, /v1/chat/completions (streamed or not), /v1/embeddings,
+ * /v1/models, /health, /metrics, and the chat page at /. Generation and embedding requests are
+ * validated and tokenized here (MHD's thread), then queued; the connection is suspended until the
+ * engine (or embedding) thread has output for it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,14 @@ static enum MHD_Result start_stream(http_conn *hc) {
 
 static enum MHD_Result generate(http_conn *hc, request_kind kind) {
   serve_error err;
+  if (!hc->srv->scheduler) {
+    serve_error_set(&err, 400, "model",
+                    "the model '%s' is an embedding model (an encoder): it does not generate "
+                    "text; use /v1/embeddings",
+                    hc->srv->model_id);
+    err.code = "model_not_supported";
+    return http_respond_error(hc, &err);
+  }
   request *r = build_request(hc, kind, &err);
   if (!r) return http_respond_error(hc, &err);
   hc->req = r;
@@ -231,11 +240,98 @@ static enum MHD_Result generate(http_conn *hc, request_kind kind) {
   return MHD_YES;
 }
 
+/* ---- embeddings --------------------------------------------------------------------------- */
+
+/* Counts the tokens of every input (the same tokenization the encoder gets), refusing inputs
+ * that cannot be embedded before they are queued. */
+static bool count_tokens(const server *srv, const embed_params *p, int64_t *total,
+                         serve_error *err) {
+  *total = 0;
+  for (int32_t i = 0; i < p->n; i++) {
+    int64_t n = 0;
+    if (ttt_embed_count_tokens(srv->model, &srv->embed_config, p->texts[i], &n) != TTT_OK)
+      return serve_error_set(err, 400, "input", "input[%d] cannot be embedded: %s", (int)i,
+                             ttt_last_error());
+    *total += n;
+  }
+  return true;
+}
+
+static enum MHD_Result embeddings(http_conn *hc) {
+  server *srv = hc->srv;
+  serve_error err;
+  if (!srv->embedder) {
+    serve_error_set(&err, 400, "model",
+                    "the model '%s' is not an embedding model (it is a causal LM); "
+                    "/v1/embeddings needs an encoder model",
+                    srv->model_id);
+    err.code = "model_not_supported";
+    return http_respond_error(hc, &err);
+  }
+  embed_params params;
+  int64_t tokens = 0;
+  if (!openai_parse_embeddings(hc->body ? hc->body : "", hc->len, srv->model_id, srv->embed_dim,
+                               &params, &err))
+    return http_respond_error(hc, &err);
+  if (!count_tokens(srv, &params, &tokens, &err)) {
+    embed_params_free(&params);
+    return http_respond_error(hc, &err);
+  }
+  embed_job *job = embed_job_create(&params, tokens);
+  if (!job) {
+    embed_params_free(&params);
+    return error(hc, 500, NULL, "out of memory");
+  }
+  hc->job = job;
+  job->notify = http_wake;
+  job->notify_arg = hc->conn;
+  /* Suspend before submitting, so the worker's wake-up cannot come before the suspension. */
+  pthread_mutex_lock(&job->mu);
+  job->suspended = true;
+  MHD_suspend_connection(hc->conn);
+  pthread_mutex_unlock(&job->mu);
+  scheduler_submit_result result = embedder_submit(srv->embedder, job);
+  if (result != SUBMIT_OK) {
+    submit_error(result, &hc->error);
+    hc->deferred = true;
+    hc->job = NULL;
+    pthread_mutex_lock(&job->mu);
+    job->suspended = false;
+    pthread_mutex_unlock(&job->mu);
+    http_wake(hc->conn); /* answered in routes_resume */
+    embed_job_unref(job);
+  }
+  return MHD_YES;
+}
+
+/* The embedding job's connection resumed: answer once its vectors are ready. */
+static enum MHD_Result embeddings_resume(http_conn *hc) {
+  embed_job *job = hc->job;
+  pthread_mutex_lock(&job->mu);
+  bool done = job->done, failed = job->failed, cancelled = job->cancelled;
+  if (!done && !cancelled) { /* woken early: wait for the end */
+    job->suspended = true;
+    MHD_suspend_connection(hc->conn);
+    pthread_mutex_unlock(&job->mu);
+    return MHD_YES;
+  }
+  char message[sizeof job->error];
+  memcpy(message, job->error, sizeof message);
+  pthread_mutex_unlock(&job->mu);
+  if (!done) return MHD_NO; /* cancelled: the server stops */
+  if (failed) return error(hc, 500, NULL, message);
+  return respond_json(hc, 200,
+                      openai_embeddings_json(hc->srv->model_id, job->vectors, job->params.n,
+                                             hc->srv->embed_dim, job->params.base64,
+                                             job->prompt_tokens));
+}
+
 enum MHD_Result routes_resume(http_conn *hc) {
   if (hc->deferred) {
     hc->deferred = false;
     return http_respond_error(hc, &hc->error);
   }
+  if (hc->job) return embeddings_resume(hc);
   request *r = hc->req;
   pthread_mutex_lock(&r->mu);
   bool finished = r->finished, failed = r->failed, cancelled = r->cancelled;
@@ -261,7 +357,10 @@ enum MHD_Result routes_resume(http_conn *hc) {
 
 static enum MHD_Result metrics_page(http_conn *hc) {
   metrics_gauges g;
-  scheduler_gauges(hc->srv->scheduler, &g);
+  if (hc->srv->scheduler)
+    scheduler_gauges(hc->srv->scheduler, &g);
+  else
+    embedder_gauges(hc->srv->embedder, &g);
   size_t len = 0;
   char *text = metrics_render(hc->srv->metrics, &g, &len);
   return http_respond(hc, 200, "text/plain; version=0.0.4", text, len, NULL);
@@ -291,11 +390,20 @@ typedef struct route {
   int kind; /* what answers it */
 } route;
 
-enum { ROUTE_COMPLETIONS, ROUTE_CHAT, ROUTE_MODELS, ROUTE_HEALTH, ROUTE_METRICS, ROUTE_PAGE };
+enum {
+  ROUTE_COMPLETIONS,
+  ROUTE_CHAT,
+  ROUTE_EMBEDDINGS,
+  ROUTE_MODELS,
+  ROUTE_HEALTH,
+  ROUTE_METRICS,
+  ROUTE_PAGE
+};
 
 static const route ROUTES[] = {
     {"POST", "/v1/completions", ROUTE_COMPLETIONS},
     {"POST", "/v1/chat/completions", ROUTE_CHAT},
+    {"POST", "/v1/embeddings", ROUTE_EMBEDDINGS},
     {"GET", "/v1/models", ROUTE_MODELS},
     {"GET", "/health", ROUTE_HEALTH},
     {"GET", "/metrics", ROUTE_METRICS},
@@ -339,6 +447,8 @@ enum MHD_Result routes_handle(http_conn *hc, const char *method, const char *url
     return generate(hc, REQUEST_COMPLETION);
   case ROUTE_CHAT:
     return generate(hc, REQUEST_CHAT);
+  case ROUTE_EMBEDDINGS:
+    return embeddings(hc);
   case ROUTE_MODELS:
     return respond_json(hc, 200,
                         openai_models_json(hc->srv->model_id, hc->srv->created, hc->srv->context,

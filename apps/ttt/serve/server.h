@@ -1,4 +1,5 @@
-/* The state the HTTP routes share: the served model, the scheduler, metrics and limits. */
+/* The state the HTTP routes share: the served model, the scheduler (a causal LM) or the embedder
+ * (an encoder), metrics and limits. */
 #ifndef TTT_SERVE_SERVER_H
 #define TTT_SERVE_SERVER_H
 
@@ -7,6 +8,7 @@
 #include <stdint.h>
 
 #include "chat.h"
+#include "embedder.h"
 #include "metrics.h"
 #include "scheduler.h"
 #include "ttt_tokenizer.h"
@@ -18,7 +20,12 @@ typedef struct server {
   int64_t created; /* unix seconds at start */
   size_t max_body; /* request bodies above this are 413 */
   const ttt_tokenizer *tokenizer;
-  scheduler *scheduler;
+  scheduler *scheduler; /* generation (a causal LM); NULL for an encoder */
+  /* Embeddings (an encoder); embedder NULL for a causal LM. */
+  const ttt_hf_model *model;
+  ttt_embed_config embed_config;
+  int64_t embed_dim;
+  embedder *embedder;
   metrics *metrics;
   chat *chat;
   atomic_uint_fast64_t next_id; /* for response ids */

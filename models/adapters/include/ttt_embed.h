@@ -61,6 +61,15 @@ ttt_status ttt_embed_pool(const ttt_embed_config *cfg, const float *hidden, cons
 /* The embedding width of an encoder model (its hidden size), 0 for a model without an encoder. */
 int64_t ttt_embed_dim(const ttt_hf_model *model);
 
+/* Tokens per input at most: max_seq_length, or the model's position limit when that is smaller or
+ * max_seq_length is 0. 0 for a model without an encoder. */
+int64_t ttt_embed_max_tokens(const ttt_hf_model *model, const ttt_embed_config *cfg);
+
+/* The number of tokens ttt_embed_texts feeds the encoder for `text` (special tokens included,
+ * after truncation), with the same checks (a text without tokens, ids outside the vocabulary). */
+ttt_status ttt_embed_count_tokens(const ttt_hf_model *model, const ttt_embed_config *cfg,
+                                  const char *text, int64_t *out);
+
 /* Embeds n NUL-terminated texts into out [n, ttt_embed_dim(model)]: each text is tokenized with
  * the post-processor's special tokens ([CLS] … [SEP]), truncated from the end to max_seq_length
  * (or the model's position limit), and the inputs run through the encoder in batches of up to
