@@ -372,6 +372,76 @@ static void ids_seeds(void) {
   }
 }
 
+static const char *const chat_dirs[] = {"llama3_1", "qwen3", "gemma3", "deepseek_v3"};
+
+/* Template sources (mode byte even: the Jinja cases and the four real templates) and the real
+ * templates' cases' messages (mode byte odd, the template's index in bits 3-4). */
+static void chat_template_seeds(void) {
+  char *json = read_all(source_path("tests/fixtures/chat/jinja/cases.json"), NULL);
+  cJSON *root = cJSON_Parse(json);
+  const cJSON *c;
+  int i = 0;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases")) {
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(c, "template"));
+    uint8_t mode = (uint8_t)((i % 2) << 2);
+    if (text) seed("fuzz_chat_template", &mode, 1, text, strlen(text), "jinja-%d", i++);
+  }
+  cJSON_Delete(root);
+  free(json);
+  for (int t = 0; t < 4; t++) {
+    char path[256];
+    snprintf(path, sizeof path, "tests/fixtures/chat/%s/tokenizer_config.json", chat_dirs[t]);
+    json = read_all(source_path(path), NULL);
+    root = cJSON_Parse(json);
+    const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(root, "chat_template"));
+    uint8_t mode = 4;
+    if (text) seed("fuzz_chat_template", &mode, 1, text, strlen(text), "%s-template", chat_dirs[t]);
+    cJSON_Delete(root);
+    free(json);
+    snprintf(path, sizeof path, "tests/fixtures/chat/%s/cases.json", chat_dirs[t]);
+    json = read_all(source_path(path), NULL);
+    root = cJSON_Parse(json);
+    i = 0;
+    cJSON_ArrayForEach(c, root) {
+      char *messages = cJSON_PrintUnformatted(cJSON_GetObjectItem(c, "messages"));
+      mode = (uint8_t)(1 | 4 | (t << 3));
+      if (messages)
+        seed("fuzz_chat_template", &mode, 1, messages, strlen(messages), "%s-case-%d", chat_dirs[t],
+             i++);
+      free(messages);
+    }
+    cJSON_Delete(root);
+    free(json);
+  }
+}
+
+/* Bodies of the three endpoints, valid and not (mode byte: 0 completions, 1 chat, 2 embeddings). */
+static void openai_request_seeds(void) {
+  static const struct {
+    uint8_t mode;
+    const char *body;
+  } bodies[] = {
+      {0, "{\"model\":\"fuzz-model\",\"prompt\":\"In the beginning\",\"max_tokens\":8,"
+          "\"temperature\":0,\"stop\":[\"\\n\",\"God\"],\"stream\":true,"
+          "\"stream_options\":{\"include_usage\":true}}"},
+      {0, "{\"prompt\":[1,2,3],\"top_p\":0.9,\"top_k\":40,\"min_p\":0.05,\"seed\":7,"
+          "\"presence_penalty\":0.5,\"frequency_penalty\":-0.5,\"n\":1,\"logprobs\":0}"},
+      {0, "{\"prompt\":[[5,6]],\"echo\":false,\"best_of\":1,\"logit_bias\":{}}"},
+      {1, "{\"model\":\"fuzz-model\",\"messages\":[{\"role\":\"system\",\"content\":\"Be "
+          "brief.\"},{\"role\":\"user\",\"content\":\"Hi\"}],\"max_completion_tokens\":4}"},
+      {1, "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\"}]},"
+          "{\"role\":\"assistant\",\"content\":null},{\"role\":\"tool\",\"content\":\"x\"}],"
+          "\"response_format\":{\"type\":\"text\"},\"ignore_eos\":true}"},
+      {2, "{\"model\":\"fuzz-model\",\"input\":\"Jesus wept.\",\"encoding_format\":\"base64\"}"},
+      {2, "{\"input\":[\"a\",\"b c\"],\"dimensions\":64,\"user\":\"u\",\"encoding_format\":"
+          "\"float\"}"},
+      {2, "{\"input\":[[1,2],[3]]}"},
+  };
+  for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++)
+    seed("fuzz_openai_request", &bodies[i].mode, 1, bodies[i].body, strlen(bodies[i].body),
+         "body-%zu", i);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: fuzz_seeds OUT_DIR\n");
@@ -387,6 +457,8 @@ int main(int argc, char **argv) {
   impl_set_seeds();
   golden_seeds();
   ids_seeds();
+  chat_template_seeds();
+  openai_request_seeds();
   printf("fuzz_seeds: %d seeds in %s\n", written, out_dir);
   return 0;
 }
