@@ -92,6 +92,14 @@ ttt_status hf_get_num(const hf_scope *sc, const char *key, bool required, double
   return TTT_OK;
 }
 
+ttt_status hf_get_rope_theta(const hf_scope *sc, const char *key, bool required, double def,
+                             double *out) {
+  HF_TRY(hf_get_num(sc, key, required, def, true, out));
+  if (*out > 1.0) return TTT_OK;
+  return ttt_set_error(TTT_ERR_FORMAT, "%s: field '%s%s%s' must be > 1 (a rope base), got %g",
+                       sc->src, sc->name, dot(sc), spelling(sc, key), *out);
+}
+
 ttt_status hf_get_bool(const hf_scope *sc, const char *key, bool def, bool *out) {
   const cJSON *item = hf_field(sc, key);
   if (!item) {
@@ -399,13 +407,13 @@ static ttt_status parse_rope(const hf_scope *sc, ttt_hf_config *cfg) {
   const cJSON *scaling = hf_field(sc, "rope_scaling");
   double top_theta;
   HF_TRY(parse_rotary_dim(sc, params, cfg)); /* longrope's factors are rotary_dim / 2 long */
-  HF_TRY(hf_get_num(sc, "rope_theta", false, 1e4, true, &top_theta));
+  HF_TRY(hf_get_rope_theta(sc, "rope_theta", false, 1e4, &top_theta));
   if (params) {
     if (!cJSON_IsObject(params))
       return ttt_set_error(TTT_ERR_FORMAT, "%s: field 'rope_parameters' must be an object, got %s",
                            sc->src, ttt_hfj_type_name(params));
     hf_scope p = {sc->src, params, "rope_parameters", sc->arch, sc->root};
-    HF_TRY(hf_get_num(&p, "rope_theta", true, 0, true, &cfg->rope_theta));
+    HF_TRY(hf_get_rope_theta(&p, "rope_theta", true, 0, &cfg->rope_theta));
     if (hf_field(sc, "rope_theta") && top_theta != cfg->rope_theta)
       return ttt_set_error(TTT_ERR_FORMAT,
                            "%s: rope_theta %g disagrees with rope_parameters.rope_theta %g",

@@ -8,7 +8,7 @@ static ttt_status parse_gemma3(const hf_scope *sc, ttt_hf_config *cfg) {
   int64_t window, pattern;
   bool typed;
   HF_TRY(hf_parse_gemma_common(sc, cfg, 0, 0));
-  HF_TRY(hf_get_num(sc, "rope_local_base_freq", false, 10000, true, &cfg->local_rope_theta));
+  HF_TRY(hf_get_rope_theta(sc, "rope_local_base_freq", false, 10000, &cfg->local_rope_theta));
   HF_TRY(hf_get_int(sc, "sliding_window", false, 4096, 1, HF_MAX_DIM, &window));
   HF_TRY(hf_parse_layer_types(sc, cfg, window, &typed));
   HF_TRY(hf_get_int(sc, "sliding_window_pattern", false, 6, 1, HF_MAX_DIM, &pattern));

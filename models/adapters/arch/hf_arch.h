@@ -68,6 +68,10 @@ ttt_status hf_get_int(const hf_scope *sc, const char *key, bool required, int64_
                       double max, int64_t *out);
 ttt_status hf_get_num(const hf_scope *sc, const char *key, bool required, double def, bool positive,
                       double *out);
+/* A rope base (rope_theta and its per-family spellings): a number > 1, as the rotary embedding
+ * needs (theta^(-2i/d) must fall with i). */
+ttt_status hf_get_rope_theta(const hf_scope *sc, const char *key, bool required, double def,
+                             double *out);
 ttt_status hf_get_bool(const hf_scope *sc, const char *key, bool def, bool *out);
 ttt_status hf_get_str(const hf_scope *sc, const char *key, const char **out);
 /* The item of `key` (through the aliases), or NULL when absent or null. */

@@ -65,7 +65,7 @@ static ttt_status parse_modernbert(const hf_scope *sc, ttt_hf_config *cfg) {
   int64_t every, window;
   HF_TRY(hf_get_int(sc, "global_attn_every_n_layers", false, 3, 1, HF_MAX_DIM, &every));
   HF_TRY(hf_get_int(sc, "local_attention", false, 128, 2, HF_MAX_DIM, &window));
-  HF_TRY(hf_get_num(sc, "local_rope_theta", false, 1e4, true, &cfg->local_rope_theta));
+  HF_TRY(hf_get_rope_theta(sc, "local_rope_theta", false, 1e4, &cfg->local_rope_theta));
   for (int64_t l = 0; l < cfg->num_hidden_layers; l++)
     cfg->sliding_window[l] = l % every == 0 ? 0 : window;
   return TTT_OK;

@@ -405,6 +405,14 @@ static void test_values_the_core_cannot_take(void) {
             "field 'rms_norm_eps' is 1e+39");
   CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_theta", "-1e300", &cfg), TTT_ERR_FORMAT,
             "'rope_theta' must be a positive number");
+  /* Found by fuzz_hf_config: a rope base of 1 (or below) was accepted here, refused by the core. */
+  CHECK_ERR(parse_with("qwen3_tiny", "config.json", "rope_theta", "1", &cfg), TTT_ERR_FORMAT,
+            "field 'rope_theta' must be > 1 (a rope base), got 1");
+  CHECK_ERR(parse_with("llama3_tiny", "config.json", "rope_theta", "0.5", &cfg), TTT_ERR_FORMAT,
+            "'rope_theta' must be > 1");
+  CHECK_ERR(parse_with("llama3_tiny", "config.hf_saved.json", "rope_parameters",
+                       "{\"rope_type\": \"default\", \"rope_theta\": 1.0}", &cfg),
+            TTT_ERR_FORMAT, "'rope_parameters.rope_theta' must be > 1");
   CHECK_OK(parse_with("bert_tiny", "config.json", "layer_norm_eps", "3e38", &cfg));
   CHECK(cfg.norm_eps == 3e38);
 }

@@ -101,7 +101,7 @@ ttt_status ttt_rope_spec_validate(const ttt_rope_spec *s) {
   if (s->max_positions <= 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "rope spec: max_positions (%lld) must be > 0",
                          (long long)s->max_positions);
-  if (s->theta < 0.0 || !isfinite(s->theta) || s->theta == 1.0)
+  if (s->theta != 0.0 && !(s->theta > 1.0 && isfinite(s->theta)))
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "rope spec: theta (%g) must be > 1 (0 means 10000)", s->theta);
   return validate_type_fields(s);
