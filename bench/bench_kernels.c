@@ -2,7 +2,7 @@
  * bench_kernels — matmul and attention kernel throughput and thread-pool dispatch latency (a
  * program, not a test).
  *
- *   bench_kernels [--quick] [--no-gemm] [--no-gemv] [--no-attention] [--kind NAME]
+ *   bench_kernels [--quick] [--no-gemm] [--no-gemv] [--no-attention] [--kind NAME] [--m M]
  *
  * GEMV (m = 1, decode): Llama-3.2-1B shapes, reported as time per call and GB/s of weights streamed
  * (weight bytes / time; the activations are tiny and stay in cache). Calls cycle through enough
@@ -14,7 +14,8 @@
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
  * Attention: the tile kernels of one decode layer at contexts 1k, 4k and 64k (see below).
  * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention
- * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8").
+ * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8");
+ * --m sets the GEMM rows (default 128; e.g. 8 for the projections of a batched decode of 8).
  */
 #include <math.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ static const shape gemm_shapes[] = {
     {"ffn down 2048x8192", 2048, 8192},
 };
 
-enum { GEMM_M = 128, MIN_REPEATS = 3, MAX_COPIES = 64 };
+enum { DEFAULT_GEMM_M = 128, MIN_REPEATS = 3, MAX_COPIES = 64 };
 static const double stream_bytes = 1.0e9;
 static const double min_seconds = 0.4;
 
@@ -257,12 +258,18 @@ static void bench_dispatch(ttt_context *ctx) {
 int main(int argc, char **argv) {
   bool quick = false, gemm = true, gemv = true, attention = true;
   const char *only = NULL;
+  int64_t gemm_m = DEFAULT_GEMM_M; /* --m: rows of the GEMM section (a batched decode's B) */
   for (int i = 1; i < argc; i++) {
     quick |= strcmp(argv[i], "--quick") == 0;
     gemm &= strcmp(argv[i], "--no-gemm") != 0;
     gemv &= strcmp(argv[i], "--no-gemv") != 0;
     attention &= strcmp(argv[i], "--no-attention") != 0;
     if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) only = argv[++i];
+    if (strcmp(argv[i], "--m") == 0 && i + 1 < argc) gemm_m = strtoll(argv[++i], NULL, 10);
+  }
+  if (gemm_m < 1 || gemm_m > 4096) {
+    fprintf(stderr, "bench_kernels: --m must be in [1, 4096]\n");
+    return 1;
   }
   if (only && !known_kind(only)) {
     fprintf(stderr,
@@ -283,9 +290,9 @@ int main(int argc, char **argv) {
   printf("GEMV (m=1), GB/s of weights streamed:\n");
   size_t n_gemv = sizeof gemv_shapes / sizeof gemv_shapes[0] - (quick ? 1 : 0);
   for (size_t s = 0; gemv && s < n_gemv; s++) bench_shape(ctx, &gemv_shapes[s], 1, true, only);
-  printf("GEMM (m=%d):\n", GEMM_M);
+  printf("GEMM (m=%lld):\n", (long long)gemm_m);
   for (size_t s = 0; gemm && s < sizeof gemm_shapes / sizeof gemm_shapes[0]; s++)
-    bench_shape(ctx, &gemm_shapes[s], GEMM_M, false, only);
+    bench_shape(ctx, &gemm_shapes[s], gemm_m, false, only);
   if (attention) bench_attention(&device, quick);
   ttt_context_destroy(ctx);
   return 0;

@@ -16,8 +16,10 @@
  * prefetches tile j + 1 (into L2) at the same offsets, so the next tile's rows arrive one tile
  * ahead.
  *
- * Four paths: drive() serves decode-sized problems (m < GEMM_MIN_M); gemm_drive() is the k-blocked prefill GEMM for weights with f32 activations, q8_gemm_drive() the VNNI
- * prefill GEMM for q8_0 weights × q8_0 activations, gv_drive() the decode GEMV (m = 1) for q8_0 ×
+ * Four paths: drive() serves decode-sized problems (m < GEMM_MIN_M, or m < Q8_GEMM_MIN_M for q8_0 ×
+ * q8_0, and batched decodes in the row-invariant mode); gemm_drive() is the k-blocked prefill GEMM
+ * for weights with f32 activations, q8_gemm_drive() the VNNI prefill GEMM for q8_0 weights × q8_0
+ * activations, gv_drive() the decode GEMV (m = 1) for q8_0 ×
  * q8_0, which sums whole blocks in int32 before scaling. Both prefill GEMMs put 16 output columns in
  * the lanes of each accumulator and repack weight tiles on the fly (no load-time layout).
  * Measured on this machine class (m = 128, Llama-3.2-1B projection shapes, bench_kernels, CPU time
@@ -435,7 +437,7 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
   }
 }
 
-/* ---- prefill GEMM for q8_0 weights × q8_0 activations (VNNI, m >= GEMM_MIN_M) ----
+/* ---- prefill GEMM for q8_0 weights × q8_0 activations (VNNI, m >= Q8_GEMM_MIN_M) ----
  * Output columns sit in vector lanes: a tile of QV·16 weight rows is repacked once into an
  * L2-resident buffer where, for each block and each group of 16 rows, step s (4 columns) is one
  * zmm holding bytes 4s..4s+3 of the 16 rows ([16 rows][4 bytes], the vpdpbusd operand layout),
@@ -446,6 +448,10 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
  * activation's scale) once per block. A register tile is QV row groups × QX activation rows; the
  * output of a tile is QV contiguous 16-float stores per activation row.
  */
+/* Below 16 rows (a batched decode) repacking each weight tile costs more than the tile is reused:
+ * drive()'s 4x4 register tiles are faster there (bench_kernels --kind "q8_0 x q8" --m 8, 1 thread:
+ * 99-109 GFLOP/s against 61-105; at --m 16 they are even, at 32 this GEMM wins, 165-220 vs ~100). */
+enum { Q8_GEMM_MIN_M = 16 };
 enum { QV = 2, QX = 6, Q_STEPS = TTT_Q8_0_BLOCK / 4, Q_KB = 64 /* blocks per k slice */ };
 /* Bytes of one block of one 16-row group in the buffer: quants, then 16 f32 scales. */
 enum { Q_GROUP_BYTES = Q_STEPS * 64 + 64, Q_BLOCK_BYTES = QV * Q_GROUP_BYTES };
@@ -785,7 +791,7 @@ void ttt_gemm_q8_0_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
 void ttt_gemm_q8_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
   if (p->m == 1)
     gv_drive(p, n0, n1);
-  else if (p->m >= GEMM_MIN_M)
+  else if (p->m >= Q8_GEMM_MIN_M)
     q8_gemm_drive(p, n0, n1);
   else
     drive(p, n0, n1, W_Q8_0_Q8);
