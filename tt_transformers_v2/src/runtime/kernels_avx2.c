@@ -65,17 +65,6 @@ INLINE float load_w1(weight_kind kind, const uint8_t *row, int64_t t) {
   return 0.0f;
 }
 
-/* Prefetches `bytes` bytes at `offset` of each of the rw rows of the next weight tile (NULL: none).
- */
-INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t offset,
-                          size_t bytes) {
-  if (!next) return;
-#pragma GCC unroll 4
-  for (int r = 0; r < rw; r++)
-    for (size_t b = 0; b < bytes; b += 64)
-      _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
-}
-
 INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *const *x,
                         __m256 acc[RW][RX], int rw, int rx, int64_t t) {
   __m256 scale[RW];

@@ -27,6 +27,7 @@
  * q8_0 weights with f32 activations (of a ~170 GFLOP/s FMA peak; packing costs ~15%), 370-410
  * GOP/s for q8_0 × q8_0.
  */
+#include "kernels_avx512_fold.h"
 #include "kernels_simd_common.h"
 #include "simd_math.h"
 
@@ -63,17 +64,6 @@ INLINE __m512 load_w(weight_kind kind, const uint8_t *row, int64_t t, bool maske
   const uint8_t *block = row + (t / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES;
   __m128i q = _mm_loadu_si128((const void *)(block + 2 + t % TTT_Q8_0_BLOCK));
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q));
-}
-
-/* Prefetches `bytes` bytes at `offset` of each of the rw rows of the next weight tile (NULL: none).
- */
-INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t offset,
-                          size_t bytes) {
-  if (!next) return;
-#pragma GCC unroll 4
-  for (int r = 0; r < rw; r++)
-    for (size_t b = 0; b < bytes; b += 64)
-      _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
 }
 
 /* One CHUNK of columns starting at t for an rw × rx tile. In the tail (masked), m0/m1 select the
@@ -599,43 +589,14 @@ static void q8_gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
 }
 
 /* ---- decode GEMV for q8_0 weights × q8_0 activations (m = 1) ----
- * A weight row is visited in groups of GV_BLOCKS = 16 blocks. Each step of two blocks is one
- * vpdpbusd with the weights made unsigned (w ^ 0x80 = w + 128) against the signed activation
- * quants, so Σ(w + 128)·x = Σw·x + 128·Σx and the excess is removed with the activations' block sums
- * (xq_sum), shared by every weight row. The 8 step results of a group (8 lanes per block) are
- * folded into one vector of 16 exact int32 block dot products, which is then converted and scaled
- * once: acc += f32(dot) · (w scales · x scales), with the group's 16 weight scales gathered from
- * the 34-byte block stride. GV_ROWS weight rows are in flight, so each activation vector is loaded
+ * Groups of 16 blocks, summed in int32 and scaled once per group (kernels_avx512_fold.h). Each
+ * step of two blocks is one vpdpbusd with the weights made unsigned (w ^ 0x80 = w + 128) against
+ * the signed activation quants, so Σ(w + 128)·x = Σw·x + 128·Σx and the excess is removed with the
+ * activations' block sums. GV_ROWS weight rows are in flight, so each activation vector is loaded
  * once per GV_ROWS rows. Measured (1 thread, weights resident in L2, k = 2048 and 8192): 34 GB/s
  * against 28 GB/s for drive()'s per-step conversion and scaling; streaming from memory both are at
  * the bandwidth available (within run-to-run noise of ~10% here). 8 rows in flight spill registers.
  */
-enum { GV_ROWS = 4, GV_BLOCKS = 16, GV_STEPS = GV_BLOCKS / 2 };
-
-/* Folding: the 8 steps of a group (8 lanes per block, blocks in order) are summed down to one lane
- * per block with non-destructive shuffles (no register copies), three levels of shuffle, shuffle,
- * add. Levels 1 and 2 interleave their operands' blocks, so the final lane order is the block
- * order below; the shared per-block vectors (scales, sums, gather offsets) are read in that order
- * instead of permuting every row's sums. */
-static const int32_t fold_order[VEC] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
-
-/* [A|B], [C|D] (8 lanes per block) -> [A B C D] (4 lanes per block, one 128-bit lane each). */
-INLINE __m512i fold8(__m512i a, __m512i b) {
-  return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xdd));
-}
-
-/* 4 lanes per block -> 2: each 128-bit lane holds one block of a, then one of b. */
-INLINE __m512i fold4(__m512i a, __m512i b) {
-  return _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
-}
-
-/* 2 lanes per block -> 1: each 128-bit lane holds the two blocks of a, then the two of b. */
-INLINE __m512i fold2(__m512i a, __m512i b) {
-  __m512 fa = _mm512_castsi512_ps(a), fb = _mm512_castsi512_ps(b);
-  return _mm512_add_epi32(_mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0x88)),
-                          _mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0xdd)));
-}
-
 /* Σ(w + 128)·x over the two blocks at `w` and `x` (one when single), 8 lanes per block. */
 INLINE __m512i gv_step(const uint8_t *w, __m512i x, bool single) {
   __m512i wu = _mm512_xor_si512(load_quants(w, single), _mm512_set1_epi8((char)0x80));
@@ -668,26 +629,10 @@ INLINE void gv_group(const ttt_gemm_problem *p, const uint8_t *const *w, __m512 
 #pragma GCC unroll 4
     for (int r = 0; r < rw; r++) half[r][s2] = fold8(d[r][0], d[r][1]);
   }
-  /* Lane i is block fold_order[i] of the group; lanes of blocks past nb are 0. */
-  const __m512i order = _mm512_loadu_si512(fold_order);
-  __mmask16 valid = _mm512_cmplt_epi32_mask(order, _mm512_set1_epi32(nb));
-  /* -128·Σx per block, and the activation scales. */
-  __m512i start = _mm512_sub_epi32(
-      _mm512_setzero_si512(),
-      _mm512_slli_epi32(
-          _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, order, p->xq_sum + b0, 4), 7));
-  __m512 xs = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, order, p->xq_scale + b0, 4);
-  const __m512i offsets = _mm512_mullo_epi32(order, _mm512_set1_epi32(TTT_Q8_0_BLOCK_BYTES));
+  const uint8_t *w_group[GV_ROWS];
 #pragma GCC unroll 4
-  for (int r = 0; r < rw; r++) {
-    __m512i dot = fold2(fold4(half[r][0], half[r][1]), fold4(half[r][2], half[r][3]));
-    /* The f16 scale is the low half of the dword at each block start. */
-    __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets,
-                                            w[r] + b0 * TTT_Q8_0_BLOCK_BYTES, 1);
-    __m512 ws = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h));
-    acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, start)),
-                             _mm512_mul_ps(ws, xs), acc[r]);
-  }
+  for (int r = 0; r < rw; r++) w_group[r] = w[r] + b0 * TTT_Q8_0_BLOCK_BYTES;
+  gv_finish(p, w_group, half, acc, rw, b0, nb, 7 /* 128·Σx */, TTT_Q8_0_BLOCK_BYTES);
 }
 
 /* y[j + r] for weight rows [j, j + rw); prefetches the rows at `next` (NULL: none) one group

@@ -5,8 +5,10 @@
  * multiplies the unsigned weight codes (0..15) by the signed activations; the code offset is
  * removed by starting each accumulation from −Σ 8·x, taken once per activation block pair with a
  * vpdpbusd of 8s: Σ (c − 8)·x = Σ c·x − Σ 8·x. Tiles of RW weight rows × RX activation rows, and
- * activation panels kept in L2 while every weight tile passes over them.
+ * activation panels kept in L2 while every weight tile passes over them. A single activation row
+ * (decode) takes gv4_drive instead, which sums whole blocks in int32 before scaling.
  */
+#include "kernels_avx512_fold.h"
 #include "kernels_simd_common.h"
 
 enum { RW = 4, RX = 4 };
@@ -112,7 +114,107 @@ INLINE void q4_panel(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i0, i
   }
 }
 
+/* ---- decode GEMV (m = 1) ----
+ * As gv_drive for q8_0 (groups of 16 blocks folded in int32, kernels_avx512_fold.h). A step's
+ * weight codes are unpacked to [low nibbles of block b | of b + 1 | high nibbles of b | of b + 1]
+ * (16 bytes each: values 0-15 and 16-31 of each block) and the activation quants are permuted once
+ * per step, for all GV_ROWS rows, to the matching [x_b[0:16] | x_b+1[0:16] | x_b[16:32] |
+ * x_b+1[16:32]]; the blocks then alternate by 128-bit lane (fold8_alternating). Codes are 0..15,
+ * so the dot products are offset by 8·Σx, removed per block with xq_sum. */
+
+/* The codes of blocks b and b + 1 at `block` (the second zero when single), laid out as above. */
+INLINE __m512i gv4_codes(const uint8_t *block, bool single) {
+  const __m256i low4 = _mm256_set1_epi8(0x0f);
+  __m128i first = _mm_loadu_si128((const void *)(block + 2));
+  __m128i second = single ? _mm_setzero_si128()
+                          : _mm_loadu_si128((const void *)(block + TTT_Q4_0_BLOCK_BYTES + 2));
+  __m256i packed = _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
+  __m256i lo = _mm256_and_si256(packed, low4);
+  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* The activation quants of blocks b and b + 1 in the codes' order. */
+INLINE __m512i gv4_quants(const uint8_t *block, bool single) {
+  __m512i pair = load_quants(block, single); /* [x_b | x_b+1], 32 bytes each */
+  return _mm512_shuffle_i64x2(pair, pair, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+/* Adds blocks [b0, b0 + nb) (nb <= 16) of the rw rows at w[] into acc[] (f32 lanes). */
+INLINE void gv4_group(const ttt_gemm_problem *p, const uint8_t *const *w, __m512 acc[GV_ROWS],
+                      int rw, int64_t b0, int nb) {
+  const uint8_t *x = (const uint8_t *)p->xq + b0 * TTT_Q8_0_BLOCK_BYTES;
+  const uint8_t *w_group[GV_ROWS];
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) w_group[r] = w[r] + b0 * TTT_Q4_0_BLOCK_BYTES;
+  __m512i half[GV_ROWS][GV_STEPS / 2]; /* after fold8_alternating: 4 lanes per block */
+#pragma GCC unroll 4
+  for (int s2 = 0; s2 < GV_STEPS / 2; s2++) {
+    __m512i d[GV_ROWS][2];
+#pragma GCC unroll 2
+    for (int u = 0; u < 2; u++) {
+      int s = 2 * s2 + u; /* blocks 2s and 2s + 1 of the group */
+      if (2 * s >= nb) {
+#pragma GCC unroll 4
+        for (int r = 0; r < rw; r++) d[r][u] = _mm512_setzero_si512();
+        continue;
+      }
+      bool single = 2 * s + 1 == nb; /* the second block's codes and quants are zero */
+      __m512i xv = gv4_quants(x + (size_t)s * 2 * TTT_Q8_0_BLOCK_BYTES, single);
+#pragma GCC unroll 4
+      for (int r = 0; r < rw; r++)
+        d[r][u] = _mm512_dpbusd_epi32(
+            _mm512_setzero_si512(),
+            gv4_codes(w_group[r] + (size_t)s * 2 * TTT_Q4_0_BLOCK_BYTES, single), xv);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < rw; r++) half[r][s2] = fold8_alternating(d[r][0], d[r][1]);
+  }
+  gv_finish(p, w_group, half, acc, rw, b0, nb, 3 /* 8·Σx */, TTT_Q4_0_BLOCK_BYTES);
+}
+
+/* y[j + r] for weight rows [j, j + rw); prefetches the rows at `next` (NULL: none) one group
+ * ahead of use, at the same offsets. */
+INLINE void gv4_tile(const ttt_gemm_problem *p, int64_t j, int rw, const uint8_t *next) {
+  int64_t blocks = p->k / TTT_Q4_0_BLOCK;
+  size_t row_bytes = (size_t)blocks * TTT_Q4_0_BLOCK_BYTES;
+  const uint8_t *w[GV_ROWS];
+  __m512 acc[GV_ROWS];
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++) {
+    w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
+    acc[r] = _mm512_setzero_ps();
+  }
+  for (int64_t b0 = 0; b0 < blocks; b0 += GV_BLOCKS) {
+    int nb = blocks - b0 < GV_BLOCKS ? (int)(blocks - b0) : GV_BLOCKS;
+    prefetch_next(next, row_bytes, rw, (size_t)b0 * TTT_Q4_0_BLOCK_BYTES,
+                  (size_t)nb * TTT_Q4_0_BLOCK_BYTES);
+    if (nb == GV_BLOCKS)
+      gv4_group(p, w, acc, rw, b0, GV_BLOCKS); /* constant nb: the tail tests fold away */
+    else
+      gv4_group(p, w, acc, rw, b0, nb);
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++)
+    p->y[j + r] = _mm512_reduce_add_ps(acc[r]) + (p->bias ? p->bias[j + r] : 0.0f);
+}
+
+static void gv4_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  size_t row_bytes = (size_t)(p->k / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES;
+  const uint8_t *w = p->w;
+  int64_t j = n0;
+  for (; j + GV_ROWS <= n1; j += GV_ROWS) {
+    const uint8_t *next = j + 2 * GV_ROWS <= n1 ? w + (size_t)(j + GV_ROWS) * row_bytes : NULL;
+    gv4_tile(p, j, GV_ROWS, next);
+  }
+  for (; j < n1; j++) gv4_tile(p, j, 1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
+}
+
 void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  if (p->m == 1) {
+    gv4_drive(p, n0, n1);
+    return;
+  }
   int64_t rows = panel_rows((p->k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES, RX);
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;

@@ -24,6 +24,17 @@ static inline float f16_scalar(const uint8_t *p) {
   return _cvtsh_ss(h);
 }
 
+/* Prefetches `bytes` bytes at `offset` of each of the rw rows of the next weight tile (NULL: none)
+ * into L2. */
+INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t offset,
+                          size_t bytes) {
+  if (!next) return;
+#pragma GCC unroll 4
+  for (int r = 0; r < rw; r++)
+    for (size_t b = 0; b < bytes; b += 64)
+      _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
+}
+
 /* Activation rows per panel: as many as fit in PANEL_BYTES, a multiple of rx, at least rx. */
 static inline int64_t panel_rows(int64_t row_bytes, int64_t rx) {
   int64_t rows = PANEL_BYTES / (row_bytes > 0 ? row_bytes : 1);
