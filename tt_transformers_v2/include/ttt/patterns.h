@@ -275,7 +275,8 @@ TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
 TTT_API void ttt_causal_lm_destroy(ttt_causal_lm *model);
 TTT_API const ttt_causal_lm_spec *ttt_causal_lm_get_spec(const ttt_causal_lm *model);
 TTT_API const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt_causal_lm *model);
-/* Bytes of weights one decode step reads (what streams from memory per generated token). */
+/* Bytes of weights one decode step reads (what streams from memory per generated token); a routed
+ * expert counts top_k / n_experts of its bytes (uniform routing). */
 TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
 TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
 /* Bytes of weights the model converted at creation (copies it owns); 0 when every weight was used

@@ -222,8 +222,11 @@ typedef struct weight_slot {
   /* Per mode, the module's weight_dtype in the model's impl config (NULL: always f32, for norms,
    * biases and routers). DEFAULT there is resolved by the first weight of the module to come. */
   ttt_dtype *dtype[MODES];
-  bool lookup_only; /* read a row at a time (embedding): not streamed per decoded token */
-  bool alias;       /* a second use of a tensor counted elsewhere (tied lm_head) */
+  /* The fraction of the tensor a decoded token does not stream: 0 (the default: all of it), 1 for
+   * tables read a row at a time (embeddings), 1 - top_k / n_experts for a routed expert (what one
+   * token skips under uniform routing). */
+  double skip_share;
+  bool alias; /* a second use of a tensor counted elsewhere (tied lm_head) */
 } weight_slot;
 
 typedef struct slot_list {
@@ -363,9 +366,11 @@ static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
               experts, 0, "layers.%lld.ffn.router_bias", (long long)l);
   for (int64_t e = 0; st == TTT_OK && e < experts; e++) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
-    int64_t index = l * model->max_experts + e;
+    int64_t index = l * model->max_experts + e, first = list->count;
     st = mlp_slots(list, &f->moe.expert, &model->weights[0].experts[index],
                    &model->weights[1].experts[index], w, prefix);
+    for (int64_t i = first; st == TTT_OK && i < list->count; i++)
+      list->items[i].skip_share = 1.0 - (double)f->moe.top_k / (double)experts;
   }
   if (st == TTT_OK && f->moe.shared_expert) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn.shared", (long long)l);
@@ -419,12 +424,12 @@ static ttt_status build_slots(ttt_causal_lm *model, slot_list *list) {
   ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, embedding.table),
                        IMPL_DTYPE(model, embedding.weight_dtype), s->embedding.vocab,
                        s->embedding.dim, "embedding.table");
-  if (st == TTT_OK) list->items[list->count - 1].lookup_only = true;
+  if (st == TTT_OK) list->items[list->count - 1].skip_share = 1.0; /* a row lookup */
   if (st == TTT_OK && has_position_embedding(s)) {
     st = slot(list, (ttt_tensor *[MODES])BOTH(model, position_embedding.table),
               IMPL_DTYPE(model, position_embedding.weight_dtype), s->position_embedding.vocab,
               s->position_embedding.dim, "position_embedding.table");
-    if (st == TTT_OK) list->items[list->count - 1].lookup_only = true;
+    if (st == TTT_OK) list->items[list->count - 1].skip_share = 1.0;
   }
   for (int64_t l = 0; st == TTT_OK && l < s->n_layers; l++) {
     st = layer_norm_slots(model, list, l, true);
@@ -530,7 +535,8 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
   }
   bool released = prepared[0].data != source.data && prepared[1].data != source.data;
   if (released && !(s->alias && kept_in_place(model, source.data))) resolver(user, s->path, NULL);
-  if (!s->lookup_only) model->decode_weight_bytes += (int64_t)ttt_tensor_nbytes(&prepared[1]);
+  model->decode_weight_bytes +=
+      (int64_t)((1.0 - s->skip_share) * (double)ttt_tensor_nbytes(&prepared[1]));
   if (!s->alias) model->parameters += ttt_tensor_numel(&source);
   return TTT_OK;
 }

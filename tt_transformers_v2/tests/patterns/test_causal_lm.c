@@ -706,6 +706,47 @@ static void test_impl_paths_change_exactly_the_named_modules(void) {
   free(impl);
 }
 
+/* A routed expert streams top_k / n_experts of its bytes per decoded token: raising top_k by one
+ * adds exactly 1 / n_experts of all routed experts' bytes (summed here from the model's own decode
+ * tensors); the embedding table (a row lookup) counts nothing. */
+static void test_decode_bytes_count_routed_experts_by_share(void) {
+  fixture *f = fixture_make(ARCH_MIXTRAL, TTT_STRATEGY_ACCURACY, 1);
+  ttt_causal_lm_spec spec = f->spec;
+  double experts_bytes = 0;
+  int64_t n_experts = 0;
+  for (int64_t l = 0; l < spec.n_layers; l++) {
+    ttt_moe_spec *moe = &spec.layers[l].ffn.moe;
+    if (spec.layers[l].ffn.kind != TTT_FFN_MOE) continue;
+    n_experts = moe->n_experts;
+    moe->top_k++;
+    static const char *const names[] = {"gate", "up", "down"};
+    for (int64_t e = 0; e < moe->n_experts; e++)
+      for (int w = 0; w < 3; w++) {
+        char path[96];
+        ttt_tensor t;
+        snprintf(path, sizeof path, "layers.%lld.ffn.experts.%lld.%s", (long long)l, (long long)e,
+                 names[w]);
+        CHECK_OK(ttt_causal_lm_weight(f->model, TTT_MODE_DECODE, path, &t));
+        experts_bytes += (double)ttt_tensor_nbytes(&t);
+      }
+  }
+  CHECK(n_experts > 0 && experts_bytes > 0);
+  ttt_causal_lm_impl_config *impl = malloc(sizeof *impl);
+  CHECK_OK(
+      ttt_causal_lm_default_impl_config(&f->device, TTT_STRATEGY_ACCURACY, TTT_F32, &spec, impl));
+  ttt_causal_lm *wider = NULL;
+  CHECK_OK(ttt_causal_lm_create(&spec, impl, store_resolve, &f->store, &wider));
+  double added = (double)(ttt_causal_lm_decode_weight_bytes(wider) -
+                          ttt_causal_lm_decode_weight_bytes(f->model));
+  /* Each model rounds each expert tensor's share down to whole bytes. */
+  CHECK_MSG(fabs(added - experts_bytes / (double)n_experts) <= 2.0 * 3 * n_experts * spec.n_layers,
+            "top_k + 1 added %.0f bytes per token, expected %.0f", added,
+            experts_bytes / (double)n_experts);
+  ttt_causal_lm_destroy(wider);
+  free(impl);
+  fixture_free(f);
+}
+
 /* A model built with an overridden module really uses it: bf16 attention weights in layer 1 are
  * converted (fewer bytes per decode step, the same parameters) and the f32 originals released.
  * That the logits move accordingly is checked end to end by test_hf_causal and cli_test_validate. */
@@ -1426,6 +1467,7 @@ int main(void) {
   TTT_RUN(test_observer_reports_every_module_in_order);
   TTT_RUN(test_impl_paths_change_exactly_the_named_modules);
   TTT_RUN(test_override_is_used_by_the_model);
+  TTT_RUN(test_decode_bytes_count_routed_experts_by_share);
   TTT_RUN(test_bad_weights_are_named);
   TTT_RUN(test_new_weights_are_named);
   TTT_RUN(test_topology_events);
