@@ -3,7 +3,7 @@
 # kv_b_proj each step) vs absorbed (kv_b_proj folded into the query and output sides), after a
 # prefill of N tokens for N in $CONTEXTS (default 512 and 4096), both strategies, 2 threads, one
 # run each. The model is DeepSeek-V2-Lite's shape as a deepseek_v3 checkpoint (`ttt gen-model
-# --shape deepseek-v2-lite`) cut to $LAYERS decoder layers (default 8: the full 27 layers are
+# --shape deepseek-v2-lite`) cut to $LAYERS decoder layers (default 4: the full 27 layers are
 # 31 GB in bf16); decode cost per layer is what the comparison is about. Run it on an idle machine:
 # figures from a shared, busy machine mean nothing.
 # usage: bench/mla_decode.sh [MODEL_DIR]   (default /tmp/gm_dsv2lite, generated when missing; run
@@ -11,7 +11,7 @@
 set -eu
 ttt=$(dirname "$0")/../build/apps/ttt/ttt
 model=${1:-/tmp/gm_dsv2lite}
-layers=${LAYERS:-8}
+layers=${LAYERS:-4}
 contexts=${CONTEXTS:-"512 4096"}
 strategies=${STRATEGIES:-"performance accuracy"}
 [ -d "$model" ] || "$ttt" gen-model --shape deepseek-v2-lite --layers "$layers" --out "$model"
