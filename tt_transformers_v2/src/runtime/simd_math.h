@@ -11,11 +11,21 @@
  * overflows, so -inf gives 0 and +inf gives inf; NaN stays NaN (vmaxps/vminps return their second
  * operand when either is NaN). Measured against libm's double exp to 4e-7 relative over the normal
  * range (test_attention_kernels, test_activation_kernels).
+ *
+ * erfc_fit: coefficients of the Chebyshev fit erfc(z) ≈ t·e^(-z² + P(t)), t = 1 / (1 + z/2),
+ * P(t) = Σ erfc_fit[k]·t^k, for z >= 0 (Press et al., Numerical Recipes, "erfcc"): relative error
+ * below 1.1e-7 for every z >= 0 (checked in double against erfc at 2e5 points in [0, 14]). Used by
+ * the erf-GELU kernels.
  */
 #ifndef TTT_SIMD_MATH_H
 #define TTT_SIMD_MATH_H
 
 #include <immintrin.h>
+
+enum { ERFC_FIT_TERMS = 10 };
+static const float erfc_fit[ERFC_FIT_TERMS] = {-1.26551223f, 1.00002368f, 0.37409196f,  0.09678418f,
+                                               -0.18628806f, 0.27886807f, -1.13520398f, 1.48851587f,
+                                               -0.82215223f, 0.17087277f};
 
 #define EXP_LOG2E 1.44269504088896341f
 #define EXP_LN2_HI 0.693145751953125f
