@@ -17,7 +17,7 @@ struct embedder {
   pthread_cond_t work;
   embed_job *head, *tail;
   int32_t queue_len;
-  int32_t running_inputs; /* inputs of the batch being embedded now */
+  int32_t running; /* requests in the batch being embedded now */
   bool stopping, thread_started;
   pthread_t thread;
 };
@@ -93,6 +93,7 @@ static embed_job *take_batch(embedder *e, int64_t *inputs) {
   pthread_mutex_lock(&e->mu);
   while (!e->head && !e->stopping) pthread_cond_wait(&e->work, &e->mu);
   embed_job *first = NULL, *last = NULL;
+  int32_t taken = 0;
   *inputs = 0;
   while (!e->stopping && e->head && (!first || *inputs + e->head->params.n <= e->max_inputs)) {
     embed_job *job = e->head;
@@ -106,8 +107,9 @@ static embed_job *take_batch(embedder *e, int64_t *inputs) {
       first = job;
     last = job;
     *inputs += job->params.n;
+    taken++;
   }
-  e->running_inputs = (int32_t)*inputs;
+  e->running = taken;
   pthread_mutex_unlock(&e->mu);
   return first;
 }
@@ -156,7 +158,7 @@ static void *worker(void *arg) {
     if (!jobs) return NULL;
     run_batch(e, jobs, inputs);
     pthread_mutex_lock(&e->mu);
-    e->running_inputs = 0;
+    e->running = 0;
     pthread_mutex_unlock(&e->mu);
   }
 }
@@ -234,6 +236,6 @@ void embedder_gauges(embedder *e, metrics_gauges *out) {
   memset(out, 0, sizeof *out);
   pthread_mutex_lock(&e->mu);
   out->queue_depth = e->queue_len;
-  out->running = e->running_inputs;
+  out->running = e->running;
   pthread_mutex_unlock(&e->mu);
 }

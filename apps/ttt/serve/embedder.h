@@ -60,7 +60,7 @@ scheduler_submit_result embedder_submit(embedder *e, embed_job *job);
 /* The client went away: the job is dropped before it runs (a no-op once done). */
 void embedder_cancel(embed_job *job);
 
-/* Queue depth and the inputs of the batch running now. */
+/* Queue depth and the requests in the batch running now. */
 void embedder_gauges(embedder *e, metrics_gauges *out);
 
 #endif
