@@ -8,6 +8,12 @@
 #include "ttt_models.h"
 #include "ttt_sampler.h"
 
+/* Prompt tokens per prefill forward of `ttt generate` and `ttt serve` (--prefill-chunk): a longer
+ * prompt is prefilled in chunks of this many, which a server interleaves with its running decodes.
+ * The same chunks in both keep a served stream's greedy tokens equal to `ttt generate`'s alone
+ * (chunked and one-shot prefills agree only to rounding). */
+enum { CLI_DEFAULT_PREFILL_CHUNK = 512 };
+
 /* Options every model command accepts. */
 typedef struct cli_model_options {
   const char *model_dir;     /* --model DIR (NULL: the bundled default model) */

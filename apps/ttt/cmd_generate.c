@@ -23,6 +23,7 @@ typedef struct generate_options {
   cli_model_options model;
   const char *prompt, *file;
   int64_t n;
+  int64_t prefill_chunk; /* prompt tokens per prefill forward */
   ttt_sampler_params sampling;
   bool echo, ids;
 } generate_options;
@@ -32,7 +33,7 @@ static void print_help(void) {
       "usage: ttt generate [--model DIR] (--prompt TEXT | --file F) [-n N] [--temperature T]\n"
       "                    [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
       "                    [--threads N] [--strategy accuracy|performance] [--set PATH=VALUE]...\n"
-      "                    [--echo] [--ids]\n\n"
+      "                    [--echo] [--ids] [--prefill-chunk N]\n\n"
       "Continues the prompt (tokenized with BOS) and streams the continuation to stdout as it is\n"
       "produced; stops at an end-of-sequence token or after N tokens. A stats line (prompt\n"
       "tokens, prefill tok/s, generated tokens, decode tok/s) goes to stderr.\n\n"
@@ -51,8 +52,10 @@ static void print_help(void) {
       "  --set PATH=VALUE     override an impl-config field, e.g. layers.*.ffn.weight_dtype=q8_0\n"
       "  --echo               print the prompt before the continuation\n"
       "  --ids                print the generated token ids (EOS included) as a JSON array\n"
-      "                       instead of the text\n",
-      DEFAULT_NEW_TOKENS, (double)DEFAULT_SAMPLING.temperature, (double)DEFAULT_SAMPLING.top_p);
+      "                       instead of the text\n"
+      "  --prefill-chunk N    prompt tokens per prefill forward (default %d, as ttt serve)\n",
+      DEFAULT_NEW_TOKENS, (double)DEFAULT_SAMPLING.temperature, (double)DEFAULT_SAMPLING.top_p,
+      CLI_DEFAULT_PREFILL_CHUNK);
 }
 
 /* Returns 0 on success, 1 on error, -1 after --help. */
@@ -75,6 +78,13 @@ static int parse(int argc, char **argv, generate_options *o) {
       if (!value || !cli_int(value, arg, NAME, &o->n)) return 1;
       if (o->n < 1) {
         fprintf(stderr, "ttt %s: -n must be >= 1\n", NAME);
+        return 1;
+      }
+    } else if (strcmp(arg, "--prefill-chunk") == 0) {
+      const char *value = cli_value(argc, argv, &i, NAME);
+      if (!value || !cli_int(value, arg, NAME, &o->prefill_chunk)) return 1;
+      if (o->prefill_chunk < 1) {
+        fprintf(stderr, "ttt %s: --prefill-chunk must be >= 1\n", NAME);
         return 1;
       }
     } else if (strcmp(arg, "--echo") == 0) {
@@ -169,13 +179,23 @@ static void emit(const char *piece, size_t len) {
   fflush(stdout);
 }
 
+/* The prompt into the cache in forwards of at most `chunk` tokens; the logits of its last token. */
+static ttt_status prefill(run_state *s, int64_t chunk) {
+  ttt_status st = TTT_OK;
+  for (int64_t start = 0; st == TTT_OK && start < s->n_prompt; start += chunk) {
+    int64_t n = s->n_prompt - start < chunk ? s->n_prompt - start : chunk;
+    st = ttt_causal_lm_prefill_forward(s->model->lm, s->ctx, s->cache, s->prompt_ids + start, n,
+                                       start, true, &s->logits, NULL);
+  }
+  return st;
+}
+
 /* The decode loop: returns the number of generated tokens (EOS included) or -1 on error. */
 static int64_t generate(const generate_options *o, run_state *s, double *t_prefill,
                         double *t_decode) {
   const ttt_causal_lm *lm = s->model->lm;
   double t0 = cli_now_seconds();
-  ttt_status st = ttt_causal_lm_prefill_forward(lm, s->ctx, s->cache, s->prompt_ids, s->n_prompt, 0,
-                                                true, &s->logits, NULL);
+  ttt_status st = prefill(s, o->prefill_chunk);
   int32_t token = 0;
   if (st == TTT_OK) st = ttt_sampler_sample(s->sampler, s->logits.data, &token);
   double t1 = cli_now_seconds();
@@ -211,7 +231,9 @@ static void print_ids(const int32_t *ids, int64_t n) {
 }
 
 int ttt_cmd_generate(int argc, char **argv) {
-  generate_options o = {.n = DEFAULT_NEW_TOKENS, .sampling = DEFAULT_SAMPLING};
+  generate_options o = {.n = DEFAULT_NEW_TOKENS,
+                        .prefill_chunk = CLI_DEFAULT_PREFILL_CHUNK,
+                        .sampling = DEFAULT_SAMPLING};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
   run_state s = {0};

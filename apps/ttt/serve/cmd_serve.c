@@ -26,13 +26,14 @@ static const size_t DEFAULT_MAX_BODY = 8u << 20;
 typedef struct serve_options {
   cli_model_options model;
   const char *host;
-  int64_t port, max_batch, ctx, kv_blocks, max_queue, max_body, timeout;
+  int64_t port, max_batch, ctx, kv_blocks, max_queue, max_body, timeout, prefill_chunk;
 } serve_options;
 
 static void print_help(void) {
   printf(
       "usage: ttt serve [--model DIR] [--host H] [--port P] [--max-batch N] [--ctx N]\n"
       "                 [--kv-blocks N] [--max-queue N] [--max-body BYTES] [--timeout S]\n"
+      "                 [--prefill-chunk N]\n"
       "                 [--threads N] [--strategy accuracy|performance] [--set PATH=VALUE]...\n\n"
       "Serves the model over HTTP with OpenAI's API: POST /v1/completions,\n"
       "POST /v1/chat/completions (stream true or false), GET /v1/models, GET /health,\n"
@@ -56,11 +57,14 @@ static void print_help(void) {
       "  --max-queue N      requests waiting for admission at most; more get 429 (default %d)\n"
       "  --max-body BYTES   larger request bodies get 413 (default %zu)\n"
       "  --timeout S        idle connections are closed after S seconds (default %d)\n"
+      "  --prefill-chunk N  prompt tokens prefilled per step: a longer prompt joins over several\n"
+      "                     steps while the running sequences keep decoding (default %d, as\n"
+      "                     ttt generate, so greedy streams equal its output)\n"
       "  --threads N, -t N  threads (default: all cores)\n"
       "  --strategy S       accuracy (default) or performance\n"
       "  --set PATH=VALUE   override an impl-config field\n",
       DEFAULT_PORT, DEFAULT_MAX_BATCH, KV_BLOCK_POSITIONS, DEFAULT_MAX_QUEUE, DEFAULT_MAX_BODY,
-      DEFAULT_TIMEOUT_S);
+      DEFAULT_TIMEOUT_S, CLI_DEFAULT_PREFILL_CHUNK);
 }
 
 typedef struct int_option {
@@ -77,6 +81,7 @@ static const int_option INT_OPTIONS[] = {
     {"--max-queue", 1, 1 << 20, offsetof(serve_options, max_queue)},
     {"--max-body", 1, INT32_MAX, offsetof(serve_options, max_body)},
     {"--timeout", 1, 86400, offsetof(serve_options, timeout)},
+    {"--prefill-chunk", 1, INT32_MAX, offsetof(serve_options, prefill_chunk)},
 };
 
 /* Returns 1 if argv[*i] is an integer option (parsed into o), 0 if not one, -1 on error. */
@@ -183,10 +188,10 @@ static int configure(const serve_options *o, const ttt_hf_model *model, server *
 
 /* A causal LM: the engine on a paged KV pool, run by the scheduler's thread. */
 static int start_generation(server *srv, const ttt_hf_model *model, ttt_context *ctx,
-                            scheduler_config *sc) {
+                            int64_t prefill_chunk, scheduler_config *sc) {
   engine *eng = NULL;
   if (engine_create(model, ctx, sc->max_batch, sc->kv_blocks, KV_BLOCK_POSITIONS, srv->context,
-                    &eng) != TTT_OK)
+                    prefill_chunk, &eng) != TTT_OK)
     return cli_fail(NAME);
   sc->kv_blocks = engine_blocks_total(eng);
   if (scheduler_create(sc, eng, srv->metrics, &srv->scheduler) != TTT_OK) {
@@ -226,7 +231,8 @@ int ttt_cmd_serve(int argc, char **argv) {
                      .max_batch = DEFAULT_MAX_BATCH,
                      .max_queue = DEFAULT_MAX_QUEUE,
                      .max_body = (int64_t)DEFAULT_MAX_BODY,
-                     .timeout = DEFAULT_TIMEOUT_S};
+                     .timeout = DEFAULT_TIMEOUT_S,
+                     .prefill_chunk = CLI_DEFAULT_PREFILL_CHUNK};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
   /* Threads created from here on inherit the mask: the signals reach sigwait only. */
@@ -250,7 +256,7 @@ int ttt_cmd_serve(int argc, char **argv) {
   srv.chat = chat_create(model->dir);
   if (!srv.metrics || !srv.chat) goto done;
   if (srv.model ? start_embeddings(&srv, ctx, &sc) != 0
-                : start_generation(&srv, model, ctx, &sc) != 0)
+                : start_generation(&srv, model, ctx, o.prefill_chunk, &sc) != 0)
     goto done;
   uint16_t port = 0;
   daemon = http_start(&srv, o.host, (uint16_t)o.port, (unsigned)o.timeout, &port);

@@ -1,5 +1,5 @@
-/* The serving engine: one paged KV pool, per step the new sequences' prefills and one batched
- * decode of the others. */
+/* The serving engine: one paged KV pool, per step a prefill chunk of each joining sequence and one
+ * batched decode of the others. */
 #include "engine.h"
 
 #include <stdio.h>
@@ -11,10 +11,10 @@ struct engine_seq {
   int32_t *prompt;
   int64_t n_prompt;
   int64_t max_positions;
-  int64_t pos;        /* tokens in the cache */
+  int64_t pos;        /* tokens in the cache (prompt tokens while prefilling) */
   int32_t last_token; /* the token to feed back next (after the prefill) */
-  bool prefilled;
-  int32_t id; /* in the pool */
+  bool prefilled;     /* the whole prompt is in the cache */
+  int32_t id;         /* in the pool */
   ttt_sampler *sampler;
 };
 
@@ -23,6 +23,7 @@ struct engine {
   ttt_context *ctx;
   ttt_paged_kv *pool;
   int32_t max_batch;
+  int64_t prefill_chunk; /* prompt tokens per prefill forward */
   int32_t n_running;
   engine_seq **running; /* [max_batch], in the order they joined */
   ttt_tensor logits;    /* [max_batch, vocab] */
@@ -43,13 +44,16 @@ static ttt_status default_blocks(const ttt_hf_model *model, int32_t max_batch,
 
 ttt_status engine_create(const ttt_hf_model *model, ttt_context *ctx, int32_t max_batch,
                          int64_t kv_blocks, int64_t block_positions, int64_t context,
-                         engine **out) {
+                         int64_t prefill_chunk, engine **out) {
   *out = NULL;
+  if (prefill_chunk < 1)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "engine: prefill_chunk must be >= 1");
   engine *e = calloc(1, sizeof *e);
   if (!e) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "engine: out of memory");
   e->model = model;
   e->ctx = ctx;
   e->max_batch = max_batch;
+  e->prefill_chunk = prefill_chunk;
   size_t n = (size_t)max_batch;
   e->running = calloc(n, sizeof *e->running);
   e->ids = calloc(n, sizeof *e->ids);
@@ -166,15 +170,18 @@ static void finish(engine_output *o, ttt_status st) {
   if (st != TTT_OK) snprintf(o->error, sizeof o->error, "%s", ttt_last_error());
 }
 
-/* A new sequence: its prompt into the pool (the last row's logits) and its first token. */
+/* A joining sequence: the next chunk of its prompt into the pool; the chunk that completes the
+ * prompt also samples its first token (from the last row's logits). */
 static ttt_status prefill(engine *e, engine_seq *s, int32_t *token) {
   int64_t vocab = e->logits.shape[1];
+  int64_t n = s->n_prompt - s->pos < e->prefill_chunk ? s->n_prompt - s->pos : e->prefill_chunk;
   ttt_tensor row = ttt_tensor_2d(TTT_F32, e->logits.data, 1, vocab);
-  ttt_status st = ttt_causal_lm_prefill_paged(e->model->lm, e->ctx, e->pool, s->id, s->prompt,
-                                              s->n_prompt, 0, true, &row, NULL);
+  ttt_status st = ttt_causal_lm_prefill_paged(e->model->lm, e->ctx, e->pool, s->id,
+                                              s->prompt + s->pos, n, s->pos, true, &row, NULL);
   if (st != TTT_OK) return st;
+  s->pos += n;
+  if (s->pos < s->n_prompt) return TTT_OK; /* more chunks: no token yet */
   s->prefilled = true;
-  s->pos = s->n_prompt;
   return sample(s, e->logits.data, token);
 }
 
@@ -216,8 +223,8 @@ void engine_step(engine *e, engine_output *out, int32_t *n_out) {
   for (int32_t i = 0; i < e->n_running; i++) {
     out[i] = (engine_output){.user = e->running[i]->user, .token = -1, .status = TTT_OK};
   }
-  /* The running sequences' batched decode, then the prefills of those that joined (whose first
-   * token comes from their prefill). */
+  /* The running sequences' batched decode, then a prefill chunk of each that is joining (whose
+   * first token comes with its last chunk). */
   decode(e, out);
   for (int32_t i = 0; i < e->n_running; i++) {
     engine_seq *s = e->running[i];

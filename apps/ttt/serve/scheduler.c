@@ -170,6 +170,7 @@ static void deliver(scheduler *s, const engine_output *o, double now) {
     retire(s, i);
     return;
   }
+  if (o->token < 0) return; /* its prompt is still prefilling */
   bool oom = false;
   bool first = r->t_last == 0;
   metrics_add_tokens(s->metrics, 0, 1);
