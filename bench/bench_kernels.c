@@ -13,6 +13,8 @@
  * noisy; the best is the most repeatable). The single-thread GEMMs also report "cpu": GFLOP/s over
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
  * Attention: the tile kernels of one decode layer at contexts 1k, 4k and 64k (see below).
+ * Peak: the f32 FMA peak of the widest ISA (fma_peak), which the one-thread GEMM figures are
+ * reported against ("% of peak", from their CPU time).
  * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention
  * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8");
  * --m sets the GEMM rows (default 128; e.g. 8 for the projections of a batched decode of 8).
@@ -22,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <immintrin.h>
 
 #include "runtime/kernels.h"
 #include "runtime/runtime.h"
@@ -102,6 +106,76 @@ static void fill_weights(ttt_tensor *w) {
   }
 }
 
+/* ---- f32 FMA peak probe ----
+ * FMA_CHAINS independent accumulators (more than latency × throughput on current x86 cores), each
+ * step one FMA per chain: GFLOP/s = 2 · lanes · chains · steps / CPU seconds of the thread. The
+ * widest ISA the device has (AVX-512, else AVX2 + FMA); compiled with target attributes so the
+ * rest of this program stays portable. */
+enum { FMA_CHAINS = 12, FMA_STEPS = 20 * 1000 * 1000 };
+
+__attribute__((target("avx512f"))) static float fma_chains_avx512(int64_t steps) {
+  __m512 acc[FMA_CHAINS];
+  for (int c = 0; c < FMA_CHAINS; c++) acc[c] = _mm512_set1_ps((float)c * 1e-3f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < steps; i++) {
+#pragma GCC unroll 12
+    for (int c = 0; c < FMA_CHAINS; c++) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+  }
+  __m512 sum = acc[0];
+  for (int c = 1; c < FMA_CHAINS; c++) sum = _mm512_add_ps(sum, acc[c]);
+  return _mm512_reduce_add_ps(sum);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_chains_avx2(int64_t steps) {
+  __m256 acc[FMA_CHAINS];
+  for (int c = 0; c < FMA_CHAINS; c++) acc[c] = _mm256_set1_ps((float)c * 1e-3f);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < steps; i++) {
+#pragma GCC unroll 12
+    for (int c = 0; c < FMA_CHAINS; c++) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+  }
+  float lanes[8];
+  __m256 sum = acc[0];
+  for (int c = 1; c < FMA_CHAINS; c++) sum = _mm256_add_ps(sum, acc[c]);
+  _mm256_storeu_ps(lanes, sum);
+  return lanes[0] + lanes[7];
+}
+
+typedef struct peak_probe {
+  bool avx512;
+  volatile float sink; /* keeps the chains' results alive */
+} peak_probe;
+
+static void peak_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)begin, (void)end, (void)thread;
+  peak_probe *p = arg;
+  p->sink = p->avx512 ? fma_chains_avx512(FMA_STEPS) : fma_chains_avx2(FMA_STEPS);
+}
+
+/* The f32 FMA peak in GFLOP/s of one thread (CPU time) and of all threads (wall time); 0 when the
+ * device has neither AVX-512 nor AVX2 + FMA. */
+static double fma_peak(ttt_context *ctx, double *all_threads) {
+  const ttt_device *device = ttt_context_device(ctx);
+  peak_probe probe = {.avx512 = (device->isa & ISA_AVX512) == ISA_AVX512};
+  *all_threads = 0;
+  if (!probe.avx512 && (device->isa & ISA_AVX2) != ISA_AVX2) return 0;
+  double flops = 2.0 * (probe.avx512 ? 16 : 8) * FMA_CHAINS * (double)FMA_STEPS;
+  double best = 1e30, best_wall = 1e30;
+  int32_t threads = ttt_context_threads(ctx, 0);
+  for (int r = 0; r < 3; r++) {
+    double c0 = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+    peak_range(&probe, 0, 1, 0);
+    double c = clock_seconds(CLOCK_THREAD_CPUTIME_ID) - c0;
+    best = c < best ? c : best;
+    double t0 = now();
+    ttt_parallel_for(ctx, 0, threads, 1, peak_range, &probe);
+    double t = now() - t0;
+    best_wall = t < best_wall ? t : best_wall;
+  }
+  *all_threads = flops * threads / best_wall * 1e-9;
+  return flops / best * 1e-9;
+}
+
 typedef struct timing {
   double wall, cpu; /* best seconds per call: elapsed, and CPU time of the calling thread */
 } timing;
@@ -136,6 +210,9 @@ static const char *kernel_name(ttt_context *ctx, const weight_kind *kind) {
   return kernel.name;
 }
 
+/* The measured one-thread f32 FMA peak (GFLOP/s; 0: not measured): GEMMs report their share. */
+static double peak_one_thread;
+
 static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, const char *only) {
   float *x = malloc(sizeof *x * (size_t)(m * s->k));
   float *y = malloc(sizeof *y * (size_t)(m * s->n));
@@ -163,6 +240,8 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, 
       else
         printf("  t%d: %8.2f ms %6.1f GFLOP/s", (int)threads, t.wall * 1e3, flops / t.wall * 1e-9);
       if (!gemv && threads == 1) printf(" (cpu %6.1f)", flops / t.cpu * 1e-9);
+      if (!gemv && threads == 1 && peak_one_thread > 0)
+        printf(" %3.0f%% of peak", 100.0 * flops / t.cpu * 1e-9 / peak_one_thread);
     }
     printf("\n");
     fflush(stdout);
@@ -287,6 +366,12 @@ int main(int argc, char **argv) {
   ttt_device_describe(&device, description, sizeof description);
   printf("device: %s\n", description);
   bench_dispatch(ctx);
+  double peak_all = 0;
+  peak_one_thread = fma_peak(ctx, &peak_all);
+  if (peak_one_thread > 0)
+    printf("f32 FMA peak (%s): %.1f GFLOP/s on 1 thread (CPU time), %.1f on %d threads\n",
+           (device.isa & ISA_AVX512) == ISA_AVX512 ? "AVX-512" : "AVX2", peak_one_thread, peak_all,
+           (int)ttt_context_threads(ctx, 0));
   printf("GEMV (m=1), GB/s of weights streamed:\n");
   size_t n_gemv = sizeof gemv_shapes / sizeof gemv_shapes[0] - (quick ? 1 : 0);
   for (size_t s = 0; gemv && s < n_gemv; s++) bench_shape(ctx, &gemv_shapes[s], 1, true, only);
