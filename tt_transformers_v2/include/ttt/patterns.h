@@ -215,9 +215,41 @@ typedef struct ttt_causal_lm_mode_impl_config {
   ttt_lm_head_impl_config lm_head;
 } ttt_causal_lm_mode_impl_config;
 
+/* Tensor parallelism (Megatron style): `size` processes each hold 1/size of the model and run
+ * every forward together over the communicator of their context's device (ttt_device.comm, whose
+ * rank and size must equal these). size 0 or 1: no split.
+ * What rank r holds (ranges are contiguous, rank-ordered and as even as the units allow):
+ *   attention  its kv heads and their query heads (q/k/v column-parallel: rows of wq/wk/wv and
+ *              their biases; o_proj row-parallel: columns of wo, then an all-reduce sum; bo on
+ *              rank 0 only). Units are kv-head groups (n_kv_heads >= size; uneven counts
+ *              allowed). With n_kv_heads < size, each kv head is replicated on size / n_kv_heads
+ *              ranks that split its query heads: size must be a multiple of n_kv_heads and
+ *              n_heads / n_kv_heads a multiple of size / n_kv_heads, or creation fails naming the
+ *              fields (an uneven split of one group would give ranks different group sizes, which
+ *              the attention block cannot express). Its KV cache holds only its kv heads.
+ *              Replicated (every rank computes all heads, no collective): MLA layers and q/k norm
+ *              kind ALL (a norm over all heads of a token).
+ *   ffn        its intermediate columns: rows of gate/up and their biases (column-parallel),
+ *              the matching columns of down (row-parallel, then an all-reduce; down_bias on
+ *              rank 0 only), in units of 32 columns when intermediate is a multiple of 32
+ *              with at least one unit per rank (q8_0 blocks are never cut), else of single
+ *              columns (refused when intermediate < size). MoE: the same
+ *              split inside every expert and the shared expert (router and shared gate
+ *              replicated): each rank holds 1/size of every expert.
+ *   embedding  its rows of the vocabulary (a token outside them is a zero row; an all-reduce sums
+ *              the rows, exactly). lm_head: its vocabulary rows; the logits are all-gathered, so
+ *              every rank gets all of them. Position embeddings and norms are replicated.
+ * Collectives run on f32 activations (the performance strategy's q8_0 activations are quantized
+ * inside each projection, after the all-reduce). */
+typedef struct ttt_tensor_parallel {
+  int32_t rank;
+  int32_t size;
+} ttt_tensor_parallel;
+
 typedef struct ttt_causal_lm_impl_config {
   ttt_causal_lm_mode_impl_config prefill;
   ttt_causal_lm_mode_impl_config decode;
+  ttt_tensor_parallel tp; /* set by ttt_causal_lm_default_impl_config from device->comm */
 } ttt_causal_lm_impl_config;
 
 TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);

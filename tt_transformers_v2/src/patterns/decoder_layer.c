@@ -189,7 +189,14 @@ typedef struct layer_run {
   const ttt_observer *observer;
   const ttt_attention_seq *seqs; /* non-NULL: a multi-sequence forward (cache unused) */
   int64_t n_seqs;
+  const ttt_layer_parallel *tp; /* NULL: no tensor parallelism */
 } layer_run;
+
+/* Sums a sublayer's partial output over the ranks when the layer is split (`split`). */
+static ttt_status all_reduce_partial(const layer_run *r, bool split, ttt_tensor *out) {
+  if (!r->tp || !split) return TTT_OK;
+  return ttt_comm_all_reduce_sum_f32(r->tp->comm, out->data, ttt_tensor_numel(out));
+}
 
 /* Names the failing module in the error. */
 static ttt_status module_failure(const layer_run *r, ttt_status st, const char *module) {
@@ -242,6 +249,7 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
                                                 &r->weights->attention, r->rope, r->cache, r->layer,
                                                 in, r->start_pos, out, &trace);
   if (path != local) free(path);
+  if (st == TTT_OK) st = all_reduce_partial(r, r->tp && r->tp->attention, out);
   if (st != TTT_OK) return module_failure(r, st, "attention");
   ttt_observe(r->observer, r->path, "attention", r->mode, r->start_pos, in, out);
   return TTT_OK;
@@ -249,6 +257,7 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
 
 static ttt_status run_ffn(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
   ttt_status st = ttt_ffn_forward(r->ctx, &r->spec->ffn, &r->impl->ffn, &r->weights->ffn, in, out);
+  if (st == TTT_OK) st = all_reduce_partial(r, r->tp && r->tp->ffn, out);
   if (st != TTT_OK) return module_failure(r, st, "ffn");
   ttt_observe(r->observer, r->path, "ffn", r->mode, r->start_pos, in, out);
   return TTT_OK;
@@ -343,6 +352,21 @@ static ttt_status check_layer_io(ttt_mode mode, const ttt_decoder_layer_spec *sp
 
 static ttt_status layer_forward(const layer_run *run, const ttt_tensor *x, ttt_tensor *out);
 
+ttt_status ttt_decoder_layer_parallel_forward(
+    ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,
+    const ttt_decoder_layer_impl_config *impl, const ttt_decoder_layer_weights *weights,
+    const ttt_rope *rope, ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+    int64_t start_pos, ttt_tensor *out, const char *path, const ttt_observer *observer,
+    const ttt_layer_parallel *tp) {
+  if (!ctx || !spec || !impl || !weights || !x || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
+  ttt_status st = check_layer_io(mode, spec, x, out);
+  if (st != TTT_OK) return st;
+  layer_run r = {ctx,   mode,      spec, impl,     weights, rope, cache,
+                 layer, start_pos, path, observer, NULL,    0,    tp};
+  return layer_forward(&r, x, out);
+}
+
 ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
                                      const ttt_decoder_layer_spec *spec,
                                      const ttt_decoder_layer_impl_config *impl,
@@ -350,29 +374,22 @@ ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
                                      ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
                                      int64_t start_pos, ttt_tensor *out, const char *path,
                                      const ttt_observer *observer) {
-  if (!ctx || !spec || !impl || !weights || !x || !out)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
-  ttt_status st = check_layer_io(mode, spec, x, out);
-  if (st != TTT_OK) return st;
-  layer_run r = {ctx,   mode,      spec, impl,     weights, rope, cache,
-                 layer, start_pos, path, observer, NULL,    0};
-  return layer_forward(&r, x, out);
+  return ttt_decoder_layer_parallel_forward(ctx, mode, spec, impl, weights, rope, cache, layer, x,
+                                            start_pos, out, path, observer, NULL);
 }
 
-ttt_status ttt_decoder_layer_seqs_forward(ttt_context *ctx, ttt_mode mode,
-                                          const ttt_decoder_layer_spec *spec,
-                                          const ttt_decoder_layer_impl_config *impl,
-                                          const ttt_decoder_layer_weights *weights,
-                                          const ttt_rope *rope, const ttt_attention_seq *seqs,
-                                          int64_t n_seqs, const ttt_tensor *x, ttt_tensor *out,
-                                          const char *path, const ttt_observer *observer) {
+ttt_status ttt_decoder_layer_seqs_forward(
+    ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,
+    const ttt_decoder_layer_impl_config *impl, const ttt_decoder_layer_weights *weights,
+    const ttt_rope *rope, const ttt_attention_seq *seqs, int64_t n_seqs, const ttt_tensor *x,
+    ttt_tensor *out, const char *path, const ttt_observer *observer, const ttt_layer_parallel *tp) {
   if (!ctx || !spec || !impl || !weights || !x || !out || !seqs)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
   /* rows of several sequences: checked as a prefill of x's rows */
   ttt_status st = check_layer_io(TTT_MODE_PREFILL, spec, x, out);
   if (st != TTT_OK) return st;
-  layer_run r = {ctx, mode,          spec, impl,     weights, rope,  NULL,
-                 -1,  seqs[0].start, path, observer, seqs,    n_seqs};
+  layer_run r = {ctx, mode,          spec, impl,     weights, rope,   NULL,
+                 -1,  seqs[0].start, path, observer, seqs,    n_seqs, tp};
   return layer_forward(&r, x, out);
 }
 
