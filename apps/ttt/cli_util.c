@@ -134,6 +134,7 @@ ttt_status cli_load_model(const char *command, const cli_model_options *options,
     return TTT_ERR_NOT_FOUND;
   }
   ttt_status st = ttt_device_cpu(device, options->threads);
+  device->comm = options->comm;
   if (st == TTT_OK) st = ttt_context_create(device, ctx);
   ttt_hf_load_options load = {.strategy = options->strategy,
                               .overrides = options->overrides,

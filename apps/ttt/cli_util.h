@@ -15,6 +15,7 @@ typedef struct cli_model_options {
   int32_t threads;           /* --threads N / -t N (0: all cores) */
   const char *overrides[64]; /* --set PATH=VALUE (repeatable) */
   int32_t n_overrides;
+  ttt_comm *comm; /* the mpirun job's ranks, which split the model (NULL: this process alone) */
 } cli_model_options;
 
 /* If argv[*i] is one of the common model options, consumes it (and its value), stores it and

@@ -210,10 +210,11 @@ static void print_ids(const int32_t *ids, int64_t n) {
   printf("]\n");
 }
 
-int ttt_cmd_generate(int argc, char **argv) {
+int ttt_cmd_generate(int argc, char **argv, ttt_comm *comm) {
   generate_options o = {.n = DEFAULT_NEW_TOKENS, .sampling = DEFAULT_SAMPLING};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
+  o.model.comm = comm;
   run_state s = {0};
   int status = prepare(&o, &s);
   if (status == 0 && o.echo && !o.ids) emit(s.prompt_text, s.prompt_len);
@@ -226,7 +227,7 @@ int ttt_cmd_generate(int argc, char **argv) {
     size_t len;
     if (ttt_detokenizer_flush(s.detok, &piece, &len) == TTT_OK) emit(piece, len);
   }
-  if (status == 0) {
+  if (status == 0 && ttt_comm_rank(comm) == 0) {
     /* Decode steps: every token after the first one (which comes from the prefill logits). */
     int64_t steps = generated - 1;
     fprintf(stderr,

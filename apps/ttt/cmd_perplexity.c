@@ -125,10 +125,11 @@ static void progress_bar(void *user, int64_t done, int64_t total) {
   if (done == total) fputc('\n', stderr);
 }
 
-int ttt_cmd_perplexity(int argc, char **argv) {
+int ttt_cmd_perplexity(int argc, char **argv, ttt_comm *comm) {
   perplexity_options o = {0};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
+  o.model.comm = comm;
   ttt_device device;
   ttt_context *ctx = NULL;
   ttt_hf_model *model = NULL;

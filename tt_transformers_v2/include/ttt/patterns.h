@@ -401,7 +401,8 @@ typedef struct ttt_module_view {
 } ttt_module_view;
 
 /* Looks up a module path (see the top of this file) of `model` for `mode`. The pointers stay valid
- * while the model lives. Unknown paths → TTT_ERR_NOT_FOUND naming the path. */
+ * while the model lives. Unknown paths → TTT_ERR_NOT_FOUND naming the path. Under tensor
+ * parallelism the spec, impl and weights are the rank's share (fewer heads, columns or rows). */
 TTT_API ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const char *path,
                                         ttt_module_view *out);
 

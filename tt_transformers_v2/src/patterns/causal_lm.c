@@ -1211,10 +1211,16 @@ const char *ttt_block_kind_name(ttt_block_kind kind) {
   return (unsigned)kind < TTT_BLOCK_KIND_COUNT ? block_kind_names[kind] : "none";
 }
 
+/* The spec module views point into: the caller's when the model is whole (so views and
+ * ttt_causal_lm_get_spec agree), the rank's share when it is split. */
+static const ttt_causal_lm_spec *view_spec(const ttt_causal_lm *model) {
+  return model->shard.size > 1 ? &model->spec : &model->full;
+}
+
 /* The module of layer `l` named by `rest` ("" for the layer itself, or ".attention" etc.). */
 static bool layer_module(const ttt_causal_lm *model, ttt_mode mode, int64_t l, const char *rest,
                          ttt_module_view *out) {
-  const ttt_decoder_layer_spec *s = &model->spec.layers[l];
+  const ttt_decoder_layer_spec *s = &view_spec(model)->layers[l];
   const ttt_decoder_layer_impl_config *i =
       mode == TTT_MODE_DECODE ? &model->impl.decode.layers[l] : &model->impl.prefill.layers[l];
   const ttt_decoder_layer_weights *w = &model->weights[mode].layers[l];
@@ -1259,13 +1265,17 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
       mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
   const mode_weights *w = &model->weights[mode];
   if (strcmp(path, "embedding") == 0) {
-    *out = (ttt_module_view){
-        TTT_BLOCK_EMBEDDING, &model->spec.embedding, &impl->embedding, &w->embedding, -1, NULL};
+    *out = (ttt_module_view){TTT_BLOCK_EMBEDDING,
+                             &view_spec(model)->embedding,
+                             &impl->embedding,
+                             &w->embedding,
+                             -1,
+                             NULL};
     return TTT_OK;
   }
-  if (strcmp(path, "position_embedding") == 0 && has_position_embedding(&model->spec)) {
+  if (strcmp(path, "position_embedding") == 0 && has_position_embedding(view_spec(model))) {
     *out = (ttt_module_view){TTT_BLOCK_EMBEDDING,
-                             &model->spec.position_embedding,
+                             &view_spec(model)->position_embedding,
                              &impl->position_embedding,
                              &w->position_embedding,
                              -1,
@@ -1273,25 +1283,27 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
     return TTT_OK;
   }
   if (strcmp(path, "norm") == 0) {
-    *out = (ttt_module_view){TTT_BLOCK_NORM, &model->spec.norm, &impl->norm, &w->norm, -1, NULL};
+    *out =
+        (ttt_module_view){TTT_BLOCK_NORM, &view_spec(model)->norm, &impl->norm, &w->norm, -1, NULL};
     return TTT_OK;
   }
   if (strcmp(path, "lm_head") == 0) {
     *out = (ttt_module_view){
-        TTT_BLOCK_LM_HEAD, &model->spec.lm_head, &impl->lm_head, &w->lm_head, -1, NULL};
+        TTT_BLOCK_LM_HEAD, &view_spec(model)->lm_head, &impl->lm_head, &w->lm_head, -1, NULL};
     return TTT_OK;
   }
   if (strncmp(path, "layers.", 7) == 0 && path[7] >= '0' && path[7] <= '9') {
     char *end = NULL;
     long long l = strtoll(path + 7, &end, 10);
-    if (l < model->spec.n_layers && layer_module(model, mode, (int64_t)l, end, out)) return TTT_OK;
+    if (l < view_spec(model)->n_layers && layer_module(model, mode, (int64_t)l, end, out))
+      return TTT_OK;
   }
   return ttt_set_error(TTT_ERR_NOT_FOUND,
                        "causal_lm: no module '%s' (expected embedding, position_embedding when "
                        "the spec has one, layers.N[.attention_norm|.attention|.post_attention_norm"
                        "|.ffn_norm|.ffn|.post_ffn_norm] with N < %lld and the norm used by the "
                        "layer's topology, norm or lm_head)",
-                       path, (long long)model->spec.n_layers);
+                       path, (long long)view_spec(model)->n_layers);
 }
 
 int64_t ttt_causal_lm_converted_bytes(const ttt_causal_lm *model) {
