@@ -55,9 +55,13 @@ mpi "$ttt" logits --model "$fixture" --inputs "$fixture/golden.safetensors" --ou
   2>/dev/null || fail "logits in one process"
 [ "$(wc -c <"$tmp/l2")" -eq "$(wc -c <"$tmp/l1")" ] || fail "logits file sizes differ"
 
-# validate: every module of the split model against HF's golden
-mpi "$ttt" validate --model "$fixture" -t 1 >"$tmp/v" 2>"$tmp/err" ||
-  fail "validate over 2 ranks: $(cat "$tmp/v" "$tmp/err")"
+# validate: every module of the split model against HF's golden, also the q/k norm traces
+# (gathered over the ranks' heads) of qwen3 and gemma's single kv head replicated on both ranks
+for f in llama3_tiny qwen3_tiny gemma_tiny; do
+  mpi "$ttt" validate --model "$src/tests/fixtures/hf/$f" -t 1 >"$tmp/v" 2>"$tmp/err" ||
+    fail "validate $f over 2 ranks: $(cat "$tmp/v" "$tmp/err")"
+  grep -q '^PASS' "$tmp/v" || fail "validate $f: $(cat "$tmp/v")"
+done
 
 # a one-process command is refused; an error on the ranks ends the job with the message
 mpi "$ttt" info >/dev/null 2>"$tmp/err" && fail "info under 2 ranks succeeded"

@@ -878,7 +878,8 @@ static int64_t row_position(const forward_args *a, int64_t t) {
 /* The all-reduces layer l needs on this rank (none without tensor parallelism). */
 static ttt_layer_parallel layer_parallel(const forward_args *a, int64_t l) {
   const ttt_layer_shard *shard = &a->model->shard.layers[l];
-  return (ttt_layer_parallel){a->comm, a->comm && shard->attention, a->comm && shard->ffn};
+  return (ttt_layer_parallel){a->comm, a->comm && shard->attention, a->comm && shard->ffn,
+                              shard->q_head0, shard->kv_head0};
 }
 
 /* One layer over the rows of the pool's sequences. */

@@ -222,6 +222,77 @@ static ttt_status mla_forward(const layer_run *r, const ttt_tensor *in, ttt_tens
                                  r->cache, r->layer, in, r->start_pos, out);
 }
 
+/* ---- q/k norm events of a split attention ---- */
+
+typedef struct head_gather {
+  const ttt_observer *inner;
+  ttt_comm *comm;
+  int64_t q_head0, kv_head0; /* this rank's first heads */
+} head_gather;
+
+/* Every rank's [rows, its heads, head_dim] block of `local` (whose first head is head0) placed at
+ * its heads in a malloc'd [rows, all heads, head_dim]; ranks holding the same (replicated) kv head
+ * write equal values. NULL when out of memory or a collective fails. */
+static float *gather_heads(ttt_comm *comm, const ttt_tensor *local, int64_t head0,
+                           int64_t *all_heads) {
+  int32_t size = ttt_comm_size(comm);
+  int64_t rows = local->shape[0], n = local->shape[1], hd = local->shape[2];
+  int64_t mine[2] = {head0, n}, *placed = malloc((size_t)size * 3 * sizeof *placed);
+  if (!placed) return NULL;
+  int64_t *bytes = placed + 2 * size, total_bytes = 0;
+  for (int32_t r = 0; r < size; r++) bytes[r] = sizeof mine;
+  float *blocks = NULL, *full = NULL;
+  if (ttt_comm_all_gather(comm, mine, placed, bytes) != TTT_OK) goto done;
+  *all_heads = 0;
+  for (int32_t r = 0; r < size; r++) {
+    int64_t end = placed[2 * r] + placed[2 * r + 1];
+    if (end > *all_heads) *all_heads = end;
+    bytes[r] = rows * placed[2 * r + 1] * hd * (int64_t)sizeof(float);
+    total_bytes += bytes[r];
+  }
+  blocks = malloc((size_t)total_bytes);
+  full = blocks ? malloc((size_t)(rows * *all_heads * hd) * sizeof *full) : NULL;
+  if (!full || ttt_comm_all_gather(comm, local->data, blocks, bytes) != TTT_OK) {
+    free(full);
+    full = NULL;
+    goto done;
+  }
+  const float *block = blocks;
+  for (int32_t r = 0; r < size; r++) {
+    int64_t first = placed[2 * r], count = placed[2 * r + 1];
+    for (int64_t t = 0; t < rows; t++)
+      memcpy(full + (t * *all_heads + first) * hd, block + t * count * hd,
+             (size_t)(count * hd) * sizeof *full);
+    block += rows * count * hd;
+  }
+done:
+  free(blocks);
+  free(placed);
+  return full;
+}
+
+/* Passes a q/k norm event on with the heads of every rank (an observer cannot report errors: an
+ * event whose gather fails is dropped). */
+static void gather_event(void *user, const ttt_module_event *event) {
+  const head_gather *g = user;
+  size_t len = strlen(event->path);
+  bool keys = len >= 6 && strcmp(event->path + len - 6, "k_norm") == 0;
+  int64_t head0 = keys ? g->kv_head0 : g->q_head0, heads = 0;
+  float *in = gather_heads(g->comm, event->input, head0, &heads);
+  float *out = gather_heads(g->comm, event->output, head0, &heads);
+  if (in && out) {
+    int64_t shape[3] = {event->output->shape[0], heads, event->output->shape[2]};
+    ttt_tensor in_t = ttt_tensor_view(TTT_F32, in, 3, shape);
+    ttt_tensor out_t = ttt_tensor_view(TTT_F32, out, 3, shape);
+    ttt_module_event whole = *event;
+    whole.input = &in_t;
+    whole.output = &out_t;
+    g->inner->fn(g->inner->user, &whole);
+  }
+  free(in);
+  free(out);
+}
+
 static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
   const ttt_decoder_layer_spec *s = r->spec;
   if (s->attention_kind == TTT_ATTENTION_KIND_MLA && r->seqs)
@@ -238,7 +309,12 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
     path = need <= sizeof local ? local : malloc(need);
     if (path) snprintf(path, need, "%s%sattention", layer, r->path ? "." : "");
   }
-  ttt_attention_trace trace = {path ? r->observer : NULL, path, r->mode, r->start_pos};
+  bool split = r->tp && r->tp->attention;
+  head_gather gather = {r->observer, split ? r->tp->comm : NULL, split ? r->tp->q_head0 : 0,
+                        split ? r->tp->kv_head0 : 0};
+  ttt_observer gathering = {gather_event, &gather};
+  const ttt_observer *observer = split ? &gathering : r->observer;
+  ttt_attention_trace trace = {path ? observer : NULL, path, r->mode, r->start_pos};
   ttt_status st =
       s->attention_kind == TTT_ATTENTION_KIND_MLA ? mla_forward(r, in, out)
       : r->seqs

@@ -49,10 +49,13 @@ ttt_status ttt_causal_lm_shard_plan(const ttt_causal_lm_spec *full, ttt_tensor_p
 int64_t ttt_lm_shard_rows(int64_t n, int32_t rank, int32_t size, int64_t *begin);
 
 /* The all-reduces of a tensor-parallel decoder layer: after the attention and/or after the
- * feed-forward, whose outputs are then partial sums over comm's ranks. */
+ * feed-forward, whose outputs are then partial sums over comm's ranks. A split attention's q/k
+ * norm events are gathered over the ranks (placed by each rank's first query / kv head), so an
+ * observer sees the whole layer's heads; every rank must then observe. */
 typedef struct ttt_layer_parallel {
   ttt_comm *comm;
   bool attention, ffn;
+  int64_t q_head0, kv_head0;
 } ttt_layer_parallel;
 
 /* ttt_decoder_layer_forward with the all-reduces of `tp` (NULL: none). */

@@ -20,7 +20,7 @@ static MPI_Comm world(const ttt_comm *comm) { return ((const mpi_state *)comm->i
 /* TTT_OK for MPI_SUCCESS, else TTT_ERR_IO naming the collective and MPI's message. */
 static ttt_status mpi_check(int rc, const char *what) {
   if (rc == MPI_SUCCESS) return TTT_OK;
-  char message[MPI_MAX_ERROR_STRING];
+  char message[MPI_MAX_ERROR_STRING + 1];
   int len = 0;
   if (MPI_Error_string(rc, message, &len) != MPI_SUCCESS) len = 0;
   message[len] = '\0';
