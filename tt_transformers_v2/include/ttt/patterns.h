@@ -266,7 +266,10 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
  *     ttt_causal_lm_create sets each to the dtype of the module's first weight it resolves (a
  *     mixed-dtype checkpoint keeps every dtype; ttt_causal_lm_get_impl_config shows the result).
  *   f32, bf16 or f16: that dtype for every such module (others are converted to it; any other
- *     value means f32). */
+ *     value means f32).
+ * Tensor parallelism: out->tp is device->comm's rank and size ({0, 1} without a communicator), and
+ * the dtypes above are chosen for the rank's share (e.g. the q8_0 rule sees its input dims). Heads
+ * that cannot be split over that many ranks are TTT_ERR_UNSUPPORTED here already. */
 TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
                                                      ttt_strategy strategy, ttt_dtype source_dtype,
                                                      const ttt_causal_lm_spec *spec,
@@ -299,7 +302,11 @@ typedef struct ttt_causal_lm ttt_causal_lm;
  * place, e.g. straight from an mmapped checkpoint). A module whose weight_dtype is DEFAULT takes
  * the dtype of its first resolved weight; norms, biases, q/k norms, routers and gates are f32.
  * Weights are shared by the two modes when their dtypes agree. The model is read-only afterwards
- * and may serve several contexts concurrently. */
+ * and may serve several contexts concurrently.
+ * With impl->tp.size > 1 the model is rank impl->tp.rank's share (see ttt_tensor_parallel): the
+ * resolver is still asked for whole tensors, of which the model keeps its rows (views, in place)
+ * or its columns (copies, after which the release call lets the resolver drop the source); its
+ * forwards then need a context whose device communicator has that rank and size. */
 TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
                                         const ttt_causal_lm_impl_config *impl,
                                         ttt_weight_resolver resolver, void *user,
@@ -307,7 +314,8 @@ TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
 TTT_API void ttt_causal_lm_destroy(ttt_causal_lm *model);
 TTT_API const ttt_causal_lm_spec *ttt_causal_lm_get_spec(const ttt_causal_lm *model);
 TTT_API const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt_causal_lm *model);
-/* Bytes of weights one decode step reads (what streams from memory per generated token). */
+/* Bytes of weights one decode step reads (what streams from memory per generated token); under
+ * tensor parallelism, this rank's. ttt_causal_lm_parameter_count counts the whole model. */
 TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
 TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
 /* Bytes of weights the model converted at creation (copies it owns); 0 when every weight was used
@@ -324,7 +332,8 @@ TTT_API ttt_status ttt_causal_lm_weight(const ttt_causal_lm *model, ttt_mode mod
  * attention spec (n_kv_heads, head_dim, sliding window: rings for windowed layers; MLA layers: a
  * latent layer of kv_lora_rank + qk_rope_head_dim values per position) with the dtype
  * of its decode impl config (kv_dtype; DEFAULT → f32). Prefill and decode must agree on a layer's
- * kv_dtype unless the prefill one is DEFAULT (TTT_ERR_INVALID_ARGUMENT otherwise). */
+ * kv_dtype unless the prefill one is DEFAULT (TTT_ERR_INVALID_ARGUMENT otherwise). Under tensor
+ * parallelism a layer holds only the rank's kv heads. */
 TTT_API ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
                                               ttt_kv_cache **out);
 

@@ -682,7 +682,8 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
   /* a column copy is kept only when a mode reads it unconverted */
   bool part_used = prepared[0].data == part.data || prepared[1].data == part.data;
   if (copied && (st != TTT_OK || !part_used)) ttt_tensor_free(&part);
-  if (copied && st == TTT_OK && part_used) st = own(model, &part);
+  if (copied && st == TTT_OK && part_used && (st = own(model, &part)) != TTT_OK)
+    ttt_tensor_free(&part);
   if (st != TTT_OK) return st;
   bool released =
       !points_into(prepared[0].data, &source) && !points_into(prepared[1].data, &source);
