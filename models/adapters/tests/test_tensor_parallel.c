@@ -81,7 +81,8 @@ static void checkpoint_close(checkpoint_model *c) {
 static ttt_status create_rank(checkpoint_model *c, int32_t rank, int32_t size,
                               ttt_causal_lm **out) {
   ttt_causal_lm_impl_config impl = c->impl;
-  impl.tp = (ttt_tensor_parallel){rank, size};
+  impl.tp.rank = rank;
+  impl.tp.size = size;
   return ttt_causal_lm_create(&c->spec, &impl, resolve, c, out);
 }
 
@@ -153,6 +154,23 @@ done:
   checkpoint_close(c);
 }
 
+/* tp.reduce_dtype: set by path (f32 or bf16 only), checked again at creation. */
+static void test_reduce_dtype_choice(void) {
+  checkpoint_model *c = checkpoint_open("llama3_tiny");
+  if (!c) return;
+  CHECK(c->impl.tp.reduce_dtype == TTT_F32);
+  CHECK_OK(ttt_causal_lm_impl_set(&c->impl, &c->spec, "tp.reduce_dtype=bf16"));
+  CHECK(c->impl.tp.reduce_dtype == TTT_BF16);
+  CHECK_ERR(ttt_causal_lm_impl_set(&c->impl, &c->spec, "tp.reduce_dtype=q8_0"),
+            TTT_ERR_INVALID_ARGUMENT, "tp.reduce_dtype takes f32 or bf16, not 'q8_0'");
+  CHECK(c->impl.tp.reduce_dtype == TTT_BF16);
+  c->impl.tp.reduce_dtype = TTT_F16;
+  ttt_causal_lm *lm = NULL;
+  CHECK_ERR(create_rank(c, 0, 2, &lm), TTT_ERR_DTYPE, "reduce_dtype f16 is not f32 or bf16");
+  CHECK(lm == NULL);
+  checkpoint_close(c);
+}
+
 /* A split model runs only where the context's communicator is its rank of its size. */
 static void test_forward_needs_matching_comm(void) {
   checkpoint_model *c = checkpoint_open("llama3_tiny");
@@ -180,6 +198,7 @@ static void test_forward_needs_matching_comm(void) {
 /* ---- under mpirun ---- */
 
 static ttt_comm *comm;
+static ttt_context *whole_ctx, *split_ctx; /* this process alone / over comm */
 
 typedef struct golden {
   ttt_safetensors *file;
@@ -262,8 +281,50 @@ static void compare_split(const char *fixture, const golden *g, const float *who
     printf("  %-16s %d ranks: max |split - whole| %.2e\n", fixture, (int)ttt_comm_size(comm), diff);
 }
 
+/* The bf16 reduction on phi_tiny (4 kv heads: split over 2 and 3 ranks): close to one process
+ * (PCC >= 0.9999), and not the f32 reduction's logits (the option takes effect). */
+static void test_bf16_reduce(void) {
+  char dir[512];
+  fixture_dir(dir, sizeof dir, "phi_tiny");
+  const char *bf16[] = {"tp.reduce_dtype=bf16"};
+  ttt_hf_load_options f32_options = {.skip_tokenizer = true};
+  ttt_hf_load_options bf16_options = {.skip_tokenizer = true, .overrides = bf16, .n_overrides = 1};
+  ttt_hf_model *whole = NULL, *f32 = NULL, *reduced = NULL;
+  CHECK_OK(ttt_hf_model_load(dir, ttt_context_device(whole_ctx), &f32_options, &whole));
+  CHECK_OK(ttt_hf_model_load(dir, ttt_context_device(split_ctx), &f32_options, &f32));
+  CHECK_OK(ttt_hf_model_load(dir, ttt_context_device(split_ctx), &bf16_options, &reduced));
+  golden g;
+  if (whole && f32 && reduced && golden_open("phi_tiny", &g)) {
+    int64_t vocab = whole->config.vocab_size, n = (g.T + g.D) * vocab;
+    float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    float *c = malloc((size_t)n * sizeof *c);
+    if (a && b && c) {
+      run_logits(whole, whole_ctx, &g, a);
+      run_logits(f32, split_ctx, &g, b);
+      run_logits(reduced, split_ctx, &g, c);
+      ttt_tensor want = ttt_tensor_2d(TTT_F32, a, g.T + g.D, vocab);
+      ttt_tensor got = ttt_tensor_2d(TTT_F32, c, g.T + g.D, vocab);
+      ttt_compare_result r;
+      CHECK_OK(ttt_compare(&got, &want, NULL, 1e-1, 0, &r));
+      CHECK_MSG(r.pcc >= 0.9999, "bf16 reduction: pcc %.6f against one process", r.pcc);
+      CHECK_MSG(max_abs_diff(b, c, n) > 0, "the bf16 reduction gave the f32 one's logits");
+      if (ttt_comm_rank(comm) == 0)
+        printf("  phi_tiny bf16 reduction over %d ranks: pcc %.7f, max abs %.2e vs one "
+               "process\n",
+               (int)ttt_comm_size(comm), r.pcc, r.max_abs_err);
+    }
+    free(a);
+    free(b);
+    free(c);
+    golden_close(&g);
+  }
+  ttt_hf_model_destroy(whole);
+  ttt_hf_model_destroy(f32);
+  ttt_hf_model_destroy(reduced);
+}
+
 /* Returns false (skipped, reported) when the plan refuses this many ranks. */
-static bool check_fixture(const char *fixture, ttt_context *whole_ctx, ttt_context *split_ctx) {
+static bool check_fixture(const char *fixture) {
   char dir[512];
   fixture_dir(dir, sizeof dir, fixture);
   ttt_hf_load_options options = {.strategy = TTT_STRATEGY_ACCURACY, .skip_tokenizer = true};
@@ -293,11 +354,9 @@ static bool check_fixture(const char *fixture, ttt_context *whole_ctx, ttt_conte
   return true;
 }
 
-static ttt_context *whole_ctx, *split_ctx;
-
 static void test_fixtures_match_one_process(void) {
   int ran = 0;
-  for (int i = 0; i < N_FIXTURES; i++) ran += check_fixture(fixtures[i], whole_ctx, split_ctx);
+  for (int i = 0; i < N_FIXTURES; i++) ran += check_fixture(fixtures[i]);
   if (ttt_comm_rank(comm) == 0)
     printf("  %d of %d fixtures split over %d ranks\n", ran, N_FIXTURES, (int)ttt_comm_size(comm));
   CHECK(ran > 0);
@@ -415,6 +474,7 @@ static int run_mpi(void) {
   if (whole_ctx && split_ctx && ttt_comm_size(comm) >= 2) {
     TTT_RUN(test_fixtures_match_one_process);
     TTT_RUN(test_kjv_greedy_matches_one_process);
+    TTT_RUN(test_bf16_reduce);
   }
   int rc = ttt_test_finish();
   ttt_context_destroy(whole_ctx);
@@ -428,5 +488,6 @@ int main(int argc, char **argv) {
   TTT_RUN(test_plan_splits_or_refuses_heads);
   TTT_RUN(test_rank_holds_its_slices);
   TTT_RUN(test_forward_needs_matching_comm);
+  TTT_RUN(test_reduce_dtype_choice);
   return ttt_test_finish();
 }

@@ -239,11 +239,18 @@ typedef struct ttt_causal_lm_mode_impl_config {
  *   embedding  its rows of the vocabulary (a token outside them is a zero row; an all-reduce sums
  *              the rows, exactly). lm_head: its vocabulary rows; the logits are all-gathered, so
  *              every rank gets all of them. Position embeddings and norms are replicated.
- * Collectives run on f32 activations (the performance strategy's q8_0 activations are quantized
- * inside each projection, after the all-reduce). */
+ * Collectives: the all-reduce of the partial attention and FFN outputs runs in `reduce_dtype`:
+ *   f32 (DEFAULT): MPI's all-reduce on the f32 partial sums.
+ *   bf16: each rank's partial sum is rounded to bf16 and all-gathered, and every rank adds the
+ *         partials in f32 in rank order (the same sum everywhere): half the bytes of an f32
+ *         gather at 2 ranks, for a rounding of each partial to 8 significant bits.
+ * The embedding's all-reduce (exact) and the logits' all-gather stay f32. The performance
+ * strategy's q8_0 activations are quantized inside each projection, from the all-reduced f32
+ * stream, so they never travel. */
 typedef struct ttt_tensor_parallel {
   int32_t rank;
   int32_t size;
+  ttt_dtype reduce_dtype; /* DEFAULT or f32, or bf16 (above) */
 } ttt_tensor_parallel;
 
 typedef struct ttt_causal_lm_impl_config {
@@ -282,7 +289,8 @@ TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
  * An MLA layer's attention is configured at layers.N.mla (fields weight_dtype, activation_dtype,
  * kernel, threads, kv_dtype, algorithm default|naive|absorbed).
  * Without a mode prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
- * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2".
+ * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2". "tp.reduce_dtype=f32|bf16" sets
+ * impl->tp.reduce_dtype (both modes: one model).
  * Unknown paths, fields or values → TTT_ERR_INVALID_ARGUMENT naming them; `impl` is unchanged. */
 TTT_API ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl,
                                           const ttt_causal_lm_spec *spec, const char *assignment);

@@ -209,7 +209,7 @@ ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strat
   if (st != TTT_OK) return st;
   memset(out, 0, sizeof *out);
   /* Under tensor parallelism the dtypes are chosen for the rank's share (its input dims). */
-  ttt_tensor_parallel tp = {ttt_comm_rank(device->comm), ttt_comm_size(device->comm)};
+  ttt_tensor_parallel tp = {ttt_comm_rank(device->comm), ttt_comm_size(device->comm), TTT_F32};
   ttt_causal_lm_spec *local = malloc(sizeof *local);
   ttt_lm_shard *shard = malloc(sizeof *shard);
   st = local && shard ? ttt_causal_lm_shard_plan(spec, tp, local, shard)
@@ -879,8 +879,12 @@ static int64_t row_position(const forward_args *a, int64_t t) {
 /* The all-reduces layer l needs on this rank (none without tensor parallelism). */
 static ttt_layer_parallel layer_parallel(const forward_args *a, int64_t l) {
   const ttt_layer_shard *shard = &a->model->shard.layers[l];
-  return (ttt_layer_parallel){a->comm, a->comm && shard->attention, a->comm && shard->ffn,
-                              shard->q_head0, shard->kv_head0};
+  return (ttt_layer_parallel){a->comm,
+                              a->comm && shard->attention,
+                              a->comm && shard->ffn,
+                              shard->q_head0,
+                              shard->kv_head0,
+                              a->model->impl.tp.reduce_dtype == TTT_BF16};
 }
 
 /* One layer over the rows of the pool's sequences. */

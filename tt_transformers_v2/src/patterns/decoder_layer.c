@@ -192,9 +192,37 @@ typedef struct layer_run {
   const ttt_layer_parallel *tp; /* NULL: no tensor parallelism */
 } layer_run;
 
+/* out ← Σ over ranks of the bf16-rounded partials, added in f32 in rank order (every rank computes
+ * the same sum from the same gathered values). */
+static ttt_status all_reduce_bf16(const layer_run *r, ttt_tensor *out) {
+  ttt_comm *comm = r->tp->comm;
+  int32_t size = ttt_comm_size(comm);
+  int64_t n = ttt_tensor_numel(out);
+  ttt_scratch_mark mark = ttt_scratch_save(r->ctx);
+  uint16_t *mine = ttt_scratch_alloc(r->ctx, (size_t)n * sizeof *mine);
+  uint16_t *all = ttt_scratch_alloc(r->ctx, (size_t)(n * size) * sizeof *all);
+  int64_t *bytes = ttt_scratch_alloc(r->ctx, (size_t)size * sizeof *bytes);
+  if (!mine || !all || !bytes) {
+    ttt_scratch_restore(r->ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
+  }
+  float *x = out->data;
+  for (int64_t i = 0; i < n; i++) mine[i] = ttt_f32_to_bf16(x[i]);
+  for (int32_t k = 0; k < size; k++) bytes[k] = n * (int64_t)sizeof *mine;
+  ttt_status st = ttt_comm_all_gather(comm, mine, all, bytes);
+  for (int64_t i = 0; st == TTT_OK && i < n; i++) {
+    float sum = 0;
+    for (int32_t k = 0; k < size; k++) sum += ttt_bf16_to_f32(all[k * n + i]);
+    x[i] = sum;
+  }
+  ttt_scratch_restore(r->ctx, mark);
+  return st;
+}
+
 /* Sums a sublayer's partial output over the ranks when the layer is split (`split`). */
 static ttt_status all_reduce_partial(const layer_run *r, bool split, ttt_tensor *out) {
   if (!r->tp || !split) return TTT_OK;
+  if (r->tp->bf16) return all_reduce_bf16(r, out);
   return ttt_comm_all_reduce_sum_f32(r->tp->comm, out->data, ttt_tensor_numel(out));
 }
 

@@ -310,10 +310,24 @@ static ttt_status copy_assignment(const char *assignment, char text[256]) {
   return TTT_OK;
 }
 
+/* "tp.reduce_dtype=f32|bf16": the one tensor-parallel field a caller chooses (rank and size come
+ * from the device's communicator). */
+static ttt_status set_tp_reduce_dtype(ttt_causal_lm_impl_config *impl, const char *value) {
+  ttt_dtype dtype = TTT_DTYPE_DEFAULT;
+  if (ttt_dtype_parse(value, &dtype) != TTT_OK || (dtype != TTT_F32 && dtype != TTT_BF16))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "impl path: tp.reduce_dtype takes f32 or bf16, not '%s'", value);
+  impl->tp.reduce_dtype = dtype;
+  return TTT_OK;
+}
+
 ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl, const ttt_causal_lm_spec *spec,
                                   const char *assignment) {
   if (!impl || !spec || !assignment)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_causal_lm_impl_set: NULL argument");
+  static const char tp_field[] = "tp.reduce_dtype=";
+  if (strncmp(assignment, tp_field, sizeof tp_field - 1) == 0)
+    return set_tp_reduce_dtype(impl, assignment + sizeof tp_field - 1);
   char text[256];
   parsed_path p;
   ttt_status st = copy_assignment(assignment, text);

@@ -56,6 +56,7 @@ typedef struct ttt_layer_parallel {
   ttt_comm *comm;
   bool attention, ffn;
   int64_t q_head0, kv_head0;
+  bool bf16; /* reduce as gathered bf16 partials (ttt_tensor_parallel.reduce_dtype) */
 } ttt_layer_parallel;
 
 /* ttt_decoder_layer_forward with the all-reduces of `tp` (NULL: none). */

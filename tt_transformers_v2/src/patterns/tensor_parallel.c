@@ -89,6 +89,10 @@ ttt_status ttt_causal_lm_shard_plan(const ttt_causal_lm_spec *full, ttt_tensor_p
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "tensor parallelism: rank %d is not in [0, size %d)", (int)tp.rank,
                          (int)tp.size);
+  if (tp.reduce_dtype != TTT_DTYPE_DEFAULT && tp.reduce_dtype != TTT_F32 &&
+      tp.reduce_dtype != TTT_BF16)
+    return ttt_set_error(TTT_ERR_DTYPE, "tensor parallelism: reduce_dtype %s is not f32 or bf16",
+                         ttt_dtype_name(tp.reduce_dtype));
   shard->rank = tp.rank;
   shard->size = tp.size;
   if (full->embedding.vocab < tp.size || full->lm_head.vocab < tp.size)
