@@ -1039,8 +1039,8 @@ static ttt_status split_lm_head(const forward_args *a, const ttt_causal_lm_mode_
 }
 
 static ttt_status forward(const forward_args *args) {
-  forward_args split = *args;
-  const forward_args *a = &split;
+  forward_args with_comm = *args; /* the entry points' arguments plus the communicator */
+  const forward_args *a = &with_comm;
   const ttt_causal_lm *model = a->model;
   const ttt_causal_lm_spec *s = &model->spec;
   const ttt_causal_lm_mode_impl_config *impl =
@@ -1048,7 +1048,7 @@ static ttt_status forward(const forward_args *args) {
   const mode_weights *w = &model->weights[a->mode];
   int64_t hidden = s->embedding.dim, T = a->T;
   ttt_status st = check_logits(a->logits, a->last_only ? 1 : T, model->full.lm_head.vocab);
-  if (st == TTT_OK) st = context_comm(model, a->ctx, &split.comm);
+  if (st == TTT_OK) st = context_comm(model, a->ctx, &with_comm.comm);
   /* A paged forward takes all its blocks before any compute: a capacity failure changes nothing. */
   if (st == TTT_OK && a->pool)
     st = ttt_paged_kv_reserve(a->pool, a->seq_ids, a->starts, a->counts, a->n_seqs);
