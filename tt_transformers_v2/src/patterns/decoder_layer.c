@@ -421,19 +421,27 @@ static ttt_status parallel_layer(const layer_run *r, const ttt_tensor *x, ttt_te
   const ttt_decoder_layer_spec *s = r->spec;
   const ttt_decoder_layer_impl_config *i = r->impl;
   const ttt_decoder_layer_weights *w = r->weights;
+  /* Both branches split and nobody observing them: their partial sums are added first and
+   * all-reduced once (one synchronization per layer instead of two); the branches then run
+   * without tensor-parallel steps of their own. */
+  bool fused = r->tp && r->tp->attention && r->tp->ffn && !(r->observer && r->observer->fn);
+  layer_run branches = *r;
+  if (fused) branches.tp = NULL;
   ttt_status st = run_norm(r, "attention_norm", &s->attention_norm, &i->attention_norm,
                            &w->attention_norm, x, &buf->a);
-  if (st == TTT_OK) st = run_attention(r, &buf->a, &buf->b);
+  if (st == TTT_OK) st = run_attention(&branches, &buf->a, &buf->b);
   const ttt_tensor *ffn_in = &buf->a;
   if (st == TTT_OK && s->residual == TTT_RESIDUAL_PARALLEL_TWO_NORMS) {
     st = run_norm(r, "ffn_norm", &s->ffn_norm, &i->ffn_norm, &w->ffn_norm, x, &buf->c);
     ffn_in = &buf->c;
   }
-  if (st == TTT_OK) st = run_ffn(r, ffn_in, &buf->d);
+  if (st == TTT_OK) st = run_ffn(&branches, ffn_in, &buf->d);
   if (st != TTT_OK) return st;
   float *attn = buf->b.data, *ffn = buf->d.data;
   int64_t n = ttt_tensor_numel(out);
   for (int64_t k = 0; k < n; k++) attn[k] += ffn[k];
+  if (fused && (st = all_reduce_partial(r, true, &buf->b)) != TTT_OK)
+    return module_failure(r, st, "attention + ffn");
   add_scaled_rows(out->data, x->data, attn, m, n);
   return TTT_OK;
 }
