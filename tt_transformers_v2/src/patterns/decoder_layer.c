@@ -192,38 +192,10 @@ typedef struct layer_run {
   const ttt_layer_parallel *tp; /* NULL: no tensor parallelism */
 } layer_run;
 
-/* out ← Σ over ranks of the bf16-rounded partials, added in f32 in rank order (every rank computes
- * the same sum from the same gathered values). */
-static ttt_status all_reduce_bf16(const layer_run *r, ttt_tensor *out) {
-  ttt_comm *comm = r->tp->comm;
-  int32_t size = ttt_comm_size(comm);
-  int64_t n = ttt_tensor_numel(out);
-  ttt_scratch_mark mark = ttt_scratch_save(r->ctx);
-  uint16_t *mine = ttt_scratch_alloc(r->ctx, (size_t)n * sizeof *mine);
-  uint16_t *all = ttt_scratch_alloc(r->ctx, (size_t)(n * size) * sizeof *all);
-  int64_t *bytes = ttt_scratch_alloc(r->ctx, (size_t)size * sizeof *bytes);
-  if (!mine || !all || !bytes) {
-    ttt_scratch_restore(r->ctx, mark);
-    return TTT_ERR_OUT_OF_MEMORY;
-  }
-  float *x = out->data;
-  for (int64_t i = 0; i < n; i++) mine[i] = ttt_f32_to_bf16(x[i]);
-  for (int32_t k = 0; k < size; k++) bytes[k] = n * (int64_t)sizeof *mine;
-  ttt_status st = ttt_comm_all_gather(comm, mine, all, bytes);
-  for (int64_t i = 0; st == TTT_OK && i < n; i++) {
-    float sum = 0;
-    for (int32_t k = 0; k < size; k++) sum += ttt_bf16_to_f32(all[k * n + i]);
-    x[i] = sum;
-  }
-  ttt_scratch_restore(r->ctx, mark);
-  return st;
-}
-
 /* Sums a sublayer's partial output over the ranks when the layer is split (`split`). */
 static ttt_status all_reduce_partial(const layer_run *r, bool split, ttt_tensor *out) {
   if (!r->tp || !split) return TTT_OK;
-  if (r->tp->bf16) return all_reduce_bf16(r, out);
-  return ttt_comm_all_reduce_sum_f32(r->tp->comm, out->data, ttt_tensor_numel(out));
+  return ttt_layer_parallel_reduce(r->ctx, r->tp, out);
 }
 
 /* Names the failing module in the error. */
@@ -250,77 +222,6 @@ static ttt_status mla_forward(const layer_run *r, const ttt_tensor *in, ttt_tens
                                  r->cache, r->layer, in, r->start_pos, out);
 }
 
-/* ---- q/k norm events of a split attention ---- */
-
-typedef struct head_gather {
-  const ttt_observer *inner;
-  ttt_comm *comm;
-  int64_t q_head0, kv_head0; /* this rank's first heads */
-} head_gather;
-
-/* Every rank's [rows, its heads, head_dim] block of `local` (whose first head is head0) placed at
- * its heads in a malloc'd [rows, all heads, head_dim]; ranks holding the same (replicated) kv head
- * write equal values. NULL when out of memory or a collective fails. */
-static float *gather_heads(ttt_comm *comm, const ttt_tensor *local, int64_t head0,
-                           int64_t *all_heads) {
-  int32_t size = ttt_comm_size(comm);
-  int64_t rows = local->shape[0], n = local->shape[1], hd = local->shape[2];
-  int64_t mine[2] = {head0, n}, *placed = malloc((size_t)size * 3 * sizeof *placed);
-  if (!placed) return NULL;
-  int64_t *bytes = placed + 2 * size, total_bytes = 0;
-  for (int32_t r = 0; r < size; r++) bytes[r] = sizeof mine;
-  float *blocks = NULL, *full = NULL;
-  if (ttt_comm_all_gather(comm, mine, placed, bytes) != TTT_OK) goto done;
-  *all_heads = 0;
-  for (int32_t r = 0; r < size; r++) {
-    int64_t end = placed[2 * r] + placed[2 * r + 1];
-    if (end > *all_heads) *all_heads = end;
-    bytes[r] = rows * placed[2 * r + 1] * hd * (int64_t)sizeof(float);
-    total_bytes += bytes[r];
-  }
-  blocks = malloc((size_t)total_bytes);
-  full = blocks ? malloc((size_t)(rows * *all_heads * hd) * sizeof *full) : NULL;
-  if (!full || ttt_comm_all_gather(comm, local->data, blocks, bytes) != TTT_OK) {
-    free(full);
-    full = NULL;
-    goto done;
-  }
-  const float *block = blocks;
-  for (int32_t r = 0; r < size; r++) {
-    int64_t first = placed[2 * r], count = placed[2 * r + 1];
-    for (int64_t t = 0; t < rows; t++)
-      memcpy(full + (t * *all_heads + first) * hd, block + t * count * hd,
-             (size_t)(count * hd) * sizeof *full);
-    block += rows * count * hd;
-  }
-done:
-  free(blocks);
-  free(placed);
-  return full;
-}
-
-/* Passes a q/k norm event on with the heads of every rank (an observer cannot report errors: an
- * event whose gather fails is dropped). */
-static void gather_event(void *user, const ttt_module_event *event) {
-  const head_gather *g = user;
-  size_t len = strlen(event->path);
-  bool keys = len >= 6 && strcmp(event->path + len - 6, "k_norm") == 0;
-  int64_t head0 = keys ? g->kv_head0 : g->q_head0, heads = 0;
-  float *in = gather_heads(g->comm, event->input, head0, &heads);
-  float *out = gather_heads(g->comm, event->output, head0, &heads);
-  if (in && out) {
-    int64_t shape[3] = {event->output->shape[0], heads, event->output->shape[2]};
-    ttt_tensor in_t = ttt_tensor_view(TTT_F32, in, 3, shape);
-    ttt_tensor out_t = ttt_tensor_view(TTT_F32, out, 3, shape);
-    ttt_module_event whole = *event;
-    whole.input = &in_t;
-    whole.output = &out_t;
-    g->inner->fn(g->inner->user, &whole);
-  }
-  free(in);
-  free(out);
-}
-
 static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
   const ttt_decoder_layer_spec *s = r->spec;
   if (s->attention_kind == TTT_ATTENTION_KIND_MLA && r->seqs)
@@ -338,9 +239,9 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
     if (path) snprintf(path, need, "%s%sattention", layer, r->path ? "." : "");
   }
   bool split = r->tp && r->tp->attention;
-  head_gather gather = {r->observer, split ? r->tp->comm : NULL, split ? r->tp->q_head0 : 0,
-                        split ? r->tp->kv_head0 : 0};
-  ttt_observer gathering = {gather_event, &gather};
+  ttt_head_gather gather = {r->observer, split ? r->tp->comm : NULL, split ? r->tp->q_head0 : 0,
+                            split ? r->tp->kv_head0 : 0};
+  ttt_observer gathering = {ttt_head_gather_event, &gather};
   const ttt_observer *observer = split ? &gathering : r->observer;
   ttt_attention_trace trace = {path ? observer : NULL, path, r->mode, r->start_pos};
   ttt_status st =

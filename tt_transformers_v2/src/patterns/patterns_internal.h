@@ -59,6 +59,20 @@ typedef struct ttt_layer_parallel {
   bool bf16; /* reduce as gathered bf16 partials (ttt_tensor_parallel.reduce_dtype) */
 } ttt_layer_parallel;
 
+/* out ← the sum of every rank's out, in tp->bf16 or f32 (see ttt_tensor_parallel.reduce_dtype). */
+ttt_status ttt_layer_parallel_reduce(ttt_context *ctx, const ttt_layer_parallel *tp,
+                                     ttt_tensor *out);
+
+/* An observer (user: a ttt_head_gather) that passes a split attention's q/k norm events on to
+ * `inner` with the heads of every rank. Every rank must run it (collectives); an observer cannot
+ * report errors, so an event whose gather fails is dropped. */
+typedef struct ttt_head_gather {
+  const ttt_observer *inner;
+  ttt_comm *comm;
+  int64_t q_head0, kv_head0; /* this rank's first heads */
+} ttt_head_gather;
+void ttt_head_gather_event(void *user, const ttt_module_event *event);
+
 /* ttt_decoder_layer_forward with the all-reduces of `tp` (NULL: none). */
 ttt_status ttt_decoder_layer_parallel_forward(
     ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,

@@ -1,11 +1,14 @@
 /*
  * Tensor-parallel plan of a CausalLM: which heads, intermediate columns and vocabulary rows each
  * rank holds (the rules are in patterns.h at ttt_tensor_parallel), and the rank's own spec, in
- * which every split module is an ordinary block with fewer heads, columns or rows.
+ * which every split module is an ordinary block with fewer heads, columns or rows; and the
+ * collectives of a split decoder layer (its all-reduces, its q/k norm events gathered over ranks).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "patterns_internal.h"
+#include "runtime/runtime.h"
 
 /* Rank r's share [*begin, *begin + *count) of n units split over `size` ranks as evenly as
  * possible (counts differ by at most one). */
@@ -119,4 +122,102 @@ int64_t ttt_lm_shard_rows(int64_t n, int32_t rank, int32_t size, int64_t *begin)
   *begin = 0;
   if (size > 1) split(n, rank, size, begin, &count);
   return count;
+}
+
+/* ---- collectives of a split decoder layer ---- */
+
+/* out ← Σ over ranks of the bf16-rounded partials, added in f32 in rank order (every rank computes
+ * the same sum from the same gathered values). */
+static ttt_status all_reduce_bf16(ttt_context *ctx, ttt_comm *comm, ttt_tensor *out) {
+  int32_t size = ttt_comm_size(comm);
+  int64_t n = ttt_tensor_numel(out);
+  ttt_scratch_mark mark = ttt_scratch_save(ctx);
+  uint16_t *mine = ttt_scratch_alloc(ctx, (size_t)n * sizeof *mine);
+  uint16_t *all = ttt_scratch_alloc(ctx, (size_t)(n * size) * sizeof *all);
+  int64_t *bytes = ttt_scratch_alloc(ctx, (size_t)size * sizeof *bytes);
+  if (!mine || !all || !bytes) {
+    ttt_scratch_restore(ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
+  }
+  float *x = out->data;
+  for (int64_t i = 0; i < n; i++) mine[i] = ttt_f32_to_bf16(x[i]);
+  for (int32_t k = 0; k < size; k++) bytes[k] = n * (int64_t)sizeof *mine;
+  ttt_status st = ttt_comm_all_gather(comm, mine, all, bytes);
+  for (int64_t i = 0; st == TTT_OK && i < n; i++) {
+    float sum = 0;
+    for (int32_t k = 0; k < size; k++) sum += ttt_bf16_to_f32(all[k * n + i]);
+    x[i] = sum;
+  }
+  ttt_scratch_restore(ctx, mark);
+  return st;
+}
+
+ttt_status ttt_layer_parallel_reduce(ttt_context *ctx, const ttt_layer_parallel *tp,
+                                     ttt_tensor *out) {
+  if (tp->bf16) return all_reduce_bf16(ctx, tp->comm, out);
+  return ttt_comm_all_reduce_sum_f32(tp->comm, out->data, ttt_tensor_numel(out));
+}
+
+/* ---- q/k norm events of a split attention ---- */
+
+/* Every rank's [rows, its heads, head_dim] block of `local` (whose first head is head0) placed at
+ * its heads in a malloc'd [rows, all heads, head_dim]; ranks holding the same (replicated) kv head
+ * write equal values. NULL when out of memory or a collective fails (a rank out of memory skips
+ * the second gather, which the others then wait for: this path serves observed debug runs). */
+static float *gather_heads(ttt_comm *comm, const ttt_tensor *local, int64_t head0,
+                           int64_t *all_heads) {
+  int32_t size = ttt_comm_size(comm);
+  int64_t rows = local->shape[0], n = local->shape[1], hd = local->shape[2];
+  int64_t mine[2] = {head0, n}, *placed = malloc((size_t)size * 3 * sizeof *placed);
+  if (!placed) return NULL;
+  int64_t *bytes = placed + 2 * size, total_bytes = 0;
+  for (int32_t r = 0; r < size; r++) bytes[r] = sizeof mine;
+  float *blocks = NULL, *full = NULL;
+  if (ttt_comm_all_gather(comm, mine, placed, bytes) != TTT_OK) goto done;
+  *all_heads = 0;
+  for (int32_t r = 0; r < size; r++) {
+    int64_t end = placed[2 * r] + placed[2 * r + 1];
+    if (end > *all_heads) *all_heads = end;
+    bytes[r] = rows * placed[2 * r + 1] * hd * (int64_t)sizeof(float);
+    total_bytes += bytes[r];
+  }
+  blocks = malloc((size_t)total_bytes);
+  full = blocks ? malloc((size_t)(rows * *all_heads * hd) * sizeof *full) : NULL;
+  if (!full || ttt_comm_all_gather(comm, local->data, blocks, bytes) != TTT_OK) {
+    free(full);
+    full = NULL;
+    goto done;
+  }
+  const float *block = blocks;
+  for (int32_t r = 0; r < size; r++) {
+    int64_t first = placed[2 * r], count = placed[2 * r + 1];
+    for (int64_t t = 0; t < rows; t++)
+      memcpy(full + (t * *all_heads + first) * hd, block + t * count * hd,
+             (size_t)(count * hd) * sizeof *full);
+    block += rows * count * hd;
+  }
+done:
+  free(blocks);
+  free(placed);
+  return full;
+}
+
+void ttt_head_gather_event(void *user, const ttt_module_event *event) {
+  const ttt_head_gather *g = user;
+  size_t len = strlen(event->path);
+  bool keys = len >= 6 && strcmp(event->path + len - 6, "k_norm") == 0;
+  int64_t head0 = keys ? g->kv_head0 : g->q_head0, heads = 0;
+  float *in = gather_heads(g->comm, event->input, head0, &heads);
+  float *out = gather_heads(g->comm, event->output, head0, &heads);
+  if (in && out) {
+    int64_t shape[3] = {event->output->shape[0], heads, event->output->shape[2]};
+    ttt_tensor in_t = ttt_tensor_view(TTT_F32, in, 3, shape);
+    ttt_tensor out_t = ttt_tensor_view(TTT_F32, out, 3, shape);
+    ttt_module_event whole = *event;
+    whole.input = &in_t;
+    whole.output = &out_t;
+    g->inner->fn(g->inner->user, &whole);
+  }
+  free(in);
+  free(out);
 }
