@@ -438,7 +438,7 @@ static void test_kjv_greedy_matches_one_process(void) {
   for (int b = 0; b < 2; b++)
     CHECK_OK(ttt_tokenizer_encode(whole->tokenizer, texts[b], strlen(texts[b]), true, &prompts[b],
                                   &P[b]));
-  for (int b = 0; split && prompts[b] && b < 2; b++) {
+  for (int b = 0; b < 2 && split && prompts[b]; b++) {
     greedy(whole, whole_ctx, prompts[b], P[b], n, want[b]);
     greedy(split, split_ctx, prompts[b], P[b], n, got[b]);
     CHECK_MSG(memcmp(want[b], got[b], sizeof want[b]) == 0,
