@@ -184,7 +184,9 @@ TTT_API double ttt_tensor_get(const ttt_tensor *t, int64_t i);
  * build where CMake found MPI; ttt_comm_mpi_available() says which). Tensor parallelism reaches a
  * model through ttt_device.comm (see ttt_causal_lm_default_impl_config).
  * Collectives are blocking and must be called by every rank in the same order with matching
- * arguments. Threading: one thread at a time per communicator (MPI is initialized with
+ * arguments; a forward that fails on one rank leaves the others waiting in their next collective,
+ * so a program ends the job with ttt_comm_abort after reporting the error (as `ttt` does).
+ * Threading: one thread at a time per communicator (MPI is initialized with
  * MPI_THREAD_SERIALIZED). Errors name the collective and the MPI error string. */
 typedef struct ttt_comm ttt_comm;
 
