@@ -86,8 +86,9 @@ static ttt_status create_rank(checkpoint_model *c, int32_t rank, int32_t size,
   return ttt_causal_lm_create(&c->spec, &impl, resolve, c, out);
 }
 
-/* llama3_tiny: 4 query heads over 2 kv heads split over 2 ranks, not over 3 (refused, naming
- * the fields); gemma_tiny's single kv head is replicated on 2 ranks. */
+/* llama3_tiny: 4 query heads over 2 kv heads split over 2 ranks (each rank's attention and KV
+ * cache with one kv head), not over 3 (refused, naming the fields); gemma_tiny's single kv head
+ * is replicated on 2 ranks. */
 static void test_plan_splits_or_refuses_heads(void) {
   checkpoint_model *c = checkpoint_open("llama3_tiny");
   if (!c) return;
@@ -104,6 +105,11 @@ static void test_plan_splits_or_refuses_heads(void) {
     CHECK(a->n_heads == 2 && a->n_kv_heads == 1);
     CHECK(ttt_causal_lm_get_spec(lm)->layers[0].attention.n_heads == 4);
   }
+  /* the rank's KV cache holds its one kv head of the two */
+  ttt_kv_cache *cache = NULL;
+  if (lm) CHECK_OK(ttt_causal_lm_create_cache(lm, 8, &cache));
+  if (cache) CHECK(ttt_kv_cache_get_spec(cache)->layers[0].n_kv_heads == 1);
+  ttt_kv_cache_destroy(cache);
   ttt_causal_lm_destroy(lm);
   checkpoint_close(c);
   c = checkpoint_open("gemma_tiny");
