@@ -243,19 +243,33 @@ static void print_table(const bench_options *o, const ttt_hf_model *model, const
          (double)bytes * stat_mean(tg) / (double)B / 1e9);
 }
 
+/* Under tensor parallelism (one-sequence runs), adds rank 0's "collectives" member to the JSON
+ * object being printed. */
+static void json_collectives(const bench_options *o, const ttt_device *dev,
+                             const collective_acc *c) {
+  if (ttt_comm_size(dev->comm) <= 1 || o->batch > 0) return;
+  double decoded = (double)o->reps * (double)o->gen, prompt = (double)o->reps * (double)o->prompt;
+  printf(",\n \"collectives\": {\"decode_calls_per_token\": %.1f, \"decode_bytes_per_token\": "
+         "%.0f, \"decode_ms_per_token\": %.4f, \"prefill_ms_per_token\": %.4f}",
+         (double)c->decode_calls / decoded, (double)c->decode_bytes / decoded,
+         1e3 * c->decode_s / decoded, 1e3 * c->prefill_s / prompt);
+}
+
 static void print_json(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
-                       const stat_acc *pp, const stat_acc *tg) {
+                       const stat_acc *pp, const stat_acc *tg, const collective_acc *coll) {
   int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm), B = o->batch > 0 ? o->batch : 1;
   printf("{\"model\": \"%s\", \"parameters\": %lld, \"strategy\": \"%s\", \"threads\": %d, "
-         "\"device\": \"%s\", \"reps\": %lld, \"batch\": %lld,\n"
+         "\"ranks\": %d, \"device\": \"%s\", \"reps\": %lld, \"batch\": %lld,\n"
          " \"prefill\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f},\n"
          " \"decode\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f, "
-         "\"weight_bytes_per_token\": %lld, \"gb_s\": %.3f}}\n",
+         "\"weight_bytes_per_token\": %lld, \"gb_s\": %.3f}",
          model->dir, (long long)ttt_causal_lm_parameter_count(model->lm),
-         ttt_strategy_name(o->model.strategy), dev->n_threads, dev->name, (long long)o->reps,
-         (long long)B, (long long)o->prompt, stat_mean(pp), stat_stddev(pp), (long long)o->gen,
-         stat_mean(tg), stat_stddev(tg), (long long)(bytes / B),
+         ttt_strategy_name(o->model.strategy), dev->n_threads, (int)ttt_comm_size(dev->comm),
+         dev->name, (long long)o->reps, (long long)B, (long long)o->prompt, stat_mean(pp),
+         stat_stddev(pp), (long long)o->gen, stat_mean(tg), stat_stddev(tg), (long long)(bytes / B),
          (double)bytes * stat_mean(tg) / (double)B / 1e9);
+  json_collectives(o, dev, coll);
+  printf("}\n");
 }
 
 int ttt_cmd_bench(int argc, char **argv, ttt_comm *comm) {
@@ -312,8 +326,12 @@ int ttt_cmd_bench(int argc, char **argv, ttt_comm *comm) {
     if (st != TTT_OK) {
       cli_fail(NAME);
     } else {
-      (o.json ? print_json : print_table)(&o, model, &device, &pp, &tg);
-      if (!o.json) print_collectives(&o, &device, &coll, &tg);
+      if (o.json) {
+        print_json(&o, model, &device, &pp, &tg, &coll);
+      } else {
+        print_table(&o, model, &device, &pp, &tg);
+        print_collectives(&o, &device, &coll, &tg);
+      }
       status = 0;
     }
   }

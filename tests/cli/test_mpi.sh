@@ -64,6 +64,12 @@ for f in llama3_tiny qwen3_tiny gemma_tiny; do
   grep -q '^PASS' "$tmp/v" || fail "validate $f: $(cat "$tmp/v")"
 done
 
+# bench: the ranks and rank 0's collectives per token in the JSON
+mpi "$ttt" bench -p 8 -n 2 -r 1 -t 1 --json >"$tmp/bench" 2>"$tmp/err" ||
+  fail "bench over 2 ranks: $(cat "$tmp/err")"
+grep -q '"ranks": 2,' "$tmp/bench" && grep -Eq '"decode_calls_per_token": 14\.0,' "$tmp/bench" ||
+  fail "bench json: $(cat "$tmp/bench")"
+
 # a one-process command is refused; an error on the ranks ends the job with the message
 mpi "$ttt" info >/dev/null 2>"$tmp/err" && fail "info under 2 ranks succeeded"
 grep -q "runs in one process" "$tmp/err" || fail "info refusal: $(cat "$tmp/err")"
