@@ -123,7 +123,8 @@ static void run_free(run_state *s) {
 /* Loads the model and the prompt, tokenizes it and checks it fits; clamps o->n to the context. */
 static int prepare(generate_options *o, run_state *s) {
   if (o->file) {
-    if (!(s->prompt_text = cli_read_file(NAME, o->file, &s->prompt_len))) return 1;
+    s->prompt_text = cli_read_file_ranks(NAME, o->file, &s->prompt_len, o->model.comm);
+    if (!s->prompt_text) return 1;
   } else {
     s->prompt_len = strlen(o->prompt);
     if (!(s->prompt_text = strdup(o->prompt))) return 1;

@@ -30,6 +30,12 @@ mpi "$ttt" generate --prompt "In the beginning" -n 8 --temperature 0 -t 1 >"$tmp
 [ "$(grep -c '^prompt 4 tokens' "$tmp/err")" -eq 1 ] || fail "stats lines: $(cat "$tmp/err")"
 [ "$(grep -o 'of the year' "$tmp/out" | wc -l)" -eq 1 ] || fail "stdout: $(cat "$tmp/out")"
 
+# a prompt on standard input (which reaches rank 0 only) is the same prompt on every rank
+want=$("$ttt" generate --prompt "In the beginning" -n 16 --temperature 0 --ids -t 1 2>/dev/null)
+got=$(printf 'In the beginning' | mpi "$ttt" generate --file - -n 16 --temperature 0 --ids -t 1 \
+  2>"$tmp/err") || fail "stdin prompt: $(cat "$tmp/err")"
+[ -n "$want" ] && [ "$got" = "$want" ] || fail "stdin prompt: 2 ranks $got, 1 process $want"
+
 a=$("$ttt" generate --prompt "And" -n 24 --seed 7 --temperature 1 --top-k 50 --ids -t 1 2>/dev/null)
 b=$(mpi "$ttt" generate --prompt "And" -n 24 --seed 7 --temperature 1 --top-k 50 --ids -t 1 \
   2>/dev/null)
