@@ -177,6 +177,39 @@ static void test_reduce_dtype_choice(void) {
   checkpoint_close(c);
 }
 
+/* tp.moe_split=experts: rank 1 of 2 holds experts 2 and 3 of mixtral_tiny's 4, whole; 9 ranks
+ * are more than deepseek3_tiny's 8 experts (its MLA attention is replicated, so the experts are
+ * what refuses). */
+static void test_moe_split_by_experts(void) {
+  checkpoint_model *c = checkpoint_open("mixtral_tiny");
+  if (!c) return;
+  CHECK_OK(ttt_causal_lm_impl_set(&c->impl, &c->spec, "tp.moe_split=experts"));
+  CHECK(c->impl.tp.moe_split == TTT_MOE_SPLIT_EXPERTS);
+  CHECK_ERR(ttt_causal_lm_impl_set(&c->impl, &c->spec, "tp.moe_split=rows"),
+            TTT_ERR_INVALID_ARGUMENT, "tp.moe_split takes columns or experts, not 'rows'");
+  ttt_causal_lm *lm = NULL, *whole = NULL;
+  CHECK_OK(create_rank(c, 1, 2, &lm));
+  CHECK_OK(create_rank(c, 0, 1, &whole));
+  ttt_tensor mine, full;
+  if (lm && whole) {
+    CHECK_ERR(ttt_causal_lm_weight(lm, TTT_MODE_DECODE, "layers.0.ffn.experts.1.up", &mine),
+              TTT_ERR_NOT_FOUND, "layers.0.ffn.experts.1.up");
+    CHECK_OK(ttt_causal_lm_weight(lm, TTT_MODE_DECODE, "layers.0.ffn.experts.2.up", &mine));
+    CHECK_OK(ttt_causal_lm_weight(whole, TTT_MODE_DECODE, "layers.0.ffn.experts.2.up", &full));
+    CHECK(mine.shape[0] == full.shape[0] && mine.data == full.data); /* whole, in place */
+  }
+  ttt_causal_lm_destroy(lm);
+  ttt_causal_lm_destroy(whole);
+  checkpoint_close(c);
+  c = checkpoint_open("deepseek3_tiny");
+  lm = NULL;
+  if (c) CHECK_OK(ttt_causal_lm_impl_set(&c->impl, &c->spec, "tp.moe_split=experts"));
+  if (c)
+    CHECK_ERR(create_rank(c, 0, 9, &lm), TTT_ERR_UNSUPPORTED,
+              "layers.1.ffn has n_experts 8, fewer than ranks");
+  checkpoint_close(c);
+}
+
 /* A split model runs only where the context's communicator is its rank of its size. */
 static void test_forward_needs_matching_comm(void) {
   checkpoint_model *c = checkpoint_open("llama3_tiny");
@@ -266,8 +299,8 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 }
 
 /* Split vs whole within 1e-5, split vs HF's golden within 1e-4 / 0.99999. */
-static void compare_split(const char *fixture, const golden *g, const float *whole,
-                          const float *split, int64_t vocab) {
+static void compare_split(const char *fixture, const char *split_how, const golden *g,
+                          const float *whole, const float *split, int64_t vocab) {
   int64_t n = (g->T + g->D) * vocab;
   double diff = max_abs_diff(whole, split, n);
   CHECK_MSG(diff <= 1e-5, "%s over %d ranks: logits differ from one process by %.3g", fixture,
@@ -284,7 +317,8 @@ static void compare_split(const char *fixture, const golden *g, const float *who
               names[k], (int)ttt_comm_size(comm), r.pcc, r.max_abs_err);
   }
   if (ttt_comm_rank(comm) == 0)
-    printf("  %-16s %d ranks: max |split - whole| %.2e\n", fixture, (int)ttt_comm_size(comm), diff);
+    printf("  %-16s %d ranks%s%s: max |split - whole| %.2e\n", fixture, (int)ttt_comm_size(comm),
+           split_how ? ", " : "", split_how ? split_how : "", diff);
 }
 
 /* The bf16 reduction on phi_tiny (4 kv heads: split over 2 and 3 ranks): close to one process
@@ -329,13 +363,17 @@ static void test_bf16_reduce(void) {
   ttt_hf_model_destroy(reduced);
 }
 
-/* Returns false (skipped, reported) when the plan refuses this many ranks. */
-static bool check_fixture(const char *fixture) {
+/* The fixture whole and split (with the impl assignment `split_how`, or NULL); returns false
+ * (skipped, reported) when the plan refuses this many ranks. */
+static bool check_fixture(const char *fixture, const char *split_how) {
   char dir[512];
   fixture_dir(dir, sizeof dir, fixture);
   ttt_hf_load_options options = {.strategy = TTT_STRATEGY_ACCURACY, .skip_tokenizer = true};
+  ttt_hf_load_options split_options = options;
+  split_options.overrides = &split_how;
+  split_options.n_overrides = split_how ? 1 : 0;
   ttt_hf_model *whole = NULL, *split = NULL;
-  ttt_status st = ttt_hf_model_load(dir, ttt_context_device(split_ctx), &options, &split);
+  ttt_status st = ttt_hf_model_load(dir, ttt_context_device(split_ctx), &split_options, &split);
   if (st == TTT_ERR_UNSUPPORTED) {
     if (ttt_comm_rank(comm) == 0) printf("  %-16s SKIPPED: %s\n", fixture, ttt_last_error());
     return false;
@@ -349,7 +387,7 @@ static bool check_fixture(const char *fixture) {
     if (a && b) {
       run_logits(whole, whole_ctx, &g, a);
       run_logits(split, split_ctx, &g, b);
-      compare_split(fixture, &g, a, b, vocab);
+      compare_split(fixture, split_how, &g, a, b, vocab);
     }
     free(a);
     free(b);
@@ -362,9 +400,18 @@ static bool check_fixture(const char *fixture) {
 
 static void test_fixtures_match_one_process(void) {
   int ran = 0;
-  for (int i = 0; i < N_FIXTURES; i++) ran += check_fixture(fixtures[i]);
+  for (int i = 0; i < N_FIXTURES; i++) ran += check_fixture(fixtures[i], NULL);
   if (ttt_comm_rank(comm) == 0)
     printf("  %d of %d fixtures split over %d ranks\n", ran, N_FIXTURES, (int)ttt_comm_size(comm));
+  CHECK(ran > 0);
+}
+
+/* The MoE fixtures with whole experts per rank (tp.moe_split=experts). */
+static void test_moe_fixtures_split_by_experts(void) {
+  static const char *const moe[] = {"mixtral_tiny", "qwen2moe_tiny", "qwen3moe_tiny",
+                                    "deepseek3_tiny"};
+  int ran = 0;
+  for (int i = 0; i < 4; i++) ran += check_fixture(moe[i], "tp.moe_split=experts");
   CHECK(ran > 0);
 }
 
@@ -479,6 +526,7 @@ static int run_mpi(void) {
   CHECK(ttt_comm_size(comm) >= 2);
   if (whole_ctx && split_ctx && ttt_comm_size(comm) >= 2) {
     TTT_RUN(test_fixtures_match_one_process);
+    TTT_RUN(test_moe_fixtures_split_by_experts);
     TTT_RUN(test_kjv_greedy_matches_one_process);
     TTT_RUN(test_bf16_reduce);
   }
@@ -495,5 +543,6 @@ int main(int argc, char **argv) {
   TTT_RUN(test_rank_holds_its_slices);
   TTT_RUN(test_forward_needs_matching_comm);
   TTT_RUN(test_reduce_dtype_choice);
+  TTT_RUN(test_moe_split_by_experts);
   return ttt_test_finish();
 }

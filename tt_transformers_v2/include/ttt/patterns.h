@@ -233,9 +233,13 @@ typedef struct ttt_causal_lm_mode_impl_config {
  *              the matching columns of down (row-parallel, then an all-reduce; down_bias on
  *              rank 0 only), in units of 32 columns when intermediate is a multiple of 32
  *              with at least one unit per rank (q8_0 blocks are never cut), else of single
- *              columns (refused when intermediate < size). MoE: the same
- *              split inside every expert and the shared expert (router and shared gate
- *              replicated): each rank holds 1/size of every expert.
+ *              columns (refused when intermediate < size). MoE (moe_split COLUMNS, the
+ *              default): the same split inside every expert and the shared expert (router and
+ *              shared gate replicated): each rank holds 1/size of every expert, so a token's
+ *              work is balanced whatever its routing. moe_split EXPERTS: whole experts, rank r
+ *              holding its range of n_experts (uneven allowed; refused when n_experts < size),
+ *              the shared expert still split by columns; a token's experts may then all sit
+ *              on one rank.
  *   embedding  its rows of the vocabulary (a token outside them is a zero row; an all-reduce sums
  *              the rows, exactly). lm_head: its vocabulary rows; the logits are all-gathered, so
  *              every rank gets all of them. Position embeddings and norms are replicated.
@@ -247,10 +251,16 @@ typedef struct ttt_causal_lm_mode_impl_config {
  * The embedding's all-reduce (exact) and the logits' all-gather stay f32. The performance
  * strategy's q8_0 activations are quantized inside each projection, from the all-reduced f32
  * stream, so they never travel. */
+typedef enum ttt_moe_split {
+  TTT_MOE_SPLIT_COLUMNS = 0, /* 1/size of every expert's intermediate columns */
+  TTT_MOE_SPLIT_EXPERTS      /* whole experts, a range of them per rank */
+} ttt_moe_split;
+
 typedef struct ttt_tensor_parallel {
   int32_t rank;
   int32_t size;
   ttt_dtype reduce_dtype; /* DEFAULT or f32, or bf16 (above) */
+  ttt_moe_split moe_split;
 } ttt_tensor_parallel;
 
 typedef struct ttt_causal_lm_impl_config {
@@ -289,8 +299,8 @@ TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
  * An MLA layer's attention is configured at layers.N.mla (fields weight_dtype, activation_dtype,
  * kernel, threads, kv_dtype, algorithm default|naive|absorbed).
  * Without a mode prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
- * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2". "tp.reduce_dtype=f32|bf16" sets
- * impl->tp.reduce_dtype (both modes: one model).
+ * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2". "tp.reduce_dtype=f32|bf16" and
+ * "tp.moe_split=columns|experts" set impl->tp's fields (both modes: one model).
  * Unknown paths, fields or values → TTT_ERR_INVALID_ARGUMENT naming them; `impl` is unchanged. */
 TTT_API ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl,
                                           const ttt_causal_lm_spec *spec, const char *assignment);

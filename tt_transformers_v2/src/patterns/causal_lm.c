@@ -209,7 +209,10 @@ ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strat
   if (st != TTT_OK) return st;
   memset(out, 0, sizeof *out);
   /* Under tensor parallelism the dtypes are chosen for the rank's share (its input dims). */
-  ttt_tensor_parallel tp = {ttt_comm_rank(device->comm), ttt_comm_size(device->comm), TTT_F32};
+  ttt_tensor_parallel tp = {.rank = ttt_comm_rank(device->comm),
+                            .size = ttt_comm_size(device->comm),
+                            .reduce_dtype = TTT_F32,
+                            .moe_split = TTT_MOE_SPLIT_COLUMNS};
   ttt_causal_lm_spec *local = malloc(sizeof *local);
   ttt_lm_shard *shard = malloc(sizeof *shard);
   st = local && shard ? ttt_causal_lm_shard_plan(spec, tp, local, shard)
@@ -420,7 +423,15 @@ static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
     return mlp_slots(list, &f->mlp, &model->weights[0].layers[l].ffn.mlp,
                      &model->weights[1].layers[l].ffn.mlp, w, prefix, share);
   }
-  mlp_share expert = {shard->ffn, shard->ffn0, mine->moe.expert.intermediate, model->shard.rank};
+  /* split by columns (expert.split) or by whole experts (the range [e0, e1), experts unsplit) */
+  int64_t e0 = shard->n_experts > 0 ? shard->expert0 : 0;
+  int64_t e1 = shard->n_experts > 0 ? e0 + shard->n_experts : f->moe.n_experts;
+  mlp_share expert = {shard->ffn && shard->n_experts == 0, shard->ffn0,
+                      mine->moe.expert.intermediate, model->shard.rank};
+  for (int m = 0; m < MODES; m++) {
+    model->weights[m].layers[l].ffn.moe.expert_begin = e0;
+    model->weights[m].layers[l].ffn.moe.expert_count = shard->n_experts;
+  }
   mlp_share shared = {shard->ffn, shard->shared0, mine->moe.shared.intermediate, model->shard.rank};
   int64_t experts = f->moe.n_experts;
   ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router), F32_BOTH,
@@ -428,7 +439,7 @@ static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
   if (st == TTT_OK && f->moe.score_correction_bias)
     st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router_bias), F32_BOTH,
               experts, 0, "layers.%lld.ffn.router_bias", (long long)l);
-  for (int64_t e = 0; st == TTT_OK && e < experts; e++) {
+  for (int64_t e = e0; st == TTT_OK && e < e1; e++) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
     int64_t index = l * model->max_experts + e;
     st = mlp_slots(list, &f->moe.expert, &model->weights[0].experts[index],

@@ -32,6 +32,7 @@ typedef struct ttt_layer_shard {
   int64_t q_head0, kv_head0; /* the rank's first query and kv heads (global indices) */
   bool ffn;                  /* intermediate split: the ffn output is a partial sum */
   int64_t ffn0, shared0; /* first intermediate column (MoE: of each routed / the shared expert) */
+  int64_t expert0, n_experts; /* MoE split by experts: the rank's range (n_experts 0: by columns) */
 } ttt_layer_shard;
 
 typedef struct ttt_lm_shard {

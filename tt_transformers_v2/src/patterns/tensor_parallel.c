@@ -72,8 +72,17 @@ static ttt_status plan_ffn(const ttt_ffn_spec *f, ttt_tensor_parallel tp, int64_
   if (f->kind == TTT_FFN_MLP)
     return plan_intermediate(f->mlp.intermediate, tp, "ffn", l, &shard->ffn0,
                              &local->mlp.intermediate);
-  st = plan_intermediate(f->moe.expert.intermediate, tp, "ffn.experts", l, &shard->ffn0,
-                         &local->moe.expert.intermediate);
+  if (tp.moe_split == TTT_MOE_SPLIT_EXPERTS) {
+    if (f->moe.n_experts < tp.size)
+      return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                           "tensor parallelism over %d ranks: layers.%lld.ffn has n_experts %lld, "
+                           "fewer than ranks (tp.moe_split=experts)",
+                           (int)tp.size, (long long)l, (long long)f->moe.n_experts);
+    split(f->moe.n_experts, tp.rank, tp.size, &shard->expert0, &shard->n_experts);
+  } else {
+    st = plan_intermediate(f->moe.expert.intermediate, tp, "ffn.experts", l, &shard->ffn0,
+                           &local->moe.expert.intermediate);
+  }
   if (st == TTT_OK && f->moe.shared_expert)
     st = plan_intermediate(f->moe.shared.intermediate, tp, "ffn.shared", l, &shard->shared0,
                            &local->moe.shared.intermediate);
@@ -96,6 +105,10 @@ ttt_status ttt_causal_lm_shard_plan(const ttt_causal_lm_spec *full, ttt_tensor_p
       tp.reduce_dtype != TTT_BF16)
     return ttt_set_error(TTT_ERR_DTYPE, "tensor parallelism: reduce_dtype %s is not f32 or bf16",
                          ttt_dtype_name(tp.reduce_dtype));
+  if ((unsigned)tp.moe_split > TTT_MOE_SPLIT_EXPERTS)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "tensor parallelism: moe_split %d is neither columns nor experts",
+                         (int)tp.moe_split);
   shard->rank = tp.rank;
   shard->size = tp.size;
   if (full->embedding.vocab < tp.size || full->lm_head.vocab < tp.size)
