@@ -246,9 +246,12 @@ typedef struct ttt_causal_lm_mode_impl_config {
  * Collectives: the all-reduce of the partial attention and FFN outputs runs in `reduce_dtype`:
  *   f32 (DEFAULT): MPI's all-reduce on the f32 partial sums.
  *   bf16: each rank's partial sum is rounded to bf16 and all-gathered, and every rank adds the
- *         partials in f32 in rank order (the same sum everywhere): half the bytes of an f32
- *         gather at 2 ranks, for a rounding of each partial to 8 significant bits.
- * The embedding's all-reduce (exact) and the logits' all-gather stay f32. The performance
+ *         partials in f32 in rank order (the same sum everywhere). A rank sends 2 bytes a value
+ *         where an f32 ring all-reduce sends 8·(size − 1)/size: half at 2 ranks, for a rounding
+ *         of each partial to 8 significant bits.
+ * A layer with a parallel residual adds its attention and FFN partials first and reduces once
+ * (unless an observer is given). The embedding's all-reduce (exact) and the logits' all-gather
+ * stay f32. The performance
  * strategy's q8_0 activations are quantized inside each projection, from the all-reduced f32
  * stream, so they never travel. */
 typedef enum ttt_moe_split {
