@@ -16,8 +16,9 @@ typedef struct options {
   int64_t hidden, vocab, reps;
 } options;
 
+/* Options come in pairs: --name VALUE. */
 static int parse(int argc, char **argv, options *o) {
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {
     int64_t *field = strcmp(argv[i], "--hidden") == 0  ? &o->hidden
                      : strcmp(argv[i], "--vocab") == 0 ? &o->vocab
                      : strcmp(argv[i], "--reps") == 0  ? &o->reps
@@ -27,7 +28,6 @@ static int parse(int argc, char **argv, options *o) {
               argv[i]);
       return 1;
     }
-    i++;
   }
   return 0;
 }
