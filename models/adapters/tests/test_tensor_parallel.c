@@ -1,14 +1,17 @@
 /*
  * Tensor parallelism against the single-process model.
  * Without arguments (one process, no MPI needed): the plan's refusal of heads that cannot be
- * split, a rank's share of the weights, and the check that a split model runs only on a context
- * whose communicator has its rank and size.
+ * split, a rank's share of the weights (heads, KV cache, whole experts with tp.moe_split), the
+ * tp fields of the impl path, and the check that a split model runs only on a context whose
+ * communicator has its rank and size.
  * With `--mpi` (the test_tensor_parallel_np2 / _np3 tests run it under mpirun): on every causal
  * HF fixture each rank loads the model whole and split; the split prefill and teacher-forced
  * decode logits must equal the whole model's within 1e-5 (accuracy strategy) and HF's golden
  * within 1e-4 / PCC 0.99999. A fixture whose heads cannot be split over this many ranks is
- * reported as skipped (at least one must run). kjv-llama's greedy generation must be token for
- * token the single-process one, through the contiguous and the paged (batched decode) caches.
+ * reported as skipped (at least one must run). The MoE fixtures run again with whole experts per
+ * rank. kjv-llama's greedy generation must be token for token the single-process one, through
+ * the contiguous and the paged (batched decode) caches. The bf16 reduction stays within PCC
+ * 0.9999 of one process.
  */
 #include <math.h>
 #include <stdio.h>
