@@ -7,8 +7,10 @@
 #              client) and Debian's chromium (the chat page test runs it headless)
 #   sanitizer  also clang and its sanitizer runtime (for `make test-asan`)
 set -eu
+# libopenmpi-dev and openmpi-bin: the MPI communicator (tensor parallelism across processes) and
+# the mpirun its tests launch; CMake builds without MPI when they are absent.
 packages="cmake make gcc libc6-dev pkg-config binutils libcjson-dev libpcre2-dev libutf8proc-dev
-libmicrohttpd-dev"
+libmicrohttpd-dev libopenmpi-dev openmpi-bin"
 with_test_tools=false
 for group in "$@"; do
   case "$group" in

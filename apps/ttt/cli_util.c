@@ -134,6 +134,7 @@ ttt_status cli_load_model(const char *command, const cli_model_options *options,
     return TTT_ERR_NOT_FOUND;
   }
   ttt_status st = ttt_device_cpu(device, options->threads);
+  device->comm = options->comm;
   if (st == TTT_OK) st = ttt_context_create(device, ctx);
   ttt_hf_load_options load = {.strategy = options->strategy,
                               .overrides = options->overrides,
@@ -179,6 +180,29 @@ char *cli_read_file(const char *command, const char *path, size_t *len) {
   }
   data[used] = '\0';
   *len = used;
+  return data;
+}
+
+char *cli_read_file_ranks(const char *command, const char *path, size_t *len, ttt_comm *comm) {
+  if (ttt_comm_size(comm) <= 1) return cli_read_file(command, path, len);
+  char *data = ttt_comm_rank(comm) == 0 ? cli_read_file(command, path, len) : NULL;
+  int64_t size = data ? (int64_t)*len : -1; /* -1: rank 0 could not read it */
+  if (ttt_comm_broadcast(comm, &size, sizeof size, 0) != TTT_OK) {
+    fprintf(stderr, "ttt %s: %s\n", command, ttt_last_error());
+    free(data);
+    return NULL;
+  }
+  if (size < 0) return NULL;
+  if (!data) data = malloc((size_t)size + 1);
+  ttt_status st = data ? ttt_comm_broadcast(comm, data, size, 0)
+                       : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+  if (st != TTT_OK) {
+    fprintf(stderr, "ttt %s: %s\n", command, ttt_last_error());
+    free(data);
+    return NULL;
+  }
+  data[size] = '\0';
+  *len = (size_t)size;
   return data;
 }
 

@@ -21,6 +21,7 @@ typedef struct cli_model_options {
   int32_t threads;           /* --threads N / -t N (0: all cores) */
   const char *overrides[64]; /* --set PATH=VALUE (repeatable) */
   int32_t n_overrides;
+  ttt_comm *comm; /* the mpirun job's ranks, which split the model (NULL: this process alone) */
 } cli_model_options;
 
 /* If argv[*i] is one of the common model options, consumes it (and its value), stores it and
@@ -60,6 +61,12 @@ double cli_now_seconds(void);
 /* Reads a whole file ("-": standard input) into a malloc'd buffer (NUL-terminated); prints an
  * error on failure. */
 char *cli_read_file(const char *command, const char *path, size_t *len);
+
+/* cli_read_file on rank 0 of `comm`, whose content every rank then receives (so that all ranks of
+ * an mpirun job run on the same text: standard input reaches rank 0 only, and the ranks' machines
+ * need not share the file). A failure to read is reported by rank 0 and NULL on every rank.
+ * comm NULL or of size 1: cli_read_file. */
+char *cli_read_file_ranks(const char *command, const char *path, size_t *len, ttt_comm *comm);
 
 /* Adds a chat-template variable from "NAME=VALUE" to the JSON object `vars` (VALUE is JSON when
  * it parses, else a string); prints an error naming the assignment and returns false when it is

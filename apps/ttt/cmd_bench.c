@@ -97,22 +97,38 @@ static double stat_stddev(const stat_acc *s) {
   return var > 0 ? sqrt(var) : 0.0;
 }
 
+/* This rank's collectives (tensor parallelism over mpirun ranks), summed over the timed runs of
+ * the one-sequence path: seconds inside them per phase, and the decode phase's calls and bytes. */
+typedef struct collective_acc {
+  double prefill_s, decode_s;
+  int64_t decode_calls, decode_bytes;
+} collective_acc;
+
 /* One run: prefill `prompt` ids, then decode n tokens taken from the same random ids
- * (the ids themselves do not change the cost). Writes tokens/s of each phase. */
+ * (the ids themselves do not change the cost). Writes tokens/s of each phase and adds the
+ * collectives' share to *coll. */
 static ttt_status run_once(const ttt_causal_lm *lm, ttt_context *ctx, ttt_kv_cache *cache,
                            const int32_t *ids, const bench_options *o, ttt_tensor *logits,
-                           double *prefill_tps, double *decode_tps) {
+                           double *prefill_tps, double *decode_tps, collective_acc *coll) {
+  const ttt_comm *comm = ttt_context_device(ctx)->comm;
   ttt_kv_cache_reset(cache);
+  ttt_comm_stats c0 = ttt_comm_get_stats(comm);
   double t0 = cli_now_seconds();
   ttt_status st =
       ttt_causal_lm_prefill_forward(lm, ctx, cache, ids, o->prompt, 0, true, logits, NULL);
   double t1 = cli_now_seconds();
+  ttt_comm_stats c1 = ttt_comm_get_stats(comm);
   for (int64_t i = 0; st == TTT_OK && i < o->gen; i++)
     st = ttt_causal_lm_decode_forward(lm, ctx, cache, ids[o->prompt + i], o->prompt + i, logits,
                                       NULL);
   double t2 = cli_now_seconds();
+  ttt_comm_stats c2 = ttt_comm_get_stats(comm);
   *prefill_tps = (double)o->prompt / (t1 - t0);
   *decode_tps = (double)o->gen / (t2 - t1);
+  coll->prefill_s += c1.seconds - c0.seconds;
+  coll->decode_s += c2.seconds - c1.seconds;
+  coll->decode_calls += c2.calls - c1.calls;
+  coll->decode_bytes += c2.bytes - c1.bytes;
   return st;
 }
 
@@ -186,6 +202,19 @@ static ttt_status batch_alloc(const ttt_causal_lm *lm, const bench_options *o, i
   return st == TTT_OK ? batch_pool(lm, o->batch, o->prompt + o->gen, &b->pool) : st;
 }
 
+/* Under tensor parallelism: rank 0's time in collectives per token, next to the step time. */
+static void print_collectives(const bench_options *o, const ttt_device *dev,
+                              const collective_acc *c, const stat_acc *tg) {
+  int32_t size = ttt_comm_size(dev->comm);
+  if (size <= 1 || o->batch > 0) return;
+  double runs = (double)o->reps, decoded = runs * (double)o->gen, prompt = runs * (double)o->prompt;
+  printf("\nranks: %d (figures of rank 0); collectives per decoded token: %.1f calls, %.1f KB "
+         "sent, %.3f ms (%.0f%% of the %.2f ms step); per prefill token: %.3f ms\n",
+         (int)size, (double)c->decode_calls / decoded, (double)c->decode_bytes / decoded / 1e3,
+         1e3 * c->decode_s / decoded, 100.0 * c->decode_s / decoded * stat_mean(tg),
+         1e3 / stat_mean(tg), 1e3 * c->prefill_s / prompt);
+}
+
 static void print_table(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
                         const stat_acc *pp, const stat_acc *tg) {
   int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm);
@@ -214,25 +243,40 @@ static void print_table(const bench_options *o, const ttt_hf_model *model, const
          (double)bytes * stat_mean(tg) / (double)B / 1e9);
 }
 
-static void print_json(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
-                       const stat_acc *pp, const stat_acc *tg) {
-  int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm), B = o->batch > 0 ? o->batch : 1;
-  printf("{\"model\": \"%s\", \"parameters\": %lld, \"strategy\": \"%s\", \"threads\": %d, "
-         "\"device\": \"%s\", \"reps\": %lld, \"batch\": %lld,\n"
-         " \"prefill\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f},\n"
-         " \"decode\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f, "
-         "\"weight_bytes_per_token\": %lld, \"gb_s\": %.3f}}\n",
-         model->dir, (long long)ttt_causal_lm_parameter_count(model->lm),
-         ttt_strategy_name(o->model.strategy), dev->n_threads, dev->name, (long long)o->reps,
-         (long long)B, (long long)o->prompt, stat_mean(pp), stat_stddev(pp), (long long)o->gen,
-         stat_mean(tg), stat_stddev(tg), (long long)(bytes / B),
-         (double)bytes * stat_mean(tg) / (double)B / 1e9);
+/* Under tensor parallelism (one-sequence runs), adds rank 0's "collectives" member to the JSON
+ * object being printed. */
+static void json_collectives(const bench_options *o, const ttt_device *dev,
+                             const collective_acc *c) {
+  if (ttt_comm_size(dev->comm) <= 1 || o->batch > 0) return;
+  double decoded = (double)o->reps * (double)o->gen, prompt = (double)o->reps * (double)o->prompt;
+  printf(",\n \"collectives\": {\"decode_calls_per_token\": %.1f, \"decode_bytes_per_token\": "
+         "%.0f, \"decode_ms_per_token\": %.4f, \"prefill_ms_per_token\": %.4f}",
+         (double)c->decode_calls / decoded, (double)c->decode_bytes / decoded,
+         1e3 * c->decode_s / decoded, 1e3 * c->prefill_s / prompt);
 }
 
-int ttt_cmd_bench(int argc, char **argv) {
+static void print_json(const bench_options *o, const ttt_hf_model *model, const ttt_device *dev,
+                       const stat_acc *pp, const stat_acc *tg, const collective_acc *coll) {
+  int64_t bytes = ttt_causal_lm_decode_weight_bytes(model->lm), B = o->batch > 0 ? o->batch : 1;
+  printf("{\"model\": \"%s\", \"parameters\": %lld, \"strategy\": \"%s\", \"threads\": %d, "
+         "\"ranks\": %d, \"device\": \"%s\", \"reps\": %lld, \"batch\": %lld,\n"
+         " \"prefill\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f},\n"
+         " \"decode\": {\"tokens\": %lld, \"tok_s\": %.3f, \"tok_s_stddev\": %.3f, "
+         "\"weight_bytes_per_token\": %lld, \"gb_s\": %.3f}",
+         model->dir, (long long)ttt_causal_lm_parameter_count(model->lm),
+         ttt_strategy_name(o->model.strategy), dev->n_threads, (int)ttt_comm_size(dev->comm),
+         dev->name, (long long)o->reps, (long long)B, (long long)o->prompt, stat_mean(pp),
+         stat_stddev(pp), (long long)o->gen, stat_mean(tg), stat_stddev(tg), (long long)(bytes / B),
+         (double)bytes * stat_mean(tg) / (double)B / 1e9);
+  json_collectives(o, dev, coll);
+  printf("}\n");
+}
+
+int ttt_cmd_bench(int argc, char **argv, ttt_comm *comm) {
   bench_options o = {.prompt = 128, .gen = 32, .reps = 5};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
+  o.model.comm = comm;
   ttt_device device;
   ttt_context *ctx = NULL;
   ttt_hf_model *model = NULL;
@@ -268,11 +312,13 @@ int ttt_cmd_bench(int argc, char **argv) {
       ids[i] = (int32_t)((x >> 33) % (uint64_t)spec->embedding.vocab);
     }
     stat_acc pp = {0}, tg = {0};
+    collective_acc coll = {0}, warmup = {0};
     ttt_status st = TTT_OK;
     for (int64_t rep = -1; st == TTT_OK && rep < o.reps; rep++) {
       double p = 0, d = 0;
       st = o.batch > 0 ? run_batch(model->lm, ctx, &batch, ids, &o, &p, &d)
-                       : run_once(model->lm, ctx, cache, ids, &o, &logits, &p, &d);
+                       : run_once(model->lm, ctx, cache, ids, &o, &logits, &p, &d,
+                                  rep < 0 ? &warmup : &coll);
       if (rep < 0) continue; /* warm-up: page in the weights, size the scratch */
       stat_add(&pp, p);
       stat_add(&tg, d);
@@ -280,7 +326,12 @@ int ttt_cmd_bench(int argc, char **argv) {
     if (st != TTT_OK) {
       cli_fail(NAME);
     } else {
-      (o.json ? print_json : print_table)(&o, model, &device, &pp, &tg);
+      if (o.json) {
+        print_json(&o, model, &device, &pp, &tg, &coll);
+      } else {
+        print_table(&o, model, &device, &pp, &tg);
+        print_collectives(&o, &device, &coll, &tg);
+      }
       status = 0;
     }
   }

@@ -133,7 +133,8 @@ static void run_free(run_state *s) {
 /* Loads the model and the prompt, tokenizes it and checks it fits; clamps o->n to the context. */
 static int prepare(generate_options *o, run_state *s) {
   if (o->file) {
-    if (!(s->prompt_text = cli_read_file(NAME, o->file, &s->prompt_len))) return 1;
+    s->prompt_text = cli_read_file_ranks(NAME, o->file, &s->prompt_len, o->model.comm);
+    if (!s->prompt_text) return 1;
   } else {
     s->prompt_len = strlen(o->prompt);
     if (!(s->prompt_text = strdup(o->prompt))) return 1;
@@ -230,12 +231,13 @@ static void print_ids(const int32_t *ids, int64_t n) {
   printf("]\n");
 }
 
-int ttt_cmd_generate(int argc, char **argv) {
+int ttt_cmd_generate(int argc, char **argv, ttt_comm *comm) {
   generate_options o = {.n = DEFAULT_NEW_TOKENS,
                         .prefill_chunk = CLI_DEFAULT_PREFILL_CHUNK,
                         .sampling = DEFAULT_SAMPLING};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
+  o.model.comm = comm;
   run_state s = {0};
   int status = prepare(&o, &s);
   if (status == 0 && o.echo && !o.ids) emit(s.prompt_text, s.prompt_len);
@@ -248,7 +250,7 @@ int ttt_cmd_generate(int argc, char **argv) {
     size_t len;
     if (ttt_detokenizer_flush(s.detok, &piece, &len) == TTT_OK) emit(piece, len);
   }
-  if (status == 0) {
+  if (status == 0 && ttt_comm_rank(comm) == 0) {
     /* Decode steps: every token after the first one (which comes from the prefill logits). */
     int64_t steps = generated - 1;
     fprintf(stderr,

@@ -117,7 +117,9 @@ static ttt_status run_logits(const ttt_hf_model *m, ttt_context *ctx, const io_o
   ttt_named_tensor outputs[2] = {
       {"logits.prefill", prefill_t},
       {"logits.decode", ttt_tensor_2d(TTT_F32, decoded, D ? D : 1, vocab)}};
-  if (st == TTT_OK) st = ttt_safetensors_write(o->out, outputs, D ? 2 : 1);
+  /* every rank holds all logits (gathered); one file is written, by rank 0 */
+  if (st == TTT_OK && ttt_comm_rank(o->model.comm) == 0)
+    st = ttt_safetensors_write(o->out, outputs, D ? 2 : 1);
   free(prefill);
   free(decoded);
   free(input);
@@ -128,11 +130,13 @@ static ttt_status run_logits(const ttt_hf_model *m, ttt_context *ctx, const io_o
 }
 
 static int run_command(int argc, char **argv, void (*usage)(void),
-                       ttt_status (*run)(const ttt_hf_model *, ttt_context *, const io_options *)) {
+                       ttt_status (*run)(const ttt_hf_model *, ttt_context *, const io_options *),
+                       ttt_comm *comm) {
   io_options o;
   memset(&o, 0, sizeof o);
   int parsed = parse_io(argc, argv, &o, usage);
   if (parsed != 0) return parsed < 0 ? 0 : parsed;
+  o.model.comm = comm;
   ttt_device device;
   ttt_context *ctx = NULL;
   ttt_hf_model *m = NULL;
@@ -144,8 +148,8 @@ static int run_command(int argc, char **argv, void (*usage)(void),
   return rc;
 }
 
-int ttt_cmd_logits(int argc, char **argv) {
-  return run_command(argc, argv, logits_usage, run_logits);
+int ttt_cmd_logits(int argc, char **argv, ttt_comm *comm) {
+  return run_command(argc, argv, logits_usage, run_logits, comm);
 }
 
 static void encode_usage(void) {
@@ -262,5 +266,5 @@ static ttt_status run_encode(const ttt_hf_model *m, ttt_context *ctx, const io_o
 }
 
 int ttt_cmd_encode(int argc, char **argv) {
-  return run_command(argc, argv, encode_usage, run_encode);
+  return run_command(argc, argv, encode_usage, run_encode, NULL);
 }

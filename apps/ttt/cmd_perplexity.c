@@ -100,7 +100,7 @@ static int32_t *parse_ids(const char *path, const char *json, int64_t *n) {
 static int32_t *load_tokens(const perplexity_options *o, const ttt_hf_model *model, int64_t *n) {
   const char *path = o->file ? o->file : o->ids_file;
   size_t len = 0;
-  char *data = cli_read_file(NAME, path, &len);
+  char *data = cli_read_file_ranks(NAME, path, &len, o->model.comm);
   if (!data) return NULL;
   int32_t *ids = NULL;
   if (o->ids_file) {
@@ -125,10 +125,11 @@ static void progress_bar(void *user, int64_t done, int64_t total) {
   if (done == total) fputc('\n', stderr);
 }
 
-int ttt_cmd_perplexity(int argc, char **argv) {
+int ttt_cmd_perplexity(int argc, char **argv, ttt_comm *comm) {
   perplexity_options o = {0};
   int r = parse(argc, argv, &o);
   if (r != 0) return r < 0 ? 0 : 1;
+  o.model.comm = comm;
   ttt_device device;
   ttt_context *ctx = NULL;
   ttt_hf_model *model = NULL;

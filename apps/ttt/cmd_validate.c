@@ -388,10 +388,11 @@ static bool write_svg(const char *path, const ttt_validate_report *r, const char
 
 /* ---------------------------------------------------------------------------------------------- */
 
-int ttt_cmd_validate(int argc, char **argv) {
+int ttt_cmd_validate(int argc, char **argv, ttt_comm *comm) {
   validate_args a = {0};
   int parsed = parse_args(argc, argv, &a);
   if (parsed != 0) return parsed > 0 ? 0 : 2;
+  a.model.comm = comm;
   char default_golden[1100];
   if (!a.golden) {
     snprintf(default_golden, sizeof default_golden, "%s/golden.safetensors", a.model.model_dir);
@@ -410,8 +411,10 @@ int ttt_cmd_validate(int argc, char **argv) {
     cli_fail(COMMAND);
   } else {
     print_table(report, a.golden);
-    bool written = (!a.json || write_json(a.json, report, a.model.model_dir, a.golden)) &&
-                   (!a.svg || write_svg(a.svg, report, a.model.model_dir));
+    /* the ranks hold the same report; rank 0 writes the files */
+    bool files = ttt_comm_rank(comm) == 0;
+    bool written = (!files || !a.json || write_json(a.json, report, a.model.model_dir, a.golden)) &&
+                   (!files || !a.svg || write_svg(a.svg, report, a.model.model_dir));
     status = !written ? 2 : report->first_failure >= 0 ? 1 : 0;
   }
   ttt_validate_report_destroy(report);

@@ -295,6 +295,11 @@ typedef struct ttt_moe_weights {
   ttt_mlp_weights shared;         /* with spec.shared_expert: the shared expert (expert dtype) */
   ttt_tensor shared_gate;         /* [1, hidden] (or [hidden]) f32 with spec.shared_expert_gate */
   ttt_tensor router_bias;         /* [n_experts] f32 with spec.score_correction_bias */
+  /* Expert parallelism: the call runs only experts [expert_begin, expert_begin + expert_count)
+   * (routing still ranks all n_experts); the routed contributions of the others are left out and
+   * their entries of `experts` are neither checked nor read. expert_count 0: all experts. The
+   * shared expert always runs. */
+  int64_t expert_begin, expert_count;
 } ttt_moe_weights;
 
 TTT_API ttt_status ttt_moe_spec_validate(const ttt_moe_spec *spec);

@@ -176,6 +176,57 @@ TTT_API bool ttt_dtype_is_block(ttt_dtype dtype);
 TTT_API double ttt_tensor_get(const ttt_tensor *t, int64_t i);
 
 /* ------------------------------------------------------------------------------------------------ */
+/* Collective communication between the processes (ranks) that run one model together               */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* A communicator: `size` processes, each with its `rank` in [0, size). Two implementations:
+ * single-process (size 1, no dependency; collectives are copies or no-ops) and MPI (only in a
+ * build where CMake found MPI; ttt_comm_mpi_available() says which). Tensor parallelism reaches a
+ * model through ttt_device.comm (see ttt_causal_lm_default_impl_config).
+ * Collectives are blocking and must be called by every rank in the same order with matching
+ * arguments; a forward that fails on one rank leaves the others waiting in their next collective,
+ * so a program ends the job with ttt_comm_abort after reporting the error (as `ttt` does).
+ * Threading: one thread at a time per communicator (MPI is initialized with
+ * MPI_THREAD_SERIALIZED). Errors name the collective and the MPI error string. */
+typedef struct ttt_comm ttt_comm;
+
+/* Time spent inside collectives since creation (for figures such as "collective time per
+ * token"). bytes counts what this rank sent. */
+typedef struct ttt_comm_stats {
+  int64_t calls;
+  int64_t bytes;
+  double seconds;
+} ttt_comm_stats;
+
+/* The single-process communicator: rank 0 of 1. */
+TTT_API ttt_status ttt_comm_create_single(ttt_comm **out);
+/* True when this build has the MPI implementation. */
+TTT_API bool ttt_comm_mpi_available(void);
+/* A communicator over all processes of the MPI job (a duplicate of MPI_COMM_WORLD whose errors
+ * return instead of aborting). Initializes MPI when it is not yet initialized (then
+ * ttt_comm_destroy finalizes it). TTT_ERR_UNSUPPORTED in a build without MPI. */
+TTT_API ttt_status ttt_comm_create_mpi(ttt_comm **out);
+/* Frees the communicator (and finalizes MPI if ttt_comm_create_mpi initialized it). NULL: no-op. */
+TTT_API void ttt_comm_destroy(ttt_comm *comm);
+TTT_API int32_t ttt_comm_rank(const ttt_comm *comm);
+TTT_API int32_t ttt_comm_size(const ttt_comm *comm);
+TTT_API ttt_comm_stats ttt_comm_get_stats(const ttt_comm *comm);
+/* data[0..n) ← the element-wise sum over all ranks of their data[0..n) (f32, in place). Every rank
+ * gets the same values (the MPI library's reduction order is the same on all ranks). */
+TTT_API ttt_status ttt_comm_all_reduce_sum_f32(ttt_comm *comm, float *data, int64_t n);
+/* Rank r contributes bytes[r] bytes from `send`; every rank receives all contributions
+ * concatenated in rank order into `recv` (Σ bytes, must not overlap send). bytes has size
+ * entries, the same on every rank; each must be < 2^31. */
+TTT_API ttt_status ttt_comm_all_gather(ttt_comm *comm, const void *send, void *recv,
+                                       const int64_t *bytes);
+/* data[0..bytes) of rank `root` is copied to every rank. */
+TTT_API ttt_status ttt_comm_broadcast(ttt_comm *comm, void *data, int64_t bytes, int32_t root);
+TTT_API ttt_status ttt_comm_barrier(ttt_comm *comm);
+/* Ends every rank of the job with `exit_code` (after the caller printed why); does not return.
+ * The single-process communicator exits the process. */
+TTT_API void ttt_comm_abort(ttt_comm *comm, int exit_code);
+
+/* ------------------------------------------------------------------------------------------------ */
 /* Device                                                                                            */
 /* ------------------------------------------------------------------------------------------------ */
 
@@ -206,6 +257,9 @@ typedef struct ttt_device {
   int64_t l2_bytes;
   int64_t l3_bytes;
   char name[64]; /* CPU model name */
+  /* The ranks this process runs models with (tensor parallelism); NULL (ttt_device_cpu's
+   * default): this process alone. Not owned: it must outlive the contexts and models using it. */
+  ttt_comm *comm;
 } ttt_device;
 
 /* Detects the CPU. `n_threads` 0 means one thread per online core. */

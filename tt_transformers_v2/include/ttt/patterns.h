@@ -215,9 +215,61 @@ typedef struct ttt_causal_lm_mode_impl_config {
   ttt_lm_head_impl_config lm_head;
 } ttt_causal_lm_mode_impl_config;
 
+/* Tensor parallelism (Megatron style): `size` processes each hold 1/size of the model and run
+ * every forward together over the communicator of their context's device (ttt_device.comm, whose
+ * rank and size must equal these). size 0 or 1: no split.
+ * What rank r holds (ranges are contiguous, rank-ordered and as even as the units allow):
+ *   attention  its kv heads and their query heads (q/k/v column-parallel: rows of wq/wk/wv and
+ *              their biases; o_proj row-parallel: columns of wo, then an all-reduce sum; bo on
+ *              rank 0 only). Units are kv-head groups (n_kv_heads >= size; uneven counts
+ *              allowed). With n_kv_heads < size, each kv head is replicated on size / n_kv_heads
+ *              ranks that split its query heads: size must be a multiple of n_kv_heads and
+ *              n_heads / n_kv_heads a multiple of size / n_kv_heads, or creation fails naming the
+ *              fields (an uneven split of one group would give ranks different group sizes, which
+ *              the attention block cannot express). Its KV cache holds only its kv heads.
+ *              Replicated (every rank computes all heads, no collective): MLA layers and q/k norm
+ *              kind ALL (a norm over all heads of a token).
+ *   ffn        its intermediate columns: rows of gate/up and their biases (column-parallel),
+ *              the matching columns of down (row-parallel, then an all-reduce; down_bias on
+ *              rank 0 only), in units of 32 columns when intermediate is a multiple of 32
+ *              with at least one unit per rank (q8_0 blocks are never cut), else of single
+ *              columns (refused when intermediate < size). MoE (moe_split COLUMNS, the
+ *              default): the same split inside every expert and the shared expert (router and
+ *              shared gate replicated): each rank holds 1/size of every expert, so a token's
+ *              work is balanced whatever its routing. moe_split EXPERTS: whole experts, rank r
+ *              holding its range of n_experts (uneven allowed; refused when n_experts < size),
+ *              the shared expert still split by columns; a token's experts may then all sit
+ *              on one rank.
+ *   embedding  its rows of the vocabulary (a token outside them is a zero row; an all-reduce sums
+ *              the rows, exactly). lm_head: its vocabulary rows; the logits are all-gathered, so
+ *              every rank gets all of them. Position embeddings and norms are replicated.
+ * Collectives: the all-reduce of the partial attention and FFN outputs runs in `reduce_dtype`:
+ *   f32 (DEFAULT): MPI's all-reduce on the f32 partial sums.
+ *   bf16: each rank's partial sum is rounded to bf16 and all-gathered, and every rank adds the
+ *         partials in f32 in rank order (the same sum everywhere). A rank sends 2 bytes a value
+ *         where an f32 ring all-reduce sends 8·(size − 1)/size: half at 2 ranks, for a rounding
+ *         of each partial to 8 significant bits.
+ * A layer with a parallel residual adds its attention and FFN partials first and reduces once
+ * (unless an observer is given). The embedding's all-reduce (exact) and the logits' all-gather
+ * stay f32. The performance
+ * strategy's q8_0 activations are quantized inside each projection, from the all-reduced f32
+ * stream, so they never travel. */
+typedef enum ttt_moe_split {
+  TTT_MOE_SPLIT_COLUMNS = 0, /* 1/size of every expert's intermediate columns */
+  TTT_MOE_SPLIT_EXPERTS      /* whole experts, a range of them per rank */
+} ttt_moe_split;
+
+typedef struct ttt_tensor_parallel {
+  int32_t rank;
+  int32_t size;
+  ttt_dtype reduce_dtype; /* DEFAULT or f32, or bf16 (above) */
+  ttt_moe_split moe_split;
+} ttt_tensor_parallel;
+
 typedef struct ttt_causal_lm_impl_config {
   ttt_causal_lm_mode_impl_config prefill;
   ttt_causal_lm_mode_impl_config decode;
+  ttt_tensor_parallel tp; /* set by ttt_causal_lm_default_impl_config from device->comm */
 } ttt_causal_lm_impl_config;
 
 TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
@@ -234,7 +286,10 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
  *     ttt_causal_lm_create sets each to the dtype of the module's first weight it resolves (a
  *     mixed-dtype checkpoint keeps every dtype; ttt_causal_lm_get_impl_config shows the result).
  *   f32, bf16 or f16: that dtype for every such module (others are converted to it; any other
- *     value means f32). */
+ *     value means f32).
+ * Tensor parallelism: out->tp is device->comm's rank and size ({0, 1} without a communicator), and
+ * the dtypes above are chosen for the rank's share (e.g. the q8_0 rule sees its input dims). Heads
+ * that cannot be split over that many ranks are TTT_ERR_UNSUPPORTED here already. */
 TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
                                                      ttt_strategy strategy, ttt_dtype source_dtype,
                                                      const ttt_causal_lm_spec *spec,
@@ -247,7 +302,8 @@ TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
  * An MLA layer's attention is configured at layers.N.mla (fields weight_dtype, activation_dtype,
  * kernel, threads, kv_dtype, algorithm default|naive|absorbed).
  * Without a mode prefix both modes are set. Examples: "layers.3.attention.weight_dtype=bf16",
- * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2".
+ * "layers.*.ffn.weight_dtype=q8_0", "decode.lm_head.threads=2". "tp.reduce_dtype=f32|bf16" and
+ * "tp.moe_split=columns|experts" set impl->tp's fields (both modes: one model).
  * Unknown paths, fields or values → TTT_ERR_INVALID_ARGUMENT naming them; `impl` is unchanged. */
 TTT_API ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl,
                                           const ttt_causal_lm_spec *spec, const char *assignment);
@@ -267,7 +323,11 @@ typedef struct ttt_causal_lm ttt_causal_lm;
  * place, e.g. straight from an mmapped checkpoint). A module whose weight_dtype is DEFAULT takes
  * the dtype of its first resolved weight; norms, biases, q/k norms, routers and gates are f32.
  * Weights are shared by the two modes when their dtypes agree. The model is read-only afterwards
- * and may serve several contexts concurrently. */
+ * and may serve several contexts concurrently.
+ * With impl->tp.size > 1 the model is rank impl->tp.rank's share (see ttt_tensor_parallel): the
+ * resolver is still asked for whole tensors, of which the model keeps its rows (views, in place)
+ * or its columns (copies, after which the release call lets the resolver drop the source); its
+ * forwards then need a context whose device communicator has that rank and size. */
 TTT_API ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
                                         const ttt_causal_lm_impl_config *impl,
                                         ttt_weight_resolver resolver, void *user,
@@ -276,7 +336,8 @@ TTT_API void ttt_causal_lm_destroy(ttt_causal_lm *model);
 TTT_API const ttt_causal_lm_spec *ttt_causal_lm_get_spec(const ttt_causal_lm *model);
 TTT_API const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt_causal_lm *model);
 /* Bytes of weights one decode step reads (what streams from memory per generated token); a routed
- * expert counts top_k / n_experts of its bytes (uniform routing). */
+ * expert counts top_k / n_experts of its bytes (uniform routing); under tensor parallelism, this
+ * rank's. ttt_causal_lm_parameter_count counts the whole model. */
 TTT_API int64_t ttt_causal_lm_decode_weight_bytes(const ttt_causal_lm *model);
 TTT_API int64_t ttt_causal_lm_parameter_count(const ttt_causal_lm *model);
 /* Bytes of weights the model converted at creation (copies it owns); 0 when every weight was used
@@ -293,7 +354,8 @@ TTT_API ttt_status ttt_causal_lm_weight(const ttt_causal_lm *model, ttt_mode mod
  * attention spec (n_kv_heads, head_dim, sliding window: rings for windowed layers; MLA layers: a
  * latent layer of kv_lora_rank + qk_rope_head_dim values per position) with the dtype
  * of its decode impl config (kv_dtype; DEFAULT → f32). Prefill and decode must agree on a layer's
- * kv_dtype unless the prefill one is DEFAULT (TTT_ERR_INVALID_ARGUMENT otherwise). */
+ * kv_dtype unless the prefill one is DEFAULT (TTT_ERR_INVALID_ARGUMENT otherwise). Under tensor
+ * parallelism a layer holds only the rank's kv heads. */
 TTT_API ttt_status ttt_causal_lm_create_cache(const ttt_causal_lm *model, int64_t max_positions,
                                               ttt_kv_cache **out);
 
@@ -370,7 +432,8 @@ typedef struct ttt_module_view {
 } ttt_module_view;
 
 /* Looks up a module path (see the top of this file) of `model` for `mode`. The pointers stay valid
- * while the model lives. Unknown paths → TTT_ERR_NOT_FOUND naming the path. */
+ * while the model lives. Unknown paths → TTT_ERR_NOT_FOUND naming the path. Under tensor
+ * parallelism the spec, impl and weights are the rank's share (fewer heads, columns or rows). */
 TTT_API ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const char *path,
                                         ttt_module_view *out);
 

@@ -190,6 +190,13 @@ static ttt_status route(ttt_context *ctx, const ttt_moe_spec *spec, const ttt_mo
 
 /* ---- experts ---- */
 
+/* The experts this call runs: [*begin, *end) (all of them unless the weights name a range). */
+static void expert_range(const ttt_moe_spec *spec, const ttt_moe_weights *w, int64_t *begin,
+                         int64_t *end) {
+  *begin = w->expert_count > 0 ? w->expert_begin : 0;
+  *end = w->expert_count > 0 ? w->expert_begin + w->expert_count : spec->n_experts;
+}
+
 static void add_scaled(float *dst, const float *src, float w, int64_t n) {
   for (int64_t i = 0; i < n; i++) dst[i] += w * src[i];
 }
@@ -198,12 +205,15 @@ static void add_scaled(float *dst, const float *src, float w, int64_t n) {
 static ttt_status run_per_token(ttt_context *ctx, const ttt_moe_spec *spec,
                                 const ttt_mlp_impl_config *mcfg, const ttt_moe_weights *w,
                                 const moe_routes *routes, const float *x, int64_t T, float *out) {
-  int64_t H = spec->expert.hidden, k = spec->top_k;
+  int64_t H = spec->expert.hidden, k = spec->top_k, first, end;
+  expert_range(spec, w, &first, &end);
   float *y = ttt_scratch_alloc(ctx, (size_t)H * sizeof(float));
   if (!y) return TTT_ERR_OUT_OF_MEMORY;
   for (int64_t t = 0; t < T; t++) {
     for (int64_t r = 0; r < k; r++) {
-      const ttt_mlp_weights *expert = &w->experts[routes->experts[t * k + r]];
+      int64_t e = routes->experts[t * k + r];
+      if (e < first || e >= end) continue; /* another rank's expert */
+      const ttt_mlp_weights *expert = &w->experts[e];
       ttt_status st = ttt_mlp_run(ctx, &spec->expert, mcfg, expert, x + t * H, 1, y);
       if (st != TTT_OK) return st;
       add_scaled(out + t * H, y, routes->weights[t * k + r], H);
@@ -217,13 +227,14 @@ static ttt_status run_per_token(ttt_context *ctx, const ttt_moe_spec *spec,
 static ttt_status run_grouped(ttt_context *ctx, const ttt_moe_spec *spec,
                               const ttt_mlp_impl_config *mcfg, const ttt_moe_weights *w,
                               const moe_routes *routes, const float *x, int64_t T, float *out) {
-  int64_t H = spec->expert.hidden, k = spec->top_k;
+  int64_t H = spec->expert.hidden, k = spec->top_k, first, end;
+  expert_range(spec, w, &first, &end);
   int64_t *tokens = ttt_scratch_alloc(ctx, (size_t)T * sizeof(int64_t));
   float *gains = ttt_scratch_alloc(ctx, (size_t)T * sizeof(float));
   float *xg = ttt_scratch_alloc(ctx, (size_t)(T * H) * sizeof(float));
   float *yg = ttt_scratch_alloc(ctx, (size_t)(T * H) * sizeof(float));
   if (!tokens || !gains || !xg || !yg) return TTT_ERR_OUT_OF_MEMORY;
-  for (int32_t e = 0; e < spec->n_experts; e++) {
+  for (int64_t e = first; e < end; e++) {
     int64_t count = 0;
     for (int64_t i = 0; i < T * k; i++) {
       if (routes->experts[i] != e) continue;
@@ -250,7 +261,16 @@ ttt_status ttt_moe_check_weights(const ttt_moe_spec *spec, ttt_dtype weight_dtyp
   if (!w->experts)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "moe.experts: NULL (need %lld experts)",
                          (long long)spec->n_experts);
-  for (int64_t e = 0; e < spec->n_experts; e++) {
+  if (w->expert_count < 0 || w->expert_begin < 0 ||
+      (w->expert_count > 0 && w->expert_begin + w->expert_count > spec->n_experts))
+    return ttt_set_error(TTT_ERR_OUT_OF_RANGE,
+                         "moe weights: experts [expert_begin %lld, + expert_count %lld) are not "
+                         "within the %lld experts",
+                         (long long)w->expert_begin, (long long)w->expert_count,
+                         (long long)spec->n_experts);
+  int64_t first, end;
+  expert_range(spec, w, &first, &end);
+  for (int64_t e = first; e < end; e++) {
     st = ttt_mlp_check_weights(&spec->expert, weight_dtype, &w->experts[e], "moe.experts", e);
     if (st != TTT_OK) return st;
   }

@@ -29,7 +29,11 @@ typedef struct mode_weights {
 } mode_weights;
 
 struct ttt_causal_lm {
+  ttt_causal_lm_spec full; /* the caller's spec (ttt_causal_lm_get_spec) */
+  /* What this rank runs: `full` with its share of heads, columns and vocabulary under tensor
+   * parallelism (equal to `full` otherwise); forwards, caches and module views use it. */
   ttt_causal_lm_spec spec;
+  ttt_lm_shard shard;
   ttt_causal_lm_impl_config impl;
   mode_weights weights[MODES];
   ttt_rope *ropes[TTT_MAX_LAYERS]; /* layers with equal rope specs share one (owned once) */
@@ -204,20 +208,49 @@ ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strat
   ttt_status st = ttt_causal_lm_spec_validate(spec);
   if (st != TTT_OK) return st;
   memset(out, 0, sizeof *out);
-  mode_defaults(device, TTT_MODE_PREFILL, &strategy_table[strategy], source_dtype, spec,
-                &out->prefill);
-  mode_defaults(device, TTT_MODE_DECODE, &strategy_table[strategy], source_dtype, spec,
-                &out->decode);
-  return TTT_OK;
+  /* Under tensor parallelism the dtypes are chosen for the rank's share (its input dims). */
+  ttt_tensor_parallel tp = {.rank = ttt_comm_rank(device->comm),
+                            .size = ttt_comm_size(device->comm),
+                            .reduce_dtype = TTT_F32,
+                            .moe_split = TTT_MOE_SPLIT_COLUMNS};
+  ttt_causal_lm_spec *local = malloc(sizeof *local);
+  ttt_lm_shard *shard = malloc(sizeof *shard);
+  st = local && shard ? ttt_causal_lm_shard_plan(spec, tp, local, shard)
+                      : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "causal_lm defaults: out of memory");
+  if (st == TTT_OK) {
+    mode_defaults(device, TTT_MODE_PREFILL, &strategy_table[strategy], source_dtype, local,
+                  &out->prefill);
+    mode_defaults(device, TTT_MODE_DECODE, &strategy_table[strategy], source_dtype, local,
+                  &out->decode);
+    out->tp = tp;
+  }
+  free(local);
+  free(shard);
+  return st;
 }
 
 /* ---- weights ---- */
 
-/* One tensor the model needs: where to store it in each mode, its shape and target dtypes. */
+/* The part of a resolved tensor a rank keeps (tensor parallelism). */
+typedef enum slice_axis {
+  SLICE_NONE = 0, /* all of it */
+  SLICE_ROWS,     /* rows [begin, begin + count): a view, no copy */
+  SLICE_COLS,     /* columns [begin, begin + count) of a 2-D tensor: a copy */
+  SLICE_ZERO      /* none of it: zeros of its shape (a bias only rank 0 adds), nothing resolved */
+} slice_axis;
+
+typedef struct weight_slice {
+  slice_axis axis;
+  int64_t begin, count;
+} weight_slice;
+
+/* One tensor the model needs: where to store it in each mode, its shape (as resolved, before any
+ * slice) and target dtypes. */
 typedef struct weight_slot {
   char path[96];
   int32_t ndim;
   int64_t shape[2];
+  weight_slice slice;
   ttt_tensor *dst[MODES];
   /* Per mode, the module's weight_dtype in the model's impl config (NULL: always f32, for norms,
    * biases and routers). DEFAULT there is resolved by the first weight of the module to come. */
@@ -267,6 +300,13 @@ static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], ttt_dtype *const
   return add_slot(list, &s);
 }
 
+/* Restricts the slot just added (when st is TTT_OK) to a slice; returns st. */
+static ttt_status sliced(slot_list *list, ttt_status st, slice_axis axis, int64_t begin,
+                         int64_t count) {
+  if (st == TTT_OK) list->items[list->count - 1].slice = (weight_slice){axis, begin, count};
+  return st;
+}
+
 #define BOTH(model, member)                                                                        \
   { &(model)->weights[0].member, &(model)->weights[1].member }
 #define F32_BOTH ((ttt_dtype *const[MODES]){NULL, NULL})
@@ -274,8 +314,15 @@ static ttt_status slot(slot_list *list, ttt_tensor *dst[MODES], ttt_dtype *const
   ((ttt_dtype *const[MODES]){&(model)->impl.prefill.member, &(model)->impl.decode.member})
 
 static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
-  const ttt_attention_spec *a = &model->spec.layers[l].attention;
+  const ttt_attention_spec *a = &model->full.layers[l].attention;
+  const ttt_attention_spec *mine = &model->spec.layers[l].attention;
+  const ttt_layer_shard *shard = &model->shard.layers[l];
   int64_t hd = ttt_attention_head_dim(a);
+  /* Split heads: q/k/v (and their biases, per-head norms) by rows, wo by columns; bo on rank 0. */
+  slice_axis rows = shard->attention ? SLICE_ROWS : SLICE_NONE;
+  slice_axis cols = shard->attention ? SLICE_COLS : SLICE_NONE;
+  slice_axis bo = shard->attention && model->shard.rank != 0 ? SLICE_ZERO : SLICE_NONE;
+  int64_t q0 = shard->q_head0, nq = mine->n_heads, k0 = shard->kv_head0, nk = mine->n_kv_heads;
   int64_t q = a->n_heads * hd, kv = a->n_kv_heads * hd;
   ttt_dtype *const *w = IMPL_DTYPE(model, layers[l].attention.weight_dtype);
   bool qk_norm = a->qk_norm != TTT_QK_NORM_NONE, qk_bias = qk_norm && a->qk_norm_spec.bias;
@@ -284,32 +331,35 @@ static ttt_status attention_slots(ttt_causal_lm *model, slot_list *list, int64_t
   int64_t qn0 = a->qk_norm == TTT_QK_NORM_HEAD ? hd : per_head ? a->n_heads : q;
   int64_t kn0 = a->qk_norm == TTT_QK_NORM_HEAD ? hd : per_head ? a->n_kv_heads : kv;
   int64_t n1 = per_head ? hd : 0;
+  slice_axis norm_rows = per_head ? rows : SLICE_NONE;
   ttt_attention_weights *p = &model->weights[0].layers[l].attention;
   ttt_attention_weights *d = &model->weights[1].layers[l].attention;
   ttt_status st = TTT_OK;
-#define ATT(field, dt, d0, d1, cond)                                                               \
+#define ATT(field, dt, d0, d1, cond, axis, begin, count)                                           \
   if (st == TTT_OK && (cond))                                                                      \
-  st = slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1,                         \
-            "layers.%lld.attention." #field, (long long)l)
-  ATT(wq, w, q, a->hidden, true);
-  ATT(wk, w, kv, a->hidden, true);
-  ATT(wv, w, kv, a->hidden, true);
-  ATT(wo, w, a->hidden, q, true);
-  ATT(bq, F32_BOTH, q, 0, a->q_bias);
-  ATT(bk, F32_BOTH, kv, 0, a->k_bias);
-  ATT(bv, F32_BOTH, kv, 0, a->v_bias);
-  ATT(bo, F32_BOTH, a->hidden, 0, a->o_bias);
-  ATT(q_norm, F32_BOTH, qn0, n1, qk_norm);
-  ATT(k_norm, F32_BOTH, kn0, n1, qk_norm);
-  ATT(q_norm_bias, F32_BOTH, qn0, n1, qk_bias);
-  ATT(k_norm_bias, F32_BOTH, kn0, n1, qk_bias);
+  st = sliced(list,                                                                                \
+              slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1,                  \
+                   "layers.%lld.attention." #field, (long long)l),                                 \
+              axis, begin, count)
+  ATT(wq, w, q, a->hidden, true, rows, q0 * hd, nq * hd);
+  ATT(wk, w, kv, a->hidden, true, rows, k0 * hd, nk * hd);
+  ATT(wv, w, kv, a->hidden, true, rows, k0 * hd, nk * hd);
+  ATT(wo, w, a->hidden, q, true, cols, q0 * hd, nq * hd);
+  ATT(bq, F32_BOTH, q, 0, a->q_bias, rows, q0 * hd, nq * hd);
+  ATT(bk, F32_BOTH, kv, 0, a->k_bias, rows, k0 * hd, nk * hd);
+  ATT(bv, F32_BOTH, kv, 0, a->v_bias, rows, k0 * hd, nk * hd);
+  ATT(bo, F32_BOTH, a->hidden, 0, a->o_bias, bo, 0, a->hidden);
+  ATT(q_norm, F32_BOTH, qn0, n1, qk_norm, norm_rows, q0, nq);
+  ATT(k_norm, F32_BOTH, kn0, n1, qk_norm, norm_rows, k0, nk);
+  ATT(q_norm_bias, F32_BOTH, qn0, n1, qk_bias, norm_rows, q0, nq);
+  ATT(k_norm_bias, F32_BOTH, kn0, n1, qk_bias, norm_rows, k0, nk);
 #undef ATT
   return st;
 }
 
 /* An MLA layer's weights, at layers.N.attention.<ttt_mla_weights field>. */
 static ttt_status mla_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
-  const ttt_mla_spec *a = &model->spec.layers[l].mla;
+  const ttt_mla_spec *a = &model->full.layers[l].mla; /* never split */
   int64_t H = a->n_heads, dq = a->qk_nope_head_dim + a->qk_rope_head_dim;
   int64_t R = a->kv_lora_rank, qr = a->q_lora_rank;
   bool lora = qr > 0;
@@ -333,49 +383,77 @@ static ttt_status mla_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
   return st;
 }
 
+/* A rank's intermediate columns [begin, begin + count) of an MLP (split false: all of them);
+ * down_bias is added by rank 0 only. */
+typedef struct mlp_share {
+  bool split;
+  int64_t begin, count;
+  int32_t rank;
+} mlp_share;
+
 static ttt_status mlp_slots(slot_list *list, const ttt_mlp_spec *m, ttt_mlp_weights *p,
-                            ttt_mlp_weights *d, ttt_dtype *const w[MODES], const char *prefix) {
+                            ttt_mlp_weights *d, ttt_dtype *const w[MODES], const char *prefix,
+                            mlp_share share) {
+  slice_axis rows = share.split ? SLICE_ROWS : SLICE_NONE;
+  slice_axis cols = share.split ? SLICE_COLS : SLICE_NONE;
+  slice_axis down_bias = share.split && share.rank != 0 ? SLICE_ZERO : SLICE_NONE;
+  int64_t b = share.begin, n = share.count;
   ttt_status st = TTT_OK;
-#define MLP(field, dt, d0, d1, cond)                                                               \
+#define MLP(field, dt, d0, d1, cond, axis)                                                         \
   if (st == TTT_OK && (cond))                                                                      \
-  st = slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1, "%s." #field, prefix)
-  MLP(gate, w, m->intermediate, m->hidden, m->gated);
-  MLP(up, w, m->intermediate, m->hidden, true);
-  MLP(down, w, m->hidden, m->intermediate, true);
-  MLP(gate_bias, F32_BOTH, m->intermediate, 0, m->gated && m->bias);
-  MLP(up_bias, F32_BOTH, m->intermediate, 0, m->bias);
-  MLP(down_bias, F32_BOTH, m->hidden, 0, m->bias);
+  st = sliced(                                                                                     \
+      list,                                                                                        \
+      slot(list, (ttt_tensor *[MODES]){&p->field, &d->field}, dt, d0, d1, "%s." #field, prefix),   \
+      axis, b, n)
+  MLP(gate, w, m->intermediate, m->hidden, m->gated, rows);
+  MLP(up, w, m->intermediate, m->hidden, true, rows);
+  MLP(down, w, m->hidden, m->intermediate, true, cols);
+  MLP(gate_bias, F32_BOTH, m->intermediate, 0, m->gated && m->bias, rows);
+  MLP(up_bias, F32_BOTH, m->intermediate, 0, m->bias, rows);
+  MLP(down_bias, F32_BOTH, m->hidden, 0, m->bias, down_bias);
 #undef MLP
   return st;
 }
 
 static ttt_status ffn_slots(ttt_causal_lm *model, slot_list *list, int64_t l) {
-  const ttt_ffn_spec *f = &model->spec.layers[l].ffn;
+  const ttt_ffn_spec *f = &model->full.layers[l].ffn, *mine = &model->spec.layers[l].ffn;
+  const ttt_layer_shard *shard = &model->shard.layers[l];
   ttt_dtype *const *w = IMPL_DTYPE(model, layers[l].ffn.weight_dtype);
   char prefix[64];
   if (f->kind == TTT_FFN_MLP) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn", (long long)l);
+    mlp_share share = {shard->ffn, shard->ffn0, mine->mlp.intermediate, model->shard.rank};
     return mlp_slots(list, &f->mlp, &model->weights[0].layers[l].ffn.mlp,
-                     &model->weights[1].layers[l].ffn.mlp, w, prefix);
+                     &model->weights[1].layers[l].ffn.mlp, w, prefix, share);
   }
+  /* split by columns (expert.split) or by whole experts (the range [e0, e1), experts unsplit) */
+  int64_t e0 = shard->n_experts > 0 ? shard->expert0 : 0;
+  int64_t e1 = shard->n_experts > 0 ? e0 + shard->n_experts : f->moe.n_experts;
+  mlp_share expert = {shard->ffn && shard->n_experts == 0, shard->ffn0,
+                      mine->moe.expert.intermediate, model->shard.rank};
+  for (int m = 0; m < MODES; m++) {
+    model->weights[m].layers[l].ffn.moe.expert_begin = e0;
+    model->weights[m].layers[l].ffn.moe.expert_count = shard->n_experts;
+  }
+  mlp_share shared = {shard->ffn, shard->shared0, mine->moe.shared.intermediate, model->shard.rank};
   int64_t experts = f->moe.n_experts;
   ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router), F32_BOTH,
                        experts, f->moe.expert.hidden, "layers.%lld.ffn.router", (long long)l);
   if (st == TTT_OK && f->moe.score_correction_bias)
     st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.router_bias), F32_BOTH,
               experts, 0, "layers.%lld.ffn.router_bias", (long long)l);
-  for (int64_t e = 0; st == TTT_OK && e < experts; e++) {
+  for (int64_t e = e0; st == TTT_OK && e < e1; e++) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn.experts.%lld", (long long)l, (long long)e);
     int64_t index = l * model->max_experts + e, first = list->count;
     st = mlp_slots(list, &f->moe.expert, &model->weights[0].experts[index],
-                   &model->weights[1].experts[index], w, prefix);
+                   &model->weights[1].experts[index], w, prefix, expert);
     for (int64_t i = first; st == TTT_OK && i < list->count; i++)
       list->items[i].skip_share = 1.0 - (double)f->moe.top_k / (double)experts;
   }
   if (st == TTT_OK && f->moe.shared_expert) {
     snprintf(prefix, sizeof prefix, "layers.%lld.ffn.shared", (long long)l);
     st = mlp_slots(list, &f->moe.shared, &model->weights[0].layers[l].ffn.moe.shared,
-                   &model->weights[1].layers[l].ffn.moe.shared, w, prefix);
+                   &model->weights[1].layers[l].ffn.moe.shared, w, prefix, shared);
   }
   if (st == TTT_OK && f->moe.shared_expert_gate)
     st = slot(list, (ttt_tensor *[MODES])BOTH(model, layers[l].ffn.moe.shared_gate), F32_BOTH, 1,
@@ -399,7 +477,7 @@ static ttt_status layer_norm_slots(ttt_causal_lm *model, slot_list *list, int64_
                                    bool attention_side) {
   static const char *const names[2][2] = {{"ffn_norm", "post_ffn_norm"},
                                           {"attention_norm", "post_attention_norm"}};
-  const ttt_decoder_layer_spec *s = &model->spec.layers[l];
+  const ttt_decoder_layer_spec *s = &model->full.layers[l];
   ttt_decoder_layer_weights *p = &model->weights[0].layers[l], *d = &model->weights[1].layers[l];
   const ttt_norm_spec *specs[2][2] = {{&s->ffn_norm, &s->post_ffn_norm},
                                       {&s->attention_norm, &s->post_attention_norm}};
@@ -420,10 +498,15 @@ static ttt_status layer_norm_slots(ttt_causal_lm *model, slot_list *list, int64_
 }
 
 static ttt_status build_slots(ttt_causal_lm *model, slot_list *list) {
-  const ttt_causal_lm_spec *s = &model->spec;
+  const ttt_causal_lm_spec *s = &model->full;
+  /* the vocabulary split: the embedding's and the LM head's rows */
+  slice_axis vocab = model->shard.size > 1 ? SLICE_ROWS : SLICE_NONE;
+  int64_t e0 = model->shard.embedding0, ne = model->spec.embedding.vocab;
+  int64_t h0 = model->shard.lm_head0, nh = model->spec.lm_head.vocab;
   ttt_status st = slot(list, (ttt_tensor *[MODES])BOTH(model, embedding.table),
                        IMPL_DTYPE(model, embedding.weight_dtype), s->embedding.vocab,
                        s->embedding.dim, "embedding.table");
+  st = sliced(list, st, vocab, e0, ne);
   if (st == TTT_OK) list->items[list->count - 1].skip_share = 1.0; /* a row lookup */
   if (st == TTT_OK && has_position_embedding(s)) {
     st = slot(list, (ttt_tensor *[MODES])BOTH(model, position_embedding.table),
@@ -442,13 +525,17 @@ static ttt_status build_slots(ttt_causal_lm *model, slot_list *list) {
   if (st == TTT_OK)
     st = norm_slots(list, &s->norm, &model->weights[0].norm, &model->weights[1].norm, "norm");
   if (st == TTT_OK)
-    st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.weight),
-              IMPL_DTYPE(model, lm_head.weight_dtype), s->lm_head.vocab, s->lm_head.hidden,
-              s->tie_embeddings ? "embedding.table" : "lm_head.weight");
+    st = sliced(list,
+                slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.weight),
+                     IMPL_DTYPE(model, lm_head.weight_dtype), s->lm_head.vocab, s->lm_head.hidden,
+                     s->tie_embeddings ? "embedding.table" : "lm_head.weight"),
+                vocab, h0, nh);
   if (st == TTT_OK) list->items[list->count - 1].alias = s->tie_embeddings;
   if (st == TTT_OK && s->lm_head.bias)
-    st = slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.bias), F32_BOTH, s->lm_head.vocab, 0,
-              "lm_head.bias");
+    st = sliced(list,
+                slot(list, (ttt_tensor *[MODES])BOTH(model, lm_head.bias), F32_BOTH,
+                     s->lm_head.vocab, 0, "lm_head.bias"),
+                vocab, h0, nh);
   return st;
 }
 
@@ -498,32 +585,89 @@ static ttt_dtype slot_dtype(const weight_slot *s, int m, ttt_dtype source) {
   return *s->dtype[m];
 }
 
-/* True when a view the model keeps (either mode) reads `data`: the source of an aliased slot (a
- * tied head) may still be read in place by its first use (the embedding lookup). */
-static bool kept_in_place(const ttt_causal_lm *model, const void *data) {
+/* True when `p` points into t's data (a view of it, or a row slice). */
+static bool points_into(const void *p, const ttt_tensor *t) {
+  const char *begin = t->data, *at = p;
+  return at >= begin && at < begin + ttt_tensor_nbytes(t);
+}
+
+/* True when a view the model keeps (either mode) reads `source`: the source of an aliased slot
+ * (a tied head) may still be read in place by its first use (the embedding lookup). */
+static bool kept_in_place(const ttt_causal_lm *model, const ttt_tensor *source) {
   for (int m = 0; m < MODES; m++)
-    if (model->weights[m].embedding.table.data == data) return true;
+    if (points_into(model->weights[m].embedding.table.data, source)) return true;
   return false;
 }
 
-/* Resolves one slot and stores per-mode views, converting where the dtype differs. */
-static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
-                               ttt_weight_resolver resolver, void *user) {
-  ttt_tensor source;
-  memset(&source, 0, sizeof source);
-  ttt_status st = resolver(user, s->path, &source);
+/* Rows [begin, begin + count) of t: a view of the same memory (from an mmapped checkpoint only
+ * these rows' pages are ever read). Rows of block dtypes are whole rows of blocks. */
+static ttt_tensor row_slice(const ttt_tensor *t, int64_t begin, int64_t count) {
+  ttt_tensor v = *t;
+  int64_t row_len = t->ndim == 2 ? t->shape[1] : 1;
+  v.shape[0] = count;
+  v.data = (char *)t->data + ttt_dtype_bytes(t->dtype, begin * row_len, row_len);
+  return v;
+}
+
+/* Columns [begin, begin + count) of a 2-D t, copied into `out` (row-major columns are strided).
+ * A block dtype is cut only between blocks. */
+static ttt_status column_slice(const weight_slot *s, const ttt_tensor *t, int64_t begin,
+                               int64_t count, ttt_tensor *out) {
+  bool block = ttt_dtype_is_block(t->dtype);
+  if (block && (begin % TTT_Q8_0_BLOCK != 0 || count % TTT_Q8_0_BLOCK != 0))
+    return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                         "weight '%s' is %s: this rank's columns [%lld, %lld) would cut its "
+                         "32-value blocks",
+                         s->path, ttt_dtype_name(t->dtype), (long long)begin,
+                         (long long)(begin + count));
+  int64_t shape[2] = {t->shape[0], count}, unit = block ? TTT_Q8_0_BLOCK : 1;
+  ttt_status st = ttt_tensor_alloc(out, t->dtype, 2, shape);
   if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
-  st = check_resolved(s, &source);
-  if (st != TTT_OK) return st;
-  ttt_tensor prepared[MODES];
+  size_t src_row = ttt_dtype_bytes(t->dtype, t->shape[1], unit);
+  size_t dst_row = ttt_dtype_bytes(t->dtype, count, unit);
+  size_t offset = begin ? ttt_dtype_bytes(t->dtype, begin, unit) : 0;
+  for (int64_t r = 0; r < t->shape[0]; r++)
+    memcpy((char *)out->data + (size_t)r * dst_row,
+           (const char *)t->data + (size_t)r * src_row + offset, dst_row);
+  return TTT_OK;
+}
+
+/* The slot's zeros (SLICE_ZERO: a bias of a split module that only rank 0 adds). */
+static ttt_status prepare_zero_slot(ttt_causal_lm *model, const weight_slot *s) {
+  ttt_tensor zeros;
+  ttt_status st = ttt_tensor_alloc(&zeros, TTT_F32, s->ndim, s->shape);
+  if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
+  st = own(model, &zeros);
+  if (st != TTT_OK) {
+    ttt_tensor_free(&zeros);
+    return st;
+  }
+  for (int m = 0; m < MODES; m++) *s->dst[m] = zeros;
+  return TTT_OK;
+}
+
+/* The part of `source` this rank keeps; *copied when it is a new allocation. */
+static ttt_status take_slice(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
+                             bool *copied) {
+  *copied = false;
+  *part = *source;
+  if (s->slice.axis == SLICE_ROWS) *part = row_slice(source, s->slice.begin, s->slice.count);
+  if (s->slice.axis != SLICE_COLS) return TTT_OK;
+  *copied = true;
+  return column_slice(s, source, s->slice.begin, s->slice.count, part);
+}
+
+/* Stores `part` for each mode, converted where the mode's dtype differs (copies the model owns). */
+static ttt_status prepare_modes(ttt_causal_lm *model, const weight_slot *s, const ttt_tensor *part,
+                                ttt_tensor prepared[MODES]) {
   for (int m = 0; m < MODES; m++) {
-    ttt_dtype want = slot_dtype(s, m, source.dtype);
-    if (want == source.dtype) {
-      prepared[m] = source;
+    ttt_dtype want = slot_dtype(s, m, part->dtype);
+    if (want == part->dtype) {
+      prepared[m] = *part;
     } else if (m == 1 && want == prepared[0].dtype) {
       prepared[m] = prepared[0];
     } else {
-      st = ttt_tensor_convert(&source, want, &prepared[m]);
+      ttt_status st = ttt_tensor_convert(part, want, &prepared[m]);
       if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
       st = own(model, &prepared[m]);
       if (st != TTT_OK) {
@@ -533,8 +677,33 @@ static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
     }
     *s->dst[m] = prepared[m];
   }
-  bool released = prepared[0].data != source.data && prepared[1].data != source.data;
-  if (released && !(s->alias && kept_in_place(model, source.data))) resolver(user, s->path, NULL);
+  return TTT_OK;
+}
+
+/* Resolves one slot, keeps this rank's slice and stores per-mode views, converting where the
+ * dtype differs. */
+static ttt_status prepare_slot(ttt_causal_lm *model, const weight_slot *s,
+                               ttt_weight_resolver resolver, void *user) {
+  if (s->slice.axis == SLICE_ZERO) return prepare_zero_slot(model, s);
+  ttt_tensor source;
+  memset(&source, 0, sizeof source);
+  ttt_status st = resolver(user, s->path, &source);
+  if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
+  st = check_resolved(s, &source);
+  if (st != TTT_OK) return st;
+  ttt_tensor part, prepared[MODES] = {{0}, {0}};
+  bool copied = false;
+  st = take_slice(s, &source, &part, &copied);
+  if (st == TTT_OK) st = prepare_modes(model, s, &part, prepared);
+  /* a column copy is kept only when a mode reads it unconverted */
+  bool part_used = prepared[0].data == part.data || prepared[1].data == part.data;
+  if (copied && (st != TTT_OK || !part_used)) ttt_tensor_free(&part);
+  if (copied && st == TTT_OK && part_used && (st = own(model, &part)) != TTT_OK)
+    ttt_tensor_free(&part);
+  if (st != TTT_OK) return st;
+  bool released =
+      !points_into(prepared[0].data, &source) && !points_into(prepared[1].data, &source);
+  if (released && !(s->alias && kept_in_place(model, &source))) resolver(user, s->path, NULL);
   model->decode_weight_bytes +=
       (int64_t)((1.0 - s->skip_share) * (double)ttt_tensor_nbytes(&prepared[1]));
   if (!s->alias) model->parameters += ttt_tensor_numel(&source);
@@ -595,9 +764,10 @@ ttt_status ttt_causal_lm_create(const ttt_causal_lm_spec *spec,
   if (st != TTT_OK) return st;
   ttt_causal_lm *model = calloc(1, sizeof *model);
   if (!model) return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "causal_lm: out of memory");
-  model->spec = *spec;
+  model->full = *spec;
   model->impl = *impl;
-  st = allocate_mode_weights(model);
+  st = ttt_causal_lm_shard_plan(spec, impl->tp, &model->spec, &model->shard);
+  if (st == TTT_OK) st = allocate_mode_weights(model);
   if (st == TTT_OK) st = resolve_weights(model, resolver, user);
   if (st == TTT_OK) st = create_ropes(model);
   if (st != TTT_OK) {
@@ -622,7 +792,7 @@ void ttt_causal_lm_destroy(ttt_causal_lm *model) {
 }
 
 const ttt_causal_lm_spec *ttt_causal_lm_get_spec(const ttt_causal_lm *model) {
-  return model ? &model->spec : NULL;
+  return model ? &model->full : NULL;
 }
 
 const ttt_causal_lm_impl_config *ttt_causal_lm_get_impl_config(const ttt_causal_lm *model) {
@@ -712,6 +882,7 @@ typedef struct forward_args {
   const int32_t *seq_ids;
   const int64_t *starts, *counts;
   int64_t n_seqs;
+  ttt_comm *comm; /* the context's communicator when the model is split (NULL otherwise) */
 } forward_args;
 
 /* Position of row t. */
@@ -720,6 +891,17 @@ static int64_t row_position(const forward_args *a, int64_t t) {
   for (int64_t i = 0; i < a->n_seqs; t -= a->counts[i], i++)
     if (t < a->counts[i]) return a->starts[i] + t;
   return -1; /* not reached: t < Σ counts */
+}
+
+/* The all-reduces layer l needs on this rank (none without tensor parallelism). */
+static ttt_layer_parallel layer_parallel(const forward_args *a, int64_t l) {
+  const ttt_layer_shard *shard = &a->model->shard.layers[l];
+  return (ttt_layer_parallel){a->comm,
+                              a->comm && shard->attention,
+                              a->comm && shard->ffn,
+                              shard->q_head0,
+                              shard->kv_head0,
+                              a->model->impl.tp.reduce_dtype == TTT_BF16};
 }
 
 /* One layer over the rows of the pool's sequences. */
@@ -734,9 +916,10 @@ static ttt_status paged_layer(const forward_args *a, int64_t l, const ttt_tensor
   for (int64_t i = 0; i < a->n_seqs; i++)
     seqs[i] = (ttt_attention_seq){ttt_paged_kv_layer(a->pool, a->seq_ids[i], l), a->starts[i],
                                   a->counts[i]};
+  ttt_layer_parallel tp = layer_parallel(a, l);
   ttt_status st = ttt_decoder_layer_seqs_forward(
       a->ctx, a->mode, &model->spec.layers[l], &impl->layers[l], &model->weights[a->mode].layers[l],
-      model->ropes[l], seqs, a->n_seqs, in, out, path, a->observer);
+      model->ropes[l], seqs, a->n_seqs, in, out, path, a->observer, &tp);
   ttt_scratch_restore(a->ctx, mark);
   return st;
 }
@@ -754,11 +937,12 @@ static ttt_status run_layers(const forward_args *a, float *x, float *y, float **
                out = ttt_tensor_2d(TTT_F32, y, a->T, hidden);
     char path[32];
     snprintf(path, sizeof path, "layers.%lld", (long long)l);
+    ttt_layer_parallel tp = layer_parallel(a, l);
     ttt_status st = a->pool ? paged_layer(a, l, &in, &out, path)
-                            : ttt_decoder_layer_forward(a->ctx, a->mode, &model->spec.layers[l],
-                                                        &impl->layers[l], &w->layers[l],
-                                                        model->ropes[l], a->cache, l, &in,
-                                                        a->start_pos, &out, path, a->observer);
+                            : ttt_decoder_layer_parallel_forward(
+                                  a->ctx, a->mode, &model->spec.layers[l], &impl->layers[l],
+                                  &w->layers[l], model->ropes[l], a->cache, l, &in, a->start_pos,
+                                  &out, path, a->observer, &tp);
     if (st != TTT_OK) return st;
     float *swap = x;
     x = y;
@@ -795,14 +979,93 @@ static ttt_status add_position_embedding(const forward_args *a,
   return st != TTT_OK ? ttt_error_prefix(st, "position_embedding") : TTT_OK;
 }
 
-static ttt_status forward(const forward_args *a) {
+/* The communicator a split model runs over: the context's, which must be the rank and size the
+ * model was built for. *comm is NULL for a model that is not split. */
+static ttt_status context_comm(const ttt_causal_lm *model, ttt_context *ctx, ttt_comm **comm) {
+  *comm = NULL;
+  if (model->shard.size <= 1) return TTT_OK;
+  ttt_comm *c = ttt_context_device(ctx)->comm;
+  if (ttt_comm_size(c) != model->shard.size || ttt_comm_rank(c) != model->shard.rank)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "causal_lm: the model is rank %d of %d (impl.tp) but the context's "
+                         "communicator is rank %d of %d",
+                         (int)model->shard.rank, (int)model->shard.size, (int)ttt_comm_rank(c),
+                         (int)ttt_comm_size(c));
+  *comm = c;
+  return TTT_OK;
+}
+
+/* The embedding over the vocabulary split: each rank writes the rows of the tokens it holds and
+ * zeros for the others; the all-reduce then adds one row to zeros, exactly. */
+static ttt_status split_embedding(const forward_args *a, const ttt_causal_lm_mode_impl_config *impl,
+                                  const mode_weights *w, ttt_tensor *x) {
+  const ttt_causal_lm *model = a->model;
+  const ttt_embedding_spec *mine = &model->spec.embedding;
+  int64_t first = model->shard.embedding0, hidden = mine->dim;
+  for (int64_t t = 0; t < a->T; t++)
+    if (a->tokens[t] < 0 || a->tokens[t] >= model->full.embedding.vocab)
+      return ttt_set_error(TTT_ERR_OUT_OF_RANGE, "token id %d at index %lld is outside [0, %lld)",
+                           (int)a->tokens[t], (long long)t, (long long)model->full.embedding.vocab);
+  float *rows = x->data;
+  for (int64_t t = 0; t < a->T; t++) {
+    int32_t id = (int32_t)(a->tokens[t] - first);
+    ttt_tensor row = ttt_tensor_2d(TTT_F32, rows + t * hidden, 1, hidden);
+    ttt_status st = id >= 0 && id < mine->vocab
+                        ? ttt_embedding_forward(a->ctx, mine, &impl->embedding, &w->embedding, &id,
+                                                1, false, &row)
+                        : TTT_OK;
+    if (st != TTT_OK) return st;
+    if (id < 0 || id >= mine->vocab) memset(row.data, 0, (size_t)hidden * sizeof(float));
+  }
+  return ttt_comm_all_reduce_sum_f32(a->comm, rows, a->T * hidden);
+}
+
+/* The LM head over the vocabulary split: this rank's logits columns, then an all-gather of every
+ * rank's [rows, its vocab] block and a transpose of the blocks into [rows, vocab]. */
+static ttt_status split_lm_head(const forward_args *a, const ttt_causal_lm_mode_impl_config *impl,
+                                const mode_weights *w, const ttt_tensor *normed) {
+  const ttt_causal_lm *model = a->model;
+  int32_t size = model->shard.size;
+  int64_t rows = normed->shape[0], vocab = model->full.lm_head.vocab;
+  int64_t my_vocab = model->spec.lm_head.vocab;
+  ttt_scratch_mark mark = ttt_scratch_save(a->ctx);
+  float *mine = ttt_scratch_alloc(a->ctx, (size_t)(rows * my_vocab) * sizeof(float));
+  float *blocks = ttt_scratch_alloc(a->ctx, (size_t)(rows * vocab) * sizeof(float));
+  int64_t *bytes = ttt_scratch_alloc(a->ctx, (size_t)size * sizeof *bytes);
+  if (!mine || !blocks || !bytes) {
+    ttt_scratch_restore(a->ctx, mark);
+    return TTT_ERR_OUT_OF_MEMORY;
+  }
+  ttt_tensor mine_t = ttt_tensor_2d(TTT_F32, mine, rows, my_vocab);
+  ttt_status st = ttt_lm_head_forward(a->ctx, &model->spec.lm_head, &impl->lm_head, &w->lm_head,
+                                      normed, false, &mine_t);
+  int64_t begin = 0;
+  for (int32_t r = 0; r < size; r++)
+    bytes[r] = rows * ttt_lm_shard_rows(vocab, r, size, &begin) * (int64_t)sizeof(float);
+  if (st == TTT_OK) st = ttt_comm_all_gather(a->comm, mine, blocks, bytes);
+  float *logits = a->logits->data;
+  const float *block = blocks;
+  for (int32_t r = 0; st == TTT_OK && r < size; r++) {
+    int64_t n = ttt_lm_shard_rows(vocab, r, size, &begin);
+    for (int64_t t = 0; t < rows; t++)
+      memcpy(logits + t * vocab + begin, block + t * n, (size_t)n * sizeof(float));
+    block += rows * n;
+  }
+  ttt_scratch_restore(a->ctx, mark);
+  return st;
+}
+
+static ttt_status forward(const forward_args *args) {
+  forward_args with_comm = *args; /* the entry points' arguments plus the communicator */
+  const forward_args *a = &with_comm;
   const ttt_causal_lm *model = a->model;
   const ttt_causal_lm_spec *s = &model->spec;
   const ttt_causal_lm_mode_impl_config *impl =
       a->mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
   const mode_weights *w = &model->weights[a->mode];
   int64_t hidden = s->embedding.dim, T = a->T;
-  ttt_status st = check_logits(a->logits, a->last_only ? 1 : T, s->lm_head.vocab);
+  ttt_status st = check_logits(a->logits, a->last_only ? 1 : T, model->full.lm_head.vocab);
+  if (st == TTT_OK) st = context_comm(model, a->ctx, &with_comm.comm);
   /* A paged forward takes all its blocks before any compute: a capacity failure changes nothing. */
   if (st == TTT_OK && a->pool)
     st = ttt_paged_kv_reserve(a->pool, a->seq_ids, a->starts, a->counts, a->n_seqs);
@@ -815,8 +1078,9 @@ static ttt_status forward(const forward_args *a) {
     return TTT_ERR_OUT_OF_MEMORY;
   }
   ttt_tensor x_t = ttt_tensor_2d(TTT_F32, x, T, hidden);
-  st = ttt_embedding_forward(a->ctx, &s->embedding, &impl->embedding, &w->embedding, a->tokens, T,
-                             false, &x_t);
+  st = a->comm ? split_embedding(a, impl, w, &x_t)
+               : ttt_embedding_forward(a->ctx, &s->embedding, &impl->embedding, &w->embedding,
+                                       a->tokens, T, false, &x_t);
   if (st != TTT_OK) {
     ttt_scratch_restore(a->ctx, mark);
     return ttt_error_prefix(st, "embedding");
@@ -843,8 +1107,9 @@ static ttt_status forward(const forward_args *a) {
     if (st != TTT_OK) st = ttt_error_prefix(st, "norm");
     if (st == TTT_OK) {
       ttt_observe(a->observer, "norm", NULL, a->mode, a->start_pos + T - rows, &h_t, &n_t);
-      st = ttt_lm_head_forward(a->ctx, &s->lm_head, &impl->lm_head, &w->lm_head, &n_t, false,
-                               a->logits);
+      st = a->comm ? split_lm_head(a, impl, w, &n_t)
+                   : ttt_lm_head_forward(a->ctx, &s->lm_head, &impl->lm_head, &w->lm_head, &n_t,
+                                         false, a->logits);
       if (st != TTT_OK) st = ttt_error_prefix(st, "lm_head");
     }
     if (st == TTT_OK)
@@ -905,7 +1170,7 @@ ttt_status ttt_causal_lm_prefill_paged(const ttt_causal_lm *model, ttt_context *
   if (T < 1)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "causal_lm prefill_paged: T must be >= 1");
   forward_args a = {model,  ctx,      NULL, TTT_MODE_PREFILL, tokens,     T,  start_pos, last_only,
-                    logits, observer, pool, &seq_id,          &start_pos, &T, 1};
+                    logits, observer, pool, &seq_id,          &start_pos, &T, 1,         NULL};
   return forward(&a);
 }
 
@@ -922,9 +1187,9 @@ ttt_status ttt_causal_lm_decode_batch_forward(const ttt_causal_lm *model, ttt_co
   int64_t *ones = ttt_scratch_alloc(ctx, (size_t)B * sizeof *ones);
   if (!ones) return TTT_ERR_OUT_OF_MEMORY;
   for (int64_t b = 0; b < B; b++) ones[b] = 1;
-  forward_args a = {model,        ctx,   NULL,   TTT_MODE_DECODE, tokens, B,
-                    positions[0], false, logits, observer,        pool,   seq_ids,
-                    positions,    ones,  B};
+  forward_args a = {
+      model,    ctx,  NULL,    TTT_MODE_DECODE, tokens, B, positions[0], false, logits,
+      observer, pool, seq_ids, positions,       ones,   B, NULL};
   /* Every GEMM of the step sums each row as a one-row decode does (see the header). */
   bool previous = ttt_context_set_row_invariant(ctx, true);
   ttt_status st = forward(&a);
@@ -969,10 +1234,16 @@ const char *ttt_block_kind_name(ttt_block_kind kind) {
   return (unsigned)kind < TTT_BLOCK_KIND_COUNT ? block_kind_names[kind] : "none";
 }
 
+/* The spec module views point into: the caller's when the model is whole (so views and
+ * ttt_causal_lm_get_spec agree), the rank's share when it is split. */
+static const ttt_causal_lm_spec *view_spec(const ttt_causal_lm *model) {
+  return model->shard.size > 1 ? &model->spec : &model->full;
+}
+
 /* The module of layer `l` named by `rest` ("" for the layer itself, or ".attention" etc.). */
 static bool layer_module(const ttt_causal_lm *model, ttt_mode mode, int64_t l, const char *rest,
                          ttt_module_view *out) {
-  const ttt_decoder_layer_spec *s = &model->spec.layers[l];
+  const ttt_decoder_layer_spec *s = &view_spec(model)->layers[l];
   const ttt_decoder_layer_impl_config *i =
       mode == TTT_MODE_DECODE ? &model->impl.decode.layers[l] : &model->impl.prefill.layers[l];
   const ttt_decoder_layer_weights *w = &model->weights[mode].layers[l];
@@ -1017,13 +1288,17 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
       mode == TTT_MODE_DECODE ? &model->impl.decode : &model->impl.prefill;
   const mode_weights *w = &model->weights[mode];
   if (strcmp(path, "embedding") == 0) {
-    *out = (ttt_module_view){
-        TTT_BLOCK_EMBEDDING, &model->spec.embedding, &impl->embedding, &w->embedding, -1, NULL};
+    *out = (ttt_module_view){TTT_BLOCK_EMBEDDING,
+                             &view_spec(model)->embedding,
+                             &impl->embedding,
+                             &w->embedding,
+                             -1,
+                             NULL};
     return TTT_OK;
   }
-  if (strcmp(path, "position_embedding") == 0 && has_position_embedding(&model->spec)) {
+  if (strcmp(path, "position_embedding") == 0 && has_position_embedding(view_spec(model))) {
     *out = (ttt_module_view){TTT_BLOCK_EMBEDDING,
-                             &model->spec.position_embedding,
+                             &view_spec(model)->position_embedding,
                              &impl->position_embedding,
                              &w->position_embedding,
                              -1,
@@ -1031,25 +1306,27 @@ ttt_status ttt_causal_lm_module(const ttt_causal_lm *model, ttt_mode mode, const
     return TTT_OK;
   }
   if (strcmp(path, "norm") == 0) {
-    *out = (ttt_module_view){TTT_BLOCK_NORM, &model->spec.norm, &impl->norm, &w->norm, -1, NULL};
+    *out =
+        (ttt_module_view){TTT_BLOCK_NORM, &view_spec(model)->norm, &impl->norm, &w->norm, -1, NULL};
     return TTT_OK;
   }
   if (strcmp(path, "lm_head") == 0) {
     *out = (ttt_module_view){
-        TTT_BLOCK_LM_HEAD, &model->spec.lm_head, &impl->lm_head, &w->lm_head, -1, NULL};
+        TTT_BLOCK_LM_HEAD, &view_spec(model)->lm_head, &impl->lm_head, &w->lm_head, -1, NULL};
     return TTT_OK;
   }
   if (strncmp(path, "layers.", 7) == 0 && path[7] >= '0' && path[7] <= '9') {
     char *end = NULL;
     long long l = strtoll(path + 7, &end, 10);
-    if (l < model->spec.n_layers && layer_module(model, mode, (int64_t)l, end, out)) return TTT_OK;
+    if (l < view_spec(model)->n_layers && layer_module(model, mode, (int64_t)l, end, out))
+      return TTT_OK;
   }
   return ttt_set_error(TTT_ERR_NOT_FOUND,
                        "causal_lm: no module '%s' (expected embedding, position_embedding when "
                        "the spec has one, layers.N[.attention_norm|.attention|.post_attention_norm"
                        "|.ffn_norm|.ffn|.post_ffn_norm] with N < %lld and the norm used by the "
                        "layer's topology, norm or lm_head)",
-                       path, (long long)model->spec.n_layers);
+                       path, (long long)view_spec(model)->n_layers);
 }
 
 int64_t ttt_causal_lm_converted_bytes(const ttt_causal_lm *model) {

@@ -189,7 +189,14 @@ typedef struct layer_run {
   const ttt_observer *observer;
   const ttt_attention_seq *seqs; /* non-NULL: a multi-sequence forward (cache unused) */
   int64_t n_seqs;
+  const ttt_layer_parallel *tp; /* NULL: no tensor parallelism */
 } layer_run;
+
+/* Sums a sublayer's partial output over the ranks when the layer is split (`split`). */
+static ttt_status all_reduce_partial(const layer_run *r, bool split, ttt_tensor *out) {
+  if (!r->tp || !split) return TTT_OK;
+  return ttt_layer_parallel_reduce(r->ctx, r->tp, out);
+}
 
 /* Names the failing module in the error. */
 static ttt_status module_failure(const layer_run *r, ttt_status st, const char *module) {
@@ -231,7 +238,12 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
     path = need <= sizeof local ? local : malloc(need);
     if (path) snprintf(path, need, "%s%sattention", layer, r->path ? "." : "");
   }
-  ttt_attention_trace trace = {path ? r->observer : NULL, path, r->mode, r->start_pos};
+  bool split = r->tp && r->tp->attention;
+  ttt_head_gather gather = {r->observer, split ? r->tp->comm : NULL, split ? r->tp->q_head0 : 0,
+                            split ? r->tp->kv_head0 : 0};
+  ttt_observer gathering = {ttt_head_gather_event, &gather};
+  const ttt_observer *observer = split ? &gathering : r->observer;
+  ttt_attention_trace trace = {path ? observer : NULL, path, r->mode, r->start_pos};
   ttt_status st =
       s->attention_kind == TTT_ATTENTION_KIND_MLA ? mla_forward(r, in, out)
       : r->seqs
@@ -242,6 +254,7 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
                                                 &r->weights->attention, r->rope, r->cache, r->layer,
                                                 in, r->start_pos, out, &trace);
   if (path != local) free(path);
+  if (st == TTT_OK) st = all_reduce_partial(r, r->tp && r->tp->attention, out);
   if (st != TTT_OK) return module_failure(r, st, "attention");
   ttt_observe(r->observer, r->path, "attention", r->mode, r->start_pos, in, out);
   return TTT_OK;
@@ -249,6 +262,7 @@ static ttt_status run_attention(const layer_run *r, const ttt_tensor *in, ttt_te
 
 static ttt_status run_ffn(const layer_run *r, const ttt_tensor *in, ttt_tensor *out) {
   ttt_status st = ttt_ffn_forward(r->ctx, &r->spec->ffn, &r->impl->ffn, &r->weights->ffn, in, out);
+  if (st == TTT_OK) st = all_reduce_partial(r, r->tp && r->tp->ffn, out);
   if (st != TTT_OK) return module_failure(r, st, "ffn");
   ttt_observe(r->observer, r->path, "ffn", r->mode, r->start_pos, in, out);
   return TTT_OK;
@@ -308,19 +322,27 @@ static ttt_status parallel_layer(const layer_run *r, const ttt_tensor *x, ttt_te
   const ttt_decoder_layer_spec *s = r->spec;
   const ttt_decoder_layer_impl_config *i = r->impl;
   const ttt_decoder_layer_weights *w = r->weights;
+  /* Both branches split and nobody observing them: their partial sums are added first and
+   * all-reduced once (one synchronization per layer instead of two); the branches then run
+   * without tensor-parallel steps of their own. */
+  bool fused = r->tp && r->tp->attention && r->tp->ffn && !(r->observer && r->observer->fn);
+  layer_run branches = *r;
+  if (fused) branches.tp = NULL;
   ttt_status st = run_norm(r, "attention_norm", &s->attention_norm, &i->attention_norm,
                            &w->attention_norm, x, &buf->a);
-  if (st == TTT_OK) st = run_attention(r, &buf->a, &buf->b);
+  if (st == TTT_OK) st = run_attention(&branches, &buf->a, &buf->b);
   const ttt_tensor *ffn_in = &buf->a;
   if (st == TTT_OK && s->residual == TTT_RESIDUAL_PARALLEL_TWO_NORMS) {
     st = run_norm(r, "ffn_norm", &s->ffn_norm, &i->ffn_norm, &w->ffn_norm, x, &buf->c);
     ffn_in = &buf->c;
   }
-  if (st == TTT_OK) st = run_ffn(r, ffn_in, &buf->d);
+  if (st == TTT_OK) st = run_ffn(&branches, ffn_in, &buf->d);
   if (st != TTT_OK) return st;
   float *attn = buf->b.data, *ffn = buf->d.data;
   int64_t n = ttt_tensor_numel(out);
   for (int64_t k = 0; k < n; k++) attn[k] += ffn[k];
+  if (fused && (st = all_reduce_partial(r, true, &buf->b)) != TTT_OK)
+    return module_failure(r, st, "attention + ffn");
   add_scaled_rows(out->data, x->data, attn, m, n);
   return TTT_OK;
 }
@@ -343,6 +365,21 @@ static ttt_status check_layer_io(ttt_mode mode, const ttt_decoder_layer_spec *sp
 
 static ttt_status layer_forward(const layer_run *run, const ttt_tensor *x, ttt_tensor *out);
 
+ttt_status ttt_decoder_layer_parallel_forward(
+    ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,
+    const ttt_decoder_layer_impl_config *impl, const ttt_decoder_layer_weights *weights,
+    const ttt_rope *rope, ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
+    int64_t start_pos, ttt_tensor *out, const char *path, const ttt_observer *observer,
+    const ttt_layer_parallel *tp) {
+  if (!ctx || !spec || !impl || !weights || !x || !out)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
+  ttt_status st = check_layer_io(mode, spec, x, out);
+  if (st != TTT_OK) return st;
+  layer_run r = {ctx,   mode,      spec, impl,     weights, rope, cache,
+                 layer, start_pos, path, observer, NULL,    0,    tp};
+  return layer_forward(&r, x, out);
+}
+
 ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
                                      const ttt_decoder_layer_spec *spec,
                                      const ttt_decoder_layer_impl_config *impl,
@@ -350,29 +387,22 @@ ttt_status ttt_decoder_layer_forward(ttt_context *ctx, ttt_mode mode,
                                      ttt_kv_cache *cache, int64_t layer, const ttt_tensor *x,
                                      int64_t start_pos, ttt_tensor *out, const char *path,
                                      const ttt_observer *observer) {
-  if (!ctx || !spec || !impl || !weights || !x || !out)
-    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
-  ttt_status st = check_layer_io(mode, spec, x, out);
-  if (st != TTT_OK) return st;
-  layer_run r = {ctx,   mode,      spec, impl,     weights, rope, cache,
-                 layer, start_pos, path, observer, NULL,    0};
-  return layer_forward(&r, x, out);
+  return ttt_decoder_layer_parallel_forward(ctx, mode, spec, impl, weights, rope, cache, layer, x,
+                                            start_pos, out, path, observer, NULL);
 }
 
-ttt_status ttt_decoder_layer_seqs_forward(ttt_context *ctx, ttt_mode mode,
-                                          const ttt_decoder_layer_spec *spec,
-                                          const ttt_decoder_layer_impl_config *impl,
-                                          const ttt_decoder_layer_weights *weights,
-                                          const ttt_rope *rope, const ttt_attention_seq *seqs,
-                                          int64_t n_seqs, const ttt_tensor *x, ttt_tensor *out,
-                                          const char *path, const ttt_observer *observer) {
+ttt_status ttt_decoder_layer_seqs_forward(
+    ttt_context *ctx, ttt_mode mode, const ttt_decoder_layer_spec *spec,
+    const ttt_decoder_layer_impl_config *impl, const ttt_decoder_layer_weights *weights,
+    const ttt_rope *rope, const ttt_attention_seq *seqs, int64_t n_seqs, const ttt_tensor *x,
+    ttt_tensor *out, const char *path, const ttt_observer *observer, const ttt_layer_parallel *tp) {
   if (!ctx || !spec || !impl || !weights || !x || !out || !seqs)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "decoder layer: NULL argument");
   /* rows of several sequences: checked as a prefill of x's rows */
   ttt_status st = check_layer_io(TTT_MODE_PREFILL, spec, x, out);
   if (st != TTT_OK) return st;
-  layer_run r = {ctx, mode,          spec, impl,     weights, rope,  NULL,
-                 -1,  seqs[0].start, path, observer, seqs,    n_seqs};
+  layer_run r = {ctx, mode,          spec, impl,     weights, rope,   NULL,
+                 -1,  seqs[0].start, path, observer, seqs,    n_seqs, tp};
   return layer_forward(&r, x, out);
 }
 

@@ -310,10 +310,37 @@ static ttt_status copy_assignment(const char *assignment, char text[256]) {
   return TTT_OK;
 }
 
+/* "tp.reduce_dtype=f32|bf16", "tp.moe_split=columns|experts": the tensor-parallel fields a caller
+ * chooses (rank and size come from the device's communicator). */
+static ttt_status set_tp_field(ttt_causal_lm_impl_config *impl, const char *assignment) {
+  static const char dtype_field[] = "tp.reduce_dtype=", moe_field[] = "tp.moe_split=";
+  if (strncmp(assignment, moe_field, sizeof moe_field - 1) == 0) {
+    const char *value = assignment + sizeof moe_field - 1;
+    bool experts = strcmp(value, "experts") == 0;
+    if (!experts && strcmp(value, "columns") != 0)
+      return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                           "impl path: tp.moe_split takes columns or experts, not '%s'", value);
+    impl->tp.moe_split = experts ? TTT_MOE_SPLIT_EXPERTS : TTT_MOE_SPLIT_COLUMNS;
+    return TTT_OK;
+  }
+  const char *value = assignment + sizeof dtype_field - 1;
+  ttt_dtype dtype = TTT_DTYPE_DEFAULT;
+  if (strncmp(assignment, dtype_field, sizeof dtype_field - 1) != 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "impl path: '%s': the tp fields are reduce_dtype and moe_split",
+                         assignment);
+  if (ttt_dtype_parse(value, &dtype) != TTT_OK || (dtype != TTT_F32 && dtype != TTT_BF16))
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "impl path: tp.reduce_dtype takes f32 or bf16, not '%s'", value);
+  impl->tp.reduce_dtype = dtype;
+  return TTT_OK;
+}
+
 ttt_status ttt_causal_lm_impl_set(ttt_causal_lm_impl_config *impl, const ttt_causal_lm_spec *spec,
                                   const char *assignment) {
   if (!impl || !spec || !assignment)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "ttt_causal_lm_impl_set: NULL argument");
+  if (strncmp(assignment, "tp.", 3) == 0) return set_tp_field(impl, assignment);
   char text[256];
   parsed_path p;
   ttt_status st = copy_assignment(assignment, text);

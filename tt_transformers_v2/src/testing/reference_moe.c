@@ -91,7 +91,11 @@ static ttt_status moe_token(const ttt_moe_spec *spec, const ttt_moe_weights *w, 
     total += probs[best];
   }
   for (int64_t i = 0; i < H; i++) out[i] = 0.0;
+  /* expert parallelism: only the experts of w's range contribute (see ttt_moe_weights) */
+  int64_t first = w->expert_count > 0 ? w->expert_begin : 0;
+  int64_t end = w->expert_count > 0 ? w->expert_begin + w->expert_count : E;
   for (int64_t r = 0; r < spec->top_k; r++) {
+    if (chosen[r] < first || chosen[r] >= end) continue;
     double weight = spec->no_renormalize ? probs[chosen[r]] : probs[chosen[r]] / total;
     if (spec->routed_scaling_factor > 0.0f) weight *= spec->routed_scaling_factor;
     st = ttt_reference_mlp(&spec->expert, &w->experts[chosen[r]], x, 1, y);

@@ -384,6 +384,64 @@ static void test_errors(void) {
   master_free(&m);
 }
 
+/* Expert parallelism: the outputs over expert ranges [0, 3) and [3, 8) (each with its half of the
+ * shared expert's work done once, by the first range) add up to the whole layer's, in both the
+ * per-token and the grouped paths; the reference honors the ranges too; a range outside the
+ * experts is refused. */
+static void test_expert_ranges(void) {
+  ttt_moe_spec spec = {.expert = {.hidden = 32, .intermediate = 32, .gated = true},
+                       .n_experts = 8,
+                       .top_k = 2,
+                       .shared_expert = true,
+                       .shared = {.hidden = 32, .intermediate = 32, .gated = true}};
+  moe_master m;
+  master_make(&m, &spec, 541);
+  enum { T = 5, H = 32 };
+  float x[T * H], whole[T * H], part[2][T * H], none[T * H] = {0};
+  ttt_test_rng rng = ttt_test_rng_make(542);
+  ttt_test_fill_uniform(&rng, x, T * H, -1, 1);
+  ttt_mlp_weights no_shared = {0};
+  for (int grouped = 0; grouped < 2; grouped++) {
+    ttt_moe_impl_config impl = {.group_by_expert = grouped};
+    ttt_moe_weights w = weights_of(&m, m.experts, &m.shared);
+    forward(&spec, &impl, &w, x, T, whole);
+    ttt_moe_spec routed = spec;
+    routed.shared_expert = false; /* the second range adds only its routed experts */
+    ttt_moe_weights first = w, second = weights_of(&m, m.experts, &no_shared);
+    first.expert_begin = 0;
+    first.expert_count = 3;
+    second.expert_begin = 3;
+    second.expert_count = 5;
+    second.experts = m.experts; /* entries of [0, 3) are not read: any pointer base works */
+    forward(&spec, &impl, &first, x, T, part[0]);
+    forward(&routed, &impl, &second, x, T, part[1]);
+    double worst = 0;
+    for (int i = 0; i < T * H; i++) {
+      double d = fabs((double)whole[i] - (double)(part[0][i] + part[1][i]));
+      if (d > worst) worst = d;
+    }
+    CHECK_MSG(worst <= 1e-5, "%s: ranges sum to the whole within %.3g",
+              grouped ? "grouped" : "per token", worst);
+  }
+  ttt_moe_weights w = weights_of(&m, m.experts, &m.shared);
+  w.expert_begin = 6;
+  w.expert_count = 3;
+  ttt_tensor tx = ttt_tensor_2d(TTT_F32, x, T, H), to = ttt_tensor_2d(TTT_F32, none, T, H);
+  CHECK_ERR(ttt_moe_forward(ctx, &spec, NULL, &w, &tx, &to), TTT_ERR_OUT_OF_RANGE,
+            "experts [expert_begin 6, + expert_count 3) are not within the 8 experts");
+  double ref_whole[T * H], ref_part[T * H], xd[T * H];
+  for (int i = 0; i < T * H; i++) xd[i] = x[i];
+  ttt_moe_weights all = weights_of(&m, m.experts, &m.shared), some = all;
+  some.expert_begin = 0;
+  some.expert_count = 3;
+  CHECK_OK(ttt_reference_moe(&spec, &all, xd, T, ref_whole));
+  CHECK_OK(ttt_reference_moe(&spec, &some, xd, T, ref_part));
+  double differs = 0;
+  for (int i = 0; i < T * H; i++) differs += fabs(ref_whole[i] - ref_part[i]);
+  CHECK_MSG(differs > 0, "the reference ignored the expert range");
+  master_free(&m);
+}
+
 int main(void) {
   ctx = btu_context(2);
   if (!ctx) {
@@ -396,6 +454,7 @@ int main(void) {
   TTT_RUN(test_mixtral_8x7b);
   TTT_RUN(test_no_near_ties);
   TTT_RUN(test_errors);
+  TTT_RUN(test_expert_ranges);
   btu_print_stats("moe", &stats);
   ttt_context_destroy(ctx);
   return ttt_test_finish();
