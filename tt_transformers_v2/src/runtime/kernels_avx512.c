@@ -18,14 +18,14 @@
  *
  * Four paths: drive() serves decode-sized problems (m < GEMM_MIN_M, or m < Q8_GEMM_MIN_M for q8_0 ×
  * q8_0, and batched decodes in the row-invariant mode); gemm_drive() is the k-blocked prefill GEMM
- * for weights with f32 activations, q8_gemm_drive() the VNNI prefill GEMM for q8_0 weights × q8_0
- * activations, gv_drive() the decode GEMV (m = 1) for q8_0 ×
- * q8_0, which sums whole blocks in int32 before scaling. Both prefill GEMMs put 16 output columns in
- * the lanes of each accumulator and repack weight tiles on the fly (no load-time layout).
- * Measured on this machine class (m = 128, Llama-3.2-1B projection shapes, bench_kernels, CPU time
- * of 1 thread; 2 threads scale ~2x when the machine is otherwise idle): 130-150 GFLOP/s for bf16 /
- * q8_0 weights with f32 activations (of a ~170 GFLOP/s FMA peak; packing costs ~15%), 370-410
- * GOP/s for q8_0 × q8_0.
+ * for weights with f32 activations; q8_gemm_drive() the VNNI GEMM for q8_0 weights × q8_0
+ * activations (prefill, and batched decodes of 8 rows or more); gv_drive() the decode GEMV (m = 1)
+ * for q8_0 × q8_0, which sums whole blocks in int32 before scaling. Both GEMMs put 16 output
+ * columns in the lanes of each accumulator and repack weight tiles on the fly (no load-time
+ * layout). Measured on a 2-core AMD EPYC (Zen 4 class; Llama-3.2-1B projection shapes,
+ * bench_kernels, CPU time of 1 thread, f32 FMA peak 117 GFLOP/s): bf16 weights with f32
+ * activations 80-86% of the peak at m = 128; q8_0 × q8_0 319-340 GOP/s at m = 128, 248-270 at
+ * m = 16, 176-209 at m = 8.
  */
 #include "kernels_avx512_fold.h"
 #include "kernels_simd_common.h"
@@ -427,7 +427,7 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
   }
 }
 
-/* ---- prefill GEMM for q8_0 weights × q8_0 activations (VNNI, m >= Q8_GEMM_MIN_M) ----
+/* ---- GEMM for q8_0 weights × q8_0 activations (VNNI, m >= Q8_GEMM_MIN_M) ----
  * Output columns sit in vector lanes: a tile of QV·16 weight rows is repacked once into an
  * L2-resident buffer where, for each block and each group of 16 rows, step s (4 columns) is one
  * zmm holding bytes 4s..4s+3 of the 16 rows ([16 rows][4 bytes], the vpdpbusd operand layout),
@@ -438,16 +438,22 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
  * activation's scale) once per block. A register tile is QV row groups × QX activation rows; the
  * output of a tile is QV contiguous 16-float stores per activation row.
  */
-/* Below 16 rows (a batched decode) repacking each weight tile costs more than the tile is reused:
- * drive()'s 4x4 register tiles are faster there (bench_kernels --kind "q8_0 x q8" --m 8, 1 thread:
- * 99-109 GFLOP/s against 61-105; at --m 16 they are even, at 32 this GEMM wins, 165-220 vs ~100). */
-enum { Q8_GEMM_MIN_M = 16 };
+/* Below 8 rows (a small batched decode) drive()'s 4 × 4 register tiles, which stream the weights
+ * with prefetching, are faster end to end although this GEMM computes faster from cache
+ * (bench_kernels --m 4, 1 thread: 140-154 GOP/s against 103-108): `ttt bench --batch B`, 1B shape,
+ * performance, 2 threads, aggregate tok/s, drive / this GEMM: B = 2: 46 / 31, B = 4: 70 / 55,
+ * B = 8: 76 / 89, B = 16: 75 / 126. */
+enum { Q8_GEMM_MIN_M = 8 };
 enum { QV = 2, QX = 6, Q_STEPS = TTT_Q8_0_BLOCK / 4, Q_KB = 64 /* blocks per k slice */ };
 /* Bytes of one block of one 16-row group in the buffer: quants, then 16 f32 scales. */
 enum { Q_GROUP_BYTES = Q_STEPS * 64 + 64, Q_BLOCK_BYTES = QV * Q_GROUP_BYTES };
 
 /* Repacks blocks [b0, b1) of weight rows [j, j + rows) (rows <= 16; missing rows are zero) into
- * group layout at `out`, one Q_BLOCK_BYTES stride per block. */
+ * group layout at `out`, one Q_BLOCK_BYTES stride per block. The quants are an in-register
+ * transpose: rows r and r + 8 share a register ([8 dwords of row r | 8 of row r + 8]), and an 8 × 8
+ * dword transpose in each 256-bit half (unpack 32, unpack 64, then 128-bit lanes across pairs)
+ * leaves step s's dword of the 16 rows in one register, in row order. (A gather per step was ~3×
+ * the cost at small m; bench_kernels --m 8.) The 16 scales come with one gather. */
 static void q8_pack_group(const ttt_gemm_problem *p, int64_t j, int rows, int64_t b0, int64_t b1,
                           uint8_t *out) {
   int64_t blocks = p->k / TTT_Q8_0_BLOCK;
@@ -456,19 +462,46 @@ static void q8_pack_group(const ttt_gemm_problem *p, int64_t j, int rows, int64_
   const __m512i offsets =
       _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                          _mm512_set1_epi32(row_bytes));
+  /* qword indices of [a.L0, b.L0, a.L2, b.L2] and [a.L1, b.L1, a.L3, b.L3] (L = 128-bit lane) */
+  const __m512i low_lanes = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+  const __m512i high_lanes = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
   const __m512i bias128 = _mm512_set1_epi8((char)0x80);
   const uint8_t *base = (const uint8_t *)p->w + (size_t)j * (size_t)row_bytes;
   for (int64_t b = b0; b < b1; b++) {
-    const uint8_t *block = base + b * TTT_Q8_0_BLOCK_BYTES;
+    const uint8_t *block = base + b * TTT_Q8_0_BLOCK_BYTES + 2;
     uint8_t *dst = out + (b - b0) * Q_BLOCK_BYTES;
-    for (int s = 0; s < Q_STEPS; s++) {
-      __m512i q =
-          _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets, block + 2 + 4 * s, 1);
+    __m512i r[8], t[8], u[8];
+#pragma GCC unroll 8
+    for (int q = 0; q < 8; q++) {
+      __m256i lo = q < rows ? _mm256_loadu_si256((const void *)(block + (size_t)q * row_bytes))
+                            : _mm256_setzero_si256();
+      __m256i hi = q + 8 < rows
+                       ? _mm256_loadu_si256((const void *)(block + (size_t)(q + 8) * row_bytes))
+                       : _mm256_setzero_si256();
+      r[q] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    }
+#pragma GCC unroll 4
+    for (int q = 0; q < 8; q += 2) {
+      t[q] = _mm512_unpacklo_epi32(r[q], r[q + 1]);
+      t[q + 1] = _mm512_unpackhi_epi32(r[q], r[q + 1]);
+    }
+#pragma GCC unroll 2
+    for (int q = 0; q < 8; q += 4) { /* u[q + d]: dwords d (lane 0) and d + 4 (lane 1) */
+      u[q] = _mm512_unpacklo_epi64(t[q], t[q + 2]);
+      u[q + 1] = _mm512_unpackhi_epi64(t[q], t[q + 2]);
+      u[q + 2] = _mm512_unpacklo_epi64(t[q + 1], t[q + 3]);
+      u[q + 3] = _mm512_unpackhi_epi64(t[q + 1], t[q + 3]);
+    }
+#pragma GCC unroll 4
+    for (int d = 0; d < 4; d++) {
       /* Missing rows: quants 0 + 128, scale 0, so they add 0. */
-      _mm512_store_si512(dst + 64 * s, _mm512_xor_si512(q, bias128));
+      __m512i step_d = _mm512_permutex2var_epi64(u[d], low_lanes, u[d + 4]);
+      __m512i step_d4 = _mm512_permutex2var_epi64(u[d], high_lanes, u[d + 4]);
+      _mm512_store_si512(dst + 64 * d, _mm512_xor_si512(step_d, bias128));
+      _mm512_store_si512(dst + 64 * (d + 4), _mm512_xor_si512(step_d4, bias128));
     }
     /* The scale is the low 16 bits of the dword at the block start. */
-    __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets, block, 1);
+    __m512i h = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, offsets, block - 2, 1);
     _mm512_store_ps(dst + 64 * Q_STEPS, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h)));
   }
 }
