@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ttt, OpenAI, startServer, metrics, rawRequest, post, run } from './lib.mjs';
+import { ttt, startServer, metrics, rawRequest, post, run, rejects } from './lib.mjs';
 
 const SOURCE = process.env.TTT_SOURCE_DIR;
 if (!SOURCE) throw new Error('set TTT_SOURCE_DIR');
@@ -55,19 +55,6 @@ function assertClose(got, want, what) {
   let worst = 0;
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
   assert.ok(worst <= TOLERANCE, `${what}: max abs difference ${worst}`);
-}
-
-async function rejects(promise, status, param, code) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof OpenAI.APIError, `not an APIError: ${e}`);
-    assert.equal(e.status, status, e.message);
-    assert.equal(e.param ?? null, param, e.message);
-    if (code !== undefined) assert.equal(e.code, code, e.message);
-    return e;
-  }
-  assert.fail(`expected HTTP ${status}`);
 }
 
 const srv = await startServer(['--max-batch', '4'], dir);

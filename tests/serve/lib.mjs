@@ -1,5 +1,6 @@
 // Helpers of the `ttt serve` tests: start a server on a free loopback port, read its metrics,
 // send raw HTTP bytes, load the `openai` client from the build-local node_modules.
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -80,6 +81,22 @@ export async function waitMetrics(base, pred) {
     await sleep(50);
   }
   return m;
+}
+
+// Expects the call to reject with an OpenAI APIError of `status` naming `param` (and `code`, when
+// given) with a message; returns the error.
+export async function rejects(promise, status, param, code) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.ok(e instanceof OpenAI.APIError, `not an APIError: ${e}`);
+    assert.equal(e.status, status, e.message);
+    if (param !== undefined) assert.equal(e.param, param, e.message);
+    if (code !== undefined) assert.equal(e.code, code, e.message);
+    assert.equal(typeof e.error.message, 'string');
+    return e;
+  }
+  assert.fail(`expected HTTP ${status}`);
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

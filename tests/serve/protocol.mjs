@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import {
-  OpenAI, startServer, metrics, waitMetrics, rawRequest, post, generateAlone, sleep, run,
+  startServer, metrics, waitMetrics, rawRequest, post, generateAlone, sleep, run, rejects,
 } from './lib.mjs';
 
 const MODEL = 'kjv-llama';
@@ -19,21 +19,6 @@ const KV_BLOCKS = 31 * LAYERS;
 const srv = await startServer(['--max-body', String(MAX_BODY), '--kv-blocks', String(KV_BLOCKS)]);
 const { client, base, port } = srv;
 const oracle12 = generateAlone(PROMPT, 12);
-
-// Expects the call to reject with an OpenAI APIError of `status` naming `param`.
-async function rejects(promise, status, param, code) {
-  try {
-    await promise;
-  } catch (e) {
-    assert.ok(e instanceof OpenAI.APIError, `not an APIError: ${e}`);
-    assert.equal(e.status, status, e.message);
-    if (param !== undefined) assert.equal(e.param, param, e.message);
-    if (code !== undefined) assert.equal(e.code, code, e.message);
-    assert.equal(typeof e.error.message, 'string');
-    return e;
-  }
-  assert.fail(`expected HTTP ${status}`);
-}
 
 // A raw response's body must be OpenAI's error JSON.
 function errorBody(res) {

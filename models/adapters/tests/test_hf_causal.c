@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ttt_models.h"
+#include "hf_golden.h"
 #include "ttt_test.h"
 
 /* Each fixture with the performance strategy's gates on logits (PCC, top-1 agreement over the 20
@@ -49,39 +50,6 @@ static const fixture_gates fixtures[] = {
      * steps), so the decode rows measure 0.9663 pcc and 4/6 top-1. */
     {"deepseek3_tiny", 0.96, 0.66},
 };
-
-typedef struct golden {
-  ttt_safetensors *file;
-  int32_t *input_ids, *decode_ids;
-  int64_t T, D;
-} golden;
-
-static int32_t *read_ids(ttt_safetensors *file, const char *name, int64_t *n) {
-  ttt_tensor t;
-  if (ttt_safetensors_get(file, name, &t) != TTT_OK) return NULL;
-  *n = ttt_tensor_numel(&t);
-  int32_t *ids = malloc((size_t)*n * sizeof *ids);
-  for (int64_t i = 0; i < *n; i++) ids[i] = (int32_t)ttt_tensor_get(&t, i);
-  return ids;
-}
-
-static bool golden_open(const char *fixture, golden *g) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/hf/%s/golden.safetensors", TTT_FIXTURES_DIR, fixture);
-  memset(g, 0, sizeof *g);
-  CHECK_OK(ttt_safetensors_open(path, &g->file));
-  if (!g->file) return false;
-  g->input_ids = read_ids(g->file, "input_ids", &g->T);
-  g->decode_ids = read_ids(g->file, "decode_ids", &g->D);
-  CHECK(g->input_ids && g->decode_ids);
-  return g->input_ids && g->decode_ids;
-}
-
-static void golden_close(golden *g) {
-  free(g->input_ids);
-  free(g->decode_ids);
-  ttt_safetensors_close(g->file);
-}
 
 /* Observer state: compares every module output with trace.<hf module>.out. */
 typedef struct trace_check {

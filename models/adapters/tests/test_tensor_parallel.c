@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ttt_models.h"
+#include "hf_golden.h"
 #include "ttt_test.h"
 
 static const char *const fixtures[] = {
@@ -241,39 +242,6 @@ static void test_forward_needs_matching_comm(void) {
 
 static ttt_comm *comm;
 static ttt_context *whole_ctx, *split_ctx; /* this process alone / over comm */
-
-typedef struct golden {
-  ttt_safetensors *file;
-  int32_t *input_ids, *decode_ids;
-  int64_t T, D;
-} golden;
-
-static int32_t *read_ids(ttt_safetensors *file, const char *name, int64_t *n) {
-  ttt_tensor t;
-  if (ttt_safetensors_get(file, name, &t) != TTT_OK) return NULL;
-  *n = ttt_tensor_numel(&t);
-  int32_t *ids = malloc((size_t)*n * sizeof *ids);
-  for (int64_t i = 0; ids && i < *n; i++) ids[i] = (int32_t)ttt_tensor_get(&t, i);
-  return ids;
-}
-
-static bool golden_open(const char *fixture, golden *g) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/hf/%s/golden.safetensors", TTT_FIXTURES_DIR, fixture);
-  memset(g, 0, sizeof *g);
-  CHECK_OK(ttt_safetensors_open(path, &g->file));
-  if (!g->file) return false;
-  g->input_ids = read_ids(g->file, "input_ids", &g->T);
-  g->decode_ids = read_ids(g->file, "decode_ids", &g->D);
-  CHECK(g->input_ids && g->decode_ids);
-  return g->input_ids && g->decode_ids;
-}
-
-static void golden_close(golden *g) {
-  free(g->input_ids);
-  free(g->decode_ids);
-  ttt_safetensors_close(g->file);
-}
 
 /* Prefill of the golden ids, then its teacher-forced decode steps: [T + D, vocab] logits. */
 static void run_logits(const ttt_hf_model *m, ttt_context *ctx, const golden *g, float *logits) {
