@@ -80,6 +80,17 @@ void ttt_gemm_q4_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q4_0_q8_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 
+/* The VNNI GEMM shared by the q8_0 and q4_0 × q8_0 kernels for m >= TTT_QGEMM_MIN_M
+ * (kernels_qgemm_avx512.c): both weight formats are repacked per tile into one int8 layout. Needs
+ * AVX-512 F/BW/VL + VNNI and p->workspace. Below TTT_QGEMM_MIN_M rows (a small batched decode) the
+ * row-streaming tiles of each format are faster end to end, although this GEMM computes faster from
+ * cache (bench_kernels --m 4, 1 thread, q8_0: 140-154 GOP/s against 103-108): `ttt bench --batch
+ * B`, 1B shape, performance, 2 threads, aggregate tok/s, streaming / this GEMM: B = 2: 46 / 31,
+ * B = 4: 70 / 55, B = 8: 76 / 89, B = 16: 75 / 126. */
+typedef enum ttt_qgemm_format { TTT_QGEMM_Q8_0, TTT_QGEMM_Q4_0 } ttt_qgemm_format;
+enum { TTT_QGEMM_MIN_M = 8 };
+void ttt_qgemm_avx512(const ttt_gemm_problem *p, ttt_qgemm_format format, int64_t n0, int64_t n1);
+
 /* SIMD kernels, same contracts as the reference ones. Call only when the device has the ISA bits
  * of their gemm_table entry (linear.c). *_avx2: AVX2 + FMA + F16C (q8_0 × q8_0 via vpmaddubsw).
  * *_avx512: AVX-512 F/BW/VL + FMA + F16C; q8_0 × q8_0 additionally needs AVX-512 VNNI. */

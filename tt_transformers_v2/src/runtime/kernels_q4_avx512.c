@@ -5,8 +5,10 @@
  * multiplies the unsigned weight codes (0..15) by the signed activations; the code offset is
  * removed by starting each accumulation from −Σ 8·x, taken once per activation block pair with a
  * vpdpbusd of 8s: Σ (c − 8)·x = Σ c·x − Σ 8·x. Tiles of RW weight rows × RX activation rows, and
- * activation panels kept in L2 while every weight tile passes over them. A single activation row
- * (decode) takes gv4_drive instead, which sums whole blocks in int32 before scaling.
+ * activation panels kept in L2 while every weight tile passes over them, serve small batched
+ * decodes (1 < m < TTT_QGEMM_MIN_M). A single activation row (decode) takes gv4_drive, which sums
+ * whole blocks in int32 before scaling; prefill and larger batches take the repacking VNNI GEMM
+ * shared with q8_0 (kernels_qgemm_avx512.c).
  */
 #include "kernels_avx512_fold.h"
 #include "kernels_simd_common.h"
@@ -213,6 +215,10 @@ static void gv4_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
 void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
   if (p->m == 1) {
     gv4_drive(p, n0, n1);
+    return;
+  }
+  if (p->m >= TTT_QGEMM_MIN_M) {
+    ttt_qgemm_avx512(p, TTT_QGEMM_Q4_0, n0, n1);
     return;
   }
   int64_t rows = panel_rows((p->k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES, RX);

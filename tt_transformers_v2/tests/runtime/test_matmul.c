@@ -66,7 +66,7 @@ typedef struct shape {
 
 /* m < 8 runs the decode (GEMV) kernels, m >= 8 the prefill GEMMs of the AVX-512 file (k-blocked
  * in slices of 256 columns for f32 activations, 2048 for q8_0 × q8_0; register tiles of 32 weight
- * rows × 12 activation rows (then 4, 3, 2, 1), and 32 × 6 for q8_0 × q8_0).
+ * rows × 12 activation rows (then 4, 3, 2, 1), and 32 × 6 for q8_0 and q4_0 × q8_0).
  * Every m in {1, 3, 7, 9, 17}, k in {7, 32, 33, 59, 64, 96, 123, 4096} and n in
  * {1, 7, 20, 33, 57, 100, 4096} appears; tails of all tile dims occur (n = 20, 57: a 32-row tile
  * of 16 + 4 or 9 rows; m = 9, 17: 12 + 4 + 1, 6 + 6 + 5 rows; k = 59, 123 for both paths; k = 4096:
