@@ -3,9 +3,10 @@
  * activations (gv_drive in kernels_avx512.c for q8_0 weights, gv4_drive in kernels_q4_avx512.c for
  * q4_0). Include only from files compiled with the AVX-512 F/BW/VL flags.
  *
- * A weight row is visited in groups of GV_BLOCKS = 16 blocks of 32 values. Each step covers two
- * blocks with one vpdpbusd of unsigned weight codes against signed activation quants, whose 16
- * int32 lanes hold 8 lanes of each block. The 8 step results of a group are folded into one vector
+ * A weight row is visited in groups of GV_BLOCKS = 16 blocks of 32 values. For q8_0, each step
+ * covers two blocks with one vpdpbusd of unsigned weight codes against signed activation quants,
+ * whose 16 int32 lanes hold 8 lanes of each block, and fold8 halves pairs of steps to 4 lanes per
+ * block (q4_0 steps produce that layout directly). The results of a group are folded into one vector
  * of 16 exact int32 block dot products (three levels of shuffle, shuffle, add, without register
  * copies), from which the code offset is removed with the activations' block sums (xq_sum); the
  * vector is then converted and scaled once: acc += f32(dot − offset·Σx) · (w scales · x scales),
@@ -27,12 +28,6 @@ static const int32_t fold_order[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3
  * per block, one 128-bit lane each). */
 INLINE __m512i fold8(__m512i a, __m512i b) {
   return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88), _mm512_shuffle_i32x4(a, b, 0xdd));
-}
-
-/* As fold8 for steps whose blocks alternate by 128-bit lane (lanes 0 and 2 block A, 1 and 3
- * block B; the q4_0 layout): -> [A B C D]. */
-INLINE __m512i fold8_alternating(__m512i a, __m512i b) {
-  return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x44), _mm512_shuffle_i32x4(a, b, 0xee));
 }
 
 /* 4 lanes per block -> 2: each 128-bit lane holds one block of a, then one of b. */

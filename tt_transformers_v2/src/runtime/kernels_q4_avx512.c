@@ -117,69 +117,85 @@ INLINE void q4_panel(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i0, i
 }
 
 /* ---- decode GEMV (m = 1) ----
- * As gv_drive for q8_0 (groups of 16 blocks folded in int32, kernels_avx512_fold.h). A step's
- * weight codes are unpacked to [low nibbles of block b | of b + 1 | high nibbles of b | of b + 1]
- * (16 bytes each: values 0-15 and 16-31 of each block) and the activation quants are permuted once
- * per step, for all GV_ROWS rows, to the matching [x_b[0:16] | x_b+1[0:16] | x_b[16:32] |
- * x_b+1[16:32]]; the blocks then alternate by 128-bit lane (fold8_alternating). Codes are 0..15,
- * so the dot products are offset by 8·Σx, removed per block with xq_sum. */
+ * As gv_drive for q8_0, a row is summed in groups of 16 blocks in int32 and scaled once per group
+ * (gv_finish, kernels_avx512_fold.h), but a step covers four blocks and needs no fold: the 64 code
+ * bytes of blocks b..b+3 (16 each) are gathered into one zmm, whose low nibbles are values 0-15
+ * and high nibbles values 16-31 of each block. One vpdpbusd of the low nibbles against the
+ * activations' values 0-15 of the four blocks, and one of the high nibbles against values 16-31,
+ * leave each block's dot product in its own 128-bit lane: already gv_finish's 4-lanes-per-block
+ * layout. The activation quants are rearranged into that order once per call (gv4_arrange, in the
+ * workspace), for all rows. Codes are 0..15, so the dot products are offset by 8·Σx, removed per
+ * block with xq_sum. Measured (bench_kernels, ffn and lm-head shapes, GB/s of weights): 1 thread
+ * 17.1-17.5, 2 threads 32-33, against 15.3-15.5 and 24-28 for 2-block steps folded in pairs with
+ * the activations permuted at every step. */
+enum { GV4_SLICE = TTT_GEMM_WORKSPACE_BYTES / TTT_Q8_0_BLOCK }; /* blocks arranged per slice */
 
-/* The codes of blocks b and b + 1 at `block` (the second zero when single), laid out as above. */
-INLINE __m512i gv4_codes(const uint8_t *block, bool single) {
-  const __m256i low4 = _mm256_set1_epi8(0x0f);
-  __m128i first = _mm_loadu_si128((const void *)(block + 2));
-  __m128i second = single ? _mm_setzero_si128()
-                          : _mm_loadu_si128((const void *)(block + TTT_Q4_0_BLOCK_BYTES + 2));
-  __m256i packed = _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
-  __m256i lo = _mm256_and_si256(packed, low4);
-  __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+/* Activation blocks [b0, b1) of the single row as runs of 4 blocks, 128 bytes each: values 0-15 of
+ * the 4 blocks, then values 16-31 (a short last run is zero-padded). */
+static void gv4_arrange(const ttt_gemm_problem *p, int64_t b0, int64_t b1, uint8_t *out) {
+  const uint8_t *xq = p->xq;
+  for (int64_t b = b0; b < b1; b += 4) {
+    __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+    for (int q = 0; q < 4 && b + q < b1; q++) {
+      const uint8_t *x = xq + (size_t)(b + q) * TTT_Q8_0_BLOCK_BYTES + 2;
+      __mmask16 lane = (__mmask16)(0xfu << (4 * q));
+      lo = _mm512_mask_broadcast_i32x4(lo, lane, _mm_loadu_si128((const void *)x));
+      hi = _mm512_mask_broadcast_i32x4(hi, lane, _mm_loadu_si128((const void *)(x + 16)));
+    }
+    _mm512_store_si512(out + (b - b0) * 32, lo);
+    _mm512_store_si512(out + (b - b0) * 32 + 64, hi);
+  }
 }
 
-/* The activation quants of blocks b and b + 1 in the codes' order. */
-INLINE __m512i gv4_quants(const uint8_t *block, bool single) {
-  __m512i pair = load_quants(block, single); /* [x_b | x_b+1], 32 bytes each */
-  return _mm512_shuffle_i64x2(pair, pair, _MM_SHUFFLE(3, 1, 2, 0));
+/* The code bytes of blocks b..b+3 starting at `block` (only the first nb < 4 when short). */
+INLINE __m512i gv4_codes(const uint8_t *block, int nb) {
+  __m512i codes = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int q = 0; q < 4; q++) {
+    if (q >= nb) break;
+    /* 128-bit lane q gets bytes 2..17 of block q. */
+    __m128i packed = _mm_loadu_si128((const void *)(block + (size_t)q * TTT_Q4_0_BLOCK_BYTES + 2));
+    codes = _mm512_mask_broadcast_i32x4(codes, (__mmask16)(0xfu << (4 * q)), packed);
+  }
+  return codes;
 }
 
-/* Adds blocks [b0, b0 + nb) (nb <= 16) of the rw rows at w[] into acc[] (f32 lanes). */
-INLINE void gv4_group(const ttt_gemm_problem *p, const uint8_t *const *w, __m512 acc[GV_ROWS],
-                      int rw, int64_t b0, int nb) {
-  const uint8_t *x = (const uint8_t *)p->xq + b0 * TTT_Q8_0_BLOCK_BYTES;
+/* Adds blocks [b0, b0 + nb) (nb <= 16) of the rw rows at w[] into acc[] (f32 lanes); x holds the
+ * arranged activations of the group. */
+INLINE void gv4_group(const ttt_gemm_problem *p, const uint8_t *const *w, const uint8_t *x,
+                      __m512 acc[GV_ROWS], int rw, int64_t b0, int nb) {
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
   const uint8_t *w_group[GV_ROWS];
 #pragma GCC unroll 4
   for (int r = 0; r < rw; r++) w_group[r] = w[r] + b0 * TTT_Q4_0_BLOCK_BYTES;
-  __m512i half[GV_ROWS][GV_STEPS / 2]; /* after fold8_alternating: 4 lanes per block */
+  __m512i half[GV_ROWS][GV_STEPS / 2]; /* 4 lanes per block */
 #pragma GCC unroll 4
-  for (int s2 = 0; s2 < GV_STEPS / 2; s2++) {
-    __m512i d[GV_ROWS][2];
-#pragma GCC unroll 2
-    for (int u = 0; u < 2; u++) {
-      int s = 2 * s2 + u; /* blocks 2s and 2s + 1 of the group */
-      if (2 * s >= nb) {
+  for (int s = 0; s < GV_STEPS / 2; s++) { /* blocks 4s .. 4s + 3 of the group */
+    int left = nb - 4 * s;
+    if (left <= 0) {
 #pragma GCC unroll 4
-        for (int r = 0; r < rw; r++) d[r][u] = _mm512_setzero_si512();
-        continue;
-      }
-      bool single = 2 * s + 1 == nb; /* the second block's codes and quants are zero */
-      __m512i xv = gv4_quants(x + (size_t)s * 2 * TTT_Q8_0_BLOCK_BYTES, single);
-#pragma GCC unroll 4
-      for (int r = 0; r < rw; r++)
-        d[r][u] = _mm512_dpbusd_epi32(
-            _mm512_setzero_si512(),
-            gv4_codes(w_group[r] + (size_t)s * 2 * TTT_Q4_0_BLOCK_BYTES, single), xv);
+      for (int r = 0; r < rw; r++) half[r][s] = _mm512_setzero_si512();
+      continue;
     }
+    __m512i x_low = _mm512_load_si512(x + s * 128), x_high = _mm512_load_si512(x + s * 128 + 64);
 #pragma GCC unroll 4
-    for (int r = 0; r < rw; r++) half[r][s2] = fold8_alternating(d[r][0], d[r][1]);
+    for (int r = 0; r < rw; r++) {
+      __m512i codes = gv4_codes(w_group[r] + (size_t)s * 4 * TTT_Q4_0_BLOCK_BYTES, left);
+      __m512i dot =
+          _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(codes, low4), x_low);
+      half[r][s] =
+          _mm512_dpbusd_epi32(dot, _mm512_and_si512(_mm512_srli_epi16(codes, 4), low4), x_high);
+    }
   }
   gv_finish(p, w_group, half, acc, rw, b0, nb, 3 /* 8·Σx */, TTT_Q4_0_BLOCK_BYTES);
 }
 
-/* y[j + r] for weight rows [j, j + rw); prefetches the rows at `next` (NULL: none) one group
- * ahead of use, at the same offsets. */
-INLINE void gv4_tile(const ttt_gemm_problem *p, int64_t j, int rw, const uint8_t *next) {
-  int64_t blocks = p->k / TTT_Q4_0_BLOCK;
-  size_t row_bytes = (size_t)blocks * TTT_Q4_0_BLOCK_BYTES;
+/* Rows [j, j + rw) over blocks [b0, b1) (x: their arranged activations): y[j + r] = sum + bias
+ * when b0 = 0, else y[j + r] += sum. Prefetches the rows at `next` (NULL: none) one group ahead of
+ * use, at the same offsets. */
+INLINE void gv4_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t b0, int64_t b1,
+                     const uint8_t *x, const uint8_t *next) {
+  size_t row_bytes = (size_t)(p->k / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES;
   const uint8_t *w[GV_ROWS];
   __m512 acc[GV_ROWS];
 #pragma GCC unroll 4
@@ -187,29 +203,44 @@ INLINE void gv4_tile(const ttt_gemm_problem *p, int64_t j, int rw, const uint8_t
     w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
     acc[r] = _mm512_setzero_ps();
   }
-  for (int64_t b0 = 0; b0 < blocks; b0 += GV_BLOCKS) {
-    int nb = blocks - b0 < GV_BLOCKS ? (int)(blocks - b0) : GV_BLOCKS;
-    prefetch_next(next, row_bytes, rw, (size_t)b0 * TTT_Q4_0_BLOCK_BYTES,
+  for (int64_t g = b0; g < b1; g += GV_BLOCKS) {
+    int nb = b1 - g < GV_BLOCKS ? (int)(b1 - g) : GV_BLOCKS;
+    const uint8_t *xg = x + (g - b0) * 32;
+    prefetch_next(next, row_bytes, rw, (size_t)g * TTT_Q4_0_BLOCK_BYTES,
                   (size_t)nb * TTT_Q4_0_BLOCK_BYTES);
     if (nb == GV_BLOCKS)
-      gv4_group(p, w, acc, rw, b0, GV_BLOCKS); /* constant nb: the tail tests fold away */
+      gv4_group(p, w, xg, acc, rw, g, GV_BLOCKS); /* constant nb: the tail tests fold away */
     else
-      gv4_group(p, w, acc, rw, b0, nb);
+      gv4_group(p, w, xg, acc, rw, g, nb);
   }
 #pragma GCC unroll 4
-  for (int r = 0; r < rw; r++)
-    p->y[j + r] = _mm512_reduce_add_ps(acc[r]) + (p->bias ? p->bias[j + r] : 0.0f);
+  for (int r = 0; r < rw; r++) {
+    float sum = _mm512_reduce_add_ps(acc[r]);
+    if (b0 == 0)
+      p->y[j + r] = sum + (p->bias ? p->bias[j + r] : 0.0f);
+    else
+      p->y[j + r] += sum;
+  }
 }
 
+/* Slices of GV4_SLICE blocks (one slice for any k up to 128 Ki values): each slice's activations
+ * are arranged into the workspace, then every row tile runs over it. */
 static void gv4_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
-  size_t row_bytes = (size_t)(p->k / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES;
+  int64_t blocks = p->k / TTT_Q4_0_BLOCK;
+  size_t row_bytes = (size_t)blocks * TTT_Q4_0_BLOCK_BYTES;
   const uint8_t *w = p->w;
-  int64_t j = n0;
-  for (; j + GV_ROWS <= n1; j += GV_ROWS) {
-    const uint8_t *next = j + 2 * GV_ROWS <= n1 ? w + (size_t)(j + GV_ROWS) * row_bytes : NULL;
-    gv4_tile(p, j, GV_ROWS, next);
+  uint8_t *x = p->workspace;
+  for (int64_t b0 = 0; b0 < blocks; b0 += GV4_SLICE) {
+    int64_t b1 = blocks - b0 < GV4_SLICE ? blocks : b0 + GV4_SLICE;
+    gv4_arrange(p, b0, b1, x);
+    int64_t j = n0;
+    for (; j + GV_ROWS <= n1; j += GV_ROWS) {
+      const uint8_t *next = j + 2 * GV_ROWS <= n1 ? w + (size_t)(j + GV_ROWS) * row_bytes : NULL;
+      gv4_tile(p, j, GV_ROWS, b0, b1, x, next);
+    }
+    for (; j < n1; j++)
+      gv4_tile(p, j, 1, b0, b1, x, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
   }
-  for (; j < n1; j++) gv4_tile(p, j, 1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
 }
 
 void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {

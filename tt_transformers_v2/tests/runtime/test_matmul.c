@@ -73,11 +73,13 @@ typedef struct shape {
  * several slices). k = 7, 33, 59, 123 are not multiples of
  * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
  * q8_0 skips them. m = 1 with q8_0 × q8_0 is a separate GEMV (groups of 16 blocks, 4 rows at a
- * time): k = 736 (23 blocks) has a 7-block group tail, k = 32 a single block, n = 7 a row tail. */
+ * time): k = 736 (23 blocks) has a 7-block group tail, k = 32 a single block, n = 7 a row tail.
+ * The q4_0 GEMV arranges its activations in slices of 4096 blocks: k = 135232 (4226 blocks) runs
+ * two slices, the second with a 2-block run. */
 static const shape shapes[] = {
-    {1, 7, 1},     {3, 33, 7},    {7, 32, 33},   {17, 64, 100}, {1, 4096, 33},
-    {3, 96, 4096}, {17, 4096, 7}, {7, 33, 100},  {17, 96, 33},  {1, 4096, 4096},
-    {3, 59, 33},   {1, 123, 100}, {9, 4096, 57}, {1, 736, 7},   {1, 32, 5},
+    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},  {17, 64, 100},   {1, 4096, 33}, {3, 96, 4096},
+    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33}, {1, 4096, 4096}, {3, 59, 33},   {1, 123, 100},
+    {9, 4096, 57}, {1, 736, 7},  {1, 32, 5},   {1, 135232, 5},
 };
 
 /* ---- independent decoding of stored values (no library conversion code) ---- */
