@@ -433,7 +433,8 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
  * once per GV_ROWS rows. Measured (1 thread, weights resident in L2, k = 2048 and 8192): 34 GB/s
  * against 28 GB/s for drive()'s per-step conversion and scaling; streaming from memory both are at
  * the bandwidth available (within run-to-run noise of ~10% here). 8 rows in flight spill registers.
- */
+ * Streaming (bench_kernels, 1 thread, ffn shapes): 26-28.5 GB/s with the weight scales gathered,
+ * 32-33 with group_scales' permutes. */
 /* Σ(w + 128)·x over the two blocks at `w` and `x` (one when single), 8 lanes per block. */
 INLINE __m512i gv_step(const uint8_t *w, __m512i x, bool single) {
   __m512i wu = _mm512_xor_si512(load_quants(w, single), _mm512_set1_epi8((char)0x80));

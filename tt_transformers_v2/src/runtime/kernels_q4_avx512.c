@@ -125,9 +125,9 @@ INLINE void q4_panel(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i0, i
  * leave each block's dot product in its own 128-bit lane: already gv_finish's 4-lanes-per-block
  * layout. The activation quants are rearranged into that order once per call (gv4_arrange, in the
  * workspace), for all rows. Codes are 0..15, so the dot products are offset by 8·Σx, removed per
- * block with xq_sum. Measured (bench_kernels, ffn and lm-head shapes, GB/s of weights): 1 thread
- * 17.1-17.5, 2 threads 32-33, against 15.3-15.5 and 24-28 for 2-block steps folded in pairs with
- * the activations permuted at every step. */
+ * block with xq_sum. Measured (bench_kernels, 1 thread, ffn and lm-head shapes, GB/s of weights):
+ * 18.3-19.5 with the scales gathered, 20-24 with group_scales, against 15.3-15.5 for 2-block steps
+ * folded in pairs with the activations permuted at every step. */
 enum { GV4_SLICE = TTT_GEMM_WORKSPACE_BYTES / TTT_Q8_0_BLOCK }; /* blocks arranged per slice */
 
 /* Activation blocks [b0, b1) of the single row as runs of 4 blocks, 128 bytes each: values 0-15 of
@@ -147,17 +147,20 @@ static void gv4_arrange(const ttt_gemm_problem *p, int64_t b0, int64_t b1, uint8
   }
 }
 
-/* The code bytes of blocks b..b+3 starting at `block` (only the first nb < 4 when short). */
+/* The 16 code bytes of block q of the 4 at `block`, zero past the first nb. */
+INLINE __m128i gv4_block_codes(const uint8_t *block, int q, int nb) {
+  if (q >= nb) return _mm_setzero_si128();
+  return _mm_loadu_si128((const void *)(block + (size_t)q * TTT_Q4_0_BLOCK_BYTES + 2));
+}
+
+/* The code bytes of blocks b..b+3 starting at `block`, block q in 128-bit lane q (only the first
+ * nb < 4 read when short). */
 INLINE __m512i gv4_codes(const uint8_t *block, int nb) {
-  __m512i codes = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int q = 0; q < 4; q++) {
-    if (q >= nb) break;
-    /* 128-bit lane q gets bytes 2..17 of block q. */
-    __m128i packed = _mm_loadu_si128((const void *)(block + (size_t)q * TTT_Q4_0_BLOCK_BYTES + 2));
-    codes = _mm512_mask_broadcast_i32x4(codes, (__mmask16)(0xfu << (4 * q)), packed);
-  }
-  return codes;
+  __m256i low = _mm256_inserti128_si256(_mm256_castsi128_si256(gv4_block_codes(block, 0, nb)),
+                                        gv4_block_codes(block, 1, nb), 1);
+  __m256i high = _mm256_inserti128_si256(_mm256_castsi128_si256(gv4_block_codes(block, 2, nb)),
+                                         gv4_block_codes(block, 3, nb), 1);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(low), high, 1);
 }
 
 /* Adds blocks [b0, b0 + nb) (nb <= 16) of the rw rows at w[] into acc[] (f32 lanes); x holds the
