@@ -49,6 +49,30 @@ INLINE __m256i unsigned_weights(ttt_qgemm_format format, const uint8_t *block) {
   return _mm256_add_epi8(codes, _mm256_set1_epi8(120)); /* (c − 8) + 128 */
 }
 
+/* Software prefetch of the weights the next tile will pack. The packing reads 32 rows a block at a
+ * time, a pattern the hardware prefetchers do not follow, and a batched decode reads every weight
+ * once per step: without this the packing waits on DRAM (1B shape, performance, B = 8: most of a
+ * step was spent on the packing's weight loads). The next tile's row segments are requested a few
+ * cache lines per packed block, spread over the current tile's packing, into L2. */
+typedef struct prefetch_plan {
+  const uint8_t *first; /* the next tile's first row segment (NULL: nothing to prefetch) */
+  size_t row_bytes;     /* distance between its rows */
+  size_t segment;       /* bytes per row segment */
+  size_t total;         /* rows × segment */
+  size_t issued;        /* bytes requested so far */
+  size_t per_block;     /* bytes to request per packed block */
+} prefetch_plan;
+
+INLINE void prefetch_some(prefetch_plan *plan) {
+  if (!plan->first) return;
+  size_t end =
+      plan->issued + plan->per_block < plan->total ? plan->issued + plan->per_block : plan->total;
+  for (; plan->issued < end; plan->issued += 64) {
+    size_t row = plan->issued / plan->segment, offset = plan->issued % plan->segment;
+    _mm_prefetch((const char *)(plan->first + row * plan->row_bytes + offset), _MM_HINT_T1);
+  }
+}
+
 /* Repacks blocks [b0, b1) of weight rows [j, j + rows) (rows <= 16) into group layout at `out`,
  * one Q_BLOCK_BYTES stride per block. Missing rows get scale 0, so they add 0 whatever their
  * quants. The quants are an in-register transpose: rows r and r + 8 share a register ([8 dwords
@@ -57,7 +81,7 @@ INLINE __m256i unsigned_weights(ttt_qgemm_format format, const uint8_t *block) {
  * register, in row order. (A gather per step was ~3× the cost at small m; bench_kernels --m 8.)
  * The 16 scales (f16 at the start of every block, in both formats) come with one gather. */
 INLINE void pack_group(const ttt_gemm_problem *p, ttt_qgemm_format format, int64_t j, int rows,
-                       int64_t b0, int64_t b1, uint8_t *out) {
+                       int64_t b0, int64_t b1, uint8_t *out, prefetch_plan *plan) {
   size_t stride = block_bytes(format);
   int32_t row_bytes = (int32_t)((size_t)(p->k / TTT_Q8_0_BLOCK) * stride);
   __mmask16 valid = (__mmask16)((1u << rows) - 1u);
@@ -69,6 +93,7 @@ INLINE void pack_group(const ttt_gemm_problem *p, ttt_qgemm_format format, int64
   const __m512i high_lanes = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
   const uint8_t *base = (const uint8_t *)p->w + (size_t)j * (size_t)row_bytes;
   for (int64_t b = b0; b < b1; b++) {
+    prefetch_some(plan);
     const uint8_t *block = base + (size_t)b * stride;
     uint8_t *dst = out + (b - b0) * Q_BLOCK_BYTES;
     __m512i r[8], t[8], u[8];
@@ -195,6 +220,27 @@ INLINE void gemm_rows(const ttt_gemm_problem *p, const uint8_t *buf, int64_t b0,
   }
 }
 
+/* The prefetch plan for the tile after (j, b0): the next k slice of the same rows, else the
+ * first slice of the next rows (none past n1). */
+INLINE prefetch_plan next_tile_plan(const ttt_gemm_problem *p, ttt_qgemm_format format, int64_t j,
+                                    int64_t b0, int64_t b1, int64_t n1, int qv) {
+  int64_t blocks = p->k / TTT_Q8_0_BLOCK;
+  size_t stride = block_bytes(format), row_bytes = (size_t)blocks * stride;
+  int64_t next_j = b1 < blocks ? j : j + QV * VEC, next_b0 = b1 < blocks ? b1 : 0;
+  if (next_j >= n1) return (prefetch_plan){.first = NULL};
+  int64_t next_b1 = next_b0 + Q_KB < blocks ? next_b0 + Q_KB : blocks;
+  int64_t rows = n1 - next_j < QV * VEC ? n1 - next_j : QV * VEC;
+  prefetch_plan plan = {.first = (const uint8_t *)p->w + (size_t)next_j * row_bytes +
+                                 (size_t)next_b0 * stride,
+                        .row_bytes = row_bytes,
+                        .segment = (size_t)(next_b1 - next_b0) * stride};
+  plan.total = (size_t)rows * plan.segment;
+  /* Spread over the qv·(b1 - b0) blocks this tile packs, in whole cache lines. */
+  size_t packed = (size_t)qv * (size_t)(b1 - b0);
+  plan.per_block = ((plan.total + packed - 1) / packed + 63) / 64 * 64;
+  return plan;
+}
+
 /* Tiles of QV·16 output columns; for each, k slices of Q_KB blocks are packed and run against
  * every activation row (the packed slice stays in L2, the activation rows' slice too). */
 _Static_assert(Q_KB *Q_BLOCK_BYTES <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");
@@ -208,9 +254,10 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, ttt_qgemm_format format, int64
     int last = (int)(cols - (qv - 1) * VEC);
     for (int64_t b0 = 0; b0 < blocks; b0 += Q_KB) {
       int64_t b1 = b0 + Q_KB < blocks ? b0 + Q_KB : blocks;
+      prefetch_plan plan = next_tile_plan(p, format, j, b0, b1, n1, qv);
       for (int v = 0; v < qv; v++)
         pack_group(p, format, j + v * VEC, v == qv - 1 ? last : VEC, b0, b1,
-                   buf + v * Q_GROUP_BYTES);
+                   buf + v * Q_GROUP_BYTES, &plan);
       if (qv == QV)
         gemm_rows(p, buf, b0, b1, j, QV, last);
       else
