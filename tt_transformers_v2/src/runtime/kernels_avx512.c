@@ -30,8 +30,8 @@
 #include "simd_math.h"
 
 enum {
-  RW = 4,     /* weight rows per tile */
-  RX = 4,     /* activation rows per tile */
+  RW = 4,     /* weight rows per tile (capacity of the tile arrays) */
+  RX = 6,     /* activation rows per tile (capacity) */
   VEC = 16,   /* f32 lanes */
   CHUNK = 32, /* columns per inner step: two vectors, one q8_0 block */
 };
@@ -71,7 +71,7 @@ INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *
                         __mmask16 m1) {
   __m512 scale[RW];
   if (kind == W_Q8_0) {
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 0; r < rw; r++)
       scale[r] = _mm512_set1_ps(f16_scalar(w[r] + (t / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES));
   }
@@ -80,17 +80,17 @@ INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *
     __mmask16 mask = v == 0 ? m0 : m1;
     int64_t col = t + v * VEC;
     __m512 xv[RX];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int c = 0; c < rx; c++)
       xv[c] = masked ? _mm512_maskz_loadu_ps(mask, x[c] + col) : _mm512_loadu_ps(x[c] + col);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 0; r < rw; r++) {
       __m512 wv = load_w(kind, w[r], col, masked, mask);
       if (kind == W_Q8_0) wv = _mm512_mul_ps(wv, scale[r]);
       /* The empty asm makes wv opaque, so the compiler keeps one widened load in a register
        * instead of folding a load (and conversion) into each of the rx FMAs. */
       if (rx > 1) __asm__("" : "+v"(wv));
-#pragma GCC unroll 4
+#pragma GCC unroll 6
       for (int c = 0; c < rx; c++) acc[r][c] = _mm512_fmadd_ps(xv[c], wv, acc[r][c]);
     }
   }
@@ -99,10 +99,10 @@ INLINE void float_chunk(weight_kind kind, const uint8_t *const *w, const float *
 /* Writes y[i + c, j + r] = sum of acc[r][c] (+ bias[j + r]). */
 INLINE void store_tile(const ttt_gemm_problem *p, __m512 acc[RW][RX], int64_t j, int rw, int64_t i,
                        int rx) {
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int r = 0; r < rw; r++) {
     float bias = p->bias ? p->bias[j + r] : 0.0f;
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int c = 0; c < rx; c++)
       p->y[(i + c) * p->ldy + j + r] = _mm512_reduce_add_ps(acc[r][c]) + bias;
   }
@@ -115,13 +115,13 @@ INLINE void float_tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, i
   const uint8_t *w[RW];
   const float *x[RX];
   __m512 acc[RW][RX];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int r = 0; r < rw; r++) {
     w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int c = 0; c < rx; c++) acc[r][c] = _mm512_setzero_ps();
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int c = 0; c < rx; c++) x[c] = p->x + (i + c) * p->k;
   int64_t full = p->k - p->k % CHUNK; /* q8_0 rows are whole blocks: never a tail */
   size_t chunk_bytes = weight_row_bytes(kind, CHUNK);
@@ -170,18 +170,18 @@ INLINE void q8_step(const uint8_t *const *w, const uint8_t *const *x, __m512 acc
   const __m512i bias128 = _mm512_set1_epi8((char)0x80);
   __m512i xu[RX];
   __m512 xs[RX];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int c = 0; c < rx; c++) {
     xu[c] = _mm512_xor_si512(load_quants(x[c] + offset, single), bias128);
     xs[c] = load_scales(x[c] + offset, single);
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int r = 0; r < rw; r++) {
     __m512i wq = load_quants(w[r] + offset, single);
     __m512 ws = load_scales(w[r] + offset, single);
     __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(),
                                      _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias128, wq));
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int c = 0; c < rx; c++) {
       __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, xu[c], wq));
       acc[r][c] = _mm512_fmadd_ps(dot, _mm512_mul_ps(ws, xs[c]), acc[r][c]);
@@ -195,13 +195,13 @@ INLINE void q8_tile(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i, int
   size_t row_bytes = (size_t)blocks * TTT_Q8_0_BLOCK_BYTES;
   const uint8_t *w[RW], *x[RX];
   __m512 acc[RW][RX];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int r = 0; r < rw; r++) {
     w[r] = (const uint8_t *)p->w + (size_t)(j + r) * row_bytes;
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int c = 0; c < rx; c++) acc[r][c] = _mm512_setzero_ps();
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
   for (int c = 0; c < rx; c++) x[c] = (const uint8_t *)p->xq + (size_t)(i + c) * row_bytes;
   int64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
@@ -222,11 +222,16 @@ INLINE void tile(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw,
     float_tile(p, kind, j, rw, i, rx, next);
 }
 
-/* All activation rows [i0, i1) for weight rows [j, j + rw); the first tile prefetches `next`. */
+/* All activation rows [i0, i1) for weight rows [j, j + rw) in tiles of tile_x (4 or 6) rows, then
+ * the rest in tiles of 4, 3, 2, 1; the first tile prefetches `next`. */
 INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw, int64_t i0,
-                  int64_t i1, const uint8_t *next) {
+                  int64_t i1, int tile_x, const uint8_t *next) {
   int64_t i = i0;
-  for (; i + RX <= i1; i += RX) tile(p, kind, j, rw, i, RX, i == i0 ? next : NULL);
+  for (; i + tile_x <= i1; i += tile_x) tile(p, kind, j, rw, i, tile_x, i == i0 ? next : NULL);
+  if (i + 4 <= i1) {
+    tile(p, kind, j, rw, i, 4, i == i0 ? next : NULL);
+    i += 4;
+  }
   switch (i1 - i) {
   case 3:
     tile(p, kind, j, rw, i, 3, i == i0 ? next : NULL);
@@ -242,22 +247,38 @@ INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw
   }
 }
 
-INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+/* Weight rows in tiles of tile_w, each against every activation row of a panel. */
+INLINE void drive_tiles(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind,
+                        int tile_w, int tile_x) {
   size_t row_bytes = weight_row_bytes(kind, p->k);
   int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)row_bytes : p->k * 4;
-  int64_t rows = panel_rows(x_row_bytes, RX);
+  int64_t rows = panel_rows(x_row_bytes, tile_x);
   const uint8_t *w = p->w;
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
     int64_t j = n0;
-    for (; j + RW <= n1; j += RW) {
-      /* Prefetch only inside this call's columns [n0, n1) (a full next tile of RW rows). */
-      const uint8_t *next = j + 2 * RW <= n1 ? w + (size_t)(j + RW) * row_bytes : NULL;
-      panel(p, kind, j, RW, i0, i1, next);
+    for (; j + tile_w <= n1; j += tile_w) {
+      /* Prefetch only inside this call's columns [n0, n1) (a full next tile of tile_w rows). */
+      const uint8_t *next = j + 2 * tile_w <= n1 ? w + (size_t)(j + tile_w) * row_bytes : NULL;
+      panel(p, kind, j, tile_w, i0, i1, tile_x, next);
     }
     for (; j < n1; j++)
-      panel(p, kind, j, 1, i0, i1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
+      panel(p, kind, j, 1, i0, i1, tile_x, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
   }
+}
+
+/* Float-valued weights against 6 or more activation rows (batched decodes, which in the
+ * row-invariant mode run here at every batch size) take 4 × 6 tiles: each widened weight vector
+ * feeds 6 FMAs instead of 4. A tile's shape does not change any output's summation order, so rows
+ * stay invariant. Measured (1B shape, accuracy, 1 thread, B = 8, `ttt bench -p 16 -n 48 --batch
+ * 8`, user CPU seconds of three runs, machine shared): 4 × 4 32.6-33.8, 4 × 6 30.8-32.4, 4 × 5
+ * 34.6, 3 × 8 36.0-37.9, 2 × 8 41.0-42.5 (fewer weight rows per tile reload the activations more
+ * often). */
+INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+  if (kind != W_Q8_0_Q8 && p->m >= 6)
+    drive_tiles(p, n0, n1, kind, 4, 6);
+  else
+    drive_tiles(p, n0, n1, kind, RW, 4);
 }
 
 /* ---- prefill GEMM for f32/f16/bf16/q8_0 weights with f32 activations (m >= GEMM_MIN_M) ----

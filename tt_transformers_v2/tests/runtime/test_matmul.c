@@ -533,12 +533,53 @@ static void test_kernel_selection(void) {
             "no matmul kernel for f16 weights with q8_0 activations");
 }
 
+/* In the row-invariant mode (batched decodes of the accuracy strategy) every float-weight kernel
+ * gives each row the bits it gets alone: the batch matches the float64 reference, and every row
+ * equals a one-row call bit for bit. m = 9 and 17 run 4 × 6 tiles with tails of 3 and 4 + 1 rows. */
+static void test_row_invariant_mode(void) {
+  static const shape batch_shapes[] = {{9, 96, 33}, {17, 4096, 7}};
+  static const weight_case float_cases[] = {
+      {TTT_F32, TTT_F32}, {TTT_F16, TTT_F32}, {TTT_BF16, TTT_F32}, {TTT_Q8_0, TTT_F32}};
+  for (int v = 0; v < N_VARIANTS; v++) {
+    bool available = false;
+    ttt_context *ctx = variant_context(&variants[v], 2, &available);
+    if (!ctx || !available) {
+      ttt_context_destroy(ctx);
+      continue;
+    }
+    ttt_context_set_row_invariant(ctx, true);
+    for (size_t s = 0; s < sizeof batch_shapes / sizeof batch_shapes[0]; s++) {
+      for (size_t c = 0; c < sizeof float_cases / sizeof float_cases[0]; c++) {
+        problem p;
+        problem_make(&p, batch_shapes[s], float_cases[c], c % 2 == 0, 300 + 10 * s + c);
+        run_problem(ctx, &variants[v], &p, 2);
+        ttt_linear_config config = {.kernel = variants[v].kernel, .threads = 2};
+        float *batch = output_buffer(&p), *alone = output_buffer(&p);
+        ttt_linear_op op = {.w = &p.w, .bias = p.bias, .y = batch, .ldy = p.ldy, .name = "w"};
+        CHECK_OK(ttt_linear(ctx, &config, p.x, p.s.m, p.s.k, &op));
+        for (int64_t i = 0; i < p.s.m; i++) {
+          op.y = alone + i * p.ldy;
+          CHECK_OK(ttt_linear(ctx, &config, p.x + i * p.s.k, 1, p.s.k, &op));
+        }
+        CHECK_MSG(memcmp(batch, alone, sizeof(float) * (size_t)(p.s.m * p.ldy)) == 0,
+                  "%s %s m=%lld: rows differ from their one-row results", variants[v].name,
+                  ttt_dtype_name(p.wc.weight), (long long)p.s.m);
+        free(batch);
+        free(alone);
+        problem_free(&p);
+      }
+    }
+    ttt_context_destroy(ctx);
+  }
+}
+
 int main(void) {
   TTT_RUN(test_kernel_selection);
   TTT_RUN(test_all_kernels_all_shapes);
   TTT_RUN(test_kernels_write_only_their_columns);
   TTT_RUN(test_quantize_rows);
   TTT_RUN(test_linear_multi_fused);
+  TTT_RUN(test_row_invariant_mode);
   TTT_RUN(test_small_caller_stack);
   TTT_RUN(test_linear_errors);
   return ttt_test_finish();
