@@ -14,7 +14,8 @@
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
  * Attention: the tile kernels of one decode layer at contexts 1k, 4k and 64k (see below).
  * Peak: the f32 FMA peak of the widest ISA (fma_peak), which the one-thread GEMM figures are
- * reported against ("% of peak", from their CPU time).
+ * reported against ("% of peak", from their CPU time). Read bandwidth: a prefetching streaming sum
+ * over 1 GiB (read_bandwidth), which the GEMVs are reported against ("% of read", same threads).
  * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention
  * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8");
  * --m sets the GEMM rows (default 128; e.g. 8 for the projections of a batched decode of 8).
@@ -176,6 +177,96 @@ static double fma_peak(ttt_context *ctx, double *all_threads) {
   return flops / best * 1e-9;
 }
 
+/* ---- read-bandwidth probe ----
+ * What a decode step's weight streaming can reach: the threads sum disjoint slices of a
+ * PROBE_BYTES buffer (well past the last-level cache; pages touched first) with the widest ISA and
+ * software prefetch PREFETCH_AHEAD bytes ahead, as the GEMVs prefetch; GB/s = bytes / wall time. The GEMV rows report their share of the
+ * figure for the same thread count ("% of read"). */
+enum { PROBE_BYTES = 1 << 30, PROBE_PIECE = 32 << 20, PREFETCH_AHEAD = 2048, PROBE_PASSES = 3 };
+
+/* A slice is read as READ_STREAMS equal parts side by side (one cache line of each per step):
+ * one sequential stream per core reaches about half of what several do on the machines measured
+ * (the GEMVs read 4-8 weight rows at once). */
+enum { READ_STREAMS = 8 };
+
+__attribute__((target("avx512f"))) static uint64_t read_slice_avx512(const uint8_t *p, size_t n) {
+  size_t part = n / READ_STREAMS / 64 * 64;
+  __m512i acc[READ_STREAMS];
+  for (int a = 0; a < READ_STREAMS; a++) acc[a] = _mm512_setzero_si512();
+  for (size_t i = 0; i < part; i += 64) {
+#pragma GCC unroll 8
+    for (int a = 0; a < READ_STREAMS; a++) {
+      const uint8_t *q = p + (size_t)a * part + i;
+      _mm_prefetch((const char *)(q + PREFETCH_AHEAD), _MM_HINT_T0);
+      acc[a] = _mm512_add_epi64(acc[a], _mm512_load_si512((const void *)q));
+    }
+  }
+  for (int a = 1; a < READ_STREAMS; a++) acc[0] = _mm512_add_epi64(acc[0], acc[a]);
+  return (uint64_t)_mm512_reduce_add_epi64(acc[0]);
+}
+
+__attribute__((target("avx2"))) static uint64_t read_slice_avx2(const uint8_t *p, size_t n) {
+  size_t part = n / READ_STREAMS / 64 * 64;
+  __m256i acc[READ_STREAMS];
+  for (int a = 0; a < READ_STREAMS; a++) acc[a] = _mm256_setzero_si256();
+  for (size_t i = 0; i < part; i += 64) {
+#pragma GCC unroll 8
+    for (int a = 0; a < READ_STREAMS; a++) {
+      const uint8_t *q = p + (size_t)a * part + i;
+      _mm_prefetch((const char *)(q + PREFETCH_AHEAD), _MM_HINT_T0);
+      __m256i sum = _mm256_add_epi64(_mm256_load_si256((const void *)q),
+                                     _mm256_load_si256((const void *)(q + 32)));
+      acc[a] = _mm256_add_epi64(acc[a], sum);
+    }
+  }
+  for (int a = 1; a < READ_STREAMS; a++) acc[0] = _mm256_add_epi64(acc[0], acc[a]);
+  uint64_t lanes[4];
+  _mm256_storeu_si256((void *)lanes, acc[0]);
+  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+}
+
+typedef struct read_probe {
+  const uint8_t *piece; /* the piece being read: `threads` slices of `slice` bytes */
+  size_t slice;
+  bool avx512;
+  volatile uint64_t sink;
+} read_probe;
+
+static void read_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+  (void)thread;
+  read_probe *r = arg;
+  for (int64_t t = begin; t < end; t++) {
+    const uint8_t *p = r->piece + (size_t)t * r->slice;
+    r->sink += r->avx512 ? read_slice_avx512(p, r->slice) : read_slice_avx2(p, r->slice);
+  }
+}
+
+/* Read bandwidth in GB/s with `threads` threads; 0 without AVX2 or memory. Timed per piece of
+ * PROBE_PIECE bytes (the size of one large projection's weights), best piece over PROBE_PASSES
+ * sweeps of the buffer: the GEMV figures are also bests of short calls, so both see the machine's
+ * good moments alike (its bandwidth swings by ±30% here). */
+static double read_bandwidth(ttt_context *ctx, int32_t threads) {
+  const ttt_device *device = ttt_context_device(ctx);
+  read_probe r = {.avx512 = (device->isa & ISA_AVX512) == ISA_AVX512};
+  if (!r.avx512 && (device->isa & ISA_AVX2) != ISA_AVX2) return 0;
+  uint8_t *buffer = aligned_alloc(64, PROBE_BYTES);
+  if (!buffer) return 0;
+  memset(buffer, 1, PROBE_BYTES);
+  r.slice = PROBE_PIECE / (size_t)threads / (64 * READ_STREAMS) * (64 * READ_STREAMS);
+  double best = 1e30;
+  for (int pass = 0; pass < PROBE_PASSES; pass++) {
+    for (size_t offset = 0; offset + PROBE_PIECE <= PROBE_BYTES; offset += PROBE_PIECE) {
+      r.piece = buffer + offset;
+      double t0 = now();
+      ttt_parallel_for(ctx, threads, threads, 1, read_range, &r);
+      double t = now() - t0;
+      best = t < best ? t : best;
+    }
+  }
+  free(buffer);
+  return (double)r.slice * threads / best * 1e-9;
+}
+
 typedef struct timing {
   double wall, cpu; /* best seconds per call: elapsed, and CPU time of the calling thread */
 } timing;
@@ -212,6 +303,8 @@ static const char *kernel_name(ttt_context *ctx, const weight_kind *kind) {
 
 /* The measured one-thread f32 FMA peak (GFLOP/s; 0: not measured): GEMMs report their share. */
 static double peak_one_thread;
+/* Measured read bandwidth with 1 and 2 threads (GB/s; 0: not measured): GEMVs report their share. */
+static double read_gbs[3];
 
 static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, const char *only) {
   float *x = malloc(sizeof *x * (size_t)(m * s->k));
@@ -237,6 +330,8 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, 
       timing t = time_linear(ctx, &kinds[c], w, copies, x, m, y, threads);
       if (gemv)
         printf("  t%d: %8.3f ms %6.1f GB/s", (int)threads, t.wall * 1e3, bytes / t.wall * 1e-9);
+      if (gemv && read_gbs[threads] > 0)
+        printf(" %3.0f%% of read", 100.0 * bytes / t.wall * 1e-9 / read_gbs[threads]);
       else
         printf("  t%d: %8.2f ms %6.1f GFLOP/s", (int)threads, t.wall * 1e3, flops / t.wall * 1e-9);
       if (!gemv && threads == 1) printf(" (cpu %6.1f)", flops / t.cpu * 1e-9);
@@ -372,6 +467,13 @@ int main(int argc, char **argv) {
     printf("f32 FMA peak (%s): %.1f GFLOP/s on 1 thread (CPU time), %.1f on %d threads\n",
            (device.isa & ISA_AVX512) == ISA_AVX512 ? "AVX-512" : "AVX2", peak_one_thread, peak_all,
            (int)ttt_context_threads(ctx, 0));
+  if (gemv) {
+    for (int32_t threads = 1; threads <= 2; threads++)
+      read_gbs[threads] = read_bandwidth(ctx, threads);
+    printf("read bandwidth (1 GiB, 8 prefetched streams per thread): %.1f GB/s on 1 thread, %.1f "
+           "on 2\n",
+           read_gbs[1], read_gbs[2]);
+  }
   printf("GEMV (m=1), GB/s of weights streamed:\n");
   size_t n_gemv = sizeof gemv_shapes / sizeof gemv_shapes[0] - (quick ? 1 : 0);
   for (size_t s = 0; gemv && s < n_gemv; s++) bench_shape(ctx, &gemv_shapes[s], 1, true, only);
