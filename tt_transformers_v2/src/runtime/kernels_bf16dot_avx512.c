@@ -24,7 +24,11 @@
  *     its bf16 row: one vdpbf16ps adds 2 products to 16 output columns. A register tile is BV
  *     vectors × BX activation rows (24 accumulators); cache blocking as in kernels_avx512.c (panels
  *     of FM rows, column blocks of FN, the packed slice in L2).
- * No AMX-BF16 tile version: the machine this was written on has none, so it could not be tested.
+ * Measured (2-core AMD EPYC, Zen 4 class, bench_kernels, one thread's CPU time, m = 128,
+ * Llama-3.2-1B shapes): 181-191 GFLOP/s, 77-82% of the vdpbf16ps peak (twice the 117 GFLOP/s f32
+ * FMA peak), against 95-101 for bf16 weights with f32 activations; m = 8: 65-81 against 47-56.
+ * The FMA variant (the ISA bit masked): 102-108 GFLOP/s, 88-93% of the f32 FMA peak. No AMX-BF16
+ * tile version: the machine this was written on has none, so it could not be tested.
  */
 #include "kernels_simd_common.h"
 #include "simd_math.h"
