@@ -16,7 +16,11 @@
  * Two paths, as for the f32-activation kernels in kernels_avx512.c:
  *   - dot_drive (m < GEMM_MIN_M, and every m in the row-invariant mode): row dot products, 32
  *     values per step, register tiles of DW weight rows × DX activation rows, horizontal sums at the
- *     end; a row's sums are the same whichever tile it is in, so results do not depend on m.
+ *     end; a row's sums are the same whichever tile it is in, so results do not depend on m. Unlike
+ *     the f32-activation kernels (GEMM from 8 rows), this path stays as fast as the GEMM up to
+ *     m = 64: bench_kernels, one thread, GFLOP/s dot / GEMM: m = 8 127-166 / 60-82, m = 32
+ *     137-158 / 131-150, m = 48 153-160 / 132-149, m = 64 157-171 / 153-174, m = 128 162-170 /
+ *     181-191.
  *   - gemm_drive (prefill): output columns in lanes. Per k slice of BK values, a tile of BV·16
  *     weight rows is repacked into the workspace as [BK/2 pairs][BV·16 dwords] (pair q of row r at
  *     dword r: w[r][2q] low, w[r][2q + 1] high), by a 16 × 16 dword transpose of 32 columns of 16
@@ -26,7 +30,7 @@
  *     of FM rows, column blocks of FN, the packed slice in L2).
  * Measured (2-core AMD EPYC, Zen 4 class, bench_kernels, one thread's CPU time, m = 128,
  * Llama-3.2-1B shapes): 181-191 GFLOP/s, 77-82% of the vdpbf16ps peak (twice the 117 GFLOP/s f32
- * FMA peak), against 95-101 for bf16 weights with f32 activations; m = 8: 65-81 against 47-56.
+ * FMA peak), against 95-101 for bf16 weights with f32 activations.
  * The FMA variant (the ISA bit masked): 102-108 GFLOP/s, 88-93% of the f32 FMA peak. No AMX-BF16
  * tile version: the machine this was written on has none, so it could not be tested.
  */
@@ -43,7 +47,7 @@ enum {
   BK = 2048,       /* GEMM: k values per slice (BK / 2 pairs) */
   FM = 128,        /* GEMM: activation rows per panel */
   FN = 512,        /* GEMM: output columns per block */
-  GEMM_MIN_M = 8,  /* fewer rows: the dot path, which streams weights once */
+  GEMM_MIN_M = 64, /* fewer rows: the dot path (measured crossover, see above) */
   PAIR_BYTES = 4,  /* one bf16 pair */
   VALUE_BYTES = 2, /* one bf16 value */
   BF16_SHIFT = 16, /* bf16 is the top half of an f32 */

@@ -369,7 +369,8 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
 static void test_kernels_write_only_their_columns(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
-  static const int64_t rows[] = {1, 5, 9}; /* the m = 1 GEMV, the GEMV and the GEMM paths */
+  /* the m = 1 GEMV, the GEMV and the GEMM paths (bf16 activations: GEMM from 64 rows) */
+  static const int64_t rows[] = {1, 5, 9, 70};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
     write_only_their_columns(&device, (shape){rows[i], 96, 23});
 }
@@ -415,14 +416,16 @@ static void test_quantize_rows(void) {
   }
 }
 
-/* bf16 × bf16 on the sizes of the option's use: m = 1 and 3 (dot path), 8, 13 and 128 (GEMM:
- * register tiles of 12 rows, then 4, 3, 2, 1); odd k (the zero pad of the last pair), k above one
- * 2048-value slice with an odd last slice (4099 = 2 · 2048 + 3); n not a multiple of the 32-column
- * tiles. With 2 threads the columns split at multiples of 32. */
+/* bf16 × bf16 on the sizes of the option's use: m = 1, 3, 8, 13 (the dot path: register tiles of 4
+ * rows, then 3, 2, 1) and 65, 67, 78, 128 (the AVX-512 GEMM from m = 64: tiles of 12 rows, then 4,
+ * then 1, 3, 2 and 0 rows); odd k (the zero pad of the last pair), k above one 2048-value slice
+ * with an odd last slice (4099 = 2 · 2048 + 3); n not a multiple of the 32-column tiles. With 2
+ * threads the columns split at multiples of 32. */
 static void test_bf16_activation_shapes(void) {
-  static const shape bf16_shapes[] = {{1, 2049, 45},  {3, 4099, 70}, {8, 33, 45},
-                                      {13, 2049, 70}, {13, 64, 33},  {128, 4099, 40},
-                                      {128, 96, 100}, {9, 1, 17}};
+  static const shape bf16_shapes[] = {
+      {1, 2049, 45},  {3, 4099, 70},  {8, 33, 45},     {13, 2049, 70}, {13, 64, 33}, {65, 33, 45},
+      {67, 2049, 70}, {78, 4099, 33}, {128, 4099, 40}, {128, 96, 100}, {9, 1, 17},
+  };
   const weight_case wc = {TTT_BF16, TTT_BF16};
   for (int v = 0; v < N_VARIANTS; v++) {
     bool available = false;
@@ -444,9 +447,9 @@ static void test_bf16_activation_shapes(void) {
 }
 
 /* In the row-invariant mode a row's bf16 × bf16 result is bit-identical alone (m = 1) and among
- * 13 rows (which the GEMM path would otherwise serve). */
+ * 70 rows (which the AVX-512 GEMM would otherwise serve). */
 static void test_bf16_activation_row_invariant(void) {
-  enum { M = 13, K = 301, N = 37 };
+  enum { M = 70, K = 301, N = 37 };
   const weight_case wc = {TTT_BF16, TTT_BF16};
   for (int v = 0; v < N_VARIANTS; v++) {
     bool available = false;
