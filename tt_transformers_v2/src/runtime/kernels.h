@@ -27,6 +27,7 @@
 #define ISA_AVX2 (TTT_ISA_AVX2 | TTT_ISA_FMA | TTT_ISA_F16C)
 #define ISA_AVX512 (ISA_AVX2 | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL)
 #define ISA_AVX512_VNNI (ISA_AVX512 | TTT_ISA_AVX512VNNI)
+#define ISA_AVX512_BF16 (ISA_AVX512 | TTT_ISA_AVX512BF16)
 
 typedef struct ttt_gemm_problem {
   const float *x;        /* [m, k] f32 activations (row stride k) */

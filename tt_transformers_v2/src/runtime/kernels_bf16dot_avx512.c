@@ -27,7 +27,9 @@
  *     rows. Each activation row then contributes one broadcast dword per pair, read straight from
  *     its bf16 row: one vdpbf16ps adds 2 products to 16 output columns. A register tile is BV
  *     vectors × BX activation rows (24 accumulators); cache blocking as in kernels_avx512.c (panels
- *     of FM rows, column blocks of FN, the packed slice in L2).
+ *     of FM rows, column blocks of FN, the packed slice in L2). A 4 × 6 tile (64 columns, fewer
+ *     broadcasts per vdpbf16ps, slices of 1024 values to fit the workspace) measured the same at
+ *     m = 128 and slower for k = 8192 (more passes over y).
  * Measured (2-core AMD EPYC, Zen 4 class, bench_kernels, one thread's CPU time, m = 128,
  * Llama-3.2-1B shapes): 181-191 GFLOP/s, 77-82% of the vdpbf16ps peak (twice the 117 GFLOP/s f32
  * FMA peak), against 95-101 for bf16 weights with f32 activations.

@@ -43,7 +43,7 @@ static const gemm_entry gemm_table[] = {
      * portable kernel (bf16 activations are an opt-in impl option, not a default). */
     {TTT_BF16,
      TTT_BF16,
-     ISA_AVX512 | TTT_ISA_AVX512BF16,
+     ISA_AVX512_BF16,
      {ttt_gemm_bf16_bf16_avx512bf16, ttt_convert_rows_bf16_avx512, "bf16_bf16_avx512bf16"}},
     {TTT_BF16,
      TTT_BF16,
