@@ -14,8 +14,11 @@
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
  * Attention: the tile kernels of one decode layer at contexts 1k, 4k and 64k (see below).
  * Peak: the f32 FMA peak of the widest ISA (fma_peak), which the one-thread GEMM figures are
- * reported against ("% of peak", from their CPU time). Read bandwidth: a prefetching streaming sum
- * over 1 GiB (read_bandwidth), which the GEMVs are reported against ("% of read", same threads).
+ * reported against ("% of peak", from their CPU time). "bf16 x bf16" (bf16 activations) counts the
+ * same 2·m·n·k flops; its vdpbf16ps adds two products per lane, so its own peak is twice that of
+ * f32 FMAs at equal instruction throughput (up to 200% of the printed peak). Read bandwidth: a
+ * prefetching streaming sum over 1 GiB (read_bandwidth), which the GEMVs are reported against ("% of
+ * read", same threads).
  * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention
  * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8");
  * --m sets the GEMM rows (default 128; e.g. 8 for the projections of a batched decode of 8).
@@ -40,7 +43,7 @@ typedef struct weight_kind {
 static const weight_kind kinds[] = {
     {"f32", TTT_F32, TTT_F32},         {"bf16", TTT_BF16, TTT_F32},
     {"q8_0", TTT_Q8_0, TTT_F32},       {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
-    {"q4_0 x q8", TTT_Q4_0, TTT_Q8_0},
+    {"q4_0 x q8", TTT_Q4_0, TTT_Q8_0}, {"bf16 x bf16", TTT_BF16, TTT_BF16},
 };
 
 static bool known_kind(const char *name) {
@@ -447,7 +450,8 @@ int main(int argc, char **argv) {
   }
   if (only && !known_kind(only)) {
     fprintf(stderr,
-            "bench_kernels: unknown --kind '%s' (f32, bf16, q8_0, \"q8_0 x q8\", \"q4_0 x q8\")\n",
+            "bench_kernels: unknown --kind '%s' (f32, bf16, q8_0, \"q8_0 x q8\", \"q4_0 x q8\", "
+            "\"bf16 x bf16\")\n",
             only);
     return 1;
   }

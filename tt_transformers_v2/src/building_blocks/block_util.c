@@ -52,9 +52,13 @@ ttt_status ttt_block_check_impl(const char *what, ttt_dtype weight_dtype,
     return ttt_set_error(TTT_ERR_DTYPE,
                          "%s: weight_dtype %s is not one of f32, f16, bf16, q8_0, q4_0", what,
                          ttt_dtype_name(weight_dtype));
-  if (activation_dtype != TTT_F32 && activation_dtype != TTT_Q8_0)
-    return ttt_set_error(TTT_ERR_DTYPE, "%s: activation_dtype %s is not f32 or q8_0", what,
+  if (activation_dtype != TTT_F32 && activation_dtype != TTT_Q8_0 && activation_dtype != TTT_BF16)
+    return ttt_set_error(TTT_ERR_DTYPE, "%s: activation_dtype %s is not f32, q8_0 or bf16", what,
                          ttt_dtype_name(activation_dtype));
+  if (activation_dtype == TTT_BF16 && weight_dtype != TTT_BF16)
+    return ttt_set_error(TTT_ERR_DTYPE,
+                         "%s: activation_dtype bf16 needs weight_dtype bf16 (got %s)", what,
+                         ttt_dtype_name(weight_dtype));
   if (activation_dtype == TTT_Q8_0 && !ttt_dtype_is_block(weight_dtype))
     return ttt_set_error(TTT_ERR_DTYPE,
                          "%s: activation_dtype q8_0 needs weight_dtype q8_0 or q4_0 (got %s)", what,

@@ -4,11 +4,14 @@
  *
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
- * k/32 blocks of 34 bytes). Activations are f32 rows of k values; with q8_0 activations they are
- * pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays that the
- * kernel's `quantize` function writes with them: each block's scale as f32 and the sum of its 32
- * quants (the AVX-512 VNNI kernel multiplies unsigned by signed bytes: it offsets the weights by
- * 128 and subtracts 128 × that sum).
+ * k/32 blocks of 34 bytes). Activations are f32 rows of k values. Kernels with another activation
+ * dtype also get the rows prepared by their `quantize` function (xq):
+ *   - q8_0: pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays:
+ *     each block's scale as f32 and the sum of its 32 quants (the AVX-512 VNNI kernel multiplies
+ *     unsigned by signed bytes: it offsets the weights by 128 and subtracts 128 × that sum).
+ *   - bf16 (bf16 weights only): rows of ttt_bf16_activation_stride(k) bf16 values, each x rounded
+ *     to nearest even as ttt_f32_to_bf16 does, the pad of an odd k 0, so every row is whole pairs
+ *     (the operand of vdpbf16ps); no side arrays. Products of two bf16 values are exact in f32.
  *
  * Each kernel family (GEMM, attention tiles, activation) has a portable version (kernels_ref.c,
  * attention_kernels.c, linear.c) and SIMD versions compiled per ISA (files *_avx2.c, *_avx512.c),
@@ -24,12 +27,13 @@
 #define ISA_AVX2 (TTT_ISA_AVX2 | TTT_ISA_FMA | TTT_ISA_F16C)
 #define ISA_AVX512 (ISA_AVX2 | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL)
 #define ISA_AVX512_VNNI (ISA_AVX512 | TTT_ISA_AVX512VNNI)
+#define ISA_AVX512_BF16 (ISA_AVX512 | TTT_ISA_AVX512BF16)
 
 typedef struct ttt_gemm_problem {
   const float *x;        /* [m, k] f32 activations (row stride k) */
-  const void *xq;        /* [m, k] q8_0 activations when the kernel takes them; else NULL */
-  const float *xq_scale; /* [m, k/32] f32 scale of each block of xq (with xq) */
-  const int32_t *xq_sum; /* [m, k/32] sum of each block's 32 quants (with xq) */
+  const void *xq;        /* prepared q8_0 or bf16 rows when the kernel takes them; else NULL */
+  const float *xq_scale; /* [m, k/32] f32 scale of each block of q8_0 xq; else NULL */
+  const int32_t *xq_sum; /* [m, k/32] sum of each block's 32 quants (q8_0 xq); else NULL */
   int64_t m, k;
   const void *w;     /* [n, k] weights */
   const float *bias; /* [n] or NULL */
@@ -48,19 +52,23 @@ enum { TTT_GEMM_WORKSPACE_BYTES = 128 * 1024 };
 /* Computes output columns [n0, n1) for all m rows. */
 typedef void (*ttt_gemm_fn)(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 
-/* Quantizes activation rows [i0, i1) of x [m, k] (k % 32 == 0) for the quantized-input kernels:
- * xq gets q8_0 rows, byte for byte as ttt_quantize_q8_0 writes them; scale and sum the [m, k/32]
- * side arrays described above. Rows are independent, so ranges may run on different threads. */
+/* Prepares activation rows [i0, i1) of x [m, k] in the kernel's activation dtype (layouts above).
+ * q8_0 (k % 32 == 0): xq gets q8_0 rows, byte for byte as ttt_quantize_q8_0 writes them; scale and
+ * sum the [m, k/32] side arrays. bf16: xq gets the bf16 rows; scale and sum are unused (NULL).
+ * Rows are independent, so ranges may run on different threads. */
 typedef void (*ttt_quantize_rows_fn)(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
                                      float *scale, int32_t *sum);
 
+/* bf16 values per prepared bf16 activation row: k rounded up to whole pairs. */
+static inline int64_t ttt_bf16_activation_stride(int64_t k) { return k + (k & 1); }
+
 typedef struct ttt_gemm_kernel {
   ttt_gemm_fn fn;
-  ttt_quantize_rows_fn quantize; /* prepares p->xq / xq_scale / xq_sum; NULL: f32 activations */
+  ttt_quantize_rows_fn quantize; /* prepares p->xq (and q8_0's side arrays); NULL: f32 rows */
   const char *name;              /* e.g. "bf16_avx512" */
 } ttt_gemm_kernel;
 
-/* Chooses the kernel for a weight dtype and activation dtype (f32 or q8_0) on `device`.
+/* Chooses the kernel for a weight dtype and activation dtype (f32, q8_0 or bf16) on `device`.
  * kernel REFERENCE → portable code; DEFAULT/SIMD → best ISA available (portable if none).
  * Returns TTT_ERR_DTYPE / TTT_ERR_UNSUPPORTED with a message when no kernel exists. */
 ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
@@ -74,6 +82,17 @@ void ttt_gemm_q8_0_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);    /*
 void ttt_gemm_q8_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1); /* q8_0 × q8_0 */
 void ttt_quantize_rows_ref(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
                            float *scale, int32_t *sum);
+/* bf16 weights × bf16 activations: portable (kernels_ref.c; f32 sums of the exact products),
+ * AVX-512 with vdpbf16ps (needs AVX512_BF16) and the same loops with each pair widened to f32 and
+ * two FMAs (AVX-512 F/BW/VL only), both in kernels_bf16dot_avx512.c; the activation conversions
+ * (ttt_f32_to_bf16 rounding), portable and AVX-512 F/BW. */
+void ttt_gemm_bf16_bf16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_bf16_bf16_avx512bf16(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_bf16_bf16_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_convert_rows_bf16_ref(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                               float *scale, int32_t *sum);
+void ttt_convert_rows_bf16_avx512(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                                  float *scale, int32_t *sum);
 /* q4_0 weights × q8_0 activations (kernels_q4*.c): the reference, AVX2 (vpmaddubsw) and AVX-512
  * VNNI (vpdpbusd) versions. Weights rows are k/32 q4_0 blocks of 18 bytes (layout in core.h). */
 void ttt_gemm_q4_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
@@ -154,7 +173,9 @@ ttt_attn_accumulate_fn ttt_attn_accumulate_avx512;
 
 typedef struct ttt_linear_config {
   ttt_kernel kernel;
-  ttt_dtype activation_dtype; /* DEFAULT/F32, or Q8_0 (q8_0 and q4_0 weights only) */
+  /* DEFAULT/F32; Q8_0 (q8_0 and q4_0 weights only); BF16 (bf16 weights only: activations rounded
+   * to bf16, an impl option trading accuracy for vdpbf16ps throughput) */
+  ttt_dtype activation_dtype;
   int32_t threads;
 } ttt_linear_config;
 

@@ -113,3 +113,30 @@ void ttt_quantize_rows_ref(const float *x, int64_t k, int64_t i0, int64_t i1, ui
     }
   }
 }
+
+/* bf16 × bf16: each product is exact in f32 (8-bit significands), so only the f32 sum rounds. */
+void ttt_gemm_bf16_bf16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  const uint16_t *w = p->w;
+  const uint16_t *xq = p->xq;
+  int64_t stride = ttt_bf16_activation_stride(p->k);
+  for (int64_t j = n0; j < n1; j++) {
+    const uint16_t *wj = w + j * p->k;
+    for (int64_t i = 0; i < p->m; i++) {
+      const uint16_t *xi = xq + i * stride;
+      float acc = 0.0f;
+      for (int64_t t = 0; t < p->k; t++) acc += ttt_bf16_to_f32(xi[t]) * ttt_bf16_to_f32(wj[t]);
+      p->y[i * p->ldy + j] = add_bias(p, j, acc);
+    }
+  }
+}
+
+void ttt_convert_rows_bf16_ref(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                               float *scale, int32_t *sum) {
+  (void)scale, (void)sum; /* bf16 rows have no side arrays */
+  int64_t stride = ttt_bf16_activation_stride(k);
+  for (int64_t i = i0; i < i1; i++) {
+    uint16_t *row = (uint16_t *)(void *)xq + i * stride;
+    for (int64_t t = 0; t < k; t++) row[t] = ttt_f32_to_bf16(x[i * k + t]);
+    if (stride > k) row[k] = 0;
+  }
+}

@@ -39,6 +39,17 @@ static const gemm_entry gemm_table[] = {
      {ttt_gemm_q4_0_q8_avx512, ttt_quantize_rows_avx512, "q4_0_q8_avx512"}},
     {TTT_Q4_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q4_0_q8_avx2, ttt_quantize_rows_ref, "q4_0_q8_avx2"}},
     {TTT_Q4_0, TTT_Q8_0, 0, {ttt_gemm_q4_0_q8_ref, ttt_quantize_rows_ref, "q4_0_q8_ref"}},
+    /* Without AVX512_BF16 the AVX-512 entry emulates vdpbf16ps with two FMAs; AVX2 machines get the
+     * portable kernel (bf16 activations are an opt-in impl option, not a default). */
+    {TTT_BF16,
+     TTT_BF16,
+     ISA_AVX512_BF16,
+     {ttt_gemm_bf16_bf16_avx512bf16, ttt_convert_rows_bf16_avx512, "bf16_bf16_avx512bf16"}},
+    {TTT_BF16,
+     TTT_BF16,
+     ISA_AVX512,
+     {ttt_gemm_bf16_bf16_avx512, ttt_convert_rows_bf16_avx512, "bf16_bf16_avx512"}},
+    {TTT_BF16, TTT_BF16, 0, {ttt_gemm_bf16_bf16_ref, ttt_convert_rows_bf16_ref, "bf16_bf16_ref"}},
 };
 
 ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
@@ -57,7 +68,8 @@ ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtyp
   return ttt_set_error(
       TTT_ERR_DTYPE,
       "no matmul kernel for %s weights with %s activations (supported: f32, f16, "
-      "bf16, q8_0 weights with f32 activations; q8_0 and q4_0 weights with q8_0 activations)",
+      "bf16, q8_0 weights with f32 activations; q8_0 and q4_0 weights with q8_0 activations; "
+      "bf16 weights with bf16 activations)",
       ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
 }
 
@@ -98,37 +110,53 @@ static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
   return TTT_OK;
 }
 
-typedef struct quantize_job {
+typedef struct prepare_job {
   ttt_quantize_rows_fn fn;
   const float *x;
   int64_t k;
   uint8_t *xq;
   float *scale;
   int32_t *sum;
-} quantize_job;
+} prepare_job;
 
-static void quantize_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
+static void prepare_range(void *arg, int64_t begin, int64_t end, int32_t thread) {
   (void)thread;
-  const quantize_job *job = arg;
+  const prepare_job *job = arg;
   job->fn(job->x, job->k, begin, end, job->xq, job->scale, job->sum);
 }
 
-/* Quantizes the m rows of x into scratch memory on the thread pool; sets the problems' xq fields.
- */
-static ttt_status quantize_input(ttt_context *ctx, int32_t threads, ttt_quantize_rows_fn fn,
-                                 const float *x, int64_t m, int64_t k, linear_job *job) {
+/* Scratch sizes of the prepared activations (kernels.h): bytes of one row, and the entries of each
+ * per-block side array per row (q8_0 only). */
+static ttt_status prepared_layout(ttt_dtype act, int64_t k, size_t *row_bytes, size_t *side) {
+  if (act == TTT_BF16) {
+    *row_bytes = (size_t)ttt_bf16_activation_stride(k) * sizeof(uint16_t);
+    *side = 0;
+    return TTT_OK;
+  }
   if (k % TTT_Q8_0_BLOCK != 0)
     return ttt_set_error(TTT_ERR_SHAPE, "linear: q8_0 activations need k %% 32 == 0, got %lld",
                          (long long)k);
-  size_t blocks = (size_t)(m * (k / TTT_Q8_0_BLOCK));
-  quantize_job q = {.fn = fn,
-                    .x = x,
-                    .k = k,
-                    .xq = ttt_scratch_alloc(ctx, blocks * TTT_Q8_0_BLOCK_BYTES),
-                    .scale = ttt_scratch_alloc(ctx, blocks * sizeof(float)),
-                    .sum = ttt_scratch_alloc(ctx, blocks * sizeof(int32_t))};
-  if (!q.xq || !q.scale || !q.sum) return TTT_ERR_OUT_OF_MEMORY;
-  ttt_parallel_for(ctx, threads, m, 1, quantize_range, &q);
+  *side = (size_t)(k / TTT_Q8_0_BLOCK);
+  *row_bytes = *side * TTT_Q8_0_BLOCK_BYTES;
+  return TTT_OK;
+}
+
+/* Prepares the m rows of x in activation dtype `act` (q8_0 or bf16) into scratch memory on the
+ * thread pool; sets the problems' xq fields. */
+static ttt_status prepare_input(ttt_context *ctx, int32_t threads, ttt_dtype act,
+                                ttt_quantize_rows_fn fn, const float *x, int64_t m, int64_t k,
+                                linear_job *job) {
+  size_t row_bytes = 0, side = 0;
+  ttt_status st = prepared_layout(act, k, &row_bytes, &side);
+  if (st != TTT_OK) return st;
+  size_t rows = (size_t)m;
+  prepare_job q = {.fn = fn, .x = x, .k = k, .xq = ttt_scratch_alloc(ctx, rows * row_bytes)};
+  if (side > 0) {
+    q.scale = ttt_scratch_alloc(ctx, rows * side * sizeof(float));
+    q.sum = ttt_scratch_alloc(ctx, rows * side * sizeof(int32_t));
+  }
+  if (!q.xq || (side > 0 && (!q.scale || !q.sum))) return TTT_ERR_OUT_OF_MEMORY;
+  ttt_parallel_for(ctx, threads, m, 1, prepare_range, &q);
   for (int32_t o = 0; o < job->n_ops; o++) {
     job->problems[o].xq = q.xq;
     job->problems[o].xq_scale = q.scale;
@@ -174,7 +202,7 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
   }
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
   if (quantize) {
-    ttt_status st = quantize_input(ctx, config->threads, quantize, x, m, k, &job);
+    ttt_status st = prepare_input(ctx, config->threads, act, quantize, x, m, k, &job);
     if (st != TTT_OK) {
       ttt_scratch_restore(ctx, mark);
       return st;

@@ -220,7 +220,15 @@ static void test_impl_validation(void) {
             "mlp impl: weight_dtype i32");
   impl = (ttt_mlp_impl_config){.activation_dtype = TTT_BF16};
   CHECK_ERR(ttt_mlp_forward(ctx, &spec, &impl, &weights, &tx, &to), TTT_ERR_DTYPE,
-            "mlp impl: activation_dtype bf16");
+            "mlp impl: activation_dtype bf16 needs weight_dtype bf16 (got f32)");
+  impl = (ttt_mlp_impl_config){.activation_dtype = TTT_F16};
+  CHECK_ERR(ttt_mlp_forward(ctx, &spec, &impl, &weights, &tx, &to), TTT_ERR_DTYPE,
+            "mlp impl: activation_dtype f16 is not f32, q8_0 or bf16");
+  uint16_t bf16_data[32 * 32] = {0}; /* bf16 activations run with bf16 weights */
+  ttt_tensor wb = ttt_tensor_2d(TTT_BF16, bf16_data, 32, 32);
+  ttt_mlp_weights bf16_weights = {.up = wb, .down = wb};
+  impl = (ttt_mlp_impl_config){.weight_dtype = TTT_BF16, .activation_dtype = TTT_BF16};
+  CHECK_OK(ttt_mlp_forward(ctx, &spec, &impl, &bf16_weights, &tx, &to));
   impl = (ttt_mlp_impl_config){.kernel = (ttt_kernel)5};
   CHECK_ERR(ttt_mlp_forward(ctx, &spec, &impl, &weights, &tx, &to), TTT_ERR_INVALID_ARGUMENT,
             "mlp impl: kernel 5");

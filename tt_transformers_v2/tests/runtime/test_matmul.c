@@ -1,10 +1,12 @@
 /*
- * Matmul kernels (reference, AVX2, AVX-512; every weight dtype; f32 and q8_0 activations) through
- * ttt_linear / ttt_linear_multi with 1 and 2 threads, against a float64 reference written here.
+ * Matmul kernels (reference, AVX2, AVX-512; every weight dtype; f32, q8_0 and bf16 activations)
+ * through ttt_linear / ttt_linear_multi with 1 and 2 threads, against a float64 reference written
+ * here.
  *
  * Kernels are chosen by masking ttt_device.isa: 0 → portable reference, AVX2+FMA+F16C → AVX2
- * kernels, the full detected set → AVX-512 kernels. A variant the machine lacks is reported and
- * skipped (its kernel-name check still runs through ttt_gemm_select).
+ * kernels, the full detected set without AVX512_BF16 → AVX-512 kernels (bf16 activations: the FMA
+ * emulation of vdpbf16ps), the full set → AVX-512 kernels with vdpbf16ps for bf16 activations. A
+ * variant the machine lacks is reported and skipped.
  *
  * Error bounds, per output element, with S = Σ_t |x_t|·|w_t| + |bias| (computed in float64 on the
  * exact values the kernel multiplies):
@@ -20,6 +22,10 @@
  * exact, then each block adds a few f32 roundings: same 1e-5·S bound.
  *   - q4_0 weights and q8_0 activations: the same, with the q4_0 weights decoded here from their
  *     documented byte layout (f16 scale, nibble codes minus 8).
+ *   - bf16 weights and activations: the reference uses the activations rounded to bf16 here (to
+ *     nearest even, by float64 arithmetic rather than the library's bit manipulation); products of
+ *     two bf16 values are exact in f32, and vdpbf16ps adds at most one rounding per product (bf16
+ *     subnormal inputs, which it reads as 0, do not occur in this data): same bound.
  */
 #include <math.h>
 #include <pthread.h>
@@ -35,18 +41,22 @@
 static const double tolerance = 1e-5;
 static const float sentinel = 12345.0f;
 
+#define ISA_AVX512_SET                                                                             \
+  (ISA_AVX2_SET | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI)
+
 typedef struct variant {
-  const char *name;  /* suffix of the expected kernel name */
-  uint32_t isa_keep; /* device.isa bits kept (all of them for avx512) */
+  const char *name;      /* suffix of the expected kernel name */
+  const char *bf16_name; /* the same with bf16 activations (no AVX2 kernel: the portable one) */
+  uint32_t isa_keep;     /* device.isa bits kept */
   ttt_kernel kernel;
   uint32_t isa_needed; /* variant runs only when the machine has these bits */
 } variant;
 
 static const variant variants[] = {
-    {"ref", 0, TTT_KERNEL_REFERENCE, 0},
-    {"avx2", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
-    {"avx512", ~0u, TTT_KERNEL_DEFAULT,
-     ISA_AVX2_SET | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI},
+    {"ref", "ref", 0, TTT_KERNEL_REFERENCE, 0},
+    {"avx2", "ref", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
+    {"avx512", "avx512", ~(uint32_t)TTT_ISA_AVX512BF16, TTT_KERNEL_DEFAULT, ISA_AVX512_SET},
+    {"avx512", "avx512bf16", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512_SET | TTT_ISA_AVX512BF16},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -56,8 +66,8 @@ typedef struct weight_case {
 } weight_case;
 
 static const weight_case weight_cases[] = {
-    {TTT_F32, TTT_F32},  {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},
-    {TTT_Q8_0, TTT_F32}, {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0},
+    {TTT_F32, TTT_F32},   {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},  {TTT_Q8_0, TTT_F32},
+    {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0}, {TTT_BF16, TTT_BF16},
 };
 
 typedef struct shape {
@@ -133,6 +143,15 @@ static size_t row_bytes(ttt_dtype dtype, int64_t k) {
   return dtype == TTT_Q8_0 ? (size_t)(k / 32) * 34 : (size_t)k * (dtype == TTT_F32 ? 4 : 2);
 }
 
+/* x rounded to bf16 (8 significant bits) to nearest even; finite normal values only. */
+static double round_bf16(float x) {
+  if (x == 0.0f) return 0.0;
+  int exponent;
+  frexp(x, &exponent); /* x = f · 2^exponent, 0.5 <= |f| < 1 */
+  double ulp = ldexp(1.0, exponent - 8);
+  return nearbyint(x / ulp) * ulp; /* default rounding mode: ties to even */
+}
+
 /* ---- problem setup and reference ---- */
 
 typedef struct problem {
@@ -152,12 +171,13 @@ static void problem_free(problem *p) {
   free(p->bound);
 }
 
-/* Activation values as the kernel sees them: f32, or the dequantized q8_0 rows. */
+/* Activation values as the kernel sees them: f32, bf16-rounded, or the dequantized q8_0 rows. */
 static double *effective_activations(const problem *p) {
   int64_t m = p->s.m, k = p->s.k;
   double *xe = malloc(sizeof *xe * (size_t)(m * k));
   if (p->wc.activation != TTT_Q8_0) {
-    for (int64_t i = 0; i < m * k; i++) xe[i] = p->x[i];
+    bool bf16 = p->wc.activation == TTT_BF16;
+    for (int64_t i = 0; i < m * k; i++) xe[i] = bf16 ? round_bf16(p->x[i]) : p->x[i];
     return xe;
   }
   uint8_t *q = malloc(row_bytes(TTT_Q8_0, k));
@@ -252,9 +272,10 @@ static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc
   ttt_gemm_kernel kernel;
   CHECK_OK(ttt_gemm_select(ttt_context_device(ctx), v->kernel, wc.weight, wc.activation, &kernel));
   const char *suffix = strrchr(kernel.name, '_');
-  CHECK_MSG(suffix && strcmp(suffix + 1, v->name) == 0, "variant %s selected kernel %s", v->name,
+  const char *expected = wc.activation == TTT_BF16 ? v->bf16_name : v->name;
+  CHECK_MSG(suffix && strcmp(suffix + 1, expected) == 0, "variant %s selected kernel %s", expected,
             kernel.name);
-  CHECK((kernel.quantize != NULL) == (wc.activation == TTT_Q8_0));
+  CHECK((kernel.quantize != NULL) == (wc.activation != TTT_F32));
 }
 
 static void run_problem(ttt_context *ctx, const variant *v, const problem *p, int32_t threads) {
@@ -285,9 +306,8 @@ static void test_all_kernels_all_shapes(void) {
       problem p;
       problem_make(&p, shapes[s], weight_cases[c], (s + c) % 2 == 0, seed++);
       for (int v = 0; v < N_VARIANTS; v++) {
-        if (!contexts[v]) continue;
+        if (!contexts[v] || !available[v]) continue;
         check_kernel_name(contexts[v], &variants[v], weight_cases[c]);
-        if (!available[v]) continue;
         for (int32_t threads = 1; threads <= 2; threads++)
           run_problem(contexts[v], &variants[v], &p, threads);
       }
@@ -309,15 +329,17 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
       ttt_gemm_kernel kernel;
       CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, p.wc.weight, p.wc.activation, &kernel));
       size_t blocks = (size_t)(s.m * (s.k / 32));
-      uint8_t *xq = malloc(blocks * 34);
+      uint8_t *xq = malloc((size_t)(s.m * (s.k + 1)) * 2); /* q8_0 blocks or bf16 rows */
       float *xq_scale = malloc(sizeof *xq_scale * blocks);
       int32_t *xq_sum = malloc(sizeof *xq_sum * blocks);
-      if (kernel.quantize) kernel.quantize(p.x, s.k, 0, s.m, xq, xq_scale, xq_sum);
+      bool q8 = p.wc.activation == TTT_Q8_0;
+      if (kernel.quantize)
+        kernel.quantize(p.x, s.k, 0, s.m, xq, q8 ? xq_scale : NULL, q8 ? xq_sum : NULL);
       float *y = output_buffer(&p);
       ttt_gemm_problem gp = {.x = p.x,
                              .xq = kernel.quantize ? xq : NULL,
-                             .xq_scale = kernel.quantize ? xq_scale : NULL,
-                             .xq_sum = kernel.quantize ? xq_sum : NULL,
+                             .xq_scale = q8 ? xq_scale : NULL,
+                             .xq_sum = q8 ? xq_sum : NULL,
                              .m = s.m,
                              .k = s.k,
                              .w = p.w.data,
@@ -349,7 +371,8 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
 static void test_kernels_write_only_their_columns(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
-  static const int64_t rows[] = {1, 5, 9}; /* the m = 1 GEMV, the GEMV and the GEMM paths */
+  /* the m = 1 GEMV, the GEMV and the GEMM paths (bf16 activations: GEMM from 64 rows) */
+  static const int64_t rows[] = {1, 5, 9, 70};
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
     write_only_their_columns(&device, (shape){rows[i], 96, 23});
 }
@@ -392,6 +415,104 @@ static void test_quantize_rows(void) {
       bad += sum[b] != s || (double)scale[b] != decode_f16(h);
     }
     CHECK_MSG(bad == 0, "%s: %lld blocks with a wrong scale or sum", kernel.name, (long long)bad);
+  }
+}
+
+/* bf16 × bf16 on the sizes of the option's use: m = 1, 3, 8, 13 (the dot path: register tiles of 4
+ * rows, then 3, 2, 1) and 65, 67, 78, 128 (the AVX-512 GEMM from m = 64: tiles of 12 rows, then 4,
+ * then 1, 3, 2 and 0 rows); odd k (the zero pad of the last pair), k above one 2048-value slice
+ * with an odd last slice (4099 = 2 · 2048 + 3); n not a multiple of the 32-column tiles. With 2
+ * threads the columns split at multiples of 32. */
+static void test_bf16_activation_shapes(void) {
+  static const shape bf16_shapes[] = {
+      {1, 2049, 45},  {3, 4099, 70},  {8, 33, 45},     {13, 2049, 70}, {13, 64, 33}, {65, 33, 45},
+      {67, 2049, 70}, {78, 4099, 33}, {128, 4099, 40}, {128, 96, 100}, {9, 1, 17},
+  };
+  const weight_case wc = {TTT_BF16, TTT_BF16};
+  for (int v = 0; v < N_VARIANTS; v++) {
+    bool available = false;
+    ttt_context *ctx = variant_context(&variants[v], 2, &available);
+    if (!ctx || !available) {
+      ttt_context_destroy(ctx);
+      continue;
+    }
+    check_kernel_name(ctx, &variants[v], wc);
+    for (size_t s = 0; s < sizeof bf16_shapes / sizeof bf16_shapes[0]; s++) {
+      problem p;
+      problem_make(&p, bf16_shapes[s], wc, s % 2 == 0, 400 + s);
+      for (int32_t threads = 1; threads <= 2; threads++)
+        run_problem(ctx, &variants[v], &p, threads);
+      problem_free(&p);
+    }
+    ttt_context_destroy(ctx);
+  }
+}
+
+/* In the row-invariant mode a row's bf16 × bf16 result is bit-identical alone (m = 1) and among
+ * 70 rows (which the AVX-512 GEMM would otherwise serve). */
+static void test_bf16_activation_row_invariant(void) {
+  enum { M = 70, K = 301, N = 37 };
+  const weight_case wc = {TTT_BF16, TTT_BF16};
+  for (int v = 0; v < N_VARIANTS; v++) {
+    bool available = false;
+    ttt_context *ctx = variant_context(&variants[v], 1, &available);
+    if (!ctx || !available) {
+      ttt_context_destroy(ctx);
+      continue;
+    }
+    ttt_context_set_row_invariant(ctx, true);
+    problem p;
+    problem_make(&p, (shape){M, K, N}, wc, true, 500);
+    ttt_linear_config config = {.kernel = variants[v].kernel, .activation_dtype = TTT_BF16};
+    float *all = output_buffer(&p), alone[N];
+    ttt_linear_op op = {.w = &p.w, .bias = p.bias, .y = all, .ldy = p.ldy};
+    CHECK_OK(ttt_linear(ctx, &config, p.x, M, K, &op));
+    check_output(&p, all, "row invariant, all rows");
+    int64_t differ = 0;
+    for (int64_t i = 0; i < M; i++) {
+      ttt_linear_op one = {.w = &p.w, .bias = p.bias, .y = alone, .ldy = N};
+      CHECK_OK(ttt_linear(ctx, &config, p.x + i * K, 1, K, &one));
+      differ += memcmp(alone, all + i * p.ldy, sizeof alone) != 0;
+    }
+    CHECK_MSG(differ == 0, "%s: %lld rows differ alone and among %d", variants[v].bf16_name,
+              (long long)differ, (int)M);
+    free(all);
+    problem_free(&p);
+    ttt_context_destroy(ctx);
+  }
+}
+
+/* Every bf16 activation conversion writes ttt_f32_to_bf16's bits (ties to even both ways, NaN,
+ * infinities, subnormals, the largest finite values) and a zero pad after an odd k. */
+static void test_bf16_activation_conversion(void) {
+  enum { M = 2, K = 37, STRIDE = K + 1 };
+  const uint32_t special[] = {0x3f808000u, 0x3f818000u, 0x7fc00001u, 0xff800001u,
+                              0x7f800000u, 0xff800000u, 0x00000001u, 0x807fffffu,
+                              0x7f7fffffu, 0x00008000u, 0x80000000u, 0x3f80ffffu};
+  float x[M * K];
+  ttt_test_rng rng = ttt_test_rng_make(9);
+  ttt_test_fill_uniform(&rng, x, M * K, -3.0f, 3.0f);
+  for (size_t i = 0; i < sizeof special / sizeof special[0]; i++)
+    memcpy(&x[3 * i], &special[i], sizeof special[i]);
+  ttt_device device;
+  CHECK_OK(ttt_device_cpu(&device, 1));
+  for (int v = 0; v < N_VARIANTS; v++) {
+    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
+    ttt_device masked = device;
+    masked.isa &= variants[v].isa_keep;
+    ttt_gemm_kernel kernel;
+    CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, TTT_BF16, TTT_BF16, &kernel));
+    uint16_t got[M * STRIDE];
+    memset(got, 0xee, sizeof got);
+    kernel.quantize(x, K, 0, 1, (uint8_t *)got, NULL, NULL); /* two ranges, as on two threads */
+    kernel.quantize(x, K, 1, M, (uint8_t *)got, NULL, NULL);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < M; i++) {
+      for (int64_t t = 0; t < K; t++) bad += got[i * STRIDE + t] != ttt_f32_to_bf16(x[i * K + t]);
+      bad += got[i * STRIDE + K] != 0;
+    }
+    CHECK_MSG(bad == 0, "%s: %lld bf16 values differ from ttt_f32_to_bf16", kernel.name,
+              (long long)bad);
   }
 }
 
@@ -495,6 +616,9 @@ static void test_linear_errors(void) {
   ttt_tensor wt4 = ttt_tensor_2d(TTT_Q4_0, w4, 4, 32);
   ttt_linear_op op4 = {.w = &wt4, .y = y, .name = "ffn.down"};
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op4), TTT_ERR_DTYPE, "q4_0 weights with f32");
+  config.activation_dtype = TTT_BF16;
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "f32 weights with bf16");
+  config.activation_dtype = TTT_F32;
   op.y = NULL;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_INVALID_ARGUMENT, "NULL output");
   op.y = y;
@@ -529,6 +653,26 @@ static void test_kernel_selection(void) {
     CHECK_OK(ttt_gemm_select(&no_vnni, TTT_KERNEL_DEFAULT, TTT_BF16, TTT_F32, &kernel));
     CHECK(strcmp(kernel.name, "bf16_avx512") == 0);
   }
+  /* bf16 activations: vdpbf16ps with AVX512_BF16, its FMA emulation on other AVX-512 machines, the
+   * portable kernel below AVX-512 (no AVX2 entry) and for REFERENCE. */
+  CHECK_OK(ttt_gemm_select(&device, TTT_KERNEL_REFERENCE, TTT_BF16, TTT_BF16, &kernel));
+  CHECK(strcmp(kernel.name, "bf16_bf16_ref") == 0);
+  ttt_device avx2 = device;
+  avx2.isa &= ISA_AVX2_SET;
+  CHECK_OK(ttt_gemm_select(&avx2, TTT_KERNEL_SIMD, TTT_BF16, TTT_BF16, &kernel));
+  CHECK(strcmp(kernel.name, "bf16_bf16_ref") == 0);
+  if ((device.isa & ISA_AVX512_SET) == ISA_AVX512_SET) {
+    ttt_device no_bf16 = device;
+    no_bf16.isa &= ~(uint32_t)TTT_ISA_AVX512BF16;
+    CHECK_OK(ttt_gemm_select(&no_bf16, TTT_KERNEL_DEFAULT, TTT_BF16, TTT_BF16, &kernel));
+    CHECK(strcmp(kernel.name, "bf16_bf16_avx512") == 0);
+  }
+  if (device.isa & TTT_ISA_AVX512BF16) {
+    CHECK_OK(ttt_gemm_select(&device, TTT_KERNEL_DEFAULT, TTT_BF16, TTT_BF16, &kernel));
+    CHECK(strcmp(kernel.name, "bf16_bf16_avx512bf16") == 0);
+  }
+  CHECK_ERR(ttt_gemm_select(&device, TTT_KERNEL_DEFAULT, TTT_Q8_0, TTT_BF16, &kernel),
+            TTT_ERR_DTYPE, "no matmul kernel for q8_0 weights with bf16 activations");
   CHECK_ERR(ttt_gemm_select(&device, TTT_KERNEL_DEFAULT, TTT_F16, TTT_Q8_0, &kernel), TTT_ERR_DTYPE,
             "no matmul kernel for f16 weights with q8_0 activations");
 }
@@ -578,6 +722,9 @@ int main(void) {
   TTT_RUN(test_all_kernels_all_shapes);
   TTT_RUN(test_kernels_write_only_their_columns);
   TTT_RUN(test_quantize_rows);
+  TTT_RUN(test_bf16_activation_shapes);
+  TTT_RUN(test_bf16_activation_row_invariant);
+  TTT_RUN(test_bf16_activation_conversion);
   TTT_RUN(test_linear_multi_fused);
   TTT_RUN(test_row_invariant_mode);
   TTT_RUN(test_small_caller_stack);
