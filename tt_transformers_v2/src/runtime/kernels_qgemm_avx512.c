@@ -55,21 +55,21 @@ INLINE __m256i unsigned_weights(ttt_qgemm_format format, const uint8_t *block) {
  * step was spent on the packing's weight loads). The next tile's row segments are requested a few
  * cache lines per packed block, spread over the current tile's packing, into L2. */
 typedef struct prefetch_plan {
-  const uint8_t *first; /* the next tile's first row segment (NULL: nothing to prefetch) */
-  size_t row_bytes;     /* distance between its rows */
-  size_t segment;       /* bytes per row segment */
-  size_t total;         /* rows × segment */
-  size_t issued;        /* bytes requested so far */
-  size_t per_block;     /* bytes to request per packed block */
+  const uint8_t *row; /* the row segment being requested (NULL: nothing to prefetch) */
+  size_t row_bytes;   /* distance between the rows */
+  size_t segment;     /* bytes per row segment */
+  size_t offset;      /* next byte to request in the current segment */
+  int64_t rows_left;  /* segments after the current one */
+  size_t per_block;   /* bytes to request per packed block */
 } prefetch_plan;
 
 INLINE void prefetch_some(prefetch_plan *plan) {
-  if (!plan->first) return;
-  size_t end =
-      plan->issued + plan->per_block < plan->total ? plan->issued + plan->per_block : plan->total;
-  for (; plan->issued < end; plan->issued += 64) {
-    size_t row = plan->issued / plan->segment, offset = plan->issued % plan->segment;
-    _mm_prefetch((const char *)(plan->first + row * plan->row_bytes + offset), _MM_HINT_T1);
+  for (size_t issued = 0; plan->row && issued < plan->per_block; issued += 64) {
+    _mm_prefetch((const char *)(plan->row + plan->offset), _MM_HINT_T1);
+    plan->offset += 64;
+    if (plan->offset < plan->segment) continue;
+    plan->offset = 0;
+    plan->row = plan->rows_left-- > 0 ? plan->row + plan->row_bytes : NULL;
   }
 }
 
@@ -227,17 +227,17 @@ INLINE prefetch_plan next_tile_plan(const ttt_gemm_problem *p, ttt_qgemm_format 
   int64_t blocks = p->k / TTT_Q8_0_BLOCK;
   size_t stride = block_bytes(format), row_bytes = (size_t)blocks * stride;
   int64_t next_j = b1 < blocks ? j : j + QV * VEC, next_b0 = b1 < blocks ? b1 : 0;
-  if (next_j >= n1) return (prefetch_plan){.first = NULL};
+  if (next_j >= n1) return (prefetch_plan){.row = NULL};
   int64_t next_b1 = next_b0 + Q_KB < blocks ? next_b0 + Q_KB : blocks;
   int64_t rows = n1 - next_j < QV * VEC ? n1 - next_j : QV * VEC;
-  prefetch_plan plan = {.first = (const uint8_t *)p->w + (size_t)next_j * row_bytes +
-                                 (size_t)next_b0 * stride,
+  prefetch_plan plan = {.row = (const uint8_t *)p->w + (size_t)next_j * row_bytes +
+                               (size_t)next_b0 * stride,
                         .row_bytes = row_bytes,
-                        .segment = (size_t)(next_b1 - next_b0) * stride};
-  plan.total = (size_t)rows * plan.segment;
+                        .segment = (size_t)(next_b1 - next_b0) * stride,
+                        .rows_left = rows - 1};
   /* Spread over the qv·(b1 - b0) blocks this tile packs, in whole cache lines. */
-  size_t packed = (size_t)qv * (size_t)(b1 - b0);
-  plan.per_block = ((plan.total + packed - 1) / packed + 63) / 64 * 64;
+  size_t packed = (size_t)qv * (size_t)(b1 - b0), total = (size_t)rows * plan.segment;
+  plan.per_block = ((total + packed - 1) / packed + 63) / 64 * 64;
   return plan;
 }
 
