@@ -42,14 +42,26 @@ INLINE __m512i fold2(__m512i a, __m512i b) {
                           _mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0xdd)));
 }
 
-/* The f16 scales of blocks [0, nb) (nb <= 16) of the group at `group` (block_bytes apart, an even
- * count, the scale in the first two bytes of each block), widened to f32 in fold_order lanes and 0
- * past nb. The group's bytes are read as 64-byte vectors (masked to the nb blocks, so nothing past
- * them is touched) and each pair of vectors gives its scales with one two-table word permute: a
- * few L1 loads and shuffles where a 16-lane gather costs about a fifth of the q4_0 GEMV's time
- * (bench_kernels, 1 thread). */
-INLINE __m512 group_scales(const uint8_t *group, int nb, int block_bytes) {
-  enum { MAX_VECTORS = (GV_BLOCKS * TTT_Q8_0_BLOCK_BYTES + 63) / 64 };
+/* Reading the f16 scales of blocks [0, nb) (nb <= 16) of a group (block_bytes apart, an even count,
+ * the scale in the first two bytes of each) in fold_order lanes, 0 past nb. The group's bytes are
+ * read as 64-byte vectors (masked to the nb blocks, so nothing past them is touched) and each pair
+ * of vectors gives its scales with one two-table word permute: a few L1 loads and shuffles where a
+ * 16-lane gather cost about a fifth of the q4_0 GEMV's time (bench_kernels, 1 thread). The plan
+ * (permute indices and masks) depends only on nb and the block size: it is made once per group and
+ * used for every row of a tile. */
+enum {
+  SCALE_VECTORS = (GV_BLOCKS * TTT_Q8_0_BLOCK_BYTES + 63) / 64,
+  SCALE_PAIRS = SCALE_VECTORS / 2 + 1
+};
+
+typedef struct scale_plan {
+  __m512i index;                    /* word lanes 0-15: index into a pair of vectors */
+  __mmask32 lanes[SCALE_PAIRS];     /* word lanes each pair of vectors supplies */
+  __mmask64 bytes[2 * SCALE_PAIRS]; /* bytes of each vector inside the nb blocks */
+  int pairs;                        /* pairs of vectors that hold any of the nb blocks */
+} scale_plan;
+
+INLINE scale_plan scale_plan_make(int nb, int block_bytes) {
   const __m512i order = _mm512_loadu_si512(fold_order);
   /* Lane i reads word (block_bytes / 2)·fold_order[i] of the group: word w of vector w / 32. */
   __m512i word = _mm512_mullo_epi32(order, _mm512_set1_epi32(block_bytes / 2));
@@ -58,24 +70,33 @@ INLINE __m512 group_scales(const uint8_t *group, int nb, int block_bytes) {
   __m512i index =
       _mm512_or_si512(_mm512_and_si512(word, _mm512_set1_epi32(31)),
                       _mm512_slli_epi32(_mm512_and_si512(vector, _mm512_set1_epi32(1)), 5));
-  __m512i index16 = _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(index));
   __mmask16 valid = _mm512_cmplt_epi32_mask(order, _mm512_set1_epi32(nb));
   int64_t bytes = (int64_t)nb * block_bytes;
-  __m512i words = _mm512_setzero_si512();
+  scale_plan plan = {.index = _mm512_zextsi256_si512(_mm512_cvtepi32_epi16(index)),
+                     .pairs = (int)((bytes + 127) / 128)};
 #pragma GCC unroll 5
-  for (int pair = 0; 2 * pair < MAX_VECTORS; pair++) {
-    int64_t start = 128 * pair;
-    if (start >= bytes) break;
-    __m512i v[2];
+  for (int pair = 0; pair < plan.pairs; pair++) {
+    plan.lanes[pair] = (__mmask32)_mm512_mask_cmpeq_epi32_mask(valid, _mm512_srli_epi32(vector, 1),
+                                                               _mm512_set1_epi32(pair));
 #pragma GCC unroll 2
     for (int h = 0; h < 2; h++) {
-      int64_t left = bytes - start - 64 * h;
-      __mmask64 mask = left >= 64 ? ~(__mmask64)0 : left <= 0 ? 0 : ((__mmask64)1 << left) - 1;
-      v[h] = _mm512_maskz_loadu_epi8(mask, group + start + 64 * h);
+      int64_t left = bytes - 128 * pair - 64 * h;
+      plan.bytes[2 * pair + h] = left >= 64  ? ~(__mmask64)0
+                                 : left <= 0 ? 0
+                                             : ((__mmask64)1 << left) - 1;
     }
-    __mmask32 lanes = (__mmask32)_mm512_mask_cmpeq_epi32_mask(valid, _mm512_srli_epi32(vector, 1),
-                                                              _mm512_set1_epi32(pair));
-    words = _mm512_or_si512(words, _mm512_maskz_permutex2var_epi16(lanes, v[0], index16, v[1]));
+  }
+  return plan;
+}
+
+INLINE __m512 group_scales(const scale_plan *plan, const uint8_t *group) {
+  __m512i words = _mm512_setzero_si512();
+#pragma GCC unroll 5
+  for (int pair = 0; pair < plan->pairs; pair++) {
+    __m512i v0 = _mm512_maskz_loadu_epi8(plan->bytes[2 * pair], group + 128 * pair);
+    __m512i v1 = _mm512_maskz_loadu_epi8(plan->bytes[2 * pair + 1], group + 128 * pair + 64);
+    words = _mm512_or_si512(
+        words, _mm512_maskz_permutex2var_epi16(plan->lanes[pair], v0, plan->index, v1));
   }
   return _mm512_cvtph_ps(_mm512_castsi512_si256(words));
 }
@@ -96,10 +117,11 @@ INLINE void gv_finish(const ttt_gemm_problem *p, const uint8_t *const *w_group,
                                                                     order, p->xq_sum + b0, 4),
                                         _mm_cvtsi32_si128(offset_shift)));
   __m512 xs = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, order, p->xq_scale + b0, 4);
+  scale_plan plan = scale_plan_make(nb, block_bytes);
 #pragma GCC unroll 4
   for (int r = 0; r < rw; r++) {
     __m512i dot = fold2(fold4(half[r][0], half[r][1]), fold4(half[r][2], half[r][3]));
-    __m512 ws = group_scales(w_group[r], nb, block_bytes);
+    __m512 ws = group_scales(&plan, w_group[r]);
     acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dot, start)),
                              _mm512_mul_ps(ws, xs), acc[r]);
   }
