@@ -105,7 +105,8 @@ void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
  * row-streaming tiles of each format are faster end to end, although this GEMM computes faster from
  * cache (bench_kernels --m 4, 1 thread, q8_0: 140-154 GOP/s against 103-108): `ttt bench --batch
  * B`, 1B shape, performance, 2 threads, aggregate tok/s, streaming / this GEMM: B = 2: 46 / 31,
- * B = 4: 70 / 55, B = 8: 76 / 89, B = 16: 75 / 126. */
+ * B = 4: 70 / 55, B = 8: 76 / 89, B = 16: 75 / 126 (before this GEMM prefetched its next tile;
+ * since, B = 8 runs at ~100 and B = 2 and 4 took the same CPU time either way, 1 thread). */
 typedef enum ttt_qgemm_format { TTT_QGEMM_Q8_0, TTT_QGEMM_Q4_0 } ttt_qgemm_format;
 enum { TTT_QGEMM_MIN_M = 8 };
 void ttt_qgemm_avx512(const ttt_gemm_problem *p, ttt_qgemm_format format, int64_t n0, int64_t n1);
