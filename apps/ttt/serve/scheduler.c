@@ -214,10 +214,14 @@ static void *engine_thread(void *arg) {
     pthread_mutex_unlock(&s->mu);
     int32_t n = 0;
     engine_step(s->engine, s->outputs, &n);
+    /* The gauges first: a client that has seen this step's token finds its blocks in /metrics
+     * (delivering first left a window where a running request showed no blocks held). */
+    pthread_mutex_lock(&s->mu);
+    s->blocks_held = engine_blocks_used(s->engine);
+    pthread_mutex_unlock(&s->mu);
     double now = cli_now_seconds();
     for (int32_t k = 0; k < n; k++) deliver(s, &s->outputs[k], now);
     pthread_mutex_lock(&s->mu);
-    s->blocks_held = engine_blocks_used(s->engine);
   }
   pthread_mutex_unlock(&s->mu);
   return NULL;
