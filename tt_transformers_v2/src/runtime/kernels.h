@@ -5,7 +5,7 @@
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
  * k/32 blocks of 34 bytes). Activations are f32 rows of k values. Kernels with another activation
- * dtype also get the rows prepared by their `quantize` function (xq):
+ * dtype also get the rows prepared by their `prepare` function (xq):
  *   - q8_0: pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays:
  *     each block's scale as f32 and the sum of its 32 quants (the AVX-512 VNNI kernel multiplies
  *     unsigned by signed bytes: it offsets the weights by 128 and subtracts 128 × that sum).
@@ -56,16 +56,16 @@ typedef void (*ttt_gemm_fn)(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
  * q8_0 (k % 32 == 0): xq gets q8_0 rows, byte for byte as ttt_quantize_q8_0 writes them; scale and
  * sum the [m, k/32] side arrays. bf16: xq gets the bf16 rows; scale and sum are unused (NULL).
  * Rows are independent, so ranges may run on different threads. */
-typedef void (*ttt_quantize_rows_fn)(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
-                                     float *scale, int32_t *sum);
+typedef void (*ttt_prepare_rows_fn)(const float *x, int64_t k, int64_t i0, int64_t i1, uint8_t *xq,
+                                    float *scale, int32_t *sum);
 
 /* bf16 values per prepared bf16 activation row: k rounded up to whole pairs. */
 static inline int64_t ttt_bf16_activation_stride(int64_t k) { return k + (k & 1); }
 
 typedef struct ttt_gemm_kernel {
   ttt_gemm_fn fn;
-  ttt_quantize_rows_fn quantize; /* prepares p->xq (and q8_0's side arrays); NULL: f32 rows */
-  const char *name;              /* e.g. "bf16_avx512" */
+  ttt_prepare_rows_fn prepare; /* prepares p->xq (and q8_0's side arrays); NULL: f32 rows */
+  const char *name;            /* e.g. "bf16_avx512" */
 } ttt_gemm_kernel;
 
 /* Chooses the kernel for a weight dtype and activation dtype (f32, q8_0 or bf16) on `device`.

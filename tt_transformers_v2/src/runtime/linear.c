@@ -111,7 +111,7 @@ static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
 }
 
 typedef struct prepare_job {
-  ttt_quantize_rows_fn fn;
+  ttt_prepare_rows_fn fn;
   const float *x;
   int64_t k;
   uint8_t *xq;
@@ -144,7 +144,7 @@ static ttt_status prepared_layout(ttt_dtype act, int64_t k, size_t *row_bytes, s
 /* Prepares the m rows of x in activation dtype `act` (q8_0 or bf16) into scratch memory on the
  * thread pool; sets the problems' xq fields. */
 static ttt_status prepare_input(ttt_context *ctx, int32_t threads, ttt_dtype act,
-                                ttt_quantize_rows_fn fn, const float *x, int64_t m, int64_t k,
+                                ttt_prepare_rows_fn fn, const float *x, int64_t m, int64_t k,
                                 linear_job *job) {
   size_t row_bytes = 0, side = 0;
   ttt_status st = prepared_layout(act, k, &row_bytes, &side);
@@ -180,7 +180,7 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
   ttt_dtype act =
       config->activation_dtype == TTT_DTYPE_DEFAULT ? TTT_F32 : config->activation_dtype;
   linear_job job = {.n_ops = n_ops};
-  ttt_quantize_rows_fn quantize = NULL; /* one activation dtype: the same for every op */
+  ttt_prepare_rows_fn prepare = NULL; /* one activation dtype: the same for every op */
   for (int32_t o = 0; o < n_ops; o++) {
     ttt_status st = check_op(&ops[o], k);
     if (st != TTT_OK) return st;
@@ -189,7 +189,7 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
     if (st != TTT_OK) return ttt_error_prefix(st, "%s", ops[o].name ? ops[o].name : "linear");
     int64_t n = ops[o].w->shape[0];
     job.fns[o] = kernel.fn;
-    if (kernel.quantize) quantize = kernel.quantize;
+    if (kernel.prepare) prepare = kernel.prepare;
     job.problems[o] = (ttt_gemm_problem){.x = x,
                                          .m = m,
                                          .k = k,
@@ -201,8 +201,8 @@ ttt_status ttt_linear_multi(ttt_context *ctx, const ttt_linear_config *config, c
     job.starts[o + 1] = job.starts[o] + n;
   }
   ttt_scratch_mark mark = ttt_scratch_save(ctx);
-  if (quantize) {
-    ttt_status st = prepare_input(ctx, config->threads, act, quantize, x, m, k, &job);
+  if (prepare) {
+    ttt_status st = prepare_input(ctx, config->threads, act, prepare, x, m, k, &job);
     if (st != TTT_OK) {
       ttt_scratch_restore(ctx, mark);
       return st;

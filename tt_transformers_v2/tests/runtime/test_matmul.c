@@ -275,7 +275,7 @@ static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc
   const char *expected = wc.activation == TTT_BF16 ? v->bf16_name : v->name;
   CHECK_MSG(suffix && strcmp(suffix + 1, expected) == 0, "variant %s selected kernel %s", expected,
             kernel.name);
-  CHECK((kernel.quantize != NULL) == (wc.activation != TTT_F32));
+  CHECK((kernel.prepare != NULL) == (wc.activation != TTT_F32));
 }
 
 static void run_problem(ttt_context *ctx, const variant *v, const problem *p, int32_t threads) {
@@ -333,11 +333,11 @@ static void write_only_their_columns(const ttt_device *device, shape s) {
       float *xq_scale = malloc(sizeof *xq_scale * blocks);
       int32_t *xq_sum = malloc(sizeof *xq_sum * blocks);
       bool q8 = p.wc.activation == TTT_Q8_0;
-      if (kernel.quantize)
-        kernel.quantize(p.x, s.k, 0, s.m, xq, q8 ? xq_scale : NULL, q8 ? xq_sum : NULL);
+      if (kernel.prepare)
+        kernel.prepare(p.x, s.k, 0, s.m, xq, q8 ? xq_scale : NULL, q8 ? xq_sum : NULL);
       float *y = output_buffer(&p);
       ttt_gemm_problem gp = {.x = p.x,
-                             .xq = kernel.quantize ? xq : NULL,
+                             .xq = kernel.prepare ? xq : NULL,
                              .xq_scale = q8 ? xq_scale : NULL,
                              .xq_sum = q8 ? xq_sum : NULL,
                              .m = s.m,
@@ -402,8 +402,8 @@ static void test_quantize_rows(void) {
     float scale[M * BLOCKS];
     int32_t sum[M * BLOCKS];
     memset(got, 0xee, sizeof got);
-    kernel.quantize(x, K, 0, 1, got, scale, sum); /* two ranges, as on two threads */
-    kernel.quantize(x, K, 1, M, got, scale, sum);
+    kernel.prepare(x, K, 0, 1, got, scale, sum); /* two ranges, as on two threads */
+    kernel.prepare(x, K, 1, M, got, scale, sum);
     CHECK_MSG(memcmp(got, expected, sizeof got) == 0, "%s: quantized bytes differ", kernel.name);
     int64_t bad = 0;
     for (int64_t b = 0; b < M * BLOCKS; b++) {
@@ -504,8 +504,8 @@ static void test_bf16_activation_conversion(void) {
     CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, TTT_BF16, TTT_BF16, &kernel));
     uint16_t got[M * STRIDE];
     memset(got, 0xee, sizeof got);
-    kernel.quantize(x, K, 0, 1, (uint8_t *)got, NULL, NULL); /* two ranges, as on two threads */
-    kernel.quantize(x, K, 1, M, (uint8_t *)got, NULL, NULL);
+    kernel.prepare(x, K, 0, 1, (uint8_t *)got, NULL, NULL); /* two ranges, as on two threads */
+    kernel.prepare(x, K, 1, M, (uint8_t *)got, NULL, NULL);
     int64_t bad = 0;
     for (int64_t i = 0; i < M; i++) {
       for (int64_t t = 0; t < K; t++) bad += got[i * STRIDE + t] != ttt_f32_to_bf16(x[i * K + t]);
