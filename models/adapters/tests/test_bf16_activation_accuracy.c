@@ -92,44 +92,6 @@ static ttt_hf_model *load(const char *dir, bool bf16_act, const ttt_device *devi
 }
 
 /* Worst PCC and the top-1 agreement of `rows` logits rows against the golden tensor `name`. */
-static void compare(const golden *g, const char *name, const float *data, int64_t rows,
-                    int64_t vocab, double *pcc, double *agree) {
-  ttt_tensor expected, got = ttt_tensor_2d(TTT_F32, (void *)data, rows, vocab);
-  CHECK_OK(ttt_safetensors_get(g->file, name, &expected));
-  ttt_compare_result r;
-  ttt_logits_result l;
-  CHECK_OK(ttt_compare(&got, &expected, NULL, 1e-4, 0, &r));
-  CHECK_OK(ttt_compare_logits(&got, &expected, &l));
-  *pcc = fmin(*pcc, r.pcc);
-  *agree += l.top1_agreement * (double)rows;
-}
-
-/* Prefill + teacher-forced decode logits against the golden ones: worst PCC and top-1 rate. */
-static void measure(const ttt_hf_model *m, ttt_context *ctx, const golden *g, double *pcc,
-                    double *top1) {
-  int64_t vocab = m->config.vocab_size;
-  float *prefill = malloc(sizeof(float) * (size_t)(g->T * vocab));
-  float *steps = malloc(sizeof(float) * (size_t)(g->D * vocab));
-  ttt_kv_cache *cache = NULL;
-  CHECK_OK(ttt_causal_lm_create_cache(m->lm, g->T + g->D, &cache));
-  ttt_tensor out = ttt_tensor_2d(TTT_F32, prefill, g->T, vocab);
-  CHECK_OK(
-      ttt_causal_lm_prefill_forward(m->lm, ctx, cache, g->input_ids, g->T, 0, false, &out, NULL));
-  for (int64_t i = 0; i < g->D; i++) {
-    ttt_tensor row = ttt_tensor_2d(TTT_F32, steps + i * vocab, 1, vocab);
-    CHECK_OK(
-        ttt_causal_lm_decode_forward(m->lm, ctx, cache, g->decode_ids[i], g->T + i, &row, NULL));
-  }
-  ttt_kv_cache_destroy(cache);
-  double agree = 0.0;
-  *pcc = 1.0;
-  compare(g, "logits.prefill", prefill, g->T, vocab, pcc, &agree);
-  compare(g, "logits.decode", steps, g->D, vocab, pcc, &agree);
-  *top1 = agree / (double)(g->T + g->D);
-  free(prefill);
-  free(steps);
-}
-
 static void test_fixtures(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 2));
@@ -143,7 +105,7 @@ static void test_fixtures(void) {
     double pcc[2] = {0}, top1[2] = {0}; /* [0]: bf16 activations, [1]: f32 activations */
     for (int a = 0; a < 2; a++) {
       ttt_hf_model *m = load(dir, a == 0, &device);
-      if (m) measure(m, ctx, &g, &pcc[a], &top1[a]);
+      if (m) golden_logits_agreement(m, ctx, &g, &pcc[a], &top1[a]);
       ttt_hf_model_destroy(m);
     }
     printf("  %-15s bf16 act: pcc %.6f top1 %5.1f%%   (f32 act: pcc %.6f top1 %5.1f%%)\n",

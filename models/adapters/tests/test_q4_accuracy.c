@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "hf_golden.h"
 #include "ttt_models.h"
 #include "ttt_perplexity.h"
 #include "ttt_quantize.h"
@@ -40,15 +41,6 @@ static const fixture_gate gates[] = {
  * performance strategy is gated at 0.02 in test_perplexity). */
 static const double max_perplexity_rel = 0.02;
 
-static int32_t *read_ids(ttt_safetensors *file, const char *name, int64_t *n) {
-  ttt_tensor t;
-  if (ttt_safetensors_get(file, name, &t) != TTT_OK) return NULL;
-  *n = ttt_tensor_numel(&t);
-  int32_t *ids = malloc((size_t)*n * sizeof *ids);
-  for (int64_t i = 0; i < *n; i++) ids[i] = (int32_t)ttt_tensor_get(&t, i);
-  return ids;
-}
-
 static ttt_hf_model *load(const char *dir, ttt_dtype dtype, const ttt_device *device) {
   const char *const *recipe;
   int32_t n;
@@ -62,62 +54,21 @@ static ttt_hf_model *load(const char *dir, ttt_dtype dtype, const ttt_device *de
   return m;
 }
 
-/* Prefill + teacher-forced decode logits against the golden ones: worst PCC and top-1 rate. */
-static void measure(const ttt_hf_model *m, ttt_context *ctx, ttt_safetensors *golden, double *pcc,
-                    double *top1) {
-  int64_t T = 0, D = 0, vocab = m->config.vocab_size;
-  int32_t *input = read_ids(golden, "input_ids", &T), *decode = read_ids(golden, "decode_ids", &D);
-  CHECK(input && decode);
-  float *prefill = malloc(sizeof(float) * (size_t)(T * vocab));
-  float *steps = malloc(sizeof(float) * (size_t)(D * vocab));
-  ttt_kv_cache *cache = NULL;
-  CHECK_OK(ttt_causal_lm_create_cache(m->lm, T + D, &cache));
-  ttt_tensor out = ttt_tensor_2d(TTT_F32, prefill, T, vocab);
-  CHECK_OK(ttt_causal_lm_prefill_forward(m->lm, ctx, cache, input, T, 0, false, &out, NULL));
-  for (int64_t i = 0; i < D; i++) {
-    ttt_tensor row = ttt_tensor_2d(TTT_F32, steps + i * vocab, 1, vocab);
-    CHECK_OK(ttt_causal_lm_decode_forward(m->lm, ctx, cache, decode[i], T + i, &row, NULL));
-  }
-  ttt_kv_cache_destroy(cache);
-  const char *names[2] = {"logits.prefill", "logits.decode"};
-  float *data[2] = {prefill, steps};
-  int64_t rows[2] = {T, D};
-  double agree = 0.0;
-  *pcc = 1.0;
-  for (int k = 0; k < 2; k++) {
-    ttt_tensor expected, got = ttt_tensor_2d(TTT_F32, data[k], rows[k], vocab);
-    CHECK_OK(ttt_safetensors_get(golden, names[k], &expected));
-    ttt_compare_result r;
-    ttt_logits_result l;
-    CHECK_OK(ttt_compare(&got, &expected, NULL, 1e-4, 0, &r));
-    CHECK_OK(ttt_compare_logits(&got, &expected, &l));
-    *pcc = fmin(*pcc, r.pcc);
-    agree += l.top1_agreement * (double)rows[k];
-  }
-  *top1 = agree / (double)(T + D);
-  free(prefill);
-  free(steps);
-  free(input);
-  free(decode);
-}
-
 static void test_fixtures(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 2));
   ttt_context *ctx = NULL;
   CHECK_OK(ttt_context_create(&device, &ctx));
   for (size_t i = 0; i < sizeof gates / sizeof gates[0]; i++) {
-    char dir[512], path[600];
-    ttt_test_fixture(dir, sizeof dir, "hf");
-    snprintf(path, sizeof path, "%s/%s/golden.safetensors", dir, gates[i].name);
-    ttt_safetensors *golden = NULL;
-    CHECK_OK(ttt_safetensors_open(path, &golden));
-    snprintf(path, sizeof path, "%s/%s", dir, gates[i].name);
+    golden g;
+    if (!golden_open(gates[i].name, &g)) continue;
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/hf/%s", TTT_FIXTURES_DIR, gates[i].name);
     double pcc[2] = {0}, top1[2] = {0};
     const ttt_dtype dtypes[2] = {TTT_Q4_0, TTT_Q8_0};
-    for (int d = 0; d < 2 && golden; d++) {
-      ttt_hf_model *m = load(path, dtypes[d], &device);
-      if (m) measure(m, ctx, golden, &pcc[d], &top1[d]);
+    for (int d = 0; d < 2; d++) {
+      ttt_hf_model *m = load(dir, dtypes[d], &device);
+      if (m) golden_logits_agreement(m, ctx, &g, &pcc[d], &top1[d]);
       ttt_hf_model_destroy(m);
     }
     printf("  %-13s q4_0: pcc %.5f top1 %5.1f%%   (q8_0: pcc %.5f top1 %5.1f%%)\n", gates[i].name,
@@ -125,16 +76,16 @@ static void test_fixtures(void) {
     CHECK_MSG(pcc[0] >= gates[i].min_pcc && top1[0] >= gates[i].min_top1,
               "%s q4_0: pcc %.5f (gate %.5f), top1 %.3f (gate %.3f)", gates[i].name, pcc[0],
               gates[i].min_pcc, top1[0], gates[i].min_top1);
-    ttt_safetensors_close(golden);
+    golden_close(&g);
   }
   ttt_context_destroy(ctx);
 }
 
 static void test_kjv_perplexity(void) {
   char *json = ttt_test_read_file(TTT_MODELS_DIR "/kjv-llama/golden_perplexity.json", NULL);
-  cJSON *golden = json ? cJSON_Parse(json) : NULL;
+  cJSON *expected = json ? cJSON_Parse(json) : NULL;
   free(json);
-  const cJSON *result = cJSON_GetArrayItem(cJSON_GetObjectItem(golden, "results"), 0);
+  const cJSON *result = cJSON_GetArrayItem(cJSON_GetObjectItem(expected, "results"), 0);
   CHECK(result && strcmp(cJSON_GetObjectItem(result, "mode")->valuestring, "ids") == 0);
   ttt_device device;
   ttt_context *ctx = NULL;
@@ -142,7 +93,7 @@ static void test_kjv_perplexity(void) {
   CHECK_OK(ttt_context_create(&device, &ctx));
   ttt_hf_model *m = load(TTT_MODELS_DIR "/kjv-llama", TTT_Q4_0, &device);
   if (result && m) {
-    const cJSON *array = cJSON_GetObjectItem(golden, "ids");
+    const cJSON *array = cJSON_GetObjectItem(expected, "ids");
     int64_t n = cJSON_GetArraySize(array), i = 0;
     int32_t *ids = malloc((size_t)n * sizeof *ids);
     const cJSON *item;
@@ -160,7 +111,7 @@ static void test_kjv_perplexity(void) {
   }
   ttt_hf_model_destroy(m);
   ttt_context_destroy(ctx);
-  cJSON_Delete(golden);
+  cJSON_Delete(expected);
 }
 
 int main(void) {
