@@ -26,6 +26,7 @@
  * peak 117 GFLOP/s): bf16 weights with f32 activations 80-86% of the peak at m = 128.
  */
 #include "kernels_avx512_fold.h"
+#include "kernels_avx512_lanes.h"
 #include "kernels_simd_common.h"
 #include "simd_math.h"
 
@@ -377,18 +378,8 @@ INLINE void fgemm_tile(const ttt_gemm_problem *p, const float *buf, int64_t j, i
     }
   }
 #pragma GCC unroll 2
-  for (int v = 0; v < fv; v++) {
-    __mmask16 mask = (__mmask16)(v == fv - 1 ? (1u << last) - 1u : 0xffffu);
-    int64_t col = j + v * VEC;
-    __m512 bias =
-        t0 == 0 && p->bias ? _mm512_maskz_loadu_ps(mask, p->bias + col) : _mm512_setzero_ps();
-#pragma GCC unroll 12
-    for (int c = 0; c < rx; c++) {
-      float *y = p->y + (i + c) * p->ldy + col;
-      __m512 base = t0 > 0 ? _mm512_maskz_loadu_ps(mask, y) : bias;
-      _mm512_mask_storeu_ps(y, mask, _mm512_add_ps(acc[v][c], base));
-    }
-  }
+  for (int v = 0; v < fv; v++)
+    store_column_lanes(p, acc[v], j + v * VEC, v == fv - 1 ? last : VEC, i, rx, t0 == 0);
 }
 
 /* Activation rows [i0, i1) against one packed tile of fv groups. */

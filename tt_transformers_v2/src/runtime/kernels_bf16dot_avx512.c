@@ -36,6 +36,7 @@
  * The FMA variant (the ISA bit masked): 102-108 GFLOP/s, 88-93% of the f32 FMA peak. No AMX-BF16
  * tile version: the machine this was written on has none, so it could not be tested.
  */
+#include "kernels_avx512_lanes.h"
 #include "kernels_simd_common.h"
 #include "simd_math.h"
 
@@ -199,18 +200,8 @@ INLINE void gemm_tile(const ttt_gemm_problem *p, const uint32_t *buf, int64_t j,
     }
   }
 #pragma GCC unroll 2
-  for (int v = 0; v < bv; v++) {
-    __mmask16 mask = (__mmask16)(v == bv - 1 ? (1u << last) - 1u : 0xffffu);
-    int64_t col = j + v * VEC;
-    __m512 bias =
-        t0 == 0 && p->bias ? _mm512_maskz_loadu_ps(mask, p->bias + col) : _mm512_setzero_ps();
-#pragma GCC unroll 12
-    for (int c = 0; c < rx; c++) {
-      float *y = p->y + (i + c) * p->ldy + col;
-      __m512 base = t0 > 0 ? _mm512_maskz_loadu_ps(mask, y) : bias;
-      _mm512_mask_storeu_ps(y, mask, _mm512_add_ps(acc[v][c], base));
-    }
-  }
+  for (int v = 0; v < bv; v++)
+    store_column_lanes(p, acc[v], j + v * VEC, v == bv - 1 ? last : VEC, i, rx, t0 == 0);
 }
 
 /* Activation rows [i0, i1) against one packed tile of bv groups. */

@@ -18,6 +18,7 @@
  * Measured on a 2-core AMD EPYC (Zen 4 class; Llama-3.2-1B projection shapes, bench_kernels, CPU
  * time of 1 thread), q8_0 weights: 319-340 GOP/s at m = 128, 248-270 at m = 16, 176-209 at m = 8.
  */
+#include "kernels_avx512_lanes.h"
 #include "kernels_simd_common.h"
 
 enum {
@@ -179,19 +180,8 @@ INLINE void gemm_tile(const ttt_gemm_problem *p, const uint8_t *buf, int64_t b0,
     }
   }
 #pragma GCC unroll 2
-  for (int v = 0; v < qv; v++) {
-    int cols = v == qv - 1 ? last : VEC;
-    __mmask16 mask = (__mmask16)((1u << cols) - 1u);
-    int64_t col = j + v * VEC;
-    __m512 bias =
-        b0 == 0 && p->bias ? _mm512_maskz_loadu_ps(mask, p->bias + col) : _mm512_setzero_ps();
-#pragma GCC unroll 6
-    for (int c = 0; c < rx; c++) {
-      float *y = p->y + (i + c) * p->ldy + col;
-      __m512 base = b0 > 0 ? _mm512_maskz_loadu_ps(mask, y) : bias;
-      _mm512_mask_storeu_ps(y, mask, _mm512_add_ps(acc[v][c], base));
-    }
-  }
+  for (int v = 0; v < qv; v++)
+    store_column_lanes(p, acc[v], j + v * VEC, v == qv - 1 ? last : VEC, i, rx, b0 == 0);
 }
 
 /* All activation rows against one packed tile of qv groups. */
