@@ -317,17 +317,26 @@ static void test_all_kernels_all_shapes(void) {
   for (int v = 0; v < N_VARIANTS; v++) ttt_context_destroy(contexts[v]);
 }
 
+/* The kernel variant v selects for (weight, activation) on `device` with its ISA bits masked;
+ * false when the machine lacks the variant's ISA. */
+static bool variant_kernel(const ttt_device *device, int v, ttt_dtype weight, ttt_dtype activation,
+                           ttt_gemm_kernel *kernel) {
+  if ((device->isa & variants[v].isa_needed) != variants[v].isa_needed) return false;
+  ttt_device masked = *device;
+  masked.isa &= variants[v].isa_keep;
+  CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, weight, activation, kernel));
+  return true;
+}
+
 /* Calling a kernel directly on a column sub-range writes exactly those columns. */
 static void write_only_their_columns(const ttt_device *device, shape s) {
   for (int v = 0; v < N_VARIANTS; v++) {
-    if ((device->isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
-    ttt_device masked = *device;
-    masked.isa &= variants[v].isa_keep;
     for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
+      ttt_gemm_kernel kernel;
+      if (!variant_kernel(device, v, weight_cases[c].weight, weight_cases[c].activation, &kernel))
+        break;
       problem p;
       problem_make(&p, s, weight_cases[c], true, 100 + c);
-      ttt_gemm_kernel kernel;
-      CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, p.wc.weight, p.wc.activation, &kernel));
       size_t blocks = (size_t)(s.m * (s.k / 32));
       uint8_t *xq = malloc((size_t)(s.m * (s.k + 1)) * 2); /* q8_0 blocks or bf16 rows */
       float *xq_scale = malloc(sizeof *xq_scale * blocks);
@@ -394,11 +403,8 @@ static void test_quantize_rows(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
   for (int v = 0; v < N_VARIANTS; v++) {
-    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
-    ttt_device masked = device;
-    masked.isa &= variants[v].isa_keep;
     ttt_gemm_kernel kernel;
-    CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, TTT_Q8_0, TTT_Q8_0, &kernel));
+    if (!variant_kernel(&device, v, TTT_Q8_0, TTT_Q8_0, &kernel)) continue;
     float scale[M * BLOCKS];
     int32_t sum[M * BLOCKS];
     memset(got, 0xee, sizeof got);
@@ -497,11 +503,8 @@ static void test_bf16_activation_conversion(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
   for (int v = 0; v < N_VARIANTS; v++) {
-    if ((device.isa & variants[v].isa_needed) != variants[v].isa_needed) continue;
-    ttt_device masked = device;
-    masked.isa &= variants[v].isa_keep;
     ttt_gemm_kernel kernel;
-    CHECK_OK(ttt_gemm_select(&masked, variants[v].kernel, TTT_BF16, TTT_BF16, &kernel));
+    if (!variant_kernel(&device, v, TTT_BF16, TTT_BF16, &kernel)) continue;
     uint16_t got[M * STRIDE];
     memset(got, 0xee, sizeof got);
     kernel.prepare(x, K, 0, 1, (uint8_t *)got, NULL, NULL); /* two ranges, as on two threads */
