@@ -183,8 +183,8 @@ static double fma_peak(ttt_context *ctx, double *all_threads) {
 /* ---- read-bandwidth probe ----
  * What a decode step's weight streaming can reach: the threads sum disjoint slices of a
  * PROBE_BYTES buffer (well past the last-level cache; pages touched first) with the widest ISA and
- * software prefetch PREFETCH_AHEAD bytes ahead, as the GEMVs prefetch; GB/s = bytes / wall time. The GEMV rows report their share of the
- * figure for the same thread count ("% of read"). */
+ * software prefetch PREFETCH_AHEAD bytes ahead, as the GEMVs prefetch; GB/s = bytes / wall time.
+ * The GEMV rows report their share of the figure for the same thread count ("% of read"). */
 enum { PROBE_BYTES = 1 << 30, PROBE_PIECE = 32 << 20, PREFETCH_AHEAD = 2048, PROBE_PASSES = 3 };
 
 /* A slice is read as READ_STREAMS equal parts side by side (one cache line of each per step):
