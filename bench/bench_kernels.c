@@ -8,7 +8,8 @@
  * (weight bytes / time; the activations are tiny and stay in cache). Calls cycle through enough
  * copies of the weights (≥ STREAM_BYTES in total) that they come from DRAM, not from the L3 cache,
  * as in a real decode step where the whole model streams once per token. GEMM (m = 128, prefill):
- * GFLOP/s = 2·m·n·k / time. Dispatch: the round trip of an empty ttt_parallel_for over all threads.
+ * GFLOP/s = 2·m·n·k / time; with --m 16 or less (a batched decode) its weights stream from DRAM the
+ * same way. Dispatch: the round trip of an empty ttt_parallel_for over all threads.
  * Each figure is the best of several timed calls after a warm-up (timings on a shared machine are
  * noisy; the best is the most repeatable). The single-thread GEMMs also report "cpu": GFLOP/s over
  * the calling thread's CPU time, which other processes on a loaded machine do not inflate.
@@ -70,7 +71,9 @@ static const shape gemm_shapes[] = {
     {"ffn down 2048x8192", 2048, 8192},
 };
 
-enum { DEFAULT_GEMM_M = 128, MIN_REPEATS = 3, MAX_COPIES = 64 };
+/* GEMMs of up to STREAMED_GEMM_M rows (a batched decode) read their weights from memory, as a
+ * decode step does; larger ones (prefill) reuse one copy, as a prompt's rows do. */
+enum { DEFAULT_GEMM_M = 128, STREAMED_GEMM_M = 16, MIN_REPEATS = 3, MAX_COPIES = 64 };
 static const double stream_bytes = 1.0e9;
 static const double min_seconds = 0.4;
 
@@ -322,7 +325,7 @@ static void bench_shape(ttt_context *ctx, const shape *s, int64_t m, bool gemv, 
     }
     fill_weights(&w[0]);
     double bytes = (double)ttt_tensor_nbytes(&w[0]);
-    int copies = gemv ? (int)(stream_bytes / bytes) + 1 : 1;
+    int copies = gemv || m <= STREAMED_GEMM_M ? (int)(stream_bytes / bytes) + 1 : 1;
     if (copies > MAX_COPIES) copies = MAX_COPIES;
     for (int i = 1; i < copies; i++) {
       if (ttt_tensor_convert(&w[0], kinds[c].weight, &w[i]) != TTT_OK) copies = i;
