@@ -35,10 +35,12 @@ static const float erfc_fit[ERFC_FIT_TERMS] = {-1.26551223f, 1.00002368f, 0.3740
 /* In-place transpose of a 16 × 16 block of f32 held in 16 registers. */
 static inline __attribute__((always_inline)) void transpose16_ps(__m512 r[16]) {
   __m512 t[16];
+#pragma GCC unroll 8
   for (int i = 0; i < 8; i++) {
     t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
     t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
   }
+#pragma GCC unroll 4
   for (int i = 0; i < 4; i++) {
     __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
     __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
@@ -48,12 +50,14 @@ static inline __attribute__((always_inline)) void transpose16_ps(__m512 r[16]) {
     r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
   }
   /* Now r[4i + q] holds, per 128-bit lane L, column 4L + q... of rows 4i..4i+3: combine lanes. */
+#pragma GCC unroll 4
   for (int i = 0; i < 4; i++) {
     t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
     t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
     t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
     t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
   }
+#pragma GCC unroll 4
   for (int i = 0; i < 4; i++) {
     r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
     r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
