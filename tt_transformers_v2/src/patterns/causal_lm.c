@@ -15,6 +15,7 @@
 #include "building_blocks/block_util.h"
 #include "building_blocks/paged_kv_internal.h"
 #include "patterns_internal.h"
+#include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
 enum { MODES = 2 };
@@ -161,6 +162,14 @@ static projection_dtypes mla_dtypes(ttt_dtype weights, ttt_dtype activations,
   return projection_for(weights, activations, in_dims, 4);
 }
 
+/* q8_0 / q4_0 projections with q8_0 activations are stored in the layout the device's kernels read
+ * without repacking (ttt_gemm_storage_dtype). */
+static projection_dtypes stored_for(const ttt_device *device, ttt_kernel kernel,
+                                    projection_dtypes d) {
+  if (d.activations == TTT_Q8_0) d.weights = ttt_gemm_storage_dtype(device, kernel, d.weights);
+  return d;
+}
+
 static void mode_defaults(const ttt_device *device, ttt_mode mode, const strategy_defaults *s,
                           ttt_dtype source, const ttt_causal_lm_spec *spec,
                           ttt_causal_lm_mode_impl_config *out) {
@@ -177,23 +186,27 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
     ttt_decoder_layer_impl_config *layer = &out->layers[l];
     *layer = ttt_decoder_layer_default_impl_config(device, mode, ls);
     if (ls->attention_kind == TTT_ATTENTION_KIND_MLA) {
-      projection_dtypes mla = mla_dtypes(weights, activations, &ls->mla);
+      projection_dtypes mla =
+          stored_for(device, layer->mla.kernel, mla_dtypes(weights, activations, &ls->mla));
       layer->mla.weight_dtype = mla.weights;
       layer->mla.activation_dtype = mla.activations;
       layer->mla.kv_dtype = s->kv_cache;
     } else {
-      projection_dtypes attention = attention_dtypes(weights, activations, &ls->attention);
+      projection_dtypes attention = stored_for(device, layer->attention.kernel,
+                                               attention_dtypes(weights, activations, &ls->attention));
       layer->attention.weight_dtype = attention.weights;
       layer->attention.activation_dtype = attention.activations;
       layer->attention.kv_dtype = s->kv_cache;
     }
-    projection_dtypes ffn = ffn_dtypes(weights, activations, &ls->ffn);
+    projection_dtypes ffn =
+        stored_for(device, layer->ffn.kernel, ffn_dtypes(weights, activations, &ls->ffn));
     layer->ffn.weight_dtype = ffn.weights;
     layer->ffn.activation_dtype = ffn.activations;
   }
   out->norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
   out->lm_head = ttt_lm_head_default_impl_config(device, mode, &spec->lm_head);
-  projection_dtypes head = projection_for(weights, activations, &spec->lm_head.hidden, 1);
+  projection_dtypes head = stored_for(device, out->lm_head.kernel,
+                                      projection_for(weights, activations, &spec->lm_head.hidden, 1));
   out->lm_head.weight_dtype = head.weights;
   out->lm_head.activation_dtype = head.activations;
 }

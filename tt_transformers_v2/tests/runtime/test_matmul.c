@@ -47,16 +47,19 @@ static const float sentinel = 12345.0f;
 typedef struct variant {
   const char *name;      /* suffix of the expected kernel name */
   const char *bf16_name; /* the same with bf16 activations (no AVX2 kernel: the portable one) */
+  const char *grouped_name; /* the same for grouped weights (no AVX2 kernel: the portable one) */
   uint32_t isa_keep;     /* device.isa bits kept */
   ttt_kernel kernel;
   uint32_t isa_needed; /* variant runs only when the machine has these bits */
 } variant;
 
 static const variant variants[] = {
-    {"ref", "ref", 0, TTT_KERNEL_REFERENCE, 0},
-    {"avx2", "ref", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
-    {"avx512", "avx512", ~(uint32_t)TTT_ISA_AVX512BF16, TTT_KERNEL_DEFAULT, ISA_AVX512_SET},
-    {"avx512", "avx512bf16", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512_SET | TTT_ISA_AVX512BF16},
+    {"ref", "ref", "ref", 0, TTT_KERNEL_REFERENCE, 0},
+    {"avx2", "ref", "ref", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
+    {"avx512", "avx512", "avx512", ~(uint32_t)TTT_ISA_AVX512BF16, TTT_KERNEL_DEFAULT,
+     ISA_AVX512_SET},
+    {"avx512", "avx512bf16", "avx512", ~0u, TTT_KERNEL_DEFAULT,
+     ISA_AVX512_SET | TTT_ISA_AVX512BF16},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -67,8 +70,14 @@ typedef struct weight_case {
 
 static const weight_case weight_cases[] = {
     {TTT_F32, TTT_F32},   {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},  {TTT_Q8_0, TTT_F32},
-    {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0}, {TTT_BF16, TTT_BF16},
+    {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0}, {TTT_BF16, TTT_BF16}, {TTT_Q8_0_G16, TTT_Q8_0},
+    {TTT_Q4_0_G16, TTT_Q8_0},
 };
+
+static bool is_grouped(ttt_dtype d) { return d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16; }
+
+/* Block dtypes, row-major or grouped: k must be a multiple of 32. */
+static bool needs_blocks(ttt_dtype d) { return ttt_dtype_is_block(d) || is_grouped(d); }
 
 typedef struct shape {
   int64_t m, k, n;
@@ -138,6 +147,27 @@ static double stored_value(ttt_dtype dtype, const uint8_t *row, int64_t t) {
   }
 }
 
+/* Value t of row j of a grouped tensor [n, k], decoded from the layout described in ttt/core.h:
+ * groups of 16 rows padded to 64 bytes; in a group, every block's codes ([step][16 rows][4 bytes])
+ * and then every block's 16 f16 scales. */
+static double grouped_value(const ttt_tensor *w, int64_t j, int64_t t) {
+  bool q8 = w->dtype == TTT_Q8_0_G16;
+  size_t blocks = (size_t)(w->shape[1] / 32), code_bytes = q8 ? 512 : 256;
+  size_t group_bytes = (blocks * (code_bytes + 32) + 63) / 64 * 64;
+  const uint8_t *group = (const uint8_t *)w->data + (size_t)(j / 16) * group_bytes;
+  size_t lane = (size_t)(j % 16), b = (size_t)(t / 32), q = (size_t)(t % 32);
+  uint16_t h;
+  memcpy(&h, group + blocks * code_bytes + b * 32 + 2 * lane, 2);
+  if (q8) {
+    uint8_t u = group[b * 512 + (q / 4) * 64 + lane * 4 + q % 4];
+    return decode_f16(h) * (double)((int)u - 128);
+  }
+  size_t i = q % 16;
+  uint8_t pair = group[b * 256 + (i / 4) * 64 + lane * 4 + i % 4];
+  int code = q < 16 ? pair & 15 : pair >> 4;
+  return decode_f16(h) * (double)(code - 8);
+}
+
 static size_t row_bytes(ttt_dtype dtype, int64_t k) {
   if (dtype == TTT_Q4_0) return (size_t)(k / 32) * 18;
   return dtype == TTT_Q8_0 ? (size_t)(k / 32) * 34 : (size_t)k * (dtype == TTT_F32 ? 4 : 2);
@@ -192,13 +222,15 @@ static double *effective_activations(const problem *p) {
 static void reference(problem *p) {
   int64_t m = p->s.m, k = p->s.k, n = p->s.n;
   double *xe = effective_activations(p);
-  size_t rb = row_bytes(p->wc.weight, k);
+  size_t rb = is_grouped(p->wc.weight) ? 0 : row_bytes(p->wc.weight, k);
   for (int64_t j = 0; j < n; j++) {
     const uint8_t *row = (const uint8_t *)p->w.data + (size_t)j * rb;
     for (int64_t i = 0; i < m; i++) {
       double sum = 0.0, abs_sum = 0.0;
       for (int64_t t = 0; t < k; t++) {
-        double product = xe[i * k + t] * stored_value(p->wc.weight, row, t);
+        double w = is_grouped(p->wc.weight) ? grouped_value(&p->w, j, t)
+                                            : stored_value(p->wc.weight, row, t);
+        double product = xe[i * k + t] * w;
         sum += product;
         abs_sum += fabs(product);
       }
@@ -272,7 +304,9 @@ static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc
   ttt_gemm_kernel kernel;
   CHECK_OK(ttt_gemm_select(ttt_context_device(ctx), v->kernel, wc.weight, wc.activation, &kernel));
   const char *suffix = strrchr(kernel.name, '_');
-  const char *expected = wc.activation == TTT_BF16 ? v->bf16_name : v->name;
+  const char *expected = wc.activation == TTT_BF16 ? v->bf16_name
+                         : is_grouped(wc.weight)     ? v->grouped_name
+                                                     : v->name;
   CHECK_MSG(suffix && strcmp(suffix + 1, expected) == 0, "variant %s selected kernel %s", expected,
             kernel.name);
   CHECK((kernel.prepare != NULL) == (wc.activation != TTT_F32));
@@ -302,7 +336,7 @@ static void test_all_kernels_all_shapes(void) {
   uint64_t seed = 1;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
-      if (ttt_dtype_is_block(weight_cases[c].weight) && shapes[s].k % 32 != 0) continue;
+      if (needs_blocks(weight_cases[c].weight) && shapes[s].k % 32 != 0) continue;
       problem p;
       problem_make(&p, shapes[s], weight_cases[c], (s + c) % 2 == 0, seed++);
       for (int v = 0; v < N_VARIANTS; v++) {
