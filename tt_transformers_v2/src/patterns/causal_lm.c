@@ -192,8 +192,8 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
       layer->mla.activation_dtype = mla.activations;
       layer->mla.kv_dtype = s->kv_cache;
     } else {
-      projection_dtypes attention = stored_for(device, layer->attention.kernel,
-                                               attention_dtypes(weights, activations, &ls->attention));
+      projection_dtypes attention = stored_for(
+          device, layer->attention.kernel, attention_dtypes(weights, activations, &ls->attention));
       layer->attention.weight_dtype = attention.weights;
       layer->attention.activation_dtype = attention.activations;
       layer->attention.kv_dtype = s->kv_cache;
@@ -205,8 +205,8 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
   }
   out->norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
   out->lm_head = ttt_lm_head_default_impl_config(device, mode, &spec->lm_head);
-  projection_dtypes head = stored_for(device, out->lm_head.kernel,
-                                      projection_for(weights, activations, &spec->lm_head.hidden, 1));
+  projection_dtypes head = stored_for(
+      device, out->lm_head.kernel, projection_for(weights, activations, &spec->lm_head.hidden, 1));
   out->lm_head.weight_dtype = head.weights;
   out->lm_head.activation_dtype = head.activations;
 }

@@ -101,12 +101,13 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
     }
 #pragma GCC unroll 4
     for (int v = 0; v < qv; v++) {
-      __m512 ws = _mm512_cvtph_ps(_mm256_load_si256((const void *)(scales[v] + (size_t)b * SCALES)));
+      __m512 ws =
+          _mm512_cvtph_ps(_mm256_load_si256((const void *)(scales[v] + (size_t)b * SCALES)));
 #pragma GCC unroll 6
       for (int c = 0; c < rx; c++)
-        acc[v][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[v][c]),
-                                    _mm512_mul_ps(ws, _mm512_set1_ps(xs[c * l->blocks + b])),
-                                    acc[v][c]);
+        acc[v][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[v][c]),
+                            _mm512_mul_ps(ws, _mm512_set1_ps(xs[c * l->blocks + b])), acc[v][c]);
     }
   }
 #pragma GCC unroll 4

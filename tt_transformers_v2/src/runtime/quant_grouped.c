@@ -64,32 +64,41 @@ static size_t code_offset(size_t block, size_t code_bytes, int byte) {
   return block * code_bytes + (size_t)(byte / 4) * 64 + (size_t)(byte % 4);
 }
 
+/* Dwords of codes per block: 8 (q8_0: 32 codes) or 4 (q4_0: 16 bytes of nibble pairs). q8_0
+ * codes are stored unsigned (c + 128: the top bit of each byte flipped). */
+static int code_dwords(ttt_dtype dtype) { return dtype == TTT_Q8_0_G16 ? 8 : 4; }
+static uint32_t code_flip(ttt_dtype dtype) { return dtype == TTT_Q8_0_G16 ? 0x80808080u : 0; }
+
 void ttt_grouped_store_row(ttt_dtype dtype, uint8_t *data, int64_t k, int64_t r,
                            const uint8_t *blocks_in) {
   grouped_row row = locate(dtype, data, k, r);
-  bool q8 = dtype == TTT_Q8_0_G16;
-  size_t in_bytes = q8 ? TTT_Q8_0_BLOCK_BYTES : TTT_Q4_0_BLOCK_BYTES;
-  int code_count = q8 ? TTT_Q8_0_BLOCK : TTT_Q4_0_BLOCK / 2;
+  size_t in_bytes = dtype == TTT_Q8_0_G16 ? TTT_Q8_0_BLOCK_BYTES : TTT_Q4_0_BLOCK_BYTES;
+  uint32_t flip = code_flip(dtype);
   for (size_t b = 0; b < (size_t)(k / TTT_Q8_0_BLOCK); b++) {
     const uint8_t *in = blocks_in + b * in_bytes;
     memcpy(row.scales + b * SCALE_BYTES, in, 2);
-    for (int c = 0; c < code_count; c++) /* q8_0 codes as unsigned c + 128 */
-      row.codes[code_offset(b, row.code_bytes, c)] = q8 ? (uint8_t)(in[2 + c] ^ 0x80u) : in[2 + c];
+    for (int s = 0; s < code_dwords(dtype); s++) {
+      uint32_t codes;
+      memcpy(&codes, in + 2 + 4 * s, 4);
+      codes ^= flip;
+      memcpy(row.codes + b * row.code_bytes + (size_t)s * 64, &codes, 4);
+    }
   }
 }
 
 void ttt_grouped_load_row(ttt_dtype dtype, const uint8_t *data, int64_t k, int64_t r,
                           uint8_t *blocks_out) {
   grouped_row row = locate(dtype, data, k, r);
-  bool q8 = dtype == TTT_Q8_0_G16;
-  size_t out_bytes = q8 ? TTT_Q8_0_BLOCK_BYTES : TTT_Q4_0_BLOCK_BYTES;
-  int code_count = q8 ? TTT_Q8_0_BLOCK : TTT_Q4_0_BLOCK / 2;
+  size_t out_bytes = dtype == TTT_Q8_0_G16 ? TTT_Q8_0_BLOCK_BYTES : TTT_Q4_0_BLOCK_BYTES;
+  uint32_t flip = code_flip(dtype);
   for (size_t b = 0; b < (size_t)(k / TTT_Q8_0_BLOCK); b++) {
     uint8_t *out = blocks_out + b * out_bytes;
     memcpy(out, row.scales + b * SCALE_BYTES, 2);
-    for (int c = 0; c < code_count; c++) {
-      uint8_t stored = row.codes[code_offset(b, row.code_bytes, c)];
-      out[2 + c] = q8 ? (uint8_t)(stored ^ 0x80u) : stored;
+    for (int s = 0; s < code_dwords(dtype); s++) {
+      uint32_t codes;
+      memcpy(&codes, row.codes + b * row.code_bytes + (size_t)s * 64, 4);
+      codes ^= flip;
+      memcpy(out + 2 + 4 * s, &codes, 4);
     }
   }
 }

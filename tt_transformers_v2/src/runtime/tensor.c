@@ -54,11 +54,11 @@ ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out) {
       return TTT_OK;
     }
   }
-  return ttt_set_error(
-      TTT_ERR_INVALID_ARGUMENT,
-      "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, q4_0, q8_0_g16, q4_0_g16, i32, i64, "
-      "f64)",
-      name);
+  return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                       "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, q4_0, q8_0_g16, "
+                       "q4_0_g16, i32, i64, "
+                       "f64)",
+                       name);
 }
 
 ttt_tensor ttt_tensor_view(ttt_dtype dtype, void *data, int32_t ndim, const int64_t *shape) {
@@ -424,7 +424,8 @@ static ttt_status convert_grouped(const ttt_tensor *src, ttt_tensor *dst, float 
   size_t row_bytes = ttt_dtype_bytes(base, k, k);
   for (int64_t r = 0; r < rows; r++) {
     if (!into) {
-      ttt_grouped_load_row(src->dtype, src->data, k, r, (uint8_t *)dst->data + (size_t)r * row_bytes);
+      ttt_grouped_load_row(src->dtype, src->data, k, r,
+                           (uint8_t *)dst->data + (size_t)r * row_bytes);
       continue;
     }
     const uint8_t *in = (const uint8_t *)src->data + (size_t)r * row_bytes;
@@ -437,8 +438,8 @@ static ttt_status convert_grouped(const ttt_tensor *src, ttt_tensor *dst, float 
                              "only",
                              (long long)(r * k + bad), (long long)r, (long long)bad,
                              ttt_non_finite_name(row[bad]), ttt_dtype_name(dst->dtype));
-      ttt_status st = base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, blocks)
-                                       : ttt_quantize_q4_0(row, k, blocks);
+      ttt_status st =
+          base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, blocks) : ttt_quantize_q4_0(row, k, blocks);
       if (st != TTT_OK) return st;
       in = blocks;
     }

@@ -45,10 +45,10 @@ static const float sentinel = 12345.0f;
   (ISA_AVX2_SET | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI)
 
 typedef struct variant {
-  const char *name;      /* suffix of the expected kernel name */
-  const char *bf16_name; /* the same with bf16 activations (no AVX2 kernel: the portable one) */
+  const char *name;         /* suffix of the expected kernel name */
+  const char *bf16_name;    /* the same with bf16 activations (no AVX2 kernel: the portable one) */
   const char *grouped_name; /* the same for grouped weights (no AVX2 kernel: the portable one) */
-  uint32_t isa_keep;     /* device.isa bits kept */
+  uint32_t isa_keep;        /* device.isa bits kept */
   ttt_kernel kernel;
   uint32_t isa_needed; /* variant runs only when the machine has these bits */
 } variant;
@@ -69,9 +69,9 @@ typedef struct weight_case {
 } weight_case;
 
 static const weight_case weight_cases[] = {
-    {TTT_F32, TTT_F32},   {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},  {TTT_Q8_0, TTT_F32},
-    {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0}, {TTT_BF16, TTT_BF16}, {TTT_Q8_0_G16, TTT_Q8_0},
-    {TTT_Q4_0_G16, TTT_Q8_0},
+    {TTT_F32, TTT_F32},   {TTT_F16, TTT_F32},       {TTT_BF16, TTT_F32},
+    {TTT_Q8_0, TTT_F32},  {TTT_Q8_0, TTT_Q8_0},     {TTT_Q4_0, TTT_Q8_0},
+    {TTT_BF16, TTT_BF16}, {TTT_Q8_0_G16, TTT_Q8_0}, {TTT_Q4_0_G16, TTT_Q8_0},
 };
 
 static bool is_grouped(ttt_dtype d) { return d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16; }
@@ -305,8 +305,8 @@ static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc
   CHECK_OK(ttt_gemm_select(ttt_context_device(ctx), v->kernel, wc.weight, wc.activation, &kernel));
   const char *suffix = strrchr(kernel.name, '_');
   const char *expected = wc.activation == TTT_BF16 ? v->bf16_name
-                         : is_grouped(wc.weight)     ? v->grouped_name
-                                                     : v->name;
+                         : is_grouped(wc.weight)   ? v->grouped_name
+                                                   : v->name;
   CHECK_MSG(suffix && strcmp(suffix + 1, expected) == 0, "variant %s selected kernel %s", expected,
             kernel.name);
   CHECK((kernel.prepare != NULL) == (wc.activation != TTT_F32));
