@@ -120,19 +120,9 @@ static ttt_status write_config(const char *src_dir, const char *out_dir) {
   return st;
 }
 
-/* The row-major block dtype a folder stores for a weight the model holds in `dtype`: a device with
- * kernels for the grouped layouts keeps q8_0 / q4_0 grouped in memory; the folder keeps the
- * row-major blocks every machine loads (converted back byte for byte). 0: write as held. */
-static ttt_dtype folder_dtype(ttt_dtype dtype) {
-  if (dtype == TTT_Q8_0_G16) return TTT_Q8_0;
-  if (dtype == TTT_Q4_0_G16) return TTT_Q4_0;
-  return TTT_DTYPE_DEFAULT;
-}
-
-/* The tensors to write: every weight of the untied map, as the loaded model uses it in decode.
- * Tensors converted for the folder are allocated (owned[i] set); the caller frees them. */
+/* The tensors to write: every weight of the untied map, as the loaded model uses it in decode. */
 static ttt_status collect(const ttt_hf_model *m, const ttt_hf_weight_map *map,
-                          ttt_named_tensor *items, bool *owned, int64_t *n) {
+                          ttt_named_tensor *items, int64_t *n) {
   *n = 0;
   for (int64_t i = 0; i < ttt_hf_weight_map_count(map); i++) {
     const ttt_hf_weight *w = ttt_hf_weight_map_at(map, i);
@@ -141,14 +131,6 @@ static ttt_status collect(const ttt_hf_model *m, const ttt_hf_weight_map *map,
     if (st == TTT_ERR_NOT_FOUND && w->optional) continue;
     if (st != TTT_OK) return st;
     if (!t.data) continue; /* an optional weight the checkpoint does not have */
-    ttt_dtype stored = folder_dtype(t.dtype);
-    if (stored != TTT_DTYPE_DEFAULT) {
-      ttt_tensor rows;
-      st = ttt_tensor_convert(&t, stored, &rows);
-      if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", w->hf_name);
-      t = rows;
-      owned[*n] = true;
-    }
     items[(*n)++] = (ttt_named_tensor){w->hf_name, t};
   }
   return TTT_OK;
@@ -162,10 +144,8 @@ static ttt_status write_weights(const ttt_hf_model *m, const char *out_dir, ttt_
   ttt_status st = ttt_hf_weight_map_create(&untied, &map);
   if (st != TTT_OK) return st;
   ttt_named_tensor *items = calloc((size_t)ttt_hf_weight_map_count(map) + 1, sizeof *items);
-  bool *owned = calloc((size_t)ttt_hf_weight_map_count(map) + 1, sizeof *owned);
   int64_t n = 0;
-  st = items && owned ? collect(m, map, items, owned, &n)
-                      : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
+  st = items ? collect(m, map, items, &n) : ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory");
   char path[2048];
   if (st == TTT_OK) st = ttt_hfj_join(path, sizeof path, out_dir, "model.safetensors");
   const ttt_safetensors_meta meta[] = {
@@ -176,9 +156,6 @@ static ttt_status write_weights(const ttt_hf_model *m, const char *out_dir, ttt_
   };
   if (st == TTT_OK)
     st = ttt_safetensors_write_meta(path, items, n, meta, sizeof meta / sizeof meta[0]);
-  for (int64_t i = 0; owned && i < ttt_hf_weight_map_count(map); i++)
-    if (owned[i]) ttt_tensor_free(&items[i].tensor);
-  free(owned);
   free(items);
   ttt_hf_weight_map_destroy(map);
   return st;

@@ -119,12 +119,14 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
   }
 }
 
-/* All activation rows of the tile's groups for one k slice: tiles of QX rows, then the rest. */
-INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
-                         int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
-  int64_t i = 0;
-  for (; i + QX <= p->m; i += QX) grouped_tile(p, l, g, qv, i, QX, b0, b1, n0, n1);
-  switch (p->m - i) {
+/* One tile of rx rows (1 <= rx <= QX), rx a compile-time constant in each call. */
+INLINE void grouped_tile_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g,
+                              int qv, int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0,
+                              int64_t n1) {
+  switch (rx) {
+  case 6:
+    grouped_tile(p, l, g, qv, i, 6, b0, b1, n0, n1);
+    break;
   case 5:
     grouped_tile(p, l, g, qv, i, 5, b0, b1, n0, n1);
     break;
@@ -137,11 +139,21 @@ INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int
   case 2:
     grouped_tile(p, l, g, qv, i, 2, b0, b1, n0, n1);
     break;
-  case 1:
+  default:
     grouped_tile(p, l, g, qv, i, 1, b0, b1, n0, n1);
     break;
-  default:
-    break;
+  }
+}
+
+/* All activation rows of the tile's groups for one k slice, in ceil(m / QX) tiles of balanced
+ * heights (m = 8: 4 + 4 rather than 6 + 2, whose 2-row tile loads a weight vector per 4 products). */
+INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
+                         int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
+  int64_t tiles = (p->m + QX - 1) / QX;
+  for (int64_t t = 0, i = 0; t < tiles; t++) {
+    int rx = (int)((p->m - i) / (tiles - t)); /* the taller tiles last */
+    grouped_tile_rows(p, l, g, qv, i, rx, b0, b1, n0, n1);
+    i += rx;
   }
 }
 
