@@ -38,7 +38,8 @@ static const st_dtype st_dtypes[] = {
     {"TTT_Q4_0_G16", TTT_Q4_0_G16, 0, 64},
 };
 #define ST_N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
-#define ST_DTYPE_LIST "F32, F16, BF16, I64, I32, F64, TTT_Q8_0, TTT_Q4_0, TTT_Q8_0_G16, TTT_Q4_0_G16"
+#define ST_DTYPE_LIST                                                                              \
+  "F32, F16, BF16, I64, I32, F64, TTT_Q8_0, TTT_Q4_0, TTT_Q8_0_G16, TTT_Q4_0_G16"
 
 static const st_dtype *dtype_by_name(const char *name) {
   for (size_t i = 0; i < ST_N_DTYPES; i++)

@@ -120,9 +120,8 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
 }
 
 /* One tile of rx rows (1 <= rx <= QX), rx a compile-time constant in each call. */
-INLINE void grouped_tile_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g,
-                              int qv, int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0,
-                              int64_t n1) {
+INLINE void grouped_tile_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
+                              int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
   switch (rx) {
   case 6:
     grouped_tile(p, l, g, qv, i, 6, b0, b1, n0, n1);
