@@ -4,7 +4,8 @@
  *
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
- * k/32 blocks of 34 bytes). Activations are f32 rows of k values. Kernels with another activation
+ * k/32 blocks of 34 bytes), except the grouped dtypes (q8_0_g16, q4_0_g16: rows in groups of 16,
+ * layout in ttt/core.h). Activations are f32 rows of k values. Kernels with another activation
  * dtype also get the rows prepared by their `prepare` function (xq):
  *   - q8_0: pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays:
  *     each block's scale as f32 and the sum of its 32 quants (the AVX-512 VNNI kernel multiplies

@@ -761,6 +761,44 @@ static void test_row_invariant_mode(void) {
   }
 }
 
+/* The grouped kernels sum every output in an order that does not depend on m or on the tiles,
+ * without being asked to (no row-invariant mode): a batch's rows equal their one-row results. */
+static void test_grouped_row_invariant(void) {
+  static const shape batch_shapes[] = {{9, 96, 33}, {17, 4096, 7}, {8, 2048, 40}};
+  static const weight_case grouped_cases[] = {{TTT_Q8_0_G16, TTT_Q8_0}, {TTT_Q4_0_G16, TTT_Q8_0}};
+  for (int v = 0; v < N_VARIANTS; v++) {
+    bool available = false;
+    ttt_context *ctx = variant_context(&variants[v], 2, &available);
+    if (!ctx || !available) {
+      ttt_context_destroy(ctx);
+      continue;
+    }
+    for (size_t s = 0; s < sizeof batch_shapes / sizeof batch_shapes[0]; s++) {
+      for (size_t c = 0; c < sizeof grouped_cases / sizeof grouped_cases[0]; c++) {
+        problem p;
+        problem_make(&p, batch_shapes[s], grouped_cases[c], c % 2 == 0, 400 + 10 * s + c);
+        ttt_linear_config config = {
+            .kernel = variants[v].kernel, .activation_dtype = TTT_Q8_0, .threads = 2};
+        float *batch = output_buffer(&p), *alone = output_buffer(&p);
+        ttt_linear_op op = {.w = &p.w, .bias = p.bias, .y = batch, .ldy = p.ldy, .name = "w"};
+        CHECK_OK(ttt_linear(ctx, &config, p.x, p.s.m, p.s.k, &op));
+        check_output(&p, batch, "grouped batch");
+        for (int64_t i = 0; i < p.s.m; i++) {
+          op.y = alone + i * p.ldy;
+          CHECK_OK(ttt_linear(ctx, &config, p.x + i * p.s.k, 1, p.s.k, &op));
+        }
+        CHECK_MSG(memcmp(batch, alone, sizeof(float) * (size_t)(p.s.m * p.ldy)) == 0,
+                  "%s %s m=%lld: rows differ from their one-row results", variants[v].name,
+                  ttt_dtype_name(p.wc.weight), (long long)p.s.m);
+        free(batch);
+        free(alone);
+        problem_free(&p);
+      }
+    }
+    ttt_context_destroy(ctx);
+  }
+}
+
 int main(void) {
   TTT_RUN(test_kernel_selection);
   TTT_RUN(test_all_kernels_all_shapes);
@@ -770,6 +808,7 @@ int main(void) {
   TTT_RUN(test_bf16_activation_row_invariant);
   TTT_RUN(test_bf16_activation_conversion);
   TTT_RUN(test_linear_multi_fused);
+  TTT_RUN(test_grouped_row_invariant);
   TTT_RUN(test_row_invariant_mode);
   TTT_RUN(test_small_caller_stack);
   TTT_RUN(test_linear_errors);
