@@ -129,6 +129,11 @@ static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
                          "%s: weight shape must be [n, %lld], got ndim %d, last dim %lld", name,
                          (long long)k, (int)op->w->ndim, (long long)op->w->shape[op->w->ndim - 1]);
   if (!op->y) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: NULL output", name);
+  /* the grouped kernels load whole 64-byte steps (ttt_tensor_alloc and the checkpoint reader give
+   * that alignment) */
+  if (ttt_dtype_is_grouped(op->w->dtype) && (uintptr_t)op->w->data % 64 != 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: %s data must be 64-byte aligned", name,
+                         ttt_dtype_name(op->w->dtype));
   return TTT_OK;
 }
 

@@ -660,6 +660,17 @@ static void test_linear_errors(void) {
   ttt_tensor wt4 = ttt_tensor_2d(TTT_Q4_0, w4, 4, 32);
   ttt_linear_op op4 = {.w = &wt4, .y = y, .name = "ffn.down"};
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op4), TTT_ERR_DTYPE, "q4_0 weights with f32");
+  /* grouped weights: q8_0 activations only; data 64-byte aligned */
+  _Alignas(64) uint8_t wg[64 + 576] = {0};
+  ttt_tensor grouped = ttt_tensor_2d(TTT_Q8_0_G16, wg, 4, 32);
+  ttt_linear_op opg = {.w = &grouped, .y = y, .name = "ffn.up"};
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &opg), TTT_ERR_DTYPE, "q8_0_g16 weights with f32");
+  config.activation_dtype = TTT_Q8_0;
+  CHECK_OK(ttt_linear(ctx, &config, x, 1, 32, &opg));
+  grouped.data = wg + 8;
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &opg), TTT_ERR_INVALID_ARGUMENT,
+            "ffn.up: q8_0_g16 data must be 64-byte aligned");
+  config.activation_dtype = TTT_F32;
   config.activation_dtype = TTT_BF16;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "f32 weights with bf16");
   config.activation_dtype = TTT_F32;
