@@ -42,9 +42,14 @@ typedef struct weight_kind {
 } weight_kind;
 
 static const weight_kind kinds[] = {
-    {"f32", TTT_F32, TTT_F32},         {"bf16", TTT_BF16, TTT_F32},
-    {"q8_0", TTT_Q8_0, TTT_F32},       {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
-    {"q4_0 x q8", TTT_Q4_0, TTT_Q8_0}, {"bf16 x bf16", TTT_BF16, TTT_BF16},
+    {"f32", TTT_F32, TTT_F32},
+    {"bf16", TTT_BF16, TTT_F32},
+    {"q8_0", TTT_Q8_0, TTT_F32},
+    {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
+    {"q4_0 x q8", TTT_Q4_0, TTT_Q8_0},
+    {"bf16 x bf16", TTT_BF16, TTT_BF16},
+    {"q8_0_g16 x q8", TTT_Q8_0_G16, TTT_Q8_0},
+    {"q4_0_g16 x q8", TTT_Q4_0_G16, TTT_Q8_0},
 };
 
 static bool known_kind(const char *name) {
@@ -454,7 +459,7 @@ int main(int argc, char **argv) {
   if (only && !known_kind(only)) {
     fprintf(stderr,
             "bench_kernels: unknown --kind '%s' (f32, bf16, q8_0, \"q8_0 x q8\", \"q4_0 x q8\", "
-            "\"bf16 x bf16\")\n",
+            "\"bf16 x bf16\", \"q8_0_g16 x q8\", \"q4_0_g16 x q8\")\n",
             only);
     return 1;
   }

@@ -479,7 +479,9 @@ static ttt_status check_tensor(const ttt_hf_weight_map *m, const ttt_checkpoint 
                          name, got, want, w->path);
   }
   ttt_dtype d = out->dtype;
-  if (d != TTT_F32 && d != TTT_F16 && d != TTT_BF16 && d != TTT_F64 && !ttt_dtype_is_block(d))
+  bool grouped = d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16; /* a quantized folder's */
+  if (d != TTT_F32 && d != TTT_F16 && d != TTT_BF16 && d != TTT_F64 && !ttt_dtype_is_block(d) &&
+      !grouped)
     return ttt_set_error(TTT_ERR_DTYPE,
                          "%s: tensor '%s' has dtype %s, expected a float dtype "
                          "(f32, f16, bf16, f64)",
@@ -510,6 +512,12 @@ static int64_t source_row(const ttt_hf_weight_map *m, const entry_info *info, in
 /* Copies the model's view of a transformed weight out of the checkpoint tensor `src`. */
 static ttt_status make_copy(const ttt_hf_weight_map *m, const ttt_hf_weight *w, entry_info *info,
                             const ttt_tensor *src) {
+  /* Rows are reordered value by value: only dtypes with a size per value (not the block formats,
+   * whose quantized folders hold the model's own rows). */
+  if (ttt_tensor_nbytes(src) % (size_t)ttt_tensor_numel(src) != 0)
+    return ttt_set_error(TTT_ERR_UNSUPPORTED,
+                         "%s: %s weights cannot be reordered into %s (fused or transposed rows)",
+                         w->hf_name, ttt_dtype_name(src->dtype), w->path);
   size_t es = ttt_tensor_nbytes(src) / (size_t)ttt_tensor_numel(src);
   int64_t rows = w->shape[0], cols = w->ndim == 2 ? w->shape[1] : 1;
   unsigned char *dst = malloc((size_t)(rows * cols) * es);

@@ -117,6 +117,8 @@ static ttt_status build_causal_lm(ttt_hf_model *m, const ttt_device *device,
   for (int32_t i = 0; st == TTT_OK && i < o->n_overrides; i++)
     st = ttt_causal_lm_impl_set(impl, spec, o->overrides[i]);
   resolver_state r = {m->weights, m->checkpoint, o, 0};
+  /* the checkpoint's and the caller's weight dtypes in the device's layouts */
+  if (st == TTT_OK) ttt_causal_lm_impl_config_place_weights(device, spec, impl);
   if (st == TTT_OK) st = ttt_causal_lm_create(spec, impl, resolve, &r, &m->lm);
   free(spec);
   free(impl);

@@ -20,15 +20,26 @@
 typedef struct st_dtype {
   const char *name;
   ttt_dtype dtype;
-  size_t size; /* bytes per element; 0 for the library's block formats (32 values a block) */
+  size_t size;      /* bytes per element; 0 for the library's block formats (32 values a block) */
+  size_t alignment; /* of the mapped bytes, for use in place (else the reader copies them) */
 } st_dtype;
 
+/* Row-major block formats are read bytewise; the grouped ones with 64-byte vector loads. */
 static const st_dtype st_dtypes[] = {
-    {"F32", TTT_F32, 4}, {"F16", TTT_F16, 2}, {"BF16", TTT_BF16, 2},     {"I64", TTT_I64, 8},
-    {"I32", TTT_I32, 4}, {"F64", TTT_F64, 8}, {"TTT_Q8_0", TTT_Q8_0, 0}, {"TTT_Q4_0", TTT_Q4_0, 0},
+    {"F32", TTT_F32, 4, 4},
+    {"F16", TTT_F16, 2, 2},
+    {"BF16", TTT_BF16, 2, 2},
+    {"I64", TTT_I64, 8, 8},
+    {"I32", TTT_I32, 4, 4},
+    {"F64", TTT_F64, 8, 8},
+    {"TTT_Q8_0", TTT_Q8_0, 0, 1},
+    {"TTT_Q4_0", TTT_Q4_0, 0, 1},
+    {"TTT_Q8_0_G16", TTT_Q8_0_G16, 0, 64},
+    {"TTT_Q4_0_G16", TTT_Q4_0_G16, 0, 64},
 };
 #define ST_N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
-#define ST_DTYPE_LIST "F32, F16, BF16, I64, I32, F64, TTT_Q8_0, TTT_Q4_0"
+#define ST_DTYPE_LIST                                                                              \
+  "F32, F16, BF16, I64, I32, F64, TTT_Q8_0, TTT_Q4_0, TTT_Q8_0_G16, TTT_Q4_0_G16"
 
 static const st_dtype *dtype_by_name(const char *name) {
   for (size_t i = 0; i < ST_N_DTYPES; i++)
@@ -55,6 +66,7 @@ typedef struct st_entry {
   char *name;
   ttt_dtype dtype;
   size_t elem_size;
+  size_t alignment;
   int32_t ndim; /* as in the file: 0 (scalar) .. 4 */
   int64_t shape[TTT_MAX_DIMS];
   uint64_t begin, end; /* relative to the data section */
@@ -99,9 +111,21 @@ static ttt_status parse_shape(const char *path, const char *name, const cJSON *s
   return TTT_OK;
 }
 
+/* The grouped formats: whole groups of 16 rows, each padded to 64 bytes (layout in ttt/core.h);
+ * 2-D shapes only (checked by parse_entry). UINT64_MAX when too big. */
+static uint64_t grouped_bytes(const st_entry *e) {
+  const uint64_t limit = (uint64_t)1 << 62;
+  uint64_t rows = (uint64_t)e->shape[0], k = (uint64_t)e->shape[1];
+  if (rows == 0 || k == 0) return 0;
+  if (rows > limit / k) return UINT64_MAX;
+  size_t bytes = ttt_dtype_bytes(e->dtype, (int64_t)(rows * k), (int64_t)k);
+  return bytes == 0 || bytes > limit ? UINT64_MAX : (uint64_t)bytes;
+}
+
 /* Byte size from the shape, or UINT64_MAX beyond 2^62 bytes (no real file is that big). */
 static uint64_t shape_bytes(const st_entry *e) {
   const uint64_t limit = (uint64_t)1 << 62;
+  if (e->dtype == TTT_Q8_0_G16 || e->dtype == TTT_Q4_0_G16) return grouped_bytes(e);
   bool block = ttt_dtype_is_block(e->dtype); /* count values, then 32-value blocks */
   uint64_t bytes = block ? 1 : e->elem_size;
   for (int32_t i = 0; i < e->ndim; i++) {
@@ -169,10 +193,16 @@ static ttt_status parse_entry(const char *path, const cJSON *item, uint64_t data
                          dtype->valuestring, ST_DTYPE_LIST);
   e->dtype = dt->dtype;
   e->elem_size = dt->size;
+  e->alignment = dt->alignment;
   ttt_status s = parse_shape(path, name, cJSON_GetObjectItemCaseSensitive(item, "shape"), e);
   if (s != TTT_OK) return s;
+  bool grouped = e->dtype == TTT_Q8_0_G16 || e->dtype == TTT_Q4_0_G16;
+  if (grouped && e->ndim != 2)
+    return ttt_set_error(TTT_ERR_FORMAT, "%s: tensor '%s': dtype %s holds 2-D weights, got %d dims",
+                         path, name, dt->name, (int)e->ndim);
   /* Block formats: whole 32-value blocks along the last dim (the shape counts values). */
-  if (ttt_dtype_is_block(e->dtype) && (e->ndim == 0 || e->shape[e->ndim - 1] % TTT_Q8_0_BLOCK != 0))
+  if ((grouped || ttt_dtype_is_block(e->dtype)) &&
+      (e->ndim == 0 || e->shape[e->ndim - 1] % TTT_Q8_0_BLOCK != 0))
     return ttt_set_error(TTT_ERR_FORMAT,
                          "%s: tensor '%s': dtype %s needs a last dim that is a multiple of %d, got "
                          "%lld",
@@ -269,8 +299,7 @@ static ttt_status align_entries(ttt_safetensors *f) {
     st_entry *e = &f->entries[i];
     size_t bytes = (size_t)(e->end - e->begin);
     const uint8_t *src = f->data + e->begin;
-    size_t alignment = e->elem_size ? e->elem_size : 1; /* blocks are read bytewise */
-    if (bytes == 0 || (uintptr_t)src % alignment == 0) continue;
+    if (bytes == 0 || (uintptr_t)src % e->alignment == 0) continue;
     if (posix_memalign(&e->copy, 64, bytes) != 0) {
       e->copy = NULL;
       return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "%s: tensor '%s': cannot copy %zu bytes", f->path,
@@ -470,15 +499,18 @@ static ttt_status check_write_item(const char *path, const ttt_named_tensor *ite
   return TTT_OK;
 }
 
-/* Layout order: 8-byte dtypes first, then 4, then 2, so each tensor stays aligned; the block
- * formats (read bytewise) last. */
+/* Layout order: the grouped formats first (sizes are multiples of 64, and the data section starts
+ * 64-byte aligned: see write_all), then 8-byte dtypes, 4, 2, so each tensor stays aligned; the
+ * row-major block formats (read bytewise) last. */
 static void write_order(const ttt_named_tensor *items, int64_t n, int64_t *order) {
   int64_t k = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (dtype_by_enum(items[i].tensor.dtype)->alignment == 64) order[k++] = i;
   for (size_t size = 8; size >= 2; size /= 2)
     for (int64_t i = 0; i < n; i++)
       if (dtype_by_enum(items[i].tensor.dtype)->size == size) order[k++] = i;
   for (int64_t i = 0; i < n; i++)
-    if (dtype_by_enum(items[i].tensor.dtype)->size == 0) order[k++] = i;
+    if (dtype_by_enum(items[i].tensor.dtype)->alignment == 1) order[k++] = i;
 }
 
 static cJSON *build_header(const ttt_named_tensor *items, const int64_t *order, int64_t n,
@@ -514,8 +546,9 @@ static cJSON *build_header(const ttt_named_tensor *items, const int64_t *order, 
 
 static ttt_status write_all(FILE *fp, const char *path, const char *header,
                             const ttt_named_tensor *items, const int64_t *order, int64_t n) {
+  /* Spaces pad the header so that the data section starts at a multiple of 64 bytes. */
   size_t len = strlen(header);
-  size_t padded = (len + 7) / 8 * 8;
+  size_t padded = (8 + len + 63) / 64 * 64 - 8;
   uint8_t le[8];
   for (int i = 0; i < 8; i++) le[i] = (uint8_t)((uint64_t)padded >> (8 * i));
   bool ok = fwrite(le, 1, 8, fp) == 8 && fwrite(header, 1, len, fp) == len;

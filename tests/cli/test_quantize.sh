@@ -28,8 +28,8 @@ for f in config.json model.safetensors tokenizer.json tokenizer_config.json; do
   [ -s "$tmp/q4/$f" ] || fail "q4: $f missing"
 done
 header=$(head -c 8192 "$tmp/q4/model.safetensors" | tr -d '\000')
-echo "$header" | grep -q '"model.layers.0.mlp.down_proj.weight":{"shape":\[288,768\],"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"TTT_Q4_0"}' ||
-  fail "q4: down_proj is not a TTT_Q4_0 tensor of the logical shape"
+echo "$header" | grep -q '"model.layers.0.mlp.down_proj.weight":{"shape":\[288,768\],"data_offsets":\[[0-9]*,[0-9]*\],"dtype":"TTT_Q4_0\(_G16\)\?"}' ||
+  fail "q4: down_proj is not a TTT_Q4_0 (row-major or grouped) tensor of the logical shape"
 echo "$header" | grep -q '"ttt.quantization":"q4_0"' || fail "q4: metadata ttt.quantization"
 echo "$header" | grep -q '"lm_head.weight":{"shape":\[4096,288\]' || fail "q4: untied lm_head.weight"
 grep -q '"tie_word_embeddings":[[:space:]]*false' "$tmp/q4/config.json" || fail "q4: config still tied"

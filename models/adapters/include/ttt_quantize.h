@@ -4,9 +4,11 @@
  * of converting at every start.
  *
  * Folder written by ttt_hf_quantize (and `ttt quantize`):
- *   model.safetensors  every tensor of the model: projection weights the recipe quantizes as
- *                      dtype "TTT_Q8_0" or "TTT_Q4_0" (shape = the logical [out, in] shape, data =
- *                      the blocks of ttt/core.h), the others (embeddings, norms, biases, routers)
+ *   model.safetensors  every tensor of the model: projection weights the recipe quantizes in the
+ *                      layout the writing machine's kernels read, dtype "TTT_Q8_0_G16" or
+ *                      "TTT_Q4_0_G16" (grouped; with AVX-512 VNNI) or "TTT_Q8_0" / "TTT_Q4_0"
+ *                      (row-major) (shape = the logical [out, in] shape, data = the layouts of
+ *                      ttt/core.h), the others (embeddings, norms, biases, routers)
  *                      byte for byte as in the source. __metadata__: "format": "pt",
  *                      "ttt.quantization": "q8_0" | "q4_0", "ttt.strategy": "performance",
  *                      "ttt.overrides": the recipe's impl assignments joined by ';'.
@@ -16,7 +18,9 @@
  *   tokenizer.json, tokenizer_config.json, generation_config.json, special_tokens_map.json,
  *   chat_template.jinja  copied when present.
  * The model factory applies "ttt.overrides" when the folder is loaded with the strategy named in
- * "ttt.strategy", so every quantized weight is used in place (ttt_causal_lm_converted_bytes = 0).
+ * "ttt.strategy", so every quantized weight is used in place (ttt_causal_lm_converted_bytes = 0) on
+ * a machine whose kernels read the folder's layout; another machine converts the layout once, byte
+ * for byte.
  */
 #ifndef TTT_QUANTIZE_H
 #define TTT_QUANTIZE_H

@@ -81,7 +81,7 @@ const char *ttt_safetensors_dtype_name(ttt_dtype dtype);
 
 typedef struct ttt_named_tensor {
   const char *name;
-  ttt_tensor tensor; /* F32, F16, BF16, I64, I32, F64, Q8_0 or Q4_0; a well-formed view */
+  ttt_tensor tensor; /* F32, F16, BF16, I64, I32, F64, Q8_0, Q4_0, Q8_0_G16 or Q4_0_G16 */
 } ttt_named_tensor;
 
 /* Writes `n` tensors (n >= 0) to `path` (replaced if it exists). Names must be unique, non-empty

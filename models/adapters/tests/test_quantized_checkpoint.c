@@ -106,6 +106,20 @@ static void test_hostile_block_tensors(void) {
   expect_open_error("{\"w\":{\"dtype\":\"TTT_Q4_0\",\"shape\":[4294967296,4294967296],"
                     "\"data_offsets\":[0,36]}}",
                     36, "2^62");
+  /* Grouped blocks: whole groups of 16 rows, each padded to 64 bytes (17 × 32 q8_0 values: 2
+   * groups of 544 bytes padded to 576), 2-D only. */
+  expect_open_error("{\"w\":{\"dtype\":\"TTT_Q8_0_G16\",\"shape\":[17,32],\"data_offsets\":[0,"
+                    "578]}}",
+                    578, "span 578 bytes, but the shape and dtype need 1152");
+  expect_open_error("{\"w\":{\"dtype\":\"TTT_Q4_0_G16\",\"shape\":[2,2,32],\"data_offsets\":[0,"
+                    "320]}}",
+                    320, "TTT_Q4_0_G16 holds 2-D weights, got 3 dims");
+  expect_open_error("{\"w\":{\"dtype\":\"TTT_Q4_0_G16\",\"shape\":[16,48],\"data_offsets\":[0,"
+                    "320]}}",
+                    320, "multiple of 32, got 48");
+  expect_open_error("{\"w\":{\"dtype\":\"TTT_Q8_0_G16\",\"shape\":[4294967296,4294967296],"
+                    "\"data_offsets\":[0,64]}}",
+                    64, "2^62");
 }
 
 /* ---- metadata applied by the factory ---- */
@@ -125,6 +139,9 @@ static void test_metadata_overrides(void) {
   CHECK_OK(ttt_hf_causal_lm_spec(&cfg, &spec));
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 1));
+  /* q8_0 projections are stored grouped where the device has the VNNI kernel for that layout */
+  const uint32_t vnni = TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI;
+  ttt_dtype q8 = (device.isa & vnni) == vnni ? TTT_Q8_0_G16 : TTT_Q8_0;
   ttt_causal_lm_impl_config *impl = malloc(sizeof *impl), *base = malloc(sizeof *base);
   CHECK_OK(
       ttt_causal_lm_default_impl_config(&device, TTT_STRATEGY_PERFORMANCE, TTT_BF16, &spec, base));
@@ -168,9 +185,9 @@ static void test_metadata_overrides(void) {
     if (cases[c].status == TTT_OK) {
       CHECK_OK(st);
       bool applied = cases[c].strategy == TTT_STRATEGY_PERFORMANCE;
-      CHECK(impl->decode.layers[1].ffn.weight_dtype == (applied ? TTT_Q4_0 : TTT_Q8_0));
-      CHECK(impl->prefill.layers[0].attention.weight_dtype == TTT_Q8_0);
-      CHECK(impl->decode.lm_head.weight_dtype == (c == 0 ? TTT_Q4_0 : TTT_Q8_0));
+      CHECK(impl->decode.layers[1].ffn.weight_dtype == (applied ? TTT_Q4_0 : q8));
+      CHECK(impl->prefill.layers[0].attention.weight_dtype == q8);
+      CHECK(impl->decode.lm_head.weight_dtype == (c == 0 ? TTT_Q4_0 : q8));
     } else {
       CHECK_MSG(st == cases[c].status && ttt_test_contains(ttt_last_error(), cases[c].needle) &&
                     ttt_test_contains(ttt_last_error(), path),
@@ -204,31 +221,56 @@ static float *run_logits(const ttt_hf_model *m, ttt_context *ctx) {
   return logits;
 }
 
-/* Every weight the quantized model uses is the checkpoint's mapped view (nothing converted). */
-static void check_in_place(const ttt_hf_model *q, ttt_dtype dtype, const char *what) {
-  int64_t outside = 0, quantized = 0;
-  for (int64_t i = 0; i < ttt_hf_weight_map_count(q->weights); i++) {
-    const ttt_hf_weight *w = ttt_hf_weight_map_at(q->weights, i);
-    ttt_tensor used, mapped;
-    if (ttt_checkpoint_get(q->checkpoint, w->hf_name, &mapped) != TTT_OK) continue;
-    for (int mode = 0; mode < 2; mode++) {
-      CHECK_OK(ttt_causal_lm_weight(q->lm, (ttt_mode)mode, w->path, &used));
-      outside += used.data != mapped.data;
-    }
-    quantized += mapped.dtype == dtype;
-  }
-  CHECK_MSG(outside == 0, "%s: %lld weights not used in place", what, (long long)outside);
-  CHECK_MSG(quantized > 0, "%s: no %s tensor in the checkpoint", what, ttt_dtype_name(dtype));
-  CHECK_MSG(ttt_causal_lm_converted_bytes(q->lm) == 0, "%s: %lld bytes converted", what,
-            (long long)ttt_causal_lm_converted_bytes(q->lm));
+/* The grouped layout a device with its kernels keeps `dtype` blocks in (0: none). */
+static ttt_dtype grouped_of(ttt_dtype dtype) {
+  return dtype == TTT_Q8_0 ? TTT_Q8_0_G16 : dtype == TTT_Q4_0 ? TTT_Q4_0_G16 : TTT_DTYPE_DEFAULT;
 }
 
-static void check_folder(const char *src, ttt_dtype dtype, ttt_context *ctx,
-                         const ttt_device *device) {
-  char out[256], what[512];
-  snprintf(out, sizeof out, "%s/q_%s", tmp_dir, ttt_dtype_name(dtype));
-  snprintf(what, sizeof what, "%s → %s", src, ttt_dtype_name(dtype));
-  CHECK_OK(ttt_hf_quantize(src, out, dtype, NULL, NULL));
+/* True when `used` holds the blocks of `mapped` byte for byte (converted back to its dtype). */
+static bool same_blocks(const ttt_tensor *used, const ttt_tensor *mapped) {
+  ttt_tensor back;
+  if (ttt_tensor_convert(used, mapped->dtype, &back) != TTT_OK) return false;
+  bool same = memcmp(back.data, mapped->data, ttt_tensor_nbytes(mapped)) == 0;
+  ttt_tensor_free(&back);
+  return same;
+}
+
+/* Every weight the quantized model uses is the checkpoint's mapped view, or the same blocks in the
+ * other layout (row-major / grouped: a folder made on a machine whose kernels read the other one),
+ * converted once and exactly; the converted bytes are those and nothing else. */
+static void check_in_place(const ttt_hf_model *q, ttt_dtype dtype, const char *what) {
+  int64_t outside = 0, quantized = 0, regrouped = 0;
+  for (int64_t i = 0; i < ttt_hf_weight_map_count(q->weights); i++) {
+    const ttt_hf_weight *w = ttt_hf_weight_map_at(q->weights, i);
+    ttt_tensor used[2], mapped;
+    if (ttt_checkpoint_get(q->checkpoint, w->hf_name, &mapped) != TTT_OK) continue;
+    for (int mode = 0; mode < 2; mode++) {
+      CHECK_OK(ttt_causal_lm_weight(q->lm, (ttt_mode)mode, w->path, &used[mode]));
+      if (used[mode].data == mapped.data) continue;
+      bool relayout = used[mode].dtype == grouped_of(mapped.dtype) ||
+                      mapped.dtype == grouped_of(used[mode].dtype);
+      bool exact = relayout && same_blocks(&used[mode], &mapped);
+      outside += !exact;
+      if (exact && (mode == 0 || used[1].data != used[0].data))
+        regrouped += (int64_t)ttt_tensor_nbytes(&used[mode]);
+    }
+    quantized += mapped.dtype == dtype || mapped.dtype == grouped_of(dtype);
+  }
+  CHECK_MSG(outside == 0, "%s: %lld weights neither in place nor regrouped", what,
+            (long long)outside);
+  CHECK_MSG(quantized > 0, "%s: no %s tensor (row-major or grouped) in the checkpoint", what,
+            ttt_dtype_name(dtype));
+  CHECK_MSG(ttt_causal_lm_converted_bytes(q->lm) == regrouped,
+            "%s: %lld bytes converted, %lld regrouped", what,
+            (long long)ttt_causal_lm_converted_bytes(q->lm), (long long)regrouped);
+}
+
+/* The folder `out` (quantized from `src` as `dtype`) against quantizing on the fly, on `device`:
+ * the same logits bit for bit, every weight used in place or only relaid out. */
+static void check_folder_on(const char *src, const char *out, ttt_dtype dtype,
+                            const ttt_device *device, const char *what) {
+  ttt_context *ctx = NULL;
+  CHECK_OK(ttt_context_create(device, &ctx));
   const char *const *recipe;
   int32_t n_recipe;
   CHECK_OK(ttt_quant_recipe(dtype, &recipe, &n_recipe));
@@ -240,7 +282,7 @@ static void check_folder(const char *src, ttt_dtype dtype, ttt_context *ctx,
   ttt_hf_model *a = NULL, *q = NULL;
   CHECK_OK(ttt_hf_model_load(src, device, &on_the_fly, &a));
   CHECK_OK(ttt_hf_model_load(out, device, &plain, &q));
-  if (a && q) {
+  if (ctx && a && q) {
     CHECK(ttt_causal_lm_converted_bytes(a->lm) > 0);
     check_in_place(q, dtype, what);
     int64_t n = (PROMPT + DECODED) * a->config.vocab_size;
@@ -254,23 +296,35 @@ static void check_folder(const char *src, ttt_dtype dtype, ttt_context *ctx,
   }
   ttt_hf_model_destroy(a);
   ttt_hf_model_destroy(q);
+  ttt_context_destroy(ctx);
+}
+
+/* Quantizes src on `device` and loads the folder there, and on the same machine without AVX-512
+ * VNNI (no grouped kernels: the folder's layout differs from the one the kernels read). */
+static void check_folder(const char *src, ttt_dtype dtype, const ttt_device *device) {
+  char out[256], what[512];
+  snprintf(out, sizeof out, "%s/q_%s", tmp_dir, ttt_dtype_name(dtype));
+  snprintf(what, sizeof what, "%s → %s", src, ttt_dtype_name(dtype));
+  CHECK_OK(ttt_hf_quantize(src, out, dtype, NULL, NULL));
+  check_folder_on(src, out, dtype, device, what);
+  ttt_device no_vnni = *device;
+  no_vnni.isa &= ~(uint32_t)TTT_ISA_AVX512VNNI;
+  snprintf(what, sizeof what, "%s → %s, loaded without VNNI", src, ttt_dtype_name(dtype));
+  check_folder_on(src, out, dtype, &no_vnni, what);
   remove_tree(out);
 }
 
 static void test_quantized_folders(void) {
   ttt_device device;
   CHECK_OK(ttt_device_cpu(&device, 2));
-  ttt_context *ctx = NULL;
-  CHECK_OK(ttt_context_create(&device, &ctx));
   char llama[512], qwen2[512];
   const char *sources[] = {TTT_MODELS_DIR "/kjv-llama",
                            ttt_test_fixture(llama, sizeof llama, "hf/llama3_tiny"),
                            ttt_test_fixture(qwen2, sizeof qwen2, "hf/qwen2_tiny")};
   for (size_t s = 0; s < sizeof sources / sizeof sources[0]; s++) {
-    check_folder(sources[s], TTT_Q8_0, ctx, &device);
-    check_folder(sources[s], TTT_Q4_0, ctx, &device);
+    check_folder(sources[s], TTT_Q8_0, &device);
+    check_folder(sources[s], TTT_Q4_0, &device);
   }
-  ttt_context_destroy(ctx);
 }
 
 static void test_quantize_errors(void) {

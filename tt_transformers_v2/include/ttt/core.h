@@ -98,6 +98,8 @@ typedef enum ttt_dtype {
   TTT_I64,
   TTT_F64,
   TTT_Q4_0, /* blocks of 32 values along the last dim: one f16 scale then 16 bytes of 4-bit codes */
+  TTT_Q8_0_G16, /* q8_0 blocks of 2-D weights, stored in groups of 16 rows (layout below) */
+  TTT_Q4_0_G16, /* q4_0 blocks of 2-D weights, stored in groups of 16 rows (layout below) */
   TTT_DTYPE_COUNT
 } ttt_dtype;
 
@@ -112,8 +114,23 @@ typedef enum ttt_dtype {
  * c = clamp(round_even(v / d) + 8, 0, 15); an all-zero block has d = 0 and codes 8. */
 #define TTT_Q4_0_BLOCK 32
 #define TTT_Q4_0_BLOCK_BYTES 18
+/* q8_0_g16 / q4_0_g16: the same blocks (values, scales) as q8_0 / q4_0, laid out for int8 dot
+ * product instructions that add 4 byte products per 32-bit lane (vpdpbusd), so that matmul kernels
+ * read them as they are, with no repacking per call. Only 2-D tensors [n, k] (k % 32 == 0).
+ *   - Rows come in groups of 16 (the last group padded with zero rows); groups follow each other,
+ *     each padded to a multiple of 64 bytes.
+ *   - A group holds first the codes of every block b = 0..k/32−1 in k order, then the f16 scales of
+ *     every block (16 per block, one per row, in row order).
+ *   - The codes of one block are "steps" of 64 bytes: [16 rows][4 bytes], byte q of row r in step s
+ *     at 64·s + 4·r + q. q8_0_g16: 8 steps, value 4s + q stored as the unsigned byte c + 128.
+ *     q4_0_g16: 4 steps holding the q4_0 block's 16 code bytes (byte i = 4s + q: c[i] in the low
+ *     nibble, c[i + 16] in the high one), so a step gives values 4s..4s+3 with a mask and values
+ *     16 + 4s.. with a shift.
+ * Sizes: 544 (q8_0) or 288 (q4_0) bytes per block of 16 rows, as for the row-major dtypes. */
+#define TTT_G16_ROWS 16
 
-/* "f32", "f16", "bf16", "q8_0", "i32", "i64", "f64", "q4_0"; "default" for TTT_DTYPE_DEFAULT. */
+/* "f32", "f16", "bf16", "q8_0", "i32", "i64", "f64", "q4_0", "q8_0_g16", "q4_0_g16"; "default" for
+ * TTT_DTYPE_DEFAULT. */
 TTT_API const char *ttt_dtype_name(ttt_dtype dtype);
 /* Parses a name as printed by ttt_dtype_name (also accepts "float32", "bfloat16", "float16"). */
 TTT_API ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out);

@@ -278,7 +278,8 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
  *   accuracy:    f32 activations; weights in the checkpoint's dtype (see source_dtype); KV cache
  *                f32.
  *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
- *                bf16 KV cache; norms and embeddings as in accuracy. A module with an input
+ *                bf16 KV cache; norms and embeddings as in accuracy. The q8_0 weights are then
+ *                placed (ttt_causal_lm_impl_config_place_weights): q8_0_g16 with AVX-512 VNNI. A module with an input
  *                dim that is not a multiple of 32 (the q8_0 block; for MLA: hidden, q_lora_rank,
  *                kv_lora_rank, heads·v_head_dim) gets bf16 weights with f32 activations instead.
  * `source_dtype` says which float dtype "the checkpoint's dtype" is:
@@ -294,6 +295,16 @@ TTT_API ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device,
                                                      ttt_strategy strategy, ttt_dtype source_dtype,
                                                      const ttt_causal_lm_spec *spec,
                                                      ttt_causal_lm_impl_config *out);
+
+/* Places the weights: every projection with q8_0 or q4_0 weights and q8_0 activations (attention,
+ * MLA, ffn, lm head; both modes) gets the grouped layout of its blocks (q8_0_g16, q4_0_g16: the same
+ * values, laid out for the device's int8 dot-product kernels, which then read them without
+ * repacking per call) when `device` has a SIMD kernel for it and the module's kernel is not the
+ * reference one. Other modules are unchanged. ttt_causal_lm_default_impl_config ends with it; call
+ * it again after setting such weight dtypes yourself (ttt_causal_lm_impl_set does not). */
+TTT_API void ttt_causal_lm_impl_config_place_weights(const ttt_device *device,
+                                                     const ttt_causal_lm_spec *spec,
+                                                     ttt_causal_lm_impl_config *impl);
 
 /* Sets one field by path: "[prefill.|decode.]MODULE.FIELD=VALUE" where MODULE is a module path
  * (layers.N may be layers.* for all layers) and FIELD one of weight_dtype, activation_dtype,

@@ -42,16 +42,21 @@ ttt_kernel ttt_block_kernel(ttt_kernel requested) {
 
 static bool is_float_dtype(ttt_dtype d) {
   return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0 || d == TTT_F64 ||
-         d == TTT_Q4_0;
+         d == TTT_Q4_0 || d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16;
+}
+
+/* Weight dtypes whose only kernels take q8_0 activations. */
+static bool needs_q8_activations(ttt_dtype d) {
+  return d == TTT_Q4_0 || d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16;
 }
 
 ttt_status ttt_block_check_impl(const char *what, ttt_dtype weight_dtype,
                                 ttt_dtype activation_dtype, ttt_kernel kernel) {
-  if (weight_dtype != TTT_F32 && weight_dtype != TTT_F16 && weight_dtype != TTT_BF16 &&
-      weight_dtype != TTT_Q8_0 && weight_dtype != TTT_Q4_0)
+  if (weight_dtype == TTT_F64 || !is_float_dtype(weight_dtype))
     return ttt_set_error(TTT_ERR_DTYPE,
-                         "%s: weight_dtype %s is not one of f32, f16, bf16, q8_0, q4_0", what,
-                         ttt_dtype_name(weight_dtype));
+                         "%s: weight_dtype %s is not one of f32, f16, bf16, q8_0, q4_0, q8_0_g16, "
+                         "q4_0_g16",
+                         what, ttt_dtype_name(weight_dtype));
   if (activation_dtype != TTT_F32 && activation_dtype != TTT_Q8_0 && activation_dtype != TTT_BF16)
     return ttt_set_error(TTT_ERR_DTYPE, "%s: activation_dtype %s is not f32, q8_0 or bf16", what,
                          ttt_dtype_name(activation_dtype));
@@ -59,14 +64,15 @@ ttt_status ttt_block_check_impl(const char *what, ttt_dtype weight_dtype,
     return ttt_set_error(TTT_ERR_DTYPE,
                          "%s: activation_dtype bf16 needs weight_dtype bf16 (got %s)", what,
                          ttt_dtype_name(weight_dtype));
-  if (activation_dtype == TTT_Q8_0 && !ttt_dtype_is_block(weight_dtype))
+  if (activation_dtype == TTT_Q8_0 && weight_dtype != TTT_Q8_0 &&
+      !needs_q8_activations(weight_dtype))
     return ttt_set_error(TTT_ERR_DTYPE,
-                         "%s: activation_dtype q8_0 needs weight_dtype q8_0 or q4_0 (got %s)", what,
-                         ttt_dtype_name(weight_dtype));
-  if (weight_dtype == TTT_Q4_0 && activation_dtype != TTT_Q8_0)
-    return ttt_set_error(TTT_ERR_DTYPE,
-                         "%s: weight_dtype q4_0 needs activation_dtype q8_0 (got %s)", what,
-                         ttt_dtype_name(activation_dtype));
+                         "%s: activation_dtype q8_0 needs weight_dtype q8_0, q4_0, q8_0_g16 or "
+                         "q4_0_g16 (got %s)",
+                         what, ttt_dtype_name(weight_dtype));
+  if (needs_q8_activations(weight_dtype) && activation_dtype != TTT_Q8_0)
+    return ttt_set_error(TTT_ERR_DTYPE, "%s: weight_dtype %s needs activation_dtype q8_0 (got %s)",
+                         what, ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
   if (kernel != TTT_KERNEL_REFERENCE && kernel != TTT_KERNEL_SIMD)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: kernel %d is not a ttt_kernel value", what,
                          (int)kernel);

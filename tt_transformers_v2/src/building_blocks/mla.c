@@ -23,6 +23,7 @@
 #include "block_util.h"
 #include "mla_internal.h"
 #include "runtime/kernels.h"
+#include "runtime/quant.h"
 #include "runtime/runtime.h"
 
 const char *ttt_mla_algorithm_name(ttt_mla_algorithm algorithm) {
@@ -326,6 +327,10 @@ static void expanded_item(const mla_job *j, int64_t t, int64_t h, float *scores,
 /* Row `row` of a weight matrix of any supported dtype, as f32. */
 static void weight_row(const ttt_tensor *w, int64_t row, float *dst) {
   int64_t cols = w->shape[1];
+  if (ttt_dtype_is_grouped(w->dtype)) {
+    for (int64_t i = 0; i < cols; i++) dst[i] = ttt_grouped_value(w->dtype, w->data, cols, row, i);
+    return;
+  }
   const uint8_t *p = (const uint8_t *)w->data + (size_t)row * ttt_dtype_bytes(w->dtype, cols, cols);
   switch (w->dtype) {
   case TTT_BF16:

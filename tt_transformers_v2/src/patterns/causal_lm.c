@@ -15,6 +15,8 @@
 #include "building_blocks/block_util.h"
 #include "building_blocks/paged_kv_internal.h"
 #include "patterns_internal.h"
+#include "runtime/kernels.h"
+#include "runtime/quant.h"
 #include "runtime/runtime.h"
 
 enum { MODES = 2 };
@@ -198,6 +200,35 @@ static void mode_defaults(const ttt_device *device, ttt_mode mode, const strateg
   out->lm_head.activation_dtype = head.activations;
 }
 
+/* A projection's weight dtype as the device's kernels read it best (q8_0 activations only: the
+ * grouped layouts have no f32-activation kernel). */
+static void place(const ttt_device *device, ttt_kernel kernel, ttt_dtype activations,
+                  ttt_dtype *weights) {
+  if (activations == TTT_Q8_0) *weights = ttt_gemm_storage_dtype(device, kernel, *weights);
+}
+
+static void place_mode(const ttt_device *device, const ttt_causal_lm_spec *spec,
+                       ttt_causal_lm_mode_impl_config *c) {
+  for (int64_t l = 0; l < spec->n_layers; l++) {
+    ttt_decoder_layer_impl_config *layer = &c->layers[l];
+    if (spec->layers[l].attention_kind == TTT_ATTENTION_KIND_MLA)
+      place(device, layer->mla.kernel, layer->mla.activation_dtype, &layer->mla.weight_dtype);
+    else
+      place(device, layer->attention.kernel, layer->attention.activation_dtype,
+            &layer->attention.weight_dtype);
+    place(device, layer->ffn.kernel, layer->ffn.activation_dtype, &layer->ffn.weight_dtype);
+  }
+  place(device, c->lm_head.kernel, c->lm_head.activation_dtype, &c->lm_head.weight_dtype);
+}
+
+void ttt_causal_lm_impl_config_place_weights(const ttt_device *device,
+                                             const ttt_causal_lm_spec *spec,
+                                             ttt_causal_lm_impl_config *impl) {
+  if (!device || !spec || !impl) return;
+  place_mode(device, spec, &impl->prefill);
+  place_mode(device, spec, &impl->decode);
+}
+
 ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strategy strategy,
                                              ttt_dtype source_dtype, const ttt_causal_lm_spec *spec,
                                              ttt_causal_lm_impl_config *out) {
@@ -223,6 +254,7 @@ ttt_status ttt_causal_lm_default_impl_config(const ttt_device *device, ttt_strat
     mode_defaults(device, TTT_MODE_DECODE, &strategy_table[strategy], source_dtype, local,
                   &out->decode);
     out->tp = tp;
+    ttt_causal_lm_impl_config_place_weights(device, local, out);
   }
   free(local);
   free(shard);
@@ -552,7 +584,8 @@ static ttt_status own(ttt_causal_lm *model, const ttt_tensor *t) {
 }
 
 static bool is_float_weight(ttt_dtype d) {
-  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0 || d == TTT_Q4_0;
+  return d == TTT_F32 || d == TTT_F16 || d == TTT_BF16 || d == TTT_Q8_0 || d == TTT_Q4_0 ||
+         d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16;
 }
 
 static ttt_status check_resolved(const weight_slot *s, const ttt_tensor *t) {
@@ -648,8 +681,30 @@ static ttt_status prepare_zero_slot(ttt_causal_lm *model, const weight_slot *s) 
 
 /* The part of `source` this rank keeps; *copied when it is a new allocation. */
 static ttt_status take_slice(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
+                             bool *copied);
+
+/* A grouped source (a quantized folder's layout) is cut as its row-major blocks: its rows are
+ * interleaved in groups of 16. The slice is a copy. */
+static ttt_status take_grouped_slice(const weight_slot *s, const ttt_tensor *source,
+                                     ttt_tensor *part, bool *copied) {
+  ttt_tensor rows;
+  ttt_status st = ttt_tensor_convert(source, ttt_grouped_base(source->dtype), &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
+  ttt_tensor view;
+  bool view_copied = false;
+  st = take_slice(s, &rows, &view, &view_copied);
+  if (st == TTT_OK && !view_copied) st = ttt_tensor_convert(&view, view.dtype, part);
+  if (st == TTT_OK && view_copied) *part = view;
+  ttt_tensor_free(&rows);
+  *copied = st == TTT_OK;
+  return st;
+}
+
+static ttt_status take_slice(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
                              bool *copied) {
   *copied = false;
+  if (s->slice.axis != SLICE_NONE && ttt_dtype_is_grouped(source->dtype))
+    return take_grouped_slice(s, source, part, copied);
   *part = *source;
   if (s->slice.axis == SLICE_ROWS) *part = row_slice(source, s->slice.begin, s->slice.count);
   if (s->slice.axis != SLICE_COLS) return TTT_OK;

@@ -16,6 +16,7 @@
 
 #include "building_blocks/block_util.h"
 #include "patterns_internal.h"
+#include "runtime/kernels.h"
 #include "runtime/runtime.h"
 
 /* Longest module or weight path: "layers.127.attention_norm.weight" and the like. */
@@ -185,6 +186,14 @@ static projection_dtypes projection_for(ttt_strategy strategy, int64_t in_dim_a,
   return d;
 }
 
+/* q8_0 weights with q8_0 activations in the layout the device's kernels read without repacking
+ * (q8_0_g16 with AVX-512 VNNI), as ttt_causal_lm_impl_config_place_weights does. */
+static projection_dtypes placed(const ttt_device *device, ttt_kernel kernel, projection_dtypes d) {
+  if (d.activation_dtype == TTT_Q8_0)
+    d.weight_dtype = ttt_gemm_storage_dtype(device, kernel, d.weight_dtype);
+  return d;
+}
+
 static int64_t attention_q_dim(const ttt_attention_spec *a) {
   int64_t head_dim = ttt_attention_head_dim(a);
   return a->n_heads * head_dim;
@@ -200,10 +209,12 @@ static ttt_encoder_layer_impl_config default_layer_impl(const ttt_device *device
       .ffn = ttt_mlp_default_impl_config(device, mode, &l->ffn),
       .ffn_norm = ttt_norm_default_impl_config(device, mode, &l->ffn_norm)};
   projection_dtypes attn =
-      projection_for(strategy, l->attention.hidden, attention_q_dim(&l->attention));
+      placed(device, c.attention.kernel,
+             projection_for(strategy, l->attention.hidden, attention_q_dim(&l->attention)));
   c.attention.weight_dtype = attn.weight_dtype;
   c.attention.activation_dtype = attn.activation_dtype;
-  projection_dtypes ffn = projection_for(strategy, l->ffn.hidden, l->ffn.intermediate);
+  projection_dtypes ffn =
+      placed(device, c.ffn.kernel, projection_for(strategy, l->ffn.hidden, l->ffn.intermediate));
   if (!has_attention_norm(l)) c.attention_norm = (ttt_norm_impl_config){0};
   c.ffn.weight_dtype = ffn.weight_dtype;
   c.ffn.activation_dtype = ffn.activation_dtype;
@@ -236,7 +247,8 @@ ttt_status ttt_encoder_default_impl_config(const ttt_device *device, ttt_strateg
   if (has_final_norm(spec)) c.norm = ttt_norm_default_impl_config(device, mode, &spec->norm);
   ttt_lm_head_spec pooler = pooler_spec_of(spec);
   c.pooler = ttt_lm_head_default_impl_config(device, mode, &pooler);
-  projection_dtypes p = projection_for(strategy, pooler.hidden, pooler.hidden);
+  projection_dtypes p =
+      placed(device, c.pooler.kernel, projection_for(strategy, pooler.hidden, pooler.hidden));
   c.pooler.weight_dtype = p.weight_dtype;
   c.pooler.activation_dtype = p.activation_dtype;
   *out = c;

@@ -4,7 +4,8 @@
  *
  * Matmul convention: y[i, j] = sum_k x[i, k] · w[j, k] (+ bias[j]) for rows i < m and weight rows
  * (output columns) j in [n0, n1). Weights are [n, k] row-major in their dtype (q8_0: each row is
- * k/32 blocks of 34 bytes). Activations are f32 rows of k values. Kernels with another activation
+ * k/32 blocks of 34 bytes), except the grouped dtypes (q8_0_g16, q4_0_g16: rows in groups of 16,
+ * layout in ttt/core.h). Activations are f32 rows of k values. Kernels with another activation
  * dtype also get the rows prepared by their `prepare` function (xq):
  *   - q8_0: pre-quantized rows (same block layout as q8_0 weights) plus two per-block side arrays:
  *     each block's scale as f32 and the sum of its 32 quants (the AVX-512 VNNI kernel multiplies
@@ -74,6 +75,11 @@ typedef struct ttt_gemm_kernel {
 ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtype weight_dtype,
                            ttt_dtype activation_dtype, ttt_gemm_kernel *out);
 
+/* The dtype to store weights of `dtype` in on `device` for kernel `kernel`: q8_0 and q4_0 become
+ * their grouped layouts (q8_0_g16, q4_0_g16) when the device has a SIMD kernel that reads those
+ * (no per-call repacking); any other dtype, device or the reference kernel: `dtype`. */
+ttt_dtype ttt_gemm_storage_dtype(const ttt_device *device, ttt_kernel kernel, ttt_dtype dtype);
+
 /* Reference kernels (kernels_ref.c). */
 void ttt_gemm_f32_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_f16_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
@@ -98,6 +104,15 @@ void ttt_convert_rows_bf16_avx512(const float *x, int64_t k, int64_t i0, int64_t
 void ttt_gemm_q4_0_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q4_0_q8_avx2(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 void ttt_gemm_q4_0_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+
+/* Grouped weights (q8_0_g16, q4_0_g16; layout in ttt/core.h) × q8_0 activations, every m: the
+ * portable kernel (quant_grouped.c) and the AVX-512 VNNI one (kernels_grouped_avx512.c), which reads
+ * the weights as stored (no per-call repacking) and sums every output in an order that does not
+ * depend on m (row-invariant by construction). */
+void ttt_gemm_q8_0g_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q4_0g_q8_ref(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q8_0g_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
+void ttt_gemm_q4_0g_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1);
 
 /* The VNNI GEMM shared by the q8_0 and q4_0 × q8_0 kernels for m >= TTT_QGEMM_MIN_M
  * (kernels_qgemm_avx512.c): both weight formats are repacked per tile into one int8 layout. Needs

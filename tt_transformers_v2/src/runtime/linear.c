@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "quant.h"
 #include "runtime.h"
 
 /* Available kernels, best first within each (weight, activation) pair. A SIMD entry is used only
@@ -39,6 +40,16 @@ static const gemm_entry gemm_table[] = {
      {ttt_gemm_q4_0_q8_avx512, ttt_quantize_rows_avx512, "q4_0_q8_avx512"}},
     {TTT_Q4_0, TTT_Q8_0, ISA_AVX2, {ttt_gemm_q4_0_q8_avx2, ttt_quantize_rows_ref, "q4_0_q8_avx2"}},
     {TTT_Q4_0, TTT_Q8_0, 0, {ttt_gemm_q4_0_q8_ref, ttt_quantize_rows_ref, "q4_0_q8_ref"}},
+    {TTT_Q8_0_G16,
+     TTT_Q8_0,
+     ISA_AVX512_VNNI,
+     {ttt_gemm_q8_0g_q8_avx512, ttt_quantize_rows_avx512, "q8_0g_q8_avx512"}},
+    {TTT_Q8_0_G16, TTT_Q8_0, 0, {ttt_gemm_q8_0g_q8_ref, ttt_quantize_rows_ref, "q8_0g_q8_ref"}},
+    {TTT_Q4_0_G16,
+     TTT_Q8_0,
+     ISA_AVX512_VNNI,
+     {ttt_gemm_q4_0g_q8_avx512, ttt_quantize_rows_avx512, "q4_0g_q8_avx512"}},
+    {TTT_Q4_0_G16, TTT_Q8_0, 0, {ttt_gemm_q4_0g_q8_ref, ttt_quantize_rows_ref, "q4_0g_q8_ref"}},
     /* Without AVX512_BF16 the AVX-512 entry emulates vdpbf16ps with two FMAs; AVX2 machines get the
      * portable kernel (bf16 activations are an opt-in impl option, not a default). */
     {TTT_BF16,
@@ -68,9 +79,20 @@ ttt_status ttt_gemm_select(const ttt_device *device, ttt_kernel kernel, ttt_dtyp
   return ttt_set_error(
       TTT_ERR_DTYPE,
       "no matmul kernel for %s weights with %s activations (supported: f32, f16, "
-      "bf16, q8_0 weights with f32 activations; q8_0 and q4_0 weights with q8_0 activations; "
+      "bf16, q8_0 weights with f32 activations; q8_0, q4_0, q8_0_g16 and q4_0_g16 weights "
+      "with q8_0 activations; "
       "bf16 weights with bf16 activations)",
       ttt_dtype_name(weight_dtype), ttt_dtype_name(activation_dtype));
+}
+
+ttt_dtype ttt_gemm_storage_dtype(const ttt_device *device, ttt_kernel kernel, ttt_dtype dtype) {
+  ttt_dtype grouped = ttt_grouped_of(dtype);
+  if (grouped == dtype || kernel == TTT_KERNEL_REFERENCE || !device) return dtype;
+  for (size_t i = 0; i < sizeof gemm_table / sizeof gemm_table[0]; i++) {
+    const gemm_entry *e = &gemm_table[i];
+    if (e->weight == grouped && e->isa != 0 && (device->isa & e->isa) == e->isa) return grouped;
+  }
+  return dtype;
 }
 
 /* Columns are split between threads in multiples of 32: the prefill GEMM tiles are 32 columns wide.
@@ -107,6 +129,11 @@ static ttt_status check_op(const ttt_linear_op *op, int64_t k) {
                          "%s: weight shape must be [n, %lld], got ndim %d, last dim %lld", name,
                          (long long)k, (int)op->w->ndim, (long long)op->w->shape[op->w->ndim - 1]);
   if (!op->y) return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: NULL output", name);
+  /* the grouped kernels load whole 64-byte steps (ttt_tensor_alloc and the checkpoint reader give
+   * that alignment) */
+  if (ttt_dtype_is_grouped(op->w->dtype) && (uintptr_t)op->w->data % 64 != 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT, "%s: %s data must be 64-byte aligned", name,
+                         ttt_dtype_name(op->w->dtype));
   return TTT_OK;
 }
 

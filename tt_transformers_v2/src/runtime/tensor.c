@@ -17,6 +17,8 @@ static const char *const dtype_names[TTT_DTYPE_COUNT] = {
     [TTT_I64] = "i64",
     [TTT_F64] = "f64",
     [TTT_Q4_0] = "q4_0",
+    [TTT_Q8_0_G16] = "q8_0_g16",
+    [TTT_Q4_0_G16] = "q4_0_g16",
 };
 
 /* Bytes per value for the dtypes that have a fixed element size (the block dtypes have none). */
@@ -52,9 +54,11 @@ ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out) {
       return TTT_OK;
     }
   }
-  return ttt_set_error(
-      TTT_ERR_INVALID_ARGUMENT,
-      "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, q4_0, i32, i64, f64)", name);
+  return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                       "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, q4_0, q8_0_g16, "
+                       "q4_0_g16, i32, i64, "
+                       "f64)",
+                       name);
 }
 
 ttt_tensor ttt_tensor_view(ttt_dtype dtype, void *data, int32_t ndim, const int64_t *shape) {
@@ -90,6 +94,10 @@ int64_t ttt_tensor_numel(const ttt_tensor *t) { return t ? shape_numel(t->ndim, 
 
 size_t ttt_dtype_bytes(ttt_dtype dtype, int64_t numel, int64_t row_len) {
   if (numel <= 0 || (unsigned)dtype >= TTT_DTYPE_COUNT) return 0;
+  if (ttt_dtype_is_grouped(dtype)) {
+    if (row_len <= 0 || row_len % TTT_Q8_0_BLOCK != 0 || numel % row_len != 0) return 0;
+    return ttt_grouped_bytes(dtype, numel / row_len, row_len);
+  }
   if (ttt_dtype_is_block(dtype)) {
     if (row_len <= 0 || row_len % TTT_Q8_0_BLOCK != 0 || numel % row_len != 0) return 0;
     return (size_t)(numel / TTT_Q8_0_BLOCK) * ttt_block_bytes(dtype);
@@ -115,6 +123,9 @@ ttt_status ttt_tensor_check(const ttt_tensor *t, const char *what) {
                          TTT_MAX_DIMS);
   if (ttt_tensor_numel(t) == 0)
     return ttt_set_error(TTT_ERR_SHAPE, "%s: every dim must be >= 1 (and the size must fit)", what);
+  if (ttt_dtype_is_grouped(t->dtype) && t->ndim != 2)
+    return ttt_set_error(TTT_ERR_SHAPE, "%s: %s holds 2-D weights only, got ndim %d", what,
+                         ttt_dtype_name(t->dtype), (int)t->ndim);
   if (ttt_tensor_nbytes(t) == 0)
     return ttt_set_error(
         TTT_ERR_SHAPE, "%s: %s needs a last dim that is a multiple of %d, got %lld", what,
@@ -318,6 +329,9 @@ double ttt_tensor_get(const ttt_tensor *t, int64_t i) {
   case TTT_Q4_0:
     return ttt_q4_0_value(base + (i / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES,
                           (int)(i % TTT_Q4_0_BLOCK));
+  case TTT_Q8_0_G16:
+  case TTT_Q4_0_G16:
+    return ttt_grouped_value(t->dtype, base, t->shape[1], i / t->shape[1], i % t->shape[1]);
   default:
     return NAN;
   }
@@ -399,6 +413,46 @@ static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *
   return TTT_OK;
 }
 
+/* Conversions that involve a grouped dtype (layout in ttt/core.h): into one, row by row through
+ * the row-major blocks of its base dtype (byte for byte when src is in that dtype, else quantized
+ * from f32); out of one into its base dtype, byte for byte. `blocks` holds one row of base blocks. */
+static ttt_status convert_grouped(const ttt_tensor *src, ttt_tensor *dst, float *row,
+                                  uint8_t *blocks) {
+  int64_t k = src->shape[src->ndim - 1], rows = ttt_tensor_numel(src) / k;
+  bool into = ttt_dtype_is_grouped(dst->dtype);
+  ttt_dtype base = ttt_grouped_base(into ? dst->dtype : src->dtype);
+  size_t row_bytes = ttt_dtype_bytes(base, k, k);
+  for (int64_t r = 0; r < rows; r++) {
+    if (!into) {
+      ttt_grouped_load_row(src->dtype, src->data, k, r,
+                           (uint8_t *)dst->data + (size_t)r * row_bytes);
+      continue;
+    }
+    const uint8_t *in = (const uint8_t *)src->data + (size_t)r * row_bytes;
+    if (src->dtype != base) {
+      read_row_f32(src, r, k, row);
+      int64_t bad = ttt_first_non_finite(row, k);
+      if (bad >= 0)
+        return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                             "element %lld (row %lld, column %lld) is %s; %s holds finite values "
+                             "only",
+                             (long long)(r * k + bad), (long long)r, (long long)bad,
+                             ttt_non_finite_name(row[bad]), ttt_dtype_name(dst->dtype));
+      ttt_status st =
+          base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, blocks) : ttt_quantize_q4_0(row, k, blocks);
+      if (st != TTT_OK) return st;
+      in = blocks;
+    }
+    ttt_grouped_store_row(dst->dtype, dst->data, k, r, in);
+  }
+  return TTT_OK;
+}
+
+/* True when convert_grouped does the conversion. */
+static bool grouped_conversion(ttt_dtype from, ttt_dtype to) {
+  return ttt_dtype_is_grouped(to) || (ttt_dtype_is_grouped(from) && to == ttt_grouped_base(from));
+}
+
 static bool is_integer_dtype(ttt_dtype d) { return d == TTT_I32 || d == TTT_I64; }
 
 ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor *out) {
@@ -418,12 +472,17 @@ ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor
   }
   int64_t row_len = src->shape[src->ndim - 1];
   float *row = malloc((size_t)row_len * sizeof *row);
-  if (!row) {
+  uint8_t *blocks = malloc((size_t)(row_len / TTT_Q8_0_BLOCK + 1) * TTT_Q8_0_BLOCK_BYTES);
+  if (!row || !blocks) {
+    free(row);
+    free(blocks);
     ttt_tensor_free(out);
     return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_tensor_convert: out of memory");
   }
-  st = convert_floats(src, out, row, row_len);
+  st = grouped_conversion(src->dtype, dtype) ? convert_grouped(src, out, row, blocks)
+                                             : convert_floats(src, out, row, row_len);
   free(row);
+  free(blocks);
   if (st == TTT_OK) return TTT_OK;
   ttt_tensor_free(out);
   return ttt_error_prefix(st, "ttt_tensor_convert to %s", ttt_dtype_name(dtype));

@@ -381,10 +381,13 @@ static void test_performance_and_overrides(void) {
   ttt_encoder_impl_config impl;
   CHECK_OK(ttt_encoder_default_impl_config(ttt_context_device(ctx), TTT_STRATEGY_PERFORMANCE, &spec,
                                            &impl));
-  CHECK(impl.layers[0].attention.weight_dtype == TTT_Q8_0);
+  /* q8_0 weights, in the grouped layout on devices with AVX-512 VNNI */
+  const uint32_t vnni = TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI;
+  ttt_dtype q8 = (ttt_context_device(ctx)->isa & vnni) == vnni ? TTT_Q8_0_G16 : TTT_Q8_0;
+  CHECK(impl.layers[0].attention.weight_dtype == q8);
   CHECK(impl.layers[0].attention.activation_dtype == TTT_Q8_0);
-  CHECK(impl.layers[1].ffn.weight_dtype == TTT_Q8_0);
-  CHECK(impl.pooler.weight_dtype == TTT_Q8_0);
+  CHECK(impl.layers[1].ffn.weight_dtype == q8);
+  CHECK(impl.pooler.weight_dtype == q8);
   CHECK(impl.embeddings.weight_dtype == TTT_F32);
   ttt_encoder *m = create(&spec, &impl);
   if (m) {

@@ -442,6 +442,63 @@ static void test_tensor_check_errors(void) {
   CHECK(ttt_dtype_bytes(TTT_BF16, 10, 10) == 20);
 }
 
+/* ---- grouped block dtypes (layout in ttt/core.h) ---- */
+
+/* The grouped dtypes hold the very blocks of q8_0 / q4_0: converting from f32 gives the same values
+ * as the row-major dtype, converting from / back to the row-major dtype is byte-exact, sizes are
+ * whole 64-byte-padded groups of 16 rows, and the layout is the documented one (checked here at a
+ * few addresses decoded by hand). */
+static void test_grouped_dtypes(void) {
+  enum { N = 21, K = 96 }; /* a full group and a 5-row one; 3 blocks per row */
+  float *x = malloc(sizeof *x * N * K);
+  ttt_test_rng rng = ttt_test_rng_make(11);
+  ttt_test_fill_uniform(&rng, x, N * K, -2.0f, 2.0f);
+  ttt_tensor master = ttt_tensor_2d(TTT_F32, x, N, K);
+  static const ttt_dtype pairs[2][2] = {{TTT_Q8_0, TTT_Q8_0_G16}, {TTT_Q4_0, TTT_Q4_0_G16}};
+  for (int c = 0; c < 2; c++) {
+    ttt_tensor rows, grouped, direct, back;
+    CHECK_OK(ttt_tensor_convert(&master, pairs[c][0], &rows));
+    CHECK_OK(ttt_tensor_convert(&rows, pairs[c][1], &grouped));
+    CHECK_OK(ttt_tensor_convert(&master, pairs[c][1], &direct));
+    CHECK_OK(ttt_tensor_convert(&grouped, pairs[c][0], &back));
+    size_t block_group = c == 0 ? 544 : 288; /* 16 rows × 34 or 18 bytes */
+    size_t group = (3 * block_group + 63) / 64 * 64;
+    CHECK(ttt_tensor_nbytes(&grouped) == 2 * group);
+    CHECK(memcmp(back.data, rows.data, ttt_tensor_nbytes(&rows)) == 0);
+    CHECK(memcmp(direct.data, grouped.data, ttt_tensor_nbytes(&grouped)) == 0);
+    int64_t differ = 0;
+    for (int64_t i = 0; i < N * K; i++)
+      differ += ttt_tensor_get(&grouped, i) != ttt_tensor_get(&rows, i);
+    CHECK_MSG(differ == 0, "%s: %lld values differ from %s", ttt_dtype_name(pairs[c][1]),
+              (long long)differ, ttt_dtype_name(pairs[c][0]));
+    /* Row 17 (group 1, lane 1), block 2: its scale, and its first code byte. */
+    const uint8_t *g1 = (const uint8_t *)grouped.data + group;
+    const uint8_t *row_block = (const uint8_t *)rows.data + (17 * 3 + 2) * (c == 0 ? 34 : 18);
+    size_t code_bytes = c == 0 ? 512 : 256;
+    CHECK(memcmp(g1 + 3 * code_bytes + 2 * 32 + 2 * 1, row_block, 2) == 0);
+    uint8_t first = g1[2 * code_bytes + 4 * 1];
+    CHECK(first == (c == 0 ? (uint8_t)(row_block[2] ^ 0x80) : row_block[2]));
+    /* The padding rows 21..31 are zero blocks: scale 0 (their codes do not matter). */
+    for (int lane = N - 16; lane < 16; lane++)
+      CHECK(g1[3 * code_bytes + 2 * 32 + 2 * lane] == 0 && g1[3 * code_bytes + 2 * lane + 1] == 0);
+    ttt_tensor_free(&rows);
+    ttt_tensor_free(&grouped);
+    ttt_tensor_free(&direct);
+    ttt_tensor_free(&back);
+  }
+  /* 2-D only; whole blocks only; non-finite values are named. */
+  uint8_t data[4096] = {0};
+  ttt_tensor three = ttt_tensor_3d(TTT_Q8_0_G16, data, 2, 2, 32);
+  CHECK_ERR(ttt_tensor_check(&three, "experts"), TTT_ERR_SHAPE, "q8_0_g16 holds 2-D weights only");
+  ttt_tensor ragged = ttt_tensor_2d(TTT_Q4_0_G16, data, 2, 40);
+  CHECK_ERR(ttt_tensor_check(&ragged, "wq"), TTT_ERR_SHAPE, "q4_0_g16 needs a last dim");
+  x[5] = NAN;
+  ttt_tensor out;
+  CHECK_ERR(ttt_tensor_convert(&master, TTT_Q8_0_G16, &out), TTT_ERR_INVALID_ARGUMENT,
+            "element 5 (row 0, column 5) is NaN");
+  free(x);
+}
+
 static void test_dtype_names(void) {
   for (int d = 1; d < TTT_DTYPE_COUNT; d++) {
     ttt_dtype parsed;
@@ -468,6 +525,7 @@ int main(void) {
   TTT_RUN(test_q8_0_refuses_non_finite);
   TTT_RUN(test_tensor_convert);
   TTT_RUN(test_tensor_check_errors);
+  TTT_RUN(test_grouped_dtypes);
   TTT_RUN(test_dtype_names);
   return ttt_test_finish();
 }

@@ -45,18 +45,21 @@ static const float sentinel = 12345.0f;
   (ISA_AVX2_SET | TTT_ISA_AVX512F | TTT_ISA_AVX512BW | TTT_ISA_AVX512VL | TTT_ISA_AVX512VNNI)
 
 typedef struct variant {
-  const char *name;      /* suffix of the expected kernel name */
-  const char *bf16_name; /* the same with bf16 activations (no AVX2 kernel: the portable one) */
-  uint32_t isa_keep;     /* device.isa bits kept */
+  const char *name;         /* suffix of the expected kernel name */
+  const char *bf16_name;    /* the same with bf16 activations (no AVX2 kernel: the portable one) */
+  const char *grouped_name; /* the same for grouped weights (no AVX2 kernel: the portable one) */
+  uint32_t isa_keep;        /* device.isa bits kept */
   ttt_kernel kernel;
   uint32_t isa_needed; /* variant runs only when the machine has these bits */
 } variant;
 
 static const variant variants[] = {
-    {"ref", "ref", 0, TTT_KERNEL_REFERENCE, 0},
-    {"avx2", "ref", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
-    {"avx512", "avx512", ~(uint32_t)TTT_ISA_AVX512BF16, TTT_KERNEL_DEFAULT, ISA_AVX512_SET},
-    {"avx512", "avx512bf16", ~0u, TTT_KERNEL_DEFAULT, ISA_AVX512_SET | TTT_ISA_AVX512BF16},
+    {"ref", "ref", "ref", 0, TTT_KERNEL_REFERENCE, 0},
+    {"avx2", "ref", "ref", ISA_AVX2_SET, TTT_KERNEL_SIMD, ISA_AVX2_SET},
+    {"avx512", "avx512", "avx512", ~(uint32_t)TTT_ISA_AVX512BF16, TTT_KERNEL_DEFAULT,
+     ISA_AVX512_SET},
+    {"avx512", "avx512bf16", "avx512", ~0u, TTT_KERNEL_DEFAULT,
+     ISA_AVX512_SET | TTT_ISA_AVX512BF16},
 };
 enum { N_VARIANTS = sizeof variants / sizeof variants[0] };
 
@@ -66,9 +69,15 @@ typedef struct weight_case {
 } weight_case;
 
 static const weight_case weight_cases[] = {
-    {TTT_F32, TTT_F32},   {TTT_F16, TTT_F32},   {TTT_BF16, TTT_F32},  {TTT_Q8_0, TTT_F32},
-    {TTT_Q8_0, TTT_Q8_0}, {TTT_Q4_0, TTT_Q8_0}, {TTT_BF16, TTT_BF16},
+    {TTT_F32, TTT_F32},   {TTT_F16, TTT_F32},       {TTT_BF16, TTT_F32},
+    {TTT_Q8_0, TTT_F32},  {TTT_Q8_0, TTT_Q8_0},     {TTT_Q4_0, TTT_Q8_0},
+    {TTT_BF16, TTT_BF16}, {TTT_Q8_0_G16, TTT_Q8_0}, {TTT_Q4_0_G16, TTT_Q8_0},
 };
+
+static bool is_grouped(ttt_dtype d) { return d == TTT_Q8_0_G16 || d == TTT_Q4_0_G16; }
+
+/* Block dtypes, row-major or grouped: k must be a multiple of 32. */
+static bool needs_blocks(ttt_dtype d) { return ttt_dtype_is_block(d) || is_grouped(d); }
 
 typedef struct shape {
   int64_t m, k, n;
@@ -140,6 +149,27 @@ static double stored_value(ttt_dtype dtype, const uint8_t *row, int64_t t) {
   }
 }
 
+/* Value t of row j of a grouped tensor [n, k], decoded from the layout described in ttt/core.h:
+ * groups of 16 rows padded to 64 bytes; in a group, every block's codes ([step][16 rows][4 bytes])
+ * and then every block's 16 f16 scales. */
+static double grouped_value(const ttt_tensor *w, int64_t j, int64_t t) {
+  bool q8 = w->dtype == TTT_Q8_0_G16;
+  size_t blocks = (size_t)(w->shape[1] / 32), code_bytes = q8 ? 512 : 256;
+  size_t group_bytes = (blocks * (code_bytes + 32) + 63) / 64 * 64;
+  const uint8_t *group = (const uint8_t *)w->data + (size_t)(j / 16) * group_bytes;
+  size_t lane = (size_t)(j % 16), b = (size_t)(t / 32), q = (size_t)(t % 32);
+  uint16_t h;
+  memcpy(&h, group + blocks * code_bytes + b * 32 + 2 * lane, 2);
+  if (q8) {
+    uint8_t u = group[b * 512 + (q / 4) * 64 + lane * 4 + q % 4];
+    return decode_f16(h) * (double)((int)u - 128);
+  }
+  size_t i = q % 16;
+  uint8_t pair = group[b * 256 + (i / 4) * 64 + lane * 4 + i % 4];
+  int code = q < 16 ? pair & 15 : pair >> 4;
+  return decode_f16(h) * (double)(code - 8);
+}
+
 static size_t row_bytes(ttt_dtype dtype, int64_t k) {
   if (dtype == TTT_Q4_0) return (size_t)(k / 32) * 18;
   return dtype == TTT_Q8_0 ? (size_t)(k / 32) * 34 : (size_t)k * (dtype == TTT_F32 ? 4 : 2);
@@ -194,13 +224,15 @@ static double *effective_activations(const problem *p) {
 static void reference(problem *p) {
   int64_t m = p->s.m, k = p->s.k, n = p->s.n;
   double *xe = effective_activations(p);
-  size_t rb = row_bytes(p->wc.weight, k);
+  size_t rb = is_grouped(p->wc.weight) ? 0 : row_bytes(p->wc.weight, k);
   for (int64_t j = 0; j < n; j++) {
     const uint8_t *row = (const uint8_t *)p->w.data + (size_t)j * rb;
     for (int64_t i = 0; i < m; i++) {
       double sum = 0.0, abs_sum = 0.0;
       for (int64_t t = 0; t < k; t++) {
-        double product = xe[i * k + t] * stored_value(p->wc.weight, row, t);
+        double w = is_grouped(p->wc.weight) ? grouped_value(&p->w, j, t)
+                                            : stored_value(p->wc.weight, row, t);
+        double product = xe[i * k + t] * w;
         sum += product;
         abs_sum += fabs(product);
       }
@@ -274,7 +306,9 @@ static void check_kernel_name(ttt_context *ctx, const variant *v, weight_case wc
   ttt_gemm_kernel kernel;
   CHECK_OK(ttt_gemm_select(ttt_context_device(ctx), v->kernel, wc.weight, wc.activation, &kernel));
   const char *suffix = strrchr(kernel.name, '_');
-  const char *expected = wc.activation == TTT_BF16 ? v->bf16_name : v->name;
+  const char *expected = wc.activation == TTT_BF16 ? v->bf16_name
+                         : is_grouped(wc.weight)   ? v->grouped_name
+                                                   : v->name;
   CHECK_MSG(suffix && strcmp(suffix + 1, expected) == 0, "variant %s selected kernel %s", expected,
             kernel.name);
   CHECK((kernel.prepare != NULL) == (wc.activation != TTT_F32));
@@ -304,7 +338,7 @@ static void test_all_kernels_all_shapes(void) {
   uint64_t seed = 1;
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     for (size_t c = 0; c < sizeof weight_cases / sizeof weight_cases[0]; c++) {
-      if (ttt_dtype_is_block(weight_cases[c].weight) && shapes[s].k % 32 != 0) continue;
+      if (needs_blocks(weight_cases[c].weight) && shapes[s].k % 32 != 0) continue;
       problem p;
       problem_make(&p, shapes[s], weight_cases[c], (s + c) % 2 == 0, seed++);
       for (int v = 0; v < N_VARIANTS; v++) {
@@ -628,6 +662,17 @@ static void test_linear_errors(void) {
   ttt_tensor wt4 = ttt_tensor_2d(TTT_Q4_0, w4, 4, 32);
   ttt_linear_op op4 = {.w = &wt4, .y = y, .name = "ffn.down"};
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op4), TTT_ERR_DTYPE, "q4_0 weights with f32");
+  /* grouped weights: q8_0 activations only; data 64-byte aligned */
+  _Alignas(64) uint8_t wg[64 + 576] = {0};
+  ttt_tensor grouped = ttt_tensor_2d(TTT_Q8_0_G16, wg, 4, 32);
+  ttt_linear_op opg = {.w = &grouped, .y = y, .name = "ffn.up"};
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &opg), TTT_ERR_DTYPE, "q8_0_g16 weights with f32");
+  config.activation_dtype = TTT_Q8_0;
+  CHECK_OK(ttt_linear(ctx, &config, x, 1, 32, &opg));
+  grouped.data = wg + 8;
+  CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &opg), TTT_ERR_INVALID_ARGUMENT,
+            "ffn.up: q8_0_g16 data must be 64-byte aligned");
+  config.activation_dtype = TTT_F32;
   config.activation_dtype = TTT_BF16;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "f32 weights with bf16");
   config.activation_dtype = TTT_F32;
@@ -729,6 +774,44 @@ static void test_row_invariant_mode(void) {
   }
 }
 
+/* The grouped kernels sum every output in an order that does not depend on m or on the tiles,
+ * without being asked to (no row-invariant mode): a batch's rows equal their one-row results. */
+static void test_grouped_row_invariant(void) {
+  static const shape batch_shapes[] = {{9, 96, 33}, {17, 4096, 7}, {8, 2048, 40}};
+  static const weight_case grouped_cases[] = {{TTT_Q8_0_G16, TTT_Q8_0}, {TTT_Q4_0_G16, TTT_Q8_0}};
+  for (int v = 0; v < N_VARIANTS; v++) {
+    bool available = false;
+    ttt_context *ctx = variant_context(&variants[v], 2, &available);
+    if (!ctx || !available) {
+      ttt_context_destroy(ctx);
+      continue;
+    }
+    for (size_t s = 0; s < sizeof batch_shapes / sizeof batch_shapes[0]; s++) {
+      for (size_t c = 0; c < sizeof grouped_cases / sizeof grouped_cases[0]; c++) {
+        problem p;
+        problem_make(&p, batch_shapes[s], grouped_cases[c], c % 2 == 0, 400 + 10 * s + c);
+        ttt_linear_config config = {
+            .kernel = variants[v].kernel, .activation_dtype = TTT_Q8_0, .threads = 2};
+        float *batch = output_buffer(&p), *alone = output_buffer(&p);
+        ttt_linear_op op = {.w = &p.w, .bias = p.bias, .y = batch, .ldy = p.ldy, .name = "w"};
+        CHECK_OK(ttt_linear(ctx, &config, p.x, p.s.m, p.s.k, &op));
+        check_output(&p, batch, "grouped batch");
+        for (int64_t i = 0; i < p.s.m; i++) {
+          op.y = alone + i * p.ldy;
+          CHECK_OK(ttt_linear(ctx, &config, p.x + i * p.s.k, 1, p.s.k, &op));
+        }
+        CHECK_MSG(memcmp(batch, alone, sizeof(float) * (size_t)(p.s.m * p.ldy)) == 0,
+                  "%s %s m=%lld: rows differ from their one-row results", variants[v].name,
+                  ttt_dtype_name(p.wc.weight), (long long)p.s.m);
+        free(batch);
+        free(alone);
+        problem_free(&p);
+      }
+    }
+    ttt_context_destroy(ctx);
+  }
+}
+
 int main(void) {
   TTT_RUN(test_kernel_selection);
   TTT_RUN(test_all_kernels_all_shapes);
@@ -738,6 +821,7 @@ int main(void) {
   TTT_RUN(test_bf16_activation_row_invariant);
   TTT_RUN(test_bf16_activation_conversion);
   TTT_RUN(test_linear_multi_fused);
+  TTT_RUN(test_grouped_row_invariant);
   TTT_RUN(test_row_invariant_mode);
   TTT_RUN(test_small_caller_stack);
   TTT_RUN(test_linear_errors);

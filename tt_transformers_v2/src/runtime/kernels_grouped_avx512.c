@@ -1,0 +1,203 @@
+/*
+ * Matmul for the grouped block dtypes (q8_0_g16, q4_0_g16; layout in ttt/core.h) × q8_0
+ * activations, every m: decode (m = 1), batched decode and prefill run the same tiles, reading the
+ * weights as they are stored. Needs AVX-512 F/BW/VL + VNNI.
+ *
+ * Output columns sit in vector lanes, one group of 16 weight rows per accumulator: a step of a
+ * block is one 64-byte vector of the group ([16 rows][4 bytes], unsigned w + 128 for q8_0, a
+ * nibble of the q4_0 code bytes, i.e. w + 8) against one broadcast dword of an activation row's
+ * q8_0 quants: one vpdpbusd adds 4 products to 16 outputs. Σ(w + o)·x = Σw·x + o·Σx, so each
+ * block's int32 sum starts at −o·Σx (xq_sum) and is converted and scaled (the group's 16 f16
+ * scales × the activation block's scale) once per block.
+ *
+ * Every output is summed in the same order whatever m, the tile shape or the thread split: per k
+ * slice of KB blocks, block sums in k order, then the slices added to y in order (the first writes
+ * sum + bias). A row's result is therefore bit-identical alone or in a batch.
+ */
+#include "kernels_simd_common.h"
+#include "quant.h"
+
+enum {
+  VEC = 16,    /* int32 / f32 lanes: rows of a group */
+  STEPS = 8,   /* dwords (4 values) per block */
+  QX = 6,      /* activation rows per tile (m > 1) */
+  QV = 2,      /* groups per tile (m > 1) */
+  GV = 4,      /* groups per tile (m = 1): four weight streams in flight */
+  KB = 64,     /* blocks per k slice: a tile's slice of weights stays in L2 across row tiles */
+  SCALES = 32, /* f16 scale bytes per block of a group */
+};
+
+typedef struct grouped_layout {
+  ttt_dtype dtype;
+  int64_t blocks;    /* k / 32 */
+  size_t code_bytes; /* per block of a group */
+  size_t group_bytes;
+  size_t x_row_bytes; /* one q8_0 activation row */
+} grouped_layout;
+
+/* Step s (values 4s..4s+3) of a block's codes as unsigned bytes. */
+INLINE __m512i weight_step(ttt_dtype dtype, const uint8_t *codes, int s) {
+  if (dtype == TTT_Q8_0_G16) return _mm512_load_si512(codes + 64 * s);
+  const __m512i low4 = _mm512_set1_epi8(0x0f);
+  __m512i pairs = _mm512_load_si512(codes + 64 * (s & 3));
+  return s < 4 ? _mm512_and_si512(pairs, low4)
+               : _mm512_and_si512(_mm512_srli_epi16(pairs, 4), low4);
+}
+
+/* y = sum + bias (first slice) or y += sum, lanes [lo, hi) of the 16 columns at col0. */
+INLINE void store_group(const ttt_gemm_problem *p, const __m512 *acc, int64_t col0, int lo, int hi,
+                        int64_t i, int rx, bool first_slice) {
+  __mmask16 mask = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+  __m512 bias =
+      first_slice && p->bias ? _mm512_maskz_loadu_ps(mask, p->bias + col0) : _mm512_setzero_ps();
+#pragma GCC unroll 6
+  for (int c = 0; c < rx; c++) {
+    float *y = p->y + (i + c) * p->ldy + col0;
+    __m512 base = first_slice ? bias : _mm512_maskz_loadu_ps(mask, y);
+    _mm512_mask_storeu_ps(y, mask, _mm512_add_ps(acc[c], base));
+  }
+}
+
+/* Activation rows [i, i + rx) × groups [g, g + qv), blocks [b0, b1); output columns limited to
+ * [n0, n1). */
+INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
+                         int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
+  const int32_t offset = l->dtype == TTT_Q8_0_G16 ? -128 : -8;
+  const uint8_t *codes[GV], *scales[GV];
+  __m512 acc[GV][QX];
+#pragma GCC unroll 4
+  for (int v = 0; v < qv; v++) {
+    const uint8_t *group = (const uint8_t *)p->w + (size_t)(g + v) * l->group_bytes;
+    codes[v] = group;
+    scales[v] = group + (size_t)l->blocks * l->code_bytes;
+#pragma GCC unroll 6
+    for (int c = 0; c < rx; c++) acc[v][c] = _mm512_setzero_ps();
+  }
+  const uint8_t *x = (const uint8_t *)p->xq + (size_t)i * l->x_row_bytes + 2;
+  const float *xs = p->xq_scale + i * l->blocks;
+  const int32_t *xsum = p->xq_sum + i * l->blocks;
+  for (int64_t b = b0; b < b1; b++) {
+    __m512i dot[GV][QX];
+#pragma GCC unroll 6
+    for (int c = 0; c < rx; c++) {
+      __m512i start = _mm512_set1_epi32(offset * xsum[c * l->blocks + b]);
+#pragma GCC unroll 4
+      for (int v = 0; v < qv; v++) dot[v][c] = start;
+    }
+#pragma GCC unroll 8
+    for (int s = 0; s < STEPS; s++) {
+      __m512i w[GV];
+#pragma GCC unroll 4
+      for (int v = 0; v < qv; v++)
+        w[v] = weight_step(l->dtype, codes[v] + (size_t)b * l->code_bytes, s);
+#pragma GCC unroll 6
+      for (int c = 0; c < rx; c++) {
+        int32_t xd;
+        memcpy(&xd, x + (size_t)c * l->x_row_bytes + (size_t)b * TTT_Q8_0_BLOCK_BYTES + 4 * s, 4);
+        __m512i xb = _mm512_set1_epi32(xd);
+#pragma GCC unroll 4
+        for (int v = 0; v < qv; v++) dot[v][c] = _mm512_dpbusd_epi32(dot[v][c], w[v], xb);
+      }
+    }
+#pragma GCC unroll 4
+    for (int v = 0; v < qv; v++) {
+      __m512 ws =
+          _mm512_cvtph_ps(_mm256_load_si256((const void *)(scales[v] + (size_t)b * SCALES)));
+#pragma GCC unroll 6
+      for (int c = 0; c < rx; c++)
+        acc[v][c] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[v][c]),
+                            _mm512_mul_ps(ws, _mm512_set1_ps(xs[c * l->blocks + b])), acc[v][c]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < qv; v++) {
+    int64_t col0 = (g + v) * VEC;
+    int lo = n0 > col0 ? (int)(n0 - col0) : 0;
+    int hi = n1 < col0 + VEC ? (int)(n1 - col0) : VEC;
+    store_group(p, acc[v], col0, lo, hi, i, rx, b0 == 0);
+  }
+}
+
+/* One tile of rx rows (1 <= rx <= QX), rx a compile-time constant in each call. */
+INLINE void grouped_tile_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
+                              int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
+  switch (rx) {
+  case 6:
+    grouped_tile(p, l, g, qv, i, 6, b0, b1, n0, n1);
+    break;
+  case 5:
+    grouped_tile(p, l, g, qv, i, 5, b0, b1, n0, n1);
+    break;
+  case 4:
+    grouped_tile(p, l, g, qv, i, 4, b0, b1, n0, n1);
+    break;
+  case 3:
+    grouped_tile(p, l, g, qv, i, 3, b0, b1, n0, n1);
+    break;
+  case 2:
+    grouped_tile(p, l, g, qv, i, 2, b0, b1, n0, n1);
+    break;
+  default:
+    grouped_tile(p, l, g, qv, i, 1, b0, b1, n0, n1);
+    break;
+  }
+}
+
+/* All activation rows of the tile's groups for one k slice, in ceil(m / QX) tiles of balanced
+ * heights (m = 8: 4 + 4 rather than 6 + 2, whose 2-row tile loads a weight vector per 4 products). */
+INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
+                         int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
+  int64_t tiles = (p->m + QX - 1) / QX;
+  for (int64_t t = 0, i = 0; t < tiles; t++) {
+    int rx = (int)((p->m - i) / (tiles - t)); /* the taller tiles last */
+    grouped_tile_rows(p, l, g, qv, i, rx, b0, b1, n0, n1);
+    i += rx;
+  }
+}
+
+/* m = 1: GV groups per tile (one activation row). */
+INLINE void grouped_gemv(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g0, int64_t g1,
+                         int64_t n0, int64_t n1) {
+  for (int64_t g = g0; g < g1; g += GV) {
+    int qv = g1 - g < GV ? (int)(g1 - g) : GV;
+    for (int64_t b0 = 0; b0 < l->blocks; b0 += KB) {
+      int64_t b1 = b0 + KB < l->blocks ? b0 + KB : l->blocks;
+      if (qv == GV)
+        grouped_tile(p, l, g, GV, 0, 1, b0, b1, n0, n1);
+      else
+        for (int64_t v = g; v < g1; v++) grouped_tile(p, l, v, 1, 0, 1, b0, b1, n0, n1);
+    }
+  }
+}
+
+INLINE void grouped_drive(const ttt_gemm_problem *p, ttt_dtype dtype, int64_t n0, int64_t n1) {
+  grouped_layout l = {.dtype = dtype,
+                      .blocks = p->k / TTT_Q8_0_BLOCK,
+                      .code_bytes = ttt_grouped_code_bytes(dtype),
+                      .group_bytes = ttt_grouped_group_bytes(dtype, p->k),
+                      .x_row_bytes = (size_t)(p->k / TTT_Q8_0_BLOCK) * TTT_Q8_0_BLOCK_BYTES};
+  int64_t g0 = n0 / VEC, g1 = (n1 + VEC - 1) / VEC;
+  if (p->m == 1) {
+    grouped_gemv(p, &l, g0, g1, n0, n1);
+    return;
+  }
+  for (int64_t g = g0; g < g1; g += QV) {
+    int qv = g1 - g < QV ? (int)(g1 - g) : QV;
+    for (int64_t b0 = 0; b0 < l.blocks; b0 += KB) {
+      int64_t b1 = b0 + KB < l.blocks ? b0 + KB : l.blocks;
+      if (qv == QV)
+        grouped_rows(p, &l, g, QV, b0, b1, n0, n1);
+      else
+        grouped_rows(p, &l, g, 1, b0, b1, n0, n1);
+    }
+  }
+}
+
+void ttt_gemm_q8_0g_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  grouped_drive(p, TTT_Q8_0_G16, n0, n1);
+}
+
+void ttt_gemm_q4_0g_q8_avx512(const ttt_gemm_problem *p, int64_t n0, int64_t n1) {
+  grouped_drive(p, TTT_Q4_0_G16, n0, n1);
+}
