@@ -328,7 +328,7 @@ static void expanded_item(const mla_job *j, int64_t t, int64_t h, float *scores,
 static void weight_row(const ttt_tensor *w, int64_t row, float *dst) {
   int64_t cols = w->shape[1];
   if (ttt_dtype_is_grouped(w->dtype)) {
-    for (int64_t i = 0; i < cols; i++) dst[i] = ttt_grouped_value(w->dtype, w->data, cols, row, i);
+    ttt_grouped_dequantize_row(w->dtype, w->data, cols, row, dst);
     return;
   }
   const uint8_t *p = (const uint8_t *)w->data + (size_t)row * ttt_dtype_bytes(w->dtype, cols, cols);

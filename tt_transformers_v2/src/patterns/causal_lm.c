@@ -679,37 +679,39 @@ static ttt_status prepare_zero_slot(ttt_causal_lm *model, const weight_slot *s) 
   return TTT_OK;
 }
 
-/* The part of `source` this rank keeps; *copied when it is a new allocation. */
-static ttt_status take_slice(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
-                             bool *copied);
-
-/* A grouped source (a quantized folder's layout) is cut as its row-major blocks: its rows are
- * interleaved in groups of 16. The slice is a copy. */
-static ttt_status take_grouped_slice(const weight_slot *s, const ttt_tensor *source,
-                                     ttt_tensor *part, bool *copied) {
-  ttt_tensor rows;
-  ttt_status st = ttt_tensor_convert(source, ttt_grouped_base(source->dtype), &rows);
-  if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
-  ttt_tensor view;
-  bool view_copied = false;
-  st = take_slice(s, &rows, &view, &view_copied);
-  if (st == TTT_OK && !view_copied) st = ttt_tensor_convert(&view, view.dtype, part);
-  if (st == TTT_OK && view_copied) *part = view;
-  ttt_tensor_free(&rows);
-  *copied = st == TTT_OK;
-  return st;
-}
-
-static ttt_status take_slice(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
-                             bool *copied) {
+/* The part of a row-major `source` this rank keeps; *copied when it is a new allocation. */
+static ttt_status slice_row_major(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
+                                  bool *copied) {
   *copied = false;
-  if (s->slice.axis != SLICE_NONE && ttt_dtype_is_grouped(source->dtype))
-    return take_grouped_slice(s, source, part, copied);
   *part = *source;
   if (s->slice.axis == SLICE_ROWS) *part = row_slice(source, s->slice.begin, s->slice.count);
   if (s->slice.axis != SLICE_COLS) return TTT_OK;
   *copied = true;
   return column_slice(s, source, s->slice.begin, s->slice.count, part);
+}
+
+/* A grouped source (a quantized folder's layout) is cut as its row-major blocks: its rows are
+ * interleaved in groups of 16. The slice is a copy. */
+static ttt_status slice_grouped(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part) {
+  ttt_tensor rows, view;
+  ttt_status st = ttt_tensor_convert(source, ttt_grouped_base(source->dtype), &rows);
+  if (st != TTT_OK) return ttt_error_prefix(st, "weight '%s'", s->path);
+  bool view_copied = false;
+  st = slice_row_major(s, &rows, &view, &view_copied);
+  if (st == TTT_OK && !view_copied) st = ttt_tensor_convert(&view, view.dtype, part);
+  if (st == TTT_OK && view_copied) *part = view;
+  ttt_tensor_free(&rows);
+  return st;
+}
+
+/* The part of `source` this rank keeps; *copied when it is a new allocation. */
+static ttt_status take_slice(const weight_slot *s, const ttt_tensor *source, ttt_tensor *part,
+                             bool *copied) {
+  if (s->slice.axis == SLICE_NONE || !ttt_dtype_is_grouped(source->dtype))
+    return slice_row_major(s, source, part, copied);
+  ttt_status st = slice_grouped(s, source, part);
+  *copied = st == TTT_OK;
+  return st;
 }
 
 /* Stores `part` for each mode, converted where the mode's dtype differs (copies the model owns). */

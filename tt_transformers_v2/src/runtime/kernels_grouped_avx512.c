@@ -14,7 +14,7 @@
  * slice of KB blocks, block sums in k order, then the slices added to y in order (the first writes
  * sum + bias). A row's result is therefore bit-identical alone or in a batch.
  */
-#include "kernels_simd_common.h"
+#include "kernels_avx512_lanes.h"
 #include "quant.h"
 
 enum {
@@ -42,20 +42,6 @@ INLINE __m512i weight_step(ttt_dtype dtype, const uint8_t *codes, int s) {
   __m512i pairs = _mm512_load_si512(codes + 64 * (s & 3));
   return s < 4 ? _mm512_and_si512(pairs, low4)
                : _mm512_and_si512(_mm512_srli_epi16(pairs, 4), low4);
-}
-
-/* y = sum + bias (first slice) or y += sum, lanes [lo, hi) of the 16 columns at col0. */
-INLINE void store_group(const ttt_gemm_problem *p, const __m512 *acc, int64_t col0, int lo, int hi,
-                        int64_t i, int rx, bool first_slice) {
-  __mmask16 mask = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-  __m512 bias =
-      first_slice && p->bias ? _mm512_maskz_loadu_ps(mask, p->bias + col0) : _mm512_setzero_ps();
-#pragma GCC unroll 6
-  for (int c = 0; c < rx; c++) {
-    float *y = p->y + (i + c) * p->ldy + col0;
-    __m512 base = first_slice ? bias : _mm512_maskz_loadu_ps(mask, y);
-    _mm512_mask_storeu_ps(y, mask, _mm512_add_ps(acc[c], base));
-  }
 }
 
 /* Activation rows [i, i + rx) × groups [g, g + qv), blocks [b0, b1); output columns limited to
@@ -115,7 +101,8 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
     int64_t col0 = (g + v) * VEC;
     int lo = n0 > col0 ? (int)(n0 - col0) : 0;
     int hi = n1 < col0 + VEC ? (int)(n1 - col0) : VEC;
-    store_group(p, acc[v], col0, lo, hi, i, rx, b0 == 0);
+    store_lanes(p, acc[v], col0, (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)), i, rx,
+                b0 == 0);
   }
 }
 

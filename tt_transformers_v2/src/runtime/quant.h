@@ -29,6 +29,9 @@ void ttt_grouped_store_row(ttt_dtype dtype, uint8_t *data, int64_t k, int64_t r,
                            const uint8_t *blocks);
 void ttt_grouped_load_row(ttt_dtype dtype, const uint8_t *data, int64_t k, int64_t r,
                           uint8_t *blocks);
+/* Row r as k f32 values (no allocation: MLA's absorbed decode reads weight rows this way). */
+void ttt_grouped_dequantize_row(ttt_dtype dtype, const uint8_t *data, int64_t k, int64_t r,
+                                float *dst);
 /* Value t of row r. */
 float ttt_grouped_value(ttt_dtype dtype, const uint8_t *data, int64_t k, int64_t r, int64_t t);
 

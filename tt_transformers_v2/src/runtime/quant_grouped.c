@@ -127,6 +127,28 @@ float ttt_grouped_value(ttt_dtype dtype, const uint8_t *data, int64_t k, int64_t
          (float)grouped_code(dtype, data, k, r, t);
 }
 
+void ttt_grouped_dequantize_row(ttt_dtype dtype, const uint8_t *data, int64_t k, int64_t r,
+                                float *dst) {
+  grouped_row row = locate(dtype, data, k, r);
+  for (size_t b = 0; b < (size_t)(k / TTT_Q8_0_BLOCK); b++) {
+    uint16_t h;
+    memcpy(&h, row.scales + b * SCALE_BYTES, 2);
+    float scale = ttt_f16_to_f32(h);
+    float *out = dst + b * TTT_Q8_0_BLOCK;
+    for (int s = 0; s < code_dwords(dtype); s++) {
+      const uint8_t *codes = row.codes + b * row.code_bytes + (size_t)s * 64;
+      for (int q = 0; q < 4; q++) {
+        if (dtype == TTT_Q8_0_G16) {
+          out[4 * s + q] = scale * (float)((int)codes[q] - 128);
+        } else { /* byte 4s + q: values 4s + q (low nibble) and 16 + 4s + q (high) */
+          out[4 * s + q] = scale * (float)((codes[q] & 0x0f) - 8);
+          out[16 + 4 * s + q] = scale * (float)((codes[q] >> 4) - 8);
+        }
+      }
+    }
+  }
+}
+
 /* Portable kernel, the same sums as ttt_gemm_q8_0_q8_ref: per block an int32 dot of the codes,
  * scaled by both blocks' scales, added in block order. */
 static void gemm_grouped_ref(ttt_dtype dtype, const ttt_gemm_problem *p, int64_t n0, int64_t n1) {

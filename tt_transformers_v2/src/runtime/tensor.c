@@ -355,9 +355,25 @@ static void read_row_f32(const ttt_tensor *t, int64_t r, int64_t row_len, float 
   } else if (t->dtype == TTT_Q4_0) {
     ttt_dequantize_q4_0(base + (size_t)(r * row_len / TTT_Q4_0_BLOCK) * TTT_Q4_0_BLOCK_BYTES,
                         row_len, row);
+  } else if (ttt_dtype_is_grouped(t->dtype)) {
+    ttt_grouped_dequantize_row(t->dtype, base, row_len, r, row);
   } else {
     for (int64_t i = 0; i < row_len; i++) row[i] = (float)ttt_tensor_get(t, r * row_len + i);
   }
+}
+
+/* Row r (k values) quantized to `base` (q8_0 or q4_0) blocks at `out`, for a tensor of dtype
+ * `dtype` (base itself or its grouped layout, named in the error): non-finite values are refused
+ * with their flat index, row and column. */
+static ttt_status quantize_row(ttt_dtype dtype, ttt_dtype base, const float *row, int64_t k,
+                               int64_t r, uint8_t *out) {
+  int64_t bad = first_non_finite(row, k);
+  if (bad >= 0)
+    return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
+                         "element %lld (row %lld, column %lld) is %s; %s holds finite values only",
+                         (long long)(r * k + bad), (long long)r, (long long)bad,
+                         non_finite_name(row[bad]), ttt_dtype_name(dtype));
+  return base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, out) : ttt_quantize_q4_0(row, k, out);
 }
 
 /* Converts a float-valued row of `n` values (a multiple of 32 for q8_0) from src to dst dtype. */
@@ -382,27 +398,9 @@ static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *
         memcpy(out + 2 * i, &h, 2);
       }
       break;
-    case TTT_Q8_0: {
-      int64_t bad = first_non_finite(row, row_len);
-      if (bad >= 0)
-        return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                             "element %lld (row %lld, column %lld) is %s; q8_0 holds finite "
-                             "values only",
-                             (long long)(r * row_len + bad), (long long)r, (long long)bad,
-                             non_finite_name(row[bad]));
-      ttt_status st = ttt_quantize_q8_0(row, row_len, out);
-      if (st != TTT_OK) return st;
-      break;
-    }
+    case TTT_Q8_0:
     case TTT_Q4_0: {
-      int64_t bad = ttt_first_non_finite(row, row_len);
-      if (bad >= 0)
-        return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                             "ttt_tensor_convert to q4_0: element %lld (row %lld, column %lld) is "
-                             "%s; q4_0 holds finite values only",
-                             (long long)(r * row_len + bad), (long long)r, (long long)bad,
-                             ttt_non_finite_name(row[bad]));
-      ttt_status st = ttt_quantize_q4_0(row, row_len, out);
+      ttt_status st = quantize_row(dst->dtype, dst->dtype, row, row_len, r, out);
       if (st != TTT_OK) return st;
       break;
     }
@@ -431,15 +429,7 @@ static ttt_status convert_grouped(const ttt_tensor *src, ttt_tensor *dst, float 
     const uint8_t *in = (const uint8_t *)src->data + (size_t)r * row_bytes;
     if (src->dtype != base) {
       read_row_f32(src, r, k, row);
-      int64_t bad = ttt_first_non_finite(row, k);
-      if (bad >= 0)
-        return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
-                             "element %lld (row %lld, column %lld) is %s; %s holds finite values "
-                             "only",
-                             (long long)(r * k + bad), (long long)r, (long long)bad,
-                             ttt_non_finite_name(row[bad]), ttt_dtype_name(dst->dtype));
-      ttt_status st =
-          base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, blocks) : ttt_quantize_q4_0(row, k, blocks);
+      ttt_status st = quantize_row(dst->dtype, base, row, k, r, blocks);
       if (st != TTT_OK) return st;
       in = blocks;
     }

@@ -471,6 +471,12 @@ static void test_grouped_dtypes(void) {
       differ += ttt_tensor_get(&grouped, i) != ttt_tensor_get(&rows, i);
     CHECK_MSG(differ == 0, "%s: %lld values differ from %s", ttt_dtype_name(pairs[c][1]),
               (long long)differ, ttt_dtype_name(pairs[c][0]));
+    ttt_tensor floats_grouped, floats_rows; /* whole rows dequantized, as MLA reads them */
+    CHECK_OK(ttt_tensor_convert(&grouped, TTT_F32, &floats_grouped));
+    CHECK_OK(ttt_tensor_convert(&rows, TTT_F32, &floats_rows));
+    CHECK(memcmp(floats_grouped.data, floats_rows.data, sizeof(float) * N * K) == 0);
+    ttt_tensor_free(&floats_grouped);
+    ttt_tensor_free(&floats_rows);
     /* Row 17 (group 1, lane 1), block 2: its scale, and its first code byte. */
     const uint8_t *g1 = (const uint8_t *)grouped.data + group;
     const uint8_t *row_block = (const uint8_t *)rows.data + (17 * 3 + 2) * (c == 0 ? 34 : 18);

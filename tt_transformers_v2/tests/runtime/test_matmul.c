@@ -737,6 +737,23 @@ static void test_kernel_selection(void) {
 /* In the row-invariant mode (batched decodes of the accuracy strategy) every float-weight kernel
  * gives each row the bits it gets alone: the batch matches the float64 reference, and every row
  * equals a one-row call bit for bit. m = 9 and 17 run 4 × 6 tiles with tails of 3 and 4 + 1 rows. */
+/* Runs p as one batch and row by row with `config`; every row must be bit-identical. */
+static void check_rows_match_alone(ttt_context *ctx, const variant *v, const problem *p,
+                                   const ttt_linear_config *config) {
+  float *batch = output_buffer(p), *alone = output_buffer(p);
+  ttt_linear_op op = {.w = &p->w, .bias = p->bias, .y = batch, .ldy = p->ldy, .name = "w"};
+  CHECK_OK(ttt_linear(ctx, config, p->x, p->s.m, p->s.k, &op));
+  for (int64_t i = 0; i < p->s.m; i++) {
+    op.y = alone + i * p->ldy;
+    CHECK_OK(ttt_linear(ctx, config, p->x + i * p->s.k, 1, p->s.k, &op));
+  }
+  CHECK_MSG(memcmp(batch, alone, sizeof(float) * (size_t)(p->s.m * p->ldy)) == 0,
+            "%s %s m=%lld: rows differ from their one-row results", v->name,
+            ttt_dtype_name(p->wc.weight), (long long)p->s.m);
+  free(batch);
+  free(alone);
+}
+
 static void test_row_invariant_mode(void) {
   static const shape batch_shapes[] = {{9, 96, 33}, {17, 4096, 7}};
   static const weight_case float_cases[] = {
@@ -755,18 +772,7 @@ static void test_row_invariant_mode(void) {
         problem_make(&p, batch_shapes[s], float_cases[c], c % 2 == 0, 300 + 10 * s + c);
         run_problem(ctx, &variants[v], &p, 2);
         ttt_linear_config config = {.kernel = variants[v].kernel, .threads = 2};
-        float *batch = output_buffer(&p), *alone = output_buffer(&p);
-        ttt_linear_op op = {.w = &p.w, .bias = p.bias, .y = batch, .ldy = p.ldy, .name = "w"};
-        CHECK_OK(ttt_linear(ctx, &config, p.x, p.s.m, p.s.k, &op));
-        for (int64_t i = 0; i < p.s.m; i++) {
-          op.y = alone + i * p.ldy;
-          CHECK_OK(ttt_linear(ctx, &config, p.x + i * p.s.k, 1, p.s.k, &op));
-        }
-        CHECK_MSG(memcmp(batch, alone, sizeof(float) * (size_t)(p.s.m * p.ldy)) == 0,
-                  "%s %s m=%lld: rows differ from their one-row results", variants[v].name,
-                  ttt_dtype_name(p.wc.weight), (long long)p.s.m);
-        free(batch);
-        free(alone);
+        check_rows_match_alone(ctx, &variants[v], &p, &config);
         problem_free(&p);
       }
     }
@@ -790,21 +796,10 @@ static void test_grouped_row_invariant(void) {
       for (size_t c = 0; c < sizeof grouped_cases / sizeof grouped_cases[0]; c++) {
         problem p;
         problem_make(&p, batch_shapes[s], grouped_cases[c], c % 2 == 0, 400 + 10 * s + c);
+        run_problem(ctx, &variants[v], &p, 2);
         ttt_linear_config config = {
             .kernel = variants[v].kernel, .activation_dtype = TTT_Q8_0, .threads = 2};
-        float *batch = output_buffer(&p), *alone = output_buffer(&p);
-        ttt_linear_op op = {.w = &p.w, .bias = p.bias, .y = batch, .ldy = p.ldy, .name = "w"};
-        CHECK_OK(ttt_linear(ctx, &config, p.x, p.s.m, p.s.k, &op));
-        check_output(&p, batch, "grouped batch");
-        for (int64_t i = 0; i < p.s.m; i++) {
-          op.y = alone + i * p.ldy;
-          CHECK_OK(ttt_linear(ctx, &config, p.x + i * p.s.k, 1, p.s.k, &op));
-        }
-        CHECK_MSG(memcmp(batch, alone, sizeof(float) * (size_t)(p.s.m * p.ldy)) == 0,
-                  "%s %s m=%lld: rows differ from their one-row results", variants[v].name,
-                  ttt_dtype_name(p.wc.weight), (long long)p.s.m);
-        free(batch);
-        free(alone);
+        check_rows_match_alone(ctx, &variants[v], &p, &config);
         problem_free(&p);
       }
     }
