@@ -48,7 +48,7 @@ typedef struct ttt_gemm_problem {
   bool row_invariant;
 } ttt_gemm_problem;
 
-enum { TTT_GEMM_WORKSPACE_BYTES = 128 * 1024 };
+enum { TTT_GEMM_WORKSPACE_BYTES = 192 * 1024 };
 
 /* Computes output columns [n0, n1) for all m rows. */
 typedef void (*ttt_gemm_fn)(const ttt_gemm_problem *p, int64_t n0, int64_t n1);

@@ -23,9 +23,8 @@
  * VNNI GEMM of kernels_qgemm_avx512.c. Both GEMMs put 16 output columns in the lanes of each
  * accumulator and repack weight tiles on the fly (no load-time layout). Measured on a 2-core AMD
  * EPYC (Zen 4 class; Llama-3.2-1B projection shapes, bench_kernels, CPU time of 1 thread, f32 FMA
- * peak 117 GFLOP/s): bf16 weights with f32 activations 82-89% of the peak at m = 128 (best of 5
- * interleaved runs per shape: 99.6, 103.7, 98.6, 96.0 GFLOP/s; 95.3, 101.2, 96.2, 93.2 before the
- * pack loops were unrolled).
+ * peak 117 GFLOP/s): bf16 weights with f32 activations 91-97% of the peak at m = 128 with 3 × 8
+ * register tiles (84-89% with 2 × 12; details at gemm_drive).
  */
 #include "kernels_avx512_fold.h"
 #include "kernels_avx512_lanes.h"
@@ -291,7 +290,10 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
  * row then contributes broadcast scalars read straight from x: one FMA per column adds a product to
  * 16 outputs. A register tile is FV vectors × FX activation rows (24 accumulators, no horizontal
  * reductions); a slice's sums are added into y (the first slice writes sum + bias), FV contiguous
- * 16-float stores per activation row.
+ * 16-float stores per activation row. 3 × 8 rather than 2 × 12: a column step loads 3 weight
+ * vectors and 8 broadcasts for its 24 FMAs instead of 2 and 12. Measured (bench_kernels, 1
+ * thread's CPU time, Llama-3.2-1B shapes, AMD EPYC Zen 4): at m = 128 91-97% of the f32 FMA peak
+ * for bf16 weights and 88-95% for f32 (84-89% and 80-86% with 2 × 12); at m = 16-100 +3-16%.
  * The pack loops (and transpose16_ps) are fully unrolled so that the 16 rows stay in registers:
  * gcc -O2 left them as loops over arrays on the stack, every shuffle stage a round trip through
  * memory (about 195 cycles per 16 × 16 transpose with its loads and stores, L1-resident, against
@@ -299,7 +301,7 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
  * (bench_kernels, 1 thread's CPU time, m = 128, best of interleaved runs) +2-4% for bf16 weights,
  * +3-10% for f32 and q8_0; at m = 16 and 32, where packing weighs more, up to +20%.
  */
-enum { FV = 2, FX = 12, FK = 1024, GEMM_MIN_M = 8 };
+enum { FV = 3, FX = 8, FK = 1024, GEMM_MIN_M = 8 };
 
 /* bf16 version of pack_group: 32 columns at a time, transposed as 16 dwords (column pairs) per
  * row, then split into the even and odd column (bf16 → f32 is a 16-bit shift or a mask): half the
@@ -377,21 +379,21 @@ INLINE void fgemm_tile(const ttt_gemm_problem *p, const float *buf, int64_t j, i
 #pragma GCC unroll 12
   for (int c = 0; c < rx; c++) {
     x[c] = p->x + (i + c) * p->k + t0;
-#pragma GCC unroll 2
+#pragma GCC unroll 3
     for (int v = 0; v < fv; v++) acc[v][c] = _mm512_setzero_ps();
   }
   for (int64_t t = 0; t < len; t++) {
     __m512 wv[FV];
-#pragma GCC unroll 2
+#pragma GCC unroll 3
     for (int v = 0; v < fv; v++) wv[v] = _mm512_load_ps(buf + t * FV * VEC + v * VEC);
 #pragma GCC unroll 12
     for (int c = 0; c < rx; c++) {
       __m512 xb = _mm512_set1_ps(x[c][t]);
-#pragma GCC unroll 2
+#pragma GCC unroll 3
       for (int v = 0; v < fv; v++) acc[v][c] = _mm512_fmadd_ps(wv[v], xb, acc[v][c]);
     }
   }
-#pragma GCC unroll 2
+#pragma GCC unroll 3
   for (int v = 0; v < fv; v++)
     store_column_lanes(p, acc[v], j + v * VEC, v == fv - 1 ? last : VEC, i, rx, t0 == 0);
 }
@@ -421,8 +423,9 @@ INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, i
  * and within a block each k slice runs over all of the block's tiles, so the panel's slice of x
  * (FM × FK floats, ≤ 512 KB) and the block of y (FM × FN floats, ≤ 256 KB) stay in L2 while x is
  * read from memory once per column block rather than once per 32-column tile. The packed slice
- * (FK × 32 floats, 128 KB, the problem's workspace) lives in L2 too; measured (1 thread, m = 128,
- * bf16): FK = 1024 beats 256 by 5-20% (fewer passes over y, fewer tile set-ups). */
+ * (FK × 48 floats, 192 KB, the problem's workspace) lives in L2 too: 960 KB in all, within a 1 MB
+ * L2. Measured (1 thread, m = 128, bf16): FK = 1024 beats 256 by 5-20% (fewer passes over y, fewer
+ * tile set-ups); FN = 480 or 576 instead of 512 made no difference. */
 enum { FM = 128, FN = 512 };
 
 _Static_assert(FK *FV *VEC * sizeof(float) <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");
@@ -441,8 +444,11 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
           int last = (int)(cols - (fv - 1) * VEC);
           for (int v = 0; v < fv; v++)
             pack_group(p, kind, j + v * VEC, v == fv - 1 ? last : VEC, t0, len, buf + v * VEC);
+          /* fv a compile-time constant in each call, so the tiles keep their registers */
           if (fv == FV)
             fgemm_rows(p, buf, j, FV, last, i0, i1, t0, len);
+          else if (fv == 2)
+            fgemm_rows(p, buf, j, 2, last, i0, i1, t0, len);
           else
             fgemm_rows(p, buf, j, 1, last, i0, i1, t0, len);
         }

@@ -128,7 +128,8 @@ INLINE void q4_panel(const ttt_gemm_problem *p, int64_t j, int rw, int64_t i0, i
  * block with xq_sum. Measured (bench_kernels, 1 thread, ffn and lm-head shapes, GB/s of weights):
  * 18.3-19.5 with the scales gathered, 20-24 with group_scales, against 15.3-15.5 for 2-block steps
  * folded in pairs with the activations permuted at every step. */
-enum { GV4_SLICE = TTT_GEMM_WORKSPACE_BYTES / TTT_Q8_0_BLOCK }; /* blocks arranged per slice */
+enum { GV4_SLICE = 4096 }; /* blocks arranged per slice (32 bytes each) */
+_Static_assert(GV4_SLICE *TTT_Q8_0_BLOCK <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");
 
 /* Activation blocks [b0, b1) of the single row as runs of 4 blocks, 128 bytes each: values 0-15 of
  * the 4 blocks, then values 16-31 (a short last run is zero-padded). */

@@ -84,12 +84,13 @@ typedef struct shape {
 } shape;
 
 /* m < 8 runs the decode (GEMV) kernels, m >= 8 the prefill GEMMs of the AVX-512 file (k-blocked
- * in slices of 1024 columns for f32 activations, 2048 for q8_0 × q8_0; register tiles of 32 weight
- * rows × 12 activation rows (then 4, 3, 2, 1), and 32 × 6 for q8_0 and q4_0 × q8_0).
- * Every m in {1, 3, 7, 9, 12, 17}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and n in
- * {1, 7, 20, 33, 57, 100, 4096} appears; tails of all tile dims occur (n = 20, 57: a 32-row tile
- * of 16 + 4 or 9 rows; m = 9, 17: 12 + 4 + 1, 6 + 6 + 5 rows; k = 59, 123 for both paths; k = 4096:
- * several slices). The GEMMs with f32 activations also see odd k: k = 59 (m = 12, one full tile of
+ * in slices of 1024 columns for f32 activations, 2048 for q8_0 × q8_0; register tiles of 48 weight
+ * rows × 8 activation rows (then 4, 3, 2, 1) for f32 activations, and 32 × 6 for q8_0 and q4_0 ×
+ * q8_0). Every m in {1, 3, 7, 9, 11, 12, 14, 17}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and
+ * n in {1, 7, 20, 33, 57, 100, 4096} appears; tails of all tile dims occur (n = 20, 33, 57, 100:
+ * a 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12, 14, 17: 8 + 1,
+ * 8 + 3, 8 + 4, 8 + 4 + 2, 8 + 8 + 1 rows, and 6 + 6 + 5 for q8_0 activations; k = 59, 123 for
+ * both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59 (m = 12, one full tile of
  * rows; a packed chunk of 27 columns) and k = 1029 (m = 9; a last slice of 5 columns, so bf16
  * weights end in a lone column of a pair). k = 7, 33, 59, 123 are not multiples of
  * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
@@ -98,9 +99,10 @@ typedef struct shape {
  * The q4_0 GEMV arranges its activations in slices of 4096 blocks: k = 135232 (4226 blocks) runs
  * two slices, the second with a 2-block run. */
 static const shape shapes[] = {
-    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},  {17, 64, 100},   {1, 4096, 33}, {3, 96, 4096},
-    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33}, {1, 4096, 4096}, {3, 59, 33},   {1, 123, 100},
-    {9, 4096, 57}, {1, 736, 7},  {1, 32, 5},   {1, 135232, 5},  {9, 1029, 20}, {12, 59, 33},
+    {1, 7, 1},      {3, 33, 7},    {7, 32, 33},   {17, 64, 100}, {1, 4096, 33},
+    {3, 96, 4096},  {17, 4096, 7}, {7, 33, 100},  {17, 96, 33},  {1, 4096, 4096},
+    {3, 59, 33},    {1, 123, 100}, {9, 4096, 57}, {1, 736, 7},   {1, 32, 5},
+    {1, 135232, 5}, {9, 1029, 20}, {12, 59, 33},  {14, 96, 20},  {11, 64, 57},
 };
 
 /* ---- independent decoding of stored values (no library conversion code) ---- */
