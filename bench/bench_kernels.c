@@ -3,6 +3,7 @@
  * program, not a test).
  *
  *   bench_kernels [--quick] [--no-gemm] [--no-gemv] [--no-attention] [--kind NAME] [--m M]
+ *                 [--isa avx2]
  *
  * GEMV (m = 1, decode): Llama-3.2-1B shapes, reported as time per call and GB/s of weights streamed
  * (weight bytes / time; the activations are tiny and stay in cache). Calls cycle through enough
@@ -23,6 +24,8 @@
  * --quick skips the 128256-row lm head and the 64k context; --no-gemm / --no-gemv / --no-attention
  * skip those sections; --kind runs only the weight kind of that name (e.g. "bf16", "q8_0 x q8");
  * --m sets the GEMM rows (default 128; e.g. 8 for the projections of a batched decode of 8).
+ * --isa avx2 masks the device down to AVX2 (+FMA, F16C): the AVX2 kernels and the AVX2 FMA peak,
+ * measured on an AVX-512 machine.
  */
 #include <math.h>
 #include <stdio.h>
@@ -444,6 +447,7 @@ int main(int argc, char **argv) {
   bool quick = false, gemm = true, gemv = true, attention = true;
   const char *only = NULL;
   int64_t gemm_m = DEFAULT_GEMM_M; /* --m: rows of the GEMM section (a batched decode's B) */
+  const char *isa = NULL;
   for (int i = 1; i < argc; i++) {
     quick |= strcmp(argv[i], "--quick") == 0;
     gemm &= strcmp(argv[i], "--no-gemm") != 0;
@@ -451,6 +455,11 @@ int main(int argc, char **argv) {
     attention &= strcmp(argv[i], "--no-attention") != 0;
     if (strcmp(argv[i], "--kind") == 0 && i + 1 < argc) only = argv[++i];
     if (strcmp(argv[i], "--m") == 0 && i + 1 < argc) gemm_m = strtoll(argv[++i], NULL, 10);
+    if (strcmp(argv[i], "--isa") == 0 && i + 1 < argc) isa = argv[++i];
+  }
+  if (isa && strcmp(isa, "avx2") != 0) {
+    fprintf(stderr, "bench_kernels: unknown --isa '%s' (avx2)\n", isa);
+    return 1;
   }
   if (gemm_m < 1 || gemm_m > 4096) {
     fprintf(stderr, "bench_kernels: --m must be in [1, 4096]\n");
@@ -465,7 +474,16 @@ int main(int argc, char **argv) {
   }
   ttt_device device;
   ttt_context *ctx = NULL;
-  if (ttt_device_cpu(&device, 2) != TTT_OK || ttt_context_create(&device, &ctx) != TTT_OK) {
+  if (ttt_device_cpu(&device, 2) != TTT_OK) {
+    fprintf(stderr, "bench_kernels: %s\n", ttt_last_error());
+    return 1;
+  }
+  if (isa && (device.isa & ISA_AVX2) != ISA_AVX2) {
+    fprintf(stderr, "bench_kernels: --isa avx2: this CPU has no AVX2\n");
+    return 1;
+  }
+  if (isa) device.isa &= ISA_AVX2;
+  if (ttt_context_create(&device, &ctx) != TTT_OK) {
     fprintf(stderr, "bench_kernels: %s\n", ttt_last_error());
     return 1;
   }
