@@ -35,30 +35,20 @@ typedef struct grouped_layout {
   size_t x_row_bytes; /* one q8_0 activation row */
 } grouped_layout;
 
-/* Step s (values 4s..4s+3) of a block's codes as unsigned bytes: for q8_0 c + 128; for q4_0 the low
- * (s < 4) or high (s >= 4) nibbles of its code bytes, i.e. c + 8. With `high_in_place` the high
- * nibbles are masked but not shifted, i.e. 16 × (c + 8): the caller runs a block's high steps first
- * from 16 × its start and divides that sum by 16 once (exactly: every term is a multiple of 16). */
-INLINE __m512i weight_step(ttt_dtype dtype, const uint8_t *codes, int s, bool high_in_place) {
+/* Step s (values 4s..4s+3) of a block's codes as unsigned bytes. */
+INLINE __m512i weight_step(ttt_dtype dtype, const uint8_t *codes, int s) {
   if (dtype == TTT_Q8_0_G16) return _mm512_load_si512(codes + 64 * s);
   const __m512i low4 = _mm512_set1_epi8(0x0f);
   __m512i pairs = _mm512_load_si512(codes + 64 * (s & 3));
-  if (s < 4) return _mm512_and_si512(pairs, low4);
-  if (high_in_place) return _mm512_and_si512(pairs, _mm512_set1_epi8((char)0xf0));
-  return _mm512_and_si512(_mm512_srli_epi16(pairs, 4), low4);
+  return s < 4 ? _mm512_and_si512(pairs, low4)
+               : _mm512_and_si512(_mm512_srli_epi16(pairs, 4), low4);
 }
-
-/* log2 of the factor on a block's high steps for `rx` activation rows: one row saves a shift per
- * weight vector at the cost of one per block sum; with several rows the sums outnumber the
- * weight vectors, so they shift the weights (see weight_step). */
-INLINE int high_shift(ttt_dtype dtype, int rx) { return dtype == TTT_Q4_0_G16 && rx == 1 ? 4 : 0; }
 
 /* Activation rows [i, i + rx) × groups [g, g + qv), blocks [b0, b1); output columns limited to
  * [n0, n1). */
 INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
                          int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
   const int32_t offset = l->dtype == TTT_Q8_0_G16 ? -128 : -8;
-  const int shift = high_shift(l->dtype, rx);
   const uint8_t *codes[GV], *scales[GV];
   __m512 acc[GV][QX];
 #pragma GCC unroll 4
@@ -76,18 +66,16 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
     __m512i dot[GV][QX];
 #pragma GCC unroll 6
     for (int c = 0; c < rx; c++) {
-      __m512i start = _mm512_set1_epi32(offset * xsum[c * l->blocks + b] * (1 << shift));
+      __m512i start = _mm512_set1_epi32(offset * xsum[c * l->blocks + b]);
 #pragma GCC unroll 4
       for (int v = 0; v < qv; v++) dot[v][c] = start;
     }
-    /* Steps 4..7, then 0..3 (integer sums: the order does not change them). */
 #pragma GCC unroll 8
-    for (int t = 0; t < STEPS; t++) {
-      int s = (t + STEPS / 2) % STEPS;
+    for (int s = 0; s < STEPS; s++) {
       __m512i w[GV];
 #pragma GCC unroll 4
       for (int v = 0; v < qv; v++)
-        w[v] = weight_step(l->dtype, codes[v] + (size_t)b * l->code_bytes, s, shift != 0);
+        w[v] = weight_step(l->dtype, codes[v] + (size_t)b * l->code_bytes, s);
 #pragma GCC unroll 6
       for (int c = 0; c < rx; c++) {
         int32_t xd;
@@ -95,10 +83,6 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
         __m512i xb = _mm512_set1_epi32(xd);
 #pragma GCC unroll 4
         for (int v = 0; v < qv; v++) dot[v][c] = _mm512_dpbusd_epi32(dot[v][c], w[v], xb);
-      }
-      if (shift && t == STEPS / 2 - 1) { /* one activation row: dot[v][0] */
-#pragma GCC unroll 4
-        for (int v = 0; v < qv; v++) dot[v][0] = _mm512_srai_epi32(dot[v][0], shift);
       }
     }
 #pragma GCC unroll 4
