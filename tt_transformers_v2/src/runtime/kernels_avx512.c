@@ -422,7 +422,7 @@ INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, i
 /* Cache blocking around the tiles: activation rows in panels of FM, output columns in blocks of FN,
  * and within a block each k slice runs over all of the block's tiles, so the panel's slice of x
  * (FM × FK floats, ≤ 512 KB) and the block of y (FM × FN floats, ≤ 256 KB) stay in L2 while x is
- * read from memory once per column block rather than once per 32-column tile. The packed slice
+ * read from memory once per column block rather than once per 48-column tile. The packed slice
  * (FK × 48 floats, 192 KB, the problem's workspace) lives in L2 too: 960 KB in all, within a 1 MB
  * L2. Measured (1 thread, m = 128, bf16): FK = 1024 beats 256 by 5-20% (fewer passes over y, fewer
  * tile set-ups); FN = 480 or 576 instead of 512 made no difference. */
