@@ -111,6 +111,8 @@ static ttt_status parse_shape(const char *path, const char *name, const cJSON *s
   return TTT_OK;
 }
 
+static bool is_grouped(ttt_dtype dtype) { return dtype == TTT_Q8_0_G16 || dtype == TTT_Q4_0_G16; }
+
 /* The grouped formats: whole groups of 16 rows, each padded to 64 bytes (layout in ttt/core.h);
  * 2-D shapes only (checked by parse_entry). UINT64_MAX when too big. */
 static uint64_t grouped_bytes(const st_entry *e) {
@@ -125,7 +127,7 @@ static uint64_t grouped_bytes(const st_entry *e) {
 /* Byte size from the shape, or UINT64_MAX beyond 2^62 bytes (no real file is that big). */
 static uint64_t shape_bytes(const st_entry *e) {
   const uint64_t limit = (uint64_t)1 << 62;
-  if (e->dtype == TTT_Q8_0_G16 || e->dtype == TTT_Q4_0_G16) return grouped_bytes(e);
+  if (is_grouped(e->dtype)) return grouped_bytes(e);
   bool block = ttt_dtype_is_block(e->dtype); /* count values, then 32-value blocks */
   uint64_t bytes = block ? 1 : e->elem_size;
   for (int32_t i = 0; i < e->ndim; i++) {
@@ -196,7 +198,7 @@ static ttt_status parse_entry(const char *path, const cJSON *item, uint64_t data
   e->alignment = dt->alignment;
   ttt_status s = parse_shape(path, name, cJSON_GetObjectItemCaseSensitive(item, "shape"), e);
   if (s != TTT_OK) return s;
-  bool grouped = e->dtype == TTT_Q8_0_G16 || e->dtype == TTT_Q4_0_G16;
+  bool grouped = is_grouped(e->dtype);
   if (grouped && e->ndim != 2)
     return ttt_set_error(TTT_ERR_FORMAT, "%s: tensor '%s': dtype %s holds 2-D weights, got %d dims",
                          path, name, dt->name, (int)e->ndim);

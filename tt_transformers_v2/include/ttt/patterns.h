@@ -279,9 +279,10 @@ TTT_API ttt_status ttt_causal_lm_spec_validate(const ttt_causal_lm_spec *spec);
  *                f32.
  *   performance: q8_0 weights with q8_0 activations for all projections (attention, ffn, lm head),
  *                bf16 KV cache; norms and embeddings as in accuracy. The q8_0 weights are then
- *                placed (ttt_causal_lm_impl_config_place_weights): q8_0_g16 with AVX-512 VNNI. A module with an input
- *                dim that is not a multiple of 32 (the q8_0 block; for MLA: hidden, q_lora_rank,
- *                kv_lora_rank, heads·v_head_dim) gets bf16 weights with f32 activations instead.
+ *                placed (ttt_causal_lm_impl_config_place_weights): q8_0_g16 with AVX-512 VNNI.
+ *                A module with an input dim that is not a multiple of 32 (the q8_0 block; for
+ *                MLA: hidden, q_lora_rank, kv_lora_rank, heads·v_head_dim) gets bf16 weights with
+ *                f32 activations instead.
  * `source_dtype` says which float dtype "the checkpoint's dtype" is:
  *   TTT_DTYPE_DEFAULT: each module's own. Those weight_dtype fields stay DEFAULT here and
  *     ttt_causal_lm_create sets each to the dtype of the module's first weight it resolves (a

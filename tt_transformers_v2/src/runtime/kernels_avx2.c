@@ -329,7 +329,8 @@ INLINE void fgemm_tile(const ttt_gemm_problem *p, const float *buf, int64_t j, i
     store_columns(p, acc[v], j + v * VEC, v == gv - 1 ? last : VEC, i, rx, t0 == 0);
 }
 
-/* Activation rows [i0, i1) against one packed tile of gv groups: tiles of GX rows, then 4, 3, 2, 1. */
+/* Activation rows [i0, i1) against one packed tile of gv groups: tiles of GX rows, then 4, 3, 2,
+ * 1. */
 INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, int gv, int last,
                        int64_t i0, int64_t i1, int64_t t0, int64_t len) {
   int64_t i = i0;

@@ -95,8 +95,9 @@ ttt_dtype ttt_gemm_storage_dtype(const ttt_device *device, ttt_kernel kernel, tt
   return dtype;
 }
 
-/* Columns are split between threads in multiples of 32: the prefill GEMM tiles are 32 columns wide.
- */
+/* Columns are split between threads in multiples of 32: the VNNI GEMM's tiles are 32 columns wide,
+ * the grouped kernels' and AVX2 GEMM's 16 (the AVX-512 f32-activation GEMM's 48-column tiles may
+ * end a thread's range with a narrower one). */
 enum { MAX_OPS = 8, COLUMN_GRAIN = 32 };
 
 typedef struct linear_job {

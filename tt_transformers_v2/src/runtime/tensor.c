@@ -56,8 +56,7 @@ ttt_status ttt_dtype_parse(const char *name, ttt_dtype *out) {
   }
   return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                        "unknown dtype '%s' (expected one of f32, f16, bf16, q8_0, q4_0, q8_0_g16, "
-                       "q4_0_g16, i32, i64, "
-                       "f64)",
+                       "q4_0_g16, i32, i64, f64)",
                        name);
 }
 
@@ -94,12 +93,9 @@ int64_t ttt_tensor_numel(const ttt_tensor *t) { return t ? shape_numel(t->ndim, 
 
 size_t ttt_dtype_bytes(ttt_dtype dtype, int64_t numel, int64_t row_len) {
   if (numel <= 0 || (unsigned)dtype >= TTT_DTYPE_COUNT) return 0;
-  if (ttt_dtype_is_grouped(dtype)) {
+  if (ttt_dtype_is_block(dtype) || ttt_dtype_is_grouped(dtype)) {
     if (row_len <= 0 || row_len % TTT_Q8_0_BLOCK != 0 || numel % row_len != 0) return 0;
-    return ttt_grouped_bytes(dtype, numel / row_len, row_len);
-  }
-  if (ttt_dtype_is_block(dtype)) {
-    if (row_len <= 0 || row_len % TTT_Q8_0_BLOCK != 0 || numel % row_len != 0) return 0;
+    if (ttt_dtype_is_grouped(dtype)) return ttt_grouped_bytes(dtype, numel / row_len, row_len);
     return (size_t)(numel / TTT_Q8_0_BLOCK) * ttt_block_bytes(dtype);
   }
   size_t size = element_bytes[dtype];
@@ -223,7 +219,7 @@ static float round_even(float v) {
 
 /* Clamps a rounded quotient to ±127. NaN (a NaN input, or Inf * 0 in a block holding an Inf)
  * becomes 0: casting NaN to an integer is undefined. Only the runtime's activation quantization
- * can get here with non-finite values; weights are refused first (first_non_finite). */
+ * can get here with non-finite values; weights are refused first (ttt_first_non_finite). */
 static float clamp_q8(float q) {
   if (q > 127.0f) return 127.0f;
   if (q < -127.0f) return -127.0f;
@@ -246,26 +242,17 @@ static void quantize_block(const float *x, uint8_t *block) {
   }
 }
 
-/* Index of the first NaN or infinite value of x[0..n), or -1. */
-static int64_t first_non_finite(const float *x, int64_t n) {
-  for (int64_t i = 0; i < n; i++)
-    if (!isfinite(x[i])) return i;
-  return -1;
-}
-
-static const char *non_finite_name(float v) { return isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf"; }
-
 ttt_status ttt_quantize_q8_0(const float *src, int64_t n, void *dst) {
   if (!src || !dst || n <= 0 || n % TTT_Q8_0_BLOCK != 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "ttt_quantize_q8_0: need non-NULL buffers and n a positive multiple of 32 "
                          "(got %lld)",
                          (long long)n);
-  int64_t bad = first_non_finite(src, n);
+  int64_t bad = ttt_first_non_finite(src, n);
   if (bad >= 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "ttt_quantize_q8_0: element %lld is %s; q8_0 holds finite values only",
-                         (long long)bad, non_finite_name(src[bad]));
+                         (long long)bad, ttt_non_finite_name(src[bad]));
   uint8_t *out = dst;
   for (int64_t b = 0; b < n / TTT_Q8_0_BLOCK; b++)
     quantize_block(src + b * TTT_Q8_0_BLOCK, out + b * TTT_Q8_0_BLOCK_BYTES);
@@ -367,12 +354,12 @@ static void read_row_f32(const ttt_tensor *t, int64_t r, int64_t row_len, float 
  * with their flat index, row and column. */
 static ttt_status quantize_row(ttt_dtype dtype, ttt_dtype base, const float *row, int64_t k,
                                int64_t r, uint8_t *out) {
-  int64_t bad = first_non_finite(row, k);
+  int64_t bad = ttt_first_non_finite(row, k);
   if (bad >= 0)
     return ttt_set_error(TTT_ERR_INVALID_ARGUMENT,
                          "element %lld (row %lld, column %lld) is %s; %s holds finite values only",
                          (long long)(r * k + bad), (long long)r, (long long)bad,
-                         non_finite_name(row[bad]), ttt_dtype_name(dtype));
+                         ttt_non_finite_name(row[bad]), ttt_dtype_name(dtype));
   return base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, out) : ttt_quantize_q4_0(row, k, out);
 }
 

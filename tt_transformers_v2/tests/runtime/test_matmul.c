@@ -86,12 +86,13 @@ typedef struct shape {
 /* m < 8 runs the decode (GEMV) kernels, m >= 8 the prefill GEMMs of the AVX-512 file (k-blocked
  * in slices of 1024 columns for f32 activations, 2048 for q8_0 × q8_0; register tiles of 48 weight
  * rows × 8 activation rows (then 4, 3, 2, 1) for f32 activations, and 32 × 6 for q8_0 and q4_0 ×
- * q8_0; the AVX2 GEMM: slices of 512 columns, tiles of 16 weight rows × 6, 4, 3, 2, 1). Every m in {1, 3, 7, 9, 11, 12, 14, 17}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and
- * n in {1, 7, 20, 33, 57, 100, 4096} appears; tails of all tile dims occur (n = 20, 33, 57, 100:
- * a 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12, 14, 17: 8 + 1,
+ * q8_0; the AVX2 GEMM: slices of 512 columns, tiles of 16 weight rows × 6, 4, 3, 2, 1).
+ * Every m in {1, 3, 7, 9, 11, 12, 14, 17}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and n in
+ * {1, 7, 20, 33, 57, 100, 4096} appears; tails of all tile dims occur (n = 20, 33, 57, 100: a
+ * 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12, 14, 17: 8 + 1,
  * 8 + 3, 8 + 4, 8 + 4 + 2, 8 + 8 + 1 rows, and 6 + 6 + 5 for q8_0 activations; k = 59, 123 for
- * both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59 (m = 12, one full tile of
- * rows; a packed chunk of 27 columns) and k = 1029 (m = 9; a last slice of 5 columns, so bf16
+ * both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59
+ * (m = 12; a packed chunk of 27 columns) and k = 1029 (m = 9; a last slice of 5 columns, so bf16
  * weights end in a lone column of a pair). k = 7, 33, 59, 123 are not multiples of
  * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
  * q8_0 skips them. m = 1 with q8_0 × q8_0 is a separate GEMV (groups of 16 blocks, 4 rows at a
@@ -674,7 +675,6 @@ static void test_linear_errors(void) {
   grouped.data = wg + 8;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &opg), TTT_ERR_INVALID_ARGUMENT,
             "ffn.up: q8_0_g16 data must be 64-byte aligned");
-  config.activation_dtype = TTT_F32;
   config.activation_dtype = TTT_BF16;
   CHECK_ERR(ttt_linear(ctx, &config, x, 1, 32, &op), TTT_ERR_DTYPE, "f32 weights with bf16");
   config.activation_dtype = TTT_F32;
@@ -736,9 +736,6 @@ static void test_kernel_selection(void) {
             "no matmul kernel for f16 weights with q8_0 activations");
 }
 
-/* In the row-invariant mode (batched decodes of the accuracy strategy) every float-weight kernel
- * gives each row the bits it gets alone: the batch matches the float64 reference, and every row
- * equals a one-row call bit for bit. m = 9 and 17 run 4 × 6 tiles with tails of 3 and 4 + 1 rows. */
 /* Runs p as one batch and row by row with `config`; every row must be bit-identical. */
 static void check_rows_match_alone(ttt_context *ctx, const variant *v, const problem *p,
                                    const ttt_linear_config *config) {
@@ -756,6 +753,9 @@ static void check_rows_match_alone(ttt_context *ctx, const variant *v, const pro
   free(alone);
 }
 
+/* In the row-invariant mode (batched decodes of the accuracy strategy) every float-weight kernel
+ * gives each row the bits it gets alone: the batch matches the float64 reference, and every row
+ * equals a one-row call bit for bit. m = 9 and 17 run 4 × 6 tiles with tails of 3 and 4 + 1 rows. */
 static void test_row_invariant_mode(void) {
   static const shape batch_shapes[] = {{9, 96, 33}, {17, 4096, 7}};
   static const weight_case float_cases[] = {
