@@ -47,6 +47,7 @@ typedef struct weight_kind {
 static const weight_kind kinds[] = {
     {"f32", TTT_F32, TTT_F32},
     {"bf16", TTT_BF16, TTT_F32},
+    {"f16", TTT_F16, TTT_F32},
     {"q8_0", TTT_Q8_0, TTT_F32},
     {"q8_0 x q8", TTT_Q8_0, TTT_Q8_0},
     {"q4_0 x q8", TTT_Q4_0, TTT_Q8_0},

@@ -198,7 +198,8 @@ INLINE void panel(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rw
   if (i < i1) tile(p, kind, j, rw, i, 1, i == i0 ? next : NULL);
 }
 
-INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+INLINE void drive_tiles(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind,
+                        int tile_w) {
   size_t row_bytes = weight_row_bytes(kind, p->k);
   int64_t x_row_bytes = kind == W_Q8_0_Q8 ? (int64_t)row_bytes : p->k * 4;
   int64_t rows = panel_rows(x_row_bytes, RX);
@@ -206,13 +207,22 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
   for (int64_t i0 = 0; i0 < p->m; i0 += rows) {
     int64_t i1 = i0 + rows < p->m ? i0 + rows : p->m;
     int64_t j = n0;
-    for (; j + RW <= n1; j += RW) {
-      const uint8_t *next = j + 2 * RW <= n1 ? w + (size_t)(j + RW) * row_bytes : NULL;
-      panel(p, kind, j, RW, i0, i1, next);
+    for (; j + tile_w <= n1; j += tile_w) {
+      const uint8_t *next = j + 2 * tile_w <= n1 ? w + (size_t)(j + tile_w) * row_bytes : NULL;
+      panel(p, kind, j, tile_w, i0, i1, next);
     }
     for (; j < n1; j++)
       panel(p, kind, j, 1, i0, i1, j + 2 <= n1 ? w + (size_t)(j + 1) * row_bytes : NULL);
   }
+}
+
+/* The decode GEMV of 16-bit weights reads 2 rows at a time: as in kernels_avx512.c (drive), one
+ * thread then streams 28-29 GB/s instead of 25-28 (bench_kernels --isa avx2, AMD EPYC Zen 4). */
+INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
+  if (p->m == 1 && (kind == W_BF16 || kind == W_F16))
+    drive_tiles(p, n0, n1, kind, 2);
+  else
+    drive_tiles(p, n0, n1, kind, RW);
 }
 
 /* ---- prefill GEMM for f32/f16/bf16/q8_0 weights with f32 activations (m >= GEMM_MIN_M) ----
