@@ -165,10 +165,10 @@ INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int
  * q4_0 rows of a single k slice (k <= 32·KB: every projection but ffn down in the Llama-3.2-1B
  * shape) prefetch the next tile's groups as they go. There each tile's GV weight streams end after
  * 16 KB and the next tile opens GV new ones; one thread streamed only 22-23 GB/s of such weights
- * against 31-32 for k = 8192 (rows of 4 slices, the streams running on). With the prefetch 24-25
+ * against 31-32 for k = 8192 (rows of 4 slices, the streams running on). With the prefetch 25-26
  * (bench_kernels, t1, ffn up and LM head, read probe 29-30), and end to end q4_0 decodes 1-5% faster
  * on 2 threads (4 interleaved rounds) and 2-22% on one (3 rounds). Not for q8_0 (it streams at the
- * read rate already and was 5-15% slower with it) nor for longer rows (12-14% slower). */
+ * read rate already and was 1-19% slower with it) nor for longer rows (12-15% slower). */
 INLINE void grouped_gemv(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g0, int64_t g1,
                          int64_t n0, int64_t n1) {
   bool prefetch = l->dtype == TTT_Q4_0_G16 && l->blocks <= KB;
