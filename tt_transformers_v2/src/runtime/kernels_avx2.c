@@ -216,11 +216,11 @@ INLINE void drive_tiles(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weigh
   }
 }
 
-/* The decode GEMV of 16-bit weights reads 2 rows at a time: as in kernels_avx512.c (drive), one
- * thread then streams 28-29 GB/s instead of 25-28 (bench_kernels --isa avx2, AMD EPYC Zen 4). */
+/* The decode GEMV of 16-bit weights takes tiles of DECODE_ROWS_16BIT rows (measured at its
+ * definition). */
 INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
-  if (p->m == 1 && (kind == W_BF16 || kind == W_F16))
-    drive_tiles(p, n0, n1, kind, 2);
+  if (is_16bit_decode(p, kind))
+    drive_tiles(p, n0, n1, kind, DECODE_ROWS_16BIT);
   else
     drive_tiles(p, n0, n1, kind, RW);
 }

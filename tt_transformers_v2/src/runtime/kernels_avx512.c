@@ -269,14 +269,6 @@ INLINE void drive_tiles(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weigh
   }
 }
 
-/* The decode GEMV (m = 1) of bf16 and f16 weights reads 2 rows at a time (2 demand streams, the
- * next 2 rows prefetched) rather than 4: on one thread it then streams 27-31 GB/s instead of
- * 22-25 (bench_kernels, 2-core AMD EPYC Zen 4, Llama-3.2-1B shapes, read probe 29-30 GB/s; the
- * same holds for the AVX2 kernel). With 3 rows it measured in between; f32 weights stream fastest
- * with 4, q8_0 ones are indifferent. (Why 4 streams of 16-bit rows fall short of the read rate
- * while 4 of f32 rows do not is not understood; this is a measured choice.) */
-enum { DECODE_RW_16BIT = 2 };
-
 /* Float-valued weights against 6 or more activation rows (batched decodes, which in the
  * row-invariant mode run here at every batch size) take 4 × 6 tiles: each widened weight vector
  * feeds 6 FMAs instead of 4. A tile's shape does not change any output's summation order, so rows
@@ -287,8 +279,8 @@ enum { DECODE_RW_16BIT = 2 };
 INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind kind) {
   if (kind != W_Q8_0_Q8 && p->m >= 6)
     drive_tiles(p, n0, n1, kind, 4, 6);
-  else if (p->m == 1 && (kind == W_BF16 || kind == W_F16))
-    drive_tiles(p, n0, n1, kind, DECODE_RW_16BIT, 1);
+  else if (is_16bit_decode(p, kind))
+    drive_tiles(p, n0, n1, kind, DECODE_ROWS_16BIT, 1);
   else
     drive_tiles(p, n0, n1, kind, RW, 4);
 }

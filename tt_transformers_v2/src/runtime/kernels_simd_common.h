@@ -35,6 +35,19 @@ INLINE void prefetch_next(const uint8_t *next, size_t row_bytes, int rw, size_t 
       _mm_prefetch((const char *)(next + (size_t)r * row_bytes + offset + b), _MM_HINT_T1);
 }
 
+/* Weight rows per decode tile for the GEMV (m = 1) of bf16 and f16 weights: 2 demand streams (the
+ * next 2 rows prefetched) rather than the 4 other weights use. Measured (bench_kernels, one
+ * thread, Llama-3.2-1B shapes, 2-core AMD EPYC Zen 4, read probe 29-30 GB/s): AVX-512 27-31 GB/s
+ * instead of 22-25, AVX2 (--isa avx2) 28-29 instead of 20-28; 3 rows measured close to 2, f32
+ * weights stream fastest with 4 and q8_0 ones are indifferent. Why 4 streams of 16-bit rows fall
+ * short of the read rate while 4 of f32 rows do not is not understood: a measured choice. */
+enum { DECODE_ROWS_16BIT = 2 };
+
+/* Whether a problem is the decode GEMV of 16-bit weights (tiles of DECODE_ROWS_16BIT rows). */
+static inline bool is_16bit_decode(const ttt_gemm_problem *p, weight_kind kind) {
+  return p->m == 1 && (kind == W_BF16 || kind == W_F16);
+}
+
 /* Activation rows per panel: as many as fit in PANEL_BYTES, a multiple of rx, at least rx. */
 static inline int64_t panel_rows(int64_t row_bytes, int64_t rx) {
   int64_t rows = PANEL_BYTES / (row_bytes > 0 ? row_bytes : 1);
