@@ -22,7 +22,7 @@ enum {
   STEPS = 8,   /* dwords (4 values) per block */
   QX = 6,      /* activation rows per tile (m > 1) */
   QV = 2,      /* groups per tile (m > 1) */
-  GV = 4,      /* groups per tile (m = 1): four weight streams in flight */
+  GV = 6,      /* most groups per tile (m = 1): weight streams in flight (see gemv_groups) */
   KB = 64,     /* blocks per k slice: a tile's slice of weights stays in L2 across row tiles */
   SCALES = 32, /* f16 scale bytes per block of a group */
 };
@@ -44,11 +44,10 @@ INLINE __m512i weight_step(ttt_dtype dtype, const uint8_t *codes, int s) {
                : _mm512_and_si512(_mm512_srli_epi16(pairs, 4), low4);
 }
 
-/* Block b of the GV groups starting at `next` (codes, and the line of scales that holds it) into
+/* Block b of the nv groups starting at `next` (codes, and the line of scales that holds it) into
  * L2. */
-INLINE void prefetch_block(const uint8_t *next, const grouped_layout *l, int64_t b) {
-#pragma GCC unroll 4
-  for (int v = 0; v < GV; v++) {
+INLINE void prefetch_block(const uint8_t *next, int nv, const grouped_layout *l, int64_t b) {
+  for (int v = 0; v < nv; v++) {
     const uint8_t *group = next + (size_t)v * l->group_bytes;
     const uint8_t *codes = group + (size_t)b * l->code_bytes;
     for (size_t line = 0; line < l->code_bytes; line += 64)
@@ -60,15 +59,15 @@ INLINE void prefetch_block(const uint8_t *next, const grouped_layout *l, int64_t
 }
 
 /* Activation rows [i, i + rx) × groups [g, g + qv), blocks [b0, b1); output columns limited to
- * [n0, n1). `next` (or NULL): the first of GV groups whose blocks [b0, b1) are prefetched, block by
- * block as this tile's are read. */
+ * [n0, n1). `next` (or NULL): the first of next_qv groups whose blocks [b0, b1) are prefetched,
+ * block by block as this tile's are read. */
 INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
                          int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0, int64_t n1,
-                         const uint8_t *next) {
+                         const uint8_t *next, int next_qv) {
   const int32_t offset = l->dtype == TTT_Q8_0_G16 ? -128 : -8;
   const uint8_t *codes[GV], *scales[GV];
   __m512 acc[GV][QX];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < qv; v++) {
     const uint8_t *group = (const uint8_t *)p->w + (size_t)(g + v) * l->group_bytes;
     codes[v] = group;
@@ -80,18 +79,18 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
   const float *xs = p->xq_scale + i * l->blocks;
   const int32_t *xsum = p->xq_sum + i * l->blocks;
   for (int64_t b = b0; b < b1; b++) {
-    if (next) prefetch_block(next, l, b);
+    if (next) prefetch_block(next, next_qv, l, b);
     __m512i dot[GV][QX];
 #pragma GCC unroll 6
     for (int c = 0; c < rx; c++) {
       __m512i start = _mm512_set1_epi32(offset * xsum[c * l->blocks + b]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int v = 0; v < qv; v++) dot[v][c] = start;
     }
 #pragma GCC unroll 8
     for (int s = 0; s < STEPS; s++) {
       __m512i w[GV];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int v = 0; v < qv; v++)
         w[v] = weight_step(l->dtype, codes[v] + (size_t)b * l->code_bytes, s);
 #pragma GCC unroll 6
@@ -99,11 +98,11 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
         int32_t xd;
         memcpy(&xd, x + (size_t)c * l->x_row_bytes + (size_t)b * TTT_Q8_0_BLOCK_BYTES + 4 * s, 4);
         __m512i xb = _mm512_set1_epi32(xd);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < qv; v++) dot[v][c] = _mm512_dpbusd_epi32(dot[v][c], w[v], xb);
       }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < qv; v++) {
       __m512 ws =
           _mm512_cvtph_ps(_mm256_load_si256((const void *)(scales[v] + (size_t)b * SCALES)));
@@ -114,7 +113,7 @@ INLINE void grouped_tile(const ttt_gemm_problem *p, const grouped_layout *l, int
                             _mm512_mul_ps(ws, _mm512_set1_ps(xs[c * l->blocks + b])), acc[v][c]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int v = 0; v < qv; v++) {
     int64_t col0 = (g + v) * VEC;
     int lo = n0 > col0 ? (int)(n0 - col0) : 0;
@@ -129,22 +128,22 @@ INLINE void grouped_tile_rows(const ttt_gemm_problem *p, const grouped_layout *l
                               int64_t i, int rx, int64_t b0, int64_t b1, int64_t n0, int64_t n1) {
   switch (rx) {
   case 6:
-    grouped_tile(p, l, g, qv, i, 6, b0, b1, n0, n1, NULL);
+    grouped_tile(p, l, g, qv, i, 6, b0, b1, n0, n1, NULL, 0);
     break;
   case 5:
-    grouped_tile(p, l, g, qv, i, 5, b0, b1, n0, n1, NULL);
+    grouped_tile(p, l, g, qv, i, 5, b0, b1, n0, n1, NULL, 0);
     break;
   case 4:
-    grouped_tile(p, l, g, qv, i, 4, b0, b1, n0, n1, NULL);
+    grouped_tile(p, l, g, qv, i, 4, b0, b1, n0, n1, NULL, 0);
     break;
   case 3:
-    grouped_tile(p, l, g, qv, i, 3, b0, b1, n0, n1, NULL);
+    grouped_tile(p, l, g, qv, i, 3, b0, b1, n0, n1, NULL, 0);
     break;
   case 2:
-    grouped_tile(p, l, g, qv, i, 2, b0, b1, n0, n1, NULL);
+    grouped_tile(p, l, g, qv, i, 2, b0, b1, n0, n1, NULL, 0);
     break;
   default:
-    grouped_tile(p, l, g, qv, i, 1, b0, b1, n0, n1, NULL);
+    grouped_tile(p, l, g, qv, i, 1, b0, b1, n0, n1, NULL, 0);
     break;
   }
 }
@@ -161,28 +160,59 @@ INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int
   }
 }
 
-/* m = 1: GV groups per tile (one activation row).
- * q4_0 rows of a single k slice (k <= 32·KB: every projection but ffn down in the Llama-3.2-1B
- * shape) prefetch the next tile's groups as they go. There each tile's GV weight streams end after
- * 16 KB and the next tile opens GV new ones; one thread streamed only 22-23 GB/s of such weights
- * against 31-32 for k = 8192 (rows of 4 slices, the streams running on). With the prefetch 25-26
- * (bench_kernels, t1, ffn up and LM head, read probe 29-30), and end to end q4_0 decodes 1-5% faster
- * on 2 threads (4 interleaved rounds) and 2-22% on one (3 rounds). Not for q8_0 (it streams at the
- * read rate already and was 1-19% slower with it) nor for longer rows (12-15% slower). */
+/* m = 1: one tile of qv <= GV groups, qv a compile-time constant in each call (a thread's range
+ * need not be a multiple of GV groups: the scheduler's last ranges are 2 groups wide). */
+INLINE void gemv_tile(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
+                      int64_t b0, int64_t b1, int64_t n0, int64_t n1, const uint8_t *next,
+                      int next_qv) {
+  switch (qv) {
+  case 6:
+    grouped_tile(p, l, g, 6, 0, 1, b0, b1, n0, n1, next, next_qv);
+    break;
+  case 5:
+    grouped_tile(p, l, g, 5, 0, 1, b0, b1, n0, n1, next, next_qv);
+    break;
+  case 4:
+    grouped_tile(p, l, g, 4, 0, 1, b0, b1, n0, n1, next, next_qv);
+    break;
+  case 3:
+    grouped_tile(p, l, g, 3, 0, 1, b0, b1, n0, n1, next, next_qv);
+    break;
+  case 2:
+    grouped_tile(p, l, g, 2, 0, 1, b0, b1, n0, n1, next, next_qv);
+    break;
+  default:
+    grouped_tile(p, l, g, 1, 0, 1, b0, b1, n0, n1, next, next_qv);
+    break;
+  }
+}
+
+/* Groups per m = 1 tile. Rows of a single k slice (k <= 32·KB: every projection but ffn down in
+ * the Llama-3.2-1B shape) end their streams after 16 KB (q4_0) or 32 KB (q8_0), so more of them in
+ * flight pays: one thread streamed q4_0 ffn up / LM head at 26.6-27.2 / 25.8-26.0 GB/s with 6
+ * groups against 25.4-26.0 / 24.1-24.6 with 4, and q8_0 at 28.9-30.6 / 27.0-28.1 against
+ * 28.1-28.3 / 25.5-27.0 (bench_kernels t1, read probe 29-30). Longer rows keep 4: 6 (12 streams
+ * with the scales) took q4_0 ffn down from 31-33 to 30, and 7-8 lower still. */
+INLINE int gemv_groups(const grouped_layout *l) { return l->blocks <= KB ? GV : 4; }
+
+/* m = 1, groups [g0, g1) in tiles of gemv_groups (one activation row).
+ * q4_0 rows of a single k slice prefetch the next tile's groups as they go: with 4 groups per tile
+ * one thread streamed 22-23 GB/s of them without the prefetch against 25-26 with it, and end to end
+ * q4_0 decoded 1-5% faster on 2 threads (4 interleaved rounds) and 2-22% on one (3 rounds). Not for
+ * q8_0 (1-19% slower with it) nor for longer rows (12-15% slower). */
 INLINE void grouped_gemv(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g0, int64_t g1,
                          int64_t n0, int64_t n1) {
   bool prefetch = l->dtype == TTT_Q4_0_G16 && l->blocks <= KB;
-  for (int64_t g = g0; g < g1; g += GV) {
-    int qv = g1 - g < GV ? (int)(g1 - g) : GV;
-    const uint8_t *next = prefetch && g + 2 * GV <= g1
-                              ? (const uint8_t *)p->w + (size_t)(g + GV) * l->group_bytes
-                              : NULL;
+  int gv = gemv_groups(l);
+  for (int64_t g = g0; g < g1; g += gv) {
+    int qv = g1 - g < gv ? (int)(g1 - g) : gv;
+    int64_t after = g + qv;
+    int next_qv = prefetch ? (g1 - after < gv ? (int)(g1 - after) : gv) : 0;
+    const uint8_t *next =
+        next_qv > 0 ? (const uint8_t *)p->w + (size_t)after * l->group_bytes : NULL;
     for (int64_t b0 = 0; b0 < l->blocks; b0 += KB) {
       int64_t b1 = b0 + KB < l->blocks ? b0 + KB : l->blocks;
-      if (qv == GV)
-        grouped_tile(p, l, g, GV, 0, 1, b0, b1, n0, n1, next);
-      else
-        for (int64_t v = g; v < g1; v++) grouped_tile(p, l, v, 1, 0, 1, b0, b1, n0, n1, NULL);
+      gemv_tile(p, l, g, qv, b0, b1, n0, n1, next, next_qv);
     }
   }
 }

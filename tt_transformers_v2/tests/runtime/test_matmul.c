@@ -98,12 +98,14 @@ typedef struct shape {
  * q8_0 skips them. m = 1 with q8_0 × q8_0 is a separate GEMV (groups of 16 blocks, 4 rows at a
  * time): k = 736 (23 blocks) has a 7-block group tail, k = 32 a single block, n = 7 a row tail.
  * The q4_0 GEMV arranges its activations in slices of 4096 blocks: k = 135232 (4226 blocks) runs
- * two slices, the second with a 2-block run. */
+ * two slices, the second with a 2-block run. The grouped GEMV (m = 1) runs rows of one k slice in
+ * tiles of 6 groups of 16 rows, prefetching the next tile: n = 1000 (63 groups, the last 8 rows
+ * wide) ends on a 3-group tile, and on 2 threads the ranges end on tiles of 1-5 groups. */
 static const shape shapes[] = {
-    {1, 7, 1},      {3, 33, 7},    {7, 32, 33},   {17, 64, 100}, {1, 4096, 33},
-    {3, 96, 4096},  {17, 4096, 7}, {7, 33, 100},  {17, 96, 33},  {1, 4096, 4096},
-    {3, 59, 33},    {1, 123, 100}, {9, 4096, 57}, {1, 736, 7},   {1, 32, 5},
-    {1, 135232, 5}, {9, 1029, 20}, {12, 59, 33},  {14, 96, 20},  {11, 64, 57},
+    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},   {17, 64, 100},   {1, 4096, 33}, {3, 96, 4096},
+    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33},  {1, 4096, 4096}, {3, 59, 33},   {1, 123, 100},
+    {9, 4096, 57}, {1, 736, 7},  {1, 32, 5},    {1, 135232, 5},  {9, 1029, 20}, {12, 59, 33},
+    {14, 96, 20},  {11, 64, 57}, {1, 96, 1000},
 };
 
 /* ---- independent decoding of stored values (no library conversion code) ---- */
