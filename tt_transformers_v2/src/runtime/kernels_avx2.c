@@ -235,8 +235,11 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
  * writes sum + bias). Cache blocking as there, with a smaller budget (GM × GK and GM × GN floats:
  * 256 + 128 KB, the packed slice 32 KB) for the 256-512 KB L2 of many AVX2 machines. Measured
  * (bench_kernels --isa avx2, 1 thread's CPU time, m = 128, Llama-3.2-1B shapes, AMD EPYC Zen 4,
- * AVX2 FMA peak 116.5 GFLOP/s): bf16 weights 82-89% of the peak, against 63-66% for drive()'s
- * 4 × 2 tiles; GK = 1024, GN = 512 gained 2% more with this machine's 1 MB L2, GK = 256 lost 6%. */
+ * AVX2 FMA peak 117 GFLOP/s): bf16 weights 85-90% of the peak (attn, ffn up, ffn down; 92-93% for
+ * attn kv), f32 83-92%, q8_0 88-92%, against 63-66% for drive()'s 4 × 2 tiles. Before the pair
+ * pack for bf16, whole-vector stores, the next slice's prefetch and the 4 + 4 row tail (below):
+ * bf16 80-89%, f32 79-88%, q8_0 83-88%. GK = 1024 measured the same, GK = 256 and 384 lost 3-8%.
+ * The rest is mostly packing (7% of the time), which runs between the FMA tiles, not under them. */
 enum { GV = 2, GX = 6, GK = 512, GM = 128, GN = 256, GEMM_MIN_M = 8 };
 
 _Static_assert(GK *GV *VEC * sizeof(float) <= TTT_GEMM_WORKSPACE_BYTES, "workspace too small");
@@ -264,13 +267,41 @@ INLINE void transpose8_ps(__m256 r[VEC]) {
   }
 }
 
+/* The whole 16-column steps of pack_group for bf16 weights: each row's 16 values are transposed as
+ * 8 dwords (column pairs), then split into the even and odd column (bf16 → f32 is a 16-bit shift
+ * or a mask), half the shuffles of transposing widened values. Returns the columns packed. */
+INLINE int64_t pack_pairs_bf16(const ttt_gemm_problem *p, int64_t j, int rows, int64_t t0,
+                               int64_t len, float *buf) {
+  size_t row_bytes = weight_row_bytes(W_BF16, p->k);
+  const uint8_t *base = (const uint8_t *)p->w + (size_t)j * row_bytes + (size_t)t0 * 2;
+  const __m256i high = _mm256_set1_epi32((int)0xffff0000u);
+  int64_t t = 0;
+  for (; t + 2 * VEC <= len; t += 2 * VEC) {
+    __m256 r[VEC];
+#pragma GCC unroll 8
+    for (int q = 0; q < VEC; q++)
+      r[q] = q < rows ? _mm256_castsi256_ps(_mm256_loadu_si256(
+                            (const void *)(base + (size_t)q * row_bytes + (size_t)t * 2)))
+                      : _mm256_setzero_ps();
+    transpose8_ps(r); /* r[d]: columns t + 2d, t + 2d + 1 of the 8 rows */
+#pragma GCC unroll 8
+    for (int d = 0; d < VEC; d++) {
+      __m256i v = _mm256_castps_si256(r[d]);
+      _mm256_store_ps(buf + (t + 2 * d) * GV * VEC, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+      _mm256_store_ps(buf + (t + 2 * d + 1) * GV * VEC,
+                      _mm256_castsi256_ps(_mm256_and_si256(v, high)));
+    }
+  }
+  return t;
+}
+
 /* Widens columns [t0, t0 + len) of weight rows [j, j + rows) (rows <= 8; missing rows are zero)
  * into buf[t][r] (row stride GV·8), q8_0 values scaled. */
 INLINE void pack_group(const ttt_gemm_problem *p, weight_kind kind, int64_t j, int rows, int64_t t0,
                        int64_t len, float *buf) {
   size_t row_bytes = weight_row_bytes(kind, p->k);
   const uint8_t *base = (const uint8_t *)p->w + (size_t)j * row_bytes;
-  int64_t t = 0;
+  int64_t t = kind == W_BF16 ? pack_pairs_bf16(p, j, rows, t0, len, buf) : 0;
   for (; t + VEC <= len; t += VEC) {
     __m256 r[VEC];
 #pragma GCC unroll 8
@@ -296,9 +327,20 @@ INLINE void pack_group(const ttt_gemm_problem *p, weight_kind kind, int64_t j, i
 }
 
 /* acc[c] holds 8 output columns from `col` of activation row i + c, c < rx, over one k slice; the
- * first `cols` lanes are stored: the first slice writes y = sum + bias, later slices add to y. */
+ * first `cols` lanes are stored: the first slice writes y = sum + bias, later slices add to y.
+ * Whole vectors take plain loads and stores: vmaskmovps costs more (measured +1-4% of the GEMM's
+ * rate without it on Zen 4). */
 INLINE void store_columns(const ttt_gemm_problem *p, const __m256 *acc, int64_t col, int cols,
                           int64_t i, int rx, bool first_slice) {
+  if (cols == VEC) {
+    __m256 bias = first_slice && p->bias ? _mm256_loadu_ps(p->bias + col) : _mm256_setzero_ps();
+#pragma GCC unroll 6
+    for (int c = 0; c < rx; c++) {
+      float *y = p->y + (i + c) * p->ldy + col;
+      _mm256_storeu_ps(y, _mm256_add_ps(acc[c], first_slice ? bias : _mm256_loadu_ps(y)));
+    }
+    return;
+  }
   __m256i mask =
       _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   __m256 bias =
@@ -339,28 +381,112 @@ INLINE void fgemm_tile(const ttt_gemm_problem *p, const float *buf, int64_t j, i
     store_columns(p, acc[v], j + v * VEC, v == gv - 1 ? last : VEC, i, rx, t0 == 0);
 }
 
-/* Activation rows [i0, i1) against one packed tile of gv groups: tiles of GX rows, then 4, 3, 2,
- * 1. */
-INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, int gv, int last,
-                       int64_t i0, int64_t i1, int64_t t0, int64_t len) {
-  int64_t i = i0;
-  for (; i + GX <= i1; i += GX) fgemm_tile(p, buf, j, gv, last, i, GX, t0, len);
-  if (i + 4 <= i1) {
-    fgemm_tile(p, buf, j, gv, last, i, 4, t0, len);
-    i += 4;
+/* The slice of weights the next pack will read: bytes [offset, offset + bytes) of `rows` rows from
+ * `w` (NULL: none). */
+typedef struct next_slice {
+  const uint8_t *w;
+  int rows;
+  size_t row_bytes, offset, bytes;
+} next_slice;
+
+/* The slice packed after tile (c0, t0, j) in gemm_drive's order: the next tile of the k slice,
+ * else the first tile of the next k slice, else that of the next column block. */
+INLINE next_slice slice_after(const ttt_gemm_problem *p, weight_kind kind, int64_t n1, int64_t c0,
+                              int64_t t0, int64_t j) {
+  int64_t c1 = c0 + GN < n1 ? c0 + GN : n1;
+  if (j + GV * VEC < c1) {
+    j += GV * VEC;
+  } else if (t0 + GK < p->k) {
+    t0 += GK;
+    j = c0;
+  } else if (c1 < n1) {
+    t0 = 0;
+    j = c1;
+    c1 = c1 + GN < n1 ? c1 + GN : n1;
+  } else {
+    return (next_slice){.w = NULL};
   }
-  switch (i1 - i) {
+  size_t row_bytes = weight_row_bytes(kind, p->k);
+  int64_t len = p->k - t0 < GK ? p->k - t0 : GK;
+  return (next_slice){.w = (const uint8_t *)p->w + (size_t)j * row_bytes,
+                      .rows = c1 - j < GV * VEC ? (int)(c1 - j) : GV * VEC,
+                      .row_bytes = row_bytes,
+                      .offset = weight_row_bytes(kind, t0),
+                      .bytes = weight_row_bytes(kind, len)};
+}
+
+/* Bytes [begin, begin + share) of each row of the next slice into L2, so that its pack reads L2
+ * rather than memory. */
+INLINE void prefetch_share(const next_slice *next, size_t begin, size_t share) {
+  if (!next->w || begin >= next->bytes) return;
+  size_t bytes = next->bytes - begin < share ? next->bytes - begin : share;
+  prefetch_next(next->w, next->row_bytes, next->rows, next->offset + begin, bytes);
+}
+
+/* One tile of rx activation rows (1 <= rx <= GX), rx a compile-time constant in each call. */
+INLINE void fgemm_tile_rx(const ttt_gemm_problem *p, const float *buf, int64_t j, int gv, int last,
+                          int64_t i, int rx, int64_t t0, int64_t len) {
+  switch (rx) {
+  case 6:
+    fgemm_tile(p, buf, j, gv, last, i, 6, t0, len);
+    break;
+  case 5:
+    fgemm_tile(p, buf, j, gv, last, i, 5, t0, len);
+    break;
+  case 4:
+    fgemm_tile(p, buf, j, gv, last, i, 4, t0, len);
+    break;
   case 3:
     fgemm_tile(p, buf, j, gv, last, i, 3, t0, len);
     break;
   case 2:
     fgemm_tile(p, buf, j, gv, last, i, 2, t0, len);
     break;
-  case 1:
+  default:
     fgemm_tile(p, buf, j, gv, last, i, 1, t0, len);
     break;
-  default:
-    break;
+  }
+}
+
+/* One tile of rx activation rows × gv groups (GV or 1), every shape a compile-time instance. Not
+ * inlined into the drive loops: there gcc ran short of registers and reloaded the activation row
+ * pointers from the stack at every column step (5-9% of the GEMM's rate). */
+static __attribute__((noinline)) void fgemm_tile_any(const ttt_gemm_problem *p, const float *buf,
+                                                     int64_t j, int gv, int last, int64_t i, int rx,
+                                                     int64_t t0, int64_t len) {
+  if (gv == GV)
+    fgemm_tile_rx(p, buf, j, GV, last, i, rx, t0, len);
+  else
+    fgemm_tile_rx(p, buf, j, 1, last, i, rx, t0, len);
+}
+
+/* Activation rows [i0, i1) against one packed tile of gv groups: tiles of GX rows, the last 7 or 8
+ * rows as 4 + 3 or 4 + 4 (a 1- or 2-row tile loads 2 weight vectors for 2 or 4 FMAs: the 2-row
+ * tile of m = 128 = 21 · 6 + 2 took 2.8% of the time for 1.6% of the work). Each tile prefetches
+ * an equal share of the next slice: packing is not overlapped with the FMAs, and the hardware
+ * prefetcher does little for 8 row streams of 1 KB (measured +1-3% of the GEMM's rate at m =
+ * 128). */
+INLINE void fgemm_rows(const ttt_gemm_problem *p, const float *buf, int64_t j, int gv, int last,
+                       int64_t i0, int64_t i1, int64_t t0, int64_t len, const next_slice *next) {
+  int64_t full = (i1 - i0) / GX, rest = (i1 - i0) % GX;
+  if (full > 0 && rest > 0 && rest < 3) {
+    full--;
+    rest += GX;
+  }
+  int64_t tiles = full + (rest > 5 ? 2 : rest > 0 ? 1 : 0);
+  size_t share = (next->bytes / (size_t)tiles + 63) / 64 * 64, begin = 0;
+  int64_t i = i0;
+  for (int64_t q = 0; q < full; q++, i += GX, begin += share) {
+    prefetch_share(next, begin, share);
+    fgemm_tile_any(p, buf, j, gv, last, i, GX, t0, len);
+  }
+  while (rest > 0) {
+    int rx = rest > 5 ? 4 : (int)rest;
+    prefetch_share(next, begin, share);
+    fgemm_tile_any(p, buf, j, gv, last, i, rx, t0, len);
+    i += rx;
+    rest -= rx;
+    begin += share;
   }
 }
 
@@ -378,10 +504,8 @@ INLINE void gemm_drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight
           int last = (int)(cols - (gv - 1) * VEC);
           for (int v = 0; v < gv; v++)
             pack_group(p, kind, j + v * VEC, v == gv - 1 ? last : VEC, t0, len, buf + v * VEC);
-          if (gv == GV) /* a compile-time gv in each call keeps the tiles in registers */
-            fgemm_rows(p, buf, j, GV, last, i0, i1, t0, len);
-          else
-            fgemm_rows(p, buf, j, 1, last, i0, i1, t0, len);
+          next_slice next = slice_after(p, kind, n1, c0, t0, j);
+          fgemm_rows(p, buf, j, gv, last, i0, i1, t0, len, &next);
         }
       }
     }

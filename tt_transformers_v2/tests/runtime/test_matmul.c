@@ -87,8 +87,8 @@ typedef struct shape {
  * in slices of 1024 columns for f32 activations, 2048 for q8_0 × q8_0; register tiles of 48 weight
  * rows × 8 activation rows (then 4, 3, 2, 1) for f32 activations, and 32 × 6 for q8_0 and q4_0 ×
  * q8_0; the AVX2 GEMM: slices of 512 columns, tiles of 16 weight rows × 6, 4, 3, 2, 1).
- * Every m in {1, 3, 7, 9, 11, 12, 14, 17}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and n in
- * {1, 7, 20, 33, 57, 100, 4096} appears; tails of all tile dims occur (n = 20, 33, 57, 100: a
+ * Every m in {1, 3, 7, 9, 11, 12, 14, 17, 130}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and n in
+ * {1, 7, 20, 33, 40, 57, 100, 300, 1000, 4096} appears; tails of all tile dims occur (n = 20, 33, 57, 100: a
  * 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12, 14, 17: 8 + 1,
  * 8 + 3, 8 + 4, 8 + 4 + 2, 8 + 8 + 1 rows, and 6 + 6 + 5 for q8_0 activations; k = 59, 123 for
  * both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59
@@ -100,12 +100,14 @@ typedef struct shape {
  * The q4_0 GEMV arranges its activations in slices of 4096 blocks: k = 135232 (4226 blocks) runs
  * two slices, the second with a 2-block run. The grouped GEMV (m = 1) runs rows of one k slice in
  * tiles of 6 groups of 16 rows, prefetching the next tile: n = 1000 (63 groups, the last 8 rows
- * wide) ends on a 3-group tile, and on 2 threads the ranges end on tiles of 1-5 groups. */
+ * wide) ends on a 3-group tile, and on 2 threads the ranges end on tiles of 1-5 groups. m = 130
+ * spans two row panels of the AVX2 GEMM (128 rows: 20 · 6 + 4 + 4, then 2); n = 300 with k =
+ * 1029 two of its column blocks over three k slices. */
 static const shape shapes[] = {
-    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},   {17, 64, 100},   {1, 4096, 33}, {3, 96, 4096},
-    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33},  {1, 4096, 4096}, {3, 59, 33},   {1, 123, 100},
-    {9, 4096, 57}, {1, 736, 7},  {1, 32, 5},    {1, 135232, 5},  {9, 1029, 20}, {12, 59, 33},
-    {14, 96, 20},  {11, 64, 57}, {1, 96, 1000},
+    {1, 7, 1},     {3, 33, 7},   {7, 32, 33},   {17, 64, 100},   {1, 4096, 33},  {3, 96, 4096},
+    {17, 4096, 7}, {7, 33, 100}, {17, 96, 33},  {1, 4096, 4096}, {3, 59, 33},    {1, 123, 100},
+    {9, 4096, 57}, {1, 736, 7},  {1, 32, 5},    {1, 135232, 5},  {9, 1029, 20},  {12, 59, 33},
+    {14, 96, 20},  {11, 64, 57}, {1, 96, 1000}, {130, 96, 40},   {9, 1029, 300},
 };
 
 /* ---- independent decoding of stored values (no library conversion code) ---- */
