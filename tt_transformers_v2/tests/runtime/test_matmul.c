@@ -86,12 +86,12 @@ typedef struct shape {
 /* m < 8 runs the decode (GEMV) kernels, m >= 8 the prefill GEMMs of the AVX-512 file (k-blocked
  * in slices of 1024 columns for f32 activations, 2048 for q8_0 × q8_0; register tiles of 48 weight
  * rows × 8 activation rows (then 4, 3, 2, 1) for f32 activations, and 32 × 6 for q8_0 and q4_0 ×
- * q8_0; the AVX2 GEMM: slices of 512 columns, tiles of 16 weight rows × 6, 4, 3, 2, 1).
- * Every m in {1, 3, 7, 9, 11, 12, 14, 17, 130}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and n in
- * {1, 7, 20, 33, 40, 57, 100, 300, 1000, 4096} appears; tails of all tile dims occur (n = 20, 33, 57, 100: a
- * 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12, 14, 17: 8 + 1,
- * 8 + 3, 8 + 4, 8 + 4 + 2, 8 + 8 + 1 rows, and 6 + 6 + 5 for q8_0 activations; k = 59, 123 for
- * both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59
+ * q8_0; the AVX2 GEMM: slices of 512 columns, tiles of 16 weight rows × 6, 5, 4, 3, 2, 1).
+ * Every m in {1, 3, 7, 9, 11, 12, 14, 17, 130}, k in {7, 32, 33, 59, 64, 96, 123, 1029, 4096} and
+ * n in {1, 7, 20, 33, 40, 57, 100, 300, 1000, 4096} appears; tails of all tile dims occur (n = 20,
+ * 33, 57, 100: a 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12,
+ * 14, 17: 8 + 1, 8 + 3, 8 + 4, 8 + 4 + 2, 8 + 8 + 1 rows, and 6 + 6 + 5 for q8_0 activations; k =
+ * 59, 123 for both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59
  * (m = 12; a packed chunk of 27 columns) and k = 1029 (m = 9; a last slice of 5 columns, so bf16
  * weights end in a lone column of a pair). k = 7, 33, 59, 123 are not multiples of
  * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
