@@ -235,7 +235,7 @@ INLINE void drive(const ttt_gemm_problem *p, int64_t n0, int64_t n1, weight_kind
  * writes sum + bias). Cache blocking as there, with a smaller budget (GM × GK and GM × GN floats:
  * 256 + 128 KB, the packed slice 32 KB) for the 256-512 KB L2 of many AVX2 machines. Measured
  * (bench_kernels --isa avx2, 1 thread's CPU time, m = 128, Llama-3.2-1B shapes, AMD EPYC Zen 4,
- * AVX2 FMA peak 117 GFLOP/s): bf16 weights 85-90% of the peak (attn, ffn up, ffn down; 92-93% for
+ * AVX2 FMA peak 117 GFLOP/s): bf16 weights 85-88% of the peak (attn, ffn up, ffn down; 92-93% for
  * attn kv), f32 83-92%, q8_0 88-92%, against 63-66% for drive()'s 4 × 2 tiles. Before the pair
  * pack for bf16, whole-vector stores, the next slice's prefetch and the 4 + 4 row tail (below):
  * bf16 80-89%, f32 79-88%, q8_0 83-88%. GK = 1024 measured the same, GK = 256 and 384 lost 3-8%.
@@ -389,8 +389,8 @@ typedef struct next_slice {
   size_t row_bytes, offset, bytes;
 } next_slice;
 
-/* The slice packed after tile (c0, t0, j) in gemm_drive's order: the next tile of the k slice,
- * else the first tile of the next k slice, else that of the next column block. */
+/* The slice packed after tile (c0, t0, j) in gemm_drive's order within a row panel: the next tile
+ * of the k slice, else the first tile of the next k slice, else that of the next column block. */
 INLINE next_slice slice_after(const ttt_gemm_problem *p, weight_kind kind, int64_t n1, int64_t c0,
                               int64_t t0, int64_t j) {
   int64_t c1 = c0 + GN < n1 ? c0 + GN : n1;
