@@ -162,6 +162,7 @@ INLINE void grouped_rows(const ttt_gemm_problem *p, const grouped_layout *l, int
 
 /* m = 1: one tile of qv <= GV groups, qv a compile-time constant in each call (a thread's range
  * need not be a multiple of GV groups: the scheduler's last ranges are 2 groups wide). */
+_Static_assert(GV == 6, "gemv_tile has a case for every qv in [1, GV]");
 INLINE void gemv_tile(const ttt_gemm_problem *p, const grouped_layout *l, int64_t g, int qv,
                       int64_t b0, int64_t b1, int64_t n0, int64_t n1, const uint8_t *next,
                       int next_qv) {
