@@ -70,7 +70,7 @@ while [ "$round" -le "$rounds" ]; do
     # shellcheck disable=SC2086  # two rates each
     set -- $ours $theirs
     echo "$label|$1|$3|$2|$4" >>"$results"
-    [ "$rounds" -gt 1 ] && echo "round $round: $label: pp128 $1 vs $3, tg32 $2 vs $4"
+    if [ "$rounds" -gt 1 ]; then echo "round $round: $label: pp128 $1 vs $3, tg32 $2 vs $4"; fi
   done
   round=$((round + 1))
 done

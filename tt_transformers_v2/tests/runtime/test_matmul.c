@@ -91,9 +91,9 @@ typedef struct shape {
  * n in {1, 7, 20, 33, 40, 57, 100, 300, 1000, 4096} appears; tails of all tile dims occur (n = 20,
  * 33, 57, 100: a 48-row tile of 16 + 4 rows, of 32 + 1, then 48 + 9 and 96 + 4; m = 9, 11, 12,
  * 14, 17: 8 + 1, 8 + 3, 8 + 4, 8 + 4 + 2, 8 + 8 + 1 rows, and 6 + 6 + 5 for q8_0 activations; k =
- * 59, 123 for both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd k: k = 59
- * (m = 12; a packed chunk of 27 columns) and k = 1029 (m = 9; a last slice of 5 columns, so bf16
- * weights end in a lone column of a pair). k = 7, 33, 59, 123 are not multiples of
+ * 59, 123 for both paths; k = 4096: several slices). The GEMMs with f32 activations also see odd
+ * k: k = 59 (m = 12; a packed chunk of 27 columns) and k = 1029 (m = 9; a last slice of 5 columns,
+ * so bf16 weights end in a lone column of a pair). k = 7, 33, 59, 123 are not multiples of
  * any vector width (k % 32 = 7, 1, 27, 27: tails shorter and longer than one 16-lane vector);
  * q8_0 skips them. m = 1 with q8_0 × q8_0 is a separate GEMV (groups of 16 blocks, 4 rows at a
  * time): k = 736 (23 blocks) has a 7-block group tail, k = 32 a single block, n = 7 a row tail.
