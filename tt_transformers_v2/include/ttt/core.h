@@ -110,8 +110,11 @@ typedef enum ttt_dtype {
  *   bytes 0-1   f16 scale d
  *   bytes 2-17  byte 2+i (i < 16) holds code c[i] in its low nibble and c[i+16] in its high nibble
  *   v[i] = d · (c[i] − 8), codes 0..15, so values lie in d·[−8, 7].
- * Quantization: m = the value of largest magnitude (its sign kept), d = m / −8 (so m ↦ code 0),
- * c = clamp(round_even(v / d) + 8, 0, 15); an all-zero block has d = 0 and codes 8. */
+ * Quantization: m = the value of largest magnitude (its sign kept). A scale s gives the codes
+ * c = clamp(round_even(v / s) + 8, 0, 15) (s rounded to f16 first). The block keeps the first of
+ * smallest squared error of: s = m / −8 (so m ↦ code 0), and, for each divisor p in −8.5, −8.25,
+ * …, −6.5 (steps of 0.25), s = the least-squares scale of the codes of m / p, rounded to f16, with
+ * the codes of that s. An all-zero block has d = 0 and codes 8. */
 #define TTT_Q4_0_BLOCK 32
 #define TTT_Q4_0_BLOCK_BYTES 18
 /* q8_0_g16 / q4_0_g16: the same blocks (values, scales) as q8_0 / q4_0, laid out for int8 dot

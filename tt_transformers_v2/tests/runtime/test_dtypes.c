@@ -258,9 +258,43 @@ static void test_q4_0_layout(void) {
   CHECK((q[2 + 7] & 15) == 0 && (q[2 + 8] & 15) == 10 && (q[2 + 0] & 15) == 8);
 }
 
-/* Every dequantized value is the nearest point of its block's grid d16·{−8..7} (ties either way),
- * d16 is the f16 nearest to m / −8, and ttt_dequantize_q4_0 / ttt_tensor_get agree with the
- * layout decoded here. */
+/* Squared error of block x against the grid of f16 scale h with every value at its nearest code
+ * (float64), and the least-squares scale of those codes (0 if all are 8). */
+static double q4_grid_error(const float *x, uint16_t h, double *refit) {
+  double d = f16_value(h), error = 0.0, dot = 0.0, norm = 0.0;
+  for (int i = 0; i < 32; i++) {
+    double code = d != 0.0 ? nearbyint((double)x[i] / d) : 0.0;
+    code = code < -8.0 ? -8.0 : code > 7.0 ? 7.0 : code;
+    error += ((double)x[i] - d * code) * ((double)x[i] - d * code);
+    dot += (double)x[i] * code;
+    norm += code * code;
+  }
+  if (refit) *refit = norm > 0.0 ? dot / norm : 0.0;
+  return error;
+}
+
+/* The documented search (ttt/core.h), in float64: the smallest squared error over the absmax scale
+ * m / −8 and, for each divisor p, the least-squares scale of the codes of m / p. Also returns the
+ * absmax rule's error alone. */
+static double q4_search_error(const float *x, double *absmax_error) {
+  float m = 0.0f;
+  for (int i = 0; i < 32; i++)
+    if (fabsf(x[i]) > fabsf(m)) m = x[i];
+  double best = q4_grid_error(x, f16_nearest((double)m / -8.0), NULL);
+  *absmax_error = best;
+  for (int k = 0; m != 0.0f && k < 9; k++) {
+    double refit;
+    q4_grid_error(x, f16_nearest((double)m / (-8.5 + 0.25 * k)), &refit);
+    if (refit == 0.0 || !isfinite(f16_value(f16_nearest(refit)))) continue;
+    best = fmin(best, q4_grid_error(x, f16_nearest(refit), NULL));
+  }
+  return best;
+}
+
+/* Every dequantized value is the nearest point of its block's grid d16·{−8..7} (ties either way);
+ * each block's squared error is the smallest of the documented candidates (within float
+ * rounding), so never above the absmax rule's; ttt_dequantize_q4_0 / ttt_tensor_get agree with the
+ * layout decoded here. Blocks span magnitudes 1e-9 (scales that underflow f16) to 1e4. */
 static void test_q4_0_round_trip(void) {
   enum { N = 32 * 64 };
   float x[N], back[N];
@@ -275,33 +309,55 @@ static void test_q4_0_round_trip(void) {
   CHECK_OK(ttt_quantize_q4_0(x, N, q));
   CHECK_OK(ttt_dequantize_q4_0(q, N, back));
   ttt_tensor t = ttt_tensor_2d(TTT_Q4_0, q, 2, N / 2);
-  int64_t bad = 0;
+  int64_t off_grid = 0, above_search = 0, disagree = 0;
   for (int b = 0; b < N / 32; b++) {
     const uint8_t *block = q + b * 18;
     const float *xb = x + b * 32;
-    float m = 0.0f;
-    for (int i = 0; i < 32; i++)
-      if (fabsf(xb[i]) > fabsf(m)) m = xb[i];
     uint16_t h;
     memcpy(&h, block, 2);
-    double d16 = f16_value(h);
-    bad += d16 != f16_value(f16_nearest((double)m / -8.0)) &&
-           fabs(d16 - (double)m / -8.0) >
-               fabs(f16_value(f16_nearest((double)m / -8.0)) - (double)m / -8.0) +
-                   1e-6 * fabs((double)m);
+    double d16 = f16_value(h), error = 0.0, absmax_error;
     for (int i = 0; i < 32; i++) {
       double best = INFINITY;
       for (int c = 0; c < 16; c++) best = fmin(best, fabs((double)xb[i] - d16 * (c - 8)));
       double got = q4_decode(block, i);
-      bad += fabs((double)xb[i] - got) > best + 1e-6 * fabs(d16);
-      bad += (double)back[b * 32 + i] != got;
-      bad += ttt_tensor_get(&t, b * 32 + i) != got;
+      off_grid += fabs((double)xb[i] - got) > best + 1e-6 * fabs(d16);
+      disagree += (double)back[b * 32 + i] != got || ttt_tensor_get(&t, b * 32 + i) != got;
+      error += ((double)xb[i] - got) * ((double)xb[i] - got);
     }
+    double search = q4_search_error(xb, &absmax_error);
+    double slack = 1e-5 * search + 1e-12 * absmax_error + 1e-300;
+    above_search += error > search + slack || error > absmax_error + slack;
   }
-  CHECK_MSG(bad == 0, "%lld q4_0 values off the nearest grid point", (long long)bad);
+  CHECK_MSG(off_grid == 0, "%lld q4_0 values off the nearest grid point", (long long)off_grid);
+  CHECK_MSG(above_search == 0, "%lld q4_0 blocks above the search's smallest error",
+            (long long)above_search);
+  CHECK_MSG(disagree == 0, "%lld dequantized q4_0 values differ from the layout",
+            (long long)disagree);
   for (int i = 0; i < 32; i++) CHECK(back[5 * 32 + i] == 0.0f);
   CHECK_ERR(ttt_quantize_q4_0(x, 48, q), TTT_ERR_INVALID_ARGUMENT, "multiple of 32");
   CHECK_ERR(ttt_dequantize_q4_0(NULL, 32, back), TTT_ERR_INVALID_ARGUMENT, "ttt_dequantize_q4_0");
+}
+
+/* The search pays on weight-like blocks: over 4096 blocks of normal values the mean squared error
+ * is 11% below the absmax rule's (measured 0.887; gated at 0.92). */
+static void test_q4_0_search_beats_absmax(void) {
+  enum { BLOCKS = 4096 };
+  ttt_test_rng rng = ttt_test_rng_make(22);
+  double error = 0.0, absmax = 0.0;
+  for (int b = 0; b < BLOCKS; b++) {
+    float x[32], back[32];
+    uint8_t q[18];
+    for (int i = 0; i < 32; i++) x[i] = ttt_test_rng_normal(&rng) * 0.02f;
+    CHECK_OK(ttt_quantize_q4_0(x, 32, q));
+    CHECK_OK(ttt_dequantize_q4_0(q, 32, back));
+    double absmax_error;
+    q4_search_error(x, &absmax_error);
+    absmax += absmax_error;
+    for (int i = 0; i < 32; i++) error += ((double)x[i] - back[i]) * ((double)x[i] - back[i]);
+  }
+  printf("  q4_0 mean squared error over normal blocks: %.4f of the absmax rule's\n",
+         error / absmax);
+  CHECK_MSG(error < 0.92 * absmax, "search error %.4g, absmax rule %.4g", error, absmax);
 }
 
 /* Non-finite weights are refused with the element named, never cast to a code. */
@@ -527,6 +583,7 @@ int main(void) {
   TTT_RUN(test_q8_0_round_trip_bounds);
   TTT_RUN(test_q4_0_layout);
   TTT_RUN(test_q4_0_round_trip);
+  TTT_RUN(test_q4_0_search_beats_absmax);
   TTT_RUN(test_q4_0_non_finite);
   TTT_RUN(test_q8_0_refuses_non_finite);
   TTT_RUN(test_tensor_convert);
