@@ -294,7 +294,8 @@ static double q4_search_error(const float *x, double *absmax_error) {
 /* Every dequantized value is the nearest point of its block's grid d16·{−8..7} (ties either way);
  * each block's squared error is the smallest of the documented candidates (within float
  * rounding), so never above the absmax rule's; ttt_dequantize_q4_0 / ttt_tensor_get agree with the
- * layout decoded here. Blocks span magnitudes 1e-9 (scales that underflow f16) to 1e4. */
+ * layout decoded here. Blocks span magnitudes 1e-9 (scales that underflow f16) to 1e4, and one
+ * reaches the largest magnitude q4_0 holds. */
 static void test_q4_0_round_trip(void) {
   enum { N = 32 * 64 };
   float x[N], back[N];
@@ -306,6 +307,9 @@ static void test_q4_0_round_trip(void) {
       x[b * 32 + i] = magnitude * ttt_test_rng_uniform(&rng, -1.0f, 1.0f);
   }
   for (int i = 0; i < 32; i++) x[5 * 32 + i] = 0.0f;
+  /* At the range's edge (|x| <= 8 · 65504) the clipping candidates' scales overflow f16. */
+  for (int i = 0; i < 32; i++) x[6 * 32 + i] = 5.2e5f * ttt_test_rng_uniform(&rng, -1.0f, 1.0f);
+  x[6 * 32 + 9] = -8.0f * 65504.0f;
   CHECK_OK(ttt_quantize_q4_0(x, N, q));
   CHECK_OK(ttt_dequantize_q4_0(q, N, back));
   ttt_tensor t = ttt_tensor_2d(TTT_Q4_0, q, 2, N / 2);
