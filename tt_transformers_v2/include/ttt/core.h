@@ -171,7 +171,10 @@ TTT_API ttt_status ttt_tensor_alloc(ttt_tensor *out, ttt_dtype dtype, int32_t nd
 /* Frees data allocated by ttt_tensor_alloc / ttt_tensor_convert and zeroes the view. NULL-safe. */
 TTT_API void ttt_tensor_free(ttt_tensor *t);
 /* Allocates `out` with src's shape in `dtype` and converts the values (via f32; bf16 and f16 round to
- * nearest even; q8_0 scales are max|x|/127 per block). Integer dtypes convert only to themselves.
+ * nearest even; q8_0 scales are max|x|/127 per block; q4_0 as ttt_quantize_q4_0). Conversions of
+ * 2^20 values or more split their rows over one thread per online core (at most 16), started and
+ * joined within the call; the result does not depend on the split. Integer dtypes convert only to
+ * themselves.
  * q8_0 holds finite values only: a NaN or infinite value is TTT_ERR_INVALID_ARGUMENT naming its flat
  * index, row and column (callers prefix the tensor's name). */
 TTT_API ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor *out);

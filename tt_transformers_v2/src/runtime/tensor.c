@@ -1,7 +1,9 @@
 /* dtype names, tensor views, owning allocation, and dtype conversions. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ttt.h>
 
@@ -363,12 +365,13 @@ static ttt_status quantize_row(ttt_dtype dtype, ttt_dtype base, const float *row
   return base == TTT_Q8_0 ? ttt_quantize_q8_0(row, k, out) : ttt_quantize_q4_0(row, k, out);
 }
 
-/* Converts a float-valued row of `n` values (a multiple of 32 for q8_0) from src to dst dtype. */
-static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *row,
-                                 int64_t row_len) {
-  int64_t rows = ttt_tensor_numel(src) / row_len;
+/* Converts rows [begin, end) of row_len values (a multiple of 32 for q8_0 and q4_0) of a float
+ * tensor from src to dst dtype, through `row`. */
+static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, int64_t begin, int64_t end,
+                                 float *row) {
+  int64_t row_len = src->shape[src->ndim - 1];
   size_t dst_row_bytes = ttt_dtype_bytes(dst->dtype, row_len, row_len);
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t r = begin; r < end; r++) {
     read_row_f32(src, r, row_len, row);
     uint8_t *out = (uint8_t *)dst->data + (size_t)r * dst_row_bytes;
     switch (dst->dtype) {
@@ -398,16 +401,17 @@ static ttt_status convert_floats(const ttt_tensor *src, ttt_tensor *dst, float *
   return TTT_OK;
 }
 
-/* Conversions that involve a grouped dtype (layout in ttt/core.h): into one, row by row through
- * the row-major blocks of its base dtype (byte for byte when src is in that dtype, else quantized
- * from f32); out of one into its base dtype, byte for byte. `blocks` holds one row of base blocks. */
-static ttt_status convert_grouped(const ttt_tensor *src, ttt_tensor *dst, float *row,
-                                  uint8_t *blocks) {
-  int64_t k = src->shape[src->ndim - 1], rows = ttt_tensor_numel(src) / k;
+/* Conversions that involve a grouped dtype (layout in ttt/core.h), rows [begin, end): into one,
+ * row by row through the row-major blocks of its base dtype (byte for byte when src is in that
+ * dtype, else quantized from f32); out of one into its base dtype, byte for byte. `blocks` holds
+ * one row of base blocks. */
+static ttt_status convert_grouped(const ttt_tensor *src, ttt_tensor *dst, int64_t begin,
+                                  int64_t end, float *row, uint8_t *blocks) {
+  int64_t k = src->shape[src->ndim - 1];
   bool into = ttt_dtype_is_grouped(dst->dtype);
   ttt_dtype base = ttt_grouped_base(into ? dst->dtype : src->dtype);
   size_t row_bytes = ttt_dtype_bytes(base, k, k);
-  for (int64_t r = 0; r < rows; r++) {
+  for (int64_t r = begin; r < end; r++) {
     if (!into) {
       ttt_grouped_load_row(src->dtype, src->data, k, r,
                            (uint8_t *)dst->data + (size_t)r * row_bytes);
@@ -432,6 +436,78 @@ static bool grouped_conversion(ttt_dtype from, ttt_dtype to) {
 
 static bool is_integer_dtype(ttt_dtype d) { return d == TTT_I32 || d == TTT_I64; }
 
+/* Rows [begin, end) of a conversion between different dtypes, with this call's own row buffers. */
+static ttt_status convert_rows(const ttt_tensor *src, ttt_tensor *dst, int64_t begin, int64_t end) {
+  int64_t row_len = src->shape[src->ndim - 1];
+  float *row = malloc((size_t)row_len * sizeof *row);
+  uint8_t *blocks = malloc((size_t)(row_len / TTT_Q8_0_BLOCK + 1) * TTT_Q8_0_BLOCK_BYTES);
+  ttt_status st = TTT_OK;
+  if (!row || !blocks)
+    st = ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "out of memory for a row buffer");
+  else if (grouped_conversion(src->dtype, dst->dtype))
+    st = convert_grouped(src, dst, begin, end, row, blocks);
+  else
+    st = convert_floats(src, dst, begin, end, row);
+  free(row);
+  free(blocks);
+  return st;
+}
+
+/* Conversions of at least CONVERT_SPLIT_VALUES values split their rows over one thread per online
+ * core (at most CONVERT_MAX_THREADS), in ranges of whole 16-row groups so that no two threads write
+ * into one group of a grouped layout. Each row converts on its own, so the bytes do not depend on
+ * the split. Quantizing to q4_0 searches every block's scale (quant_q4.c) and dominates the load
+ * of a bf16 checkpoint in the performance strategy. */
+enum { CONVERT_SPLIT_VALUES = 1 << 20, CONVERT_MAX_THREADS = 16, CONVERT_ROW_GRAIN = 16 };
+
+typedef struct convert_job {
+  const ttt_tensor *src;
+  ttt_tensor *dst;
+  int64_t begin, end;
+  ttt_status status;
+} convert_job;
+
+static void *run_convert_job(void *arg) {
+  convert_job *job = arg;
+  job->status = convert_rows(job->src, job->dst, job->begin, job->end);
+  return NULL;
+}
+
+static int conversion_threads(const ttt_tensor *src, int64_t rows) {
+  if (ttt_tensor_numel(src) < CONVERT_SPLIT_VALUES) return 1;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  int64_t threads = cores > 1 ? cores : 1;
+  if (threads > CONVERT_MAX_THREADS) threads = CONVERT_MAX_THREADS;
+  int64_t grains = (rows + CONVERT_ROW_GRAIN - 1) / CONVERT_ROW_GRAIN;
+  return (int)(threads < grains ? threads : grains);
+}
+
+/* All rows, split as above. A failed range is converted again on the calling thread: errors are
+ * reported per thread, and the first failing range holds the first bad row. */
+static ttt_status convert_all_rows(const ttt_tensor *src, ttt_tensor *dst) {
+  int64_t rows = ttt_tensor_numel(src) / src->shape[src->ndim - 1];
+  int threads = conversion_threads(src, rows);
+  if (threads == 1) return convert_rows(src, dst, 0, rows);
+  convert_job jobs[CONVERT_MAX_THREADS];
+  pthread_t ids[CONVERT_MAX_THREADS];
+  bool started[CONVERT_MAX_THREADS] = {false};
+  int64_t grains = (rows + CONVERT_ROW_GRAIN - 1) / CONVERT_ROW_GRAIN;
+  for (int t = 0; t < threads; t++) {
+    int64_t begin = grains * t / threads * CONVERT_ROW_GRAIN;
+    int64_t end = grains * (t + 1) / threads * CONVERT_ROW_GRAIN;
+    jobs[t] = (convert_job){src, dst, begin, end < rows ? end : rows, TTT_OK};
+    /* thread 0's range runs on the caller, as does any range whose thread cannot start */
+    started[t] = t > 0 && pthread_create(&ids[t], NULL, run_convert_job, &jobs[t]) == 0;
+  }
+  for (int t = 0; t < threads; t++)
+    if (!started[t]) run_convert_job(&jobs[t]);
+  for (int t = 0; t < threads; t++)
+    if (started[t]) pthread_join(ids[t], NULL);
+  for (int t = 0; t < threads; t++)
+    if (jobs[t].status != TTT_OK) return convert_rows(src, dst, jobs[t].begin, jobs[t].end);
+  return TTT_OK;
+}
+
 ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor *out) {
   ttt_status st = ttt_tensor_check(src, "ttt_tensor_convert source");
   if (st != TTT_OK) return st;
@@ -447,19 +523,7 @@ ttt_status ttt_tensor_convert(const ttt_tensor *src, ttt_dtype dtype, ttt_tensor
     memcpy(out->data, src->data, ttt_tensor_nbytes(src));
     return TTT_OK;
   }
-  int64_t row_len = src->shape[src->ndim - 1];
-  float *row = malloc((size_t)row_len * sizeof *row);
-  uint8_t *blocks = malloc((size_t)(row_len / TTT_Q8_0_BLOCK + 1) * TTT_Q8_0_BLOCK_BYTES);
-  if (!row || !blocks) {
-    free(row);
-    free(blocks);
-    ttt_tensor_free(out);
-    return ttt_set_error(TTT_ERR_OUT_OF_MEMORY, "ttt_tensor_convert: out of memory");
-  }
-  st = grouped_conversion(src->dtype, dtype) ? convert_grouped(src, out, row, blocks)
-                                             : convert_floats(src, out, row, row_len);
-  free(row);
-  free(blocks);
+  st = convert_all_rows(src, out);
   if (st == TTT_OK) return TTT_OK;
   ttt_tensor_free(out);
   return ttt_error_prefix(st, "ttt_tensor_convert to %s", ttt_dtype_name(dtype));

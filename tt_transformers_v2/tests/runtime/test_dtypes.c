@@ -415,6 +415,49 @@ static void test_q8_0_refuses_non_finite(void) {
 
 /* ---- tensors ---- */
 
+/* Conversions of 2^20 values or more split their rows over threads (tensor.c): the bytes equal
+ * row-by-row quantization, the grouped layout holds the same values, and the first bad row is the
+ * one named even when a later range also fails. */
+static void test_tensor_convert_split(void) {
+  enum { ROWS = 1040, COLS = 1024 }; /* 1,064,960 values: 65 groups of 16 rows */
+  float *values = malloc(sizeof *values * ROWS * COLS);
+  uint8_t *expected = malloc((size_t)ROWS * COLS / 32 * 34);
+  ttt_test_rng rng = ttt_test_rng_make(23);
+  ttt_test_fill_uniform(&rng, values, ROWS * COLS, -2.0f, 2.0f);
+  ttt_tensor src = ttt_tensor_2d(TTT_F32, values, ROWS, COLS);
+  const ttt_dtype row_major[] = {TTT_Q8_0, TTT_Q4_0};
+  for (size_t d = 0; d < 2; d++) {
+    size_t row_bytes = ttt_dtype_bytes(row_major[d], COLS, COLS);
+    for (int r = 0; r < ROWS; r++)
+      CHECK_OK(row_major[d] == TTT_Q8_0
+                   ? ttt_quantize_q8_0(values + r * COLS, COLS, expected + r * row_bytes)
+                   : ttt_quantize_q4_0(values + r * COLS, COLS, expected + r * row_bytes));
+    ttt_tensor t, grouped;
+    CHECK_OK(ttt_tensor_convert(&src, row_major[d], &t));
+    CHECK_MSG(memcmp(t.data, expected, row_bytes * ROWS) == 0, "%s bytes differ from row by row",
+              ttt_dtype_name(row_major[d]));
+    ttt_dtype g = row_major[d] == TTT_Q8_0 ? TTT_Q8_0_G16 : TTT_Q4_0_G16;
+    CHECK_OK(ttt_tensor_convert(&src, g, &grouped));
+    int64_t bad = 0;
+    for (int64_t i = 0; i < (int64_t)ROWS * COLS; i += 7)
+      bad += ttt_tensor_get(&grouped, i) != ttt_tensor_get(&t, i);
+    CHECK_MSG(bad == 0, "%lld %s values differ from %s", (long long)bad, ttt_dtype_name(g),
+              ttt_dtype_name(row_major[d]));
+    ttt_tensor_free(&grouped);
+    ttt_tensor_free(&t);
+  }
+  ttt_tensor out;
+  values[1000 * COLS + 5] = NAN; /* in the last range on any split */
+  CHECK_ERR(ttt_tensor_convert(&src, TTT_Q4_0, &out), TTT_ERR_INVALID_ARGUMENT,
+            "(row 1000, column 5) is NaN");
+  CHECK(out.data == NULL);
+  values[3 * COLS + 9] = INFINITY;
+  CHECK_ERR(ttt_tensor_convert(&src, TTT_Q8_0_G16, &out), TTT_ERR_INVALID_ARGUMENT,
+            "(row 3, column 9) is +Inf");
+  free(expected);
+  free(values);
+}
+
 static void test_tensor_convert(void) {
   enum { ROWS = 3, COLS = 64 };
   float values[ROWS * COLS];
@@ -591,6 +634,7 @@ int main(void) {
   TTT_RUN(test_q4_0_non_finite);
   TTT_RUN(test_q8_0_refuses_non_finite);
   TTT_RUN(test_tensor_convert);
+  TTT_RUN(test_tensor_convert_split);
   TTT_RUN(test_tensor_check_errors);
   TTT_RUN(test_grouped_dtypes);
   TTT_RUN(test_dtype_names);
