@@ -32,9 +32,10 @@ static const float candidate_divisors[] = {-8.5f,  -8.25f, -8.0f,  -7.75f, -7.5f
 
 /* The search below runs 4 values at a time in GNU C vectors (SSE in the portable x86-64 build):
  * `ttt quantize --dtype q4_0` of the Llama-3.2-1B shape took 32 s on one thread, against 71 s with
- * a scalar version and 10-11 s with the absmax rule alone. Sums keep 4 lanes added in a fixed order and
- * nothing is contracted into FMAs (gcc in ISO C mode does not; clang would in a -march=native
- * build without the pragma), so a block quantizes to the same bytes on every machine and build. */
+ * a scalar version and 10-11 s with the absmax rule alone. Sums keep 4 lanes added in a fixed
+ * order and nothing is contracted into FMAs (gcc in ISO C mode does not; clang would in a
+ * -march=native build without the pragma), so a block quantizes to the same bytes on every machine
+ * and build. */
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif

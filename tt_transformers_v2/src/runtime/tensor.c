@@ -456,8 +456,8 @@ static ttt_status convert_rows(const ttt_tensor *src, ttt_tensor *dst, int64_t b
 /* Conversions of at least CONVERT_SPLIT_VALUES values split their rows over one thread per online
  * core (at most CONVERT_MAX_THREADS), in ranges of whole 16-row groups so that no two threads write
  * into one group of a grouped layout. Each row converts on its own, so the bytes do not depend on
- * the split. Quantizing to q4_0 searches every block's scale (quant_q4.c) and dominates the load
- * of a bf16 checkpoint in the performance strategy. */
+ * the split. Quantizing is most of the load of a bf16 checkpoint in the performance strategy, and
+ * q4_0's scale search (quant_q4.c) most of `ttt quantize --dtype q4_0`. */
 enum { CONVERT_SPLIT_VALUES = 1 << 20, CONVERT_MAX_THREADS = 16, CONVERT_ROW_GRAIN = 16 };
 
 typedef struct convert_job {
